@@ -1,0 +1,154 @@
+"""dbt, in-process: parse and build through `dbtRunner`, never the CLI.
+
+A CLI start costs seconds on small machines; in-process with partial parse (or a manifest
+passed in) costs well under one. Three things make in-process dbt safe to use here:
+  * dbt runs from the project directory, so relative paths (a DuckDB `path:`) resolve
+    exactly as when a person runs `dbt build` there;
+  * usage tracking is switched off before dbt is imported;
+  * dbt-duckdb keeps its database open after `invoke` returns, and DuckDB refuses a second
+    handle on the same file, so every invocation ends by releasing it (`release_duckdb`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.errors import ConfigError
+from generator.project import Project
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DBT_VERSION_CHECK", "false")
+
+_QUIET = ["--log-level", "none", "--no-use-colors"]
+
+
+@dataclass
+class DbtMessages:
+    """What dbt said during one invocation, kept for error reports."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def __call__(self, event: Any) -> None:
+        level = getattr(event.info, "level", "")
+        text = getattr(event.info, "msg", "")
+        if not text:
+            return
+        if level == "error":
+            self.errors.append(text)
+        elif level == "warn":
+            self.warnings.append(text)
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's outcome in a dbt build."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str  # success | pass | fail | error | warn | skipped
+    message: str | None
+    failures: int | None
+    rows_affected: int | None
+    execution_time: float
+
+
+@dataclass(frozen=True)
+class DbtOutcome:
+    """The result of a dbt invocation, in plain data."""
+
+    success: bool
+    nodes: tuple[NodeResult, ...]
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    result: Any = None
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [node for node in self.nodes if node.status in ("fail", "error", "skipped")]
+
+
+@contextlib.contextmanager
+def in_directory(directory: Path):
+    """Run a block from `directory`, as a person running dbt there would."""
+    previous = Path.cwd()
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def release_duckdb() -> None:
+    """Close dbt-duckdb's process-wide database handle so the file can be opened again."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter: nothing to release
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        if environment is not None:
+            with contextlib.suppress(Exception):
+                environment.close()
+            DuckDBConnectionManager._ENV = None
+
+
+def invoke(project: Project, args: list[str], manifest: Any = None) -> DbtOutcome:
+    """Run one dbt command in-process for `project`; never raises for dbt failures."""
+    from dbt.cli.main import dbtRunner
+
+    messages = DbtMessages()
+    runner = dbtRunner(manifest=manifest, callbacks=[messages])
+    command, rest = args[0], args[1:]
+    full_args = [command, *project.dbt_args(), *_QUIET, *rest]
+    with in_directory(project.project_dir):
+        try:
+            outcome = runner.invoke(full_args)
+        finally:
+            release_duckdb()
+    nodes = []
+    result = outcome.result
+    for item in getattr(result, "results", None) or ():
+        node = item.node
+        nodes.append(
+            NodeResult(
+                unique_id=node.unique_id,
+                name=node.name,
+                resource_type=str(node.resource_type),
+                status=str(item.status),
+                message=item.message,
+                failures=item.failures,
+                rows_affected=(item.adapter_response or {}).get("rows_affected"),
+                execution_time=float(item.execution_time or 0.0),
+            )
+        )
+    errors = list(messages.errors)
+    if outcome.exception is not None and str(outcome.exception) not in errors:
+        errors.append(str(outcome.exception))
+    return DbtOutcome(
+        success=bool(outcome.success),
+        nodes=tuple(nodes),
+        errors=tuple(errors),
+        warnings=tuple(messages.warnings),
+        result=result,
+    )
+
+
+def parse(project: Project) -> Any:
+    """Parse the project (partial parse where possible) and return dbt's Manifest."""
+    outcome = invoke(project, ["parse"])
+    if not outcome.success or outcome.result is None:
+        detail = "\n".join(outcome.errors) or "dbt parse failed"
+        raise ConfigError(f"dbt could not parse the project at {project.project_dir}:\n{detail}")
+    return outcome.result
+
+
+def build(project: Project, select: list[str], manifest: Any = None, extra: list[str] = ()) -> DbtOutcome:
+    """`dbt build --select ...` in-process."""
+    return invoke(project, ["build", "--select", *select, *extra], manifest=manifest)

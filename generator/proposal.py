@@ -1,0 +1,279 @@
+"""The proposal: what an LLM (or a person, or any tool) hands the gates.
+
+It is data, validated like untrusted user input: unknown fields are errors, missing ones
+are named, names follow the project's layer conventions. The same JSON schema is the LLM
+tool's `input_schema` and the `gen-model apply` file format (YAML or JSON).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from generator.errors import ConfigError, Problem, ProposalError
+
+LAYERS = ("staging", "intermediate", "marts")
+LAYER_PREFIXES = {"staging": "stg_", "intermediate": "int_"}
+MATERIALIZATIONS = ("view", "table")
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+PROPOSAL_SCHEMA: dict = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "layer", "description", "grain", "sql", "columns"],
+    "properties": {
+        "name": {
+            "type": "string",
+            "pattern": NAME_PATTERN,
+            "maxLength": 63,
+            "description": "Model name, snake_case. Staging models start with stg_ "
+            "(stg_<source>__<entity>s), intermediate ones with int_; marts are plain entity "
+            "names. No version suffix.",
+        },
+        "layer": {"type": "string", "enum": list(LAYERS)},
+        "description": {
+            "type": "string",
+            "minLength": 1,
+            "description": "One or two sentences: what one row is and what it is for.",
+        },
+        "grain": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "minLength": 1},
+            "description": "The output columns that together identify one row.",
+        },
+        "materialized": {"type": "string", "enum": list(MATERIALIZATIONS)},
+        "request": {"type": "string"},
+        "sql": {
+            "type": "string",
+            "minLength": 1,
+            "description": "One DuckDB select statement (CTEs allowed). Refer to models with "
+            "{{ ref('name') }} and to sources with {{ source('source', 'table') }}; no other "
+            "Jinja.",
+        },
+        "columns": {
+            "type": "array",
+            "minItems": 1,
+            "description": "Every output column, in the order the select returns them.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "description"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "description": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """An output column the proposal promises."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A validated proposal for one model."""
+
+    name: str
+    layer: str
+    description: str
+    grain: tuple[str, ...]
+    sql: str
+    columns: tuple[ColumnSpec, ...]
+    materialized: str | None = None
+    request: str | None = None
+    source_file: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict:
+        """Canonical plain data, in schema order (what is hashed and locked)."""
+        data: dict = {
+            "name": self.name,
+            "layer": self.layer,
+            "description": self.description,
+            "grain": list(self.grain),
+        }
+        if self.materialized:
+            data["materialized"] = self.materialized
+        if self.request:
+            data["request"] = self.request
+        data["sql"] = self.sql
+        data["columns"] = [{"name": c.name, "description": c.description} for c in self.columns]
+        return data
+
+    def sha256(self) -> str:
+        """Stable hash of the proposal's content."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def sql_file(self) -> str:
+        """Where problems in the SQL are reported: the proposal file, or `<name>.sql`."""
+        return self.source_file or f"{self.name}.sql"
+
+
+def _json_path(path) -> str:
+    parts = []
+    for part in path:
+        parts.append(f"[{part}]" if isinstance(part, int) else (f".{part}" if parts else str(part)))
+    return "".join(parts) or "<proposal>"
+
+
+def _schema_problem(error: jsonschema.ValidationError, file: str | None) -> Problem:
+    where = _json_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        from difflib import get_close_matches
+
+        hints = []
+        for key in unknown:
+            close = get_close_matches(key, allowed, n=1)
+            hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+        return Problem(
+            rule="schema",
+            message=f"unknown field{'s' if len(unknown) > 1 else ''} at {where}: {', '.join(hints)}",
+            file=file,
+            identifier=unknown[0] if unknown else None,
+            suggestion=f"Allowed fields: {', '.join(allowed)}.",
+        )
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        return Problem(
+            rule="schema",
+            message=f"missing required field{'s' if len(missing) > 1 else ''} at {where}: "
+            + ", ".join(missing),
+            file=file,
+            identifier=missing[0] if missing else None,
+        )
+    if error.validator == "pattern" and error.absolute_path and error.absolute_path[-1] == "name":
+        return Problem(
+            rule="schema",
+            message=f"{where} {error.instance!r} is not a snake_case name",
+            file=file,
+            identifier=str(error.instance),
+            suggestion="Use lowercase letters, digits and underscores, starting with a letter.",
+        )
+    return Problem(rule="schema", message=f"{where}: {error.message}", file=file)
+
+
+def _convention_problems(data: dict, file: str | None) -> list[Problem]:
+    problems = []
+    name, layer = data["name"], data["layer"]
+    prefix = LAYER_PREFIXES.get(layer)
+    if prefix and not name.startswith(prefix):
+        problems.append(
+            Problem(
+                rule="schema",
+                message=f"{layer} model name {name!r} must start with {prefix!r}",
+                file=file,
+                identifier=name,
+                suggestion=f"Did you mean {prefix + name!r}?",
+            )
+        )
+    if layer == "marts":
+        for other in LAYER_PREFIXES.values():
+            if name.startswith(other):
+                problems.append(
+                    Problem(
+                        rule="schema",
+                        message=f"marts model name {name!r} must not start with {other!r}",
+                        file=file,
+                        identifier=name,
+                        suggestion=f"Did you mean {name[len(other):]!r}?",
+                    )
+                )
+    if re.search(r"_v\d+$", name):
+        problems.append(
+            Problem(
+                rule="schema",
+                message=f"model name {name!r} ends in a version suffix",
+                file=file,
+                identifier=name,
+                suggestion="Drop the suffix; gen-model writes versions itself (<name>_v<N>.sql).",
+            )
+        )
+    column_names = [column["name"] for column in data["columns"]]
+    lowered = [c.lower() for c in column_names]
+    for duplicate in sorted({c for c in lowered if lowered.count(c) > 1}):
+        problems.append(
+            Problem(
+                rule="schema",
+                message=f"column {duplicate!r} is listed more than once in columns",
+                file=file,
+                identifier=duplicate,
+            )
+        )
+    for key in data["grain"]:
+        if key.lower() not in lowered:
+            from difflib import get_close_matches
+
+            close = get_close_matches(key, column_names, n=1)
+            problems.append(
+                Problem(
+                    rule="schema",
+                    message=f"grain column {key!r} is not among the proposal's columns",
+                    file=file,
+                    identifier=key,
+                    suggestion=f"Did you mean {close[0]!r}?" if close else None,
+                )
+            )
+    return problems
+
+
+def validate_proposal(data: object, file: str | None = None) -> Proposal:
+    """Check plain data against the proposal schema and conventions; report every problem."""
+    if not isinstance(data, dict):
+        raise ProposalError(
+            "the proposal is not a mapping of fields",
+            [Problem(rule="schema", message=f"expected an object, got {type(data).__name__}", file=file)],
+        )
+    validator = jsonschema.Draft202012Validator(PROPOSAL_SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
+    problems = [_schema_problem(error, file) for error in errors]
+    if not problems:
+        problems = _convention_problems(data, file)
+    if problems:
+        raise ProposalError(f"the proposal is invalid ({len(problems)} problem(s))", problems)
+    return Proposal(
+        name=data["name"],
+        layer=data["layer"],
+        description=data["description"].strip(),
+        grain=tuple(data["grain"]),
+        sql=data["sql"].strip() + "\n",
+        columns=tuple(ColumnSpec(c["name"], c.get("description", "").strip()) for c in data["columns"]),
+        materialized=data.get("materialized"),
+        request=data.get("request"),
+        source_file=file,
+    )
+
+
+def load_proposal(path: str | Path) -> Proposal:
+    """Read a proposal file (YAML or JSON) and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"proposal file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        mark = getattr(error, "problem_mark", None)
+        line = getattr(error, "lineno", None) or (mark.line + 1 if mark else None)
+        col = getattr(error, "colno", None) or (mark.column + 1 if mark else None)
+        raise ProposalError(
+            f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}",
+            [Problem(rule="schema", message=str(error).splitlines()[0], file=str(path), line=line, col=col)],
+        ) from None
+    return validate_proposal(data, file=str(path))
