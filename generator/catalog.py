@@ -118,6 +118,7 @@ class Catalog:
     target_name: str = "dev"
     adapter_type: str = "duckdb"
     database_path: Path | None = None  # the DuckDB file, when the target is DuckDB
+    database_name: str | None = None  # the name dbt gives that database (attach alias)
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -229,6 +230,7 @@ class Catalog:
             target_name=data.get("target_name", "dev"),
             adapter_type=data.get("adapter_type", "duckdb"),
             database_path=Path(data["database_path"]) if data.get("database_path") else None,
+            database_name=data.get("database_name"),
         )
 
 

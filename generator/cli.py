@@ -1,82 +1,127 @@
 """The `gen-model` command line: parses flags, calls the library, translates its errors.
 
-`gen-model "REQUEST"` is shorthand for `gen-model generate "REQUEST"`: the first argument
-that is not a subcommand is taken as a request.
+`gen-model "REQUEST"` is shorthand for `gen-model generate "REQUEST"`: a first argument that
+is not a subcommand is taken as a request.
+
+Exit codes: 0 accepted and written (or nothing to do); 1 rejected by the gates or by dbt;
+2 usage or configuration error; 3 the LLM provider failed after its retries.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
 
 from generator import __version__
 from generator.errors import GenModelError
+from generator.progress import Progress
 
 
 class GenModelException(click.ClickException):
-    """A library error rendered for the terminal with its own exit code."""
+    """A library error rendered for the terminal, with its own exit code."""
 
     def __init__(self, error: GenModelError):
         super().__init__(error.format())
         self.exit_code = error.exit_code
 
-    def show(self, file=None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True, file=file)
-
 
 class DefaultToGenerate(click.Group):
-    """A group whose unknown first argument is a request for the `generate` command."""
+    """A group whose first argument, when it is not a subcommand, is a request to generate."""
 
     default_command = "generate"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            args = [self.default_command, *args]
-        elif args and args[0].startswith("-") and args[0] not in ("--help", "-h", "--version"):
-            # Options before the request: `gen-model --dry-run "REQUEST"`.
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
 
-def translate_errors(function):
-    """Run a command body, turning library errors into clean CLI errors (no stack traces)."""
+def project_options(function):
+    """--project-dir, --profiles-dir, --target: the same flags dbt takes."""
 
-    import functools
-
+    @click.option(
+        "--project-dir", type=click.Path(file_okay=False), help="The dbt project (default: current directory)."
+    )
+    @click.option(
+        "--profiles-dir", type=click.Path(file_okay=False), help="Where profiles.yml is (default: as dbt finds it)."
+    )
+    @click.option("--target", help="The profile target to use (default: the profile's default).")
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except GenModelError as error:
-            raise GenModelException(error) from error
+        return function(*args, **kwargs)
 
     return wrapper
 
 
-@click.group(
-    cls=DefaultToGenerate,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    invoke_without_command=False,
-)
+def emit(report, as_json: bool) -> None:
+    """Print a run report: JSON on stdout for --json, else the human summary."""
+    click.echo(report.to_json() if as_json else report.format_text())
+
+
+def run_command(body, as_json: bool):
+    """Run a command body; print its report; turn library errors into exit codes."""
+    try:
+        report = body()
+    except GenModelError as error:
+        report = getattr(error, "report", None)
+        if as_json and report is not None:
+            click.echo(report.to_json())
+        elif report is not None and (report.gates or report.attempts):
+            click.echo(report.format_text().split("\n\n")[0], err=True)
+        raise GenModelException(error) from None
+    emit(report, as_json)
+    return report
+
+
+def _progress(as_json: bool) -> Progress:
+    return Progress(stream=sys.stderr, enabled=True)
+
+
+@click.group(cls=DefaultToGenerate, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="gen-model")
 def cli() -> None:
     """Turn a request into a validated, tested, versioned dbt model.
 
     \b
-    gen-model "monthly recurring revenue per account, by plan"
-    gen-model apply examples/proposals/account_mrr.yml
+      gen-model "monthly recurring revenue per account, by plan"
+      gen-model apply examples/proposals/account_mrr.yml
+      gen-model context "monthly recurring revenue per account"
 
     An LLM is called once to propose a model; deterministic gates (sqlglot, a DuckDB
-    sandbox, derived tests) decide whether it is written.
+    sandbox, tests derived from the SQL and the data) decide whether it is written.
     """
+
+
+@cli.command()
+@click.argument("proposal_file", type=click.Path(dir_okay=False))
+@project_options
+@click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
+def apply(proposal_file, project_dir, profiles_dir, target, dry_run, as_json, allow_nondeterministic) -> None:
+    """Validate and write a proposal from PROPOSAL_FILE (YAML or JSON); no LLM involved."""
+    from generator import pipeline
+    from generator.project import load_project
+
+    def body():
+        project = load_project(project_dir, profiles_dir, target)
+        options = pipeline.Options(
+            dry_run=dry_run,
+            allow_nondeterministic=allow_nondeterministic,
+            progress=_progress(as_json),
+        )
+        return pipeline.apply(project, proposal_file, options)
+
+    run_command(body, as_json)
 
 
 @cli.command()
 @click.argument("request")
 def generate(request: str) -> None:
     """Ask the LLM once for a model answering REQUEST, validate it, and write it."""
-    raise GenModelException(GenModelError("generation is not available yet"))
+    raise GenModelException(GenModelError("generation is not wired yet"))
 
 
 def main() -> None:

@@ -108,16 +108,13 @@ def load_project(
     profiles = _find_profiles_dir(directory, str(profiles_dir) if profiles_dir else None)
     profile = _read_profiles(profiles).get(profile_name)
     if not isinstance(profile, dict):
-        raise ConfigError(
-            f"profile {profile_name!r} (named in {project_file}) is not in {profiles / 'profiles.yml'}"
-        )
+        raise ConfigError(f"profile {profile_name!r} (named in {project_file}) is not in {profiles / 'profiles.yml'}")
     outputs = profile.get("outputs") or {}
     if target and target not in outputs:
         close = get_close_matches(target, list(outputs), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"unknown target {target!r}: profile {profile_name!r} has {', '.join(sorted(outputs)) or 'no targets'}.{hint}"
-        )
+        available = ", ".join(sorted(outputs)) or "no targets"
+        raise ConfigError(f"unknown target {target!r}: profile {profile_name!r} has {available}.{hint}")
     model_paths = tuple(config.get("model-paths") or config.get("source-paths") or ["models"])
     return Project(
         project_dir=directory,

@@ -153,8 +153,7 @@ def _schema_problem(error: jsonschema.ValidationError, file: str | None) -> Prob
         missing = [key for key in error.validator_value if key not in error.instance]
         return Problem(
             rule="schema",
-            message=f"missing required field{'s' if len(missing) > 1 else ''} at {where}: "
-            + ", ".join(missing),
+            message=f"missing required field{'s' if len(missing) > 1 else ''} at {where}: " + ", ".join(missing),
             file=file,
             identifier=missing[0] if missing else None,
         )
@@ -192,7 +191,7 @@ def _convention_problems(data: dict, file: str | None) -> list[Problem]:
                         message=f"marts model name {name!r} must not start with {other!r}",
                         file=file,
                         identifier=name,
-                        suggestion=f"Did you mean {name[len(other):]!r}?",
+                        suggestion=f"Did you mean {name[len(other) :]!r}?",
                     )
                 )
     if re.search(r"_v\d+$", name):

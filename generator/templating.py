@@ -130,7 +130,7 @@ def _placeholder_for(index: int, text: str) -> str:
     first_line = text.split("\n", 1)[0]
     name = f"__gm{index}_"
     name += "_" * max(0, len(first_line) - len(name))
-    rest = text[len(first_line):]
+    rest = text[len(first_line) :]
     return name + "".join("\n" if char == "\n" else " " for char in rest)
 
 
@@ -176,7 +176,7 @@ def untemplate(sql: str, file: str | None = None) -> tuple[TemplatedSQL, list[Pr
     last = 0
     for match in _JINJA_ANY.finditer(sql):
         text = match.group(0)
-        pieces.append(sql[last:match.start()])
+        pieces.append(sql[last : match.start()])
         last = match.end()
         if not text.startswith("{{"):
             kind = "statements ({% ... %})" if text.startswith("{%") else "comments ({# ... #})"
@@ -188,8 +188,7 @@ def untemplate(sql: str, file: str | None = None) -> tuple[TemplatedSQL, list[Pr
                     match.start(),
                     match.end() - 1,
                     identifier=text,
-                    suggestion="Write plain SQL; the only Jinja allowed is {{ ref() }} and "
-                    "{{ source() }}.",
+                    suggestion="Write plain SQL; the only Jinja allowed is {{ ref() }} and {{ source() }}.",
                     file=file,
                 )
             )

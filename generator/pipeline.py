@@ -1,0 +1,275 @@
+"""The run: catalog -> (LLM proposal) -> gates -> write -> in-process dbt build -> report.
+
+`apply` takes a proposal from a file; `generate` asks an LLM for it (once, plus bounded
+repairs). Both share `accept`, so a proposal from anywhere faces the same gates and writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from generator import __version__, dbt
+from generator.catalog import Catalog
+from generator.catalog_builder import build_catalog
+from generator.datatests import DataTest, grain_tests
+from generator.errors import BuildError, GateError, GenModelError, Problem, ProposalError
+from generator.gates import GATES, GateContext, run_gates
+from generator.progress import QUIET, Progress
+from generator.project import Project
+from generator.proposal import Proposal, validate_proposal
+from generator.report import RunReport
+from generator.transaction import FileTransaction, ProjectLock, interrupts_as_exceptions
+from generator.writer import ContractColumn, WritePlan, plan_model_write, version_entry
+
+
+@dataclass
+class Options:
+    """What the user asked for on the command line, beyond the project."""
+
+    dry_run: bool = False
+    allow_nondeterministic: bool = False
+    timeout_s: float = 60.0
+    progress: Progress = field(default_factory=lambda: QUIET)
+
+
+@dataclass
+class Accepted:
+    """A proposal that passed every gate, and what the gates learned about it."""
+
+    proposal: Proposal
+    ctx: GateContext
+    sql: str
+    columns: list[ContractColumn]
+    column_tests: list[DataTest]
+    model_tests: list[DataTest]
+
+
+def _open_sandbox(catalog: Catalog, timeout_s: float):
+    from generator.sandbox import Sandbox
+
+    if catalog.database_path is None:
+        raise GenModelError("the catalog has no DuckDB warehouse to dry-run against")
+    return Sandbox(catalog.database_path, catalog.database_name, timeout_s=timeout_s)
+
+
+def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> GateContext:
+    """Run every gate; return the context (with its report in `ctx.report`)."""
+    ctx = GateContext(
+        proposal=proposal,
+        catalog=catalog,
+        allow_nondeterministic=options.allow_nondeterministic,
+        timeout_s=options.timeout_s,
+        sandbox=sandbox,
+    )
+    ctx.report = run_gates(ctx, GATES)
+    return ctx
+
+
+def _accept(ctx: GateContext) -> Accepted:
+    from generator.gates.contract import contract_columns
+    from generator.sqlformat import format_sql
+
+    proposal = ctx.proposal
+    columns = [ContractColumn(*column) for column in contract_columns(ctx)]
+    tests = grain_tests(proposal.grain, ctx.result.row_count if ctx.result else None)
+    return Accepted(
+        proposal=proposal,
+        ctx=ctx,
+        sql=format_sql(ctx),
+        columns=columns,
+        column_tests=[t for t in tests if t.column],
+        model_tests=[t for t in tests if not t.column],
+    )
+
+
+def provenance_for(proposal: Proposal, origin: dict) -> dict:
+    """The `meta.gen_model` block: where the model came from. Nothing run-dependent."""
+    data = {
+        "generator_version": __version__,
+        "origin": origin.get("origin", "proposal-file"),
+        "request": proposal.request,
+        "provider": origin.get("provider"),
+        "model": origin.get("model"),
+        "prompt_sha256": origin.get("prompt_sha256"),
+        "proposal_sha256": proposal.sha256(),
+        "tokens_in": origin.get("tokens_in", 0),
+        "tokens_out": origin.get("tokens_out", 0),
+        "attempts": origin.get("attempts", 0),
+        "grain": list(proposal.grain),
+    }
+    if origin.get("proposal_file"):
+        data["proposal_file"] = origin["proposal_file"]
+    return data
+
+
+def plan(project: Project, catalog: Catalog, accepted: Accepted, provenance: dict) -> WritePlan:
+    """The files the accepted proposal becomes."""
+    proposal = accepted.proposal
+    return plan_model_write(
+        project,
+        catalog,
+        proposal,
+        sql=accepted.sql,
+        entry_for_version=lambda version: version_entry(
+            version,
+            proposal.description,
+            accepted.columns,
+            accepted.column_tests,
+            accepted.model_tests,
+            provenance,
+        ),
+    )
+
+
+def _drop_relation(catalog: Catalog, plan_: WritePlan, project: Project) -> None:
+    """Remove what a failed build left in the warehouse for the new version."""
+    if catalog.database_path is None or not catalog.database_path.exists():
+        return
+    relation = f"{plan_.model_name}_v{plan_.version}"
+    dbt.release_duckdb()
+    try:
+        connection = duckdb.connect(str(catalog.database_path))
+    except duckdb.Error:
+        return
+    try:
+        for kind in ("view", "table"):
+            rows = connection.execute(
+                "select schema_name from duckdb_tables() where table_name = ? "
+                "union all select schema_name from duckdb_views() where view_name = ? and not internal",
+                [relation, relation],
+            ).fetchall()
+            for (schema,) in rows:
+                try:
+                    connection.execute(f'drop {kind} if exists "{schema}"."{relation}"')
+                except duckdb.Error:
+                    pass
+    finally:
+        connection.close()
+
+
+def write_and_build(project: Project, catalog: Catalog, plan_: WritePlan, options: Options) -> dict:
+    """Write the plan atomically, build the new version with dbt, roll back if it fails."""
+    transaction = FileTransaction(project.project_dir)
+    with interrupts_as_exceptions():
+        try:
+            for planned in plan_.files:
+                transaction.write(planned.path, planned.content)
+            with options.progress.waiting(f"dbt build --select {plan_.select}"):
+                outcome = dbt.build(project, [plan_.select])
+            if not outcome.success:
+                failures = [
+                    f"{node.name}: {node.status}"
+                    + (f" ({node.failures} failing rows)" if node.failures else "")
+                    + (f" — {node.message}" if node.message and node.status == "error" else "")
+                    for node in outcome.failed
+                ] or list(outcome.errors)
+                raise BuildError(
+                    f"dbt build --select {plan_.select} failed; everything written was rolled back",
+                    [Problem(rule="build", message=failure) for failure in failures],
+                )
+        except BaseException:
+            transaction.rollback()
+            _drop_relation(catalog, plan_, project)
+            raise
+        transaction.commit()
+    return {
+        "selector": plan_.select,
+        "passed": sum(1 for node in outcome.nodes if node.status in ("success", "pass")),
+        "failed": len(outcome.failed),
+        "nodes": [{"name": node.name, "status": node.status} for node in outcome.nodes],
+    }
+
+
+def _recover(project: Project, options: Options) -> None:
+    restored = FileTransaction(project.project_dir).recover()
+    if restored:
+        options.progress.step("recovered from an interrupted run: restored " + ", ".join(sorted(restored)))
+
+
+def _unchanged(catalog: Catalog, accepted: Accepted) -> int | None:
+    """The latest version if it was made from this very proposal and its contract still holds."""
+    latest = catalog.ref(accepted.proposal.name)
+    if latest is None or not latest.generated:
+        return None
+    if (latest.meta.get("gen_model") or {}).get("proposal_sha256") != accepted.proposal.sha256():
+        return None
+    built = [(c.name, c.data_type) for c in latest.columns]
+    wanted = [(c.name, c.data_type) for c in accepted.columns]
+    return latest.version if built == wanted else None
+
+
+def finish(
+    project: Project,
+    catalog: Catalog,
+    accepted: Accepted,
+    provenance: dict,
+    report: RunReport,
+    options: Options,
+) -> RunReport:
+    """Plan, then write and build unless this is a dry run; fill the report."""
+    proposal = accepted.proposal
+    report.model, report.layer = proposal.name, proposal.layer
+    report.rows = accepted.ctx.result.row_count if accepted.ctx.result else None
+    report.columns = accepted.columns
+    report.tests = accepted.model_tests + accepted.column_tests
+    same = _unchanged(catalog, accepted)
+    if same is not None:
+        report.status = "unchanged"
+        report.version = same
+        report.notes.append(f"{proposal.name} v{same} was made from this proposal already; nothing to write")
+        return report
+    plan_ = plan(project, catalog, accepted, provenance)
+    report.version, report.previous_version = plan_.version, plan_.previous_version
+    report.files = plan_.relative_paths(project.project_dir)
+    report.file_contents = {path: planned.content for path, planned in zip(report.files, plan_.files, strict=True)}
+    if options.dry_run:
+        report.status = "dry-run"
+        return report
+    report.build = write_and_build(project, catalog, plan_, options)
+    report.status = "written"
+    return report
+
+
+def apply(project: Project, proposal_file: str | Path, options: Options) -> RunReport:
+    """`gen-model apply`: a proposal from a file through the same gates and writer."""
+    from generator.proposal import load_proposal
+
+    started = time.monotonic()
+    report = RunReport(command="apply")
+    with _reporting(report, started), ProjectLock(project.project_dir):
+        _recover(project, options)
+        proposal = load_proposal(proposal_file)
+        report.model, report.layer = proposal.name, proposal.layer
+        with options.progress.waiting("reading the project (dbt parse + warehouse)"):
+            catalog = build_catalog(project)
+        with _open_sandbox(catalog, options.timeout_s) as sandbox:
+            ctx = check(catalog, proposal, sandbox, options)
+            report.gates = ctx.report
+            if not ctx.report.passed:
+                raise GateError(f"{proposal.name} was rejected by the gates", ctx.report.problems)
+            accepted = _accept(ctx)
+        origin = {"origin": "proposal-file", "proposal_file": Path(proposal_file).name}
+        finish(project, catalog, accepted, provenance_for(proposal, origin), report, options)
+    return report
+
+
+@contextlib.contextmanager
+def _reporting(report: RunReport, started: float):
+    """Attach the report to any error, so `--json` can print what happened before it."""
+    try:
+        yield
+    except GenModelError as error:
+        report.status = "rejected" if error.exit_code == 1 else "failed"
+        report.problems = list(error.problems) or [Problem(rule="error", message=error.message)]
+        error.report = report
+        raise
+    finally:
+        report.elapsed_s = time.monotonic() - started
+
+
+__all__ = ["Options", "apply", "check", "finish", "validate_proposal", "ProposalError"]

@@ -1,0 +1,277 @@
+"""Versioned dbt models on disk: `<name>_v<N>.sql` plus one `<name>.yml` per model.
+
+The writer plans; `generator.transaction` writes. Rules it enforces:
+  * an existing version file is never overwritten: a regeneration writes v(N+1) and moves
+    `latest_version`;
+  * a name taken by a hand-written model is an error;
+  * the YAML of an existing generated model is edited, not rewritten: comments, extra tests
+    and descriptions a person added stay (ruamel round-trip);
+  * output is deterministic: same inputs, same bytes (no timestamps, stable key order).
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from generator.catalog import Catalog, Relation
+from generator.datatests import DataTest
+from generator.errors import Problem, WriteError
+from generator.project import Project
+from generator.proposal import Proposal
+
+
+@dataclass(frozen=True)
+class ContractColumn:
+    """An output column as the contract states it: DuckDB's type, the proposal's description."""
+
+    name: str
+    data_type: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: Path
+    content: str
+    existed: bool
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """The files one accepted proposal becomes."""
+
+    model_name: str
+    version: int
+    previous_version: int | None
+    files: tuple[PlannedFile, ...]
+    select: str  # dbt selector for exactly the new version
+
+    def relative_paths(self, project_dir: Path) -> list[str]:
+        return [file.path.relative_to(project_dir).as_posix() for file in self.files]
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def _to_commented(value):
+    """Plain dicts/lists to ruamel's ordered types, lists of scalars in flow style."""
+    if isinstance(value, dict):
+        mapping = CommentedMap()
+        for key, item in value.items():
+            mapping[key] = _to_commented(item)
+        return mapping
+    if isinstance(value, (list, tuple)):
+        sequence = CommentedSeq(_to_commented(item) for item in value)
+        if value and all(isinstance(item, (str, int, float, bool)) for item in value):
+            sequence.fa.set_flow_style()
+        return sequence
+    return value
+
+
+def dump_yaml(data) -> str:
+    stream = io.StringIO()
+    _yaml().dump(_to_commented(data), stream)
+    return stream.getvalue()
+
+
+def version_entry(
+    version: int,
+    description: str,
+    columns: list[ContractColumn],
+    column_tests: list[DataTest],
+    model_tests: list[DataTest],
+    provenance: dict,
+) -> dict:
+    """The `versions:` item for one generated version: contract columns, tests, provenance."""
+    by_column: dict[str, list[DataTest]] = {}
+    for test in column_tests:
+        by_column.setdefault(test.column.lower(), []).append(test)
+    column_entries = []
+    for column in columns:
+        entry: dict = {"name": column.name, "data_type": column.data_type}
+        if column.description:
+            entry["description"] = column.description
+        tests = by_column.get(column.name.lower())
+        if tests:
+            entry["data_tests"] = [test.to_yaml() for test in tests]
+        column_entries.append(entry)
+    entry = {
+        "v": version,
+        "description": description,
+        "config": {"meta": {"gen_model": provenance}},
+        "columns": column_entries,
+    }
+    if model_tests:
+        entry["data_tests"] = [test.to_yaml() for test in model_tests]
+    return entry
+
+
+def _model_block(proposal: Proposal, entry: dict) -> dict:
+    config: dict = {}
+    if proposal.materialized:
+        config["materialized"] = proposal.materialized
+    config["contract"] = {"enforced": True}
+    return {
+        "name": proposal.name,
+        "description": proposal.description,
+        "latest_version": entry["v"],
+        "config": config,
+        "versions": [entry],
+    }
+
+
+def new_model_yaml(proposal: Proposal, entry: dict, unit_tests: list[dict] = ()) -> str:
+    """The YAML file for a model gen-model has not written before."""
+    document: dict = {"version": 2, "models": [_model_block(proposal, entry)]}
+    if unit_tests:
+        document["unit_tests"] = list(unit_tests)
+    text = dump_yaml(document)
+    # A blank line between top-level blocks, as people write them.
+    return re.sub(r"\n(models|unit_tests):", r"\n\n\1:", text)
+
+
+def add_version_to_yaml(
+    text: str,
+    proposal: Proposal,
+    entry: dict,
+    *,
+    deprecations: dict[int, str] | None = None,
+    unit_tests: list[dict] = (),
+    file: str = "",
+) -> str:
+    """Append a version to an existing generated model's YAML, keeping everything else."""
+    yaml = _yaml()
+    document = yaml.load(text)
+    models = document.get("models") if isinstance(document, dict) else None
+    block = next((m for m in models or [] if isinstance(m, dict) and m.get("name") == proposal.name), None)
+    if block is None:
+        raise WriteError(f"{file} has no model named {proposal.name!r}; cannot add a version to it")
+    versions = block.setdefault("versions", CommentedSeq())
+    if any(int(item.get("v")) == entry["v"] for item in versions):
+        raise WriteError(f"{file} already declares version {entry['v']} of {proposal.name}")
+    for item in versions:
+        deprecation = (deprecations or {}).get(int(item.get("v")))
+        if deprecation and "deprecation_date" not in item:
+            # A date object is written unquoted (2027-02-19), right after `v:`.
+            item.insert(1, "deprecation_date", datetime.date.fromisoformat(str(deprecation)))
+    versions.append(_to_commented(entry))
+    block["latest_version"] = entry["v"]
+    block["description"] = proposal.description
+    if unit_tests:
+        existing = document.setdefault("unit_tests", CommentedSeq())
+        names = {item.get("name") for item in existing}
+        for test in unit_tests:
+            if test["name"] not in names:
+                existing.append(_to_commented(test))
+    stream = io.StringIO()
+    yaml.dump(document, stream)
+    return stream.getvalue()
+
+
+def _existing_versions(directory: Path, name: str) -> list[int]:
+    pattern = re.compile(rf"^{re.escape(name)}_v(\d+)\.(sql|py)$")
+    versions = []
+    if directory.is_dir():
+        for path in directory.iterdir():
+            match = pattern.match(path.name)
+            if match:
+                versions.append(int(match.group(1)))
+    return sorted(versions)
+
+
+def _generated_relations(catalog: Catalog, name: str) -> list[Relation]:
+    return [r for r in catalog.relations if r.resource_type == "model" and r.name == name]
+
+
+def plan_model_write(
+    project: Project,
+    catalog: Catalog,
+    proposal: Proposal,
+    *,
+    sql: str,
+    entry_for_version,
+    unit_tests_for_version=lambda version: [],
+    deprecation_date: str | None = None,
+) -> WritePlan:
+    """Decide the files for `proposal`: which version, which directory, which contents.
+
+    `entry_for_version(version) -> dict` builds the YAML version item (tests and provenance
+    depend on the version number only through names, so the caller supplies a function).
+    """
+    existing = _generated_relations(catalog, proposal.name)
+    hand_written = [r for r in existing if not r.generated]
+    if hand_written:
+        where = hand_written[0].original_file_path or "the project"
+        raise WriteError(
+            f"a hand-written model named {proposal.name!r} already exists ({where})",
+            [
+                Problem(
+                    rule="write",
+                    message=f"model name {proposal.name!r} is taken by a model gen-model did not write",
+                    file=where,
+                    identifier=proposal.name,
+                    suggestion="Choose another name with --name (gen-model never overwrites hand-written models).",
+                )
+            ],
+        )
+    if existing:
+        sql_path = project.project_dir / (existing[0].original_file_path or "")
+        directory = sql_path.parent
+    else:
+        directory = project.model_dir / proposal.layer
+    yml_path = directory / f"{proposal.name}.yml"
+    on_disk = _existing_versions(directory, proposal.name)
+    known = sorted({r.version for r in existing if r.version is not None} | set(on_disk))
+    if on_disk and not existing:
+        raise WriteError(
+            f"{directory / f'{proposal.name}_v{on_disk[-1]}.sql'} exists but dbt does not know it as a "
+            "generated model (disabled, or its YAML is missing). Fix or remove it first: gen-model "
+            "never overwrites a version file."
+        )
+    version = (known[-1] + 1) if known else 1
+    sql_file = directory / f"{proposal.name}_v{version}.sql"
+    if sql_file.exists():
+        raise WriteError(f"{sql_file} already exists; gen-model never overwrites a version file")
+
+    entry = entry_for_version(version)
+    unit_tests = unit_tests_for_version(version)
+    if yml_path.exists():
+        if not existing:
+            raise WriteError(
+                f"{yml_path} exists but does not describe a generated model {proposal.name!r}; choose another --name"
+            )
+        # Only the version being superseded gets a date; older ones keep theirs.
+        deprecations = {known[-1]: deprecation_date} if deprecation_date and known else None
+        yml_text = add_version_to_yaml(
+            yml_path.read_text(encoding="utf-8"),
+            proposal,
+            entry,
+            deprecations=deprecations,
+            unit_tests=unit_tests,
+            file=project.relative(yml_path),
+        )
+    else:
+        yml_text = new_model_yaml(proposal, entry, unit_tests)
+    files = (
+        PlannedFile(sql_file, sql, existed=False),
+        PlannedFile(yml_path, yml_text, existed=yml_path.exists()),
+    )
+    return WritePlan(
+        model_name=proposal.name,
+        version=version,
+        previous_version=known[-1] if known else None,
+        files=files,
+        select=f"{proposal.name}.v{version}",
+    )

@@ -1,0 +1,193 @@
+from pathlib import Path
+
+import pytest
+
+from generator.catalog import Catalog
+from generator.datatests import grain_tests
+from generator.errors import WriteError
+from generator.project import Project
+from generator.proposal import validate_proposal
+from generator.writer import ContractColumn, add_version_to_yaml, new_model_yaml, plan_model_write, version_entry
+
+PROPOSAL = {
+    "name": "account_mrr",
+    "layer": "marts",
+    "description": "Monthly recurring revenue per account.",
+    "grain": ["account_id", "month"],
+    "sql": "select 1",
+    "columns": [
+        {"name": "account_id", "description": "The account."},
+        {"name": "month", "description": "First day of the month."},
+        {"name": "mrr", "description": "Recurring revenue in USD."},
+    ],
+}
+COLUMNS = [
+    ContractColumn("account_id", "varchar", "The account."),
+    ContractColumn("month", "date", "First day of the month."),
+    ContractColumn("mrr", "decimal(18,2)", "Recurring revenue in USD."),
+]
+
+
+def entry(version, provenance=None):
+    tests = grain_tests(("account_id", "month"), 42)
+    return version_entry(
+        version,
+        PROPOSAL["description"],
+        COLUMNS,
+        [t for t in tests if t.column],
+        [t for t in tests if not t.column],
+        provenance or {"origin": "proposal-file", "proposal_sha256": "abc"},
+    )
+
+
+def project(tmp_path: Path) -> Project:
+    return Project(project_dir=tmp_path, profiles_dir=tmp_path, name="p", profile_name="p")
+
+
+EXPECTED_V1 = """\
+version: 2
+
+models:
+  - name: account_mrr
+    description: Monthly recurring revenue per account.
+    latest_version: 1
+    config:
+      contract:
+        enforced: true
+    versions:
+      - v: 1
+        description: Monthly recurring revenue per account.
+        config:
+          meta:
+            gen_model:
+              origin: proposal-file
+              proposal_sha256: abc
+        columns:
+          - name: account_id
+            data_type: varchar
+            description: The account.
+            data_tests:
+              - not_null:
+                  config:
+                    meta:
+                      reason: grain column (verified on 42 rows in the dry run)
+          - name: month
+            data_type: date
+            description: First day of the month.
+            data_tests:
+              - not_null:
+                  config:
+                    meta:
+                      reason: grain column (verified on 42 rows in the dry run)
+          - name: mrr
+            data_type: decimal(18,2)
+            description: Recurring revenue in USD.
+        data_tests:
+          - gen_model.unique_combination_of_columns:
+              arguments:
+                combination_of_columns: [account_id, month]
+              config:
+                meta:
+                  reason: declared grain account_id, month (verified on 42 rows in the dry run)
+"""
+
+
+def test_new_model_yaml_is_exactly_the_documented_shape():
+    proposal = validate_proposal(PROPOSAL)
+    assert new_model_yaml(proposal, entry(1)) == EXPECTED_V1
+
+
+def test_adding_a_version_keeps_human_edits_and_deprecates_only_the_previous_one():
+    proposal = validate_proposal(PROPOSAL)
+    edited = EXPECTED_V1.replace(
+        "    latest_version: 1\n", "    # owned by the finance team\n    latest_version: 1\n"
+    ).replace(
+        "          - name: mrr\n",
+        "          - name: mrr\n            meta: {owner: finance}  # added by hand\n",
+    )
+    updated = add_version_to_yaml(edited, proposal, entry(2), deprecations={1: "2027-02-19"})
+    assert "# owned by the finance team" in updated
+    assert "meta: {owner: finance}  # added by hand" in updated
+    assert "    latest_version: 2\n" in updated
+    assert updated.count("deprecation_date: 2027-02-19") == 1
+    assert "      - v: 2\n" in updated
+    # The old version's block is byte-for-byte what it was (apart from the deprecation date).
+    old_block = edited.split("      - v: 1\n")[1]
+    assert (
+        old_block.replace("        description:", "        deprecation_date: 2027-02-19\n        description:", 1)
+        in updated
+    )
+
+
+def test_adding_an_existing_version_is_refused():
+    proposal = validate_proposal(PROPOSAL)
+    with pytest.raises(WriteError, match="already declares version 1"):
+        add_version_to_yaml(EXPECTED_V1, proposal, entry(1))
+
+
+def catalog_with(tmp_path, relations):
+    return Catalog.from_dict({"project_name": "p", "project_dir": str(tmp_path), "relations": relations})
+
+
+def test_first_version_goes_to_the_layer_directory(tmp_path):
+    proposal = validate_proposal(PROPOSAL)
+    plan = plan_model_write(
+        project(tmp_path), catalog_with(tmp_path, []), proposal, sql="select 1\n", entry_for_version=entry
+    )
+    assert plan.version == 1 and plan.previous_version is None
+    assert plan.relative_paths(tmp_path) == ["models/marts/account_mrr_v1.sql", "models/marts/account_mrr.yml"]
+    assert plan.select == "account_mrr.v1"
+
+
+def test_a_hand_written_model_with_the_same_name_is_never_touched(tmp_path):
+    proposal = validate_proposal(PROPOSAL)
+    catalog = catalog_with(
+        tmp_path, [{"name": "account_mrr", "original_file_path": "models/finance/account_mrr.sql", "generated": False}]
+    )
+    with pytest.raises(WriteError) as raised:
+        plan_model_write(project(tmp_path), catalog, proposal, sql="select 1\n", entry_for_version=entry)
+    assert (
+        raised.value.message
+        == "a hand-written model named 'account_mrr' already exists (models/finance/account_mrr.sql)"
+    )
+    assert "--name" in raised.value.problems[0].suggestion
+
+
+def test_regeneration_writes_the_next_version_beside_the_existing_one(tmp_path):
+    directory = tmp_path / "models" / "finance"
+    directory.mkdir(parents=True)
+    (directory / "account_mrr_v1.sql").write_text("select 1\n")
+    (directory / "account_mrr.yml").write_text(new_model_yaml(validate_proposal(PROPOSAL), entry(1)))
+    catalog = catalog_with(
+        tmp_path,
+        [
+            {
+                "name": "account_mrr",
+                "version": 1,
+                "latest_version": 1,
+                "original_file_path": "models/finance/account_mrr_v1.sql",
+                "generated": True,
+            }
+        ],
+    )
+    plan = plan_model_write(
+        project(tmp_path),
+        catalog,
+        validate_proposal(PROPOSAL),
+        sql="select 2\n",
+        entry_for_version=entry,
+        deprecation_date="2027-02-19",
+    )
+    assert plan.version == 2 and plan.previous_version == 1
+    assert plan.relative_paths(tmp_path) == ["models/finance/account_mrr_v2.sql", "models/finance/account_mrr.yml"]
+    assert "deprecation_date: 2027-02-19" in plan.files[1].content
+
+
+def test_an_orphan_version_file_blocks_the_write(tmp_path):
+    directory = tmp_path / "models" / "marts"
+    directory.mkdir(parents=True)
+    (directory / "account_mrr_v1.sql").write_text("select 1\n")
+    with pytest.raises(WriteError, match="never overwrites a version file"):
+        plan_model_write(
+            project(tmp_path), catalog_with(tmp_path, []), validate_proposal(PROPOSAL), sql="x", entry_for_version=entry
+        )
