@@ -41,7 +41,14 @@ DOMAINS = {
     "crm": ["customer", "contact", "opportunity", "lead", "deal_stage", "activity"],
     "support": ["ticket", "ticket_comment", "agent", "sla_policy", "satisfaction_survey"],
     "marketing": ["campaign", "ad_click", "email_send", "channel", "landing_page", "conversion"],
-    "inventory": ["product", "warehouse", "stock_movement", "supplier", "purchase_order", "category"],
+    "inventory": [
+        "product",
+        "warehouse",
+        "stock_movement",
+        "supplier",
+        "purchase_order",
+        "category",
+    ],
     "shipping": ["shipment", "carrier", "delivery_attempt", "return_label", "parcel"],
     "hr": ["employee", "department", "payroll_run", "time_off_request", "position"],
     "finance": ["ledger_entry", "gl_account", "budget_line", "expense", "currency_rate"],
@@ -53,7 +60,12 @@ ATTRIBUTES = [
     ("quantity", "integer", "Number of units.", None),
     ("currency", "varchar", "ISO 4217 currency code.", ("USD", "EUR", "GBP")),
     ("priority", "varchar", "How urgent it is.", ("low", "normal", "high", "urgent")),
-    ("channel", "varchar", "Marketing or sales channel.", ("email", "paid_search", "social", "direct")),
+    (
+        "channel",
+        "varchar",
+        "Marketing or sales channel.",
+        ("email", "paid_search", "social", "direct"),
+    ),
     ("country_code", "varchar", "ISO 3166 country code.", None),
     ("name", "varchar", "Display name.", None),
     ("email", "varchar", "Contact email address (lowercased).", None),
@@ -94,13 +106,22 @@ def synthesise_catalog(size: int, seed: int = 7) -> Catalog:
             # Larger catalogs repeat the domains as further systems: billing2, billing3, ...
             domain = base_domain if batch == 0 else f"{base_domain}{batch + 1}"
             name_entity = entity
+            words = entity.replace("_", " ")
             key = f"{entity}_id"
             others = [e for d, e in entities if e != entity and e in keys]
             fk_targets = rng.sample(others, k=min(len(others), rng.randint(0, 3)))
             attributes = rng.sample(ATTRIBUTES, k=rng.randint(4, 18))
-            columns = [Column(key, "varchar", f"Primary key of the {entity.replace('_', ' ')}.", True, True)]
+            columns = [
+                Column(
+                    key, "varchar", f"Primary key of the {entity.replace('_', ' ')}.", True, True
+                )
+            ]
             for target in fk_targets:
-                columns.append(Column(f"{target}_id", "varchar", f"The {target.replace('_', ' ')} it belongs to."))
+                columns.append(
+                    Column(
+                        f"{target}_id", "varchar", f"The {target.replace('_', ' ')} it belongs to."
+                    )
+                )
             for attribute, data_type, description, values in attributes:
                 columns.append(
                     Column(f"{attribute}", data_type, description, accepted_values=values)
@@ -116,7 +137,7 @@ def synthesise_catalog(size: int, seed: int = 7) -> Catalog:
                 schema=f"raw_{domain}",
                 identifier=plural(name_entity),
                 source_name=domain,
-                description=f"Raw {plural(entity.replace('_', ' '))} loaded from the {domain} system.",
+                description=f"Raw {plural(words)} loaded from the {domain} system.",
                 columns=tuple(Column(c.name, c.data_type) for c in columns),
             )
             relations.append(source)
@@ -137,7 +158,7 @@ def synthesise_catalog(size: int, seed: int = 7) -> Catalog:
                     database="warehouse",
                     schema="main",
                     identifier=staging_name,
-                    description=f"One row per {entity.replace('_', ' ')}, cleaned from the {domain} source.",
+                    description=f"One row per {words}, cleaned from the {domain} source.",
                     columns=tuple(columns),
                     row_count=rng.randint(10, 2_000_000),
                     primary_key=(key,),
@@ -151,7 +172,11 @@ def synthesise_catalog(size: int, seed: int = 7) -> Catalog:
             if rng.random() < 0.5:
                 mart = plural(name_entity) if batch == 0 else f"{domain}_{plural(name_entity)}"
                 if rng.random() < 0.5:
-                    mart = f"int_{plural(name_entity)}_joined" if batch == 0 else f"int_{domain}_{plural(name_entity)}_joined"
+                    mart = (
+                        f"int_{plural(name_entity)}_joined"
+                        if batch == 0
+                        else f"int_{domain}_{plural(name_entity)}_joined"
+                    )
                 relations.append(
                     Relation(
                         unique_id=f"model.synth.{mart}",
@@ -160,7 +185,7 @@ def synthesise_catalog(size: int, seed: int = 7) -> Catalog:
                         database="warehouse",
                         schema="main",
                         identifier=mart,
-                        description=f"{entity.replace('_', ' ').capitalize()}s enriched for reporting.",
+                        description=f"{words.capitalize()}s enriched for reporting.",
                         columns=tuple(columns[: rng.randint(5, len(columns))]),
                         row_count=rng.randint(10, 2_000_000),
                         primary_key=(key,),
@@ -172,12 +197,21 @@ def synthesise_catalog(size: int, seed: int = 7) -> Catalog:
         RawFile(
             path="data/tracking_events.ndjson",
             format="ndjson",
-            columns=(Column("event_name", "varchar"), Column("account_id", "varchar"), Column("ts", "timestamp")),
+            columns=(
+                Column("event_name", "varchar"),
+                Column("account_id", "varchar"),
+                Column("ts", "timestamp"),
+            ),
             row_count=50_000,
             description="Product tracking events exported from the analytics API.",
         ),
     )
-    return Catalog(project_name="synth", project_dir=Path("."), relations=tuple(relations[:size]), raw_files=raw_files)
+    return Catalog(
+        project_name="synth",
+        project_dir=Path("."),
+        relations=tuple(relations[:size]),
+        raw_files=raw_files,
+    )
 
 
 def calibration(texts: dict[str, str]) -> list[str]:
@@ -187,7 +221,10 @@ def calibration(texts: dict[str, str]) -> list[str]:
     except ImportError:
         return ["(pip install bpe-openai to compare the estimate with real tokenizers)"]
     encodings = {name: bpe_openai.get_encoding(name) for name in ("cl100k_base", "o200k_base")}
-    lines = [f"{'text':<28} {'estimate':>8} {'raw':>6} {'cl100k':>7} {'o200k':>7} {'est/cl100k':>10} {'est/o200k':>9}"]
+    lines = [
+        f"{'text':<28} {'estimate':>8} {'raw':>6} {'cl100k':>7} {'o200k':>7} {'est/cl100k':>10} "
+        f"{'est/o200k':>9}"
+    ]
     for label, text in texts.items():
         counts = {name: len(encoding.encode(text)) for name, encoding in encodings.items()}
         estimate = estimate_tokens(text)
@@ -210,10 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     fixed_overhead = build_prompt(retrieve(synthesise_catalog(1), "x", 0), "x").token_estimate
     prompt_limit = args.budget + fixed_overhead + 200  # + the request and requirement lines
     failures = []
-    samples: dict[str, str] = {"system prompt": SYSTEM_PROMPT, "tool schema (json)": canonical_json(tool_definition())}
-    header = f"{'relations':>9}  {'request':<52} {'in slice':>8} {'full':>4} {'compact':>7} {'slice tok':>9} {'prompt tok':>10} {'ms':>6}"
-    print(f"budget: {args.budget} tokens for the catalog slice; prompt limit {prompt_limit} "
-          f"(fixed overhead {fixed_overhead})")
+    samples: dict[str, str] = {
+        "system prompt": SYSTEM_PROMPT,
+        "tool schema (json)": canonical_json(tool_definition()),
+    }
+    header = (
+        f"{'relations':>9}  {'request':<52} {'in slice':>8} {'full':>4} {'compact':>7} "
+        f"{'slice tok':>9} {'prompt tok':>10} {'ms':>6}"
+    )
+    print(
+        f"budget: {args.budget} tokens for the catalog slice; prompt limit {prompt_limit} "
+        f"(fixed overhead {fixed_overhead})"
+    )
     print(header)
     print("-" * len(header))
     for size in sizes:
@@ -230,9 +275,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"{catalog_slice.token_estimate:>9} {prompt.token_estimate:>10} {elapsed_ms:>6.0f}"
             )
             if catalog_slice.token_estimate > args.budget:
-                failures.append(f"{size} relations, {request!r}: slice {catalog_slice.token_estimate} > {args.budget}")
+                failures.append(
+                    f"{size} relations, {request!r}: slice {catalog_slice.token_estimate} > "
+                    f"{args.budget}"
+                )
             if prompt.token_estimate > prompt_limit:
-                failures.append(f"{size} relations, {request!r}: prompt {prompt.token_estimate} > {prompt_limit}")
+                failures.append(
+                    f"{size} relations, {request!r}: prompt {prompt.token_estimate} > "
+                    f"{prompt_limit}"
+                )
             samples.setdefault(f"slice, {size} relations", catalog_slice.text)
     samples["dbt model sql"] = EXAMPLE_SQL
     print()

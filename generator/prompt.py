@@ -35,7 +35,14 @@ TOOL_USE_OVERHEAD_TOKENS = 350
 MESSAGE_OVERHEAD_TOKENS = 4
 STYLE_EXAMPLE_MAX_TOKENS = 800
 
-BLOCK_TAGS = ("catalog", "request", "style_example", "previous_proposal", "problems", "requirements")
+BLOCK_TAGS = (
+    "catalog",
+    "request",
+    "style_example",
+    "previous_proposal",
+    "problems",
+    "requirements",
+)
 _DELIMITER_LIKE = re.compile(r"<(?=\s*/|\s*(?:" + "|".join(BLOCK_TAGS) + r")\b)", re.IGNORECASE)
 
 SYSTEM_PROMPT = """\
@@ -155,7 +162,9 @@ def build_prompt(
         cost = estimate_tokens(block)
         room = catalog_slice.budget_tokens - catalog_slice.token_estimate
         if cost <= min(STYLE_EXAMPLE_MAX_TOKENS, room):
-            parts.append("An existing model of this project; follow its style, not its logic:\n" + block)
+            parts.append(
+                "An existing model of this project; follow its style, not its logic:\n" + block
+            )
             style_included = True
     parts.append(_block("request", request))
     requirements = []
@@ -198,7 +207,9 @@ def _previous_text(previous: object) -> str:
 
 
 def repair_messages(
-    prompt: Prompt, previous: dict | str | None, problems: list[Problem | str] | tuple[Problem | str, ...]
+    prompt: Prompt,
+    previous: dict | str | None,
+    problems: list[Problem | str] | tuple[Problem | str, ...],
 ) -> list[dict]:
     """The conversation for a repair attempt: the original turn, the previous answer, and
     one user message listing every problem.
@@ -210,8 +221,8 @@ def repair_messages(
     """
     if not problems:
         raise ValueError("a repair needs at least one problem")
-    assistant = (
-        f"I called {TOOL_NAME} with:\n" + _block("previous_proposal", _previous_text(previous))
+    assistant = f"I called {TOOL_NAME} with:\n" + _block(
+        "previous_proposal", _previous_text(previous)
     )
     listed = "\n".join(format_problem(i, p) for i, p in enumerate(problems, start=1))
     user = (
@@ -220,11 +231,17 @@ def repair_messages(
         + f"\n\nFix every problem and call {TOOL_NAME} again with the complete corrected "
         "proposal (every field, not a diff). Keep what was right."
     )
-    return [*prompt.messages[:1], {"role": "assistant", "content": assistant}, {"role": "user", "content": user}]
+    return [
+        *prompt.messages[:1],
+        {"role": "assistant", "content": assistant},
+        {"role": "user", "content": user},
+    ]
 
 
 def repair_prompt(
-    prompt: Prompt, previous: dict | str | None, problems: list[Problem | str] | tuple[Problem | str, ...]
+    prompt: Prompt,
+    previous: dict | str | None,
+    problems: list[Problem | str] | tuple[Problem | str, ...],
 ) -> Prompt:
     """`prompt` continued with the repair turn (see `repair_messages`)."""
     return prompt.with_messages(repair_messages(prompt, previous, problems))

@@ -78,7 +78,7 @@ def stem(word: str) -> str:
     """A light, predictable stemmer: plural s, -ies, -ing, -ed, -ly."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes")):
+    if len(word) > 4 and word.endswith(("sses", "uses", "xes", "ches", "shes")):
         word = word[:-2]
     elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
@@ -92,7 +92,7 @@ _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 def terms(text: str) -> list[str]:
-    """Stemmed, lowercased words of `text`: snake_case and camelCase are split, stop words dropped."""
+    """Stemmed, lowercased words of `text`: snake_case and camelCase split, stop words dropped."""
     words = []
     for raw in _WORD.findall(text or ""):
         word = raw.lower()
@@ -140,7 +140,9 @@ class CatalogSlice:
         """One line per candidate: rendering, score, key and reasons (for `gen-model context`)."""
         lines = []
         for item in self.items:
-            lines.append(f"{item.rendering:<8} {item.score:7.2f}  {item.key}  ({'; '.join(item.reasons)})")
+            lines.append(
+                f"{item.rendering:<8} {item.score:7.2f}  {item.key}  ({'; '.join(item.reasons)})"
+            )
         lines.append(f"{self.token_estimate} of {self.budget_tokens} tokens (estimated)")
         return "\n".join(lines)
 
@@ -289,7 +291,9 @@ def _eligible(relation: Relation) -> bool:
     return True
 
 
-def _column_fields(columns: tuple[Column, ...]) -> tuple[set[str], set[str], set[str], dict[str, set[str]]]:
+def _column_fields(
+    columns: tuple[Column, ...],
+) -> tuple[set[str], set[str], set[str], dict[str, set[str]]]:
     names: set[str] = set()
     descriptions: set[str] = set()
     values: set[str] = set()
@@ -331,7 +335,8 @@ def _raw_file_candidate(raw_file: RawFile) -> _Candidate:
         kind="raw_file",
         subject=raw_file,
         fields={
-            "name": set(terms(raw_file.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])) | set(terms(raw_file.path)),
+            "name": set(terms(raw_file.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]))
+            | set(terms(raw_file.path)),
             "description": set(terms(raw_file.description)),
             "column": names,
             "column description": descriptions,
@@ -354,7 +359,9 @@ def _score(candidate: _Candidate, query: list[str], idf: dict[str, float]) -> No
     for word in query:
         best = 0.0
         best_reason = ""
-        for variant, factor in [(word, 1.0)] + [(s, SYNONYM_FACTOR) for s in _SYNONYMS.get(word, ())]:
+        for variant, factor in [(word, 1.0)] + [
+            (s, SYNONYM_FACTOR) for s in _SYNONYMS.get(word, ())
+        ]:
             for field_name, weight in _FIELD_WEIGHTS.items():
                 if variant in candidate.fields[field_name]:
                     value = weight * factor * idf.get(variant, 0.0)
@@ -362,7 +369,9 @@ def _score(candidate: _Candidate, query: list[str], idf: dict[str, float]) -> No
                         best = value
                         where = field_name
                         if field_name == "column":
-                            columns = sorted(c for c, t in candidate.column_terms.items() if variant in t)
+                            columns = sorted(
+                                c for c, t in candidate.column_terms.items() if variant in t
+                            )
                             where = f"column {columns[0]}" if columns else field_name
                         via = f" (as {variant!r})" if variant != word else ""
                         best_reason = f"{where} matches {word!r}{via}"
@@ -375,7 +384,10 @@ def _named_in_request(name: str, request: str) -> bool:
     # Plain words ('orders') are matched as words already; only identifier-like names count.
     if "_" not in name:
         return False
-    return re.search(r"(?<![a-z0-9_])" + re.escape(name.lower()) + r"(?![a-z0-9_])", request.lower()) is not None
+    return (
+        re.search(r"(?<![a-z0-9_])" + re.escape(name.lower()) + r"(?![a-z0-9_])", request.lower())
+        is not None
+    )
 
 
 def _staging_model(source: Relation, models: dict[str, Relation]) -> Relation | None:
@@ -415,7 +427,9 @@ def _neighbours(
     for key in hit.foreign_keys:
         target = by_uid.get(key.to)
         if target is not None and target is not hit:
-            found.append((target, f"{hit.display}.{key.column} references it", FORWARD_NEIGHBOUR_FACTOR))
+            found.append(
+                (target, f"{hit.display}.{key.column} references it", FORWARD_NEIGHBOUR_FACTOR)
+            )
     hit_columns = {c.name.lower() for c in hit.columns}
     hit_keys = _key_columns(hit)
     for other in relations:
@@ -428,7 +442,11 @@ def _neighbours(
         shared_forward = sorted(other_keys & hit_columns - hit_keys)
         if shared_forward:
             found.append(
-                (other, f"{hit.display}.{shared_forward[0]} matches its key", FORWARD_NEIGHBOUR_FACTOR)
+                (
+                    other,
+                    f"{hit.display}.{shared_forward[0]} matches its key",
+                    FORWARD_NEIGHBOUR_FACTOR,
+                )
             )
             continue
         other_columns = {c.name.lower() for c in other.columns}
@@ -442,7 +460,9 @@ def _neighbours(
 
 def rank(catalog: Catalog, request: str) -> list[_Candidate]:
     """Every candidate worth offering for `request`, best first (ties by key)."""
-    relations = sorted((r for r in catalog.relations if _eligible(r)), key=lambda r: (r.display, r.unique_id))
+    relations = sorted(
+        (r for r in catalog.relations if _eligible(r)), key=lambda r: (r.display, r.unique_id)
+    )
     candidates = [_relation_candidate(r) for r in relations]
     candidates += [_raw_file_candidate(f) for f in sorted(catalog.raw_files, key=lambda f: f.path)]
     if not candidates:
@@ -514,7 +534,11 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
         # Nothing matched: offer an overview, models before the sources they stage.
         for candidate in candidates:
             relation = candidate.subject
-            staged = isinstance(relation, Relation) and relation.is_source and _staging_model(relation, models)
+            staged = (
+                isinstance(relation, Relation)
+                and relation.is_source
+                and _staging_model(relation, models)
+            )
             candidate.score = 0.0
             candidate.reasons = ["no word of the request matched; catalog overview"]
             if staged:
@@ -538,7 +562,9 @@ def _overview_order(candidate: _Candidate, models: dict[str, Relation]) -> int:
 # -- budget --------------------------------------------------------------------------------
 
 
-def retrieve(catalog: Catalog, request: str, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> CatalogSlice:
+def retrieve(
+    catalog: Catalog, request: str, budget_tokens: int = DEFAULT_BUDGET_TOKENS
+) -> CatalogSlice:
     """Choose and render the catalog entries `request` needs, within `budget_tokens` (estimated).
 
     Ranked candidates are taken greedily: whole if they fit, else compactly (column names

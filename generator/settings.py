@@ -26,9 +26,9 @@ names. Every key is optional; an unknown key is an error naming the file and the
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 
@@ -88,7 +88,9 @@ def _models(value: object, where: str) -> tuple[str, ...]:
     elif isinstance(value, (list, tuple)):
         items = [item.strip() if isinstance(item, str) else item for item in value]
     else:
-        raise ConfigError(f"{where}: models must be a list of model ids or a comma-separated string")
+        raise ConfigError(
+            f"{where}: models must be a list of model ids or a comma-separated string"
+        )
     if not items or any(not isinstance(item, str) or not item for item in items):
         raise ConfigError(f"{where}: models must name at least one model, with no empty entries")
     return tuple(dict.fromkeys(items))
@@ -111,24 +113,31 @@ def _integer(value: object, where: str, key: str, low: int, high: int) -> int:
         except ValueError:
             raise ConfigError(f"{where}: {key} must be a whole number, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{where}: {key} must be a whole number from {low} to {high}, got {value!r}")
+        raise ConfigError(
+            f"{where}: {key} must be a whole number from {low} to {high}, got {value!r}"
+        )
     return value
 
 
 def _pricing(value: object, where: str) -> dict[str, ModelPrice]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: pricing must map model ids to {{input: USD, output: USD}} per million tokens")
+        raise ConfigError(
+            f"{where}: pricing must map model ids to {{input: USD, output: USD}} per million tokens"
+        )
     prices = {}
     for model, entry in value.items():
         if not isinstance(entry, dict) or set(entry) != {"input", "output"}:
             raise ConfigError(
-                f"{where}: pricing.{model} must be {{input: USD, output: USD}} per million tokens, got {entry!r}"
+                f"{where}: pricing.{model} must be {{input: USD, output: USD}} per million "
+                f"tokens, got {entry!r}"
             )
         rates = []
         for key in ("input", "output"):
             rate = entry[key]
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
-                raise ConfigError(f"{where}: pricing.{model}.{key} must be a number >= 0, got {rate!r}")
+                raise ConfigError(
+                    f"{where}: pricing.{model}.{key} must be a number >= 0, got {rate!r}"
+                )
             rates.append(float(rate))
         prices[str(model)] = ModelPrice(rates[0], rates[1], f"{where} (user-supplied)")
     return prices
@@ -151,7 +160,9 @@ def _read_config(path: Path) -> dict:
         if key not in CONFIG_KEYS:
             hint = did_you_mean(str(key), CONFIG_KEYS)
             raise ConfigError(
-                f"{path}: unknown key {key!r}." + (f" {hint}" if hint else "") + f" Known keys: {', '.join(CONFIG_KEYS)}."
+                f"{path}: unknown key {key!r}."
+                + (f" {hint}" if hint else "")
+                + f" Known keys: {', '.join(CONFIG_KEYS)}."
             )
     return data
 
@@ -208,8 +219,16 @@ def resolve_settings(
         "GEN_MODEL_MAX_ATTEMPTS",
         lambda v, w: _integer(v, w, "max_attempts", 1, MAX_ATTEMPTS_LIMIT),
     )
-    take("max_output_tokens", None, "", None, lambda v, w: _integer(v, w, "max_output_tokens", 256, 1_000_000))
-    take("budget_tokens", None, "", None, lambda v, w: _integer(v, w, "budget_tokens", 0, 1_000_000))
+    take(
+        "max_output_tokens",
+        None,
+        "",
+        None,
+        lambda v, w: _integer(v, w, "max_output_tokens", 256, 1_000_000),
+    )
+    take(
+        "budget_tokens", None, "", None, lambda v, w: _integer(v, w, "budget_tokens", 0, 1_000_000)
+    )
     take("pricing", None, "", None, _pricing)
 
     def text(value: object, where: str) -> str:
@@ -228,8 +247,12 @@ def resolve_settings(
     take("effort", None, "", None, effort)
     if "temperature" in config:
         value = config["temperature"]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2):
-            raise ConfigError(f"{file_label}: temperature must be a number from 0 to 2, or null, got {value!r}")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2
+        ):
+            raise ConfigError(
+                f"{file_label}: temperature must be a number from 0 to 2, or null, got {value!r}"
+            )
         values["temperature"] = None if value is None else float(value)
         origins["temperature"] = file_label
     else:

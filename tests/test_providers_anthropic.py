@@ -22,8 +22,12 @@ PROPOSAL = {
     "layer": "marts",
     "description": "One row per account: paid invoice revenue.",
     "grain": ["account_id"],
-    "sql": "select account_id, sum(amount) as revenue from {{ ref('stg_billing__invoices') }} group by account_id",
-    "columns": [{"name": "account_id", "description": "Account."}, {"name": "revenue", "description": "Paid."}],
+    "sql": "select account_id, sum(amount) as revenue from {{ ref('stg_billing__invoices') }} "
+    "group by account_id",
+    "columns": [
+        {"name": "account_id", "description": "Account."},
+        {"name": "revenue", "description": "Paid."},
+    ],
 }
 MODEL = "claude-haiku-5-5"
 
@@ -95,7 +99,9 @@ FAST_RETRY = {"retry-after": "0", "retry-after-ms": "1"}  # the SDK's backoff, w
 
 
 def provider_with(recorder, **options) -> AnthropicProvider:
-    return AnthropicProvider(http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)), **options)
+    return AnthropicProvider(
+        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)), **options
+    )
 
 
 def test_tool_use_answer_gives_the_proposal_and_usage(prompt):
@@ -110,7 +116,11 @@ def test_tool_use_answer_gives_the_proposal_and_usage(prompt):
     body = recorder.body()
     assert body["tool_choice"] == {"type": "tool", "name": "propose_model"}
     assert body["tools"] == [
-        {"name": "propose_model", "description": prompt.tool["description"], "input_schema": PROPOSAL_SCHEMA}
+        {
+            "name": "propose_model",
+            "description": prompt.tool["description"],
+            "input_schema": PROPOSAL_SCHEMA,
+        }
     ]
     assert body["system"] == prompt.system
     assert body["messages"] == prompt.messages
@@ -132,7 +142,9 @@ def test_thinking_and_text_blocks_around_the_tool_call_are_ignored(prompt):
 
 def test_max_tokens_is_a_failed_attempt_not_a_crash(prompt):
     partial = {"name": "account_revenue", "layer": "marts"}
-    recorder = Recorder(httpx2.Response(200, json=message([tool_use(partial)], stop_reason="max_tokens")))
+    recorder = Recorder(
+        httpx2.Response(200, json=message([tool_use(partial)], stop_reason="max_tokens"))
+    )
     completion = provider_with(recorder, max_output_tokens=4000).complete(prompt, MODEL)
 
     assert not completion.ok
@@ -144,9 +156,14 @@ def test_max_tokens_is_a_failed_attempt_not_a_crash(prompt):
 
 
 def test_answer_without_tool_call_is_a_failed_attempt(prompt):
-    recorder = Recorder(httpx2.Response(200, json=message([{"type": "text", "text": "I cannot."}], "end_turn")))
+    recorder = Recorder(
+        httpx2.Response(200, json=message([{"type": "text", "text": "I cannot."}], "end_turn"))
+    )
     completion = provider_with(recorder).complete(prompt, MODEL)
-    assert completion.error == "the model answered without calling propose_model (stop_reason: end_turn)"
+    assert (
+        completion.error
+        == "the model answered without calling propose_model (stop_reason: end_turn)"
+    )
     assert completion.raw == "I cannot."
 
 
@@ -173,7 +190,11 @@ def test_refusal_is_a_failed_attempt(prompt):
 
 def test_429_then_success_uses_the_sdk_retry(prompt):
     recorder = Recorder(
-        httpx2.Response(429, headers=FAST_RETRY, json={"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}),
+        httpx2.Response(
+            429,
+            headers=FAST_RETRY,
+            json={"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+        ),
         httpx2.Response(200, json=message([tool_use(PROPOSAL)])),
     )
     completion = provider_with(recorder).complete(prompt, MODEL)
@@ -183,7 +204,9 @@ def test_429_then_success_uses_the_sdk_retry(prompt):
 
 def test_529_exhausted_is_a_provider_error_with_exit_code_3(prompt):
     overloaded = httpx2.Response(
-        529, headers=FAST_RETRY, json={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        529,
+        headers=FAST_RETRY,
+        json={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
     )
     recorder = Recorder(overloaded)
     with pytest.raises(ProviderError) as raised:
@@ -217,7 +240,13 @@ def test_missing_key_is_a_config_error_with_the_fix(monkeypatch):
 
 def test_rejected_key_is_a_config_error(prompt):
     recorder = Recorder(
-        httpx2.Response(401, json={"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+        httpx2.Response(
+            401,
+            json={
+                "type": "error",
+                "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+            },
+        )
     )
     with pytest.raises(ConfigError) as raised:
         provider_with(recorder).complete(prompt, MODEL)
@@ -228,7 +257,13 @@ def test_rejected_key_is_a_config_error(prompt):
 
 def test_unknown_model_is_a_config_error(prompt):
     recorder = Recorder(
-        httpx2.Response(404, json={"type": "error", "error": {"type": "not_found_error", "message": "model: claude-nope"}})
+        httpx2.Response(
+            404,
+            json={
+                "type": "error",
+                "error": {"type": "not_found_error", "message": "model: claude-nope"},
+            },
+        )
     )
     with pytest.raises(ConfigError, match="model 'claude-nope' is not available"):
         provider_with(recorder).complete(prompt, "claude-nope")
@@ -273,14 +308,27 @@ def test_a_400_about_tool_choice_falls_back_to_auto_once_and_is_remembered(promp
     assert provider.complete(prompt, "claude-future-model").ok
     assert provider.complete(prompt, "claude-future-model").ok
     choices = [json.loads(request.content)["tool_choice"] for request in recorder.requests]
-    assert choices == [{"type": "tool", "name": "propose_model"}, {"type": "auto"}, {"type": "auto"}]
+    assert choices == [
+        {"type": "tool", "name": "propose_model"},
+        {"type": "auto"},
+        {"type": "auto"},
+    ]
 
 
 def test_other_400s_are_provider_errors(prompt):
     recorder = Recorder(
-        httpx2.Response(400, json={"type": "error", "error": {"type": "invalid_request_error", "message": "prompt is too long"}})
+        httpx2.Response(
+            400,
+            json={
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": "prompt is too long"},
+            },
+        )
     )
-    with pytest.raises(ProviderError, match=r"rejected the request for claude-haiku-5-5 \(400: prompt is too long\)"):
+    with pytest.raises(
+        ProviderError,
+        match=r"rejected the request for claude-haiku-5-5 \(400: prompt is too long\)",
+    ):
         provider_with(recorder).complete(prompt, MODEL)
     assert len(recorder.requests) == 1
 

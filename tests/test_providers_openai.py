@@ -32,7 +32,13 @@ FAST_RETRY = {"retry-after": "0", "retry-after-ms": "1"}
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_CUSTOM_HEADERS"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+        "OPENAI_CUSTOM_HEADERS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -42,11 +48,21 @@ def prompt():
     return build_prompt(retrieve(catalog, "accounts"), "accounts")
 
 
-def chat(arguments=None, finish_reason="tool_calls", content=None, prompt_tokens=900, completion_tokens=120):
+def chat(
+    arguments=None,
+    finish_reason="tool_calls",
+    content=None,
+    prompt_tokens=900,
+    completion_tokens=120,
+):
     message = {"role": "assistant", "content": content}
     if arguments is not None:
         message["tool_calls"] = [
-            {"id": "call_1", "type": "function", "function": {"name": "propose_model", "arguments": arguments}}
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "propose_model", "arguments": arguments},
+            }
         ]
     return {
         "id": "chatcmpl-1",
@@ -54,7 +70,11 @@ def chat(arguments=None, finish_reason="tool_calls", content=None, prompt_tokens
         "created": 1,
         "model": MODEL,
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": 1020},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": 1020,
+        },
     }
 
 
@@ -75,7 +95,11 @@ class Recorder:
 
 
 def provider_with(recorder, base_url=LOCAL, **options):
-    return OpenAIProvider(base_url=base_url, http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)), **options)
+    return OpenAIProvider(
+        base_url=base_url,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        **options,
+    )
 
 
 def test_function_call_gives_the_proposal_and_usage(prompt):
@@ -92,7 +116,11 @@ def test_function_call_gives_the_proposal_and_usage(prompt):
     assert body["messages"][1:] == prompt.messages
     assert body["temperature"] == 0
     request = recorder.requests[0]
-    assert (request.url.host, request.url.port, request.url.path) == ("localhost", 11434, "/v1/chat/completions")
+    assert (request.url.host, request.url.port, request.url.path) == (
+        "localhost",
+        11434,
+        "/v1/chat/completions",
+    )
     # A local server needs no key; a placeholder satisfies the SDK.
     assert request.headers["authorization"] == f"Bearer {NO_KEY_PLACEHOLDER}"
 
@@ -116,7 +144,9 @@ def test_invalid_json_arguments_are_a_failed_attempt_with_the_parse_error(prompt
     recorder = Recorder(httpx2.Response(200, json=chat('{"name": "x",, }')))
     completion = provider_with(recorder).complete(prompt, MODEL)
     assert not completion.ok
-    assert completion.error.startswith("the propose_model arguments are not valid JSON: Expecting property name")
+    assert completion.error.startswith(
+        "the propose_model arguments are not valid JSON: Expecting property name"
+    )
     assert "line 1 column 14" in completion.error
 
 
@@ -126,15 +156,21 @@ def test_arguments_that_are_not_an_object_are_a_failed_attempt(prompt):
 
 
 def test_text_instead_of_a_call_is_a_failed_attempt(prompt):
-    recorder = Recorder(httpx2.Response(200, json=chat(None, finish_reason="stop", content="Sure! Here is SQL")))
+    recorder = Recorder(
+        httpx2.Response(200, json=chat(None, finish_reason="stop", content="Sure! Here is SQL"))
+    )
     completion = provider_with(recorder).complete(prompt, MODEL)
-    assert completion.error == "the model answered without calling propose_model (finish_reason: stop)"
+    assert (
+        completion.error == "the model answered without calling propose_model (finish_reason: stop)"
+    )
     assert completion.raw == "Sure! Here is SQL"
 
 
 def test_429_then_success_uses_the_sdk_retry(prompt):
     recorder = Recorder(
-        httpx2.Response(429, headers=FAST_RETRY, json={"error": {"message": "slow down", "type": "rate_limit"}}),
+        httpx2.Response(
+            429, headers=FAST_RETRY, json={"error": {"message": "slow down", "type": "rate_limit"}}
+        ),
         httpx2.Response(200, json=chat(json.dumps(PROPOSAL))),
     )
     assert provider_with(recorder).complete(prompt, MODEL).ok
@@ -142,7 +178,9 @@ def test_429_then_success_uses_the_sdk_retry(prompt):
 
 
 def test_503_exhausted_is_a_provider_error(prompt):
-    recorder = Recorder(httpx2.Response(503, headers=FAST_RETRY, json={"error": {"message": "loading model"}}))
+    recorder = Recorder(
+        httpx2.Response(503, headers=FAST_RETRY, json={"error": {"message": "loading model"}})
+    )
     with pytest.raises(ProviderError) as raised:
         provider_with(recorder).complete(prompt, MODEL)
     assert raised.value.exit_code == 3
@@ -176,7 +214,9 @@ def test_key_and_base_url_come_from_the_environment(prompt, monkeypatch):
 
 
 def test_rejected_key_is_a_config_error(prompt):
-    recorder = Recorder(httpx2.Response(401, json={"error": {"message": "Incorrect API key provided"}}))
+    recorder = Recorder(
+        httpx2.Response(401, json={"error": {"message": "Incorrect API key provided"}})
+    )
     with pytest.raises(ConfigError, match="rejected the API key"):
         provider_with(recorder).complete(prompt, MODEL)
 
@@ -201,7 +241,9 @@ def test_temperature_can_be_left_out(prompt):
 
 def test_a_server_without_named_tool_choice_gets_auto(prompt):
     recorder = Recorder(
-        httpx2.Response(400, json={"error": {"message": "tool_choice of type function is not supported"}}),
+        httpx2.Response(
+            400, json={"error": {"message": "tool_choice of type function is not supported"}}
+        ),
         httpx2.Response(200, json=chat(json.dumps(PROPOSAL))),
     )
     assert provider_with(recorder).complete(prompt, MODEL).ok

@@ -1,13 +1,13 @@
 """LLM providers behind one interface: `make_provider(name, settings)` -> `Provider`.
 
-    from generator.settings import resolve_settings
-    from generator.providers import make_provider
+from generator.settings import resolve_settings
+from generator.providers import make_provider
 
-    settings = resolve_settings(project_dir)
-    provider = make_provider(settings.provider, settings)
-    completion = provider.complete(prompt, settings.model_for_attempt(1))
-    if completion.ok: ...completion.proposal...
-    else: ...completion.error... (repair with generator.prompt.repair_prompt, or give up)
+settings = resolve_settings(project_dir)
+provider = make_provider(settings.provider, settings)
+completion = provider.complete(prompt, settings.model_for_attempt(1))
+if completion.ok: ...completion.proposal...
+else: ...completion.error... (repair with generator.prompt.repair_prompt, or give up)
 """
 
 from __future__ import annotations
@@ -53,8 +53,12 @@ def make_provider(name: str, settings: Settings | None = None, http_client=None)
 
         if not settings.script:
             raise ConfigError(
-                "the scripted provider replays answers from a file: set `script: answers.yml` in .gen-model.yml"
+                "the scripted provider replays answers from a file: set `script: answers.yml` in "
+                ".gen-model.yml"
             )
         return ScriptedProvider(load_script(settings.script))
     hint = did_you_mean(name, PROVIDERS)
-    raise ConfigError(f"unknown provider {name!r}; expected one of {', '.join(PROVIDERS)}." + (f" {hint}" if hint else ""))
+    raise ConfigError(
+        f"unknown provider {name!r}; expected one of {', '.join(PROVIDERS)}."
+        + (f" {hint}" if hint else "")
+    )

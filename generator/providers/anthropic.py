@@ -57,7 +57,11 @@ def _rejects_forced_tool_choice(error: anthropic.BadRequestError) -> bool:
 
 
 def _text_of(message) -> str:
-    return "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", "") == "text")
+    return "".join(
+        getattr(block, "text", "")
+        for block in message.content
+        if getattr(block, "type", "") == "text"
+    )
 
 
 class AnthropicProvider(Provider):
@@ -89,7 +93,9 @@ class AnthropicProvider(Provider):
         try:
             self.client = anthropic.Anthropic(**options)
         except anthropic.AnthropicError as error:
-            raise ConfigError(f"cannot set up the Anthropic client ({error}); {MISSING_KEY}") from None
+            raise ConfigError(
+                f"cannot set up the Anthropic client ({error}); {MISSING_KEY}"
+            ) from None
         if not (self.client.api_key or self.client.auth_token or self.client.credentials):
             raise ConfigError(MISSING_KEY)
         self.max_output_tokens = max_output_tokens
@@ -108,7 +114,11 @@ class AnthropicProvider(Provider):
             "system": prompt.system,
             "messages": [{"role": m["role"], "content": m["content"]} for m in prompt.messages],
             "tools": [
-                {"name": tool["name"], "description": tool["description"], "input_schema": tool["input_schema"]}
+                {
+                    "name": tool["name"],
+                    "description": tool["description"],
+                    "input_schema": tool["input_schema"],
+                }
             ],
             "tool_choice": {"type": "tool", "name": tool["name"]} if forced else {"type": "auto"},
         }
@@ -150,16 +160,20 @@ class AnthropicProvider(Provider):
         if stop == "max_tokens":
             return Completion(error=truncated_message(self.max_output_tokens), raw=raw, **common)
         if stop == "refusal":
-            return Completion(error="the model declined to answer (stop_reason: refusal)", raw=raw, **common)
+            return Completion(
+                error="the model declined to answer (stop_reason: refusal)", raw=raw, **common
+            )
         if stop == "model_context_window_exceeded":
             return Completion(
-                error="the prompt filled the model's context window; lower budget_tokens in .gen-model.yml",
+                error="the prompt filled the model's context window; lower budget_tokens",
                 raw=raw,
                 **common,
             )
         if not calls:
             return Completion(
-                error=f"the model answered without calling {TOOL_NAME} (stop_reason: {stop})", raw=raw, **common
+                error=f"the model answered without calling {TOOL_NAME} (stop_reason: {stop})",
+                raw=raw,
+                **common,
             )
         proposal, error = tool_input_to_proposal(calls[0].input)
         return Completion(proposal=proposal, error=error, raw=raw, **common)
@@ -184,11 +198,13 @@ class AnthropicProvider(Provider):
             if isinstance(error, anthropic.NotFoundError):
                 return ConfigError(
                     f"model {model!r} is not available at {host} (404: {detail}); choose another "
-                    f"with --model or GEN_MODEL_MODELS (default ladder: {', '.join(DEFAULT_LADDER)})"
+                    "with --model or GEN_MODEL_MODELS (default ladder: "
+                    f"{', '.join(DEFAULT_LADDER)})"
                 )
             if isinstance(error, anthropic.RateLimitError):
                 return ProviderError(
-                    f"{host} is rate limiting requests (429) and still was after {retries} retries{request}; "
+                    f"{host} is rate limiting requests (429) and still was after {retries} "
+                    f"retries{request}; "
                     "wait a minute and run again, or raise your rate limit"
                 )
             if status == 529 or isinstance(error, anthropic.OverloadedError):
@@ -201,15 +217,19 @@ class AnthropicProvider(Provider):
                     f"{host} failed with {status} ({detail}) after {retries} retries{request}; "
                     "try again later"
                 )
-            return ProviderError(f"{host} rejected the request for {model} ({status}: {detail}){request}")
+            return ProviderError(
+                f"{host} rejected the request for {model} ({status}: {detail}){request}"
+            )
         if isinstance(error, anthropic.APITimeoutError):
             return ProviderError(
-                f"no answer from {self.endpoint} before the timeout (after {retries} retries); try again later"
+                f"no answer from {self.endpoint} before the timeout (after {retries} retries); "
+                "try again later"
             )
         if isinstance(error, anthropic.APIConnectionError):
             cause = error.__cause__ or error
             return ProviderError(
-                f"could not reach {self.endpoint} ({type(cause).__name__}: {cause}) after {retries} retries; "
+                f"could not reach {self.endpoint} ({type(cause).__name__}: {cause}) after "
+                f"{retries} retries; "
                 "check the network, or ANTHROPIC_BASE_URL if you use a gateway"
             )
         return ProviderError(f"the Anthropic SDK failed: {error}")

@@ -49,7 +49,7 @@ class Provider(ABC):
 
 
 def tool_input_to_proposal(value: object) -> tuple[dict | None, str | None]:
-    """(proposal, None) when `value` is a JSON object (or a string holding one), else (None, why)."""
+    """(proposal, None) if `value` is a JSON object (or a string holding one), else (None, why)."""
     if isinstance(value, str):
         try:
             value = json.loads(value)

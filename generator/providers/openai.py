@@ -87,7 +87,9 @@ class OpenAIProvider(Provider):
                     },
                 }
             ],
-            "tool_choice": {"type": "function", "function": {"name": tool["name"]}} if forced else "auto",
+            "tool_choice": {"type": "function", "function": {"name": tool["name"]}}
+            if forced
+            else "auto",
         }
         if self.temperature is not None:
             request["temperature"] = self.temperature
@@ -97,13 +99,17 @@ class OpenAIProvider(Provider):
         forced = model not in self._unforced
         try:
             try:
-                response = self.client.chat.completions.create(**self._request(prompt, model, forced))
+                response = self.client.chat.completions.create(
+                    **self._request(prompt, model, forced)
+                )
             except openai.BadRequestError as error:
                 # Some servers (older llama.cpp, some vendors) accept tools but not a named choice.
                 if not (forced and "tool_choice" in str(error).lower()):
                     raise
                 self._unforced.add(model)
-                response = self.client.chat.completions.create(**self._request(prompt, model, forced=False))
+                response = self.client.chat.completions.create(
+                    **self._request(prompt, model, forced=False)
+                )
         except openai.APIError as error:
             raise self._translate(error, model) from None
         return self._completion(response, model)
@@ -133,10 +139,14 @@ class OpenAIProvider(Provider):
         if finish == "length":
             return Completion(error=truncated_message(self.max_output_tokens), raw=raw, **common)
         if finish == "content_filter":
-            return Completion(error="the server's content filter stopped the answer", raw=raw, **common)
+            return Completion(
+                error="the server's content filter stopped the answer", raw=raw, **common
+            )
         if not calls:
             return Completion(
-                error=f"the model answered without calling {TOOL_NAME} (finish_reason: {finish})", raw=raw, **common
+                error=f"the model answered without calling {TOOL_NAME} (finish_reason: {finish})",
+                raw=raw,
+                **common,
             )
         proposal, error = tool_input_to_proposal(calls[0].function.arguments)
         return Completion(proposal=proposal, error=error, raw=raw, **common)
@@ -148,28 +158,42 @@ class OpenAIProvider(Provider):
             status = error.status_code
             detail = error.message
             if isinstance(error, openai.AuthenticationError):
-                return ConfigError(f"{host} rejected the API key (401: {detail}); set a valid one: export OPENAI_API_KEY=...")
+                return ConfigError(
+                    f"{host} rejected the API key (401: {detail}); set a valid one: export "
+                    "OPENAI_API_KEY=..."
+                )
             if isinstance(error, openai.PermissionDeniedError):
-                return ConfigError(f"{host} refused access to {model} (403: {detail}); check OPENAI_API_KEY and the model")
+                return ConfigError(
+                    f"{host} refused access to {model} (403: {detail}); check OPENAI_API_KEY and "
+                    "the model"
+                )
             if isinstance(error, openai.NotFoundError):
                 return ConfigError(
-                    f"model {model!r} is not available at {self.endpoint} (404: {detail}); name one the "
+                    f"model {model!r} is not available at {self.endpoint} (404: {detail}); name "
+                    "one the "
                     "server has with --model or GEN_MODEL_MODELS (for Ollama: ollama pull MODEL)"
                 )
             if isinstance(error, openai.RateLimitError):
                 return ProviderError(
-                    f"{host} is rate limiting requests (429) and still was after {retries} retries; "
+                    f"{host} is rate limiting requests (429) and still was after {retries} "
+                    "retries; "
                     "wait a minute and run again"
                 )
             if status >= 500:
-                return ProviderError(f"{host} failed with {status} ({detail}) after {retries} retries; try again later")
+                return ProviderError(
+                    f"{host} failed with {status} ({detail}) after {retries} retries; try again "
+                    "later"
+                )
             return ProviderError(f"{host} rejected the request for {model} ({status}: {detail})")
         if isinstance(error, openai.APITimeoutError):
-            return ProviderError(f"no answer from {self.endpoint} before the timeout (after {retries} retries)")
+            return ProviderError(
+                f"no answer from {self.endpoint} before the timeout (after {retries} retries)"
+            )
         if isinstance(error, openai.APIConnectionError):
             cause = error.__cause__ or error
             return ProviderError(
-                f"could not reach {self.endpoint} ({type(cause).__name__}: {cause}) after {retries} retries; "
+                f"could not reach {self.endpoint} ({type(cause).__name__}: {cause}) after "
+                f"{retries} retries; "
                 "is the server running? (base_url in .gen-model.yml, or OPENAI_BASE_URL)"
             )
         return ProviderError(f"the OpenAI SDK failed: {error}")

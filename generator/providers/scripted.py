@@ -13,8 +13,8 @@ turn contained.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import yaml
 
@@ -43,7 +43,10 @@ class ScriptedProvider(Provider):
         self.conversations.append(prompt)
         self.models.append(model)
         if index >= len(self.answers):
-            raise ProviderError(f"the scripted provider has {len(self.answers)} answer(s) and was called {index + 1} times")
+            raise ProviderError(
+                f"the scripted provider has {len(self.answers)} answer(s) and was called "
+                f"{index + 1} times"
+            )
         answer = self.answers[index]
         if isinstance(answer, BaseException):
             raise answer
@@ -52,11 +55,17 @@ class ScriptedProvider(Provider):
         # Token counts are estimates here (there is no real model); they let demos show costs.
         usage = {"input_tokens": prompt.token_estimate, "provider": self.name, "model": model}
         if isinstance(answer, str):
-            return Completion(error=answer, raw=None, output_tokens=0, stop_reason="scripted", **usage)
+            return Completion(
+                error=answer, raw=None, output_tokens=0, stop_reason="scripted", **usage
+            )
         if isinstance(answer, dict):
             output = estimate_tokens(json.dumps(answer))
             return Completion(
-                proposal=dict(answer), raw=dict(answer), output_tokens=output, stop_reason="tool_use", **usage
+                proposal=dict(answer),
+                raw=dict(answer),
+                output_tokens=output,
+                stop_reason="tool_use",
+                **usage,
             )
         raise TypeError(f"unsupported scripted answer: {type(answer).__name__}")
 
@@ -81,5 +90,7 @@ def load_script(path: str | Path) -> list[dict | str]:
         elif isinstance(item, dict):
             answers.append(item)
         else:
-            raise ConfigError(f"{path}: answer {number} must be a proposal mapping or {{error: ...}}")
+            raise ConfigError(
+                f"{path}: answer {number} must be a proposal mapping or {{error: ...}}"
+            )
     return answers
