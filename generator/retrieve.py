@@ -269,6 +269,8 @@ class _Candidate:
     column_terms: dict[str, set[str]] = field(default_factory=dict)  # column name -> its name terms
     score: float = 0.0
     reasons: list[str] = field(default_factory=list)
+    named: bool = False  # the request names it outright
+    staged_by: Relation | None = None  # a staging model cleans it up: offer that instead
 
     @property
     def name(self) -> str:
@@ -382,7 +384,7 @@ def _score(candidate: _Candidate, query: list[str], idf: dict[str, float]) -> No
 
 def _named_in_request(name: str, request: str) -> bool:
     # Plain words ('orders') are matched as words already; only identifier-like names count.
-    if "_" not in name:
+    if "_" not in name and "." not in name:
         return False
     return (
         re.search(r"(?<![a-z0-9_])" + re.escape(name.lower()) + r"(?![a-z0-9_])", request.lower())
@@ -390,23 +392,27 @@ def _named_in_request(name: str, request: str) -> bool:
     )
 
 
-def _staging_model(source: Relation, models: dict[str, Relation]) -> Relation | None:
-    """The staging model that cleans up `source`, by the dbt naming convention, if any."""
-    table = source.name.lower()
-    source_name = (source.source_name or "").lower()
-    singular = stem(table)
-    names = [
-        f"stg_{source_name}__{table}",
-        f"stg_{source_name}_{table}",
-        f"stg_{table}",
-        f"stg_{source_name}__{singular}s",
-        f"stg_{singular}s",
-        f"stg_{source_name}__{singular}",
-        f"stg_{singular}",
-    ]
-    for name in names:
-        if name in models:
-            return models[name]
+def _staging_model(relation: Relation, models: dict[str, Relation]) -> Relation | None:
+    """The staging model that cleans up a source or seed, by dbt's naming convention."""
+    table = relation.name.lower()
+    if relation.is_source:
+        prefix = (relation.source_name or "").lower()
+        bases = [f"{prefix}__{table}", f"{prefix}_{table}", table]
+    elif relation.resource_type == "seed":
+        # jaffle-shop style: seed raw_orders is staged by stg_orders.
+        bases = [table[4:] if table.startswith("raw_") else table, table]
+    else:
+        return None
+    candidates = []
+    for base in bases:
+        head, _, entity = base.rpartition("__")
+        singular = stem(entity)
+        for variant in (entity, f"{singular}s", singular):
+            candidates.append(f"stg_{head}__{variant}" if head else f"stg_{variant}")
+    for name in dict.fromkeys(candidates):
+        staging = models.get(name)
+        if staging is not None and staging is not relation:
+            return staging
     return None
 
 
@@ -478,7 +484,16 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
     query = list(dict.fromkeys(terms(request)))
     for candidate in candidates:
         _score(candidate, query, idf)
-        if _named_in_request(candidate.name, request):
+        subject = candidate.subject
+        dotted = (
+            f"{subject.source_name}.{subject.name}"
+            if isinstance(subject, Relation) and subject.is_source
+            else ""
+        )
+        if _named_in_request(candidate.name, request) or (
+            dotted and _named_in_request(dotted, request)
+        ):
+            candidate.named = True
             candidate.score += NAMED_IN_REQUEST_BONUS
             candidate.reasons.insert(0, "named in the request")
 
@@ -486,17 +501,18 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
     relation_candidates = [c for c in candidates if c.kind == "relation"]
     by_uid = {c.subject.unique_id: c.subject for c in relation_candidates}
 
-    # Marts read staging, not sources: a source that has a staging model steps back.
-    models = {r.name.lower(): r for r in relations if not r.is_source}
+    # Marts read staging, not sources: a source or seed that a staging model cleans up is
+    # not offered (unless the request names it); the staging model is.
+    models = {r.name.lower(): r for r in relations if r.resource_type == "model"}
     staged: set[str] = set()
     for candidate in relation_candidates:
         relation = candidate.subject
-        if relation.is_source:
-            staging = _staging_model(relation, models)
-            if staging is not None:
-                staged.add(candidate.key)
-                candidate.score *= STAGED_SOURCE_FACTOR
-                candidate.reasons.append(f"staged by {staging.display}: use that instead")
+        staging = _staging_model(relation, models)
+        if staging is not None:
+            staged.add(candidate.key)
+            candidate.staged_by = staging
+            candidate.score *= STAGED_SOURCE_FACTOR
+            candidate.reasons.append(f"staged by {staging.display}: use that instead")
         elif not relation.exists:
             candidate.score *= NOT_BUILT_FACTOR
             candidate.reasons.append("not built in the warehouse yet")
@@ -554,9 +570,9 @@ def _overview_order(candidate: _Candidate, models: dict[str, Relation]) -> int:
     subject = candidate.subject
     if isinstance(subject, RawFile):
         return 2
-    if subject.is_source:
-        return 3 if _staging_model(subject, models) else 1
-    return 0
+    if _staging_model(subject, models):
+        return 3
+    return 1 if subject.is_source else 0
 
 
 # -- budget --------------------------------------------------------------------------------
@@ -579,7 +595,11 @@ def retrieve(
     for candidate in ranked:
         subject = candidate.subject
         rendering = "dropped"
-        for mode in ("full", "compact"):
+        # A staged source is listed (so `gen-model context` shows why) but not sent.
+        modes = (
+            () if candidate.staged_by is not None and not candidate.named else ("full", "compact")
+        )
+        for mode in modes:
             if isinstance(subject, Relation):
                 block = render_relation(subject, catalog, mode)
             else:

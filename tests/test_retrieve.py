@@ -47,16 +47,43 @@ def test_best_match_first_with_its_join_neighbours(catalog):
     assert any("join neighbour" in reason for reason in reasons["ref('stg_billing__payments')"])
 
 
-def test_models_are_preferred_over_the_sources_they_stage(catalog):
+def test_models_are_preferred_over_the_sources_and_seeds_they_stage(catalog):
     catalog_slice = retrieve(catalog, "invoices")
-    included = keys(catalog_slice)
-    assert included.index("ref('stg_billing__invoices')") < included.index(
-        "source('billing', 'invoices')"
-    )
+    assert keys(catalog_slice)[0] == "ref('stg_billing__invoices')"
     staged = next(
         item for item in catalog_slice.items if item.key == "source('billing', 'invoices')"
     )
+    assert staged.rendering == "dropped"
     assert any("staged by ref('stg_billing__invoices')" in reason for reason in staged.reasons)
+    assert "source('billing', 'invoices')" not in catalog_slice.text
+
+
+def test_a_staged_source_named_in_the_request_is_sent(catalog):
+    included = keys(retrieve(catalog, "clean up billing.invoices"))
+    assert "source('billing', 'invoices')" in included
+
+
+def test_seeds_staged_jaffle_shop_style_step_back():
+    catalog = Catalog.from_dict(
+        {
+            "project_name": "shop",
+            "relations": [
+                {
+                    "name": "raw_orders",
+                    "resource_type": "seed",
+                    "columns": ["id", "user_id", "status"],
+                },
+                {
+                    "name": "stg_orders",
+                    "primary_key": ["order_id"],
+                    "columns": ["order_id", "status"],
+                },
+            ],
+        }
+    )
+    catalog_slice = retrieve(catalog, "orders by status")
+    assert keys(catalog_slice) == ["ref('stg_orders')"]
+    assert [item.rendering for item in catalog_slice.items] == ["full", "dropped"]
 
 
 def test_an_unstaged_source_is_offered_as_it_is(catalog):
@@ -223,8 +250,10 @@ def test_a_request_matching_nothing_gets_an_overview(catalog):
     catalog_slice = retrieve(catalog, "xyzzy plugh")
     included = keys(catalog_slice)
     assert included, "the model needs something to work with"
-    # Models first; sources that a model stages come last.
-    assert included[-2:] == ["source('app', 'accounts')", "source('billing', 'invoices')"]
+    # Models first, then unstaged sources and files; staged sources are not sent at all.
+    assert included[0] == "ref('account_mrr')"
+    assert included[-2:] == ["source('support', 'tickets')", "file 'data/product_events.ndjson'"]
+    assert "source('app', 'accounts')" not in included
 
 
 def test_empty_catalog_gives_an_empty_slice():
