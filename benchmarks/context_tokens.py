@@ -85,7 +85,7 @@ TIMESTAMPS = ["created_at", "updated_at", "occurred_at", "closed_at", "opened_at
 
 
 def plural(entity: str) -> str:
-    if entity.endswith("y") and not entity.endswith("ay"):
+    if entity.endswith("y") and not entity.endswith(("ay", "ey", "oy")):
         return entity[:-1] + "ies"
     if entity.endswith(("s", "x", "ch", "sh")):
         return entity + "es"

@@ -16,17 +16,18 @@ indentation after it, a run of blanks. Each piece is charged:
 The sum is multiplied by `SAFETY_FACTOR` and rounded up.
 
 Error. Calibrated offline against two real vocabularies, OpenAI's cl100k_base and
-o200k_base (the `bpe-openai` package bundles them), on what gen-model sends: the system
-prompt, the tool schema as JSON, rendered catalog slices of 10-1,000 relations, dbt SQL and
-YAML, and English prose. The raw count (before the safety factor) is 1.03-1.22 times the
-cl100k count and 1.01-1.19 times the o200k count on that text: it never under-counted.
-`benchmarks/context_tokens.py` prints the ratios when `bpe-openai` is installed. Claude's
-tokenizer is not public; Anthropic documents that the tokenizer of Claude 4.7 and later
-models counts about 30% more tokens than the previous one for the same text, hence
-`SAFETY_FACTOR = 1.3`: estimates are meant to be high for Claude, and are about 1.35-1.6
-times OpenAI counts. Text unlike the calibration set (random identifiers, base64, CJK) is
-estimated less reliably. The provider records the real `input_tokens` of every call: that
-is the number to trust for cost; this one is for budgeting before the call.
+o200k_base (the `bpe-openai` package bundles them), on 18 texts like those gen-model sends:
+the system prompt, the tool schema as JSON, catalog slices of 10-1,000 relations, dbt SQL
+and YAML, pretty-printed JSON and English prose. The raw count (before the safety factor)
+is 1.04-1.28 times the cl100k count and 1.03-1.23 times the o200k count: it never
+under-counted there. `benchmarks/context_tokens.py` prints the ratios when `bpe-openai` is
+installed. Claude's tokenizer is not public; Anthropic documents that the tokenizer of
+Claude 4.7 and later counts about 30% more tokens than the previous one for the same text,
+hence `SAFETY_FACTOR = 1.3`: estimates are meant to be high for Claude, and are 1.36-1.66
+times OpenAI counts. Text unlike the calibration set is estimated less reliably: random
+base64 is under-counted (about 0.7x cl100k raw), and so is non-English prose (German,
+French: about 0.75x). The provider records the real `input_tokens` of every call: that is
+the number to trust for cost; this one is for budgeting before the call.
 """
 
 from __future__ import annotations
