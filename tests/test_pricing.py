@@ -1,0 +1,71 @@
+"""The model ladder and the cost estimate."""
+
+from __future__ import annotations
+
+from generator.pricing import (
+    DEFAULT_LADDER,
+    PRICES,
+    ModelPrice,
+    estimate_cost,
+    sdk_deprecated_models,
+    sdk_known_models,
+    total_cost,
+)
+
+
+def test_default_ladder_has_only_current_models_the_sdk_knows():
+    known = sdk_known_models()
+    deprecated = sdk_deprecated_models()
+    assert "claude-sonnet-4-5" in deprecated  # the tables are really read
+    assert DEFAULT_LADDER
+    for model in DEFAULT_LADDER:
+        assert model in known, f"{model} is not in the installed anthropic SDK's ModelParam"
+        assert model not in deprecated, f"{model} is deprecated in the installed anthropic SDK"
+
+
+def test_default_ladder_is_cheapest_first_and_priced():
+    prices = [PRICES[model] for model in DEFAULT_LADDER]
+    assert all(price is not None and price.source for price in prices)
+    assert [p.input_per_mtok for p in prices] == sorted(p.input_per_mtok for p in prices)
+    assert [p.output_per_mtok for p in prices] == sorted(p.output_per_mtok for p in prices)
+
+
+def test_every_sdk_model_is_in_the_table_priced_or_explicitly_unknown():
+    assert sdk_known_models() <= set(PRICES)
+
+
+def test_cost_of_a_call():
+    cost = estimate_cost("claude-sonnet-5-5", 10_000, 2_000)
+    assert cost.usd == 0.04  # 10k x $2/M + 2k x $10/M
+    assert cost.format() == "$0.0400 (claude-sonnet-5-5, 10,000 in / 2,000 out)"
+
+
+def test_long_prompts_switch_to_the_long_context_rates():
+    assert estimate_cost("claude-haiku-5-5", 100_000, 1_000_000).usd == 0.51
+    assert estimate_cost("claude-haiku-5-5", 100_001, 0).usd == round(100_001 * 0.5 / 1e6, 6)
+
+
+def test_unpriced_models_say_unknown_instead_of_guessing():
+    assert PRICES["claude-mythos-5-2"] is None
+    cost = estimate_cost("claude-mythos-5-2", 1000, 100)
+    assert cost.usd is None
+    assert cost.format().startswith(
+        "unknown (claude-mythos-5-2, 1,000 in / 100 out; no published price"
+    )
+    assert estimate_cost("llama3.1:8b", 1000, 100).usd is None
+    assert estimate_cost("claude-haiku-5-5", None, 100).usd is None
+
+
+def test_user_prices_override_and_extend_the_table():
+    overrides = {
+        "llama3.1:8b": ModelPrice(0.0, 0.0, "mine"),
+        "claude-haiku-5-5": ModelPrice(1.0, 1.0, "mine"),
+    }
+    assert estimate_cost("llama3.1:8b", 5000, 500, overrides).usd == 0.0
+    assert estimate_cost("claude-haiku-5-5", 1_000_000, 0, overrides).usd == 1.0
+
+
+def test_total_is_unknown_if_any_call_is():
+    known = estimate_cost("claude-opus-5-5", 1000, 1000)
+    assert total_cost([known, known]) == round(2 * known.usd, 6)
+    assert total_cost([known, estimate_cost("mystery", 1, 1)]) is None
