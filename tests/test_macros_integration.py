@@ -315,16 +315,6 @@ def test_package_installed_in_a_foreign_project_brings_only_macros(tmp_path):
 # installed. The repo's sample may be empty on a branch, so these tests build a stand-in:
 # the real dbt_project.yml and macros plus one resource of each kind.
 
-GATE_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "dbt_project.yml renders +enabled with dbt's target context, where project_name is "
-        "undefined (so the sample is disabled even as root project), and it does not gate "
-        "sources, exposures, snapshots or unit_tests; fix: gate on target.profile_name and "
-        "add those blocks (see the macros branch report); then remove this marker"
-    ),
-)
-
 STAND_IN_FILES = {
     "models/staging/stg_sample__accounts.sql": (
         "select id from {{ source('sample_raw', 'accounts') }}\n"
@@ -412,7 +402,6 @@ def package_generic_tests(manifest: dict, package: str) -> list[str]:
     )
 
 
-@GATE_XFAIL
 @pytest.mark.dbt
 def test_sample_resources_are_enabled_in_the_root_project(stand_in_package):
     duckdb_profile(stand_in_package, "gen_model")
@@ -423,7 +412,6 @@ def test_sample_resources_are_enabled_in_the_root_project(stand_in_package):
     assert len(package_generic_tests(manifest, PACKAGE)) == 2  # unique + source not_null
 
 
-@GATE_XFAIL
 @pytest.mark.dbt
 def test_sample_resources_are_disabled_where_the_package_is_installed(stand_in_package, tmp_path):
     project_dir = tmp_path / "foreign"
