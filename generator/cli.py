@@ -117,11 +117,115 @@ def apply(proposal_file, project_dir, profiles_dir, target, dry_run, as_json, al
     run_command(body, as_json)
 
 
+def request_options(function):
+    """--name and --layer: what the user fixes about the model before the LLM sees it."""
+    from generator.proposal import LAYERS
+
+    @click.option("--name", help="The model name (snake_case; stg_/int_ prefixes per layer).")
+    @click.option("--layer", type=click.Choice(LAYERS), help="staging, intermediate or marts.")
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
 @cli.command()
 @click.argument("request")
-def generate(request: str) -> None:
+@request_options
+@project_options
+@click.option(
+    "--provider", type=click.Choice(["anthropic", "openai", "scripted"]), help="LLM provider (default: anthropic)."
+)
+@click.option("--model", "models", multiple=True, help="Model id; repeat for a ladder, cheapest first.")
+@click.option("--max-attempts", type=click.IntRange(1, 10), help="LLM calls in all, repairs included (default 3).")
+@click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
+def generate(
+    request,
+    name,
+    layer,
+    project_dir,
+    profiles_dir,
+    target,
+    provider,
+    models,
+    max_attempts,
+    dry_run,
+    as_json,
+    allow_nondeterministic,
+) -> None:
     """Ask the LLM once for a model answering REQUEST, validate it, and write it."""
-    raise GenModelException(GenModelError("generation is not wired yet"))
+    from generator import pipeline
+    from generator.project import load_project
+
+    def body():
+        project = load_project(project_dir, profiles_dir, target)
+        options = pipeline.Options(
+            dry_run=dry_run, allow_nondeterministic=allow_nondeterministic, progress=_progress(as_json)
+        )
+        wanted = pipeline.Request(
+            text=request,
+            name=name,
+            layer=layer,
+            provider=provider,
+            models=tuple(m for value in models for m in value.split(",") if m),
+            max_attempts=max_attempts,
+        )
+        return pipeline.generate(project, wanted, options)
+
+    run_command(body, as_json)
+
+
+@cli.command()
+@click.argument("request")
+@request_options
+@project_options
+@click.option("--json", "as_json", is_flag=True, help="Print the prompt as JSON.")
+def context(request, name, layer, project_dir, profiles_dir, target, as_json) -> None:
+    """Print exactly what the LLM would be sent for REQUEST, and its size. Calls nothing."""
+    import json
+
+    from generator import pipeline
+    from generator.project import load_project
+    from generator.settings import resolve_settings
+    from generator.tokens import estimate_tokens
+
+    try:
+        project = load_project(project_dir, profiles_dir, target)
+        settings = resolve_settings(project.project_dir)
+        _, catalog_slice, prompt = pipeline.prepare_prompt(
+            project, pipeline.Request(text=request, name=name, layer=layer), settings
+        )
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    if as_json:
+        data = prompt.to_dict()
+        data["sha256"] = prompt.sha256
+        data["token_estimate"] = prompt.token_estimate
+        data["catalog_tokens"] = catalog_slice.token_estimate
+        data["retrieval"] = [
+            {"key": i.key, "score": round(i.score, 4), "rendering": i.rendering, "reasons": list(i.reasons)}
+            for i in catalog_slice.items
+        ]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    tool = json.dumps(prompt.tool, indent=2, ensure_ascii=False)
+    sections = [("system prompt", prompt.system)]
+    sections += [(f"{m['role']} message", m["content"]) for m in prompt.messages]
+    sections.append((f"tool {prompt.tool.get('name')} (forced call; its input schema)", tool))
+    for title, text in sections:
+        click.echo(f"===== {title} (≈{estimate_tokens(text):,} tokens) =====")
+        click.echo(text)
+        click.echo()
+    click.echo("===== retrieval (what was considered, best first) =====")
+    click.echo(catalog_slice.summary())
+    click.echo()
+    click.echo(
+        f"total ≈{prompt.token_estimate:,} tokens (estimated offline; catalog part "
+        f"{catalog_slice.token_estimate:,} of {catalog_slice.budget_tokens:,}); prompt sha256 {prompt.sha256}"
+    )
 
 
 def main() -> None:

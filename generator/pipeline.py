@@ -22,7 +22,7 @@ from generator.gates import GATES, GateContext, run_gates
 from generator.progress import QUIET, Progress
 from generator.project import Project
 from generator.proposal import Proposal, validate_proposal
-from generator.report import RunReport
+from generator.report import AttemptRecord, RunReport
 from generator.transaction import FileTransaction, ProjectLock, interrupts_as_exceptions
 from generator.writer import ContractColumn, WritePlan, plan_model_write, version_entry
 
@@ -273,3 +273,155 @@ def _reporting(report: RunReport, started: float):
 
 
 __all__ = ["Options", "apply", "check", "finish", "validate_proposal", "ProposalError"]
+
+
+# -- generation: one LLM call, bounded repairs --------------------------------------------
+
+
+@dataclass
+class Request:
+    """What the user asked the LLM for, and how."""
+
+    text: str
+    name: str | None = None
+    layer: str | None = None
+    provider: str | None = None
+    models: tuple[str, ...] = ()
+    max_attempts: int | None = None
+
+
+def _style_example(project: Project, catalog: Catalog, layer: str | None) -> str | None:
+    """An existing hand-written model's SQL for the prompt to imitate (deterministic choice)."""
+    preferred = layer or "marts"
+    candidates = sorted(
+        (
+            r
+            for r in catalog.models
+            if not r.generated
+            and r.package_name == project.name
+            and r.original_file_path
+            and r.original_file_path.endswith(".sql")
+        ),
+        key=lambda r: (f"/{preferred}/" not in f"/{r.original_file_path}", r.original_file_path),
+    )
+    for relation in candidates:
+        path = project.project_dir / relation.original_file_path
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return None
+
+
+def prepare_prompt(project: Project, request: Request, settings, catalog: Catalog | None = None):
+    """Catalog -> retrieval (profiling only what is retrieved) -> the prompt. Calls no LLM."""
+    from generator.catalog_builder import profile_relations
+    from generator.prompt import build_prompt
+    from generator.retrieve import retrieve
+
+    catalog = catalog or build_catalog(project)
+    first = retrieve(catalog, request.text, settings.budget_tokens)
+    profiled = profile_relations(catalog, [r.unique_id for r in first.relations])
+    catalog_slice = retrieve(profiled, request.text, settings.budget_tokens)
+    prompt = build_prompt(
+        catalog_slice,
+        request.text,
+        name=request.name,
+        layer=request.layer,
+        style_example=_style_example(project, catalog, request.layer),
+    )
+    return profiled, catalog_slice, prompt
+
+
+def _as_proposal(data: dict, request: Request, where: str) -> Proposal:
+    """Validate the LLM's tool input; the user's --name/--layer and words are authoritative."""
+    data = dict(data)
+    if request.name:
+        data["name"] = request.name
+    if request.layer:
+        data["layer"] = request.layer
+    data["request"] = request.text
+    return validate_proposal(data, file=where)
+
+
+def generate(project: Project, request: Request, options: Options, provider=None) -> RunReport:
+    """`gen-model "REQUEST"`: ask once, gate, repair with all problems at most N-1 times, write."""
+    from generator.pricing import estimate_cost
+    from generator.prompt import repair_prompt
+    from generator.providers import make_provider
+    from generator.settings import resolve_settings
+
+    started = time.monotonic()
+    report = RunReport(command="generate")
+    with _reporting(report, started), ProjectLock(project.project_dir):
+        _recover(project, options)
+        settings = resolve_settings(
+            project.project_dir,
+            provider=request.provider,
+            models=list(request.models) or None,
+            max_attempts=request.max_attempts,
+        )
+        provider = provider or make_provider(settings.provider, settings)
+        with options.progress.waiting("reading the project (dbt parse + warehouse)"):
+            catalog, _, prompt = prepare_prompt(project, request, settings)
+        accepted = None
+        current = prompt
+        with _open_sandbox(catalog, options.timeout_s) as sandbox:
+            for attempt in range(1, settings.max_attempts + 1):
+                model = settings.model_for_attempt(attempt)
+                with options.progress.waiting(f"asking {model} (attempt {attempt}/{settings.max_attempts})"):
+                    completion = provider.complete(current, model)
+                record = AttemptRecord(
+                    number=attempt,
+                    provider=settings.provider,
+                    model=completion.model or model,
+                    input_tokens=completion.input_tokens or 0,
+                    output_tokens=completion.output_tokens or 0,
+                    cost_usd=estimate_cost(
+                        completion.model or model,
+                        completion.input_tokens,
+                        completion.output_tokens,
+                        settings.pricing,
+                    ).usd,
+                )
+                report.attempts.append(record)
+                problems: list = []
+                if not completion.ok:
+                    record.outcome, record.error = "failed", completion.error
+                    problems = [Problem(rule="answer", message=completion.error or "no proposal")]
+                else:
+                    try:
+                        proposal = _as_proposal(completion.proposal, request, f"<proposal from {model}>")
+                    except ProposalError as error:
+                        problems = list(error.problems)
+                    else:
+                        report.model, report.layer = proposal.name, proposal.layer
+                        ctx = check(catalog, proposal, sandbox, options)
+                        report.gates = ctx.report
+                        problems = ctx.report.problems
+                        if ctx.report.passed:
+                            accepted = _accept(ctx)
+                    record.outcome = "accepted" if accepted else "rejected"
+                    record.problems = len(problems)
+                if accepted:
+                    break
+                options.progress.step(
+                    f"attempt {attempt}: {len(problems)} problem(s)"
+                    + ("; asking for a repair" if attempt < settings.max_attempts else "")
+                )
+                current = repair_prompt(prompt, completion.raw, problems)
+            else:
+                raise GateError(
+                    f"no proposal passed the gates in {settings.max_attempts} attempt(s); "
+                    "the last attempt's problems follow",
+                    problems,
+                )
+        origin = {
+            "origin": "llm",
+            "provider": settings.provider,
+            "model": report.attempts[-1].model,
+            "prompt_sha256": prompt.sha256,
+            "tokens_in": report.tokens_in,
+            "tokens_out": report.tokens_out,
+            "attempts": len(report.attempts),
+        }
+        finish(project, catalog, accepted, provenance_for(accepted.proposal, origin), report, options)
+    return report
