@@ -53,7 +53,7 @@ def _keyword_tokens(sql: str, keywords: tuple[str, ...]) -> list:
     wanted = {keyword.upper() for keyword in keywords}
     result = []
     for token in _tokens(sql):
-        text = " ".join(sql[token.start:token.end + 1].upper().split())
+        text = " ".join(sql[token.start : token.end + 1].upper().split())
         if text in wanted:
             result.append(token)
     return result
@@ -82,18 +82,35 @@ def span(node: exp.Expression | None, sql: str) -> tuple[int, int] | None:
             index = next((i for i, other in enumerate(same) if other is node), 0)
             token = candidates[min(index, len(candidates) - 1)]
             return token.start, token.end
-    if isinstance(node, exp.Column):
+    if isinstance(node, exp.Func) and inner is not None:
+        name = _function_token(sql, inner[0])
+        if name is not None:
+            return name
+    if isinstance(node, (exp.Column, exp.Table)):
         parts = [part for part in node.parts if part._meta and "start" in part._meta]
         if parts:
             return parts[0].meta["start"], parts[-1].meta["end"]
     return inner
 
 
+def _function_token(sql: str, contents_start: int) -> tuple[int, int] | None:
+    """The name of the call whose arguments start at `contents_start`: `name (` before it."""
+    tokens = [t for t in _tokens(sql) if t.end < contents_start]
+    for back in range(1, min(4, len(tokens)) + 1):
+        token = tokens[-back]
+        if sql[token.start : token.end + 1] == "(" and back < len(tokens):
+            name = tokens[-back - 1]
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", sql[name.start : name.end + 1]):
+                return name.start, name.end
+            return None
+    return None
+
+
 def source_text(node: exp.Expression, sql: str) -> str | None:
     """The text a positioned node covers in `sql` (a function's name as the author wrote it)."""
     meta = node._meta
     if meta and "start" in meta:
-        return sql[meta["start"]:meta["end"] + 1]
+        return sql[meta["start"] : meta["end"] + 1]
     return None
 
 
@@ -101,7 +118,8 @@ def function_name(node: exp.Expression, sql: str) -> str:
     """A function call's name, lowercase, as written (sqlglot renames many functions)."""
     if isinstance(node, exp.Anonymous):
         return node.name.lower()
-    written = source_text(node, sql)
+    where = span(node, sql)
+    written = sql[where[0] : where[1] + 1] if where else None
     if written and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", written):
         return written.lower()
     if isinstance(node, exp.Func):

@@ -19,6 +19,9 @@ from generator.templating import problem_at, untemplate
 
 RULE = "parse"
 
+# First words of a query; a statement starting otherwise is not one, even if it fails to parse.
+QUERY_STARTS = frozenset({"SELECT", "WITH", "FROM", "VALUES", "(", "TABLE"})
+
 # What a model may be: a query. VALUES is a query too (a constant table).
 QUERY_TYPES = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
 
@@ -84,8 +87,14 @@ def _describe(description: str, near: str, at_end: bool) -> tuple[str, str | Non
 # LIMIT and OFFSET may come in either order.
 _CLAUSE_ORDER = ("where", "group", "having", "windows", "qualify", "order", "limit")
 _CLAUSE_WORDS = {
-    "where": "WHERE", "group": "GROUP BY", "having": "HAVING", "windows": "WINDOW",
-    "qualify": "QUALIFY", "order": "ORDER BY", "limit": "LIMIT", "offset": "OFFSET",
+    "where": "WHERE",
+    "group": "GROUP BY",
+    "having": "HAVING",
+    "windows": "WINDOW",
+    "qualify": "QUALIFY",
+    "order": "ORDER BY",
+    "limit": "LIMIT",
+    "offset": "OFFSET",
 }
 
 
@@ -141,13 +150,18 @@ def _parse_error_problems(
         if start in seen:
             continue
         seen.add(start)
-        near = original[start:end + 1]
-        at_end = not original[end + 1:].strip().lstrip(";").strip()
+        near = original[start : end + 1]
+        at_end = not original[end + 1 :].strip().lstrip(";").strip()
         message, hint = _describe(description, near, at_end)
         problems.append(
             _problem_at(
-                message, original, start, end, identifier=near.strip() or None,
-                suggestion=hint, file=file,
+                message,
+                original,
+                start,
+                end,
+                identifier=near.strip() or None,
+                suggestion=hint,
+                file=file,
             )
         )
     return problems
@@ -196,11 +210,14 @@ def parse_statements(
         offset = _token_error_offset(tokenizer, error)
         if offset is None or offset >= len(original):
             return [], [Problem(rule=RULE, message=f"cannot read the SQL: {error}", file=file)]
-        opener = original[offset:offset + 2]
+        opener = original[offset : offset + 2]
         what = (
-            "comment" if opener == "/*"
-            else "string" if opener[:1] in ("'", "$")
-            else "quoted identifier" if opener[:1] == '"'
+            "comment"
+            if opener == "/*"
+            else "string"
+            if opener[:1] in ("'", "$")
+            else "quoted identifier"
+            if opener[:1] == '"'
             else None
         )
         message = f"unterminated {what}" if what else f"cannot read the SQL at {opener[:1]!r}"
@@ -219,7 +236,7 @@ def parse_statements(
     problems: list[Problem] = []
     for chunk in _chunks(tokens):
         start, end = chunk[0].start, chunk[-1].end
-        keyword = " ".join(original[start:chunk[0].end + 1].upper().split())
+        keyword = " ".join(original[start : chunk[0].end + 1].upper().split())
         parser = dialect.parser(error_level=ErrorLevel.RAISE, max_errors=20)
         tree = None
         try:
@@ -227,7 +244,14 @@ def parse_statements(
                 trees = parser.parse(chunk, sql)
             tree = trees[0] if trees else None
         except ParseError as error:
-            problems.extend(_parse_error_problems(error, sql, original, file))
+            first_word = keyword.split()[0] if keyword else ""
+            if first_word and first_word not in QUERY_STARTS:
+                # Not a query at all (EXPORT DATABASE ...): say that, not how it fails to parse.
+                tree = exp.Command(
+                    this=first_word, expression=exp.Literal.string(original[start : end + 1])
+                )
+            else:
+                problems.extend(_parse_error_problems(error, sql, original, file))
         if tree is not None:
             problems.extend(_clause_order_problems(tree, original, file))
         statements.append(Statement(tree=tree, start=start, end=end, keyword=keyword))
@@ -249,7 +273,7 @@ def is_query(tree: exp.Expression | None) -> bool:
 
 
 class ParseRule(Rule):
-    """The SQL is one DuckDB select statement (CTEs, set operations) with only ref()/source() Jinja."""
+    """The SQL is one DuckDB select (CTEs, set operations) with only ref()/source() Jinja."""
 
     name = RULE
 
@@ -278,7 +302,9 @@ class ParseRule(Rule):
                         f"expected one select statement, got {statement_kind(first)}",
                         ctx.sql,
                         first.start,
-                        first.start + len(first.keyword.split()[0]) - 1 if first.keyword else first.start,
+                        first.start + len(first.keyword.split()[0]) - 1
+                        if first.keyword
+                        else first.start,
                         identifier=statement_kind(first),
                         suggestion="A model is a single select (with CTEs if needed); dbt "
                         "creates the table or view.",
@@ -288,7 +314,8 @@ class ParseRule(Rule):
         for extra in statements[1:]:
             problems.append(
                 _problem_at(
-                    f"expected one select statement, got a second statement ({statement_kind(extra)})",
+                    "expected one select statement, got a second statement "
+                    f"({statement_kind(extra)})",
                     ctx.sql,
                     extra.start,
                     extra.start + max(len(extra.keyword.split()[0]) if extra.keyword else 1, 1) - 1,
@@ -299,4 +326,3 @@ class ParseRule(Rule):
                 )
             )
         return problems
-
