@@ -193,11 +193,12 @@ class _Checker:
                 if owner is None or analysis.keyed(owner, closure):
                     continue
                 prefix = f"{owner.name}." if qualify else ""
-                declared = [sorted(k) for k in owner.shape.keys if k]
+                declared = [self._ordered_key(owner, k) for k in owner.shape.keys if k]
                 if declared:
                     key = min(declared, key=len)
                     for column in key:
-                        names.append(prefix + self._column_name(owner, column))
+                        if owner.atom(column) not in closure:
+                            names.append(prefix + self._column_name(owner, column))
                     note = (
                         f"{', '.join(self._column_name(owner, c) for c in key)} "
                         "is the unique key of "
@@ -214,6 +215,14 @@ class _Checker:
         if notes:
             text += f" ({'; '.join(notes)})"
         return text + "."
+
+    @staticmethod
+    def _ordered_key(source, key: frozenset[str]) -> list[str]:
+        """A key's columns in the order the catalog declares them (its primary key order)."""
+        relation = source.relation
+        if relation is not None and {c.lower() for c in relation.primary_key} == set(key):
+            return [c.lower() for c in relation.primary_key]
+        return sorted(key)
 
     @staticmethod
     def _column_name(source, lowered: str) -> str:
@@ -234,7 +243,7 @@ class _Checker:
         clause = node.args.get("limit") or node.args.get("offset")
         if clause is None or (info.aggregated and not info.group):
             return
-        relevant = [o.expression for o in info.outputs if o.expression is not None]
+        relevant = self.analysis.relevant_outputs(info)
         keys = info.order
         gaps = self.analysis.undetermined(info, keys, relevant, grouped=info.aggregated)
         if not gaps:
@@ -264,7 +273,7 @@ class _Checker:
         on = distinct.args["on"]
         on_keys = list(on.expressions) if isinstance(on, exp.Tuple) else [on]
         keys = [self.analysis.unalias(k) for k in on_keys] + info.order
-        relevant = [o.expression for o in info.outputs if o.expression is not None]
+        relevant = self.analysis.relevant_outputs(info)
         gaps = self.analysis.undetermined(info, keys, relevant, grouped=info.aggregated)
         if gaps:
             shown = self.keys_text(on_keys)
@@ -311,7 +320,7 @@ class _Checker:
             name = function_name(function, self.sql)
             partition, order, spec = self._window_parts(info, window)
             rows_frame = spec is not None and str(spec.args.get("kind") or "").lower() == "rows"
-            outputs = [o.expression for o in info.outputs if o.expression is not None]
+            outputs = self.analysis.relevant_outputs(info)
             if isinstance(function, _ROW_POSITIONAL):
                 relevant = outputs + self._arguments(function)
             elif isinstance(function, _FRAME_VALUE) or name in ORDER_SENSITIVE_AGGREGATES:

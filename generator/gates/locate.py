@@ -14,7 +14,6 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
 
-from generator.gates.base import node_span
 from generator.templating import TemplatedSQL
 
 DIALECT = "duckdb"
@@ -29,6 +28,8 @@ _KEYWORDS: dict[type, tuple[str, ...]] = {
     exp.Unnest: ("UNNEST",),
     exp.Order: ("ORDER BY",),
     exp.Where: ("WHERE",),
+    exp.From: ("FROM",),
+    exp.Join: ("JOIN",),
     exp.Having: ("HAVING",),
     exp.Group: ("GROUP BY",),
     exp.Distinct: ("DISTINCT",),
@@ -39,6 +40,21 @@ _KEYWORDS: dict[type, tuple[str, ...]] = {
     exp.Localtimestamp: ("LOCALTIMESTAMP",),
     exp.Localtime: ("LOCALTIME",),
 }
+
+
+def _inner_span(node: exp.Expression, sql: str) -> tuple[int, int] | None:
+    """The first positioned token inside a node (sqlglot's invented `*` of `(from t)` has
+    position 0; it counts only where the text has a star)."""
+    best: tuple[int, int] | None = None
+    for child in node.walk():
+        meta = child._meta
+        if not meta or "start" not in meta:
+            continue
+        if isinstance(child, exp.Star) and sql[meta["start"] : meta["start"] + 1] != "*":
+            continue
+        if best is None or meta["start"] < best[0]:
+            best = (meta["start"], meta["end"])
+    return best
 
 
 @lru_cache(maxsize=64)
@@ -67,14 +83,14 @@ def span(node: exp.Expression | None, sql: str) -> tuple[int, int] | None:
     if meta and "start" in meta:
         return meta["start"], meta["end"]
     keywords = next((words for kind, words in _KEYWORDS.items() if isinstance(node, kind)), None)
-    inner = node_span(node)
+    inner = _inner_span(node, sql)
     if keywords:
         candidates = _keyword_tokens(sql, keywords)
         if inner is not None:
             # The keyword that opens this clause is the last one before its contents.
             before = [token for token in candidates if token.end < inner[0]]
             if before:
-                return before[-1].start, before[-1].end
+                return _with_using(sql, before[-1])
         elif candidates:
             # A node without positioned children (CURRENT_DATE): match by occurrence order.
             root = node.root()
@@ -91,6 +107,15 @@ def span(node: exp.Expression | None, sql: str) -> tuple[int, int] | None:
         if parts:
             return parts[0].meta["start"], parts[-1].meta["end"]
     return inner
+
+
+def _with_using(sql: str, token) -> tuple[int, int]:
+    """`USING SAMPLE` is two tokens: point at both."""
+    if sql[token.start : token.end + 1].upper() == "SAMPLE":
+        previous = [t for t in _tokens(sql) if t.end < token.start]
+        if previous and sql[previous[-1].start : previous[-1].end + 1].upper() == "USING":
+            return previous[-1].start, token.end
+    return token.start, token.end
 
 
 def _function_token(sql: str, contents_start: int) -> tuple[int, int] | None:

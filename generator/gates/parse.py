@@ -13,7 +13,7 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from generator.errors import Problem
-from generator.gates.base import GateContext, Rule, node_span
+from generator.gates.base import GateContext, Rule
 from generator.gates.locate import DIALECT, span
 from generator.templating import problem_at, untemplate
 
@@ -37,7 +37,7 @@ class Statement:
 
 
 @contextmanager
-def _quiet_sqlglot():
+def quiet_sqlglot():
     """sqlglot logs a warning when it falls back to exp.Command; we report that ourselves."""
     logger = logging.getLogger("sqlglot")
     level = logger.level
@@ -98,36 +98,112 @@ _CLAUSE_WORDS = {
 }
 
 
+def _own_start(node: exp.Expression, original: str) -> int | None:
+    """Where a clause's own text starts: its first positioned token outside subqueries.
+
+    sqlglot gives the `*` it invents for `(from t)` the position 0, so stars count only
+    where the text has one.
+    """
+    best = None
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is not node and isinstance(current, (exp.Query, exp.Subquery)):
+            continue
+        meta = current._meta
+        if meta and "start" in meta:
+            start = meta["start"]
+            if not isinstance(current, exp.Star) or original[start : start + 1] == "*":
+                best = start if best is None else min(best, start)
+        for value in current.args.values():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, exp.Expression):
+                    stack.append(item)
+    return best
+
+
+def _clause_sequence(
+    select: exp.Select, original: str
+) -> tuple[list[tuple[str, exp.Expression]], bool]:
+    """A select's clauses in the order DuckDB requires them, and whether it is FROM-first."""
+    from_ = select.args.get("from_")
+    items = select.expressions
+    list_start = _own_start(items[0], original) if items else None
+    select_list = ("SELECT", items[0]) if list_start is not None else None
+    from_start = _own_start(from_, original) if from_ is not None else None
+    from_span = (from_start,) if from_start is not None else None
+    list_span = (list_start,) if list_start is not None else None
+    from_first = bool(from_span and list_span and from_span[0] < list_span[0])
+    sequence: list[tuple[str, exp.Expression]] = []
+    if select_list and not from_first:
+        sequence.append(select_list)
+    if from_ is not None:
+        sequence.append(("FROM", from_))
+    sequence.extend(("JOIN", join) for join in select.args.get("joins") or [])
+    if select_list and from_first:
+        sequence.append(select_list)
+    for key in _CLAUSE_ORDER:
+        value = select.args.get(key)
+        if value:
+            sequence.append((_CLAUSE_WORDS[key], value[0] if isinstance(value, list) else value))
+    return sequence, from_first
+
+
 def _clause_order_problems(tree: exp.Expression, original: str, file: str | None) -> list[Problem]:
     """sqlglot parses `limit 1 where x`; DuckDB does not. Report clauses out of order."""
     problems = []
     for select in tree.find_all(exp.Select):
-        latest: tuple[str, int] | None = None  # the textually furthest clause so far
-        for key in _CLAUSE_ORDER:
-            value = select.args.get(key)
-            if not value:
+        sequence, from_first = _clause_sequence(select, original)
+        order = "select, from, joins, where, group by, having, window, qualify, order by, limit"
+        if from_first:
+            order = "from, joins, select, where, group by, having, window, qualify, order by, limit"
+        placed = [(word, node, _own_start(node, original)) for word, node in sequence]
+        placed = [(word, node, start) for word, node, start in placed if start is not None]
+        for index, (word, node, start) in enumerate(placed):
+            # The first clause that must follow this one but is written before it.
+            earlier = next((other for other in placed[index + 1 :] if other[2] < start), None)
+            if earlier is None:
                 continue
-            first = value[0] if isinstance(value, list) else value
-            contents = node_span(first)
-            if contents is None:
-                continue
-            if latest and contents[0] < latest[1]:
-                keyword = span(first, original) or contents
-                problems.append(
-                    _problem_at(
-                        f"syntax error: {_CLAUSE_WORDS[key]} must come after "
-                        f"{_CLAUSE_WORDS[latest[0]]}",
-                        original,
-                        keyword[0],
-                        keyword[1],
-                        identifier=_CLAUSE_WORDS[key],
-                        suggestion="Order the clauses: where, group by, having, window, "
-                        "qualify, order by, limit.",
-                        file=file,
-                    )
+            keyword = span(node, original) or (start, start)
+            problems.append(
+                _problem_at(
+                    f"syntax error: {word} must come before {earlier[0]}",
+                    original,
+                    keyword[0],
+                    keyword[1],
+                    identifier=word,
+                    suggestion=f"Order the clauses: {order}.",
+                    file=file,
                 )
-            else:
-                latest = (key, contents[0])
+            )
+    return problems
+
+
+def _arrow_lambda_problems(tree: exp.Expression, original: str, file: str | None) -> list[Problem]:
+    """DuckDB 2 refuses `x -> x + 1` (deprecated) unless a setting brings it back."""
+    problems = []
+    for function in tree.find_all(exp.Lambda):
+        params = [p for p in function.expressions if p._meta and "start" in p._meta]
+        body = _own_start(function.this, original) if function.this is not None else None
+        if not params or body is None:
+            continue
+        between = original[params[-1].meta["end"] + 1 : body]
+        arrow = between.find("->")
+        if arrow == -1:
+            continue
+        position = params[-1].meta["end"] + 1 + arrow
+        names = ", ".join(p.name for p in function.expressions)
+        problems.append(
+            _problem_at(
+                "the arrow lambda syntax (x -> ...) is deprecated; DuckDB refuses it",
+                original,
+                position,
+                position + 1,
+                identifier="->",
+                suggestion=f"Write lambda {names}: <expression>.",
+                file=file,
+            )
+        )
     return problems
 
 
@@ -240,7 +316,7 @@ def parse_statements(
         parser = dialect.parser(error_level=ErrorLevel.RAISE, max_errors=20)
         tree = None
         try:
-            with _quiet_sqlglot():
+            with quiet_sqlglot():
                 trees = parser.parse(chunk, sql)
             tree = trees[0] if trees else None
         except ParseError as error:
@@ -254,6 +330,7 @@ def parse_statements(
                 problems.extend(_parse_error_problems(error, sql, original, file))
         if tree is not None:
             problems.extend(_clause_order_problems(tree, original, file))
+            problems.extend(_arrow_lambda_problems(tree, original, file))
         statements.append(Statement(tree=tree, start=start, end=end, keyword=keyword))
     return statements, problems
 

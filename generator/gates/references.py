@@ -78,18 +78,18 @@ def _unresolved(catalog: Catalog, call: RefCall) -> tuple[str, str | None]:
         return f"{call.display()}: no model named '{name}'", None
     source_name, table = call.args
     tables_of_source = [t for s, t in sources if s == source_name]
+    model = catalog.ref(table)
+    if model is not None and table not in tables_of_source:
+        return (
+            f"{call.display()}: '{table}' is a model, not a source table",
+            f"Use {model.jinja()}.",
+        )
     if tables_of_source:
         match = closest(table, tables_of_source)
         message = f"{call.display()}: source '{source_name}' has no table '{table}'"
         if match:
             return message, f"Did you mean {_source_display(source_name, match)}?"
         return message, f"Its tables: {', '.join(tables_of_source)}."
-    model = catalog.ref(table)
-    if model is not None:
-        return (
-            f"{call.display()}: '{table}' is a model, not a source table",
-            f"Use {model.jinja()}.",
-        )
     message = f"{call.display()}: no source named '{source_name}'"
     same_table = [pair for pair in sources if pair[1].lower() == table.lower()]
     if same_table:
@@ -249,7 +249,7 @@ class ReferencesRule(Rule):
                 )
             )
         problems.extend(self._misplaced_calls(ctx))
-        return problems
+        return sorted(problems, key=lambda p: (p.line or 0, p.col or 0))
 
     def _misplaced_calls(self, ctx: GateContext) -> list[Problem]:
         """ref()/source() stand for tables: anywhere else they render to nonsense."""

@@ -350,12 +350,19 @@ def _in_window(node: exp.Expression) -> bool:
 
 
 def _lambda_params(node: exp.Expression) -> set[str]:
+    """Names bound by enclosing lambdas and list comprehensions (`[x * 2 for x in xs]`)."""
     params: set[str] = set()
-    parent = node.parent
+    child, parent = node, node.parent
     while parent is not None and not isinstance(parent, exp.Query):
         if isinstance(parent, exp.Lambda):
             params.update(p.name.lower() for p in parent.expressions)
-        parent = parent.parent
+        elif isinstance(parent, exp.Comprehension) and child.arg_key != "iterator":
+            variables = parent.expression
+            bound = variables.expressions if isinstance(variables, exp.Tuple) else [variables]
+            for variable in bound:
+                if isinstance(variable, (exp.Identifier, exp.Column)):
+                    params.add(variable.name.lower())
+        child, parent = parent, parent.parent
     return params
 
 
@@ -631,9 +638,12 @@ class Analysis:
         relation = None
         alt_names: tuple[str, ...] = ()
         if isinstance(item, exp.Table) and isinstance(item.this, (exp.Func, exp.Anonymous)):
-            self.resolve(item.this, env, None, info)
             fname = function_name(item.this, self.sql)
             known = TABLE_FUNCTION_COLUMNS.get(fname)
+            if known is not None:
+                # Only functions we know: others take named parameters (`columns={...}`)
+                # that are not columns, and the safety gate refuses them anyway.
+                self.resolve(item.this, env, None, info)
             if known is not None:
                 columns = [Col(c) for c in known]
                 if len(known) == 1 and alias and not alias_columns:
@@ -683,13 +693,13 @@ class Analysis:
             ]
             shape = Shape(columns, [], "unnest()")
             name = alias or "unnest"
+        elif isinstance(item, exp.Subquery) and not isinstance(item.unnest(), exp.Query):
+            return self._add_source(item.unnest(), env, info, join_type)  # from (a join b)
         elif isinstance(item, exp.Subquery):
             inner = self.query(item.this, env.ctes, env)
             label = f"subquery '{alias}'" if alias else "subquery"
             shape = _rename(Shape(inner.columns, inner.keys, label), alias_columns, label)
             name = alias or "unnamed_subquery"
-            for join in item.args.get("joins") or []:
-                self._join(join, env, info)
         elif isinstance(item, exp.Lateral):
             inner = (
                 self.query(item.this, env.ctes, env)
@@ -705,14 +715,6 @@ class Analysis:
         else:
             shape = Shape(None, [], item.key)
             name = alias or item.key
-        duplicate = next((s for s in env.sources if s.answers_to(name)), None)
-        if duplicate is not None and not isinstance(item, exp.Unnest):
-            self._problem(
-                f"two tables in FROM are named '{self._show(name)}'",
-                item,
-                identifier=self._show(name),
-                suggestion="Give each one its own alias.",
-            )
         source = Source(
             name=name,
             shape=shape,
@@ -728,6 +730,10 @@ class Analysis:
         for key in shape.keys:
             if shape.known:
                 info.fds.append((frozenset(source.atom(k) for k in key), frozenset(source.atoms())))
+        if isinstance(item, (exp.Table, exp.Subquery)):
+            # `from a join b` in FROM-first syntax, and `from (a join b)`, nest the joins.
+            for join in item.args.get("joins") or []:
+                self._join(join, env, info)
         return source
 
     def _element_type(self, expression: exp.Expression) -> str | None:
@@ -777,7 +783,7 @@ class Analysis:
         self, star: exp.Star, item, env: Env, info: SelectInfo, qualified: exp.Column | None
     ) -> list[Output]:
         if qualified is not None:
-            qualifier = qualified.table
+            qualifier = self._binding_name(qualified.table)
             source = env.named(qualifier)
             if source is None:
                 struct = self._lookup(env, qualifier, qualified, report=False)
@@ -1055,8 +1061,14 @@ class Analysis:
                 elif isinstance(value, exp.Expression):
                     stack.append(value)
 
+    def _binding_name(self, name: str) -> str:
+        """`{{ ref('x') }}.col` renders as "db"."schema"."x".col: DuckDB binds it by table name."""
+        relation = self._relations.get(name) if is_placeholder(name) else None
+        return relation.identifier if relation is not None else name
+
     def _column(self, node: exp.Column, env: Env, aliases, info, prefer_alias: bool) -> None:
         parts = [part.name for part in node.parts]
+        parts[0] = self._binding_name(parts[0]) if len(parts) > 1 else parts[0]
         params = _lambda_params(node)
         if parts[0].lower() in params:
             self.refs[id(node)] = Ref("lambda")
@@ -1075,12 +1087,21 @@ class Analysis:
             if ref is None:
                 ref = self._lookup_outer(env, name, node)
             if ref is None:
-                self._unknown(node, name, env, aliases)
+                self._unknown(node, name, env, aliases, info)
                 ref = Ref("unknown")
             self.refs[id(node)] = ref
             return
         first = parts[0]
         source = env.named(first)
+        if source is not None and len([s for s in env.visible() if s.answers_to(first)]) > 1:
+            self._problem(
+                f"table name '{self._show(first)}' is ambiguous: two tables in FROM have it",
+                node,
+                identifier=self._show(first),
+                suggestion="Give each one its own alias.",
+            )
+            self.refs[id(node)] = Ref("unknown")
+            return
         if source is not None:
             ref = self._qualified(node, source, parts[1], tuple(parts[2:]), env)
             if ref is not None:
@@ -1239,7 +1260,20 @@ class Analysis:
         names.extend(aliases or ())
         return names
 
-    def _unknown(self, node, name: str, env: Env, aliases) -> None:
+    def _unknown(self, node, name: str, env: Env, aliases, info: SelectInfo | None = None) -> None:
+        later = [
+            item
+            for item in (info.node.expressions if info is not None else [])
+            if isinstance(item, exp.Alias) and item.alias.lower() == name.lower()
+        ]
+        if later:
+            self._problem(
+                f"column '{name}' is used before the select item that defines it",
+                node,
+                identifier=name,
+                suggestion=f"Move this after `... as {later[0].alias}`, or repeat its expression.",
+            )
+            return
         self._problem(
             f"unknown column '{name}'",
             node,
@@ -1407,6 +1441,23 @@ class Analysis:
             if owner is None or not self.keyed(owner, closure):
                 return False
         return True
+
+    def whole_rows(self, info: SelectInfo) -> list[exp.Expression]:
+        """Every column of every source, as expressions (for outputs we could not expand)."""
+        columns = []
+        for source in info.visible_sources:
+            for column in source.shape.columns or ():
+                node = exp.column(column.name, table=source.name)
+                self.refs[id(node)] = Ref("column", source, column.name.lower())
+                columns.append(node)
+        return columns
+
+    def relevant_outputs(self, info: SelectInfo) -> list[exp.Expression]:
+        """What a select emits, for deciding whether tied rows can be told apart."""
+        outputs = [o.expression for o in info.outputs if o.expression is not None]
+        if len(outputs) < len(info.outputs):
+            outputs.extend(self.whole_rows(info))
+        return outputs
 
     def undetermined(
         self,
