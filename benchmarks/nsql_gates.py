@@ -19,6 +19,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -83,6 +84,7 @@ def load_cases(corpus: Path) -> list[Case]:
     ]
 
 
+@lru_cache(maxsize=32)
 def catalog_for(corpus: Path, db_id: str) -> Catalog:
     """A catalog with one source per table of `db_id`, typed by DuckDB itself."""
     path = corpus / "databases" / db_id / f"{db_id}.duckdb"

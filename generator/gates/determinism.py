@@ -182,6 +182,17 @@ class _Checker:
             if missing:
                 noun = "key" if len(missing) == 1 else "keys"
                 return f"Add {self.keys_text(missing)} (the GROUP BY {noun}) to {where}."
+        names, notes = self.missing_key(info, closure, gaps)
+        if not names:
+            return f"Order by every output column in {where} (order by all) to make it total."
+        text = f"Add {', '.join(names)} to {where}"
+        if notes:
+            text += f" ({'; '.join(notes)})"
+        return text + "."
+
+    def missing_key(self, info: SelectInfo, closure, gaps) -> tuple[list[str], list[str]]:
+        """Columns that would make the order total, and which unique keys they complete."""
+        analysis = self.analysis
         qualify = len(info.visible_sources) > 1
         names: list[str] = []
         notes: list[str] = []
@@ -208,13 +219,7 @@ class _Checker:
                         notes.append(note)
                 else:
                     names.append(prefix + self._column_name(owner, atom[2]))
-        names = list(dict.fromkeys(names))
-        if not names:
-            return f"Order by every output column in {where} (order by all) to make it total."
-        text = f"Add {', '.join(names)} to {where}"
-        if notes:
-            text += f" ({'; '.join(notes)})"
-        return text + "."
+        return list(dict.fromkeys(names)), notes
 
     @staticmethod
     def _ordered_key(source, key: frozenset[str]) -> list[str]:
@@ -351,10 +356,34 @@ class _Checker:
                 self.suggestion(info, keys, gaps, info.aggregated, "the window's ORDER BY"),
             )
 
+    def arg_extreme(self, info: SelectInfo, aggregate: exp.Expression, name: str) -> None:
+        """arg_max(x, y): among rows tied on the largest y, which x comes back is arbitrary."""
+        value, by = aggregate.this, aggregate.args.get("expression")
+        if by is None:
+            return
+        keys = list(info.group or []) + [by]
+        gaps = self.analysis.undetermined(info, keys, [value], grouped=False)
+        if not gaps:
+            return
+        closure = self.analysis.closure(info, self.analysis.start_atoms(info, keys))
+        names, _ = self.missing_key(info, closure, gaps)
+        direction = " desc" if isinstance(aggregate, exp.ArgMax) else ""
+        tie_break = ", ".join(f"{n}{direction}" for n in names) or "<unique key>"
+        x, y = self.show(value), self.show(by)
+        self.report(
+            f"{name}({x}, {y}) picks arbitrarily among rows tied on {y}",
+            aggregate,
+            name,
+            f"Break ties with a unique key: first({x} order by {y}{direction}, {tie_break}).",
+        )
+
     def aggregates(self, info: SelectInfo) -> None:
         analysis = self.analysis
         for aggregate in info.aggregates:
             name = function_name(aggregate, self.sql)
+            if isinstance(aggregate, (exp.ArgMax, exp.ArgMin)):
+                self.arg_extreme(info, aggregate, name)
+                continue
             if name not in ORDER_SENSITIVE_AGGREGATES:
                 continue
             wrapper = _outer(aggregate)

@@ -22,6 +22,12 @@ RULE = "parse"
 # First words of a query; a statement starting otherwise is not one, even if it fails to parse.
 QUERY_STARTS = frozenset({"SELECT", "WITH", "FROM", "VALUES", "(", "TABLE"})
 
+# PIVOT's columns come from the data; a model's columns must be fixed in the SQL.
+PIVOT_ADVICE = (
+    "Pivot with conditional aggregates so the columns are fixed, e.g. "
+    "sum(amount) filter (where status = 'placed') as placed_amount."
+)
+
 # What a model may be: a query. VALUES is a query too (a constant table).
 QUERY_TYPES = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
 
@@ -383,7 +389,9 @@ class ParseRule(Rule):
                         if first.keyword
                         else first.start,
                         identifier=statement_kind(first),
-                        suggestion="A model is a single select (with CTEs if needed); dbt "
+                        suggestion=PIVOT_ADVICE
+                        if statement_kind(first) in ("PIVOT", "UNPIVOT")
+                        else "A model is a single select (with CTEs if needed); dbt "
                         "creates the table or view.",
                         file=file,
                     )

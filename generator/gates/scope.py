@@ -30,6 +30,7 @@ from generator.gates.locate import (
     is_placeholder,
     span,
 )
+from generator.gates.parse import PIVOT_ADVICE
 from generator.gates.references import resolve_call
 from generator.suggest import closest
 
@@ -782,6 +783,16 @@ class Analysis:
     def _star(
         self, star: exp.Star, item, env: Env, info: SelectInfo, qualified: exp.Column | None
     ) -> list[Output]:
+        if qualified is not None and qualified.args.get("db"):
+            shown = ".".join(part.name for part in qualified.parts[:-1])
+            self._problem(
+                f"DuckDB cannot expand {shown}.*: only one name may come before a star",
+                qualified,
+                identifier=f"{shown}.*",
+                suggestion=f"Write {qualified.table}.* (the struct column alone) "
+                "or list its fields.",
+            )
+            return [Output(f"{shown}.*", None, item)]
         if qualified is not None:
             qualifier = self._binding_name(qualified.table)
             source = env.named(qualifier)
@@ -827,7 +838,9 @@ class Analysis:
                 f"cannot expand * over {unknown[0].label}: its columns are not known",
                 star,
                 identifier="*",
-                suggestion="List the columns you need.",
+                suggestion=PIVOT_ADVICE
+                if unknown[0].label == "pivot"
+                else "List the columns you need.",
             )
             return [Output("*", None, item)]
         columns: list[tuple[Source, Col]] = []
@@ -1034,6 +1047,21 @@ class Analysis:
                 isinstance(current, exp.Subquery) and isinstance(current.unnest(), exp.Query)
             ):
                 self.query(current, env.ctes, env, check_outputs=False)
+                continue
+            if (
+                isinstance(current, exp.Bracket)
+                and isinstance(current.this, exp.Column)
+                and len(current.expressions) == 1
+                and isinstance(current.expressions[0], exp.Literal)
+                and current.expressions[0].is_string
+            ):
+                self._column(current.this, env, aliases, info, prefer_alias)
+                ref = self.refs.get(id(current.this))
+                if ref is not None and ref.kind == "column" and ref.data_type:
+                    parsed = _data_type(ref.data_type)
+                    if parsed is not None and parsed.this == exp.DataType.Type.STRUCT:
+                        field_name = current.expressions[0].this
+                        self._check_path(current, current.this.name, ref.data_type, (field_name,))
                 continue
             if isinstance(current, exp.Column):
                 if isinstance(current.this, exp.Star):
@@ -1282,6 +1310,18 @@ class Analysis:
         )
 
     def _unknown_qualifier(self, node, qualifier: str, env: Env) -> None:
+        hidden = next(
+            (s for s in env.sources if s.join in ("semi", "anti") and s.answers_to(qualifier)), None
+        )
+        if hidden is not None:
+            self._problem(
+                f"'{self._show(qualifier)}' is the right side of a {hidden.join.upper()} JOIN: "
+                "its columns exist only in that join's ON clause",
+                node,
+                identifier=self._show(qualifier),
+                suggestion="Use an inner join to read its columns, or move the condition into ON.",
+            )
+            return
         tables = []
         scope = env
         while scope is not None:
@@ -1442,6 +1482,14 @@ class Analysis:
                 return False
         return True
 
+    def _unresolved(self, expressions: list[exp.Expression]) -> bool:
+        for expression in expressions:
+            for column in expression.find_all(exp.Column):
+                ref = self.refs.get(id(column))
+                if ref is not None and ref.kind == "unknown":
+                    return True
+        return False
+
     def whole_rows(self, info: SelectInfo) -> list[exp.Expression]:
         """Every column of every source, as expressions (for outputs we could not expand)."""
         columns = []
@@ -1466,7 +1514,12 @@ class Analysis:
         relevant: list[exp.Expression],
         grouped: bool,
     ) -> list[exp.Expression]:
-        """The relevant expressions that rows tied on `keys` may still disagree on."""
+        """The relevant expressions that rows tied on `keys` may still disagree on.
+
+        Nothing is reported when a column in them did not resolve: binding reports that.
+        """
+        if self._unresolved(keys) or self._unresolved(relevant):
+            return []
         closure = self.closure(info, self.start_atoms(info, keys))
         if grouped:
             if not info.group:
