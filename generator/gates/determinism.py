@@ -335,7 +335,9 @@ class _Checker:
             else:
                 continue
             order_keys = [o.this for o in order.expressions] if order is not None else []
-            keys = [analysis.unalias(k) for k in partition + order_keys]
+            inner = [v for v in [function.this, *function.expressions] if isinstance(v, exp.Order)]
+            inner_keys = [o.this for o in inner[0].expressions] if inner else []
+            keys = [analysis.unalias(k) for k in partition + order_keys + inner_keys]
             gaps = analysis.undetermined(info, keys, relevant, grouped=info.aggregated)
             if not gaps:
                 continue

@@ -169,10 +169,6 @@ class Source:
         lowered = name.lower()
         return self.name.lower() == lowered or any(alt.lower() == lowered for alt in self.alt_names)
 
-    @property
-    def declared_keys(self) -> list[frozenset[str]]:
-        return self.shape.keys
-
     def atom(self, column: str) -> Atom:
         return ("c", self.uid, column.lower())
 
@@ -273,7 +269,7 @@ def struct_field(
     None, the fields that do exist there).
     """
     current = data_type
-    for position, name in enumerate(path):
+    for name in path:
         if current is None:
             return None, None, []
         parsed = _data_type(current)
@@ -291,7 +287,6 @@ def struct_field(
             return current, name, list(fields)
         kind = fields[match]
         current = kind.sql(dialect=DIALECT).lower() if isinstance(kind, exp.DataType) else None
-        del position
     return current, None, []
 
 
@@ -761,13 +756,13 @@ class Analysis:
             expression = item.this if isinstance(item, exp.Alias) else item
             self.resolve(expression, env, dict(earlier), info)
             if any(isinstance(n, exp.Columns) for n in item.walk()):
-                outputs.append(Output(name=display_sql_short(item), expression=None, item=item))
+                outputs.append(Output(name=item.sql(dialect=DIALECT), expression=None, item=item))
                 continue
             name = item.alias_or_name if isinstance(item, (exp.Alias, exp.Column)) else ""
             if isinstance(item, exp.Dot):
                 name = item.name
             if not name:
-                name = display_sql_short(item)
+                name = item.sql(dialect=DIALECT)
             data_type = None
             if isinstance(expression, exp.Column):
                 ref = self.refs.get(id(expression))
@@ -1565,11 +1560,41 @@ class Analysis:
         distinct = info.node.args.get("distinct")
         if isinstance(distinct, exp.Distinct) and distinct.args.get("on") is None:
             keys.append(frozenset(names))
+        keys.extend(self._row_number_keys(info, names))
         return list(dict.fromkeys(keys))
 
+    def _row_number_keys(self, info: SelectInfo, names: list[str]) -> list[frozenset[str]]:
+        """row_number() is unique within its partition; `qualify row_number() ... = 1`
+        leaves one row per partition."""
+        by_canon = {
+            self.canon(o.expression): names[i]
+            for i, o in enumerate(info.outputs)
+            if o.expression is not None
+        }
 
-def display_sql_short(node: exp.Expression) -> str:
-    return node.sql(dialect=DIALECT)
+        def partition_names(window: exp.Window) -> list[str] | None:
+            partition = window.args.get("partition_by") or []
+            found = [by_canon.get(self.canon(self.unalias(p))) for p in partition]
+            return None if None in found else found
+
+        keys = []
+        for index, output in enumerate(info.outputs):
+            window = output.expression
+            if isinstance(window, exp.Window) and isinstance(window.this, exp.RowNumber):
+                partition = partition_names(window)
+                if partition is not None:
+                    keys.append(frozenset([*partition, names[index]]))
+        qualify = info.node.args.get("qualify")
+        condition = qualify.this if qualify is not None else None
+        if isinstance(condition, (exp.EQ, exp.LTE)):
+            sides = [self.unalias(condition.this), self.unalias(condition.expression)]
+            one = [s for s in sides if isinstance(s, exp.Literal) and s.this == "1"]
+            window = next((s for s in sides if isinstance(s, exp.Window)), None)
+            if one and window is not None and isinstance(window.this, exp.RowNumber):
+                partition = partition_names(window)
+                if partition is not None:
+                    keys.append(frozenset(partition))
+        return keys
 
 
 def analyze(ctx: GateContext) -> Analysis:
@@ -1577,4 +1602,9 @@ def analyze(ctx: GateContext) -> Analysis:
     analysis = Analysis(ctx)
     if ctx.tree is not None:
         analysis.top = analysis.query(ctx.tree, {}, None, top=True)
+        if not analysis.top_outputs and analysis.top.known:  # VALUES: no select list
+            analysis.top_outputs = [
+                Output(c.name, exp.column(c.name), exp.column(c.name), c.data_type)
+                for c in analysis.top.columns
+            ]
     return analysis
