@@ -20,6 +20,7 @@ NONDETERMINISTIC_FUNCTIONS: dict[str, str] = {
     "random": _RANDOM,
     "rand": _RANDOM,
     "setseed": _RANDOM,
+    "reservoir_quantile": _RANDOM,  # quantile of a random sample of the rows
     "uuid": _UUID,
     "gen_random_uuid": _UUID,
     "uuidv4": _UUID,
