@@ -171,9 +171,15 @@ class Sandbox:
                 f"the warehouse's database name {self.database_name!r} clashes with the "
                 "sandbox's own; rename the DuckDB file or set `database:` in profiles.yml"
             )
-        # A named in-memory database, so a warehouse called `memory` cannot clash with it.
-        connection = duckdb.connect(f":memory:{SANDBOX_DATABASE}")
+        # An unnamed in-memory database is a fresh DuckDB instance (named ones are shared
+        # process-wide, configuration lock included). Its catalog is called `memory`, so it
+        # is swapped for one named SANDBOX_DATABASE: a warehouse file called memory.duckdb
+        # (dbt names the database after the file) must still attach under its own name.
+        connection = duckdb.connect(":memory:")
         try:
+            connection.execute(f"ATTACH ':memory:' AS {SANDBOX_DATABASE}")
+            connection.execute(f"USE {SANDBOX_DATABASE}")
+            connection.execute("DETACH memory")
             self._attach(connection)
             self._temp_directory = tempfile.mkdtemp(prefix="gen-model-sandbox-")
             statements = [
@@ -313,14 +319,15 @@ class Sandbox:
         started = time.perf_counter()
         try:
             self.execute(statement, timeout_s=timeout_s)
+            elapsed = time.perf_counter() - started
+            columns = self.describe(sql, timeout_s=timeout_s)
         except SandboxTimeout as error:
             raise SandboxTimeout(error.timeout_s, sql) from None
         except SandboxQueryError as error:
+            # Both wrappers put exactly one line before the query.
             raise SandboxQueryError(
                 error.message, _shift_excerpt(error.duckdb_message, -1), sql
             ) from None
-        elapsed = time.perf_counter() - started
-        columns = self.describe(sql, timeout_s=timeout_s)
         row_count = self.execute(f"SELECT count(*) FROM {RESULT_TABLE}")[0][0]
         return Materialised(RESULT_TABLE, columns, int(row_count), elapsed)
 
@@ -333,11 +340,14 @@ class ExecutableSQL:
     """The proposal's SQL with placeholders swapped for relation names, and a way back.
 
     `edits` are (start, end, replacement) in the templated SQL (end exclusive), sorted.
+    `positions_map` is false when the SQL had to be regenerated from the tree, so offsets
+    in it say nothing about the proposal's text.
     """
 
     sql: str
     templated: str
     edits: tuple[tuple[int, int, str], ...]
+    positions_map: bool = True
 
     def original_offset(self, offset: int) -> int:
         """The offset in the proposal's SQL that an offset in `sql` comes from."""
@@ -411,7 +421,9 @@ def _regenerated(ctx: Any) -> ExecutableSQL:
         return node
 
     tree = ctx.tree.copy().transform(swap)
-    return ExecutableSQL(sql=tree.sql(dialect="duckdb"), templated=ctx.templated.sql, edits=())
+    return ExecutableSQL(
+        sql=tree.sql(dialect="duckdb"), templated=ctx.templated.sql, edits=(), positions_map=False
+    )
 
 
 def _without_final_semicolon(sql: str) -> str:
@@ -427,6 +439,53 @@ def _without_final_semicolon(sql: str) -> str:
         last = tokens.pop()
         sql = sql[: last.start] + " " + sql[last.end + 1 :]
     return sql
+
+
+# -- DuckDB's type names -------------------------------------------------------------------
+
+_TYPE_TOKEN = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|[A-Za-z_][A-Za-z0-9_]*|\s+|.')
+_NAMED_FIELDS = ("struct", "union")
+
+
+def lowercase_type(duckdb_type: str) -> str:
+    """DuckDB's type name in lowercase, except what is data rather than keyword.
+
+    `STRUCT(a INTEGER, B VARCHAR)[]` becomes `struct(a integer, B varchar)[]`: struct and
+    union field names keep their case (DuckDB keeps it, and dbt-duckdb compares the
+    flattened `column.field` names case-sensitively), and so do quoted names and enum
+    values (`ENUM('Happy', 'sad')` is not the type `enum('happy', 'sad')`).
+    """
+    out: list[str] = []
+    stack: list[bool] = []  # per open parenthesis: does it hold named fields?
+    expect_name = False
+    previous_word = ""
+    for match in _TYPE_TOKEN.finditer(duckdb_type):
+        token = match.group(0)
+        if token.isspace():
+            out.append(token)
+            continue
+        if token == "(":
+            stack.append(previous_word.lower() in _NAMED_FIELDS)
+            expect_name = stack[-1]
+            out.append(token)
+        elif token == ")":
+            if stack:
+                stack.pop()
+            expect_name = False
+            out.append(token)
+        elif token == ",":
+            expect_name = bool(stack and stack[-1])
+            out.append(token)
+        elif token[0] in "\"'":
+            expect_name = False
+            out.append(token)
+        elif token[0].isalpha() or token[0] == "_":
+            out.append(token if expect_name else token.lower())
+            expect_name = False
+        else:
+            out.append(token)
+        previous_word = token if token[0].isalpha() or token[0] == "_" else ""
+    return "".join(out)
 
 
 # -- DuckDB's messages -------------------------------------------------------------------

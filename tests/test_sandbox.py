@@ -295,3 +295,24 @@ def test_error_position_survives_a_line_number_losing_a_digit(sandbox):
         sandbox.materialise(sql)
     assert "LINE 9:" in raised.value.duckdb_message
     assert raised.value.position() == (9, 5, len("foo(1)"))
+
+
+def test_sandboxes_are_independent_databases(warehouse, tmp_path):
+    with Sandbox(warehouse, DATABASE) as first, Sandbox(warehouse, DATABASE) as second:
+        first.execute("create temp table only_here as select 1 as x")
+        with pytest.raises(SandboxQueryError, match="only_here"):
+            second.execute("select * from only_here")
+    # A locked sandbox leaves ordinary DuckDB use in the process alone.
+    other = duckdb.connect(":memory:")
+    other.execute(f"copy (select 1) to '{tmp_path / 'fine.csv'}'")
+    other.close()
+    assert (tmp_path / "fine.csv").exists()
+
+
+def test_a_warehouse_named_memory_attaches_under_its_own_name(tmp_path):
+    path = tmp_path / "memory.duckdb"
+    connection = duckdb.connect(str(path))
+    connection.execute("create table orders as select 1 as id")
+    connection.close()
+    with Sandbox(path, "memory") as box:
+        assert box.execute('select id from "memory"."main"."orders"') == [(1,)]
