@@ -25,6 +25,7 @@ private, size-capped spill directory instead of holding everything in RAM.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -320,11 +321,16 @@ class Sandbox:
         try:
             self.execute(statement, timeout_s=timeout_s)
             elapsed = time.perf_counter() - started
-            columns = self.describe(sql, timeout_s=timeout_s)
+            # The table's names, not DESCRIBE of the query: over a base table, DuckDB's
+            # DESCRIBE reports `status as Status` as `status` while the rows (and the model
+            # dbt builds) carry `Status`.
+            columns = tuple(
+                (row[0], row[1]) for row in self.execute(f"DESCRIBE {RESULT_TABLE}")
+            )
         except SandboxTimeout as error:
             raise SandboxTimeout(error.timeout_s, sql) from None
         except SandboxQueryError as error:
-            # Both wrappers put exactly one line before the query.
+            # The wrapper puts exactly one line before the query.
             raise SandboxQueryError(
                 error.message, _shift_excerpt(error.duckdb_message, -1), sql
             ) from None
@@ -439,6 +445,19 @@ def _without_final_semicolon(sql: str) -> str:
         last = tokens.pop()
         sql = sql[: last.start] + " " + sql[last.end + 1 :]
     return sql
+
+
+@functools.lru_cache(maxsize=1)
+def reserved_words() -> frozenset[str]:
+    """DuckDB's reserved keywords (lowercase): names that only work double-quoted."""
+    connection = duckdb.connect(":memory:")
+    try:
+        rows = connection.execute(
+            "select keyword_name from duckdb_keywords() where keyword_category = 'reserved'"
+        ).fetchall()
+    finally:
+        connection.close()
+    return frozenset(row[0].lower() for row in rows)
 
 
 # -- DuckDB's type names -------------------------------------------------------------------

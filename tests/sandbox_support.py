@@ -37,6 +37,11 @@ create table main.stg_crm__customers as
     from range(7);
 create view main.int_invoices_paid as
     select * from "warehouse"."main"."stg_billing__invoices" where status = 'paid';
+create table main.invoice_totals_v1 as
+    select customer_id, sum(amount) as amount from raw.invoices group by customer_id;
+create table main.invoice_totals_v2 as
+    select customer_id, sum(amount) as amount, count(*) as invoices
+    from raw.invoices group by customer_id;
 """
 
 
@@ -60,6 +65,16 @@ def catalog_for(path: Path) -> Catalog:
                 {"name": "stg_billing__invoices", "database": DATABASE},
                 {"name": "stg_crm__customers", "database": DATABASE},
                 {"name": "int_invoices_paid", "database": DATABASE},
+                *(
+                    {
+                        "name": "invoice_totals",
+                        "version": version,
+                        "latest_version": 2,
+                        "identifier": f"invoice_totals_v{version}",
+                        "database": DATABASE,
+                    }
+                    for version in (1, 2)
+                ),
                 {
                     "resource_type": "source",
                     "source_name": "billing",

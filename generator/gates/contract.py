@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import re
 
-import duckdb
 from sqlglot import exp
 
 from generator.errors import Problem
 from generator.gates.base import GateContext, ResultColumn, Rule
-from generator.sandbox import SandboxQueryError, lowercase_type
+from generator.sandbox import SandboxQueryError, lowercase_type, reserved_words
 from generator.suggest import did_you_mean
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -36,21 +34,9 @@ def contract_columns(ctx: GateContext) -> list[tuple[str, str, str]]:
     ]
 
 
-@functools.lru_cache(maxsize=1)
-def _reserved_words() -> frozenset[str]:
-    connection = duckdb.connect()
-    try:
-        rows = connection.execute(
-            "select keyword_name from duckdb_keywords() where keyword_category = 'reserved'"
-        ).fetchall()
-    finally:
-        connection.close()
-    return frozenset(row[0].lower() for row in rows)
-
-
 def needs_quoting(name: str) -> bool:
     """Whether DuckDB needs `name` in double quotes (dbt's contract check would then fail)."""
-    return not _PLAIN_NAME.match(name) or name.lower() in _reserved_words()
+    return not _PLAIN_NAME.match(name) or name.lower() in reserved_words()
 
 
 def output_expression(ctx: GateContext, name: str) -> exp.Expression | None:
@@ -238,7 +224,7 @@ class Contract(Rule):
         for name in returned:
             if needs_quoting(name):
                 snake = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "column"
-                if snake[0].isdigit() or snake in _reserved_words():
+                if snake[0].isdigit() or snake in reserved_words():
                     snake = f"{snake}_value" if not snake[0].isdigit() else f"c_{snake}"
                 problems.append(
                     ctx.problem(
