@@ -394,12 +394,18 @@ def format_sql(
     body, ctes = _with_imports(root, calls, identifiers, reserved_words())
     pieces = []
     for _name, call, cte in ctes:
-        name_sql = _generate(cte.args["alias"])
+        comments = list(cte.comments or [])
         if call is not None:
             text = f"select * from {call.placeholder}"
+            # The body is rewritten, so comments inside it go above the CTE.
+            for node in [cte.args["alias"], *cte.this.walk()]:
+                comments += node.comments or []
         else:
             text = _compact(_generate(cte.this))
-        comments = cte.comments or []
+        alias = cte.args["alias"]
+        if call is not None:  # its comments are above it already
+            alias = exp.TableAlias(this=alias.this.copy())
+        name_sql = _generate(alias)
         prefix = "".join(f"/* {comment.strip()} */\n" for comment in comments)
         pieces.append(prefix + _cte_text(name_sql, cte, text))
     final = _compact(_generate(body))

@@ -316,3 +316,23 @@ def test_a_warehouse_named_memory_attaches_under_its_own_name(tmp_path):
     connection.close()
     with Sandbox(path, "memory") as box:
         assert box.execute('select id from "memory"."main"."orders"') == [(1,)]
+
+
+def test_a_dbt_duckdb_handle_left_open_is_released_first(tmp_path):
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    path = tmp_path / "warehouse.duckdb"
+    holder = duckdb.connect(str(path))
+
+    class LeftOpen:
+        def close(self):
+            holder.close()
+
+    DuckDBConnectionManager._ENV = LeftOpen()
+    try:
+        with Sandbox(path, DATABASE) as box:
+            assert box.execute("select 1") == [(1,)]
+        assert DuckDBConnectionManager._ENV is None
+    finally:
+        DuckDBConnectionManager._ENV = None
+        holder.close()
