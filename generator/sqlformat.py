@@ -179,20 +179,30 @@ def _compact(sql: str) -> str:
 # -- import CTEs ---------------------------------------------------------------------------
 
 
+_LAYER_PREFIXES = ("stg_", "int_", "base_")
+
+
+def _snake(name: str) -> str:
+    """A plain lowercase identifier: source tables can be called `Order Items` or `RAW-1`."""
+    name = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "relation"
+    return name if not name[0].isdigit() else f"t_{name}"
+
+
 def entity_name(call: RefCall) -> str:
     """The entity a relation holds: `invoices` for stg_billing__invoices, for source tables."""
     name = call.name
     if call.kind == "ref":
         if "__" in name:
             name = name.rsplit("__", 1)[1]
-        for prefix in ("stg_", "int_", "base_"):
+        for prefix in _LAYER_PREFIXES:
             if name.startswith(prefix) and len(name) > len(prefix):
                 name = name[len(prefix) :]
                 break
-    return name
+    return _snake(name)
 
 
 def _candidates(call: RefCall) -> list[str]:
+    """Import CTE names to try, best first: entity, versioned, system-prefixed, full name."""
     entity = entity_name(call)
     names = [entity]
     if call.version is not None:
@@ -201,12 +211,11 @@ def _candidates(call: RefCall) -> list[str]:
         names.append(f"{call.source_name}_{call.name}")
     elif "__" in call.name:
         middle = call.name.rsplit("__", 1)[0]
-        for prefix in ("stg_", "int_", "base_"):
+        for prefix in _LAYER_PREFIXES:
             middle = middle.removeprefix(prefix)
         names.append(f"{middle}_{entity}")
-    full = call.name + (f"_v{call.version}" if call.version is not None else "")
-    names.append(full)
-    return names
+    names.append(call.name + (f"_v{call.version}" if call.version is not None else ""))
+    return [_snake(name) for name in names]
 
 
 def _key(call: RefCall) -> tuple:
@@ -295,16 +304,16 @@ def _with_imports(
                 (
                     candidate
                     for candidate in _candidates(call)
-                    if candidate.lower() not in taken and candidate.lower() not in reserved
+                    if candidate not in taken and candidate not in reserved
                 ),
                 None,
             )
-            if name is None:
-                base, number = entity_name(call), 2
-                while f"{base}_{number}" in taken:
-                    number += 1
-                name = f"{base}_{number}"
-            taken.add(name.lower())
+            number = 2
+            while name is None:
+                if f"{entity_name(call)}_{number}" not in taken:
+                    name = f"{entity_name(call)}_{number}"
+                number += 1
+            taken.add(name)
             imports[key] = name
             body = exp.select("*").from_(exp.to_table(table.name))
             cte = exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name)))
@@ -394,17 +403,19 @@ def format_sql(
     body, ctes = _with_imports(root, calls, identifiers, reserved_words())
     pieces = []
     for _name, call, cte in ctes:
+        # Comments on a CTE or its name go above it (sqlglot attaches a comment between
+        # CTEs to either, which would make the layout flip between runs); an import
+        # CTE's body is rewritten, so its comments go there too.
+        alias = cte.args["alias"].copy()
         comments = list(cte.comments or [])
+        for node in alias.walk():
+            comments += node.pop_comments()
         if call is not None:
             text = f"select * from {call.placeholder}"
-            # The body is rewritten, so comments inside it go above the CTE.
-            for node in [cte.args["alias"], *cte.this.walk()]:
+            for node in cte.this.walk():
                 comments += node.comments or []
         else:
             text = _compact(_generate(cte.this))
-        alias = cte.args["alias"]
-        if call is not None:  # its comments are above it already
-            alias = exp.TableAlias(this=alias.this.copy())
         name_sql = _generate(alias)
         prefix = "".join(f"/* {comment.strip()} */\n" for comment in comments)
         pieces.append(prefix + _cte_text(name_sql, cte, text))

@@ -174,6 +174,8 @@ def test_formatting_follows_dbt_style(sql):
         ("{{ ref('customers') }}", "customers"),
         ("{{ source('billing', 'invoices') }}", "invoices"),
         ("{{ ref('orders', v=2) }}", "orders"),
+        ("{{ source('raw', 'Order Items') }}", "order_items"),
+        ("{{ source('raw', '2024-orders') }}", "t_2024_orders"),
     ],
 )
 def test_entity_names(call, entity):
