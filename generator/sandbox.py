@@ -123,7 +123,8 @@ class Sandbox:
     so that views in the warehouse, which dbt-duckdb writes fully qualified, still resolve.
     `allowed_directories` are the only places a query may read files from (raw files that
     warehouse views read); relative paths in those views resolve against `base_dir`, the
-    project directory, as they do when dbt runs there.
+    project directory, as they do when dbt runs there. `attachments` are further DuckDB
+    files the profile attaches (dbt-duckdb's `attach:`), as (path, alias), also read-only.
     """
 
     def __init__(
@@ -138,6 +139,7 @@ class Sandbox:
         threads: int | None = None,
         max_temp_size: str = "8GiB",
         extensions: Sequence[str] = (),
+        attachments: Sequence[tuple[str | Path, str]] = (),
     ):
         self.database_path = Path(database_path)
         self.database_name = database_name
@@ -148,6 +150,7 @@ class Sandbox:
         self.threads = threads or default_threads()
         self.max_temp_size = max_temp_size
         self.extensions = tuple(extensions)
+        self.attachments = tuple((Path(path), alias) for path, alias in attachments)
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._temp_directory: str | None = None
 
@@ -170,11 +173,6 @@ class Sandbox:
         """Connect, attach the warehouse read-only, bound resources, then lock everything."""
         if self._connection is not None:
             return
-        if self.database_name.lower() == SANDBOX_DATABASE:
-            raise ConfigError(
-                f"the warehouse's database name {self.database_name!r} clashes with the "
-                "sandbox's own; rename the DuckDB file or set `database:` in profiles.yml"
-            )
         # An unnamed in-memory database is a fresh DuckDB instance (named ones are shared
         # process-wide, configuration lock included). Its catalog is called `memory`, so it
         # is swapped for one named SANDBOX_DATABASE: a warehouse file called memory.duckdb
@@ -244,15 +242,25 @@ class Sandbox:
                 forms.append(absolute.relative_to(base).as_posix() + "/")
         return list(dict.fromkeys(forms))
 
+    @property
+    def database_names(self) -> tuple[str, ...]:
+        """The names relations may live in: the warehouse's and each attachment's."""
+        return (self.database_name, *(alias for _, alias in self.attachments))
+
     def _attach(self, connection: duckdb.DuckDBPyConnection) -> None:
-        path = self.database_path.resolve()
-        try:
-            connection.execute(
-                f"ATTACH {_sql_string(str(path))} AS {_sql_identifier(self.database_name)} "
-                "(READ_ONLY)"
-            )
-        except duckdb.Error as error:
-            raise ConfigError(_attach_message(path, str(error))) from None
+        for path, alias in ((self.database_path, self.database_name), *self.attachments):
+            if alias.lower() == SANDBOX_DATABASE:
+                raise ConfigError(
+                    f"the database name {alias!r} of {path} clashes with the sandbox's own; "
+                    "rename the DuckDB file or set `database:` in profiles.yml"
+                )
+            path = path.resolve()
+            try:
+                connection.execute(
+                    f"ATTACH {_sql_string(str(path))} AS {_sql_identifier(alias)} (READ_ONLY)"
+                )
+            except duckdb.Error as error:
+                raise ConfigError(_attach_message(path, str(error))) from None
 
     def close(self) -> None:
         """Close the connection and remove the spill directory."""

@@ -13,7 +13,7 @@ from generator.gates.base import DryRunResult, ResultColumn
 from generator.gates.contract import Contract, contract_columns
 from generator.gates.dry_run import DryRun
 from generator.gates.grain import Grain
-from generator.sandbox import Sandbox, lowercase_type
+from generator.sandbox import Sandbox, SandboxQueryError, lowercase_type
 from tests.sandbox_support import DATABASE, build_warehouse, make_context
 
 INVOICES = "{{ ref('stg_billing__invoices') }}"
@@ -135,6 +135,60 @@ def test_dry_run_refuses_file_access_even_if_earlier_gates_missed_it(sandbox, ca
     [problem] = DryRun().check(ctx)
     assert "Permission Error" in problem.message
     assert "ref()" in problem.suggestion
+
+
+def test_dry_run_says_to_build_a_relation_the_warehouse_lacks(sandbox, catalog):
+    sql = "select refund_id\nfrom {{ ref('stg_billing__refunds') }}"
+    ctx = make_context(sql, catalog, columns=["refund_id"], sandbox=sandbox)
+    [problem] = DryRun().check(ctx)
+    assert "Catalog Error: Table with name stg_billing__refunds does not exist" in problem.message
+    assert problem.suggestion == (
+        "ref('stg_billing__refunds') is not in the warehouse yet; build it first: "
+        "dbt build --select stg_billing__refunds."
+    )
+    assert (problem.line, problem.col) == (2, 6)
+
+
+def test_dry_run_reads_attached_databases(tmp_path, warehouse):
+    from generator.catalog import Catalog
+
+    crm = tmp_path / "crm.duckdb"
+    connection = duckdb.connect(str(crm))
+    connection.execute("create table accounts as select 7 as account_id, 'acme' as name")
+    connection.close()
+    catalog = Catalog.from_dict(
+        {
+            "project_name": "acme",
+            "relations": [
+                {"name": "stg_billing__invoices", "database": DATABASE},
+                {
+                    "resource_type": "source",
+                    "source_name": "crm",
+                    "name": "accounts",
+                    "database": "crm",
+                },
+            ],
+        }
+    )
+    sql = (
+        "select a.name, count(*) as invoices\n"
+        f"from {{{{ source('crm', 'accounts') }}}} as a\njoin {INVOICES} as i\n"
+        "    on i.customer_id % 7 = a.account_id % 7\ngroup by a.name"
+    )
+    with Sandbox(warehouse, DATABASE, attachments=[(crm, "crm")]) as box:
+        ctx = make_context(sql, catalog, columns=["name", "invoices"], grain=["name"], sandbox=box)
+        assert run(ctx, DryRun(), Grain(), Contract()) == (None, [])
+        assert box.execute("select * from gen_model_dry_run") == [("acme", 6)]
+        with pytest.raises(SandboxQueryError):
+            box.execute("insert into crm.accounts values (8, 'evil')")
+    with Sandbox(warehouse, DATABASE) as box:
+        ctx = make_context(sql, catalog, columns=["name", "invoices"], sandbox=box)
+        [problem] = DryRun().check(ctx)
+    assert problem.message == (
+        "source('crm', 'accounts') lives in database 'crm', which the sandbox did not attach "
+        "(it has warehouse)"
+    )
+    assert (problem.line, problem.col) == (2, 6)
 
 
 def test_dry_run_without_a_sandbox_says_so(catalog):

@@ -42,6 +42,9 @@ class DryRun(Rule):
                     "as GateContext(sandbox=...).",
                 )
             ]
+        problems = self._databases(ctx)
+        if problems:
+            return problems
         runnable = executable(ctx)
         try:
             outcome = ctx.sandbox.materialise(runnable.sql, timeout_s=ctx.timeout_s)
@@ -67,6 +70,28 @@ class DryRun(Rule):
         )
         return []
 
+    def _databases(self, ctx: GateContext) -> list[Problem]:
+        """Every relation must live in a database the sandbox attached, under dbt's name."""
+        attached = {name.lower() for name in ctx.sandbox.database_names}
+        problems = []
+        for placeholder, relation in sorted(ctx.relations.items()):
+            if relation.database.lower() in attached:
+                continue
+            call = ctx.templated.call_for(placeholder) if ctx.templated else None
+            span = (call.start, call.end - 1) if call else None
+            problems.append(
+                ctx.problem(
+                    self.name,
+                    f"{relation.display} lives in database {relation.database!r}, which the "
+                    f"sandbox did not attach (it has {', '.join(ctx.sandbox.database_names)})",
+                    identifier=relation.database,
+                    suggestion="Open the sandbox with the database names dbt uses "
+                    "(Sandbox(..., database_name=..., attachments=[...])).",
+                    span=span,
+                )
+            )
+        return problems
+
     def _failure(
         self, ctx: GateContext, runnable: ExecutableSQL, error: SandboxQueryError
     ) -> Problem:
@@ -75,6 +100,14 @@ class DryRun(Rule):
         message = f"DuckDB could not run the proposal: {summary}"
         kind = summary.split(":", 1)[0]
         suggestion = _HINTS.get(kind)
+        if kind == "Catalog Error":
+            for relation in ctx.relations.values():
+                if f'"{relation.identifier}"' in summary or f" {relation.identifier} " in summary:
+                    suggestion = (
+                        f"{relation.display} is not in the warehouse yet; build it first: "
+                        f"dbt build --select {relation.name}."
+                    )
+                    break
         position = error.position()
         span = None
         if position is not None and runnable.positions_map:
