@@ -460,3 +460,93 @@ def test_contract_types_pass_dbt_duckdb_contract_enforcement(tmp_path):
     assert control.status == "error"
     failure = control.message
     assert "payload.B" in failure and "ENUM('Happy', 'sad')" in failure
+
+
+SHOP = Path("/work/shared/corpora/shop_project")
+
+SHOP_PROPOSAL = """
+with payments as (
+    select order_id, sum(amount) as paid from {{ ref('stg_payments') }} group by order_id
+)
+select
+    o.customer_id,
+    date_trunc('month', o.order_date) as order_month,
+    count(*) as orders,
+    sum(coalesce(p.paid, 0))::decimal(18, 2) as revenue,
+    list(o.status order by o.order_id) as statuses
+from {{ ref('stg_orders') }} o
+left join payments p using (order_id)
+group by all
+"""
+
+
+@pytest.mark.dbt
+@pytest.mark.skipif(not SHOP.is_dir(), reason="the shop corpus is not on this machine")
+def test_end_to_end_on_a_project_we_did_not_write(tmp_path):
+    """Gates, formatter and contract on the shop project, then a real dbt build of the result."""
+    import shutil
+
+    from generator.catalog import Catalog
+    from generator.dbt import build, invoke
+    from generator.project import load_project
+    from generator.sqlformat import format_sql
+
+    project_dir = tmp_path / "shop"
+    shutil.copytree(SHOP, project_dir, ignore=shutil.ignore_patterns("*.duckdb", "target", "logs"))
+    project = load_project(project_dir)
+    assert invoke(project, ["build"]).success
+    catalog = Catalog.from_dict(
+        {
+            "project_name": "shop",
+            "project_dir": str(project_dir),
+            "relations": [
+                {"name": name, "database": "shop"}
+                for name in ("stg_orders", "stg_payments", "stg_customers")
+            ],
+        }
+    )
+    columns = ["customer_id", "order_month", "orders", "revenue", "statuses"]
+    warehouse = project_dir / "shop.duckdb"
+    with Sandbox(warehouse, "shop", base_dir=project_dir) as box:
+        ctx = make_context(
+            SHOP_PROPOSAL, catalog, columns=columns, grain=["customer_id", "order_month"],
+            sandbox=box,
+        )
+        assert run(ctx, DryRun(), Grain(), Contract()) == (None, [])
+        dry_rows = sorted(box.execute("select * from gen_model_dry_run"))
+    assert len(dry_rows) == ctx.result.row_count > 0
+    assert {c.name: c.data_type for c in ctx.result.columns} == {
+        "customer_id": "integer",
+        "order_month": "timestamp",
+        "orders": "bigint",
+        "revenue": "decimal(18,2)",
+        "statuses": "varchar[]",
+    }
+
+    formatted = format_sql(ctx.templated, ctx.tree, ctx.relations)
+    models = project_dir / "models" / "marts"
+    (models / "customer_revenue_v1.sql").write_text(formatted)
+    document = {
+        "version": 2,
+        "models": [
+            {
+                "name": "customer_revenue",
+                "latest_version": 1,
+                "config": {"contract": {"enforced": True}, "materialized": "table"},
+                "columns": [
+                    {"name": name, "data_type": data_type, "description": description}
+                    for name, data_type, description in contract_columns(ctx)
+                ],
+                "versions": [{"v": 1}],
+            }
+        ],
+    }
+    (models / "customer_revenue.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    outcome = build(project, ["customer_revenue"])
+    assert outcome.success, (outcome.errors, [n.message for n in outcome.failed], formatted)
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        built = sorted(connection.execute("select * from main.customer_revenue_v1").fetchall())
+    finally:
+        connection.close()
+    assert built == dry_rows
