@@ -339,6 +339,14 @@ def test_contract_reports_duplicate_output_names(sandbox, catalog):
     assert problem.message == "the select returns more than one column named 'amount'"
 
 
+def test_contract_reports_a_real_column_that_looks_like_a_renamed_duplicate(sandbox, catalog):
+    sql = f"select invoice_id, amount, amount * 2 as amount_2 from {INVOICES}"
+    [problem] = contract_problems(sandbox, catalog, sql, ["invoice_id", "amount"])
+    assert problem.message == (
+        "the query returns column 'amount_2', which is not in the proposal's columns"
+    )
+
+
 @pytest.mark.parametrize(
     "alias, suggested",
     [('"Total Amount"', "total_amount"), ('"order"', "order_value"), ('"2nd"', "c_2nd")],

@@ -64,16 +64,16 @@ class Contract(Rule):
         result: tuple[ResultColumn, ...] = ctx.result.columns
         returned = [column.name for column in result]
         listed = [column.name for column in ctx.proposal.columns]
-        problems: list[Problem] = []
-        problems += self._duplicates(ctx, returned)
-        problems += self._names(ctx, listed, returned)
+        problems: list[Problem] = self._duplicates(ctx)
+        duplicated = {problem.identifier.lower() for problem in problems}
+        problems += self._names(ctx, listed, returned, duplicated)
         problems += self._order(ctx, listed, returned)
         problems += self._types(ctx, result)
         problems += self._round_trip(ctx, result)
         problems += self._quoting(ctx, returned)
         return problems
 
-    def _duplicates(self, ctx: GateContext, returned: list[str]) -> list[Problem]:
+    def _duplicates(self, ctx: GateContext) -> list[Problem]:
         """Two select expressions with one name: DuckDB renames the second to name_1."""
         if ctx.tree is None or not isinstance(ctx.tree, exp.Query):
             return []
@@ -97,7 +97,9 @@ class Contract(Rule):
             seen[key] = expression
         return problems
 
-    def _names(self, ctx: GateContext, listed: list[str], returned: list[str]) -> list[Problem]:
+    def _names(
+        self, ctx: GateContext, listed: list[str], returned: list[str], duplicated: set[str]
+    ) -> list[Problem]:
         problems = []
         returned_lower = {name.lower(): name for name in returned}
         listed_lower = {name.lower(): name for name in listed}
@@ -131,7 +133,7 @@ class Contract(Rule):
                 )
         for name in unmatched_returned:
             renamed = _RENAMED_DUPLICATE.match(name)
-            if renamed and renamed.group(1).lower() in returned_lower:
+            if renamed and renamed.group(1).lower() in duplicated:
                 continue  # DuckDB's rename of a duplicate, reported by _duplicates
             hint = did_you_mean(name, unmatched_listed)
             problems.append(
@@ -197,23 +199,20 @@ class Contract(Rule):
             f"cast(null as {column.data_type}) as c{index}" for index, column in enumerate(typed)
         )
         try:
-            described = ctx.sandbox.describe(f"select {casts}")
+            back = [lowercase_type(kind) for _, kind in ctx.sandbox.describe(f"select {casts}")]
         except SandboxQueryError as error:
-            described = None
-            failure = error.summary
+            back = [f"an error: {error.summary}"] * len(typed)
         problems = []
-        for index, column in enumerate(typed):
-            back = lowercase_type(described[index][1]) if described else None
-            if back != column.data_type:
+        for column, cast_back in zip(typed, back, strict=True):
+            if cast_back != column.data_type:
                 problems.append(
                     ctx.problem(
                         self.name,
                         f"column {column.name!r} has type {column.data_type!r}, which does not "
-                        "survive dbt's contract check (cast back it is "
-                        f"{back if back else failure!r})",
+                        f"survive dbt's contract check (cast back it is {cast_back!r})",
                         output_expression(ctx, column.name),
                         identifier=column.name,
-                        suggestion=f"Cast it to a plain type, e.g. cast(... as varchar) as "
+                        suggestion="Cast it to a plain type, e.g. cast(... as varchar) as "
                         f"{column.name}.",
                     )
                 )

@@ -74,7 +74,9 @@ class Grain(Rule):
 
     def _nulls(self, ctx: GateContext, keys: list[str]) -> list[Problem]:
         counts = ", ".join(f"count(*) filter (where {_quote(key)} is null)" for key in keys)
-        row = ctx.sandbox.execute(f"select {counts} from {RESULT_TABLE}")[0]
+        row = ctx.sandbox.execute(
+            f"select {counts} from {RESULT_TABLE}", timeout_s=ctx.timeout_s
+        )[0]
         problems = []
         for key, nulls in zip(keys, row, strict=True):
             if nulls:
@@ -100,13 +102,15 @@ class Grain(Rule):
             f"where {not_null} group by all having count(*) > 1"
         )
         duplicate_keys, duplicate_rows = ctx.sandbox.execute(
-            f"select count(*), coalesce(sum(gen_model_rows), 0) from ({grouped})"
+            f"select count(*), coalesce(sum(gen_model_rows), 0) from ({grouped})",
+            timeout_s=ctx.timeout_s,
         )[0]
         if not duplicate_keys:
             return []
         order = ", ".join(f"{_quote(key)} asc" for key in keys)
         examples = ctx.sandbox.execute(
-            f"select * from ({grouped}) order by gen_model_rows desc, {order} limit {EXAMPLES}"
+            f"select * from ({grouped}) order by gen_model_rows desc, {order} limit {EXAMPLES}",
+            timeout_s=ctx.timeout_s,
         )
         def example(row: tuple) -> str:
             values = zip(keys, row[:-1], strict=True)
