@@ -347,6 +347,17 @@ def test_contract_reports_a_real_column_that_looks_like_a_renamed_duplicate(sand
     )
 
 
+def test_contract_explains_duckdbs_rename_of_star_duplicates(sandbox, catalog):
+    sql = f"select i.*, c.* from {INVOICES} i join {CUSTOMERS} c using (customer_id)"
+    columns = ["invoice_id", "customer_id", "amount", "issued_at", "status", "customer_name",
+               "region", "tags", "profile"]
+    [problem] = contract_problems(sandbox, catalog, sql, columns)
+    assert problem.message == (
+        "the query returns column 'customer_id_1', which is not in the proposal's columns"
+    )
+    assert problem.suggestion.startswith("If two columns are called 'customer_id'")
+
+
 @pytest.mark.parametrize(
     "alias, suggested",
     [('"Total Amount"', "total_amount"), ('"order"', "order_value"), ('"2nd"', "c_2nd")],

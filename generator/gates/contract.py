@@ -81,7 +81,7 @@ class Contract(Rule):
         problems = []
         for expression in ctx.tree.selects:
             key = expression.alias_or_name.lower()
-            if not key or isinstance(expression, exp.Star):
+            if not key or expression.is_star:
                 continue
             if key in seen:
                 problems.append(
@@ -136,6 +136,13 @@ class Contract(Rule):
             if renamed and renamed.group(1).lower() in duplicated:
                 continue  # DuckDB's rename of a duplicate, reported by _duplicates
             hint = did_you_mean(name, unmatched_listed)
+            if renamed and renamed.group(1).lower() in returned_lower:
+                # Most likely two columns of one name from `a.*, b.*`, which DuckDB renamed.
+                hint = (
+                    f"If two columns are called {renamed.group(1)!r} (DuckDB then renames the "
+                    f"second to {name!r}), select them with distinct aliases; otherwise add "
+                    "it to columns."
+                )
             problems.append(
                 ctx.problem(
                     self.name,
