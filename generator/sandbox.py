@@ -102,6 +102,16 @@ def default_memory_limit() -> str:
     return f"{max(512 * _MIB, min(4096 * _MIB, total // 4)) // _MIB}MiB"
 
 
+def default_max_temp_size() -> str:
+    """Half the free space of the temp file system, at most 8 GiB: spilling must not fill
+    the disk of the person running gen-model."""
+    try:
+        free = shutil.disk_usage(tempfile.gettempdir()).free
+    except OSError:
+        free = 2 * 8192 * _MIB
+    return f"{max(256 * _MIB, min(8192 * _MIB, free // 2)) // _MIB}MiB"
+
+
 def default_threads() -> int:
     """At most four threads: dry runs are small next to what they could take."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -137,7 +147,7 @@ class Sandbox:
         base_dir: str | Path | None = None,
         memory_limit: str | None = None,
         threads: int | None = None,
-        max_temp_size: str = "8GiB",
+        max_temp_size: str | None = None,
         extensions: Sequence[str] = (),
         attachments: Sequence[tuple[str | Path, str]] = (),
     ):
@@ -148,7 +158,7 @@ class Sandbox:
         self.base_dir = Path(base_dir) if base_dir is not None else None
         self.memory_limit = memory_limit or default_memory_limit()
         self.threads = threads or default_threads()
-        self.max_temp_size = max_temp_size
+        self.max_temp_size = max_temp_size or default_max_temp_size()
         self.extensions = tuple(extensions)
         self.attachments = tuple((Path(path), alias) for path, alias in attachments)
         self._connection: duckdb.DuckDBPyConnection | None = None
@@ -173,16 +183,16 @@ class Sandbox:
         """Connect, attach the warehouse read-only, bound resources, then lock everything."""
         if self._connection is not None:
             return
-        # An unnamed in-memory database is a fresh DuckDB instance (named ones are shared
-        # process-wide, configuration lock included). Its catalog is called `memory`, so it
-        # is swapped for one named SANDBOX_DATABASE: a warehouse file called memory.duckdb
-        # (dbt names the database after the file) must still attach under its own name.
         if "dbt.adapters.duckdb.connections" in sys.modules:
             # dbt-duckdb in this process may still hold the file; its handle would block
             # ours (DuckDB allows one per file per process).
             from generator.dbt import release_duckdb
 
             release_duckdb()
+        # An unnamed in-memory database is a fresh DuckDB instance (named ones are shared
+        # process-wide, configuration lock included). Its catalog is called `memory`, so it
+        # is swapped for one named SANDBOX_DATABASE: a warehouse file called memory.duckdb
+        # (dbt names the database after the file) must still attach under its own name.
         connection = duckdb.connect(":memory:")
         try:
             connection.execute(f"ATTACH ':memory:' AS {SANDBOX_DATABASE}")
@@ -308,7 +318,12 @@ class Sandbox:
     def execute(
         self, sql: str, parameters: Sequence[Any] | None = None, timeout_s: float | None = None
     ) -> list[tuple]:
-        """Run one statement within the time limit and fetch all its rows."""
+        """Run one statement within the time limit and fetch all its rows.
+
+        For SQL gen-model writes itself. Untrusted SQL goes through `materialise`, which
+        admits one query only: DuckDB adds the spill directory to allowed_directories, so
+        a COPY or ATTACH statement could write there (nowhere else).
+        """
         with self._deadline(sql, timeout_s):
             cursor = self.connection.execute(sql, parameters)
             return cursor.fetchall() if cursor.description else []

@@ -276,6 +276,24 @@ def test_regenerates_when_the_tree_has_no_positions(sandbox, catalog):
     assert sandbox.execute(runnable) == [(40,)]
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "copy (select 1) to '{spill}/x.csv'",
+        "attach '{spill}/x.duckdb' as x",
+        "select 1; copy (select 1) to '{spill}/x.csv'",
+        "install httpfs",
+    ],
+)
+def test_untrusted_sql_runs_only_as_one_query(sandbox, statement):
+    # DuckDB always allows its spill directory; a proposal never gets to issue a
+    # statement that could write there, because it only ever runs inside a query.
+    spill = sandbox.execute("select current_setting('temp_directory')")[0][0]
+    with pytest.raises(SandboxQueryError):
+        sandbox.materialise(statement.format(spill=spill))
+    assert list(Path(spill).glob("x.*")) == []
+
+
 def test_a_second_statement_cannot_ride_along(sandbox):
     with pytest.raises(SandboxQueryError, match="(?i)syntax error"):
         sandbox.materialise("select 1 as a; drop table x")
