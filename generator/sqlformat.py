@@ -12,11 +12,19 @@ they are lowercased afterwards; identifiers are the one thing that must keep its
 case-sensitively), so the generator marks each identifier it prints and the lowercasing
 skips marked text, string literals and comments.
 
-Known limits: comments are kept where sqlglot attaches them to a node, always as
-`/* ... */`, and may move to the end of the line of the node they belong to; comments
-sqlglot drops (rare: inside some function argument lists) are lost. DuckDB syntax sugar is
-normalised to its long form (`x::int` -> `cast(x as int)`, `x -> f(x)` -> `lambda x: f(x)`);
-the tests check every such rewrite returns the same rows in DuckDB.
+Known limits:
+  * comments survive where sqlglot attaches them to a node, always as `/* ... */`, and may
+    move to the end of their node's line; comments on a CTE go above it. sqlglot drops a
+    comment right after an opening parenthesis (`with x as ( -- gone`).
+  * sqlglot writes DuckDB's sugar in its long form and some functions under their
+    canonical DuckDB names: `x::int` -> `cast(x as int)`, `varchar` -> `text`,
+    `t -> f(t)` -> `lambda t: f(t)`, `2 ** 3` -> `power(2, 3)`, `string_agg` -> `listagg`,
+    `list` -> `array_agg`, `len` -> `length`. The tests run every such rewrite in DuckDB
+    before and after and compare names, types and rows.
+  * identifiers keep their case as written (`AMOUNT` stays `AMOUNT`); lowercasing them could
+    rename output columns.
+  * only the top-level WITH gets the blank-line CTE layout; a WITH nested in a subquery
+    keeps sqlglot's layout.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from sqlglot.generators.duckdb import DuckDBGenerator
 from generator.templating import RefCall, TemplatedSQL
 
 INDENT = 4
-_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: never in SQL text
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters marking identifiers
 _LOWERCASE_SKIPS = re.compile(
     rf"{_OPEN}.*?{_CLOSE}|'(?:[^']|'')*'|/\*.*?\*/|\$\$.*?\$\$", re.S
 )
@@ -160,10 +168,13 @@ def _lowercase(sql: str) -> str:
     pieces, last = [], 0
     for match in _LOWERCASE_SKIPS.finditer(sql):
         pieces.append(_code(sql[last : match.start()]))
-        pieces.append(match.group(0))
+        text = match.group(0)
+        # Only the marks around identifiers go; a string literal is kept byte for byte,
+        # even if it happens to hold these private-use characters itself.
+        pieces.append(text[1:-1] if text.startswith(_OPEN) else text)
         last = match.end()
     pieces.append(_code(sql[last:]))
-    return _unmarked("".join(pieces))
+    return "".join(pieces)
 
 
 def _indent(text: str, width: int = INDENT) -> str:

@@ -251,3 +251,8 @@ def test_relation_identifier_is_kept_for_unaliased_refs(warehouse):
         {templated.calls[0].placeholder: relation},
     )
     assert "from invoices_alias as stg_billing__invoices" in formatted
+
+
+def test_private_use_characters_in_literals_survive():
+    sql = "select '\ue000x\ue001' as marked from {{ ref('stg_crm__customers') }}"
+    assert "'\ue000x\ue001' as marked" in fmt(sql)
