@@ -1,12 +1,16 @@
 """The deterministic gates a proposal must pass before anything is written.
 
-GATES is the pipeline, in order. Each rule lives in a module of its own; later stages
-(dry run, grain, contract) are appended after these.
+GATES is the pipeline, in order. Each rule lives in a module of its own: the static gates
+(parse, references, binding, safety, determinism) need only the catalog; the last three
+execute the proposal in the DuckDB sandbox.
 """
 
 from generator.gates.base import GateContext, GateReport, Rule, run_gates
 from generator.gates.binding import BindingRule
+from generator.gates.contract import Contract
 from generator.gates.determinism import DeterminismRule, nondeterminism_problems
+from generator.gates.dry_run import DryRun
+from generator.gates.grain import Grain
 from generator.gates.parse import ParseRule
 from generator.gates.references import ReferencesRule
 from generator.gates.safety import SafetyRule
@@ -17,6 +21,9 @@ GATES: tuple[Rule, ...] = (
     BindingRule(),
     SafetyRule(),
     DeterminismRule(),
+    DryRun(),
+    Grain(),
+    Contract(),
 )
 
 __all__ = ["GATES", "GateContext", "GateReport", "Rule", "nondeterminism_problems", "run_gates"]
