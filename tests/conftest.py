@@ -107,9 +107,14 @@ def dbt_build(project_dir: Path):
     from sample_data.demo import summarize
 
     outcome = invoke(load_project(project_dir), ["build"])
-    if not outcome.success or not outcome.nodes:
-        detail = "\n".join(outcome.errors) or "dbt built nothing (are the models enabled?)"
+    if not outcome.success:
+        detail = "\n".join(outcome.errors)
         pytest.fail(f"dbt build of {project_dir} failed:\n{summarize(outcome, 0.0)}\n{detail}")
+    if not outcome.nodes:
+        pytest.fail(
+            f"dbt build of {project_dir} ran nothing: no model, seed or test is enabled "
+            "(check the +enabled settings in its dbt_project.yml)"
+        )
     return outcome
 
 
