@@ -47,6 +47,8 @@ CHURN_RATE = np.array([0.0, 0.03, 0.02, 0.01])
 UPGRADE_RATE = np.array([0.03, 0.03, 0.015, 0.01])
 DOWNGRADE_RATE = np.array([0.0, 0.012, 0.015, 0.008])
 TRIAL_CONVERSION = 0.5
+# What ends a subscription.
+CHURN, UPGRADE, DOWNGRADE, LAPSE_TO_FREE = range(4)
 PAST_DUE_SHARE = 0.06
 
 
@@ -172,9 +174,7 @@ def simulate_subscriptions(
         up_at = bill_start + exponential_months(rng, UPGRADE_RATE[tier])
         down_at = bill_start + exponential_months(rng, DOWNGRADE_RATE[tier])
         requested = np.minimum(np.minimum(churn_at, up_at), down_at)
-        kind = np.select(
-            [requested == churn_at, requested == up_at], [0, 1], 2
-        )  # 0 churn 1 up 2 down
+        kind = np.select([requested == churn_at, requested == up_at], [CHURN, UPGRADE], DOWNGRADE)
         requested = np.where(np.isfinite(requested), requested, float(NEVER))
         requested = np.minimum(requested, float(NEVER // 2)).astype(np.int64)
 
@@ -184,7 +184,7 @@ def simulate_subscriptions(
             np.int64
         )
         requested = np.where(lapses, lapse_requested, requested)
-        kind = np.where(lapses, np.where(rng.random(size) < 0.5, 3, 0), kind)  # 3: lapse to free
+        kind = np.where(lapses, np.where(rng.random(size) < 0.5, LAPSE_TO_FREE, CHURN), kind)
 
         in_range = requested < END
         boundary = np.full(size, NEVER, dtype=np.int64)
@@ -194,23 +194,20 @@ def simulate_subscriptions(
         # Cancellations wait for the period end, a downgrade of a yearly plan for the renewal;
         # upgrades take effect at once; a lapsing trial ends when the trial does.
         effective = np.select(
-            [kind == 0, kind == 1, (kind == 2) & (interval == YEAR), kind == 2],
-            [boundary, requested, boundary, requested],
-            trial_end,
+            [kind == CHURN, kind == UPGRADE, (kind == DOWNGRADE) & (interval == YEAR)],
+            [boundary, requested, boundary],
+            requested,
         )
         effective = np.where(lapses, trial_end, effective)
 
         deleted_first = (deleted <= effective) & (deleted < END)
         happens = ~deleted_first & (effective < END)
         ended = np.select([deleted_first, happens], [deleted, effective], NEVER)
+        quits = (kind == CHURN) | (kind == LAPSE_TO_FREE)
+        # The last case: canceled before END, running until the period ends after END.
         canceled = np.select(
-            [deleted_first, happens & ((kind == 0) | (kind == 3)), happens, (kind == 0) & in_range],
-            [
-                deleted,
-                requested,
-                effective,
-                requested,
-            ],  # the last: cancels at period end, after END
+            [deleted_first, happens & quits, happens, (kind == CHURN) & in_range],
+            [deleted, requested, effective, requested],
             NEVER,
         )
         # A trial still running at END has not decided anything yet.
@@ -230,14 +227,14 @@ def simulate_subscriptions(
         )
 
         # Plan changes start a successor subscription the moment the old one ends.
-        moves = happens & ((kind == 1) | (kind == 2) | (kind == 3))
-        up = kind[moves] == 1
+        moves = happens & (kind != CHURN)
+        up = kind[moves] == UPGRADE
         old_tier, old_interval, old_seats = tier[moves], interval[moves], current["seats"][moves]
         moved = moves.sum()
         new_tier = np.where(
             up, np.minimum(old_tier + 1, ENTERPRISE), np.maximum(old_tier - 1, FREE)
         )
-        new_tier = np.where(kind[moves] == 3, FREE, new_tier)
+        new_tier = np.where(kind[moves] == LAPSE_TO_FREE, FREE, new_tier)
         new_tier = np.where(
             up & (old_tier == FREE), np.where(rng.random(moved) < 0.3, GROWTH, STARTER), new_tier
         )

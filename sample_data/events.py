@@ -89,7 +89,7 @@ def write_events(
 ) -> tuple[list[EventFile], np.ndarray]:
     """Write every month's file; return them and each user's last event time (NEVER if none)."""
     starts = month_starts()
-    bounds = list(zip(starts[:-1], starts[1:], strict=False))
+    bounds = list(zip(starts[:-1], starts[1:], strict=True))
     user_end = np.minimum(np.minimum(users.deleted, billing.active_until[users.account]), END)
     weights = np.empty(len(bounds))
     for number, (month_start, month_end) in enumerate(bounds):
@@ -101,7 +101,7 @@ def write_events(
 
     last_seen = np.zeros(users.count, dtype=np.int64)
     files = []
-    for (month_start, month_end), count in zip(bounds, counts, strict=False):
+    for (month_start, month_end), count in zip(bounds, counts, strict=True):
         label = str(np.datetime64(int(month_start), "us").astype("datetime64[M]"))
         frame, user_rows, occurred = month_of_events(
             streams(f"events-{label}"),

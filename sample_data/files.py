@@ -236,18 +236,13 @@ def firmographics(streams: Streams, accounts: Accounts) -> bytes:
         np.int64
     )
     country = accounts.country[account]
-    cities = [row[5] for row in ref.COUNTRIES]
-    city_choice = rng.integers(0, 5, n)
+    # The vendor puts the headquarters in one of the country's big cities.
+    cities_per_country = np.array([len(row[5]) for row in ref.COUNTRIES])
+    first_city = np.cumsum(cities_per_country) - cities_per_country
+    known = np.maximum(country, 0)
+    city_number = first_city[known] + rng.integers(0, 5, n) % cities_per_country[known]
     city = lookup(
-        [city for row in cities for city in row],
-        np.where(
-            country < 0,
-            -1,
-            np.array([sum(len(row) for row in cities[:number]) for number in range(len(cities))])[
-                np.maximum(country, 0)
-            ]
-            + city_choice % np.array([len(row) for row in cities])[np.maximum(country, 0)],
-        ),
+        [city for row in ref.COUNTRIES for city in row[5]], np.where(country < 0, -1, city_number)
     )
     day = (np.datetime64("2024-01-01") + rng.integers(0, 500, n)).astype("datetime64[D]")
     day = np.where(newer, day, day - np.timedelta64(400, "D"))
@@ -339,7 +334,7 @@ def fx_rates(streams: Streams) -> bytes:
             text = day.strftime("%d/%m/%Y")
         else:
             text = f"{ref.MONTH_ABBREVIATIONS[day.month - 1]} {day.day:02d} {day.year}"
-        for currency, rate in zip(ref.FX_CURRENCIES, np.exp(log_rates), strict=False):
+        for currency, rate in zip(ref.FX_CURRENCIES, np.exp(log_rates), strict=True):
             decimals = int(rng.integers(4, 7))
             line = f"{text};{currency};{rate:.{decimals}f}"
             lines.append(line)
