@@ -54,7 +54,17 @@ def _open_sandbox(catalog: Catalog, timeout_s: float):
 
     if catalog.database_path is None:
         raise GenModelError("the catalog has no DuckDB warehouse to dry-run against")
-    return Sandbox(catalog.database_path, catalog.database_name, timeout_s=timeout_s)
+    # Views over raw files (dbt-duckdb external sources) may read the project's raw folder,
+    # and nothing else on disk.
+    raw = catalog.project_dir / "data" / "raw"
+    allowed = [raw] if raw.is_dir() else []
+    return Sandbox(
+        catalog.database_path,
+        catalog.database_name or catalog.database_path.stem,
+        allowed,
+        timeout_s=timeout_s,
+        base_dir=catalog.project_dir,
+    )
 
 
 def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> GateContext:
@@ -80,7 +90,7 @@ def _accept(ctx: GateContext) -> Accepted:
     return Accepted(
         proposal=proposal,
         ctx=ctx,
-        sql=format_sql(ctx),
+        sql=format_sql(ctx.templated, ctx.tree, ctx.relations),
         columns=columns,
         column_tests=[t for t in tests if t.column],
         model_tests=[t for t in tests if not t.column],
