@@ -119,6 +119,7 @@ class Catalog:
     adapter_type: str = "duckdb"
     database_path: Path | None = None  # the DuckDB file, when the target is DuckDB
     database_name: str | None = None  # the name dbt gives that database (attach alias)
+    has_package: bool = True  # the gen_model dbt package (its generic tests) is installed
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -231,6 +232,7 @@ class Catalog:
             adapter_type=data.get("adapter_type", "duckdb"),
             database_path=Path(data["database_path"]) if data.get("database_path") else None,
             database_name=data.get("database_name"),
+            has_package=data.get("has_package", True),
         )
 
 

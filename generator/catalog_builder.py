@@ -20,6 +20,7 @@ import duckdb
 from generator import dbt
 from generator.catalog import Catalog, Column, ForeignKey, RawFile, Relation
 from generator.errors import ConfigError
+from generator.package import has_package
 from generator.project import Project
 
 # Text columns with at most this many distinct values get sample values in the catalog.
@@ -274,6 +275,7 @@ def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFi
         adapter_type="duckdb",
         database_path=path,
         database_name=database,
+        has_package=has_package(manifest),
     )
 
 

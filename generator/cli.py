@@ -228,6 +228,28 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
     )
 
 
+@cli.command()
+@project_options
+@click.option("--upgrade", is_flag=True, help="Replace an already vendored copy with this version's.")
+def init(project_dir, profiles_dir, target, upgrade) -> None:
+    """Install the gen_model dbt package (its generic tests) into a dbt project, offline."""
+    from generator.package import VENDOR_DIR, init_project
+    from generator.project import load_project
+
+    try:
+        project = load_project(project_dir, profiles_dir, target)
+        changed = init_project(project, upgrade=upgrade)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    if project.name == "gen_model":
+        click.echo("this is the gen_model project itself: its generic tests are already here")
+    elif changed:
+        click.echo(f"installed the gen_model dbt package: {', '.join(changed)} (dbt deps done)")
+        click.echo(f"commit {VENDOR_DIR.as_posix()}/ and packages.yml with your project")
+    else:
+        click.echo("the gen_model dbt package is already installed (dbt deps done)")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="gen-model")

@@ -114,7 +114,8 @@ def provenance_for(proposal: Proposal, origin: dict) -> dict:
     }
     if origin.get("proposal_file"):
         data["proposal_file"] = origin["proposal_file"]
-    return data
+    # Unknowns are left out rather than written as nulls: less to read in review.
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def plan(project: Project, catalog: Catalog, accepted: Accepted, provenance: dict) -> WritePlan:
@@ -195,6 +196,14 @@ def write_and_build(project: Project, catalog: Catalog, plan_: WritePlan, option
     }
 
 
+def _require_package(project: Project, catalog: Catalog) -> None:
+    """Generated YAML uses the package's tests: refuse before any LLM call or write."""
+    if not catalog.has_package:
+        from generator.package import missing_package_error
+
+        raise missing_package_error(project)
+
+
 def _recover(project: Project, options: Options) -> None:
     restored = FileTransaction(project.project_dir).recover()
     if restored:
@@ -257,6 +266,7 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
         report.model, report.layer = proposal.name, proposal.layer
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
             catalog = build_catalog(project)
+        _require_package(project, catalog)
         with _open_sandbox(catalog, options.timeout_s) as sandbox:
             ctx = check(catalog, proposal, sandbox, options)
             report.gates = ctx.report
@@ -371,7 +381,9 @@ def generate(project: Project, request: Request, options: Options, provider=None
         )
         provider = provider or make_provider(settings.provider, settings)
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
-            catalog, _, prompt = prepare_prompt(project, request, settings)
+            catalog = build_catalog(project)
+            _require_package(project, catalog)
+            catalog, _, prompt = prepare_prompt(project, request, settings, catalog)
         accepted = None
         current = prompt
         with _open_sandbox(catalog, options.timeout_s) as sandbox:
