@@ -120,6 +120,7 @@ class Catalog:
     database_path: Path | None = None  # the DuckDB file, when the target is DuckDB
     database_name: str | None = None  # the name dbt gives that database (attach alias)
     has_package: bool = True  # the gen_model dbt package (its generic tests) is installed
+    session_settings: tuple[tuple[str, str], ...] = ()  # DuckDB settings the profile sets
 
     # -- lookups -------------------------------------------------------------------------
 

@@ -30,6 +30,16 @@ SAMPLE_MAX_LENGTH = 40
 KEY_TESTS = ("unique_combination_of_columns",)
 
 
+def session_settings() -> tuple[tuple[str, str], ...]:
+    """The DuckDB `settings:` of the loaded dbt-duckdb profile (TimeZone and the like)."""
+    from dbt.adapters.factory import FACTORY
+
+    adapter = next(iter(FACTORY.adapters.values()), None)
+    settings = getattr(getattr(adapter, "config", None), "credentials", None)
+    settings = getattr(settings, "settings", None) or {}
+    return tuple(sorted((str(name), str(value)) for name, value in settings.items()))
+
+
 def warehouse_path(project: Project) -> tuple[Path, str]:
     """The DuckDB file and database name of the project's target, from dbt's own config."""
     from dbt.adapters.factory import FACTORY
@@ -276,6 +286,7 @@ def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFi
         database_path=path,
         database_name=database,
         has_package=has_package(manifest),
+        session_settings=session_settings(),
     )
 
 

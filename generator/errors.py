@@ -35,7 +35,8 @@ class Problem:
         """Render as `file:line:col: [rule] message; did you mean ...?` plus a caret line."""
         text = f"{self.location()}: [{self.rule}] {self.message}"
         if self.suggestion:
-            text += f" {self.suggestion}"
+            separator = " " if text.endswith((".", "?", "!", ":")) else ". "
+            text += f"{separator}{self.suggestion}"
         if self.highlight:
             text += "\n" + self.highlight
         return text

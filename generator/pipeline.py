@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -18,7 +18,7 @@ from generator.catalog import Catalog
 from generator.catalog_builder import build_catalog
 from generator.datatests import DataTest, grain_tests
 from generator.errors import BuildError, GateError, GenModelError, Problem, ProposalError
-from generator.gates import GATES, GateContext, run_gates
+from generator.gates import GATES, GateContext, GateReport, run_gates
 from generator.progress import QUIET, Progress
 from generator.project import Project
 from generator.proposal import Proposal, validate_proposal
@@ -64,6 +64,7 @@ def _open_sandbox(catalog: Catalog, timeout_s: float):
         allowed,
         timeout_s=timeout_s,
         base_dir=catalog.project_dir,
+        session_settings=catalog.session_settings,
     )
 
 
@@ -76,7 +77,13 @@ def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> Ga
         timeout_s=options.timeout_s,
         sandbox=sandbox,
     )
-    ctx.report = run_gates(ctx, GATES)
+    report = run_gates(ctx, GATES)
+    ctx.report = GateReport(
+        tuple(
+            replace(outcome, problems=tuple(proposal.locate(p) for p in outcome.problems))
+            for outcome in report.outcomes
+        )
+    )
     return ctx
 
 

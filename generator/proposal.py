@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jsonschema
@@ -96,6 +96,9 @@ class Proposal:
     materialized: str | None = None
     request: str | None = None
     source_file: str | None = field(default=None, compare=False)
+    # Where the SQL's first line sits in `source_file` (1-based line, indentation), when the
+    # SQL is a YAML literal block: problems are then reported at file positions.
+    sql_position: tuple[int, int] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         """Canonical plain data, in schema order (what is hashed and locked)."""
@@ -122,6 +125,17 @@ class Proposal:
     def sql_file(self) -> str:
         """Where problems in the SQL are reported: the proposal file, or `<name>.sql`."""
         return self.source_file or f"{self.name}.sql"
+
+    def locate(self, problem: Problem) -> Problem:
+        """A problem found at SQL line/col, moved to its position in the proposal file."""
+        if self.sql_position is None or problem.file != self.source_file or problem.line is None:
+            return problem
+        first_line, indent = self.sql_position
+        return replace(
+            problem,
+            line=first_line + problem.line - 1,
+            col=None if problem.col is None else problem.col + indent,
+        )
 
 
 def _json_path(path) -> str:
@@ -232,7 +246,9 @@ def _convention_problems(data: dict, file: str | None) -> list[Problem]:
     return problems
 
 
-def validate_proposal(data: object, file: str | None = None) -> Proposal:
+def validate_proposal(
+    data: object, file: str | None = None, sql_position: tuple[int, int] | None = None
+) -> Proposal:
     """Check plain data against the proposal schema and conventions; report every problem."""
     if not isinstance(data, dict):
         raise ProposalError(
@@ -246,12 +262,18 @@ def validate_proposal(data: object, file: str | None = None) -> Proposal:
         problems = _convention_problems(data, file)
     if problems:
         raise ProposalError(f"the proposal is invalid ({len(problems)} problem(s))", problems)
+    sql = data["sql"]
+    # Only blank lines are dropped in front, so line/column positions keep their meaning.
+    leading = len(sql) - len(sql.lstrip("\n"))
+    if sql_position is not None:
+        sql_position = (sql_position[0] + leading, sql_position[1])
     return Proposal(
         name=data["name"],
         layer=data["layer"],
         description=data["description"].strip(),
         grain=tuple(data["grain"]),
-        sql=data["sql"].strip() + "\n",
+        sql=sql.lstrip("\n").rstrip() + "\n",
+        sql_position=sql_position,
         columns=tuple(ColumnSpec(c["name"], c.get("description", "").strip()) for c in data["columns"]),
         materialized=data.get("materialized"),
         request=data.get("request"),
@@ -275,4 +297,27 @@ def load_proposal(path: str | Path) -> Proposal:
             f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}",
             [Problem(rule="schema", message=str(error).splitlines()[0], file=str(path), line=line, col=col)],
         ) from None
-    return validate_proposal(data, file=str(path))
+    position = None if path.suffix == ".json" else _yaml_sql_position(text)
+    return validate_proposal(data, file=str(path), sql_position=position)
+
+
+def _yaml_sql_position(text: str) -> tuple[int, int] | None:
+    """File line and indentation of the first line of a literal-block (`sql: |`) SQL value."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for key, value in root.value:
+        if key.value == "sql" and isinstance(value, yaml.ScalarNode) and value.style == "|":
+            lines = text.splitlines()
+            first = value.start_mark.line + 1  # 0-based index of the first content line
+            while first < len(lines) and not lines[first].strip():
+                first += 1
+            if first >= len(lines):
+                return None
+            indent = len(lines[first]) - len(lines[first].lstrip(" "))
+            # Leading blank lines were skipped here and are stripped from the SQL too.
+            return first + 1, indent
+    return None

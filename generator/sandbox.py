@@ -49,6 +49,10 @@ RESULT_TABLE = "gen_model_dry_run"
 _MIB = 1024 * 1024
 
 
+# Session settings that change what a query returns, copied from the profile when set there.
+RESULT_SETTINGS = frozenset({"timezone", "calendar", "default_collation", "default_null_order", "default_order"})
+
+
 class SandboxQueryError(GateError):
     """DuckDB refused or failed a query in the sandbox; `message` is DuckDB's own text."""
 
@@ -150,6 +154,7 @@ class Sandbox:
         max_temp_size: str | None = None,
         extensions: Sequence[str] = (),
         attachments: Sequence[tuple[str | Path, str]] = (),
+        session_settings: Sequence[tuple[str, str]] = (),
     ):
         self.database_path = Path(database_path)
         self.database_name = database_name
@@ -161,6 +166,11 @@ class Sandbox:
         self.max_temp_size = max_temp_size or default_max_temp_size()
         self.extensions = tuple(extensions)
         self.attachments = tuple((Path(path), alias) for path, alias in attachments)
+        # Settings the dbt profile gives every session and that change results (TimeZone
+        # moves date_trunc on timestamptz): the dry run must see what `dbt build` will see.
+        self.session_settings = tuple(
+            (name, str(value)) for name, value in session_settings if name.lower() in RESULT_SETTINGS
+        )
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._temp_directory: str | None = None
 
@@ -218,6 +228,9 @@ class Sandbox:
                     f"SET file_search_path = {_sql_string(str(self.base_dir.resolve()))}"
                 )
             statements += [f"LOAD {_sql_identifier(name)}" for name in self.extensions]
+            statements += [
+                f"SET {_sql_identifier(name)} = {_sql_string(value)}" for name, value in self.session_settings
+            ]
             allowed = ", ".join(_sql_string(d) for d in self._allowed_directory_forms())
             # The order matters: allowed_directories can only be set while external access
             # is on, and nothing at all can be changed once the configuration is locked.

@@ -212,7 +212,7 @@ def test_unknown_column_message_in_full(catalog: Catalog):
     sql = "select\n    o.order_id,\n    o.amout\nfrom {{ ref('stg_shop__orders') }} as o\n"
     _, problems = run_up_to("binding", sql, catalog)
     assert [p.format() for p in problems] == [
-        "fixture.sql:3:5: [binding] ref('stg_shop__orders') (as o) has no column 'amout' "
+        "fixture.sql:3:5: [binding] ref('stg_shop__orders') (as o) has no column 'amout'. "
         "Did you mean 'amount'?\n"
         "        o.amout\n"
         "        ^^^^^^^"
@@ -225,7 +225,7 @@ def test_bare_table_message_in_full(catalog: Catalog):
     _, problems = run_up_to("references", sql, catalog)
     assert [p.format() for p in problems] == [
         "fixture.sql:1:16: [references] table 'raw_shop.customers' is not referenced through "
-        "dbt Use {{ source('raw_shop', 'customers') }} so dbt knows the lineage and the "
+        "dbt. Use {{ source('raw_shop', 'customers') }} so dbt knows the lineage and the "
         "target's schema.\n"
         "    select id from raw_shop.customers\n"
         "                   ^^^^^^^^^^^^^^^^^^"
@@ -240,7 +240,7 @@ def test_limit_message_in_full(catalog: Catalog):
     _, problems = run_up_to("determinism", sql, catalog)
     assert [p.format() for p in problems] == [
         "fixture.sql:4:1: [determinism] LIMIT after ORDER BY amount can return different rows "
-        "on each run: rows tied on amount come in any order Add order_id to the ORDER BY "
+        "on each run: rows tied on amount come in any order. Add order_id to the ORDER BY "
         "(order_id is the unique key of ref('stg_shop__orders')).\n"
         "    limit 5\n"
         "    ^^^^^"
