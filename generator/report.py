@@ -113,6 +113,7 @@ class RunReport:
             "written": f"✓ {self.model} v{self.version} written ({self.layer})",
             "replayed": f"✓ {self.model} v{self.version} replayed from the lockfile ({self.layer})",
             "dry-run": f"✓ {self.model} v{self.version} passed every gate (dry run: nothing written)",
+            "unchanged": f"✓ {self.model} v{self.version} is up to date (nothing written)",
             "rejected": f"✗ {self.model or 'proposal'} rejected",
             "failed": f"✗ {self.model or 'proposal'} failed",
         }.get(self.status, self.status)
