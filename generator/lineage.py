@@ -56,7 +56,7 @@ def _unwrap(expression: exp.Expression) -> exp.Expression:
 def _core(expression: exp.Expression) -> exp.Expression:
     """Strip casts and coalesce-with-default wrappers: `coalesce(sum(x), 0)` is a sum."""
     while True:
-        if isinstance(expression, (exp.Cast, exp.TryCast, exp.Paren)):
+        if isinstance(expression, (exp.Cast, exp.TryCast, exp.Paren, exp.Filter)):
             expression = expression.this
         elif isinstance(expression, exp.Coalesce) and expression.this is not None:
             expression = expression.this
@@ -65,20 +65,23 @@ def _core(expression: exp.Expression) -> exp.Expression:
 
 
 def _transform(root: Node, output: str) -> str:
+    """How the output is made: the first link in the chain that is more than a column."""
     chain = [node for node in root.walk()]
     expressions = [_unwrap(node.expression) for node in chain if not isinstance(node.expression, exp.Table)]
     if not expressions:
         return "unknown"
-    top = _core(expressions[0])
-    if isinstance(top, exp.AggFunc):
-        return f"aggregate:{top.key}"
-    if not list(top.find_all(exp.Column)):
-        return "constant"
-    if all(isinstance(expression, exp.Column) for expression in expressions):
-        leaves = [node for node in chain if not node.downstream]
-        names = {node.name.split(".")[-1].lower() for node in leaves}
-        return "pass-through" if names == {output.lower()} else "renamed"
-    return "expression"
+    for expression in expressions:
+        core = _core(expression)
+        if isinstance(core, exp.Column):
+            continue  # a pass-through link (through a CTE, a subquery, a coalesce default)
+        if isinstance(core, exp.AggFunc):
+            return f"aggregate:{core.key}"
+        if not list(core.find_all(exp.Column)):
+            return "constant"
+        return "expression"
+    leaves = [node for node in chain if not node.downstream]
+    names = {node.name.split(".")[-1].lower() for node in leaves}
+    return "pass-through" if names == {output.lower()} else "renamed"
 
 
 def _leaf_upstream(node: Node, ctx: GateContext) -> Upstream | None:

@@ -47,6 +47,7 @@ class Accepted:
     columns: list[ContractColumn]
     column_tests: list[DataTest]
     model_tests: list[DataTest]
+    lineage: list = field(default_factory=list)  # generator.lineage.ColumnLineage
 
 
 def _open_sandbox(catalog: Catalog, timeout_s: float):
@@ -89,6 +90,7 @@ def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> Ga
 
 def _accept(ctx: GateContext) -> Accepted:
     from generator.gates.contract import contract_columns
+    from generator.lineage import column_lineage
     from generator.sqlformat import format_sql
 
     proposal = ctx.proposal
@@ -101,6 +103,7 @@ def _accept(ctx: GateContext) -> Accepted:
         columns=columns,
         column_tests=[t for t in tests if t.column],
         model_tests=[t for t in tests if not t.column],
+        lineage=column_lineage(ctx),
     )
 
 
@@ -127,7 +130,10 @@ def provenance_for(proposal: Proposal, origin: dict) -> dict:
 
 def plan(project: Project, catalog: Catalog, accepted: Accepted, provenance: dict) -> WritePlan:
     """The files the accepted proposal becomes."""
+    from generator.lineage import lineage_meta
+
     proposal = accepted.proposal
+    provenance = {**provenance, "lineage": lineage_meta(accepted.lineage)}
     return plan_model_write(
         project,
         catalog,

@@ -99,6 +99,7 @@ class RunReport:
             "tokens": {"input": self.tokens_in, "output": self.tokens_out},
             "cost_usd": self.cost_usd,
             "build": self.build,
+            "file_contents": self.file_contents if self.status == "dry-run" else {},
             "problems": [p.to_dict() for p in self.problems],
             "notes": self.notes,
             "elapsed_s": round(self.elapsed_s, 2) if self.elapsed_s is not None else None,
@@ -149,6 +150,9 @@ class RunReport:
             lines.append("  LLM calls:   0")
         for note in self.notes:
             lines.append(f"  note:        {note}")
+        if self.status == "dry-run":
+            for path, content in self.file_contents.items():
+                lines += ["", f"----- {path} -----", content.rstrip("\n")]
         if self.problems:
             lines.append("")
             lines.extend(problem.format() for problem in self.problems)
