@@ -424,7 +424,7 @@ def generate(project: Project, request: Request, options: Options, provider=None
                     problems = [Problem(rule="answer", message=completion.error or "no proposal")]
                 else:
                     try:
-                        proposal = _as_proposal(completion.proposal, request, f"<proposal from {model}>")
+                        proposal = _as_proposal(completion.proposal, request, None)
                     except ProposalError as error:
                         problems = list(error.problems)
                     else:

@@ -128,8 +128,11 @@ class Proposal:
 
     def locate(self, problem: Problem) -> Problem:
         """A problem found at SQL line/col, moved to its position in the proposal file."""
-        if self.sql_position is None or problem.file != self.source_file or problem.line is None:
+        if problem.file != self.source_file or problem.line is None or self.source_file is None:
             return problem
+        if self.sql_position is None:
+            # A quoted or JSON string: positions are within the SQL text, and say so.
+            return replace(problem, file=f"{self.source_file}#sql")
         first_line, indent = self.sql_position
         return replace(
             problem,
