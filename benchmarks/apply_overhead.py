@@ -1,0 +1,135 @@
+"""Overhead of `gen-model apply` (no LLM) against a plain `dbt build --select` of the same model.
+
+Both are measured side by side in one run, as a user runs them (fresh processes), on fresh
+copies of the built sample project, alternating so machine noise hits both alike:
+
+  apply   `gen-model apply PROPOSAL`: dbt parse + catalog + 8 gates (sandbox dry run) +
+          atomic write + in-process `dbt build --select <model>.v1` of what it wrote;
+  plain   `dbt build --select <model>.v1` of that same model, afterwards, in the same copy.
+
+Prints the median wall time of each and the ratio (target: apply within 1.5x of plain),
+plus an in-process breakdown of where apply spends its time. Exit 1 if over the target.
+
+    python benchmarks/apply_overhead.py [--runs 5] [--proposal examples/proposals/account_mrr.yml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGET_RATIO = 1.5
+PROJECT_PATHS = ("dbt_project.yml", "models", "macros", "seeds", "profiles.yml.example")
+
+
+def build_template(directory: Path) -> None:
+    """A built copy of the sample project (scale 1), without the example model under test."""
+    directory.mkdir(parents=True)
+    for name in PROJECT_PATHS:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, directory / name)
+        elif source.exists():
+            shutil.copy2(source, directory / name)
+    shutil.copy2(directory / "profiles.yml.example", directory / "profiles.yml")
+    run([sys.executable, "-m", "sample_data", "--scale", "1"], directory)
+    run([str(BIN / "dbt"), "build", "--quiet"], directory)
+
+
+def run(command: list[str], directory: Path) -> float:
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=directory, capture_output=True, text=True, env=_env())
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{completed.stdout}\n{completed.stderr}")
+    return elapsed
+
+
+def _env() -> dict:
+    env = dict(os.environ, DO_NOT_TRACK="1", PYTHONPATH=str(REPO))
+    for name in ("GEN_MODEL_DUCKDB_PATH", "GEN_MODEL_RAW_PATH", "DBT_PROFILES_DIR"):
+        env.pop(name, None)
+    return env
+
+
+def breakdown(directory: Path, proposal: Path) -> dict[str, float]:
+    """Where apply's time goes, measured in-process on one more fresh copy."""
+    sys.path.insert(0, str(REPO))
+    from generator import pipeline
+    from generator.catalog_builder import build_catalog
+    from generator.project import load_project
+    from generator.proposal import load_proposal
+
+    times: dict[str, float] = {}
+    started = time.perf_counter()
+    project = load_project(directory)
+    catalog = build_catalog(project)
+    times["parse + catalog"] = time.perf_counter() - started
+    started = time.perf_counter()
+    options = pipeline.Options()
+    with pipeline._open_sandbox(catalog, options.timeout_s) as sandbox:
+        ctx = pipeline.check(catalog, load_proposal(proposal), sandbox, options)
+        accepted = pipeline._accept(ctx)
+    times["gates + derivation"] = time.perf_counter() - started
+    started = time.perf_counter()
+    plan = pipeline.plan(project, catalog, accepted, pipeline.provenance_for(accepted.proposal, {}))
+    times["plan"] = time.perf_counter() - started
+    started = time.perf_counter()
+    pipeline.write_and_build(project, catalog, plan, options)
+    times["write + dbt build"] = time.perf_counter() - started
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--proposal", type=Path, default=REPO / "examples" / "proposals" / "account_mrr.yml")
+    args = parser.parse_args()
+    proposal = args.proposal.resolve()
+    import yaml
+
+    name = yaml.safe_load(proposal.read_text())["name"]
+    with tempfile.TemporaryDirectory(prefix="gen-model-bench-") as scratch:
+        template = Path(scratch) / "template"
+        print(f"building the sample project once ({template}) ...", flush=True)
+        build_template(template)
+        for path in (template / "models").rglob(f"{name}*"):
+            path.unlink()  # the model under test is written by apply in each copy
+        run([str(BIN / "dbt"), "parse", "--quiet"], template)
+        apply_times, plain_times = [], []
+        for index in range(args.runs):
+            copy = Path(scratch) / f"run{index}"
+            shutil.copytree(template, copy)
+            apply_times.append(run([str(BIN / "gen-model"), "apply", str(proposal)], copy))
+            plain_times.append(run([str(BIN / "dbt"), "build", "--quiet", "--select", f"{name}.v1"], copy))
+            shutil.rmtree(copy)
+        copy = Path(scratch) / "breakdown"
+        shutil.copytree(template, copy)
+        parts = breakdown(copy, proposal)
+
+    apply_median, plain_median = statistics.median(apply_times), statistics.median(plain_times)
+    ratio = apply_median / plain_median
+    print(f"\nmodel {name}, {args.runs} runs each, fresh processes, medians:")
+    def runs(times: list[float]) -> str:
+        return ", ".join(f"{t:.2f}" for t in times)
+
+    print(f"  gen-model apply (no LLM)        {apply_median:6.2f} s   runs: {runs(apply_times)}")
+    print(f"  dbt build --select {name}.v1   {plain_median:6.2f} s   runs: {runs(plain_times)}")
+    print(f"  ratio apply / plain             {ratio:6.2f}x  (target <= {TARGET_RATIO}x)")
+    print("\nwhere apply spends its time (in-process, one run):")
+    for label, seconds in parts.items():
+        print(f"  {label:<22} {seconds:6.2f} s")
+    return 0 if ratio <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
