@@ -1,12 +1,18 @@
-"""python -m sample_data.demo: build the sample project with dbt and say how it went.
+"""python -m sample_data.demo: build the sample project with dbt, then show generation.
 
 Run from the project directory after `python -m sample_data` (as `make demo` does). dbt runs
 in-process through generator.dbt; the exit status is 1 when the build fails, with dbt's
-errors printed.
+errors printed. Then, on a fresh copy of the built project (target/demo_project/, kept for
+you to look at), one committed example proposal goes through `gen-model apply`, showing
+every gate and the summary, and the files it writes are compared byte for byte with the
+committed ones. With ANTHROPIC_API_KEY set, one live `gen-model "..."` request follows.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -17,6 +23,9 @@ from generator.errors import GenModelError
 from generator.project import Project, load_project
 
 MARTS = ("accounts", "subscriptions", "invoices")
+EXAMPLE = Path("examples") / "proposals" / "account_mrr.yml"
+LIVE_REQUEST = "weekly active users per account, from the product events, with the account's plan tier"
+COPIED = ("dbt_project.yml", "profiles.yml", "packages.yml", "models", "macros", "seeds", "data", "target")
 PASSED = {"success", "pass"}
 SHOWN_FAILURES = 10
 
@@ -56,7 +65,58 @@ def summarize(outcome: DbtOutcome, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def main(project_dir: str | Path | None = None) -> int:
+def fresh_copy(project: Project, destination: Path) -> dict[str, str]:
+    """A copy of the built project (its warehouse too); the environment that points at it."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    for name in COPIED:
+        source = project.project_dir / name
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("demo_project") if name == "target" else None
+            shutil.copytree(source, destination / name, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, destination / name)
+    warehouse = Path(os.environ.get("GEN_MODEL_DUCKDB_PATH") or project.project_dir / "warehouse.duckdb")
+    if not warehouse.is_absolute():
+        warehouse = project.project_dir / warehouse
+    shutil.copy2(warehouse, destination / "warehouse.duckdb")
+    # The copy must never write into the user's own warehouse.
+    return dict(os.environ, GEN_MODEL_DUCKDB_PATH=str(destination / "warehouse.duckdb"))
+
+
+def show_generation(project: Project) -> int:
+    """Apply the example proposal on a fresh copy; then one live request if a key is set."""
+    gen_model = str(Path(sys.executable).parent / "gen-model")
+    copy = project.project_dir / "target" / "demo_project"
+    environment = fresh_copy(project, copy)
+    proposal = project.project_dir / EXAMPLE
+    import yaml
+
+    name = yaml.safe_load(proposal.read_text())["name"]
+    committed = {path.name: path.read_bytes() for path in (copy / "models").rglob(f"{name}*")}
+    for path in (copy / "models").rglob(f"{name}*"):
+        path.unlink()  # so the demo writes them afresh instead of finding them up to date
+    print(f"\n$ gen-model apply {EXAMPLE}   (on a fresh copy: {project.relative(copy)})", flush=True)
+    applied = subprocess.run([gen_model, "apply", str(proposal)], cwd=copy, env=environment)
+    if applied.returncode != 0:
+        return applied.returncode
+    written = {path.name: path.read_bytes() for path in (copy / "models").rglob(f"{name}*")}
+    same = written == committed
+    print(f"  reproducible: the files are {'byte-identical to' if same else 'DIFFERENT from'} the committed ones")
+    if not same:
+        return 1
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        print(f'\n$ gen-model "{LIVE_REQUEST}"   (live: one LLM call, bounded repairs)', flush=True)
+        live = subprocess.run([gen_model, LIVE_REQUEST], cwd=copy, env=environment)
+        if live.returncode != 0:
+            print(f"  the live request ended with exit code {live.returncode} (see above); the demo itself is fine")
+    else:
+        print('\n(set ANTHROPIC_API_KEY to also see one live `gen-model "..."` request here)')
+    return 0
+
+
+def main(project_dir: str | Path | None = None, generation: bool = True) -> int:
     try:
         project = load_project(project_dir or Path.cwd())
     except GenModelError as error:
@@ -78,6 +138,8 @@ def main(project_dir: str | Path | None = None) -> int:
     counts = mart_row_counts(project)
     if counts:
         print("  marts      " + ", ".join(f"{name} {rows:,} rows" for name, rows in counts.items()))
+    if generation and (project.project_dir / EXAMPLE).is_file():
+        return show_generation(project)
     return 0
 
 
