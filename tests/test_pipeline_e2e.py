@@ -305,3 +305,30 @@ def test_generate_through_the_real_anthropic_sdk(sample_project, monkeypatch):
     assert "seats and subscriptions per plan" in json.dumps(seen[0]["messages"])
     assert report.tokens_in == 2100 and report.tokens_out == 300
     assert report.cost_usd is not None
+
+
+def test_an_overloaded_provider_exits_3_and_writes_nothing(sample_project, monkeypatch):
+    """529 on every try: the SDK retries (twice, by default), then gen-model gives up cleanly."""
+    git_snapshot(sample_project)
+    calls = []
+
+    def overloaded(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request)
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        return httpx2.Response(529, json=error, headers={"retry-after-ms": "1"})
+
+    import generator.providers as providers
+
+    real_factory = providers.make_provider
+
+    def with_mocked_network(name, settings=None, http_client=None):
+        return real_factory(name, settings, httpx2.Client(transport=httpx2.MockTransport(overloaded)))
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setattr(providers, "make_provider", with_mocked_network)
+    result = CliRunner().invoke(cli, ["seats per plan", "--project-dir", str(sample_project)])
+    assert result.exit_code == 3, result.output
+    assert "529" in result.stderr
+    assert "Traceback" not in result.output
+    assert len(calls) == 3
+    assert git_status(sample_project) == ""
