@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,10 +125,75 @@ def _split_commas(text: str) -> list[str]:
     return parts
 
 
+def _top_level(text: str) -> list[tuple[int, str]]:
+    """(index, char) of the characters outside strings and brackets."""
+    out, depth, quote, index = [], 0, None, 0
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 2
+                continue
+            if char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0:
+            out.append((index, char))
+        index += 1
+    return out
+
+
+def _fluent(line: str, indent: str) -> list[str] | None:
+    """A method chain with two or more calls after its head, one call per line (ruff's style).
+
+    Only for a value inside brackets (a keyword argument, a dict or list item), which is
+    where the compiler puts expressions.
+    """
+    match = re.match(r'([A-Za-z_][A-Za-z0-9_]*=(?!=)|"[^"]*": )?(.*?)(,?)$', line)
+    if not match:
+        return None
+    prefix, value, comma = match.groups()
+    prefix = prefix or ""
+    top = _top_level(value)
+    if any(char in " ~-" for _, char in top):
+        return None  # an operator at the top: not a pure chain
+    dots = [index for index, char in top if char == "."]
+    parts, start = [], 0
+    for dot in dots:
+        parts.append(value[start:dot])
+        start = dot
+    parts.append(value[start:])
+    links: list[str] = []
+    for part in parts:
+        if links and not links[-1].endswith(")"):
+            links[-1] += part  # `.str` joins the call that follows it
+        else:
+            links.append(part)
+    head_end = next((i for i, link in enumerate(links) if link.endswith(")")), None)
+    if head_end is None:
+        return None
+    head, rest = "".join(links[: head_end + 1]), links[head_end + 1 :]
+    if sum(link.endswith(")") for link in rest) < 2:
+        return None
+    lines = wrap(prefix + head, indent)
+    for position, link in enumerate(rest):
+        last = position == len(rest) - 1
+        lines.extend(wrap(link + (comma if last else ""), indent))
+    return lines
+
+
 def wrap(line: str, indent: str) -> list[str]:
     """Fit one logical line into LINE_LENGTH by splitting its last bracket, black-style."""
     if len(indent) + len(line) <= LINE_LENGTH:
         return [indent + line]
+    fluent = _fluent(line, indent)
+    if fluent is not None:
+        return fluent
     for start, end in reversed(_brackets(line)):
         head, body, tail = line[: start + 1], line[start + 1 : end], line[end:]
         if not body.strip() or len(indent) + len(head) > LINE_LENGTH:
@@ -186,6 +252,14 @@ def _docstring(text: str, indent: str = "") -> str:
             break_on_hyphens=False,
         )
     )
+
+
+def _one_docstring(text: str, indent: str) -> str:
+    """A complete docstring: on one line when it fits, else wrapped with the quotes alone."""
+    single = f'{indent}"""{text}"""'
+    if len(single) <= LINE_LENGTH:
+        return single + "\n"
+    return _docstring('"""' + text, indent) + f'\n{indent}"""\n'
 
 
 def _comment(text: str, indent: str = "") -> str:
@@ -504,8 +578,15 @@ class _ModelWriter:
         text += "    return rows.with_columns(_error=join_reasons(*reasons))\n"
         return text
 
-    def load(self) -> str:
+    def load(self, quarantine: bool) -> str:
         spec = self.spec
+        records = (
+            "    # The record as read, kept before a cast overwrites a field of the same name.\n"
+            "    rows = rows.with_columns("
+            "_record=pl.struct(list(EXPECTED_FIELDS)).struct.json_encode())\n"
+            if quarantine
+            else ""
+        )
         steps = "cast_fields(rows)"
         if any(column.expr is not None for column in spec.columns):
             steps = f"derive({steps})"
@@ -527,7 +608,7 @@ class _ModelWriter:
         frames.append(conform(records, check_drift(name, schema)))
         rejected.append(unreadable)
     rows = pl.concat(frames, how="vertical")
-    return check_rows({steps}), pl.concat(rejected), names
+{records}    return check_rows({steps}), pl.concat(rejected), names
 '''
 
     def location(self) -> str:
@@ -605,7 +686,8 @@ class _ModelWriter:
                 f"{column.name}=pl.col({py_literal(column.source)}).cast({column.type.polars()}),",
                 "        ",
             )
-        text += '    ).filter(pl.col("_lookup_key").is_not_null()).unique()\n'
+        text += "    )\n"
+        text += '    candidates = candidates.filter(pl.col("_lookup_key").is_not_null()).unique()\n'
         if lookup.on_ambiguous == "null":
             text += '    candidates = candidates.filter(pl.len().over("_lookup_key") == 1)\n'
         else:
@@ -665,15 +747,15 @@ class _ModelWriter:
         spec = self.spec
         lookup = spec.lookup
         signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
-        steps = 'rows.lazy().filter(pl.col("_error").is_null())'
+        steps = []
         if spec.dedupe:
-            steps = f"dedupe({steps})"
+            steps.append("    result = dedupe(result)\n")
         if spec.filters:
-            steps = f"filter_rows({steps})"
+            steps.append("    result = filter_rows(result)\n")
         if lookup:
-            steps = f"attach_lookup({steps}, lookup)"
+            steps.append("    result = attach_lookup(result, lookup)\n")
         text = f"def build({signature}) -> pl.DataFrame:\n"
-        text += f'    """{_build_summary(spec)}"""\n'
+        text += _one_docstring(_build_summary(spec), "    ")
         text += "    rows, unreadable, files = load(raw_dir)\n"
         text += '    rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()\n'
         text += "    errors = pl.concat(\n        [\n"
@@ -692,7 +774,9 @@ class _ModelWriter:
                 '        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside '
                 'in {NAME}__quarantine")\n'
             )
-        text += _lines(f"return finish({steps})", "    ")
+        text += '    result = rows.lazy().filter(pl.col("_error").is_null())\n'
+        text += "".join(steps)
+        text += "    return finish(result)\n"
         return text
 
     def model(self) -> str:
@@ -716,13 +800,9 @@ class _ModelWriter:
         return '''def quarantined(raw_dir: Path) -> pl.DataFrame:
     """Every row that did not load, with its file, row, record and reason, in file order."""
     rows, unreadable, files = load(raw_dir)
-    failed = rows.filter(pl.col("_error").is_not_null()).select(
-        "_file",
-        "_row",
-        pl.struct(list(EXPECTED_FIELDS)).struct.json_encode().alias("_record"),
-        "_error",
-    )
-    bad = pl.concat([unreadable, failed.collect()]).sort("_file", "_row")
+    failed = rows.filter(pl.col("_error").is_not_null())
+    failed = failed.select("_file", "_row", "_record", "_error").collect()
+    bad = pl.concat([unreadable, failed]).sort("_file", "_row")
     file_ids = list(range(len(files)))
     return bad.select(
         source_file=pl.col("_file").replace_strict(file_ids, files, return_dtype=pl.String),
@@ -744,7 +824,7 @@ def model(dbt, session):
         if not quarantine:
             sections[-1] += _lines(f"COLUMNS = {_list([c.name for c in self.spec.columns])}", "")
         sections.append(self.fixed_blocks())
-        sections += [self.cast_fields(), self.derive(), self.check_rows(), self.load()]
+        sections += [self.cast_fields(), self.derive(), self.check_rows(), self.load(quarantine)]
         if quarantine:
             sections.append(self.quarantined())
         else:
@@ -958,6 +1038,29 @@ def compile_spec(path: str | Path) -> list[Path]:
             if stale.is_file() and "Compiled by gen-model" in stale.read_text(encoding="utf-8"):
                 stale.unlink()
     return written
+
+
+def find_specs(paths: list[str | Path]) -> list[Path]:
+    """The `*.enrich.yml` files among `paths` (files, or directories searched recursively)."""
+    found: set[Path] = set()
+    for item in map(Path, paths):
+        if item.is_dir():
+            found.update(p for p in item.rglob(f"*{SPEC_SUFFIX}") if p.is_file())
+        elif item.name.endswith(SPEC_SUFFIX):
+            found.add(item)
+    return sorted(found)
+
+
+def stale_files(path: str | Path) -> list[Path]:
+    """Files beside the spec that differ from what it compiles to (or are missing)."""
+    path = Path(path)
+    compiled = render_spec(load_spec(path), path.name)
+    stale = []
+    for file_name, content in compiled.files.items():
+        target = path.parent / file_name
+        if not target.is_file() or target.read_text(encoding="utf-8") != content:
+            stale.append(target)
+    return stale
 
 
 def sha256_of(files: dict[str, str]) -> str:

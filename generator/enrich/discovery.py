@@ -140,6 +140,13 @@ def _columns(frame) -> tuple[Column, ...]:
     )
 
 
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
 def _looks_like_ndjson(head: bytes) -> bool:
     lines = [line for line in head.splitlines() if line.strip()][:3]
     if len(lines) < 2:
@@ -157,7 +164,9 @@ def _record_path(document) -> str | None:
     candidates = [
         key
         for key, value in document.items()
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value[:10])
+        if isinstance(value, list)
+        and value
+        and 2 * sum(isinstance(v, dict) for v in value[:10]) >= len(value[:10])
     ]
     if not candidates:
         return None
@@ -193,8 +202,15 @@ def sniff_file(path: str | Path, project_dir: str | Path = ".") -> RawFile | Non
     if fmt == "ndjson":
         complete = head if len(head) < SAMPLE_BYTES else head[: head.rfind(b"\n") + 1]
         lines = [line for line in complete.splitlines() if line.strip()][:SAMPLE_RECORDS]
-        frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines)), infer_schema_length=None)
-        description = f"NDJSON, one object per line; schema from the first {len(lines)} records"
+        objects = [line for line in lines if _is_json_object(line)]
+        frame = (
+            pl.read_ndjson(io.BytesIO(b"\n".join(objects)), infer_schema_length=None)
+            if objects
+            else pl.DataFrame()
+        )
+        description = f"NDJSON, one object per line; schema from the first {len(lines)} lines"
+        if len(objects) < len(lines):
+            description += f" ({len(lines) - len(objects)} of them not JSON objects)"
         return RawFile(relative, "ndjson", _columns(frame), _count_lines(path), None, description)
     if fmt == "json":
         encoding = sniff_encoding(head)
@@ -238,8 +254,9 @@ def sniff_file(path: str | Path, project_dir: str | Path = ".") -> RawFile | Non
 
 
 def _group_key(raw: RawFile) -> tuple:
+    """Files whose names differ only in their numbers (dates, sequence) form a series."""
     directory, _, name = raw.path.rpartition("/")
-    return (directory, raw.format, re.sub(r"\d+", "*", name), raw.record_path)
+    return (directory, raw.format, re.sub(r"\d+(?:[-_.]\d+)*", "*", name), raw.record_path)
 
 
 def discover_raw_files(

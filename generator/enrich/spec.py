@@ -627,15 +627,15 @@ def _check_column(
                     value=True,
                 )
                 ok = False
+        # Naive values are read in time_zone; every timestamp is stored in UTC.
         parse_tz = (
-            source_type.kind in ("text", "timestamp") and target_for_cast.kind == "timestamptz"
-        )
+            source_type.kind == "text" and target_for_cast.kind in ("timestamp", "timestamptz")
+        ) or (source_type.kind == "timestamp" and target_for_cast.kind == "timestamptz")
         if "time_zone" in raw:
             if not parse_tz:
                 report.add(
                     where + ["time_zone"],
-                    "time_zone applies when text or a naive timestamp becomes a timestamp with "
-                    "time zone",
+                    "time_zone applies when text or a naive timestamp is read as a timestamp",
                 )
                 ok = False
             else:

@@ -321,7 +321,9 @@ def build(raw_dir: Path) -> pl.DataFrame:
     )
     if errors.height:
         raise EnrichError(describe_errors(errors, files))
-    return finish(dedupe(rows.lazy().filter(pl.col("_error").is_null())))
+    result = rows.lazy().filter(pl.col("_error").is_null())
+    result = dedupe(result)
+    return finish(result)
 
 
 def model(dbt, session):

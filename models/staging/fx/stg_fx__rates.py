@@ -352,7 +352,10 @@ def build(raw_dir: Path) -> pl.DataFrame:
     )
     if errors.height:
         warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in {NAME}__quarantine")
-    return finish(filter_rows(dedupe(rows.lazy().filter(pl.col("_error").is_null()))))
+    result = rows.lazy().filter(pl.col("_error").is_null())
+    result = dedupe(result)
+    result = filter_rows(result)
+    return finish(result)
 
 
 def model(dbt, session):

@@ -298,19 +298,17 @@ def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
         frames.append(conform(records, check_drift(name, schema)))
         rejected.append(unreadable)
     rows = pl.concat(frames, how="vertical")
+    # The record as read, kept before a cast overwrites a field of the same name.
+    rows = rows.with_columns(_record=pl.struct(list(EXPECTED_FIELDS)).struct.json_encode())
     return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
 
 
 def quarantined(raw_dir: Path) -> pl.DataFrame:
     """Every row that did not load, with its file, row, record and reason, in file order."""
     rows, unreadable, files = load(raw_dir)
-    failed = rows.filter(pl.col("_error").is_not_null()).select(
-        "_file",
-        "_row",
-        pl.struct(list(EXPECTED_FIELDS)).struct.json_encode().alias("_record"),
-        "_error",
-    )
-    bad = pl.concat([unreadable, failed.collect()]).sort("_file", "_row")
+    failed = rows.filter(pl.col("_error").is_not_null())
+    failed = failed.select("_file", "_row", "_record", "_error").collect()
+    bad = pl.concat([unreadable, failed]).sort("_file", "_row")
     file_ids = list(range(len(files)))
     return bad.select(
         source_file=pl.col("_file").replace_strict(file_ids, files, return_dtype=pl.String),
