@@ -512,9 +512,29 @@ def test_schema_drift_policy_is_followed(tmp_path, monkeypatch):
         module.build(tmp_path / "retyped")
 
 
+def test_a_field_first_seen_after_the_type_sample_still_loads(tmp_path):
+    """NDJSON field types come from a sample of lines; a value outside it must not be lost."""
+    module = model("stg_crm__contacts")
+    base = raw_contacts()[0]
+    lines = []
+    for number in range(30_001):
+        record = json.loads(json.dumps(base))
+        record["id"] = str(number)
+        del record["properties"]["phone"]  # the key is absent, not null, in almost every line
+        lines.append(record)
+    # Not among the first lines, and not on the sample's stride (every 3rd line).
+    assert 20_000 > module.SAMPLE_LINES and 20_000 % (30_001 // module.SAMPLE_LINES) != 0
+    lines[20_000]["properties"]["phone"] = "+1 555 0199"
+    (tmp_path / "crm").mkdir()
+    (tmp_path / "crm" / "contacts.ndjson").write_text("\n".join(map(json.dumps, lines)))
+    frame = module.build(tmp_path)
+    assert frame.filter(pl.col("contact_id") == "20000")["phone"].to_list() == ["+1 555 0199"]
+    assert frame["phone"].null_count() == 30_000
+
+
 def test_the_contract_check_catches_a_wrong_output_type():
     module = model("stg_fx__rates")
-    frame = pl.LazyFrame(
+    frame = pl.DataFrame(
         {"rate_date": ["2024-01-01"], "currency_code": ["EUR"], "units_per_usd": [0.9]}
     )
     with pytest.raises(module.EnrichError, match="rate_date is String, expected Date"):

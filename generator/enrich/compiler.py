@@ -477,11 +477,14 @@ class _ModelWriter:
 
     def fixed_blocks(self) -> str:
         spec = self.spec
-        drift = blocks.DRIFT.replace(
-            "FIELD_NAME(path)",
-            "snake_case(path)" if spec.input.field_names == "snake_case" else "path",
+        snake = spec.input.field_names == "snake_case"
+        drift = blocks.DRIFT.replace("FIELD_NAME(path)", "snake_case(path)" if snake else "path")
+        reader = blocks.READERS[spec.input.format].replace(
+            # Expected fields join the decoded type by path, unless paths are renamed.
+            "EXPECTED_BY_PATH(wanted)",
+            "wanted" if snake else "wanted | EXPECTED_FIELDS",
         )
-        parts = [blocks.ERROR_AND_WARN, blocks.READERS[spec.input.format]]
+        parts = [blocks.ERROR_AND_WARN, reader]
         if spec.input.field_names == "snake_case":
             parts.append(blocks.SNAKE_CASE)
         parts.append(drift)
@@ -510,8 +513,13 @@ class _ModelWriter:
                 )
             text += "    ]\n"
             text += (
+                "    # Cast under temporary names first: an output may reuse an input field's "
+                "name,\n    # and each reason compares the value read with the value cast.\n"
+                '    rows = rows.with_columns(**{f"cast:{name}": value '
+                "for name, value in casts.items()})\n"
                 "    reasons = [\n"
-                "        pl.when(pl.col(field).is_not_null() & casts[column].is_null()).then(\n"
+                "        pl.when(pl.col(field).is_not_null() & "
+                'pl.col(f"cast:{column}").is_null()).then(\n'
                 "            pl.format(\n"
                 "                \"{}: cannot parse '{}' as {}\",\n"
                 "                pl.lit(column),\n"
@@ -521,10 +529,9 @@ class _ModelWriter:
                 "        )\n"
                 "        for column, field, kind in failures\n"
                 "    ]\n"
-            )
-            text += (
-                '    return rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons), '
-                "**casts)\n"
+                '    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))\n'
+                '    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) '
+                "for name in casts])\n"
             )
         else:
             text += "    return rows.with_columns(**casts)\n"
@@ -601,11 +608,10 @@ class _ModelWriter:
     frames, rejected = [], []
     for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
         try:
-            records, unreadable = read_file(path, name, file_id)
-            schema = records.collect_schema()
+            records, unreadable, fields = read_file(path, name, file_id)
         except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
             raise EnrichError(f"{{name}}: cannot be read: {{error}}") from None
-        frames.append(conform(records, check_drift(name, schema)))
+        frames.append(conform(records, check_drift(name, fields)))
         rejected.append(unreadable)
     rows = pl.concat(frames, how="vertical")
 {records}    return check_rows({steps}), pl.concat(rejected), names
@@ -626,30 +632,50 @@ class _ModelWriter:
         if dedupe.keep in ("latest", "earliest"):
             assert dedupe.by is not None
             latest = dedupe.keep == "latest"
-            order = [*key, dedupe.by, "_file", "_row"]
-            descending = [False] * len(key) + [latest, latest, latest]
+            order = [*key, dedupe.by, "_read"]
+            descending = [False] * len(key) + [latest, latest]
+            columns = f'"_read", *KEY, {py_literal(dedupe.by)}'
             summary = (
                 f"One row per key: the {dedupe.keep} by {dedupe.by}; ties go to the row read "
                 + ("last." if latest else "first.")
             )
         else:
             last = dedupe.keep == "last"
-            order = [*key, "_file", "_row"]
-            descending = [False] * len(key) + [last, last]
-            summary = f"One row per key: the {dedupe.keep} one in file order."
-        text = "def dedupe(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
-        text += f'    """{summary}"""\n'
-        text += "    ordered = rows.sort(\n"
+            order = [*key, "_read"]
+            descending = [False] * len(key) + [last]
+            columns = '"_read", *KEY'
+            summary = f"One row per key: the {dedupe.keep} one read."
+        text = "def dedupe(rows: pl.DataFrame) -> pl.DataFrame:\n"
+        text += _one_docstring(summary, "    ").rstrip("\n")[:-3].rstrip() + "\n\n"
+        text += _docstring(
+            "`rows` come sorted by the key and numbered in read order (`_read`), so each "
+            "key's versions sit next to each other. Most keys have one; only the runs of "
+            "repeated keys (few) are ordered to choose a version. The result stays sorted "
+            "by the key.",
+            "    ",
+        )
+        text += '\n    """\n'
+        text += (
+            "    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) "
+            "for k in KEY])\n"
+            "    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) "
+            "for k in KEY])\n"
+            "    ordered = rows.with_columns(_repeated=~(starts & ends))\n"
+        )
+        text += _lines(f'versions = ordered.filter(pl.col("_repeated")).select({columns})', "    ")
+        text += "    chosen = versions.sort(\n"
         text += _lines(f"{_list(order)},", "        ")
         text += _lines(f"descending={descending!r},", "        ")
         text += "        nulls_last=True,\n    )\n"
-        text += '    return ordered.unique(subset=KEY, keep="first", maintain_order=True)\n'
+        text += '    chosen = chosen.unique(subset=KEY, keep="first")["_read"]\n'
+        text += '    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())\n'
+        text += '    return ordered.filter(keep).drop("_read", "_repeated")\n'
         return text
 
     def filter_rows(self) -> str:
         if not self.spec.filters:
             return ""
-        text = "def filter_rows(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
+        text = "def filter_rows(rows: pl.DataFrame) -> pl.DataFrame:\n"
         text += '    """Rows the spec keeps, after dedupe; a null condition drops the row."""\n'
         text += "    return rows.filter(\n"
         for compiled, source in zip(self.spec.filters, self.spec.filter_texts, strict=True):
@@ -673,13 +699,13 @@ class _ModelWriter:
         right_key = lookup.lookup_key.expr
         if key_type is not None:
             right_key = f"{_parenthesised(right_key)}.cast({key_type.polars()})"
-        text = "def attach_lookup(rows: pl.LazyFrame, lookup: pl.DataFrame) -> pl.LazyFrame:\n"
+        text = "def attach_lookup(rows: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:\n"
         summary = (
             f"{names} from {lookup.model}, where {lookup.key_text} = {lookup.lookup_key_text}."
         )
         text += _docstring('"""' + summary, "    ") + "\n\n"
         text += _docstring(ambiguous, "    ") + '\n    """\n'
-        text += "    candidates = lookup.lazy().select(\n"
+        text += "    candidates = lookup.select(\n"
         text += _lines(f"_lookup_key={right_key},", "        ")
         for column in lookup.columns:
             text += _lines(
@@ -699,7 +725,9 @@ class _ModelWriter:
             )
         text += _lines(f"keyed = rows.with_columns(_lookup_key={lookup.key.expr})", "    ")
         text += (
-            '    return keyed.join(candidates, on="_lookup_key", how="left").drop("_lookup_key")\n'
+            '    joined = keyed.join(candidates, on="_lookup_key", how="left", '
+            'maintain_order="left")\n'
+            '    return joined.drop("_lookup_key")\n'
         )
         return text
 
@@ -709,16 +737,21 @@ class _ModelWriter:
         return lookup.key.dtype
 
     def finish(self) -> str:
-        return '''def finish(rows: pl.LazyFrame) -> pl.DataFrame:
-    """The output columns in contract order, sorted by the key, checked against OUTPUT_SCHEMA."""
-    frame = rows.select(list(OUTPUT_SCHEMA)).sort(KEY, maintain_order=True).collect()
+        if self.spec.dedupe is not None:
+            order, sort = "checked against OUTPUT_SCHEMA; dedupe sorted them", ""
+        else:
+            order = "sorted by the key, checked against OUTPUT_SCHEMA"
+            sort = ".sort(KEY, maintain_order=True)"
+        return f'''def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, {order}."""
+    frame = rows.select(list(OUTPUT_SCHEMA)){sort}
     wrong = [
-        f"{column} is {frame.schema.get(column)}, expected {dtype}"
+        f"{{column}} is {{frame.schema.get(column)}}, expected {{dtype}}"
         for column, dtype in OUTPUT_SCHEMA.items()
         if frame.schema.get(column) != dtype
     ]
     if wrong:
-        raise EnrichError(f"{NAME}: the output does not match its contract: {'; '.join(wrong)}")
+        raise EnrichError(f"{{NAME}}: the output does not match its contract: {{'; '.join(wrong)}}")
     return frame
 '''
 
@@ -761,8 +794,8 @@ class _ModelWriter:
         text += "    errors = pl.concat(\n        [\n"
         text += '            unreadable.select("_file", "_row", "_error"),\n'
         text += (
-            '            rows.filter(pl.col("_error").is_not_null()).select("_file", "_row", '
-            '"_error"),\n'
+            '            rows.select("_file", "_row", "_error").filter(pl.col("_error")'
+            ".is_not_null()),\n"
         )
         text += "        ]\n    )\n"
         if spec.on_error == "fail":
@@ -774,7 +807,17 @@ class _ModelWriter:
                 '        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside '
                 'in {NAME}__quarantine")\n'
             )
-        text += '    result = rows.lazy().filter(pl.col("_error").is_null())\n'
+            text += '        rows = rows.filter(pl.col("_error").is_null())\n'
+        if spec.dedupe:
+            text += (
+                "    # Sorted by the key, numbered in read order for ties; `del` lets the "
+                "unsorted\n    # copy go before dedupe makes its own.\n"
+                '    result = rows.drop("_file", "_row", "_error").with_row_index("_read")'
+                ".sort(KEY)\n"
+                "    del rows\n"
+            )
+        else:
+            text += '    result = rows.drop("_file", "_row", "_error")\n'
         text += "".join(steps)
         text += "    return finish(result)\n"
         return text

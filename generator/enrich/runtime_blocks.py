@@ -52,6 +52,9 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
 '''
 
 READ_NDJSON = '''
+SAMPLE_LINES = 10_000  # lines read for field types: the first ones and as many spread out
+
+
 def json_problem(line: str) -> str | None:
     """Why a line is not a JSON object, or None when it is one."""
     try:
@@ -63,40 +66,84 @@ def json_problem(line: str) -> str | None:
     return None
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame]:
-    """NDJSON: one object per line; other non-blank lines are rejected with their number."""
+def struct_of(fields: dict[str, pl.DataType]) -> pl.Struct:
+    """A record type from dotted leaf paths ('properties.email' -> nested structs)."""
+    tree: dict = {}
+    for path, dtype in fields.items():
+        *parents, leaf = path.split(".")
+        node = tree
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = dtype
+
+    def build(node: dict) -> pl.Struct:
+        return pl.Struct({k: build(v) if isinstance(v, dict) else v for k, v in node.items()})
+
+    return build(tree)
+
+
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """NDJSON: one object per line; other non-blank lines are rejected with their number.
+
+    Field types come from a sample of lines (new fields are looked for there) joined with
+    EXPECTED_FIELDS; every line is then decoded with that type in one vectorised pass. Only
+    a file with bad lines is checked line by line.
+    """
     lines = pl.read_lines(path, row_index_name="_row", row_index_offset=1)
     lines = lines.filter(pl.col("line").str.strip_chars() != "")
-    texts = lines["line"]
+    step = max(1, lines.height // SAMPLE_LINES)
+    sample = pl.concat([lines.head(SAMPLE_LINES), lines.gather_every(step)])["line"]
+    sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+    found = {}
+    if sample.len():
+        found = leaf_fields(sample.str.json_decode(infer_schema_length=None).dtype.to_schema())
+    # Fields only ever null in the sample may hold text further down: decode them as text.
+    wanted = {path: pl.String if dtype == pl.Null else dtype for path, dtype in found.items()}
+    dtype = struct_of(EXPECTED_BY_PATH(wanted))
+    rejected = []
     try:
-        # One vectorised pass; only a file with bad lines is checked line by line.
-        decoded = texts.str.json_decode(infer_schema_length=None)
-        valid = isinstance(decoded.dtype, pl.Struct) and decoded.null_count() == 0
+        decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
+        valid = decoded.null_count() == 0
     except pl.exceptions.PolarsError:
         valid = False
-    rejected = []
     if not valid:
-        problems = [json_problem(text) for text in texts]
+        problems = [json_problem(text) for text in lines["line"]]
         rows = lines["_row"].to_list()
         rejected = [
             (row, text, problem)
-            for row, text, problem in zip(rows, texts, problems, strict=True)
+            for row, text, problem in zip(rows, lines["line"], problems, strict=True)
             if problem is not None
         ]
-        keep = pl.Series([problem is None for problem in problems], dtype=pl.Boolean)
-        lines = lines.filter(keep)
-        decoded = lines["line"].str.json_decode(infer_schema_length=None)
-    if lines.height == 0:
-        records = pl.DataFrame()
-    else:
-        records = decoded.struct.unnest()
+        lines = lines.filter(pl.Series([problem is None for problem in problems]))
+        try:
+            decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
+        except pl.exceptions.PolarsError:
+            # A value the sampled type cannot hold: infer from every line (slower).
+            decoded = lines["line"].str.json_decode(infer_schema_length=None)
+            found = leaf_fields(decoded.dtype.to_schema())
+    records = decoded.struct.unnest() if lines.height else pl.DataFrame()
     records = records.with_columns(_row=lines["_row"].cast(pl.Int64))
     records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return records.lazy(), rejected_rows(file_id, rejected)
+    # An expected field the sample did not show is there if any line has a value for it.
+    for path, dtype in leaf_fields(records.schema).items():
+        if path not in found and has_values(records, path):
+            found[path] = dtype
+    return records.lazy(), rejected_rows(file_id, rejected), found
+
+
+def has_values(records: pl.DataFrame, path: str) -> bool:
+    """Whether any record has a value at `path`."""
+    head, *rest = path.split(".")
+    value = pl.col(head)
+    for part in rest:
+        value = value.struct.field(part)
+    return records.select(value.is_not_null().any()).item()
 '''
 
 READ_JSON = '''
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """JSON: the records under RECORD_PATH, numbered from 1; non-objects are rejected."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -122,11 +169,11 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     frame = pl.from_dicts(good, infer_schema_length=None) if good else pl.DataFrame()
     frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
     frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return frame.lazy(), rejected_rows(file_id, rejected)
+    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
 '''
 
 READ_CSV = '''
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """CSV: every value as text (empty is null); rows with a wrong field count are rejected."""
     rows, numbers, rejected = [], [], []
     names: list[str] | None = None
@@ -162,15 +209,15 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     frame = frame.select(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)
     frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
     frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return frame.lazy(), rejected_rows(file_id, rejected)
+    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
 '''
 
 READ_PARQUET = '''
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """Parquet: typed columns, scanned lazily; rows are numbered from 1 in each file."""
     records = pl.scan_parquet(path).with_row_index("_row", offset=1)
     records = records.with_columns(pl.col("_row").cast(pl.Int64), _file=pl.lit(file_id, pl.UInt32))
-    return records, rejected_rows(file_id, [])
+    return records, rejected_rows(file_id, []), leaf_fields(records.collect_schema())
 '''
 
 DRIFT = '''
@@ -199,9 +246,8 @@ def compatible(actual: pl.DataType, expected: pl.DataType) -> bool:
     return False
 
 
-def check_drift(name: str, schema: dict) -> dict[str, tuple[str, pl.DataType]]:
+def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
     """Compare a file's fields with EXPECTED_FIELDS, per DRIFT; map each to its path and type."""
-    actual = leaf_fields(schema)
     by_name = {FIELD_NAME(path): path for path in actual}
     found = {
         field: (by_name[field], actual[by_name[field]])

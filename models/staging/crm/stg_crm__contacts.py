@@ -123,6 +123,9 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
     return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
 
 
+SAMPLE_LINES = 10_000  # lines read for field types: the first ones and as many spread out
+
+
 def json_problem(line: str) -> str | None:
     """Why a line is not a JSON object, or None when it is one."""
     try:
@@ -134,36 +137,80 @@ def json_problem(line: str) -> str | None:
     return None
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame]:
-    """NDJSON: one object per line; other non-blank lines are rejected with their number."""
+def struct_of(fields: dict[str, pl.DataType]) -> pl.Struct:
+    """A record type from dotted leaf paths ('properties.email' -> nested structs)."""
+    tree: dict = {}
+    for path, dtype in fields.items():
+        *parents, leaf = path.split(".")
+        node = tree
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = dtype
+
+    def build(node: dict) -> pl.Struct:
+        return pl.Struct({k: build(v) if isinstance(v, dict) else v for k, v in node.items()})
+
+    return build(tree)
+
+
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """NDJSON: one object per line; other non-blank lines are rejected with their number.
+
+    Field types come from a sample of lines (new fields are looked for there) joined with
+    EXPECTED_FIELDS; every line is then decoded with that type in one vectorised pass. Only
+    a file with bad lines is checked line by line.
+    """
     lines = pl.read_lines(path, row_index_name="_row", row_index_offset=1)
     lines = lines.filter(pl.col("line").str.strip_chars() != "")
-    texts = lines["line"]
+    step = max(1, lines.height // SAMPLE_LINES)
+    sample = pl.concat([lines.head(SAMPLE_LINES), lines.gather_every(step)])["line"]
+    sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+    found = {}
+    if sample.len():
+        found = leaf_fields(sample.str.json_decode(infer_schema_length=None).dtype.to_schema())
+    # Fields only ever null in the sample may hold text further down: decode them as text.
+    wanted = {path: pl.String if dtype == pl.Null else dtype for path, dtype in found.items()}
+    dtype = struct_of(wanted | EXPECTED_FIELDS)
+    rejected = []
     try:
-        # One vectorised pass; only a file with bad lines is checked line by line.
-        decoded = texts.str.json_decode(infer_schema_length=None)
-        valid = isinstance(decoded.dtype, pl.Struct) and decoded.null_count() == 0
+        decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
+        valid = decoded.null_count() == 0
     except pl.exceptions.PolarsError:
         valid = False
-    rejected = []
     if not valid:
-        problems = [json_problem(text) for text in texts]
+        problems = [json_problem(text) for text in lines["line"]]
         rows = lines["_row"].to_list()
         rejected = [
             (row, text, problem)
-            for row, text, problem in zip(rows, texts, problems, strict=True)
+            for row, text, problem in zip(rows, lines["line"], problems, strict=True)
             if problem is not None
         ]
-        keep = pl.Series([problem is None for problem in problems], dtype=pl.Boolean)
-        lines = lines.filter(keep)
-        decoded = lines["line"].str.json_decode(infer_schema_length=None)
-    if lines.height == 0:
-        records = pl.DataFrame()
-    else:
-        records = decoded.struct.unnest()
+        lines = lines.filter(pl.Series([problem is None for problem in problems]))
+        try:
+            decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
+        except pl.exceptions.PolarsError:
+            # A value the sampled type cannot hold: infer from every line (slower).
+            decoded = lines["line"].str.json_decode(infer_schema_length=None)
+            found = leaf_fields(decoded.dtype.to_schema())
+    records = decoded.struct.unnest() if lines.height else pl.DataFrame()
     records = records.with_columns(_row=lines["_row"].cast(pl.Int64))
     records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return records.lazy(), rejected_rows(file_id, rejected)
+    # An expected field the sample did not show is there if any line has a value for it.
+    for path, dtype in leaf_fields(records.schema).items():
+        if path not in found and has_values(records, path):
+            found[path] = dtype
+    return records.lazy(), rejected_rows(file_id, rejected), found
+
+
+def has_values(records: pl.DataFrame, path: str) -> bool:
+    """Whether any record has a value at `path`."""
+    head, *rest = path.split(".")
+    value = pl.col(head)
+    for part in rest:
+        value = value.struct.field(part)
+    return records.select(value.is_not_null().any()).item()
 
 
 def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
@@ -191,9 +238,8 @@ def compatible(actual: pl.DataType, expected: pl.DataType) -> bool:
     return False
 
 
-def check_drift(name: str, schema: dict) -> dict[str, tuple[str, pl.DataType]]:
+def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
     """Compare a file's fields with EXPECTED_FIELDS, per DRIFT; map each to its path and type."""
-    actual = leaf_fields(schema)
     by_name = {path: path for path in actual}
     found = {
         field: (by_name[field], actual[by_name[field]])
@@ -300,8 +346,11 @@ def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
         ("created_at", "createdAt", "timestamp with time zone"),
         ("updated_at", "updatedAt", "timestamp with time zone"),
     ]
+    # Cast under temporary names first: an output may reuse an input field's name,
+    # and each reason compares the value read with the value cast.
+    rows = rows.with_columns(**{f"cast:{name}": value for name, value in casts.items()})
     reasons = [
-        pl.when(pl.col(field).is_not_null() & casts[column].is_null()).then(
+        pl.when(pl.col(field).is_not_null() & pl.col(f"cast:{column}").is_null()).then(
             pl.format(
                 "{}: cannot parse '{}' as {}",
                 pl.lit(column),
@@ -311,7 +360,8 @@ def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
         )
         for column, field, kind in failures
     ]
-    return rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons), **casts)
+    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))
+    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) for name in casts])
 
 
 def derive(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -355,29 +405,39 @@ def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
     frames, rejected = [], []
     for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
         try:
-            records, unreadable = read_file(path, name, file_id)
-            schema = records.collect_schema()
+            records, unreadable, fields = read_file(path, name, file_id)
         except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
             raise EnrichError(f"{name}: cannot be read: {error}") from None
-        frames.append(conform(records, check_drift(name, schema)))
+        frames.append(conform(records, check_drift(name, fields)))
         rejected.append(unreadable)
     rows = pl.concat(frames, how="vertical")
     return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
 
 
-def dedupe(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per key: the latest by updated_at; ties go to the row read last."""
-    ordered = rows.sort(
-        ["contact_id", "updated_at", "_file", "_row"],
-        descending=[False, True, True, True],
+def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per key: the latest by updated_at; ties go to the row read last.
+
+    `rows` come sorted by the key and numbered in read order (`_read`), so each key's versions
+    sit next to each other. Most keys have one; only the runs of repeated keys (few) are ordered
+    to choose a version. The result stays sorted by the key.
+    """
+    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in KEY])
+    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) for k in KEY])
+    ordered = rows.with_columns(_repeated=~(starts & ends))
+    versions = ordered.filter(pl.col("_repeated")).select("_read", *KEY, "updated_at")
+    chosen = versions.sort(
+        ["contact_id", "updated_at", "_read"],
+        descending=[False, True, True],
         nulls_last=True,
     )
-    return ordered.unique(subset=KEY, keep="first", maintain_order=True)
+    chosen = chosen.unique(subset=KEY, keep="first")["_read"]
+    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())
+    return ordered.filter(keep).drop("_read", "_repeated")
 
 
-def finish(rows: pl.LazyFrame) -> pl.DataFrame:
-    """The output columns in contract order, sorted by the key, checked against OUTPUT_SCHEMA."""
-    frame = rows.select(list(OUTPUT_SCHEMA)).sort(KEY, maintain_order=True).collect()
+def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, checked against OUTPUT_SCHEMA; dedupe sorted them."""
+    frame = rows.select(list(OUTPUT_SCHEMA))
     wrong = [
         f"{column} is {frame.schema.get(column)}, expected {dtype}"
         for column, dtype in OUTPUT_SCHEMA.items()
@@ -395,12 +455,16 @@ def build(raw_dir: Path) -> pl.DataFrame:
     errors = pl.concat(
         [
             unreadable.select("_file", "_row", "_error"),
-            rows.filter(pl.col("_error").is_not_null()).select("_file", "_row", "_error"),
+            rows.select("_file", "_row", "_error").filter(pl.col("_error").is_not_null()),
         ]
     )
     if errors.height:
         warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in {NAME}__quarantine")
-    result = rows.lazy().filter(pl.col("_error").is_null())
+        rows = rows.filter(pl.col("_error").is_null())
+    # Sorted by the key, numbered in read order for ties; `del` lets the unsorted
+    # copy go before dedupe makes its own.
+    result = rows.drop("_file", "_row", "_error").with_row_index("_read").sort(KEY)
+    del rows
     result = dedupe(result)
     return finish(result)
 

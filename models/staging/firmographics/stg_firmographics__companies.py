@@ -109,7 +109,7 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
     return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """JSON: the records under RECORD_PATH, numbered from 1; non-objects are rejected."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -135,7 +135,7 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     frame = pl.from_dicts(good, infer_schema_length=None) if good else pl.DataFrame()
     frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
     frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return frame.lazy(), rejected_rows(file_id, rejected)
+    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
 
 
 def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
@@ -163,9 +163,8 @@ def compatible(actual: pl.DataType, expected: pl.DataType) -> bool:
     return False
 
 
-def check_drift(name: str, schema: dict) -> dict[str, tuple[str, pl.DataType]]:
+def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
     """Compare a file's fields with EXPECTED_FIELDS, per DRIFT; map each to its path and type."""
-    actual = leaf_fields(schema)
     by_name = {path: path for path in actual}
     found = {
         field: (by_name[field], actual[by_name[field]])
@@ -277,8 +276,11 @@ def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
         ("founded_year", "founded_year", "integer"),
         ("updated_at", "updated_at", "date"),
     ]
+    # Cast under temporary names first: an output may reuse an input field's name,
+    # and each reason compares the value read with the value cast.
+    rows = rows.with_columns(**{f"cast:{name}": value for name, value in casts.items()})
     reasons = [
-        pl.when(pl.col(field).is_not_null() & casts[column].is_null()).then(
+        pl.when(pl.col(field).is_not_null() & pl.col(f"cast:{column}").is_null()).then(
             pl.format(
                 "{}: cannot parse '{}' as {}",
                 pl.lit(column),
@@ -288,7 +290,8 @@ def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
         )
         for column, field, kind in failures
     ]
-    return rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons), **casts)
+    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))
+    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) for name in casts])
 
 
 def derive(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -323,29 +326,39 @@ def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
     frames, rejected = [], []
     for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
         try:
-            records, unreadable = read_file(path, name, file_id)
-            schema = records.collect_schema()
+            records, unreadable, fields = read_file(path, name, file_id)
         except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
             raise EnrichError(f"{name}: cannot be read: {error}") from None
-        frames.append(conform(records, check_drift(name, schema)))
+        frames.append(conform(records, check_drift(name, fields)))
         rejected.append(unreadable)
     rows = pl.concat(frames, how="vertical")
     return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
 
 
-def dedupe(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per key: the latest by updated_at; ties go to the row read last."""
-    ordered = rows.sort(
-        ["domain", "updated_at", "_file", "_row"],
-        descending=[False, True, True, True],
+def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per key: the latest by updated_at; ties go to the row read last.
+
+    `rows` come sorted by the key and numbered in read order (`_read`), so each key's versions
+    sit next to each other. Most keys have one; only the runs of repeated keys (few) are ordered
+    to choose a version. The result stays sorted by the key.
+    """
+    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in KEY])
+    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) for k in KEY])
+    ordered = rows.with_columns(_repeated=~(starts & ends))
+    versions = ordered.filter(pl.col("_repeated")).select("_read", *KEY, "updated_at")
+    chosen = versions.sort(
+        ["domain", "updated_at", "_read"],
+        descending=[False, True, True],
         nulls_last=True,
     )
-    return ordered.unique(subset=KEY, keep="first", maintain_order=True)
+    chosen = chosen.unique(subset=KEY, keep="first")["_read"]
+    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())
+    return ordered.filter(keep).drop("_read", "_repeated")
 
 
-def finish(rows: pl.LazyFrame) -> pl.DataFrame:
-    """The output columns in contract order, sorted by the key, checked against OUTPUT_SCHEMA."""
-    frame = rows.select(list(OUTPUT_SCHEMA)).sort(KEY, maintain_order=True).collect()
+def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, checked against OUTPUT_SCHEMA; dedupe sorted them."""
+    frame = rows.select(list(OUTPUT_SCHEMA))
     wrong = [
         f"{column} is {frame.schema.get(column)}, expected {dtype}"
         for column, dtype in OUTPUT_SCHEMA.items()
@@ -385,12 +398,15 @@ def build(raw_dir: Path) -> pl.DataFrame:
     errors = pl.concat(
         [
             unreadable.select("_file", "_row", "_error"),
-            rows.filter(pl.col("_error").is_not_null()).select("_file", "_row", "_error"),
+            rows.select("_file", "_row", "_error").filter(pl.col("_error").is_not_null()),
         ]
     )
     if errors.height:
         raise EnrichError(describe_errors(errors, files))
-    result = rows.lazy().filter(pl.col("_error").is_null())
+    # Sorted by the key, numbered in read order for ties; `del` lets the unsorted
+    # copy go before dedupe makes its own.
+    result = rows.drop("_file", "_row", "_error").with_row_index("_read").sort(KEY)
+    del rows
     result = dedupe(result)
     return finish(result)
 

@@ -84,7 +84,7 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
     return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """CSV: every value as text (empty is null); rows with a wrong field count are rejected."""
     rows, numbers, rejected = [], [], []
     names: list[str] | None = None
@@ -120,7 +120,7 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     frame = frame.select(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)
     frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
     frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return frame.lazy(), rejected_rows(file_id, rejected)
+    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
 
 
 def snake_case(path: str) -> str:
@@ -158,9 +158,8 @@ def compatible(actual: pl.DataType, expected: pl.DataType) -> bool:
     return False
 
 
-def check_drift(name: str, schema: dict) -> dict[str, tuple[str, pl.DataType]]:
+def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
     """Compare a file's fields with EXPECTED_FIELDS, per DRIFT; map each to its path and type."""
-    actual = leaf_fields(schema)
     by_name = {snake_case(path): path for path in actual}
     found = {
         field: (by_name[field], actual[by_name[field]])
@@ -252,8 +251,11 @@ def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
         ("rate_date", "rate_date", "date"),
         ("units_per_usd", "units_per_usd", "decimal(18,6)"),
     ]
+    # Cast under temporary names first: an output may reuse an input field's name,
+    # and each reason compares the value read with the value cast.
+    rows = rows.with_columns(**{f"cast:{name}": value for name, value in casts.items()})
     reasons = [
-        pl.when(pl.col(field).is_not_null() & casts[column].is_null()).then(
+        pl.when(pl.col(field).is_not_null() & pl.col(f"cast:{column}").is_null()).then(
             pl.format(
                 "{}: cannot parse '{}' as {}",
                 pl.lit(column),
@@ -263,7 +265,8 @@ def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
         )
         for column, field, kind in failures
     ]
-    return rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons), **casts)
+    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))
+    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) for name in casts])
 
 
 def derive(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -299,27 +302,37 @@ def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
     frames, rejected = [], []
     for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
         try:
-            records, unreadable = read_file(path, name, file_id)
-            schema = records.collect_schema()
+            records, unreadable, fields = read_file(path, name, file_id)
         except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
             raise EnrichError(f"{name}: cannot be read: {error}") from None
-        frames.append(conform(records, check_drift(name, schema)))
+        frames.append(conform(records, check_drift(name, fields)))
         rejected.append(unreadable)
     rows = pl.concat(frames, how="vertical")
     return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
 
 
-def dedupe(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per key: the first one in file order."""
-    ordered = rows.sort(
-        ["rate_date", "currency_code", "_file", "_row"],
-        descending=[False, False, False, False],
+def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per key: the first one read.
+
+    `rows` come sorted by the key and numbered in read order (`_read`), so each key's versions
+    sit next to each other. Most keys have one; only the runs of repeated keys (few) are ordered
+    to choose a version. The result stays sorted by the key.
+    """
+    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in KEY])
+    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) for k in KEY])
+    ordered = rows.with_columns(_repeated=~(starts & ends))
+    versions = ordered.filter(pl.col("_repeated")).select("_read", *KEY)
+    chosen = versions.sort(
+        ["rate_date", "currency_code", "_read"],
+        descending=[False, False, False],
         nulls_last=True,
     )
-    return ordered.unique(subset=KEY, keep="first", maintain_order=True)
+    chosen = chosen.unique(subset=KEY, keep="first")["_read"]
+    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())
+    return ordered.filter(keep).drop("_read", "_repeated")
 
 
-def filter_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
+def filter_rows(rows: pl.DataFrame) -> pl.DataFrame:
     """Rows the spec keeps, after dedupe; a null condition drops the row."""
     return rows.filter(
         # units_per_usd > 0
@@ -327,9 +340,9 @@ def filter_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def finish(rows: pl.LazyFrame) -> pl.DataFrame:
-    """The output columns in contract order, sorted by the key, checked against OUTPUT_SCHEMA."""
-    frame = rows.select(list(OUTPUT_SCHEMA)).sort(KEY, maintain_order=True).collect()
+def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, checked against OUTPUT_SCHEMA; dedupe sorted them."""
+    frame = rows.select(list(OUTPUT_SCHEMA))
     wrong = [
         f"{column} is {frame.schema.get(column)}, expected {dtype}"
         for column, dtype in OUTPUT_SCHEMA.items()
@@ -347,12 +360,16 @@ def build(raw_dir: Path) -> pl.DataFrame:
     errors = pl.concat(
         [
             unreadable.select("_file", "_row", "_error"),
-            rows.filter(pl.col("_error").is_not_null()).select("_file", "_row", "_error"),
+            rows.select("_file", "_row", "_error").filter(pl.col("_error").is_not_null()),
         ]
     )
     if errors.height:
         warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in {NAME}__quarantine")
-    result = rows.lazy().filter(pl.col("_error").is_null())
+        rows = rows.filter(pl.col("_error").is_null())
+    # Sorted by the key, numbered in read order for ties; `del` lets the unsorted
+    # copy go before dedupe makes its own.
+    result = rows.drop("_file", "_row", "_error").with_row_index("_read").sort(KEY)
+    del rows
     result = dedupe(result)
     result = filter_rows(result)
     return finish(result)

@@ -76,7 +76,7 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
     return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """CSV: every value as text (empty is null); rows with a wrong field count are rejected."""
     rows, numbers, rejected = [], [], []
     names: list[str] | None = None
@@ -112,7 +112,7 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     frame = frame.select(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)
     frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
     frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return frame.lazy(), rejected_rows(file_id, rejected)
+    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
 
 
 def snake_case(path: str) -> str:
@@ -150,9 +150,8 @@ def compatible(actual: pl.DataType, expected: pl.DataType) -> bool:
     return False
 
 
-def check_drift(name: str, schema: dict) -> dict[str, tuple[str, pl.DataType]]:
+def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
     """Compare a file's fields with EXPECTED_FIELDS, per DRIFT; map each to its path and type."""
-    actual = leaf_fields(schema)
     by_name = {snake_case(path): path for path in actual}
     found = {
         field: (by_name[field], actual[by_name[field]])
@@ -244,8 +243,11 @@ def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
         ("rate_date", "rate_date", "date"),
         ("units_per_usd", "units_per_usd", "decimal(18,6)"),
     ]
+    # Cast under temporary names first: an output may reuse an input field's name,
+    # and each reason compares the value read with the value cast.
+    rows = rows.with_columns(**{f"cast:{name}": value for name, value in casts.items()})
     reasons = [
-        pl.when(pl.col(field).is_not_null() & casts[column].is_null()).then(
+        pl.when(pl.col(field).is_not_null() & pl.col(f"cast:{column}").is_null()).then(
             pl.format(
                 "{}: cannot parse '{}' as {}",
                 pl.lit(column),
@@ -255,7 +257,8 @@ def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
         )
         for column, field, kind in failures
     ]
-    return rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons), **casts)
+    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))
+    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) for name in casts])
 
 
 def derive(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -291,11 +294,10 @@ def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
     frames, rejected = [], []
     for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
         try:
-            records, unreadable = read_file(path, name, file_id)
-            schema = records.collect_schema()
+            records, unreadable, fields = read_file(path, name, file_id)
         except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
             raise EnrichError(f"{name}: cannot be read: {error}") from None
-        frames.append(conform(records, check_drift(name, schema)))
+        frames.append(conform(records, check_drift(name, fields)))
         rejected.append(unreadable)
     rows = pl.concat(frames, how="vertical")
     # The record as read, kept before a cast overwrites a field of the same name.
