@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from generator.catalog import Catalog
@@ -147,3 +148,41 @@ def test_raw_files_round_trip_through_the_catalog(project):
     catalog = Catalog(project_name="p", project_dir=project, raw_files=files)
     again = Catalog.from_dict(json.loads(json.dumps(catalog.to_dict())))
     assert again.raw_files == files
+
+
+def test_drafted_specs_validate_compile_and_run(project, tmp_path):
+    import importlib.util
+
+    from generator.enrich.compiler import compile_spec
+    from generator.enrich.discovery import draft_spec
+    from generator.enrich.spec import load_spec
+
+    drafts = tmp_path / "drafts"
+    drafts.mkdir()
+    modules = {}
+    for raw in discover_raw_files(project):
+        text = draft_spec(raw, project)
+        spec_name = next(line for line in text.splitlines() if line.startswith("name: "))[6:]
+        path = drafts / f"{spec_name}.enrich.yml"
+        path.write_text(text)
+        spec = load_spec(path)
+        assert [c.source for c in spec.columns] == [c.name for c in raw.columns]
+        compile_spec(path)
+        module_spec = importlib.util.spec_from_file_location(spec_name, drafts / f"{spec_name}.py")
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        modules[spec_name] = module
+    assert sorted(modules) == [
+        "stg_crm__contacts",
+        "stg_events__events",
+        "stg_firmographics__companies",
+        "stg_fx__fx_rates",
+    ]
+    raw_dir = project / "data" / "raw"
+    companies = modules["stg_firmographics__companies"].build(raw_dir)
+    assert companies.height == 11 and companies.columns[:2] == ["domain", "company_name"]
+    assert dict(companies.schema)["metrics_employees"] == pl.Int64
+    # No dedupe in a draft: a repeated key is reported, not silently collapsed.
+    fx = modules["stg_fx__fx_rates"]
+    with pytest.raises(fx.EnrichError, match=r"duplicate key rate_date \(the spec has no dedupe\)"):
+        fx.build(raw_dir)

@@ -7,17 +7,33 @@ Stages, one module each: `discovery` (what raw files exist and their schemas), `
 (spec -> Python model + model YAML). `types` maps DuckDB type names to Polars dtypes.
 """
 
-from generator.enrich.compiler import CompiledModel, compile_spec, render_spec
-from generator.enrich.discovery import discover_raw_files, sniff_file
-from generator.enrich.spec import EnrichSpec, load_spec, validate_spec
+from generator.enrich.compiler import (
+    CompiledModel,
+    compile_spec,
+    find_specs,
+    render_spec,
+    stale_files,
+)
+from generator.enrich.discovery import (
+    discover_raw_files,
+    draft_spec,
+    resolve_raw_dir,
+    sniff_file,
+)
+from generator.enrich.spec import SPEC_SCHEMA, EnrichSpec, load_spec, validate_spec
 
 __all__ = [
+    "SPEC_SCHEMA",
     "CompiledModel",
     "EnrichSpec",
     "compile_spec",
     "discover_raw_files",
+    "draft_spec",
+    "find_specs",
     "load_spec",
     "render_spec",
+    "resolve_raw_dir",
     "sniff_file",
+    "stale_files",
     "validate_spec",
 ]

@@ -313,3 +313,73 @@ def discover_raw_files(
             )
         )
     return tuple(sorted(result, key=lambda raw: raw.path))
+
+
+def _snake(path: str) -> str:
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", path.strip())
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+    return name if re.match(r"[a-z]", name) else f"field_{name}"
+
+
+def draft_spec(
+    raw: RawFile,
+    project_dir: str | Path,
+    raw_dir: str | Path | None = None,
+    name: str | None = None,
+) -> str:
+    """A starting enrichment spec for a discovered file: input, fields and one column each.
+
+    Every field keeps its type; keys, casts, dedupe and filters are left for a person or
+    the LLM to decide (marked TODO). The draft validates and compiles as it is.
+    """
+    import yaml as _yaml
+
+    project_dir = Path(project_dir)
+    root = resolve_raw_dir(project_dir, raw_dir)
+    absolute = project_dir / raw.path
+    try:
+        input_path = absolute.relative_to(root).as_posix()
+    except ValueError:
+        input_path = raw.path
+    stem = re.sub(r"\W+", "_", Path(input_path).name.split(".")[0].replace("*", "")).strip("_")
+    source = Path(input_path).parts[0] if len(Path(input_path).parts) > 1 else "raw"
+    name = name or f"stg_{_snake(source)}__{_snake(stem) or 'records'}"
+    columns, used = [], set()
+    for column in raw.columns:
+        column_name = _snake(column.name.replace(".", "_"))
+        while column_name in used:
+            column_name += "_"
+        used.add(column_name)
+        columns.append({"name": column_name, "from": column.name})
+    key = next((c["name"] for c in columns if c["name"] == "id" or c["name"].endswith("_id")), None)
+    spec_input: dict = {"path": input_path, "format": raw.format}
+    if raw.record_path:
+        spec_input["record_path"] = raw.record_path
+    if raw.format == "csv":
+        first = sorted(root.glob(input_path)) if "*" in input_path else [absolute]
+        dialect = sniff_csv(first[0].read_bytes()[:SAMPLE_BYTES]) if first else None
+        if dialect:
+            spec_input["delimiter"] = dialect.delimiter
+            spec_input["header"] = dialect.header
+            encoding = dialect.encoding
+            spec_input["encoding"] = "utf-8" if encoding == "utf-8-sig" else encoding
+    spec_input["fields"] = {
+        column.name: (column.data_type if column.data_type != "null" else "varchar")
+        for column in raw.columns
+    }
+    data = {
+        "enrich": 1,
+        "name": name,
+        "description": f"TODO: what one row of {input_path} is.",
+        "input": spec_input,
+        "on_error": "fail",
+        "key": [key or columns[0]["name"]],
+        "columns": columns,
+    }
+    header = (
+        f"# Drafted by gen-model from {raw.path} ({raw.description}).\n"
+        "# TODO: check the key, add types and formats for text that holds dates or numbers,\n"
+        "# dedupe (keep: latest, by: ...) if the key repeats, and filters.\n"
+    )
+    return header + _yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
