@@ -660,16 +660,18 @@ class _ModelWriter:
             "for k in KEY])\n"
             "    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) "
             "for k in KEY])\n"
-            "    ordered = rows.with_columns(_repeated=~(starts & ends))\n"
+            "    ordered = rows.lazy().with_columns(_repeated=~(starts & ends))\n"
         )
-        text += _lines(f'versions = ordered.filter(pl.col("_repeated")).select({columns})', "    ")
+        text += _lines(
+            f'versions = ordered.filter(pl.col("_repeated")).select({columns}).collect()', "    "
+        )
         text += "    chosen = versions.sort(\n"
         text += _lines(f"{_list(order)},", "        ")
         text += _lines(f"descending={descending!r},", "        ")
         text += "        nulls_last=True,\n    )\n"
         text += '    chosen = chosen.unique(subset=KEY, keep="first")["_read"]\n'
         text += '    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())\n'
-        text += '    return ordered.filter(keep).drop("_read", "_repeated")\n'
+        text += '    return ordered.filter(keep).drop("_read", "_repeated").collect()\n'
         return text
 
     def filter_rows(self) -> str:
@@ -791,33 +793,33 @@ class _ModelWriter:
         text += _one_docstring(_build_summary(spec), "    ")
         text += "    rows, unreadable, files = load(raw_dir)\n"
         text += '    rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()\n'
-        text += "    errors = pl.concat(\n        [\n"
-        text += '            unreadable.select("_file", "_row", "_error"),\n'
         text += (
-            '            rows.select("_file", "_row", "_error").filter(pl.col("_error")'
-            ".is_not_null()),\n"
+            "    # Lazy steps on the collected rows: eager ones would copy every column first.\n"
+            '    failed = rows.lazy().filter(pl.col("_error").is_not_null())\n'
+            '    failed = failed.select("_file", "_row", "_error").collect()\n'
+            '    errors = pl.concat([unreadable.select("_file", "_row", "_error"), failed])\n'
         )
-        text += "        ]\n    )\n"
         if spec.on_error == "fail":
             text += "    if errors.height:\n"
             text += "        raise EnrichError(describe_errors(errors, files))\n"
+            text += "    kept = rows.lazy()\n"
         else:
             text += "    if errors.height:\n"
             text += (
                 '        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside '
                 'in {NAME}__quarantine")\n'
             )
-            text += '        rows = rows.filter(pl.col("_error").is_null())\n'
+            text += '    kept = rows.lazy().filter(pl.col("_error").is_null())\n'
         if spec.dedupe:
             text += (
-                "    # Sorted by the key, numbered in read order for ties; `del` lets the "
-                "unsorted\n    # copy go before dedupe makes its own.\n"
-                '    result = rows.drop("_file", "_row", "_error").with_row_index("_read")'
-                ".sort(KEY)\n"
-                "    del rows\n"
+                "    # Sorted by the key and numbered in read order (for ties); `del` lets the\n"
+                "    # unsorted copy go before dedupe makes its own.\n"
+                '    result = kept.with_row_index("_read").sort(KEY)'
+                '.drop("_file", "_row", "_error").collect()\n'
+                "    del rows, kept\n"
             )
         else:
-            text += '    result = rows.drop("_file", "_row", "_error")\n'
+            text += '    result = kept.drop("_file", "_row", "_error").collect()\n'
         text += "".join(steps)
         text += "    return finish(result)\n"
         return text

@@ -271,8 +271,8 @@ def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
     """
     starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in KEY])
     ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) for k in KEY])
-    ordered = rows.with_columns(_repeated=~(starts & ends))
-    versions = ordered.filter(pl.col("_repeated")).select("_read", *KEY, "received_at")
+    ordered = rows.lazy().with_columns(_repeated=~(starts & ends))
+    versions = ordered.filter(pl.col("_repeated")).select("_read", *KEY, "received_at").collect()
     chosen = versions.sort(
         ["event_id", "received_at", "_read"],
         descending=[False, False, False],
@@ -280,7 +280,7 @@ def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
     )
     chosen = chosen.unique(subset=KEY, keep="first")["_read"]
     keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())
-    return ordered.filter(keep).drop("_read", "_repeated")
+    return ordered.filter(keep).drop("_read", "_repeated").collect()
 
 
 def finish(rows: pl.DataFrame) -> pl.DataFrame:
@@ -322,18 +322,17 @@ def build(raw_dir: Path) -> pl.DataFrame:
     """The model's rows: loaded, checked, deduplicated, sorted by the key."""
     rows, unreadable, files = load(raw_dir)
     rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()
-    errors = pl.concat(
-        [
-            unreadable.select("_file", "_row", "_error"),
-            rows.select("_file", "_row", "_error").filter(pl.col("_error").is_not_null()),
-        ]
-    )
+    # Lazy steps on the collected rows: eager ones would copy every column first.
+    failed = rows.lazy().filter(pl.col("_error").is_not_null())
+    failed = failed.select("_file", "_row", "_error").collect()
+    errors = pl.concat([unreadable.select("_file", "_row", "_error"), failed])
     if errors.height:
         raise EnrichError(describe_errors(errors, files))
-    # Sorted by the key, numbered in read order for ties; `del` lets the unsorted
-    # copy go before dedupe makes its own.
-    result = rows.drop("_file", "_row", "_error").with_row_index("_read").sort(KEY)
-    del rows
+    kept = rows.lazy()
+    # Sorted by the key and numbered in read order (for ties); `del` lets the
+    # unsorted copy go before dedupe makes its own.
+    result = kept.with_row_index("_read").sort(KEY).drop("_file", "_row", "_error").collect()
+    del rows, kept
     result = dedupe(result)
     return finish(result)
 
