@@ -1,0 +1,1116 @@
+"""Spec -> a dbt-duckdb Python model (Polars, lazy) and its model YAML. Deterministic.
+
+The generated file depends only on Polars and the standard library, so it reads top to
+bottom: constants from the spec, fixed helpers (reading, drift, parsing), then one
+function per spec step (`cast_fields`, `derive`, `check_rows`, `dedupe`, `filter_rows`,
+`attach_lookup`, `finish`) and dbt's `model(dbt, session)`. Recompiling an unchanged spec
+gives byte-identical files; every line fits in 100 columns so `ruff check` passes.
+
+With `on_error: quarantine` a second model, `<name>__quarantine`, is compiled from the same
+spec: a dbt Python model returns one relation, and a separate model keeps the bad rows in
+the DAG (documented, testable, selectable) instead of a side table dbt does not know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from generator.enrich import runtime_blocks as blocks
+from generator.enrich.expressions import HELPERS, py_literal
+from generator.enrich.spec import (
+    ISO_DATE_FORMATS,
+    ISO_NAIVE_FORMATS,
+    ISO_TIMESTAMP_FORMATS,
+    SPEC_SUFFIX,
+    ColumnSpec,
+    EnrichSpec,
+    load_spec,
+)
+from generator.enrich.types import DataType
+from generator.errors import WriteError
+
+COMPILER_VERSION = 1
+LINE_LENGTH = 100
+RAW_PATH_META = '{{ env_var("GEN_MODEL_RAW_PATH", var("gen_model_raw_path", "data/raw")) }}'
+QUARANTINE_COLUMNS = (
+    ("source_file", "varchar", "The input file, relative to the raw dir."),
+    (
+        "source_row",
+        "bigint",
+        "Where in the file: the line (ndjson, csv), the record number in the array (json) "
+        "or the row number (parquet), counting from 1.",
+    ),
+    ("source_record", "varchar", "The record as read (JSON), or the raw text that did not parse."),
+    ("error", "varchar", "Why the row was rejected; several reasons are joined with '; '."),
+)
+LOCATIONS = {
+    "ndjson": 'f"{file}:{row}"',
+    "csv": 'f"{file}:{row}"',
+    "json": 'f"{file} record {row}"',
+    "parquet": 'f"{file} row {row}"',
+}
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """The files one spec compiles to: file name (beside the spec) -> content."""
+
+    name: str
+    files: dict[str, str]
+
+
+# -- layout helpers ------------------------------------------------------------------------
+
+
+def _brackets(text: str) -> list[tuple[int, int]]:
+    """(open, close) index pairs of the top-level brackets of one line of Python source."""
+    pairs, stack, quote, index = [], [], None, 0
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 2
+                continue
+            if char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            stack.append(index)
+        elif char in ")]}":
+            start = stack.pop()
+            if not stack:
+                pairs.append((start, index))
+        index += 1
+    return pairs
+
+
+def _split_commas(text: str) -> list[str]:
+    """Split source on its top-level commas."""
+    parts, depth, quote, current, index = [], 0, None, [], 0
+    while index < len(text):
+        char = text[index]
+        if quote:
+            current.append(char)
+            if char == "\\":
+                current.append(text[index + 1])
+                index += 2
+                continue
+            if char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+            current.append(char)
+        elif char in "([{":
+            depth += 1
+            current.append(char)
+        elif char in ")]}":
+            depth -= 1
+            current.append(char)
+        elif char == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    if "".join(current).strip():
+        parts.append("".join(current).strip())
+    return parts
+
+
+def _top_level(text: str) -> list[tuple[int, str]]:
+    """(index, char) of the characters outside strings and brackets."""
+    out, depth, quote, index = [], 0, None, 0
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 2
+                continue
+            if char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0:
+            out.append((index, char))
+        index += 1
+    return out
+
+
+def _fluent(line: str, indent: str) -> list[str] | None:
+    """A method chain with two or more calls after its head, one call per line (ruff's style).
+
+    Only for a value inside brackets (a keyword argument, a dict or list item), which is
+    where the compiler puts expressions.
+    """
+    match = re.match(r'([A-Za-z_][A-Za-z0-9_]*=(?!=)|"[^"]*": )?(.*?)(,?)$', line)
+    if not match:
+        return None
+    prefix, value, comma = match.groups()
+    prefix = prefix or ""
+    top = _top_level(value)
+    if any(char in " ~-" for _, char in top):
+        return None  # an operator at the top: not a pure chain
+    dots = [index for index, char in top if char == "."]
+    parts, start = [], 0
+    for dot in dots:
+        parts.append(value[start:dot])
+        start = dot
+    parts.append(value[start:])
+    links: list[str] = []
+    for part in parts:
+        if links and not links[-1].endswith(")"):
+            links[-1] += part  # `.str` joins the call that follows it
+        else:
+            links.append(part)
+    head_end = next((i for i, link in enumerate(links) if link.endswith(")")), None)
+    if head_end is None:
+        return None
+    head, rest = "".join(links[: head_end + 1]), links[head_end + 1 :]
+    if sum(link.endswith(")") for link in rest) < 2:
+        return None
+    lines = wrap(prefix + head, indent)
+    for position, link in enumerate(rest):
+        last = position == len(rest) - 1
+        lines.extend(wrap(link + (comma if last else ""), indent))
+    return lines
+
+
+def wrap(line: str, indent: str) -> list[str]:
+    """Fit one logical line into LINE_LENGTH by splitting its last bracket, black-style."""
+    if len(indent) + len(line) <= LINE_LENGTH:
+        return [indent + line]
+    fluent = _fluent(line, indent)
+    if fluent is not None:
+        return fluent
+    for start, end in reversed(_brackets(line)):
+        head, body, tail = line[: start + 1], line[start + 1 : end], line[end:]
+        if not body.strip() or len(indent) + len(head) > LINE_LENGTH:
+            continue
+        inner = indent + "    "
+        items = _split_commas(body)
+        lines = [indent + head]
+        if len(items) > 1 or body.rstrip().endswith(","):
+            single = ", ".join(items)
+            if len(inner) + len(single) <= LINE_LENGTH and not body.rstrip().endswith(","):
+                lines.append(inner + single)
+            else:
+                for item in items:
+                    lines.extend(wrap(item + ",", inner))
+        else:
+            lines.extend(wrap(items[0], inner))
+        lines.extend(
+            wrap(tail, indent) if len(indent) + len(tail) > LINE_LENGTH else [indent + tail]
+        )
+        return lines
+    return [indent + line]  # nothing to split: leave it, ruff will say so
+
+
+def _lines(text: str, indent: str) -> str:
+    return "\n".join(wrap(text, indent)) + "\n"
+
+
+def _parenthesised(source: str) -> str:
+    """Source safe to call a method on."""
+    depth = 0
+    for char in source:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth == 0 and char in " ~-":
+            return f"({source})"
+    return source
+
+
+def _docstring(text: str, indent: str = "") -> str:
+    """Wrap prose into a docstring body (Jinja markers defused: dbt renders model code)."""
+    import textwrap
+
+    safe = text.replace("{{", "{ {").replace("{%", "{ %").replace("{#", "{ #")
+    safe = safe.replace("\\", "\\\\")
+    safe = (
+        '"""' + safe[3:].replace('"""', "'''")
+        if safe.startswith('"""')
+        else safe.replace('"""', "'''")
+    )
+    return "\n".join(
+        textwrap.wrap(
+            safe,
+            width=LINE_LENGTH - len(indent),
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+        )
+    )
+
+
+def _one_docstring(text: str, indent: str) -> str:
+    """A complete docstring: on one line when it fits, else wrapped with the quotes alone."""
+    single = f'{indent}"""{text}"""'
+    if len(single) <= LINE_LENGTH:
+        return single + "\n"
+    return _docstring('"""' + text, indent) + f'\n{indent}"""\n'
+
+
+def _comment(text: str, indent: str = "") -> str:
+    import textwrap
+
+    safe = text.replace("{{", "{ {").replace("{%", "{ %").replace("{#", "{ #")
+    return "\n".join(
+        textwrap.wrap(
+            safe,
+            width=LINE_LENGTH - len(indent),
+            initial_indent=indent + "# ",
+            subsequent_indent=indent + "# ",
+            break_on_hyphens=False,
+        )
+    )
+
+
+def _list(values) -> str:
+    return "[" + ", ".join(py_literal(value) for value in values) + "]"
+
+
+# -- casts ---------------------------------------------------------------------------------
+
+
+ISO_8601 = list(ISO_TIMESTAMP_FORMATS + ISO_NAIVE_FORMATS)
+
+
+def _formats(column: ColumnSpec, target: DataType) -> list[str]:
+    formats: list[str] = []
+    for fmt in column.formats:
+        if fmt != "iso8601":
+            formats.append(fmt)
+        elif target.kind == "date":
+            formats.extend(ISO_DATE_FORMATS)
+        elif target.kind == "time":
+            formats.append("%H:%M:%S%.f")
+        else:
+            formats.extend(ISO_TIMESTAMP_FORMATS + ISO_NAIVE_FORMATS)
+    return list(dict.fromkeys(formats))
+
+
+def cast_source(column: ColumnSpec) -> tuple[str, bool, set[str]]:
+    """Polars source turning the column's input field into its cast type.
+
+    Returns (source, can_fail, helper blocks needed). `can_fail`: a non-null input value
+    can come out null, which the model reports as a bad row.
+    """
+    assert column.source is not None and column.source_type is not None
+    assert column.cast_to is not None
+    source, target = column.source_type, column.cast_to
+    value = f"pl.col({py_literal(column.source)})"
+    if source.name == target.name:
+        return value, False, set()
+    if source.kind == "null":
+        return f"pl.lit(None, {target.polars()})", False, set()
+    if source.kind == "text":
+        if target.kind in ("integer", "float", "decimal"):
+            return f"parse_number({value}, {target.polars()})", True, {"parse_number"}
+        if target.kind == "boolean":
+            call = (
+                f"parse_boolean({value}, {_list(column.true_values)}, {_list(column.false_values)})"
+            )
+            return call, True, {"parse_boolean"}
+        formats = _formats(column, target)
+        formats = "ISO_8601" if formats == ISO_8601 else _list(formats)
+        if target.kind == "date":
+            return f"parse_date({value}, {formats})", True, {"parse_date"}
+        if target.kind == "time":
+            return f"parse_time({value}, {formats})", True, {"parse_time"}
+        parsed = f"parse_timestamp({value}, {formats}, {py_literal(column.time_zone)})"
+        if target.kind == "timestamp":
+            parsed += ".dt.replace_time_zone(None)"
+        if target.kind in ("timestamp", "timestamptz"):
+            return parsed, True, {"parse_timestamp"}
+        return f"{value}.cast({target.polars()}, strict=False)", True, set()
+    if target.kind == "text":
+        return f"{value}.cast(pl.String)", False, set()
+    if source.kind == "timestamp" and target.kind == "timestamptz":
+        return (
+            f'{value}.dt.cast_time_unit("us").dt.replace_time_zone('
+            f'{py_literal(column.time_zone)}, ambiguous="null", non_existent="null")'
+            '.dt.convert_time_zone("UTC")',
+            True,
+            set(),
+        )
+    if source.kind == "timestamptz" and target.kind == "timestamp":
+        return f'{value}.dt.convert_time_zone("UTC").dt.replace_time_zone(None)', False, set()
+    if source.kind in ("timestamp", "timestamptz") and target.kind == "date":
+        return f"{value}.dt.date()", False, set()
+    widening = (source.kind == "integer" and target.kind == "float") or (
+        source.kind in ("date", "timestamp") and target.kind == "timestamp"
+    )
+    return f"{value}.cast({target.polars()}, strict=False)", not widening, set()
+
+
+# -- the generated model -------------------------------------------------------------------
+
+
+class _ModelWriter:
+    def __init__(self, spec: EnrichSpec, spec_file: str):
+        self.spec = spec
+        self.spec_file = spec_file
+        self.helpers: set[str] = set()
+        self.casts: list[tuple[str, str]] = []
+        self.failures: list[tuple[str, str, str]] = []  # (column, input field, type name)
+        self.uses_iso = False
+        for column in spec.columns:
+            if column.source is None:
+                continue
+            source, can_fail, helpers = cast_source(column)
+            self.uses_iso |= "ISO_8601" in source
+            self.helpers |= helpers
+            self.casts.append((column.name, source))
+            if can_fail:
+                assert column.cast_to is not None
+                self.failures.append((column.name, column.source, column.cast_to.name))
+        self.expression_helpers: set[str] = set()
+        for column in spec.columns:
+            if column.expr is not None:
+                self.expression_helpers |= column.expr.helpers
+        for compiled in spec.filters:
+            self.expression_helpers |= compiled.helpers
+        if spec.lookup:
+            self.expression_helpers |= spec.lookup.key.helpers | spec.lookup.lookup_key.helpers
+
+    # -- sections ----------------------------------------------------------------------
+
+    def header(self, quarantine: bool) -> str:
+        spec = self.spec
+        if quarantine:
+            title = (
+                f"{spec.name}__quarantine: the rows of {spec.name}'s input that did not load, "
+                "with the file, the row and the reason."
+            )
+        else:
+            title = f"{spec.name}: {spec.description}"
+        lines = [
+            _docstring('"""' + title),
+            "",
+            _docstring(
+                f"Compiled by gen-model (enrich compiler {COMPILER_VERSION}) from "
+                f"{self.spec_file}, sha256 {spec.sha256[:16]}. Do not edit: change the spec "
+                "and recompile."
+            ),
+            "",
+            _docstring(
+                f"Input: {spec.input.path} ({spec.input.format}) under the raw dir, the dbt var "
+                f"gen_model_raw_path (relative to the dbt project). Bad rows: "
+                + (
+                    "the build fails and nothing is loaded."
+                    if spec.on_error == "fail"
+                    else f"kept in {spec.name}__quarantine; the good rows load."
+                )
+            ),
+        ]
+        return "\n".join(lines) + '\n"""\n'
+
+    def imports(self) -> str:
+        stdlib = []
+        if self.spec.input.format == "csv":
+            stdlib.append("import csv")
+        if self.spec.input.format in ("ndjson", "json"):
+            stdlib.append("import json")
+        if self.spec.input.field_names == "snake_case":
+            stdlib.append("import re")
+        stdlib.append("from pathlib import Path")
+        return "\n".join(stdlib) + "\n\nimport polars as pl\n"
+
+    def constants(self, quarantine: bool) -> str:
+        spec = self.spec
+        out = [f"NAME = {py_literal(spec.name)}", f"INPUT = {py_literal(spec.input.path)}"]
+        if spec.input.format == "json":
+            record_path = spec.input.record_path.split(".") if spec.input.record_path else []
+            out.append(f"RECORD_PATH = {_list(record_path)}")
+        if spec.input.format == "csv":
+            encoding = spec.input.encoding
+            if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+                encoding = "utf-8-sig"  # a byte order mark is common in spreadsheet exports
+            out += [
+                f"ENCODING = {py_literal(encoding)}",
+                f"DELIMITER = {py_literal(spec.input.delimiter)}",
+                f"QUOTE = {py_literal(spec.input.quote)}",
+                f"HEADER = {spec.input.header!r}",
+            ]
+        out.append(f"KEY = {_list(spec.key)}")
+        if self.uses_iso:
+            out.append("")
+            out.append(
+                _comment("ISO 8601 timestamps; naive ones are read in the column's time_zone.")
+            )
+            out.append(_lines(f"ISO_8601 = {_list(ISO_8601)}", "").rstrip())
+        text = "\n".join(out) + "\n\n"
+        text += _comment(
+            "The input fields the spec expects, by path, typed as read; each file is checked "
+            "against them (drift) and conformed to them."
+        )
+        text += "\nEXPECTED_FIELDS = {\n"
+        for path, dtype in spec.input.fields:
+            text += _lines(f"{py_literal(path)}: {dtype.polars()},  # {dtype.name}", "    ")
+        text += "}\n"
+        drift = spec.input.drift
+        text += (
+            f'DRIFT = {{"missing": {py_literal(drift.missing)}, "new": '
+            f'{py_literal(drift.new)}, "retyped": {py_literal(drift.retyped)}}}\n'
+        )
+        if not quarantine:
+            text += "\n" + _comment(
+                "The output in order, as the model YAML declares it (DuckDB types in comments)."
+            )
+            text += "\nOUTPUT_SCHEMA = {\n"
+            for name, dtype, _ in spec.output_columns:
+                text += _lines(f"{py_literal(name)}: {dtype.polars()},  # {dtype.name}", "    ")
+            text += "}\n"
+        return text
+
+    def fixed_blocks(self) -> str:
+        spec = self.spec
+        snake = spec.input.field_names == "snake_case"
+        drift = blocks.DRIFT.replace("FIELD_NAME(path)", "snake_case(path)" if snake else "path")
+        reader = blocks.READERS[spec.input.format].replace(
+            # Expected fields join the decoded type by path, unless paths are renamed.
+            "EXPECTED_BY_PATH(wanted)",
+            "wanted" if snake else "wanted | EXPECTED_FIELDS",
+        )
+        parts = [blocks.ERROR_AND_WARN, reader]
+        if spec.input.field_names == "snake_case":
+            parts.append(blocks.SNAKE_CASE)
+        parts.append(drift)
+        for helper in sorted(self.helpers):
+            parts.append(blocks.BLOCKS[helper])
+        for helper in sorted(self.expression_helpers):
+            parts.append("\n" + HELPERS[helper])
+        return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
+
+    def cast_fields(self) -> str:
+        text = "def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
+        text += (
+            '    """Each column with `from`: its input field, cast; bad values become reasons."""\n'
+        )
+        text += "    casts = {\n"
+        for name, source in self.casts:
+            text += _lines(f"{py_literal(name)}: {source},", "        ")
+        text += "    }\n"
+        if self.failures:
+            text += "    # (column, input field, type): a value that was there but did not cast\n"
+            text += "    failures = [\n"
+            for name, field, type_name in self.failures:
+                text += _lines(
+                    f"({py_literal(name)}, {py_literal(field)}, {py_literal(type_name)}),",
+                    "        ",
+                )
+            text += "    ]\n"
+            text += (
+                "    # Cast under temporary names first: an output may reuse an input field's "
+                "name,\n    # and each reason compares the value read with the value cast.\n"
+                '    rows = rows.with_columns(**{f"cast:{name}": value '
+                "for name, value in casts.items()})\n"
+                "    reasons = [\n"
+                "        pl.when(pl.col(field).is_not_null() & "
+                'pl.col(f"cast:{column}").is_null()).then(\n'
+                "            pl.format(\n"
+                "                \"{}: cannot parse '{}' as {}\",\n"
+                "                pl.lit(column),\n"
+                "                pl.col(field).cast(pl.String),\n"
+                "                pl.lit(kind),\n"
+                "            )\n"
+                "        )\n"
+                "        for column, field, kind in failures\n"
+                "    ]\n"
+                '    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))\n'
+                '    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) '
+                "for name in casts])\n"
+            )
+        else:
+            text += "    return rows.with_columns(**casts)\n"
+        return text
+
+    def derive(self) -> str:
+        derived = [column for column in self.spec.columns if column.expr is not None]
+        if not derived:
+            return ""
+        text = "def derive(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
+        text += (
+            '    """Columns computed by the spec\'s expressions, in order; '
+            'each sees those before."""\n'
+        )
+        text += "    return (\n        rows\n"
+        for column in derived:
+            assert column.expr is not None
+            source = column.expr.expr
+            if column.expr.dtype is None or column.expr.dtype.name != column.type.name:
+                source = f"{_parenthesised(source)}.cast({column.type.polars()})"
+            text += _comment(f"{column.name}: {column.expr_text}", "        ") + "\n"
+            text += _lines(f".with_columns({column.name}={source})", "        ")
+        text += "    )\n"
+        return text
+
+    def check_rows(self) -> str:
+        spec = self.spec
+        reasons = ['pl.col("_error")']
+        for name in spec.key:
+            message = py_literal(f"{name} (key) is null")
+            reasons.append(f"pl.when(pl.col({py_literal(name)}).is_null()).then(pl.lit({message}))")
+        for column in spec.columns:
+            if column.not_null and column.name not in spec.key:
+                reasons.append(
+                    f"pl.when(pl.col({py_literal(column.name)}).is_null()).then("
+                    f"pl.lit({py_literal(column.name + ' is null (not_null in the spec)')}))"
+                )
+        if spec.dedupe is None:
+            key = f"pl.col({py_literal(spec.key[0])})" if len(spec.key) == 1 else "pl.struct(KEY)"
+            message = py_literal(f"duplicate key {', '.join(spec.key)} (the spec has no dedupe)")
+            reasons.append(f"pl.when({key}.is_duplicated()).then(pl.lit({message}))")
+        text = "def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
+        text += (
+            '    """The rows\' remaining reasons to be rejected: null keys, '
+            'nulls the spec forbids."""\n'
+        )
+        text += "    reasons = [\n"
+        for reason in reasons:
+            text += _lines(reason + ",", "        ")
+        text += "    ]\n"
+        text += "    return rows.with_columns(_error=join_reasons(*reasons))\n"
+        return text
+
+    def load(self, quarantine: bool) -> str:
+        spec = self.spec
+        records = (
+            "    # The record as read, kept before a cast overwrites a field of the same name.\n"
+            "    rows = rows.with_columns("
+            "_record=pl.struct(list(EXPECTED_FIELDS)).struct.json_encode())\n"
+            if quarantine
+            else ""
+        )
+        steps = "cast_fields(rows)"
+        if any(column.expr is not None for column in spec.columns):
+            steps = f"derive({steps})"
+        return f'''def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
+    """Every input file read, drift-checked and conformed, then cast and checked row by row.
+
+    Returns the rows (lazy; `_error` is set on bad ones), the records that could not be
+    read at all, and the file names that `_file` indexes.
+    """
+    files = input_files(raw_dir)
+    names = [path.relative_to(raw_dir).as_posix() for path in files]
+    frames, rejected = [], []
+    for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
+        try:
+            records, unreadable, fields = read_file(path, name, file_id)
+        except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
+            raise EnrichError(f"{{name}}: cannot be read: {{error}}") from None
+        frames.append(conform(records, check_drift(name, fields)))
+        rejected.append(unreadable)
+    rows = pl.concat(frames, how="vertical")
+{records}    return check_rows({steps}), pl.concat(rejected), names
+'''
+
+    def location(self) -> str:
+        return (
+            "def location(file: str, row: int) -> str:\n"
+            '    """Where a row came from, as the build log shows it."""\n'
+            f"    return {LOCATIONS[self.spec.input.format]}\n"
+        )
+
+    def dedupe(self) -> str:
+        dedupe = self.spec.dedupe
+        if dedupe is None:
+            return ""
+        key = list(self.spec.key)
+        if dedupe.keep in ("latest", "earliest"):
+            assert dedupe.by is not None
+            latest = dedupe.keep == "latest"
+            order = [*key, dedupe.by, "_read"]
+            descending = [False] * len(key) + [latest, latest]
+            columns = f'"_read", *KEY, {py_literal(dedupe.by)}'
+            summary = (
+                f"One row per key: the {dedupe.keep} by {dedupe.by}; ties go to the row read "
+                + ("last." if latest else "first.")
+            )
+        else:
+            last = dedupe.keep == "last"
+            order = [*key, "_read"]
+            descending = [False] * len(key) + [last]
+            columns = '"_read", *KEY'
+            summary = f"One row per key: the {dedupe.keep} one read."
+        text = "def dedupe(rows: pl.DataFrame) -> pl.DataFrame:\n"
+        text += _one_docstring(summary, "    ").rstrip("\n")[:-3].rstrip() + "\n\n"
+        text += _docstring(
+            "`rows` come sorted by the key and numbered in read order (`_read`), so each "
+            "key's versions sit next to each other. Most keys have one; only the runs of "
+            "repeated keys (few) are ordered to choose a version. The result stays sorted "
+            "by the key.",
+            "    ",
+        )
+        text += '\n    """\n'
+        text += (
+            "    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) "
+            "for k in KEY])\n"
+            "    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) "
+            "for k in KEY])\n"
+            "    ordered = rows.lazy().with_columns(_repeated=~(starts & ends))\n"
+        )
+        text += _lines(
+            f'versions = ordered.filter(pl.col("_repeated")).select({columns}).collect()', "    "
+        )
+        text += "    chosen = versions.sort(\n"
+        text += _lines(f"{_list(order)},", "        ")
+        text += _lines(f"descending={descending!r},", "        ")
+        text += "        nulls_last=True,\n    )\n"
+        text += '    chosen = chosen.unique(subset=KEY, keep="first")["_read"]\n'
+        text += '    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())\n'
+        text += '    return ordered.filter(keep).drop("_read", "_repeated").collect()\n'
+        return text
+
+    def filter_rows(self) -> str:
+        if not self.spec.filters:
+            return ""
+        text = "def filter_rows(rows: pl.DataFrame) -> pl.DataFrame:\n"
+        text += '    """Rows the spec keeps, after dedupe; a null condition drops the row."""\n'
+        text += "    return rows.filter(\n"
+        for compiled, source in zip(self.spec.filters, self.spec.filter_texts, strict=True):
+            text += _comment(source, "        ") + "\n"
+            text += _lines(compiled.expr + ",", "        ")
+        text += "    )\n"
+        return text
+
+    def attach_lookup(self) -> str:
+        lookup = self.spec.lookup
+        if lookup is None:
+            return ""
+        names = ", ".join(column.name for column in lookup.columns)
+        ambiguous = (
+            "A key that several rows share matches none of them (on_ambiguous: null)."
+            if lookup.on_ambiguous == "null"
+            else "A key that several rows share takes the first by the looked-up values "
+            "(on_ambiguous: first)."
+        )
+        key_type = self.spec_key_type()
+        right_key = lookup.lookup_key.expr
+        if key_type is not None:
+            right_key = f"{_parenthesised(right_key)}.cast({key_type.polars()})"
+        text = "def attach_lookup(rows: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:\n"
+        summary = (
+            f"{names} from {lookup.model}, where {lookup.key_text} = {lookup.lookup_key_text}."
+        )
+        text += _docstring('"""' + summary, "    ") + "\n\n"
+        text += _docstring(ambiguous, "    ") + '\n    """\n'
+        text += "    candidates = lookup.select(\n"
+        text += _lines(f"_lookup_key={right_key},", "        ")
+        for column in lookup.columns:
+            text += _lines(
+                f"{column.name}=pl.col({py_literal(column.source)}).cast({column.type.polars()}),",
+                "        ",
+            )
+        text += "    )\n"
+        text += '    candidates = candidates.filter(pl.col("_lookup_key").is_not_null()).unique()\n'
+        if lookup.on_ambiguous == "null":
+            text += '    candidates = candidates.filter(pl.len().over("_lookup_key") == 1)\n'
+        else:
+            order = ["_lookup_key", *[column.name for column in lookup.columns]]
+            text += _lines(
+                f"candidates = candidates.sort({_list(order)}, nulls_last=True).unique("
+                'subset=["_lookup_key"], keep="first", maintain_order=True)',
+                "    ",
+            )
+        text += _lines(f"keyed = rows.with_columns(_lookup_key={lookup.key.expr})", "    ")
+        text += (
+            '    joined = keyed.join(candidates, on="_lookup_key", how="left", '
+            'maintain_order="left")\n'
+            '    return joined.drop("_lookup_key")\n'
+        )
+        return text
+
+    def spec_key_type(self) -> DataType | None:
+        lookup = self.spec.lookup
+        assert lookup is not None
+        return lookup.key.dtype
+
+    def finish(self) -> str:
+        if self.spec.dedupe is not None:
+            order, sort = "checked against OUTPUT_SCHEMA; dedupe sorted them", ""
+        else:
+            order = "sorted by the key, checked against OUTPUT_SCHEMA"
+            sort = ".sort(KEY, maintain_order=True)"
+        return f'''def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, {order}."""
+    frame = rows.select(list(OUTPUT_SCHEMA)){sort}
+    wrong = [
+        f"{{column}} is {{frame.schema.get(column)}}, expected {{dtype}}"
+        for column, dtype in OUTPUT_SCHEMA.items()
+        if frame.schema.get(column) != dtype
+    ]
+    if wrong:
+        raise EnrichError(f"{{NAME}}: the output does not match its contract: {{'; '.join(wrong)}}")
+    return frame
+'''
+
+    def describe_errors(self) -> str:
+        spec = self.spec
+        advice = (
+            "Fix the input, or set on_error: quarantine in the spec to load the good rows "
+            f"and keep the bad ones in {spec.name}__quarantine."
+        )
+        return f'''def describe_errors(errors: pl.DataFrame, files: list[str]) -> str:
+    """The first bad rows, one per line, for the build log."""
+    shown = errors.sort("_file", "_row").head(10)
+    lines = [
+        f"  {{location(files[file], row)}}: {{reason}}"
+        for file, row, reason in shown.select("_file", "_row", "_error").iter_rows()
+    ]
+    if errors.height > shown.height:
+        lines.append(f"  ... and {{errors.height - shown.height}} more")
+    summary = f"{{NAME}}: {{errors.height}} bad row(s) in {{INPUT}}; {_NOTHING_LOADED}"
+    advice = (
+{"".join(_lines(py_literal(part), "        ") for part in _split_words(advice))}    )
+    return "\\n".join([summary, *lines, advice])
+'''
+
+    def build(self) -> str:
+        spec = self.spec
+        lookup = spec.lookup
+        signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
+        steps = []
+        if spec.dedupe:
+            steps.append("    result = dedupe(result)\n")
+        if spec.filters:
+            steps.append("    result = filter_rows(result)\n")
+        if lookup:
+            steps.append("    result = attach_lookup(result, lookup)\n")
+        text = f"def build({signature}) -> pl.DataFrame:\n"
+        text += _one_docstring(_build_summary(spec), "    ")
+        text += "    rows, unreadable, files = load(raw_dir)\n"
+        text += '    rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()\n'
+        text += (
+            "    # Lazy steps on the collected rows: eager ones would copy every column first.\n"
+            '    failed = rows.lazy().filter(pl.col("_error").is_not_null())\n'
+            '    failed = failed.select("_file", "_row", "_error").collect()\n'
+            '    errors = pl.concat([unreadable.select("_file", "_row", "_error"), failed])\n'
+        )
+        if spec.on_error == "fail":
+            text += "    if errors.height:\n"
+            text += "        raise EnrichError(describe_errors(errors, files))\n"
+            text += "    kept = rows.lazy()\n"
+        else:
+            text += "    if errors.height:\n"
+            text += (
+                '        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside '
+                'in {NAME}__quarantine")\n'
+            )
+            text += '    kept = rows.lazy().filter(pl.col("_error").is_null())\n'
+        if spec.dedupe:
+            text += (
+                "    # Sorted by the key and numbered in read order (for ties); `del` lets the\n"
+                "    # unsorted copy go before dedupe makes its own.\n"
+                '    result = kept.with_row_index("_read").sort(KEY)'
+                '.drop("_file", "_row", "_error").collect()\n'
+                "    del rows, kept\n"
+            )
+        else:
+            text += '    result = kept.drop("_file", "_row", "_error").collect()\n'
+        text += "".join(steps)
+        text += "    return finish(result)\n"
+        return text
+
+    def model(self) -> str:
+        lookup = self.spec.lookup
+        text = "def model(dbt, session):\n"
+        text += (
+            '    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""\n'
+        )
+        text += '    raw_dir = raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))\n'
+        if lookup:
+            args = [py_literal(lookup.model)]
+            if lookup.version is not None:
+                args.append(f"v={lookup.version}")
+            text += _lines(f"lookup = dbt.ref({', '.join(args)}).pl()", "    ")
+            text += "    return build(raw_dir, lookup)\n"
+        else:
+            text += "    return build(raw_dir)\n"
+        return text
+
+    def quarantined(self) -> str:
+        return '''def quarantined(raw_dir: Path) -> pl.DataFrame:
+    """Every row that did not load, with its file, row, record and reason, in file order."""
+    rows, unreadable, files = load(raw_dir)
+    failed = rows.filter(pl.col("_error").is_not_null())
+    failed = failed.select("_file", "_row", "_record", "_error").collect()
+    bad = pl.concat([unreadable, failed]).sort("_file", "_row")
+    file_ids = list(range(len(files)))
+    return bad.select(
+        source_file=pl.col("_file").replace_strict(file_ids, files, return_dtype=pl.String),
+        source_row=pl.col("_row"),
+        source_record=pl.col("_record"),
+        error=pl.col("_error"),
+    )
+
+
+def model(dbt, session):
+    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""
+    return quarantined(raw_dir_from(dbt.config.meta_get("gen_model_raw_path")))
+'''
+
+    # -- assembly ----------------------------------------------------------------------
+
+    def render(self, quarantine: bool = False) -> str:
+        sections = [self.header(quarantine), self.imports(), self.constants(quarantine)]
+        if not quarantine:
+            sections[-1] += _lines(f"COLUMNS = {_list([c.name for c in self.spec.columns])}", "")
+        sections.append(self.fixed_blocks())
+        sections += [self.cast_fields(), self.derive(), self.check_rows(), self.load(quarantine)]
+        if quarantine:
+            sections.append(self.quarantined())
+        else:
+            sections += [
+                self.dedupe(),
+                self.filter_rows(),
+                self.attach_lookup(),
+                self.finish(),
+                self.location() if self.spec.on_error == "fail" else "",
+                self.describe_errors() if self.spec.on_error == "fail" else "",
+                self.build(),
+                self.model(),
+            ]
+        head, imports, *rest = [section.strip("\n") for section in sections if section.strip()]
+        return head + "\n\n" + imports + "\n\n" + "\n\n\n".join(rest) + "\n"
+
+
+_NOTHING_LOADED = "nothing was loaded (on_error: fail)"
+
+
+def _build_summary(spec: EnrichSpec) -> str:
+    steps = ["loaded", "checked"]
+    if spec.dedupe:
+        steps.append("deduplicated")
+    if spec.filters:
+        steps.append("filtered")
+    if spec.lookup:
+        steps.append(f"joined to {spec.lookup.model}")
+    steps.append("sorted by the key")
+    return "The model's rows: " + ", ".join(steps) + "."
+
+
+def _split_words(text: str, width: int = 80) -> list[str]:
+    import textwrap
+
+    parts = textwrap.wrap(text, width=width, break_on_hyphens=False)
+    return [part + (" " if index < len(parts) - 1 else "") for index, part in enumerate(parts)]
+
+
+# -- model YAML ------------------------------------------------------------------------------
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    """Lists indented under their key, as dbt projects usually write them."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
+def _yaml(data: dict, header: str) -> str:
+    body = yaml.dump(
+        data,
+        Dumper=_IndentedDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=LINE_LENGTH,
+        default_flow_style=False,
+    )
+    return header + body
+
+
+def _provenance(spec: EnrichSpec, spec_file: str) -> dict:
+    return {
+        "kind": "enrich",
+        "spec": spec_file,
+        "spec_sha256": spec.sha256,
+        "compiler": COMPILER_VERSION,
+        "grain": list(spec.key),
+    }
+
+
+def render_model_yaml(spec: EnrichSpec, spec_file: str) -> str:
+    """The model YAML: description, data types, tests derived from the spec."""
+    columns = []
+    for name, dtype, description in spec.output_columns:
+        entry: dict = {"name": name}
+        if description:
+            entry["description"] = description
+        entry["data_type"] = dtype.name
+        tests: list = []
+        column = spec.column(name)
+        if name in spec.key or (column is not None and column.not_null):
+            tests.append("not_null")
+        if spec.key == (name,):
+            tests.append("unique")
+        if column is not None and column.accepted_values is not None:
+            tests.append(
+                {"accepted_values": {"arguments": {"values": list(column.accepted_values)}}}
+            )
+        if tests:
+            entry["data_tests"] = tests
+        columns.append(entry)
+    model: dict = {
+        "name": spec.name,
+        "description": spec.description,
+        "config": {
+            "materialized": "table",
+            "meta": {
+                "gen_model_raw_path": RAW_PATH_META,
+                "gen_model": _provenance(spec, spec_file),
+            },
+        },
+    }
+    if len(spec.key) > 1:
+        combined = "concat_ws('|', " + ", ".join(spec.key) + ")"
+        model["data_tests"] = [
+            {
+                "unique": {
+                    "name": f"{spec.name}__key_is_unique",
+                    "arguments": {"column_name": combined},
+                }
+            }
+        ]
+    model["columns"] = columns
+    header = (
+        f"# Compiled by gen-model from {spec_file}: edit the spec, then recompile.\n"
+        "# A dbt Python model cannot enforce a contract; the model checks its own output\n"
+        "# against these data types before dbt writes it.\n"
+    )
+    return _yaml({"version": 2, "models": [model]}, header)
+
+
+def render_quarantine_yaml(spec: EnrichSpec, spec_file: str) -> str:
+    name = f"{spec.name}__quarantine"
+    model = {
+        "name": name,
+        "description": f"Rows of {spec.name}'s input that did not load, one per bad row, with "
+        "the file, the row and the reason. Empty when the input is clean.",
+        "config": {
+            "materialized": "table",
+            "meta": {
+                "gen_model_raw_path": RAW_PATH_META,
+                "gen_model": {**_provenance(spec, spec_file), "quarantine_of": spec.name},
+            },
+        },
+        "columns": [
+            {"name": column, "description": description, "data_type": dtype}
+            | ({"data_tests": ["not_null"]} if column != "source_record" else {})
+            for column, dtype, description in QUARANTINE_COLUMNS
+        ],
+    }
+    # Bad rows must never pass silently: `dbt build` warns while the quarantine holds any.
+    model["columns"][3]["data_tests"] = [
+        "not_null",
+        {
+            "accepted_values": {
+                "name": f"{name}_is_empty",
+                "arguments": {"values": ["(no rows expected)"]},
+                "config": {"severity": "warn"},
+            }
+        },
+    ]
+    header = f"# Compiled by gen-model from {spec_file}: edit the spec, then recompile.\n"
+    return _yaml({"version": 2, "models": [model]}, header)
+
+
+# -- entry points ----------------------------------------------------------------------------
+
+
+def render_spec(spec: EnrichSpec, spec_file: str | None = None) -> CompiledModel:
+    """Every file a spec compiles to, as text. Pure: the same spec gives the same bytes."""
+    spec_file = spec_file or f"{spec.name}{SPEC_SUFFIX}"
+    writer = _ModelWriter(spec, spec_file)
+    files = {
+        f"{spec.name}.py": writer.render(),
+        f"{spec.name}.yml": render_model_yaml(spec, spec_file),
+    }
+    if spec.on_error == "quarantine":
+        files[f"{spec.name}__quarantine.py"] = writer.render(quarantine=True)
+        files[f"{spec.name}__quarantine.yml"] = render_quarantine_yaml(spec, spec_file)
+    for file_name, content in files.items():
+        for marker in ("{{", "{%", "{#"):
+            if file_name.endswith(".py") and marker in content:
+                raise WriteError(
+                    f"{spec_file}: the compiled {file_name} would contain {marker!r}, which dbt "
+                    "reads as Jinja in Python models; remove it from the spec's literals"
+                )
+    return CompiledModel(name=spec.name, files=files)
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def compile_spec(path: str | Path) -> list[Path]:
+    """Compile `<name>.enrich.yml` into the files beside it; return the files written.
+
+    Unchanged files are not rewritten (their bytes would be identical anyway). A stale
+    `<name>__quarantine.*` from an earlier `on_error: quarantine` is removed.
+    """
+    path = Path(path)
+    spec = load_spec(path)
+    compiled = render_spec(spec, path.name)
+    written = []
+    for file_name, content in compiled.files.items():
+        target = path.parent / file_name
+        if target.is_file() and target.read_text(encoding="utf-8") == content:
+            continue
+        _write_atomic(target, content)
+        written.append(target)
+    if spec.on_error != "quarantine":
+        for suffix in (".py", ".yml"):
+            stale = path.parent / f"{spec.name}__quarantine{suffix}"
+            if stale.is_file() and "Compiled by gen-model" in stale.read_text(encoding="utf-8"):
+                stale.unlink()
+    return written
+
+
+def find_specs(paths: list[str | Path]) -> list[Path]:
+    """The `*.enrich.yml` files among `paths` (files, or directories searched recursively)."""
+    found: set[Path] = set()
+    for item in map(Path, paths):
+        if item.is_dir():
+            found.update(p for p in item.rglob(f"*{SPEC_SUFFIX}") if p.is_file())
+        elif item.name.endswith(SPEC_SUFFIX):
+            found.add(item)
+    return sorted(found)
+
+
+def stale_files(path: str | Path) -> list[Path]:
+    """Files beside the spec that differ from what it compiles to (or are missing)."""
+    path = Path(path)
+    compiled = render_spec(load_spec(path), path.name)
+    stale = []
+    for file_name, content in compiled.files.items():
+        target = path.parent / file_name
+        if not target.is_file() or target.read_text(encoding="utf-8") != content:
+            stale.append(target)
+    return stale
+
+
+def sha256_of(files: dict[str, str]) -> str:
+    """One digest over compiled files, for determinism checks."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return digest.hexdigest()

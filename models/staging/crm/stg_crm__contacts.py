@@ -1,0 +1,473 @@
+"""stg_crm__contacts: One row per CRM contact (HubSpot export), its latest version: the email
+trimmed and lowercased with its domain extracted, which is how contacts link to accounts; archived
+contacts are kept and flagged.
+
+Compiled by gen-model (enrich compiler 1) from stg_crm__contacts.enrich.yml, sha256
+b9f36e4d131c402a. Do not edit: change the spec and recompile.
+
+Input: crm/contacts.ndjson (ndjson) under the raw dir, the dbt var gen_model_raw_path (relative to
+the dbt project). Bad rows: kept in stg_crm__contacts__quarantine; the good rows load.
+"""
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+NAME = "stg_crm__contacts"
+INPUT = "crm/contacts.ndjson"
+KEY = ["contact_id"]
+
+# ISO 8601 timestamps; naive ones are read in the column's time_zone.
+ISO_8601 = [
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+]
+
+# The input fields the spec expects, by path, typed as read; each file is checked against them
+# (drift) and conformed to them.
+EXPECTED_FIELDS = {
+    "id": pl.String,  # varchar
+    "properties.email": pl.String,  # varchar
+    "properties.firstname": pl.String,  # varchar
+    "properties.lastname": pl.String,  # varchar
+    "properties.company": pl.String,  # varchar
+    "properties.jobtitle": pl.String,  # varchar
+    "properties.lifecyclestage": pl.String,  # varchar
+    "properties.hubspot_owner_id": pl.String,  # varchar
+    "properties.phone": pl.String,  # varchar
+    "properties.createdate": pl.String,  # varchar
+    "properties.lastmodifieddate": pl.String,  # varchar
+    "createdAt": pl.String,  # varchar
+    "updatedAt": pl.String,  # varchar
+    "archived": pl.Boolean,  # boolean
+}
+DRIFT = {"missing": "error", "new": "warn", "retyped": "error"}
+
+# The output in order, as the model YAML declares it (DuckDB types in comments).
+OUTPUT_SCHEMA = {
+    "contact_id": pl.String,  # varchar
+    "email": pl.String,  # varchar
+    "email_domain": pl.String,  # varchar
+    "first_name": pl.String,  # varchar
+    "last_name": pl.String,  # varchar
+    "company_name": pl.String,  # varchar
+    "job_title": pl.String,  # varchar
+    "lifecycle_stage": pl.String,  # varchar
+    "owner_id": pl.String,  # varchar
+    "phone": pl.String,  # varchar
+    "created_at": pl.Datetime("us", "UTC"),  # timestamp with time zone
+    "updated_at": pl.Datetime("us", "UTC"),  # timestamp with time zone
+    "is_archived": pl.Boolean,  # boolean
+}
+COLUMNS = [
+    "contact_id",
+    "email",
+    "email_domain",
+    "first_name",
+    "last_name",
+    "company_name",
+    "job_title",
+    "lifecycle_stage",
+    "owner_id",
+    "phone",
+    "created_at",
+    "updated_at",
+    "is_archived",
+]
+
+
+class EnrichError(Exception):
+    """Input that must not load; the message names the file, the row and the reason."""
+
+
+def warn(message: str) -> None:
+    """A warning in dbt's log (`dbt build` shows it), or a Python warning outside dbt."""
+    try:
+        from dbt.context.exceptions_jinja import warn as dbt_warn
+    except ImportError:
+        import warnings
+
+        warnings.warn(message, stacklevel=2)
+    else:
+        dbt_warn(message)
+
+
+def raw_dir_from(setting: str | None) -> Path:
+    """The raw dir from the dbt var gen_model_raw_path; dbt runs from the project dir."""
+    if not setting or "{" in setting:
+        raise EnrichError(
+            f"the raw dir setting is {setting!r}: set the dbt var gen_model_raw_path "
+            "(or the GEN_MODEL_RAW_PATH environment variable) to a plain path"
+        )
+    return Path(setting).expanduser()
+
+
+def input_files(raw_dir: Path) -> list[Path]:
+    """The files INPUT names under the raw dir, in a stable order."""
+    files = sorted(path for path in raw_dir.glob(INPUT) if path.is_file())
+    if not files:
+        raise EnrichError(f"no file matches {INPUT!r} under the raw dir {raw_dir.resolve()}")
+    return files
+
+
+def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFrame:
+    """Records that could not be read at all: (row, raw text, reason)."""
+    frame = pl.DataFrame(
+        rows,
+        schema={"_row": pl.Int64, "_record": pl.String, "_error": pl.String},
+        orient="row",
+    )
+    return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
+
+
+SAMPLE_LINES = 10_000  # lines read for field types: the first ones and as many spread out
+
+
+def json_problem(line: str) -> str | None:
+    """Why a line is not a JSON object, or None when it is one."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        return f"not valid JSON: {error.msg} (column {error.colno})"
+    if not isinstance(value, dict):
+        return f"not a JSON object: {line[:40]!r}"
+    return None
+
+
+def struct_of(fields: dict[str, pl.DataType]) -> pl.Struct:
+    """A record type from dotted leaf paths ('properties.email' -> nested structs)."""
+    tree: dict = {}
+    for path, dtype in fields.items():
+        *parents, leaf = path.split(".")
+        node = tree
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = dtype
+
+    def build(node: dict) -> pl.Struct:
+        return pl.Struct({k: build(v) if isinstance(v, dict) else v for k, v in node.items()})
+
+    return build(tree)
+
+
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """NDJSON: one object per line; other non-blank lines are rejected with their number.
+
+    Field types come from a sample of lines (new fields are looked for there) joined with
+    EXPECTED_FIELDS; every line is then decoded with that type in one vectorised pass. Only
+    a file with bad lines is checked line by line.
+    """
+    lines = pl.read_lines(path, row_index_name="_row", row_index_offset=1)
+    lines = lines.filter(pl.col("line").str.strip_chars() != "")
+    step = max(1, lines.height // SAMPLE_LINES)
+    sample = pl.concat([lines.head(SAMPLE_LINES), lines.gather_every(step)])["line"]
+    sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+    found = {}
+    if sample.len():
+        found = leaf_fields(sample.str.json_decode(infer_schema_length=None).dtype.to_schema())
+    # Fields only ever null in the sample may hold text further down: decode them as text.
+    wanted = {path: pl.String if dtype == pl.Null else dtype for path, dtype in found.items()}
+    dtype = struct_of(wanted | EXPECTED_FIELDS)
+    rejected = []
+    try:
+        decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
+        valid = decoded.null_count() == 0
+    except pl.exceptions.PolarsError:
+        valid = False
+    if not valid:
+        problems = [json_problem(text) for text in lines["line"]]
+        rows = lines["_row"].to_list()
+        rejected = [
+            (row, text, problem)
+            for row, text, problem in zip(rows, lines["line"], problems, strict=True)
+            if problem is not None
+        ]
+        lines = lines.filter(pl.Series([problem is None for problem in problems]))
+        try:
+            decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
+        except pl.exceptions.PolarsError:
+            # A value the sampled type cannot hold: infer from every line (slower).
+            decoded = lines["line"].str.json_decode(infer_schema_length=None)
+            found = leaf_fields(decoded.dtype.to_schema())
+    records = decoded.struct.unnest() if lines.height else pl.DataFrame()
+    records = records.with_columns(_row=lines["_row"].cast(pl.Int64))
+    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
+    # An expected field the sample did not show is there if any line has a value for it.
+    for path, dtype in leaf_fields(records.schema).items():
+        if path not in found and has_values(records, path):
+            found[path] = dtype
+    return records.lazy(), rejected_rows(file_id, rejected), found
+
+
+def has_values(records: pl.DataFrame, path: str) -> bool:
+    """Whether any record has a value at `path`."""
+    head, *rest = path.split(".")
+    value = pl.col(head)
+    for part in rest:
+        value = value.struct.field(part)
+    return records.select(value.is_not_null().any()).item()
+
+
+def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
+    """A nested schema as dotted leaf paths ('properties.email'); lists stay whole."""
+    leaves = {}
+    for field, dtype in schema.items():
+        if isinstance(dtype, pl.Struct) and dtype.fields:
+            nested = {inner.name: inner.dtype for inner in dtype.fields}
+            leaves.update(leaf_fields(nested, f"{prefix}{field}."))
+        elif field not in ("_file", "_row"):
+            leaves[f"{prefix}{field}"] = dtype
+    return leaves
+
+
+def compatible(actual: pl.DataType, expected: pl.DataType) -> bool:
+    """Whether values of `actual` fit `expected` (JSON numbers widen, all-null fits)."""
+    if actual == expected or actual == pl.Null:
+        return True
+    if actual.is_integer() and expected.is_numeric():
+        return True
+    if isinstance(actual, pl.Datetime) and isinstance(expected, pl.Datetime):
+        return (actual.time_zone is None) == (expected.time_zone is None)
+    if isinstance(actual, pl.List) and isinstance(expected, pl.List):
+        return compatible(actual.inner, expected.inner)
+    return False
+
+
+def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
+    """Compare a file's fields with EXPECTED_FIELDS, per DRIFT; map each to its path and type."""
+    by_name = {path: path for path in actual}
+    found = {
+        field: (by_name[field], actual[by_name[field]])
+        for field in EXPECTED_FIELDS
+        if field in by_name
+    }
+    drift = {
+        "missing": [field for field in EXPECTED_FIELDS if field not in found],
+        "new": [field for field in by_name if field not in EXPECTED_FIELDS],
+        "retyped": [
+            f"{field} is {dtype}, expected {EXPECTED_FIELDS[field]}"
+            for field, (_, dtype) in found.items()
+            if not compatible(dtype, EXPECTED_FIELDS[field])
+        ],
+    }
+    errors = []
+    for kind, fields in drift.items():
+        if not fields or DRIFT[kind] == "ignore":
+            continue
+        message = f"{name}: schema drift, {kind} field(s): {', '.join(fields)}"
+        if DRIFT[kind] == "error":
+            errors.append(message)
+        else:
+            warn(f"{NAME}: {message}")
+    if errors:
+        raise EnrichError(
+            "\n".join(errors) + "\nUpdate input.fields (or input.drift) in the spec if the "
+            "change is expected."
+        )
+    return found
+
+
+def join_reasons(*reasons: pl.Expr) -> pl.Expr:
+    """The non-null reasons joined with '; ', or null when there are none."""
+    joined = pl.concat_str(reasons, separator="; ", ignore_nulls=True)
+    return pl.when(joined != "").then(joined)
+
+
+def conform(records: pl.LazyFrame, found: dict[str, tuple[str, pl.DataType]]) -> pl.LazyFrame:
+    """One flat column per expected field, named by its path and typed as expected."""
+    columns, reasons = [pl.col("_file"), pl.col("_row")], []
+    for field, expected in EXPECTED_FIELDS.items():
+        if field not in found:
+            columns.append(pl.lit(None, expected).alias(field))
+            continue
+        path, actual = found[field]
+        head, *rest = path.split(".")
+        value = pl.col(head)
+        for part in rest:
+            value = value.struct.field(part)
+        columns.append(value.alias(field))
+        if actual != expected and actual != pl.Null:
+            reasons.append(
+                pl.when(value.is_not_null() & value.cast(expected, strict=False).is_null()).then(
+                    pl.format(
+                        "{}: '{}' is not {}",
+                        pl.lit(field),
+                        value.cast(pl.String),
+                        pl.lit(str(expected)),
+                    )
+                )
+            )
+    conformed = records.select(*columns, _error=join_reasons(*reasons, pl.lit(None, pl.String)))
+    return conformed.with_columns(
+        pl.col(field).cast(dtype, strict=False) for field, dtype in EXPECTED_FIELDS.items()
+    )
+
+
+def parse_timestamp(text: pl.Expr, formats: list[str], time_zone: str) -> pl.Expr:
+    """Text as a UTC timestamp: the first format that parses wins; naive text is in time_zone."""
+    text = text.str.strip_chars()
+    parsed = []
+    for fmt in formats:
+        value = text.str.to_datetime(fmt, time_unit="us", strict=False)
+        if "%z" not in fmt and "%#z" not in fmt:
+            value = value.dt.replace_time_zone(time_zone, ambiguous="null", non_existent="null")
+        parsed.append(value.dt.convert_time_zone("UTC"))
+    return pl.coalesce(parsed)
+
+
+def email_domain(email: pl.Expr) -> pl.Expr:
+    """The part of an email address after its last '@', trimmed and lowercased."""
+    return email.str.extract(r"@([^@]+)$", 1).str.strip_chars().str.to_lowercase()
+
+
+def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Each column with `from`: its input field, cast; bad values become reasons."""
+    casts = {
+        "contact_id": pl.col("id"),
+        "email": pl.col("properties.email"),
+        "first_name": pl.col("properties.firstname"),
+        "last_name": pl.col("properties.lastname"),
+        "company_name": pl.col("properties.company"),
+        "job_title": pl.col("properties.jobtitle"),
+        "lifecycle_stage": pl.col("properties.lifecyclestage"),
+        "owner_id": pl.col("properties.hubspot_owner_id"),
+        "phone": pl.col("properties.phone"),
+        "created_at": parse_timestamp(pl.col("createdAt"), ISO_8601, "UTC"),
+        "updated_at": parse_timestamp(pl.col("updatedAt"), ISO_8601, "UTC"),
+        "is_archived": pl.col("archived"),
+    }
+    # (column, input field, type): a value that was there but did not cast
+    failures = [
+        ("created_at", "createdAt", "timestamp with time zone"),
+        ("updated_at", "updatedAt", "timestamp with time zone"),
+    ]
+    # Cast under temporary names first: an output may reuse an input field's name,
+    # and each reason compares the value read with the value cast.
+    rows = rows.with_columns(**{f"cast:{name}": value for name, value in casts.items()})
+    reasons = [
+        pl.when(pl.col(field).is_not_null() & pl.col(f"cast:{column}").is_null()).then(
+            pl.format(
+                "{}: cannot parse '{}' as {}",
+                pl.lit(column),
+                pl.col(field).cast(pl.String),
+                pl.lit(kind),
+            )
+        )
+        for column, field, kind in failures
+    ]
+    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))
+    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) for name in casts])
+
+
+def derive(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Columns computed by the spec's expressions, in order; each sees those before."""
+    return (
+        rows
+        # email: nullif(lower(trim(email)), '')
+        .with_columns(
+            email=pl.when(pl.col("email").str.strip_chars().str.to_lowercase() != "").then(
+                pl.col("email").str.strip_chars().str.to_lowercase()
+            )
+        )
+        # email_domain: email_domain(email)
+        .with_columns(email_domain=email_domain(pl.col("email")))
+    )
+
+
+def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows' remaining reasons to be rejected: null keys, nulls the spec forbids."""
+    reasons = [
+        pl.col("_error"),
+        pl.when(pl.col("contact_id").is_null()).then(pl.lit("contact_id (key) is null")),
+        pl.when(pl.col("updated_at").is_null()).then(
+            pl.lit("updated_at is null (not_null in the spec)")
+        ),
+        pl.when(pl.col("is_archived").is_null()).then(
+            pl.lit("is_archived is null (not_null in the spec)")
+        ),
+    ]
+    return rows.with_columns(_error=join_reasons(*reasons))
+
+
+def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
+    """Every input file read, drift-checked and conformed, then cast and checked row by row.
+
+    Returns the rows (lazy; `_error` is set on bad ones), the records that could not be
+    read at all, and the file names that `_file` indexes.
+    """
+    files = input_files(raw_dir)
+    names = [path.relative_to(raw_dir).as_posix() for path in files]
+    frames, rejected = [], []
+    for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
+        try:
+            records, unreadable, fields = read_file(path, name, file_id)
+        except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
+            raise EnrichError(f"{name}: cannot be read: {error}") from None
+        frames.append(conform(records, check_drift(name, fields)))
+        rejected.append(unreadable)
+    rows = pl.concat(frames, how="vertical")
+    return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
+
+
+def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per key: the latest by updated_at; ties go to the row read last.
+
+    `rows` come sorted by the key and numbered in read order (`_read`), so each key's versions
+    sit next to each other. Most keys have one; only the runs of repeated keys (few) are ordered
+    to choose a version. The result stays sorted by the key.
+    """
+    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in KEY])
+    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) for k in KEY])
+    ordered = rows.lazy().with_columns(_repeated=~(starts & ends))
+    versions = ordered.filter(pl.col("_repeated")).select("_read", *KEY, "updated_at").collect()
+    chosen = versions.sort(
+        ["contact_id", "updated_at", "_read"],
+        descending=[False, True, True],
+        nulls_last=True,
+    )
+    chosen = chosen.unique(subset=KEY, keep="first")["_read"]
+    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())
+    return ordered.filter(keep).drop("_read", "_repeated").collect()
+
+
+def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, checked against OUTPUT_SCHEMA; dedupe sorted them."""
+    frame = rows.select(list(OUTPUT_SCHEMA))
+    wrong = [
+        f"{column} is {frame.schema.get(column)}, expected {dtype}"
+        for column, dtype in OUTPUT_SCHEMA.items()
+        if frame.schema.get(column) != dtype
+    ]
+    if wrong:
+        raise EnrichError(f"{NAME}: the output does not match its contract: {'; '.join(wrong)}")
+    return frame
+
+
+def build(raw_dir: Path) -> pl.DataFrame:
+    """The model's rows: loaded, checked, deduplicated, sorted by the key."""
+    rows, unreadable, files = load(raw_dir)
+    rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()
+    # Lazy steps on the collected rows: eager ones would copy every column first.
+    failed = rows.lazy().filter(pl.col("_error").is_not_null())
+    failed = failed.select("_file", "_row", "_error").collect()
+    errors = pl.concat([unreadable.select("_file", "_row", "_error"), failed])
+    if errors.height:
+        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in {NAME}__quarantine")
+    kept = rows.lazy().filter(pl.col("_error").is_null())
+    # Sorted by the key and numbered in read order (for ties); `del` lets the
+    # unsorted copy go before dedupe makes its own.
+    result = kept.with_row_index("_read").sort(KEY).drop("_file", "_row", "_error").collect()
+    del rows, kept
+    result = dedupe(result)
+    return finish(result)
+
+
+def model(dbt, session):
+    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""
+    raw_dir = raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))
+    return build(raw_dir)

@@ -1,0 +1,416 @@
+"""stg_firmographics__companies: One row per company web domain from the enrichment vendor's dump:
+the latest record for each normalised domain (lowercased, no 'www.'), with size, revenue and
+headquarters.
+
+Compiled by gen-model (enrich compiler 1) from stg_firmographics__companies.enrich.yml, sha256
+f4582c2b0ec13f51. Do not edit: change the spec and recompile.
+
+Input: firmographics/companies.json (json) under the raw dir, the dbt var gen_model_raw_path
+(relative to the dbt project). Bad rows: the build fails and nothing is loaded.
+"""
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+NAME = "stg_firmographics__companies"
+INPUT = "firmographics/companies.json"
+RECORD_PATH = ["data"]
+KEY = ["domain"]
+
+# The input fields the spec expects, by path, typed as read; each file is checked against them
+# (drift) and conformed to them.
+EXPECTED_FIELDS = {
+    "domain": pl.String,  # varchar
+    "company_name": pl.String,  # varchar
+    "industry": pl.String,  # varchar
+    "metrics.employees": pl.Int64,  # bigint
+    "metrics.employees_range": pl.String,  # varchar
+    "metrics.annual_revenue_usd": pl.Int64,  # bigint
+    "hq.city": pl.String,  # varchar
+    "hq.country": pl.String,  # varchar
+    "founded_year": pl.Int64,  # bigint
+    "tags": pl.List(pl.String),  # varchar[]
+    "updated_at": pl.String,  # varchar
+}
+DRIFT = {"missing": "error", "new": "warn", "retyped": "error"}
+
+# The output in order, as the model YAML declares it (DuckDB types in comments).
+OUTPUT_SCHEMA = {
+    "domain": pl.String,  # varchar
+    "company_name": pl.String,  # varchar
+    "industry": pl.String,  # varchar
+    "employee_count": pl.Int32,  # integer
+    "employees_range": pl.String,  # varchar
+    "annual_revenue_usd": pl.Decimal(18, 2),  # decimal(18,2)
+    "hq_city": pl.String,  # varchar
+    "hq_country": pl.String,  # varchar
+    "founded_year": pl.Int32,  # integer
+    "tags": pl.List(pl.String),  # varchar[]
+    "updated_at": pl.Date,  # date
+}
+COLUMNS = [
+    "domain",
+    "company_name",
+    "industry",
+    "employee_count",
+    "employees_range",
+    "annual_revenue_usd",
+    "hq_city",
+    "hq_country",
+    "founded_year",
+    "tags",
+    "updated_at",
+]
+
+
+class EnrichError(Exception):
+    """Input that must not load; the message names the file, the row and the reason."""
+
+
+def warn(message: str) -> None:
+    """A warning in dbt's log (`dbt build` shows it), or a Python warning outside dbt."""
+    try:
+        from dbt.context.exceptions_jinja import warn as dbt_warn
+    except ImportError:
+        import warnings
+
+        warnings.warn(message, stacklevel=2)
+    else:
+        dbt_warn(message)
+
+
+def raw_dir_from(setting: str | None) -> Path:
+    """The raw dir from the dbt var gen_model_raw_path; dbt runs from the project dir."""
+    if not setting or "{" in setting:
+        raise EnrichError(
+            f"the raw dir setting is {setting!r}: set the dbt var gen_model_raw_path "
+            "(or the GEN_MODEL_RAW_PATH environment variable) to a plain path"
+        )
+    return Path(setting).expanduser()
+
+
+def input_files(raw_dir: Path) -> list[Path]:
+    """The files INPUT names under the raw dir, in a stable order."""
+    files = sorted(path for path in raw_dir.glob(INPUT) if path.is_file())
+    if not files:
+        raise EnrichError(f"no file matches {INPUT!r} under the raw dir {raw_dir.resolve()}")
+    return files
+
+
+def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFrame:
+    """Records that could not be read at all: (row, raw text, reason)."""
+    frame = pl.DataFrame(
+        rows,
+        schema={"_row": pl.Int64, "_record": pl.String, "_error": pl.String},
+        orient="row",
+    )
+    return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
+
+
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """JSON: the records under RECORD_PATH, numbered from 1; non-objects are rejected."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise EnrichError(
+            f"{name}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); "
+            "a broken document cannot be loaded in part"
+        ) from None
+    records = document
+    for key in RECORD_PATH:
+        if not isinstance(records, dict) or key not in records:
+            raise EnrichError(f"{name}: no {'.'.join(RECORD_PATH)!r} holding the records")
+        records = records[key]
+    if not isinstance(records, list):
+        raise EnrichError(f"{name}: the records are not a JSON array")
+    good, numbers, rejected = [], [], []
+    for number, record in enumerate(records, start=1):
+        if isinstance(record, dict):
+            good.append(record)
+            numbers.append(number)
+        else:
+            rejected.append((number, json.dumps(record), "not a JSON object"))
+    frame = pl.from_dicts(good, infer_schema_length=None) if good else pl.DataFrame()
+    frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
+    frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
+    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
+
+
+def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
+    """A nested schema as dotted leaf paths ('properties.email'); lists stay whole."""
+    leaves = {}
+    for field, dtype in schema.items():
+        if isinstance(dtype, pl.Struct) and dtype.fields:
+            nested = {inner.name: inner.dtype for inner in dtype.fields}
+            leaves.update(leaf_fields(nested, f"{prefix}{field}."))
+        elif field not in ("_file", "_row"):
+            leaves[f"{prefix}{field}"] = dtype
+    return leaves
+
+
+def compatible(actual: pl.DataType, expected: pl.DataType) -> bool:
+    """Whether values of `actual` fit `expected` (JSON numbers widen, all-null fits)."""
+    if actual == expected or actual == pl.Null:
+        return True
+    if actual.is_integer() and expected.is_numeric():
+        return True
+    if isinstance(actual, pl.Datetime) and isinstance(expected, pl.Datetime):
+        return (actual.time_zone is None) == (expected.time_zone is None)
+    if isinstance(actual, pl.List) and isinstance(expected, pl.List):
+        return compatible(actual.inner, expected.inner)
+    return False
+
+
+def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
+    """Compare a file's fields with EXPECTED_FIELDS, per DRIFT; map each to its path and type."""
+    by_name = {path: path for path in actual}
+    found = {
+        field: (by_name[field], actual[by_name[field]])
+        for field in EXPECTED_FIELDS
+        if field in by_name
+    }
+    drift = {
+        "missing": [field for field in EXPECTED_FIELDS if field not in found],
+        "new": [field for field in by_name if field not in EXPECTED_FIELDS],
+        "retyped": [
+            f"{field} is {dtype}, expected {EXPECTED_FIELDS[field]}"
+            for field, (_, dtype) in found.items()
+            if not compatible(dtype, EXPECTED_FIELDS[field])
+        ],
+    }
+    errors = []
+    for kind, fields in drift.items():
+        if not fields or DRIFT[kind] == "ignore":
+            continue
+        message = f"{name}: schema drift, {kind} field(s): {', '.join(fields)}"
+        if DRIFT[kind] == "error":
+            errors.append(message)
+        else:
+            warn(f"{NAME}: {message}")
+    if errors:
+        raise EnrichError(
+            "\n".join(errors) + "\nUpdate input.fields (or input.drift) in the spec if the "
+            "change is expected."
+        )
+    return found
+
+
+def join_reasons(*reasons: pl.Expr) -> pl.Expr:
+    """The non-null reasons joined with '; ', or null when there are none."""
+    joined = pl.concat_str(reasons, separator="; ", ignore_nulls=True)
+    return pl.when(joined != "").then(joined)
+
+
+def conform(records: pl.LazyFrame, found: dict[str, tuple[str, pl.DataType]]) -> pl.LazyFrame:
+    """One flat column per expected field, named by its path and typed as expected."""
+    columns, reasons = [pl.col("_file"), pl.col("_row")], []
+    for field, expected in EXPECTED_FIELDS.items():
+        if field not in found:
+            columns.append(pl.lit(None, expected).alias(field))
+            continue
+        path, actual = found[field]
+        head, *rest = path.split(".")
+        value = pl.col(head)
+        for part in rest:
+            value = value.struct.field(part)
+        columns.append(value.alias(field))
+        if actual != expected and actual != pl.Null:
+            reasons.append(
+                pl.when(value.is_not_null() & value.cast(expected, strict=False).is_null()).then(
+                    pl.format(
+                        "{}: '{}' is not {}",
+                        pl.lit(field),
+                        value.cast(pl.String),
+                        pl.lit(str(expected)),
+                    )
+                )
+            )
+    conformed = records.select(*columns, _error=join_reasons(*reasons, pl.lit(None, pl.String)))
+    return conformed.with_columns(
+        pl.col(field).cast(dtype, strict=False) for field, dtype in EXPECTED_FIELDS.items()
+    )
+
+
+def parse_date(text: pl.Expr, formats: list[str]) -> pl.Expr:
+    """Text as a date: the first format that parses wins."""
+    text = text.str.strip_chars()
+    return pl.coalesce([text.str.to_date(fmt, strict=False) for fmt in formats])
+
+
+def normalise_domain(domain: pl.Expr) -> pl.Expr:
+    """A web domain as accounts and emails share it: no scheme, 'www.', path or port."""
+    cleaned = (
+        domain.str.strip_chars()
+        .str.to_lowercase()
+        .str.replace(r"^[a-z][a-z0-9+.-]*://", "")
+        .str.replace(r"^www\.", "")
+        .str.replace(r"[/?#:].*$", "")
+        .str.strip_chars_end(".")
+    )
+    return pl.when(cleaned != "").then(cleaned)
+
+
+def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Each column with `from`: its input field, cast; bad values become reasons."""
+    casts = {
+        "domain": pl.col("domain"),
+        "company_name": pl.col("company_name"),
+        "industry": pl.col("industry"),
+        "employee_count": pl.col("metrics.employees").cast(pl.Int32, strict=False),
+        "employees_range": pl.col("metrics.employees_range"),
+        "annual_revenue_usd": pl.col("metrics.annual_revenue_usd").cast(
+            pl.Decimal(18, 2), strict=False
+        ),
+        "hq_city": pl.col("hq.city"),
+        "hq_country": pl.col("hq.country"),
+        "founded_year": pl.col("founded_year").cast(pl.Int32, strict=False),
+        "tags": pl.col("tags"),
+        "updated_at": parse_date(pl.col("updated_at"), ["%Y-%m-%d"]),
+    }
+    # (column, input field, type): a value that was there but did not cast
+    failures = [
+        ("employee_count", "metrics.employees", "integer"),
+        ("annual_revenue_usd", "metrics.annual_revenue_usd", "decimal(18,2)"),
+        ("founded_year", "founded_year", "integer"),
+        ("updated_at", "updated_at", "date"),
+    ]
+    # Cast under temporary names first: an output may reuse an input field's name,
+    # and each reason compares the value read with the value cast.
+    rows = rows.with_columns(**{f"cast:{name}": value for name, value in casts.items()})
+    reasons = [
+        pl.when(pl.col(field).is_not_null() & pl.col(f"cast:{column}").is_null()).then(
+            pl.format(
+                "{}: cannot parse '{}' as {}",
+                pl.lit(column),
+                pl.col(field).cast(pl.String),
+                pl.lit(kind),
+            )
+        )
+        for column, field, kind in failures
+    ]
+    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))
+    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) for name in casts])
+
+
+def derive(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Columns computed by the spec's expressions, in order; each sees those before."""
+    return (
+        rows
+        # domain: domain(domain)
+        .with_columns(domain=normalise_domain(pl.col("domain")))
+    )
+
+
+def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows' remaining reasons to be rejected: null keys, nulls the spec forbids."""
+    reasons = [
+        pl.col("_error"),
+        pl.when(pl.col("domain").is_null()).then(pl.lit("domain (key) is null")),
+        pl.when(pl.col("updated_at").is_null()).then(
+            pl.lit("updated_at is null (not_null in the spec)")
+        ),
+    ]
+    return rows.with_columns(_error=join_reasons(*reasons))
+
+
+def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
+    """Every input file read, drift-checked and conformed, then cast and checked row by row.
+
+    Returns the rows (lazy; `_error` is set on bad ones), the records that could not be
+    read at all, and the file names that `_file` indexes.
+    """
+    files = input_files(raw_dir)
+    names = [path.relative_to(raw_dir).as_posix() for path in files]
+    frames, rejected = [], []
+    for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
+        try:
+            records, unreadable, fields = read_file(path, name, file_id)
+        except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
+            raise EnrichError(f"{name}: cannot be read: {error}") from None
+        frames.append(conform(records, check_drift(name, fields)))
+        rejected.append(unreadable)
+    rows = pl.concat(frames, how="vertical")
+    return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
+
+
+def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per key: the latest by updated_at; ties go to the row read last.
+
+    `rows` come sorted by the key and numbered in read order (`_read`), so each key's versions
+    sit next to each other. Most keys have one; only the runs of repeated keys (few) are ordered
+    to choose a version. The result stays sorted by the key.
+    """
+    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in KEY])
+    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) for k in KEY])
+    ordered = rows.lazy().with_columns(_repeated=~(starts & ends))
+    versions = ordered.filter(pl.col("_repeated")).select("_read", *KEY, "updated_at").collect()
+    chosen = versions.sort(
+        ["domain", "updated_at", "_read"],
+        descending=[False, True, True],
+        nulls_last=True,
+    )
+    chosen = chosen.unique(subset=KEY, keep="first")["_read"]
+    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())
+    return ordered.filter(keep).drop("_read", "_repeated").collect()
+
+
+def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, checked against OUTPUT_SCHEMA; dedupe sorted them."""
+    frame = rows.select(list(OUTPUT_SCHEMA))
+    wrong = [
+        f"{column} is {frame.schema.get(column)}, expected {dtype}"
+        for column, dtype in OUTPUT_SCHEMA.items()
+        if frame.schema.get(column) != dtype
+    ]
+    if wrong:
+        raise EnrichError(f"{NAME}: the output does not match its contract: {'; '.join(wrong)}")
+    return frame
+
+
+def location(file: str, row: int) -> str:
+    """Where a row came from, as the build log shows it."""
+    return f"{file} record {row}"
+
+
+def describe_errors(errors: pl.DataFrame, files: list[str]) -> str:
+    """The first bad rows, one per line, for the build log."""
+    shown = errors.sort("_file", "_row").head(10)
+    lines = [
+        f"  {location(files[file], row)}: {reason}"
+        for file, row, reason in shown.select("_file", "_row", "_error").iter_rows()
+    ]
+    if errors.height > shown.height:
+        lines.append(f"  ... and {errors.height - shown.height} more")
+    summary = f"{NAME}: {errors.height} bad row(s) in {INPUT}; nothing was loaded (on_error: fail)"
+    advice = (
+        "Fix the input, or set on_error: quarantine in the spec to load the good rows and "
+        "keep the bad ones in stg_firmographics__companies__quarantine."
+    )
+    return "\n".join([summary, *lines, advice])
+
+
+def build(raw_dir: Path) -> pl.DataFrame:
+    """The model's rows: loaded, checked, deduplicated, sorted by the key."""
+    rows, unreadable, files = load(raw_dir)
+    rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()
+    # Lazy steps on the collected rows: eager ones would copy every column first.
+    failed = rows.lazy().filter(pl.col("_error").is_not_null())
+    failed = failed.select("_file", "_row", "_error").collect()
+    errors = pl.concat([unreadable.select("_file", "_row", "_error"), failed])
+    if errors.height:
+        raise EnrichError(describe_errors(errors, files))
+    kept = rows.lazy()
+    # Sorted by the key and numbered in read order (for ties); `del` lets the
+    # unsorted copy go before dedupe makes its own.
+    result = kept.with_row_index("_read").sort(KEY).drop("_file", "_row", "_error").collect()
+    del rows, kept
+    result = dedupe(result)
+    return finish(result)
+
+
+def model(dbt, session):
+    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""
+    raw_dir = raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))
+    return build(raw_dir)
