@@ -170,7 +170,10 @@ def _schema_problem(error: jsonschema.ValidationError, file: str | None) -> Prob
         missing = [key for key in error.validator_value if key not in error.instance]
         return Problem(
             rule="schema",
-            message=f"missing required field{'s' if len(missing) > 1 else ''} at {where}: " + ", ".join(missing),
+            message=f"missing required field{'s' if len(missing) > 1 else ''}"
+            + ("" if where == "<proposal>" else f" at {where}")
+            + ": "
+            + ", ".join(missing),
             file=file,
             identifier=missing[0] if missing else None,
         )
@@ -260,7 +263,8 @@ def validate_proposal(
         )
     validator = jsonschema.Draft202012Validator(PROPOSAL_SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
-    problems = [_schema_problem(error, file) for error in errors]
+    # jsonschema reports each missing key of one object separately; one line says it all.
+    problems = list(dict.fromkeys(_schema_problem(error, file) for error in errors))
     if not problems:
         problems = _convention_problems(data, file)
     if problems:
@@ -315,12 +319,11 @@ def _yaml_sql_position(text: str) -> tuple[int, int] | None:
     for key, value in root.value:
         if key.value == "sql" and isinstance(value, yaml.ScalarNode) and value.style == "|":
             lines = text.splitlines()
-            first = value.start_mark.line + 1  # 0-based index of the first content line
-            while first < len(lines) and not lines[first].strip():
-                first += 1
-            if first >= len(lines):
+            first = value.start_mark.line + 1  # 0-based index of the line after `|`
+            content = next((line for line in lines[first:] if line.strip()), None)
+            if content is None:
                 return None
-            indent = len(lines[first]) - len(lines[first].lstrip(" "))
-            # Leading blank lines were skipped here and are stripped from the SQL too.
-            return first + 1, indent
+            # Blank lines at the top of the block are counted by validate_proposal, which
+            # strips them from the SQL.
+            return first + 1, len(content) - len(content.lstrip(" "))
     return None
