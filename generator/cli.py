@@ -94,13 +94,32 @@ def cli() -> None:
     """
 
 
+def deprecation_option(function):
+    """--deprecation-days: how long a version superseded by a breaking change stays current."""
+
+    @click.option(
+        "--deprecation-days",
+        type=click.IntRange(0, 36500),
+        help="Days until a version replaced by a breaking change is deprecated "
+        "(default: $GEN_MODEL_DEPRECATION_DAYS, else 90).",
+    )
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
 @cli.command()
 @click.argument("proposal_file", type=click.Path(dir_okay=False))
 @project_options
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
-def apply(proposal_file, project_dir, profiles_dir, target, dry_run, as_json, allow_nondeterministic) -> None:
+@deprecation_option
+def apply(
+    proposal_file, project_dir, profiles_dir, target, dry_run, as_json, allow_nondeterministic, deprecation_days
+) -> None:
     """Validate and write a proposal from PROPOSAL_FILE (YAML or JSON); no LLM involved."""
     from generator import pipeline
     from generator.project import load_project
@@ -111,6 +130,7 @@ def apply(proposal_file, project_dir, profiles_dir, target, dry_run, as_json, al
             dry_run=dry_run,
             allow_nondeterministic=allow_nondeterministic,
             progress=_progress(as_json),
+            deprecation_days=deprecation_days,
         )
         return pipeline.apply(project, proposal_file, options)
 
@@ -142,6 +162,10 @@ def request_options(function):
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
+@click.option(
+    "--refresh", is_flag=True, help="Ask the LLM even if gen_model.lock has an answer for this request and catalog."
+)
+@deprecation_option
 def generate(
     request,
     name,
@@ -155,15 +179,25 @@ def generate(
     dry_run,
     as_json,
     allow_nondeterministic,
+    refresh,
+    deprecation_days,
 ) -> None:
-    """Ask the LLM once for a model answering REQUEST, validate it, and write it."""
+    """Ask the LLM once for a model answering REQUEST, validate it, and write it.
+
+    The same REQUEST against an unchanged catalog replays the answer gen_model.lock holds:
+    no LLM call, the same files. --refresh asks again.
+    """
     from generator import pipeline
     from generator.project import load_project
 
     def body():
         project = load_project(project_dir, profiles_dir, target)
         options = pipeline.Options(
-            dry_run=dry_run, allow_nondeterministic=allow_nondeterministic, progress=_progress(as_json)
+            dry_run=dry_run,
+            allow_nondeterministic=allow_nondeterministic,
+            progress=_progress(as_json),
+            refresh=refresh,
+            deprecation_days=deprecation_days,
         )
         wanted = pipeline.Request(
             text=request,
@@ -248,6 +282,42 @@ def init(project_dir, profiles_dir, target, upgrade) -> None:
         click.echo(f"commit {VENDOR_DIR.as_posix()}/ and packages.yml with your project")
     else:
         click.echo("the gen_model dbt package is already installed (dbt deps done)")
+
+
+@cli.command()
+@project_options
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+def verify(project_dir, profiles_dir, target, as_json) -> None:
+    """Check generated models against gen_model.lock (for CI); build nothing, no API key.
+
+    Exits 1, listing each problem, when a generated file changed without `gen-model adopt`,
+    the lockfile names a missing file, a generated model lacks its lock entry, contract,
+    provenance or grain tests, or an input lost a column the model uses.
+    """
+    from generator.project import load_project
+    from generator.verify import verify as run_verify
+
+    try:
+        report = run_verify(load_project(project_dir, profiles_dir, target))
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(report.to_json() if as_json else report.format_text())
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("model")
+@project_options
+def adopt(model, project_dir, profiles_dir, target) -> None:
+    """Record MODEL's files as they are now in gen_model.lock (hand edits become accepted)."""
+    from generator.project import load_project
+    from generator.verify import adopt as run_adopt
+
+    try:
+        result = run_adopt(load_project(project_dir, profiles_dir, target), model)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(result.format_text())
 
 
 def main() -> None:
