@@ -320,6 +320,28 @@ def adopt(model, project_dir, profiles_dir, target) -> None:
     click.echo(result.format_text())
 
 
+@cli.command()
+@click.argument("model")
+@click.option("--from", "from_version", type=click.IntRange(1), help="The older version (default: before --to).")
+@click.option("--to", "to_version", type=click.IntRange(1), help="The newer version (default: the latest).")
+@project_options
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+def diff(model, from_version, to_version, project_dir, profiles_dir, target, as_json) -> None:
+    """Compare the data of two versions of MODEL in the warehouse, joined on its grain.
+
+    Row counts, keys only in one version, per-column counts of changed values and a few
+    example rows, all computed in DuckDB (read-only).
+    """
+    from generator.diff import diff as run_diff
+    from generator.project import load_project
+
+    try:
+        result = run_diff(load_project(project_dir, profiles_dir, target), model, from_version, to_version)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(result.to_json() if as_json else result.format_text())
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="gen-model")
