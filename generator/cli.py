@@ -342,6 +342,44 @@ def diff(model, from_version, to_version, project_dir, profiles_dir, target, as_
     click.echo(result.to_json() if as_json else result.format_text())
 
 
+@cli.command()
+@click.argument("models", nargs=-1)
+@click.option("--changed", is_flag=True, help="Review every generated model whose files changed versus --base.")
+@click.option(
+    "--base",
+    help="Git ref to compare with for --changed (default: $GITHUB_BASE_REF, else the default branch; "
+    "on the default branch itself, HEAD~1).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the Markdown here instead of stdout.")
+@project_options
+def review(models, changed, base, output, project_dir, profiles_dir, target) -> None:
+    """Markdown for a pull request: request, SQL, lineage, tests, build, change class, data diff, cost.
+
+    \b
+      gen-model review account_mrr
+      gen-model review --changed >> "$GITHUB_STEP_SUMMARY"
+    """
+    from generator.project import load_project
+    from generator.review import review as run_review
+    from generator.review import review_changed
+
+    if bool(models) == changed:
+        raise click.UsageError("name the model(s) to review, or pass --changed (not both)")
+    if base and not changed:
+        raise click.UsageError("--base only applies with --changed")
+    try:
+        project = load_project(project_dir, profiles_dir, target)
+        markdown = review_changed(project, base) if changed else run_review(project, list(models))
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    if output:
+        from pathlib import Path
+
+        Path(output).write_text(markdown, encoding="utf-8")
+    else:
+        click.echo(markdown, nl=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="gen-model")
