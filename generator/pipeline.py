@@ -553,12 +553,20 @@ def generate(project: Project, request: Request, options: Options, provider=None
             models=list(request.models) or None,
             max_attempts=request.max_attempts,
         )
+        from generator import lockfile
+
+        locked = lockfile.load(project.project_dir).replay_candidate(request.text, request.name, request.layer)
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
             catalog = build_catalog(project)
             _require_package(project, catalog)
-            catalog, catalog_slice, prompt = prepare_prompt(project, request, settings, catalog)
-        if not options.refresh:
-            replayed = _try_replay(project, catalog, catalog_slice, request, report, options)
+            # The model being (re)generated is never its own input: leave its versions out of
+            # the prompt. That also keeps the slice a rerun sees equal to the one the first
+            # run saw, before the model existed (retrieval ranks against the whole catalog).
+            own = request.name or (locked.model if locked else None)
+            profiled, catalog_slice, prompt = prepare_prompt(project, request, settings, _without_model(catalog, own))
+            catalog = _with_relations_of(catalog, profiled)
+        if locked is not None and not options.refresh:
+            replayed = _try_replay(project, catalog, catalog_slice, locked, report, options)
             if replayed is not None:
                 return replayed
         provider = provider or make_provider(settings.provider, settings)
@@ -623,8 +631,6 @@ def generate(project: Project, request: Request, options: Options, provider=None
             "tokens_out": report.tokens_out,
             "attempts": len(report.attempts),
         }
-        from generator import lockfile
-
         lock_context = LockContext(
             requested=lockfile.requested_key(request.name, request.layer),
             catalog_fingerprint=lockfile.slice_fingerprint(catalog_slice.relations, accepted.proposal.name),
@@ -635,6 +641,20 @@ def generate(project: Project, request: Request, options: Options, provider=None
             project, catalog, accepted, provenance_for(accepted.proposal, origin), report, options, lock_context
         )
     return report
+
+
+def _without_model(catalog: Catalog, name: str | None) -> Catalog:
+    if not name:
+        return catalog
+    return replace(
+        catalog, relations=tuple(r for r in catalog.relations if not (r.resource_type == "model" and r.name == name))
+    )
+
+
+def _with_relations_of(catalog: Catalog, profiled: Catalog) -> Catalog:
+    """`catalog` with the profiled relations (row counts, samples) of a catalog built from it."""
+    by_id = {relation.unique_id: relation for relation in profiled.relations}
+    return replace(catalog, relations=tuple(by_id.get(r.unique_id, r) for r in catalog.relations))
 
 
 def _attempt_for_lock(attempt: AttemptRecord) -> dict:
@@ -652,19 +672,16 @@ def _attempt_for_lock(attempt: AttemptRecord) -> dict:
 # -- replay: the locked answer for the same request and catalog ----------------------------
 
 
-def _try_replay(project: Project, catalog: Catalog, catalog_slice, request: Request, report: RunReport, options):
-    """Answer from gen_model.lock when it holds this request and the catalog slice is unchanged.
+def _try_replay(project: Project, catalog: Catalog, catalog_slice, entry, report: RunReport, options):
+    """Answer from gen_model.lock's `entry` for this request if the catalog slice is unchanged.
 
     Returns the finished report, or None when the LLM must be asked (with the reason in the
-    report's notes and on the progress line): no entry, a changed catalog slice (named
-    relation by relation, column by column), or a newer version made from another request.
+    report's notes and on the progress line): a changed catalog slice (named relation by
+    relation, column by column), or a newer version made from another request.
     """
     from generator import lockfile
 
     lock = lockfile.load(project.project_dir)
-    entry = lock.replay_candidate(request.text, request.name, request.layer)
-    if entry is None:
-        return None
     where = f"{lockfile.LOCK_NAME} ({entry.model} v{entry.version})"
     current = lockfile.slice_fingerprint(catalog_slice.relations, entry.model)
     if current != entry.catalog_fingerprint:
