@@ -227,3 +227,67 @@ def test_breaking_regeneration_versions_deprecates_diffs_and_reviews(locked_samp
     assert "### SQL" in markdown and "### Lineage" in markdown and "### Tests" in markdown
     assert markdown.index("### Data diff: v1 → v2") < markdown.index("### Generation")
     assert SQL_V2 in markdown
+
+
+def test_cli_generate_replays_and_refresh_asks_again(locked_sample_project):
+    project = locked_sample_project
+    (project / "answers.yml").write_text(yaml.safe_dump([BILLING_SUMMARY], sort_keys=False))
+    (project / ".gen-model.yml").write_text("provider: scripted\nscript: answers.yml\nmodels: [scripted-model]\n")
+    request = "billed, paid and failed amounts per account"
+
+    dry = cli_run(request, "--project-dir", str(project), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert MODEL not in (project / LOCK).read_text()  # a dry run records nothing
+
+    first = cli_run(request, "--project-dir", str(project))
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines()[0] == f"✓ {MODEL} v1 written (marts)"
+    assert "  attempts:    1 (scripted-model)" in first.stdout.splitlines()
+    written = digests(project, SQL_V1, YML, LOCK)
+
+    again = cli_run(request, "--project-dir", str(project))
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[0] == f"✓ {MODEL} v1 replayed from the lockfile (marts)"
+    assert "  LLM calls:   0" in again.stdout.splitlines()
+    assert digests(project, SQL_V1, YML, LOCK) == written
+
+    # --refresh asks (the script answers the same proposal, so nothing new is written).
+    refreshed = cli_run(request, "--project-dir", str(project), "--refresh", "--json")
+    assert refreshed.exit_code == 0, refreshed.output
+    report = json.loads(refreshed.stdout)
+    assert (report["status"], len(report["attempts"])) == ("unchanged", 1)
+    assert digests(project, SQL_V1, YML, LOCK) == written
+
+
+def test_applying_a_changed_proposal_is_a_non_breaking_new_version(locked_sample_project):
+    from tests.conftest import REPO_ROOT
+
+    project = locked_sample_project
+    proposal = yaml.safe_load((REPO_ROOT / "examples" / "proposals" / "account_payment_health.yml").read_text())
+    last_select = "    attempts.last_failed_at\nfrom accounts"
+    assert last_select in proposal["sql"]
+    added = "    attempts.last_failed_at,\n    1 as health_version\nfrom accounts"
+    proposal["sql"] = proposal["sql"].replace(last_select, added)
+    proposal["columns"].append({"name": "health_version", "description": "Which definition of health."})
+    changed = project / "account_payment_health_v2.yml"
+    changed.write_text(yaml.safe_dump(proposal, sort_keys=False))
+
+    result = cli_run("apply", str(changed), "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    assert "  change:      non-breaking vs v1: column health_version added" in result.output.splitlines()
+    assert "deprecated:" not in result.output
+    block = yaml.safe_load((project / "models" / "marts" / "account_payment_health.yml").read_text())["models"][0]
+    assert [("deprecation_date" in v, v["v"]) for v in block["versions"]] == [(False, 1), (False, 2)]
+    entry = yaml.safe_load((project / LOCK).read_text())["models"]["account_payment_health"][1]
+    assert entry["provenance"]["origin"] == "proposal-file"
+    assert entry["provenance"]["proposal_file"] == "account_payment_health_v2.yml"
+    assert entry["provenance"]["change"] == {
+        "class": "non-breaking",
+        "from_version": 1,
+        "reasons": ["column health_version added"],
+    }
+    assert cli_run("verify", "--project-dir", str(project)).exit_code == 0
+    diff = json.loads(cli_run("diff", "account_payment_health", "--project-dir", str(project), "--json").output)
+    assert diff["added_columns"] == ["health_version"]
+    assert diff["keys_only_in_from"] == diff["keys_only_in_to"] == 0
+    assert all(column["changed"] == 0 for column in diff["columns"])

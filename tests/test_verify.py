@@ -202,3 +202,15 @@ def test_the_repositorys_lockfile_matches_its_models():
         for path, digest in entries[-1]["files"].items():
             assert hashlib.sha256((REPO_ROOT / path).read_bytes()).hexdigest() == digest, (model, path)
     assert sorted(lock["models"]) == sorted(MARTS)
+
+
+def test_a_project_we_did_not_write_verifies_with_nothing_generated(shop_project):
+    result = run("verify", "--project-dir", str(shop_project), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["ok"], report["models"], report["problems"], report["lockfile"]) == (
+        True,
+        [],
+        [],
+        "gen_model.lock (missing)",
+    )
