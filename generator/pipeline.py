@@ -705,6 +705,10 @@ def _try_replay(project: Project, catalog: Catalog, catalog_slice, entry, report
     if latest_version == entry.version:
         return _replay_present(project, catalog, lock, entry, report)
     if (latest_version or 0) != entry.version - 1:
+        have = f"has up to v{latest_version}" if latest_version else "has no version of it"
+        note = f"{where} answered this request, but the project {have}: cannot restore it; asking the LLM"
+        report.notes.append(note)
+        options.progress.step(note)
         return None
     return _replay_restore(project, catalog, entry, report, options)
 
