@@ -17,6 +17,7 @@ Mutation results are read, not produced, here. The expected file shape:
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -383,6 +384,22 @@ def review_model(
     if files.sql_path and (project.project_dir / files.sql_path).is_file():
         sql_text = (project.project_dir / files.sql_path).read_text(encoding="utf-8").rstrip("\n")
     lines += ["### SQL", "", "```sql", sql_text, "```", ""]
+    if previous is not None and previous.original_file_path:
+        old_path = project.project_dir / previous.original_file_path
+        old_sql = old_path.read_text(encoding="utf-8").rstrip("\n") if old_path.is_file() else ""
+        changes = list(
+            difflib.unified_diff(
+                old_sql.splitlines(),
+                sql_text.splitlines(),
+                fromfile=previous.original_file_path,
+                tofile=files.sql_path or "",
+                lineterm="",
+            )
+        )
+        lines += [f"SQL changes from v{previous.version}:", "", "```diff", *changes, "```", ""] if changes else [
+            f"The SQL is the same as v{previous.version}'s.",
+            "",
+        ]
 
     types = {c.get("name"): c.get("data_type") for c in files.version_item.get("columns") or []}
     lineage = provenance.get("lineage") or {}

@@ -211,6 +211,9 @@ def test_breaking_regeneration_versions_deprecates_diffs_and_reviews(locked_samp
         "| **Lockfile** | files match `gen_model.lock` |",
         "| **dbt build** | model success; 2 test(s): 2 pass |",
         "where not invoice_status in ('void', 'uncollectible')",  # as sqlformat writes it
+        "SQL changes from v1:",
+        "-    sum(failed_amount) as failed_amount_total",
+        "+where not invoice_status in ('void', 'uncollectible')",
         "| `amount_due_total` | decimal(38,2) | `ref('invoices').amount_due` | aggregate:sum |",
         "| `not_null` | `account_id` | grain column (verified on "
         f"{rows_v2:,} rows in the dry run) |",
