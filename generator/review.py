@@ -418,6 +418,12 @@ def review_model(
                 ]
             )
         lines += _table(["Column", "Type", "From", "How"], rows)
+        if entry and files.sql_path and files.sql_path in entry.adopted:
+            lines += [
+                "",
+                "The SQL was edited by hand after generation: this lineage is the generated SQL's; the "
+                "columns read below were derived again from the edit when it was adopted.",
+            ]
         if entry and entry.inputs:
             lines += [
                 "",

@@ -152,3 +152,17 @@ def test_a_version_keeps_the_deprecation_date_it_was_promised():
 def test_non_breaking_is_what_the_pipeline_records_for_additions():
     change = classify(contract(FIXTURES[0]["old"]), contract(FIXTURES[0]["new"]))
     assert change.kind == NON_BREAKING and not change.breaking
+
+
+def test_deprecation_days_come_from_the_flag_then_the_environment(monkeypatch):
+    from generator.errors import ConfigError
+    from generator.pipeline import Options, _deprecation_days
+
+    monkeypatch.delenv("GEN_MODEL_DEPRECATION_DAYS", raising=False)
+    assert _deprecation_days(Options()) == 90
+    monkeypatch.setenv("GEN_MODEL_DEPRECATION_DAYS", "14")
+    assert _deprecation_days(Options()) == 14
+    assert _deprecation_days(Options(deprecation_days=7)) == 7
+    monkeypatch.setenv("GEN_MODEL_DEPRECATION_DAYS", "two weeks")
+    with pytest.raises(ConfigError, match="GEN_MODEL_DEPRECATION_DAYS must be a whole number of days, got 'two weeks'"):
+        _deprecation_days(Options())
