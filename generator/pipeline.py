@@ -537,7 +537,12 @@ def _as_proposal(data: dict, request: Request, where: str) -> Proposal:
 
 
 def generate(project: Project, request: Request, options: Options, provider=None) -> RunReport:
-    """`gen-model "REQUEST"`: ask once, gate, repair with all problems at most N-1 times, write."""
+    """`gen-model "REQUEST"`: ask once, gate, repair with all problems at most N-1 times, write.
+
+    gen_model.lock answers instead when it holds the same request (text, --name, --layer)
+    and the catalog slice is unchanged, unless `options.refresh`: no LLM call, same files.
+    """
+    from generator import lockfile
     from generator.pricing import estimate_cost
     from generator.prompt import repair_prompt
     from generator.providers import make_provider
@@ -553,8 +558,6 @@ def generate(project: Project, request: Request, options: Options, provider=None
             models=list(request.models) or None,
             max_attempts=request.max_attempts,
         )
-        from generator import lockfile
-
         locked = lockfile.load(project.project_dir).replay_candidate(request.text, request.name, request.layer)
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
             catalog = build_catalog(project)
