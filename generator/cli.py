@@ -94,13 +94,32 @@ def cli() -> None:
     """
 
 
+def deprecation_option(function):
+    """--deprecation-days: how long a version superseded by a breaking change stays current."""
+
+    @click.option(
+        "--deprecation-days",
+        type=click.IntRange(0, 36500),
+        help="Days until a version replaced by a breaking change is deprecated "
+        "(default: $GEN_MODEL_DEPRECATION_DAYS, else 90).",
+    )
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
 @cli.command()
 @click.argument("proposal_file", type=click.Path(dir_okay=False))
 @project_options
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
-def apply(proposal_file, project_dir, profiles_dir, target, dry_run, as_json, allow_nondeterministic) -> None:
+@deprecation_option
+def apply(
+    proposal_file, project_dir, profiles_dir, target, dry_run, as_json, allow_nondeterministic, deprecation_days
+) -> None:
     """Validate and write a proposal from PROPOSAL_FILE (YAML or JSON); no LLM involved."""
     from generator import pipeline
     from generator.project import load_project
@@ -111,6 +130,7 @@ def apply(proposal_file, project_dir, profiles_dir, target, dry_run, as_json, al
             dry_run=dry_run,
             allow_nondeterministic=allow_nondeterministic,
             progress=_progress(as_json),
+            deprecation_days=deprecation_days,
         )
         return pipeline.apply(project, proposal_file, options)
 
@@ -142,6 +162,10 @@ def request_options(function):
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
+@click.option(
+    "--refresh", is_flag=True, help="Ask the LLM even if gen_model.lock has an answer for this request and catalog."
+)
+@deprecation_option
 def generate(
     request,
     name,
@@ -155,15 +179,25 @@ def generate(
     dry_run,
     as_json,
     allow_nondeterministic,
+    refresh,
+    deprecation_days,
 ) -> None:
-    """Ask the LLM once for a model answering REQUEST, validate it, and write it."""
+    """Ask the LLM once for a model answering REQUEST, validate it, and write it.
+
+    The same REQUEST against an unchanged catalog replays the answer gen_model.lock holds:
+    no LLM call, the same files. --refresh asks again.
+    """
     from generator import pipeline
     from generator.project import load_project
 
     def body():
         project = load_project(project_dir, profiles_dir, target)
         options = pipeline.Options(
-            dry_run=dry_run, allow_nondeterministic=allow_nondeterministic, progress=_progress(as_json)
+            dry_run=dry_run,
+            allow_nondeterministic=allow_nondeterministic,
+            progress=_progress(as_json),
+            refresh=refresh,
+            deprecation_days=deprecation_days,
         )
         wanted = pipeline.Request(
             text=request,
@@ -248,6 +282,102 @@ def init(project_dir, profiles_dir, target, upgrade) -> None:
         click.echo(f"commit {VENDOR_DIR.as_posix()}/ and packages.yml with your project")
     else:
         click.echo("the gen_model dbt package is already installed (dbt deps done)")
+
+
+@cli.command()
+@project_options
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+def verify(project_dir, profiles_dir, target, as_json) -> None:
+    """Check generated models against gen_model.lock (for CI); build nothing, no API key.
+
+    Exits 1, listing each problem, when a generated file changed without `gen-model adopt`,
+    the lockfile names a missing file, a generated model lacks its lock entry, contract,
+    provenance or grain tests, or an input lost a column the model uses.
+    """
+    from generator.project import load_project
+    from generator.verify import verify as run_verify
+
+    try:
+        report = run_verify(load_project(project_dir, profiles_dir, target))
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(report.to_json() if as_json else report.format_text())
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("model")
+@project_options
+def adopt(model, project_dir, profiles_dir, target) -> None:
+    """Record MODEL's files as they are now in gen_model.lock (hand edits become accepted)."""
+    from generator.project import load_project
+    from generator.verify import adopt as run_adopt
+
+    try:
+        result = run_adopt(load_project(project_dir, profiles_dir, target), model)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(result.format_text())
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--from", "from_version", type=click.IntRange(1), help="The older version (default: before --to).")
+@click.option("--to", "to_version", type=click.IntRange(1), help="The newer version (default: the latest).")
+@project_options
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+def diff(model, from_version, to_version, project_dir, profiles_dir, target, as_json) -> None:
+    """Compare the data of two versions of MODEL in the warehouse, joined on its grain.
+
+    Row counts, keys only in one version, per-column counts of changed values and a few
+    example rows, all computed in DuckDB (read-only).
+    """
+    from generator.diff import diff as run_diff
+    from generator.project import load_project
+
+    try:
+        result = run_diff(load_project(project_dir, profiles_dir, target), model, from_version, to_version)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(result.to_json() if as_json else result.format_text())
+
+
+@cli.command()
+@click.argument("models", nargs=-1)
+@click.option("--changed", is_flag=True, help="Review every generated model whose files changed versus --base.")
+@click.option(
+    "--base",
+    help="Git ref to compare with for --changed (default: $GITHUB_BASE_REF, else the default branch; "
+    "on the default branch itself, HEAD~1).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the Markdown here instead of stdout.")
+@project_options
+def review(models, changed, base, output, project_dir, profiles_dir, target) -> None:
+    """Markdown for a pull request: request, SQL, lineage, tests, build, change class, data diff, cost.
+
+    \b
+      gen-model review account_mrr
+      gen-model review --changed >> "$GITHUB_STEP_SUMMARY"
+    """
+    from generator.project import load_project
+    from generator.review import review as run_review
+    from generator.review import review_changed
+
+    if bool(models) == changed:
+        raise click.UsageError("name the model(s) to review, or pass --changed (not both)")
+    if base and not changed:
+        raise click.UsageError("--base only applies with --changed")
+    try:
+        project = load_project(project_dir, profiles_dir, target)
+        markdown = review_changed(project, base) if changed else run_review(project, list(models))
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    if output:
+        from pathlib import Path
+
+        Path(output).write_text(markdown, encoding="utf-8")
+    else:
+        click.echo(markdown, nl=False)
 
 
 def main() -> None:

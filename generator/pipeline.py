@@ -7,6 +7,7 @@ repairs). Both share `accept`, so a proposal from anywhere faces the same gates 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,14 +18,14 @@ from generator import __version__, dbt
 from generator.catalog import Catalog
 from generator.catalog_builder import build_catalog
 from generator.datatests import DataTest, grain_tests
-from generator.errors import BuildError, GateError, GenModelError, Problem, ProposalError
+from generator.errors import BuildError, ConfigError, GateError, GenModelError, Problem, ProposalError
 from generator.gates import GATES, GateContext, GateReport, run_gates
 from generator.progress import QUIET, Progress
 from generator.project import Project
 from generator.proposal import Proposal, validate_proposal
 from generator.report import AttemptRecord, RunReport
 from generator.transaction import FileTransaction, ProjectLock, interrupts_as_exceptions
-from generator.writer import ContractColumn, WritePlan, plan_model_write, version_entry
+from generator.writer import ContractColumn, PlannedFile, WritePlan, plan_model_write, version_entry
 
 
 @dataclass
@@ -35,6 +36,23 @@ class Options:
     allow_nondeterministic: bool = False
     timeout_s: float = 60.0
     progress: Progress = field(default_factory=lambda: QUIET)
+    # Ask the LLM even when gen_model.lock holds an answer for the same request and catalog.
+    refresh: bool = False
+    # Days until a version superseded by a breaking change is deprecated (None: the
+    # GEN_MODEL_DEPRECATION_DAYS variable, else versions.DEFAULT_DEPRECATION_DAYS).
+    deprecation_days: int | None = None
+
+
+@dataclass
+class LockContext:
+    """What the lockfile records about a run beyond its files: how the prompt was made."""
+
+    requested: dict = field(default_factory=dict)  # --name/--layer the user fixed
+    catalog_fingerprint: str | None = None
+    catalog_slice: dict = field(default_factory=dict)
+    attempts: list[dict] = field(default_factory=list)
+    # A replay writes the locked provenance as it is: no new change class, no new dates.
+    replay: bool = False
 
 
 @dataclass
@@ -242,8 +260,17 @@ def finish(
     provenance: dict,
     report: RunReport,
     options: Options,
+    lock_context: LockContext | None = None,
 ) -> RunReport:
-    """Plan, then write and build unless this is a dry run; fill the report."""
+    """Plan, then write and build unless this is a dry run; fill the report.
+
+    A new version of an existing model is classified against the previous one (breaking or
+    not, with reasons, recorded in its provenance); a breaking one deprecates the previous
+    version. Every write records the version in gen_model.lock, in the same transaction.
+    """
+    from generator import lockfile
+
+    lock_context = lock_context or LockContext()
     proposal = accepted.proposal
     report.model, report.layer = proposal.name, proposal.layer
     report.rows = accepted.ctx.result.row_count if accepted.ctx.result else None
@@ -254,17 +281,151 @@ def finish(
         report.status = "unchanged"
         report.version = same
         report.notes.append(f"{proposal.name} v{same} was made from this proposal already; nothing to write")
+        if not options.dry_run:
+            _lock_unchanged(project, catalog, accepted, provenance, same, lock_context, report)
         return report
+    change = None if lock_context.replay else _classify(project, catalog, accepted)
+    if change is not None:
+        provenance = {**provenance, "change": change.to_meta()}
+        report.change = change.to_meta()
     plan_ = plan(project, catalog, accepted, provenance)
+    if change is not None and change.breaking and plan_.previous_version is not None:
+        from generator.versions import deprecation_date
+
+        date = deprecation_date(_deprecation_days(options))
+        plan_ = _with_deprecation(plan_, date)
+        report.deprecations = {plan_.previous_version: date}
     report.version, report.previous_version = plan_.version, plan_.previous_version
     report.files = plan_.relative_paths(project.project_dir)
     report.file_contents = {path: planned.content for path, planned in zip(report.files, plan_.files, strict=True)}
     if options.dry_run:
         report.status = "dry-run"
         return report
+    lock = lockfile.load(project.project_dir)
+    lock.record(_lock_entry(project, accepted, provenance, plan_, lock_context))
+    # The lockfile is written in the same transaction: a failed build rolls it back too.
+    plan_ = replace(
+        plan_, files=(*plan_.files, PlannedFile(lock.path, lock.dumps(), existed=lock.path.exists()))
+    )
+    report.files.append(lockfile.LOCK_NAME)
     report.build = write_and_build(project, catalog, plan_, options)
     report.status = "written"
     return report
+
+
+def _deprecation_days(options: Options) -> int:
+    """--deprecation-days, else GEN_MODEL_DEPRECATION_DAYS, else 90."""
+    from generator.versions import DEFAULT_DEPRECATION_DAYS
+
+    if options.deprecation_days is not None:
+        return options.deprecation_days
+    value = os.environ.get("GEN_MODEL_DEPRECATION_DAYS", "").strip()
+    if not value:
+        return DEFAULT_DEPRECATION_DAYS
+    if not value.isdigit():
+        raise ConfigError(f"GEN_MODEL_DEPRECATION_DAYS must be a whole number of days, got {value!r}")
+    return int(value)
+
+
+def _classify(project: Project, catalog: Catalog, accepted: Accepted):
+    """The change from the model's latest generated version to this proposal (None: new model)."""
+    from generator.lineage import lineage_meta
+    from generator.versions import NON_BREAKING, UNCHANGED, Change, Contract, classify, contract_of_relation
+
+    previous = catalog.ref(accepted.proposal.name)
+    if previous is None or not previous.generated or previous.version is None:
+        return None
+    sql_path = project.project_dir / (previous.original_file_path or "")
+    old_sql = sql_path.read_text(encoding="utf-8") if sql_path.is_file() else None
+    new = Contract(
+        columns=tuple((c.name, c.data_type) for c in accepted.columns),
+        grain=tuple(accepted.proposal.grain),
+        lineage=lineage_meta(accepted.lineage),
+        sql=accepted.sql,
+        description_sha=accepted.proposal.sha256(),
+    )
+    change = classify(contract_of_relation(previous, old_sql), new, previous.version)
+    if change.kind == UNCHANGED:
+        change = Change(NON_BREAKING, ("no difference in SQL, columns, types or grain",), previous.version)
+    return change
+
+
+def _with_deprecation(plan_: WritePlan, date: str) -> WritePlan:
+    """The plan with `deprecation_date` set on the version it supersedes (in the model YAML)."""
+    from generator.versions import deprecate_in_yaml
+
+    files = tuple(
+        replace(f, content=deprecate_in_yaml(f.content, plan_.model_name, plan_.previous_version, date))
+        if f.path.suffix == ".yml" and f.path.stem == plan_.model_name
+        else f
+        for f in plan_.files
+    )
+    return replace(plan_, files=files)
+
+
+def _lock_entry(project: Project, accepted: Accepted, provenance: dict, plan_: WritePlan, context: LockContext):
+    from generator import lockfile
+
+    return lockfile.LockEntry(
+        model=plan_.model_name,
+        version=plan_.version,
+        layer=accepted.proposal.layer,
+        requested=dict(context.requested),
+        catalog_fingerprint=context.catalog_fingerprint,
+        files={project.relative(f.path): lockfile.sha256_text(f.content) for f in plan_.files},
+        inputs=lockfile.inputs_of(accepted.ctx),
+        catalog_slice=dict(context.catalog_slice),
+        attempts=list(context.attempts),
+        provenance=dict(provenance),
+        proposal=accepted.proposal.to_dict(),
+    )
+
+
+def _lock_unchanged(
+    project: Project,
+    catalog: Catalog,
+    accepted: Accepted,
+    provenance: dict,
+    version: int,
+    context: LockContext,
+    report: RunReport,
+) -> None:
+    """Record a version made before the lockfile existed, if its SQL is still as generated.
+
+    A hand-edited SQL file is not recorded silently: that is what `gen-model adopt` is for.
+    """
+    from generator import lockfile
+
+    lock = lockfile.load(project.project_dir)
+    if lock.get(accepted.proposal.name, version) is not None:
+        return
+    relation = catalog.ref(accepted.proposal.name, version)
+    sql_path = project.project_dir / (relation.original_file_path or "")
+    yml_path = sql_path.parent / f"{accepted.proposal.name}.yml"
+    if not sql_path.is_file() or sql_path.read_text(encoding="utf-8") != accepted.sql or not yml_path.is_file():
+        report.notes.append(
+            f"{project.relative(sql_path)} is not in {lockfile.LOCK_NAME} and differs from what this proposal "
+            f"generates; run `gen-model adopt {accepted.proposal.name}` to record it as it is"
+        )
+        return
+    written = dict((relation.meta or {}).get("gen_model") or provenance)
+    written.pop("lineage", None)
+    entry = lockfile.LockEntry(
+        model=accepted.proposal.name,
+        version=version,
+        layer=accepted.proposal.layer,
+        requested=dict(context.requested),
+        catalog_fingerprint=context.catalog_fingerprint,
+        files={project.relative(path): lockfile.file_sha256(path) for path in (sql_path, yml_path)},
+        inputs=lockfile.inputs_of(accepted.ctx),
+        catalog_slice=dict(context.catalog_slice),
+        attempts=list(context.attempts),
+        provenance=written,
+        proposal=accepted.proposal.to_dict(),
+    )
+    lock.record(entry)
+    lock.save()
+    report.notes.append(f"recorded {accepted.proposal.name} v{version} in {lockfile.LOCK_NAME}")
 
 
 def apply(project: Project, proposal_file: str | Path, options: Options) -> RunReport:
@@ -376,7 +537,12 @@ def _as_proposal(data: dict, request: Request, where: str) -> Proposal:
 
 
 def generate(project: Project, request: Request, options: Options, provider=None) -> RunReport:
-    """`gen-model "REQUEST"`: ask once, gate, repair with all problems at most N-1 times, write."""
+    """`gen-model "REQUEST"`: ask once, gate, repair with all problems at most N-1 times, write.
+
+    gen_model.lock answers instead when it holds the same request (text, --name, --layer)
+    and the catalog slice is unchanged, unless `options.refresh`: no LLM call, same files.
+    """
+    from generator import lockfile
     from generator.pricing import estimate_cost
     from generator.prompt import repair_prompt
     from generator.providers import make_provider
@@ -392,11 +558,21 @@ def generate(project: Project, request: Request, options: Options, provider=None
             models=list(request.models) or None,
             max_attempts=request.max_attempts,
         )
-        provider = provider or make_provider(settings.provider, settings)
+        locked = lockfile.load(project.project_dir).replay_candidate(request.text, request.name, request.layer)
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
             catalog = build_catalog(project)
             _require_package(project, catalog)
-            catalog, _, prompt = prepare_prompt(project, request, settings, catalog)
+            # The model being (re)generated is never its own input: leave its versions out of
+            # the prompt. That also keeps the slice a rerun sees equal to the one the first
+            # run saw, before the model existed (retrieval ranks against the whole catalog).
+            own = request.name or (locked.model if locked else None)
+            profiled, catalog_slice, prompt = prepare_prompt(project, request, settings, _without_model(catalog, own))
+            catalog = _with_relations_of(catalog, profiled)
+        if locked is not None and not options.refresh:
+            replayed = _try_replay(project, catalog, catalog_slice, locked, report, options)
+            if replayed is not None:
+                return replayed
+        provider = provider or make_provider(settings.provider, settings)
         accepted = None
         current = prompt
         with _open_sandbox(catalog, options.timeout_s) as sandbox:
@@ -458,5 +634,153 @@ def generate(project: Project, request: Request, options: Options, provider=None
             "tokens_out": report.tokens_out,
             "attempts": len(report.attempts),
         }
-        finish(project, catalog, accepted, provenance_for(accepted.proposal, origin), report, options)
+        lock_context = LockContext(
+            requested=lockfile.requested_key(request.name, request.layer),
+            catalog_fingerprint=lockfile.slice_fingerprint(catalog_slice.relations, accepted.proposal.name),
+            catalog_slice=lockfile.slice_shape(catalog_slice.relations, accepted.proposal.name),
+            attempts=[_attempt_for_lock(a) for a in report.attempts],
+        )
+        finish(
+            project, catalog, accepted, provenance_for(accepted.proposal, origin), report, options, lock_context
+        )
+    return report
+
+
+def _without_model(catalog: Catalog, name: str | None) -> Catalog:
+    if not name:
+        return catalog
+    return replace(
+        catalog, relations=tuple(r for r in catalog.relations if not (r.resource_type == "model" and r.name == name))
+    )
+
+
+def _with_relations_of(catalog: Catalog, profiled: Catalog) -> Catalog:
+    """`catalog` with the profiled relations (row counts, samples) of a catalog built from it."""
+    by_id = {relation.unique_id: relation for relation in profiled.relations}
+    return replace(catalog, relations=tuple(by_id.get(r.unique_id, r) for r in catalog.relations))
+
+
+def _attempt_for_lock(attempt: AttemptRecord) -> dict:
+    data = {
+        "model": attempt.model,
+        "input_tokens": attempt.input_tokens,
+        "output_tokens": attempt.output_tokens,
+        "cost_usd": attempt.cost_usd,
+        "outcome": attempt.outcome,
+        "problems": attempt.problems,
+    }
+    return {key: value for key, value in data.items() if value is not None}
+
+
+# -- replay: the locked answer for the same request and catalog ----------------------------
+
+
+def _try_replay(project: Project, catalog: Catalog, catalog_slice, entry, report: RunReport, options):
+    """Answer from gen_model.lock's `entry` for this request if the catalog slice is unchanged.
+
+    Returns the finished report, or None when the LLM must be asked (with the reason in the
+    report's notes and on the progress line): a changed catalog slice (named relation by
+    relation, column by column), or a newer version made from another request.
+    """
+    from generator import lockfile
+
+    lock = lockfile.load(project.project_dir)
+    where = f"{lockfile.LOCK_NAME} ({entry.model} v{entry.version})"
+    current = lockfile.slice_fingerprint(catalog_slice.relations, entry.model)
+    if current != entry.catalog_fingerprint:
+        changes = lockfile.slice_changes(entry, catalog_slice.relations, entry.model) or [
+            "the catalog fingerprint differs"
+        ]
+        note = f"the catalog changed since {where}: " + "; ".join(changes) + "; asking the LLM"
+        report.notes.append(note)
+        options.progress.step(note)
+        return None
+    latest = catalog.ref(entry.model)
+    latest_version = latest.version if latest is not None and latest.generated else None
+    if latest_version is not None and latest_version > entry.version:
+        note = (
+            f"{where} answered this request, but {entry.model} v{latest_version} is newer; asking the LLM"
+        )
+        report.notes.append(note)
+        options.progress.step(note)
+        return None
+    report.model, report.layer, report.version = entry.model, entry.layer, entry.version
+    if latest_version == entry.version:
+        return _replay_present(project, catalog, lock, entry, report)
+    if (latest_version or 0) != entry.version - 1:
+        have = f"has up to v{latest_version}" if latest_version else "has no version of it"
+        note = f"{where} answered this request, but the project {have}: cannot restore it; asking the LLM"
+        report.notes.append(note)
+        options.progress.step(note)
+        return None
+    return _replay_restore(project, catalog, entry, report, options)
+
+
+def _replay_present(project: Project, catalog: Catalog, lock, entry, report: RunReport) -> RunReport:
+    """The locked version is in the project: nothing to write, hand edits left alone."""
+    from generator import lockfile
+
+    report.status = "replayed"
+    report.files = list(entry.files)
+    relation = catalog.ref(entry.model, entry.version)
+    report.columns = [ContractColumn(c.name, c.data_type or "") for c in relation.columns] if relation else []
+    report.notes.append(
+        f"0 LLM calls: same request and catalog slice as {lockfile.LOCK_NAME} ({entry.model} v{entry.version})"
+    )
+    for path, (_, generated, adopted) in sorted(lock.expected_files(entry.model).items()):
+        digest = lockfile.file_sha256(project.project_dir / path)
+        if digest is None:
+            report.notes.append(f"{path} is missing; restore it from git (gen-model verify will fail until then)")
+        elif digest != generated:
+            state = "adopted" if digest == adopted else "not adopted: gen-model verify fails until `gen-model adopt`"
+            report.notes.append(f"{path} was edited by hand ({state}); left as it is")
+    return report
+
+
+def _replay_restore(project: Project, catalog: Catalog, entry, report: RunReport, options: Options) -> RunReport:
+    """The locked version's files are gone: write them again from the locked proposal.
+
+    The proposal goes through the gates again (the data may have changed), then the writer
+    with the locked provenance, so the files come out as locked unless the data changed
+    what the tests say (their reasons cite row counts); the summary says which.
+    """
+    from generator import lockfile
+
+    where = f"{lockfile.LOCK_NAME} ({entry.model} v{entry.version})"
+    proposal = validate_proposal(entry.proposal, file=where)
+    with _open_sandbox(catalog, options.timeout_s) as sandbox:
+        ctx = check(catalog, proposal, sandbox, options)
+        report.gates = ctx.report
+        if not ctx.report.passed:
+            raise GateError(
+                f"the proposal locked in {where} no longer passes the gates; run with --refresh to ask the LLM",
+                ctx.report.problems,
+            )
+        accepted = _accept(ctx)
+    context = LockContext(
+        requested=dict(entry.requested),
+        catalog_fingerprint=entry.catalog_fingerprint,
+        catalog_slice=dict(entry.catalog_slice),
+        attempts=list(entry.attempts),
+        replay=True,
+    )
+    finish(project, catalog, accepted, dict(entry.provenance), report, options, context)
+    if options.dry_run:
+        return report
+    differing = [
+        path
+        for path, digest in entry.files.items()
+        if lockfile.file_sha256(project.project_dir / path) != digest
+    ]
+    if differing:
+        report.notes.append(
+            f"rewrote {entry.model} v{entry.version} from {where} with 0 LLM calls, but "
+            + ", ".join(differing)
+            + " differ from the lock (the data changed what the derived tests say); the lock now has the new bytes"
+        )
+    else:
+        report.status = "replayed"
+        report.notes.append(
+            f"0 LLM calls: restored {len(entry.files)} file(s) from {where}, byte-identical to the lock"
+        )
     return report

@@ -61,6 +61,9 @@ class RunReport:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     elapsed_s: float | None = None
+    # Against the previous version: {"class": "breaking"|"non-breaking", "from_version", "reasons"}.
+    change: dict | None = None
+    deprecations: dict[int, str] = field(default_factory=dict)  # superseded version -> date
 
     @property
     def tokens_in(self) -> int:
@@ -102,6 +105,8 @@ class RunReport:
             "file_contents": self.file_contents if self.status == "dry-run" else {},
             "problems": [p.to_dict() for p in self.problems],
             "notes": self.notes,
+            "change": self.change,
+            "deprecations": {str(version): date for version, date in sorted(self.deprecations.items())},
             "elapsed_s": round(self.elapsed_s, 2) if self.elapsed_s is not None else None,
         }
 
@@ -141,6 +146,13 @@ class RunReport:
             )
         if self.rows is not None:
             lines.append(f"  rows:        {self.rows:,}")
+        if self.change:
+            since = f" vs v{self.change['from_version']}" if self.change.get("from_version") else ""
+            reasons = "; ".join(self.change.get("reasons") or ())
+            lines.append(f"  change:      {self.change['class']}{since}: {reasons}")
+        for version, date in sorted(self.deprecations.items()):
+            still = f"ref('{self.model}', v={version}) still works"
+            lines.append(f"  deprecated:  v{version} on {date} (deprecation_date; {still})")
         if self.attempts:
             models = ", ".join(dict.fromkeys(a.model for a in self.attempts))
             lines.append(f"  attempts:    {len(self.attempts)} ({models})")

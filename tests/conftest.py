@@ -161,3 +161,10 @@ def shop_project_built(tmp_path_factory) -> Path:
 def shop_project(shop_project_built: Path, tmp_path: Path) -> Path:
     """A private, writable copy of the built shop project."""
     return copy_project(shop_project_built, tmp_path / "shop_project")
+
+
+@pytest.fixture
+def locked_sample_project(sample_project: Path) -> Path:
+    """sample_project with the repository's gen_model.lock: its generated marts are recorded."""
+    shutil.copy2(REPO_ROOT / "gen_model.lock", sample_project / "gen_model.lock")
+    return sample_project
