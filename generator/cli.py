@@ -229,9 +229,10 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
     try:
         project = load_project(project_dir, profiles_dir, target)
         settings = resolve_settings(project.project_dir)
-        _, catalog_slice, prompt = pipeline.prepare_prompt(
-            project, pipeline.Request(text=request, name=name, layer=layer), settings
-        )
+        from generator.catalog_builder import build_catalog
+
+        wanted = pipeline.Request(text=request, name=name, layer=layer)
+        _, _, catalog_slice, prompt = pipeline.prompt_for_request(project, wanted, settings, build_catalog(project))
     except GenModelError as error:
         raise GenModelException(error) from None
     if as_json:

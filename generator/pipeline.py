@@ -7,7 +7,6 @@ repairs). Both share `accept`, so a proposal from anywhere faces the same gates 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from generator import __version__, dbt
 from generator.catalog import Catalog
 from generator.catalog_builder import build_catalog
 from generator.datatests import DataTest, grain_tests
-from generator.errors import BuildError, ConfigError, GateError, GenModelError, Problem, ProposalError
+from generator.errors import BuildError, GateError, GenModelError, Problem, ProposalError
 from generator.gates import GATES, GateContext, GateReport, run_gates
 from generator.progress import QUIET, Progress
 from generator.project import Project
@@ -292,7 +291,7 @@ def finish(
     if change is not None and change.breaking and plan_.previous_version is not None:
         from generator.versions import deprecation_date
 
-        date = deprecation_date(_deprecation_days(options))
+        date = deprecation_date(_deprecation_days(options, project))
         plan_ = _with_deprecation(plan_, date)
         report.deprecations = {plan_.previous_version: date}
     report.version, report.previous_version = plan_.version, plan_.previous_version
@@ -304,27 +303,20 @@ def finish(
     lock = lockfile.load(project.project_dir)
     lock.record(_lock_entry(project, accepted, provenance, plan_, lock_context))
     # The lockfile is written in the same transaction: a failed build rolls it back too.
-    plan_ = replace(
-        plan_, files=(*plan_.files, PlannedFile(lock.path, lock.dumps(), existed=lock.path.exists()))
-    )
+    plan_ = replace(plan_, files=(*plan_.files, PlannedFile(lock.path, lock.dumps(), existed=lock.path.exists())))
     report.files.append(lockfile.LOCK_NAME)
     report.build = write_and_build(project, catalog, plan_, options)
     report.status = "written"
     return report
 
 
-def _deprecation_days(options: Options) -> int:
-    """--deprecation-days, else GEN_MODEL_DEPRECATION_DAYS, else 90."""
-    from generator.versions import DEFAULT_DEPRECATION_DAYS
-
+def _deprecation_days(options: Options, project: Project) -> int:
+    """--deprecation-days, else GEN_MODEL_DEPRECATION_DAYS, else .gen-model.yml, else 90."""
     if options.deprecation_days is not None:
         return options.deprecation_days
-    value = os.environ.get("GEN_MODEL_DEPRECATION_DAYS", "").strip()
-    if not value:
-        return DEFAULT_DEPRECATION_DAYS
-    if not value.isdigit():
-        raise ConfigError(f"GEN_MODEL_DEPRECATION_DAYS must be a whole number of days, got {value!r}")
-    return int(value)
+    from generator.settings import resolve_settings
+
+    return resolve_settings(project.project_dir).deprecation_days
 
 
 def _classify(project: Project, catalog: Catalog, accepted: Accepted):
@@ -558,15 +550,10 @@ def generate(project: Project, request: Request, options: Options, provider=None
             models=list(request.models) or None,
             max_attempts=request.max_attempts,
         )
-        locked = lockfile.load(project.project_dir).replay_candidate(request.text, request.name, request.layer)
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
             catalog = build_catalog(project)
             _require_package(project, catalog)
-            # The model being (re)generated is never its own input: leave its versions out of
-            # the prompt. That also keeps the slice a rerun sees equal to the one the first
-            # run saw, before the model existed (retrieval ranks against the whole catalog).
-            own = request.name or (locked.model if locked else None)
-            profiled, catalog_slice, prompt = prepare_prompt(project, request, settings, _without_model(catalog, own))
+            locked, profiled, catalog_slice, prompt = prompt_for_request(project, request, settings, catalog)
             catalog = _with_relations_of(catalog, profiled)
         if locked is not None and not options.refresh:
             replayed = _try_replay(project, catalog, catalog_slice, locked, report, options)
@@ -640,10 +627,24 @@ def generate(project: Project, request: Request, options: Options, provider=None
             catalog_slice=lockfile.slice_shape(catalog_slice.relations, accepted.proposal.name),
             attempts=[_attempt_for_lock(a) for a in report.attempts],
         )
-        finish(
-            project, catalog, accepted, provenance_for(accepted.proposal, origin), report, options, lock_context
-        )
+        finish(project, catalog, accepted, provenance_for(accepted.proposal, origin), report, options, lock_context)
     return report
+
+
+def prompt_for_request(project: Project, request: Request, settings, catalog: Catalog):
+    """What `generate` sends for `request`, and what `gen-model context` prints.
+
+    Returns (the lock entry a rerun would replay or None, the profiled catalog, the slice,
+    the prompt). The model being (re)generated is never its own input: its versions are
+    left out of the prompt, which also keeps the slice a rerun sees equal to the one the
+    first run saw, before the model existed (retrieval ranks against the whole catalog).
+    """
+    from generator import lockfile
+
+    locked = lockfile.load(project.project_dir).replay_candidate(request.text, request.name, request.layer)
+    own = request.name or (locked.model if locked else None)
+    profiled, catalog_slice, prompt = prepare_prompt(project, request, settings, _without_model(catalog, own))
+    return locked, profiled, catalog_slice, prompt
 
 
 def _without_model(catalog: Catalog, name: str | None) -> Catalog:
@@ -698,9 +699,7 @@ def _try_replay(project: Project, catalog: Catalog, catalog_slice, entry, report
     latest = catalog.ref(entry.model)
     latest_version = latest.version if latest is not None and latest.generated else None
     if latest_version is not None and latest_version > entry.version:
-        note = (
-            f"{where} answered this request, but {entry.model} v{latest_version} is newer; asking the LLM"
-        )
+        note = f"{where} answered this request, but {entry.model} v{latest_version} is newer; asking the LLM"
         report.notes.append(note)
         options.progress.step(note)
         return None
@@ -768,9 +767,7 @@ def _replay_restore(project: Project, catalog: Catalog, entry, report: RunReport
     if options.dry_run:
         return report
     differing = [
-        path
-        for path, digest in entry.files.items()
-        if lockfile.file_sha256(project.project_dir / path) != digest
+        path for path, digest in entry.files.items() if lockfile.file_sha256(project.project_dir / path) != digest
     ]
     if differing:
         report.notes.append(

@@ -18,6 +18,8 @@ names. Every key is optional; an unknown key is an error naming the file and the
     effort: low                # anthropic only: output_config.effort; default: the model's
     temperature: 0             # openai only (default 0); null leaves it out of the request
     budget_tokens: 6000        # token budget of the catalog slice sent to the LLM
+    deprecation_days: 90       # how long a version superseded by a breaking change stays
+                               # (also GEN_MODEL_DEPRECATION_DAYS, or --deprecation-days)
     script: answers.yml        # scripted provider: the answers to replay (relative to this file)
     pricing:                   # USD per million tokens, added to or overriding the built-in table
       llama3.1:8b: {input: 0, output: 0}
@@ -51,6 +53,7 @@ CONFIG_KEYS = (
     "budget_tokens",
     "script",
     "pricing",
+    "deprecation_days",
 )
 MAX_ATTEMPTS_LIMIT = 10
 
@@ -67,6 +70,7 @@ class Settings:
     effort: str | None = None
     temperature: float | None = 0.0
     budget_tokens: int = DEFAULT_BUDGET_TOKENS
+    deprecation_days: int = 90  # a version superseded by a breaking change stays this long
     script: str | None = None
     pricing: Mapping[str, ModelPrice] = field(default_factory=dict)
     config_file: str | None = None
@@ -88,9 +92,7 @@ def _models(value: object, where: str) -> tuple[str, ...]:
     elif isinstance(value, (list, tuple)):
         items = [item.strip() if isinstance(item, str) else item for item in value]
     else:
-        raise ConfigError(
-            f"{where}: models must be a list of model ids or a comma-separated string"
-        )
+        raise ConfigError(f"{where}: models must be a list of model ids or a comma-separated string")
     if not items or any(not isinstance(item, str) or not item for item in items):
         raise ConfigError(f"{where}: models must name at least one model, with no empty entries")
     return tuple(dict.fromkeys(items))
@@ -113,31 +115,24 @@ def _integer(value: object, where: str, key: str, low: int, high: int) -> int:
         except ValueError:
             raise ConfigError(f"{where}: {key} must be a whole number, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(
-            f"{where}: {key} must be a whole number from {low} to {high}, got {value!r}"
-        )
+        raise ConfigError(f"{where}: {key} must be a whole number from {low} to {high}, got {value!r}")
     return value
 
 
 def _pricing(value: object, where: str) -> dict[str, ModelPrice]:
     if not isinstance(value, dict):
-        raise ConfigError(
-            f"{where}: pricing must map model ids to {{input: USD, output: USD}} per million tokens"
-        )
+        raise ConfigError(f"{where}: pricing must map model ids to {{input: USD, output: USD}} per million tokens")
     prices = {}
     for model, entry in value.items():
         if not isinstance(entry, dict) or set(entry) != {"input", "output"}:
             raise ConfigError(
-                f"{where}: pricing.{model} must be {{input: USD, output: USD}} per million "
-                f"tokens, got {entry!r}"
+                f"{where}: pricing.{model} must be {{input: USD, output: USD}} per million tokens, got {entry!r}"
             )
         rates = []
         for key in ("input", "output"):
             rate = entry[key]
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
-                raise ConfigError(
-                    f"{where}: pricing.{model}.{key} must be a number >= 0, got {rate!r}"
-                )
+                raise ConfigError(f"{where}: pricing.{model}.{key} must be a number >= 0, got {rate!r}")
             rates.append(float(rate))
         prices[str(model)] = ModelPrice(rates[0], rates[1], f"{where} (user-supplied)")
     return prices
@@ -226,10 +221,15 @@ def resolve_settings(
         None,
         lambda v, w: _integer(v, w, "max_output_tokens", 256, 1_000_000),
     )
-    take(
-        "budget_tokens", None, "", None, lambda v, w: _integer(v, w, "budget_tokens", 0, 1_000_000)
-    )
+    take("budget_tokens", None, "", None, lambda v, w: _integer(v, w, "budget_tokens", 0, 1_000_000))
     take("pricing", None, "", None, _pricing)
+    take(
+        "deprecation_days",
+        None,
+        "",
+        "GEN_MODEL_DEPRECATION_DAYS",
+        lambda v, w: _integer(v, w, "deprecation_days", 0, 3650),
+    )
 
     def text(value: object, where: str) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -250,9 +250,7 @@ def resolve_settings(
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2
         ):
-            raise ConfigError(
-                f"{file_label}: temperature must be a number from 0 to 2, or null, got {value!r}"
-            )
+            raise ConfigError(f"{file_label}: temperature must be a number from 0 to 2, or null, got {value!r}")
         values["temperature"] = None if value is None else float(value)
         origins["temperature"] = file_label
     else:

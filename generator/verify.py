@@ -42,7 +42,7 @@ _SEVERITY_ORDER = {ERROR: 0, EDITED: 1, WARNING: 2}
 class Finding:
     """One thing verify found, located as precisely as it can be."""
 
-    check: str  # files | lock | contract | provenance | tests | drift | warehouse
+    check: str  # files | lock | contract | provenance | tests | drift | spec | warehouse
     severity: str  # error | edited | warning
     message: str
     model: str | None = None
@@ -162,12 +162,46 @@ def _read_project(project: Project) -> tuple[Any, Catalog]:
     return manifest, build_catalog(project, manifest)
 
 
+def compiled_from_spec(relation: Relation) -> bool:
+    """A Python model compiled from a hand-written enrichment spec, not from a proposal.
+
+    Its source of truth is the spec beside it, so verify checks that the compiled files are
+    up to date with the spec (`_check_specs`) instead of looking for a lock entry.
+    """
+    meta = relation.meta.get("gen_model") or {}
+    return meta.get("kind") == "enrich" and "origin" not in meta
+
+
 def generated_versions(project: Project, catalog: Catalog) -> list[Relation]:
     """The project's own model versions that gen-model wrote (meta.gen_model), sorted."""
     return sorted(
-        (r for r in catalog.models if r.generated and r.package_name == project.name),
+        (
+            r
+            for r in catalog.models
+            if r.generated and r.package_name == project.name and not compiled_from_spec(r)
+        ),
         key=lambda r: (r.name, r.version or 0),
     )
+
+
+def _check_specs(project: Project) -> list[Finding]:
+    """Compiled enrichment models that no longer match their spec (edited, or not recompiled)."""
+    from generator.enrich.compiler import find_specs, stale_files
+
+    findings = []
+    for spec in find_specs([project.project_dir / path for path in project.model_paths]):
+        for stale in stale_files(spec):
+            findings.append(
+                Finding(
+                    "spec",
+                    ERROR,
+                    f"{project.relative(stale)} is not what {spec.name} compiles to "
+                    "(edited by hand, or the spec changed without a recompile)",
+                    file=project.relative(stale),
+                    suggestion=f"Run `gen-model enrich compile {project.relative(spec)}` and commit the result",
+                )
+            )
+    return findings
 
 
 def _tests_on(manifest: Any) -> dict[str, list[Any]]:
@@ -461,6 +495,7 @@ def verify(project: Project) -> VerifyReport:
             findings += _check_drift(relation, entry, catalog, unbuilt)
     for model in sorted(lock.entries):
         findings += _check_files(project, lock, model)
+    findings += _check_specs(project)
     if not report.warehouse_found and relations:
         findings.append(
             Finding(

@@ -36,6 +36,7 @@ SHOP_PROJECT = SHARED_DIR / "corpora" / "shop_project"
 # (a packages.yml, an enrichment spec folder...); build output and the venv stay behind.
 DBT_PROJECT_PATHS = (
     "dbt_project.yml",
+    "gen_model.lock",
     "packages.yml",
     "dependencies.yml",
     "selectors.yml",
@@ -165,6 +166,7 @@ def shop_project(shop_project_built: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def locked_sample_project(sample_project: Path) -> Path:
-    """sample_project with the repository's gen_model.lock: its generated marts are recorded."""
-    shutil.copy2(REPO_ROOT / "gen_model.lock", sample_project / "gen_model.lock")
+    """sample_project, whose copy includes the repository's gen_model.lock (kept as a name
+    that says so in tests about the lockfile)."""
+    assert (sample_project / "gen_model.lock").is_file()
     return sample_project

@@ -99,7 +99,11 @@ def test_apply_writes_a_versioned_model_that_dbt_builds(sample_project, tmp_path
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["status"] == "written"
-    assert report["files"] == ["models/marts/plan_seat_totals_v1.sql", "models/marts/plan_seat_totals.yml"]
+    assert report["files"] == [
+        "models/marts/plan_seat_totals_v1.sql",
+        "models/marts/plan_seat_totals.yml",
+        "gen_model.lock",
+    ]
     assert [g["status"] for g in report["gates"]] == ["passed"] * 8
     assert report["build"]["failed"] == 0 and report["build"]["passed"] >= 2
     model = yaml.safe_load((sample_project / "models/marts/plan_seat_totals.yml").read_text())["models"][0]

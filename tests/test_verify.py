@@ -43,6 +43,7 @@ def test_the_locked_sample_project_verifies_in_seconds(locked_sample_project):
 
 
 def test_generated_models_without_a_lock_entry_fail(sample_project):
+    (sample_project / "gen_model.lock").unlink()  # as if the marts were generated before locking
     result = run("verify", "--project-dir", str(sample_project))
     assert result.exit_code == 1
     for model in MARTS:
