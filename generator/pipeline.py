@@ -48,6 +48,11 @@ class Accepted:
     column_tests: list[DataTest]
     model_tests: list[DataTest]
     lineage: list = field(default_factory=list)  # generator.lineage.ColumnLineage
+    # The unit test (named per version when planned), and the derived tests the hollow-test
+    # gate dropped (generator.hollow.Verdict), for the report.
+    unit_test: object = None  # generator.unit_fixtures.UnitTest | None
+    dropped_tests: list = field(default_factory=list)
+    test_notes: list[str] = field(default_factory=list)
 
 
 def _open_sandbox(catalog: Catalog, timeout_s: float):
@@ -95,7 +100,11 @@ def _accept(ctx: GateContext) -> Accepted:
 
     proposal = ctx.proposal
     columns = [ContractColumn(*column) for column in contract_columns(ctx)]
-    tests = grain_tests(proposal.grain, ctx.result.row_count if ctx.result else None)
+    checked = _checked_tests(ctx)
+    # The grain tests are derived first; the hollow-test gate keeps only what can fail.
+    tests = checked.kept if checked is not None else grain_tests(
+        proposal.grain, ctx.result.row_count if ctx.result else None
+    )
     return Accepted(
         proposal=proposal,
         ctx=ctx,
@@ -104,7 +113,26 @@ def _accept(ctx: GateContext) -> Accepted:
         column_tests=[t for t in tests if t.column],
         model_tests=[t for t in tests if not t.column],
         lineage=column_lineage(ctx),
+        unit_test=checked.unit_test if checked is not None else None,
+        dropped_tests=checked.dropped if checked is not None else [],
+        test_notes=(checked.notes + checked.unit_test_notes) if checked is not None else [],
     )
+
+
+def _checked_tests(ctx: GateContext):
+    """Derived tests, the hollow-test gate and the unit test, while the sandbox is open."""
+    if ctx.sandbox is None or ctx.result is None:
+        return None
+    from generator.modeltests import checked_tests
+
+    return checked_tests(ctx, model=ctx.proposal.name, version=None, timeout_s=ctx.timeout_s)
+
+
+def record_tests(report: RunReport, accepted: Accepted) -> None:
+    """Put the unit test and the dropped tests of an accepted proposal in the run report."""
+    report.unit_tests = 1 if accepted.unit_test is not None else 0
+    report.dropped_tests = [verdict.to_dict() for verdict in accepted.dropped_tests]
+    report.notes.extend(accepted.test_notes)
 
 
 def provenance_for(proposal: Proposal, origin: dict) -> dict:
@@ -131,10 +159,18 @@ def provenance_for(proposal: Proposal, origin: dict) -> dict:
 def plan(project: Project, catalog: Catalog, accepted: Accepted, provenance: dict) -> WritePlan:
     """The files the accepted proposal becomes."""
     from generator.lineage import lineage_meta
+    from generator.modeltests import compact_unit_test_rows
+    from generator.unit_fixtures import unit_test_name
 
     proposal = accepted.proposal
     provenance = {**provenance, "lineage": lineage_meta(accepted.lineage)}
-    return plan_model_write(
+
+    def unit_tests_for_version(version: int) -> list[dict]:
+        if accepted.unit_test is None:
+            return []
+        return [accepted.unit_test.renamed(unit_test_name(proposal.name, version), version).to_yaml()]
+
+    planned = plan_model_write(
         project,
         catalog,
         proposal,
@@ -147,7 +183,18 @@ def plan(project: Project, catalog: Catalog, accepted: Accepted, provenance: dic
             accepted.model_tests,
             provenance,
         ),
+        unit_tests_for_version=unit_tests_for_version,
     )
+    if accepted.unit_test is None:
+        return planned
+    # Fixture rows read best one per line (`- {id: 1, ...}`); the writer dumps mappings as
+    # blocks, so the new unit test's rows are re-flowed here (nothing else in the file).
+    name = unit_test_name(proposal.name, planned.version)
+    files = tuple(
+        replace(file, content=compact_unit_test_rows(file.content, {name})) if file.path.suffix == ".yml" else file
+        for file in planned.files
+    )
+    return replace(planned, files=files)
 
 
 def _drop_relation(catalog: Catalog, plan_: WritePlan, project: Project) -> None:
@@ -249,6 +296,7 @@ def finish(
     report.rows = accepted.ctx.result.row_count if accepted.ctx.result else None
     report.columns = accepted.columns
     report.tests = accepted.model_tests + accepted.column_tests
+    record_tests(report, accepted)
     same = _unchanged(catalog, accepted)
     if same is not None:
         report.status = "unchanged"
