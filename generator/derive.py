@@ -237,9 +237,10 @@ class _Deriver:
     def accepted_range(self, name: str, data_type: str, definition) -> None:
         if definition is None or not _is_numeric(data_type):
             return
-        expression = unwrap(definition.expression)
-        if isinstance(expression, exp.Column):
+        definition = self.facts.core(definition)
+        if definition is None:
             return  # a pass-through: its range is the upstream model's business
+        expression = unwrap(definition.expression)
         ratio = self._ratio(definition)
         if ratio:
             self.add(DataTest(f"{PACKAGE}.accepted_range", name, {"min_value": 0, "max_value": 1},

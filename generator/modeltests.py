@@ -605,15 +605,24 @@ def add_tests(project: Project, name: str, *, dry_run: bool = False, unit_test: 
 # -- gen-model mutate -------------------------------------------------------------------------------
 
 
-def mutate_model(project: Project, name: str, *, timeout_s: float = 60.0, data_tests=None, unit_tests=None):
+def mutate_model(
+    project: Project,
+    name: str,
+    *,
+    timeout_s: float = 60.0,
+    data_tests=None,
+    unit_tests=None,
+    manifest=None,
+    catalog: Catalog | None = None,
+):
     """`gen-model mutate MODEL`: the model's tests (from dbt's manifest) against mutants of
     its SQL, in the sandbox. `data_tests`/`unit_tests` replace the model's own (benchmarks)."""
     from generator.catalog_builder import build_catalog
     from generator.mutate import enumerate_mutants, run_mutants
     from generator.pipeline import _open_sandbox
 
-    manifest = dbt.parse(project)
-    catalog = build_catalog(project, manifest)
+    manifest = manifest if manifest is not None else dbt.parse(project)
+    catalog = catalog if catalog is not None else build_catalog(project, manifest)
     relation, node = find_model(project, catalog, manifest, name)
     own_tests, test_notes = manifest_tests(manifest, relation.unique_id)
     own_units, unit_notes = manifest_unit_tests(manifest, relation.name, relation.version)

@@ -9,6 +9,8 @@ depth-first walk of the parsed SQL (so enumeration is deterministic):
   drop-filter      drop the filter (where ...) of an aggregate
   aggregate        sum -> count, sum -> avg, avg -> sum, count(x) -> sum(x), min <-> max
   boundary         < <-> <=, > <-> >=, = <-> <>
+  arithmetic       + <-> -, * <-> /
+  coalesce         coalesce(x, fallback) -> x
   negation         not p -> p
   group-by         drop one grouping key (its uses outside aggregates become min(key))
   distinct         remove select distinct / count(distinct x)
@@ -52,6 +54,8 @@ OPERATORS = (
     "drop-filter",
     "aggregate",
     "boundary",
+    "arithmetic",
+    "coalesce",
     "negation",
     "group-by",
     "distinct",
@@ -83,7 +87,13 @@ def _sql(node: exp.Expression) -> str:
 
 
 def _short(node: exp.Expression, width: int = 60) -> str:
-    text = " ".join(_sql(node).split())
+    try:
+        from generator.sqlformat import _generate
+
+        text = _generate(node)
+    except Exception:  # the formatter's internals are a convenience here, not a need
+        text = _sql(node)
+    text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -162,6 +172,21 @@ def _edits_for(node: exp.Expression, source_columns) -> Iterator[tuple]:
 
         shown = target(this=node.this.copy(), expression=node.expression.copy())
         yield "boundary", f"`{_short(node)}` -> `{_short(shown)}`", flip
+    arithmetic = {exp.Add: exp.Sub, exp.Sub: exp.Add, exp.Mul: exp.Div, exp.Div: exp.Mul}
+    if type(node) in arithmetic:
+        swapped = arithmetic[type(node)]
+
+        def swap_operator(operation: exp.Expression, swapped=swapped) -> None:
+            operation.replace(swapped(this=operation.this.copy(), expression=operation.expression.copy()))
+
+        shown = swapped(this=node.this.copy(), expression=node.expression.copy())
+        yield "arithmetic", f"`{_short(node)}` -> `{_short(shown)}`", swap_operator
+    if isinstance(node, exp.Coalesce) and node.expressions:
+
+        def drop_fallback(coalesce: exp.Expression) -> None:
+            coalesce.replace(coalesce.this.copy())
+
+        yield "coalesce", f"`{_short(node)}` -> `{_short(node.this)}`", drop_fallback
     if isinstance(node, exp.Not) and not isinstance(node.this, (exp.In, exp.Is)):
 
         def drop_not(negation: exp.Expression) -> None:
@@ -366,6 +391,8 @@ def enumerate_mutants(ctx: GateContext, tree: exp.Expression | None = None) -> l
             seen.add(text)
             span = node_span(anchor[0] if anchor else node)
             line = line_col(ctx.templated.sql, span[0])[0] if span and ctx.templated else None
+            if ctx.templated is not None:
+                description = ctx.templated.restore(description)
             mutants.append(Mutant(len(mutants) + 1, operator, description, line, copy))
     return mutants
 

@@ -179,6 +179,17 @@ class Facts:
             current = self.resolve(current.scope, expression)
         return (current if isinstance(current, BaseColumn) else None), steps
 
+    def core(self, definition: Definition) -> Definition | None:
+        """Follow a column through CTEs and subqueries to the expression that computes it;
+        None if it is a plain copy of a project relation's column."""
+        current: Definition | BaseColumn | None = definition
+        while isinstance(current, Definition):
+            expression = unwrap(current.expression)
+            if not isinstance(expression, exp.Column):
+                return current
+            current = self.resolve(current.scope, expression)
+        return None
+
     def nullable_aliases(self, select: exp.Select) -> set[str]:
         """Sources of a select whose columns an outer join can fill with nulls."""
         nullable: set[str] = set()

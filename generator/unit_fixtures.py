@@ -46,6 +46,8 @@ EVENLY_SPACED = 8
 MAX_DISTINCT_SEEDS = 12
 MAX_SEEDS = 96
 BASE_CANDIDATES = 16
+BASE_OUTPUT_ROWS = 3
+SINGLE_BLOCK_TRIES = 24
 SOURCE_ROW_LIMIT = 200_000
 
 
@@ -755,11 +757,22 @@ class _Chooser:
         firsts = [next(b for b in blocks if set(b) <= component) for component in components]
         self.fixture = _merge(*firsts)
         best = search.output_rows(self.fixture)
+
+        def better(rows: int, than: int) -> bool:
+            # Enough output rows to read the logic in (BASE_OUTPUT_ROWS), no more than needed.
+            if rows <= 0:
+                return False
+            if than <= 0:
+                return True
+            if (rows >= BASE_OUTPUT_ROWS) != (than >= BASE_OUTPUT_ROWS):
+                return rows >= BASE_OUTPUT_ROWS
+            return rows < than if rows >= BASE_OUTPUT_ROWS else rows > than
+
         for block in blocks[:BASE_CANDIDATES]:
             others = [f for f, component in zip(firsts, components, strict=True) if not set(block) <= component]
             candidate = _merge(block, *others)
             rows = search.output_rows(candidate)
-            if rows > 0 and (best <= 0 or rows < best):
+            if better(rows, best) and _size_ok(candidate, self.max_rows):
                 self.fixture, best = candidate, rows
 
     def cost(self, position: int) -> tuple[int, int, int]:
@@ -771,10 +784,11 @@ class _Chooser:
         return (self.costs[key], sum(len(rows) for rows in self.blocks[position].values()), position)
 
     def acceptable(self, candidate: dict[int, list[int]], tree: exp.Expression) -> bool:
+        # Cheapest checks first: sizes, then the output's row count, then the mutant.
         return (
             _size_ok(candidate, self.max_rows)
-            and self.search.kills(candidate, tree)
             and 0 < self.search.output_rows(candidate) <= self.max_expect
+            and self.search.kills(candidate, tree)
         )
 
     def smallest_killing(self, pieces: list, tree: exp.Expression) -> dict[int, list[int]] | None:
@@ -810,10 +824,9 @@ class _Chooser:
             affordable = [self.blocks[p] for p in by_cost if self.cost(p)[0] <= budget]
             if len(affordable) < len(candidates):
                 found = self.smallest_killing(affordable, tree)
-        if found is None:
-            found = next(
-                (c for c in (_merge(self.fixture, b) for b in candidates) if self.acceptable(c, tree)), None
-            )
+            if found is None:
+                singles = (_merge(self.fixture, b) for b in affordable[:SINGLE_BLOCK_TRIES])
+                found = next((c for c in singles if self.acceptable(c, tree)), None)
         if found is None:
             return False
         self.fixture = found
