@@ -30,6 +30,7 @@ booleans stay YAML numbers and booleans; null is null.
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,6 +49,7 @@ MAX_SEEDS = 96
 BASE_CANDIDATES = 16
 BASE_OUTPUT_ROWS = 3
 SINGLE_BLOCK_TRIES = 24
+DUPLICATE_SEEDS = 4
 SOURCE_ROW_LIMIT = 200_000
 
 
@@ -487,9 +489,16 @@ class FixtureSearch:
             rows = tuple(picks.get(item.index) or ())
             if self._picked.get(item.index) == rows:
                 continue  # this input's table already holds exactly these rows
-            condition = f"gm_row in ({', '.join(str(r) for r in rows)})" if rows else "false"
-            self.query(f"create or replace temp table {item.view} as {item.select} where {condition}")
+            self.query(f"create or replace temp table {item.view} as {self.rows_sql(item, rows, item.select)}")
             self._picked[item.index] = rows
+
+    @staticmethod
+    def rows_sql(item: _Input, rows, select: str) -> str:
+        """`select` over the source, restricted to `rows` (a row listed twice comes twice)."""
+        if not rows:
+            return f"{select} where false"
+        listed = ", ".join(f"({int(r)})" for r in rows)
+        return f"{select} join (values {listed}) as gm_picked(gm_row) using (gm_row)"
 
     def sql_of(self, tree: exp.Expression) -> str:
         from generator.mutate import runnable_sql
@@ -692,11 +701,13 @@ class FixtureSearch:
 
 
 def _merge(*picks: dict[int, list[int]]) -> dict[int, list[int]]:
-    merged: dict[int, set[int]] = {}
+    """Rows of several picks together; a row picked twice (a duplicate) stays twice."""
+    merged: dict[int, Counter] = {}
     for pick in picks:
         for index, rows in pick.items():
-            merged.setdefault(index, set()).update(rows)
-    return {index: sorted(rows) for index, rows in sorted(merged.items())}
+            merged.setdefault(index, Counter())
+            merged[index] |= Counter(rows)
+    return {index: sorted(rows.elements()) for index, rows in sorted(merged.items())}
 
 
 def _size_ok(picks: dict[int, list[int]], limit: int) -> bool:
@@ -839,11 +850,20 @@ def choose_rows(search: FixtureSearch, mutants, *, max_rows: int = MAX_ROWS_PER_
     choice = FixtureChoice()
     chooser = _Chooser(search, max_rows, max_expect, result_table)
     found: list[dict[int, list[int]]] = []
+    duplicated: Counter = Counter()
     for seed in search.seeds():
         for groups in (False, True):
             block = search.block(seed, groups)
             if block not in found:
                 found.append(block)
+        # The seed row twice: a duplicate in the input (a double load), which is what tells
+        # sum from max and count(*) from count(distinct) when the data has no such group.
+        if duplicated[seed[0]] < DUPLICATE_SEEDS:
+            duplicated[seed[0]] += 1
+            twice = {index: list(rows) for index, rows in search.block(seed, False).items()}
+            twice[seed[0]] = sorted([*twice[seed[0]], seed[1]])
+            if twice not in found:
+                found.append(twice)
     if not found:
         return choice
     # Small blocks first: delta debugging keeps the first pieces that work.
@@ -876,7 +896,7 @@ def build_unit_test(
             rows = choice.picks.get(item.index, [])
             columns = [(c.name, c.data_type or "varchar") for c in item.relation.columns if c.name in item.read]
             if rows:
-                table = f"(select * from {item.source} where gm_row in ({', '.join(map(str, rows))}))"
+                table = f"({FixtureSearch.rows_sql(item, rows, f'select * from {item.source}')})"
                 rendered = _rendered_rows(search.sandbox, table, columns, order="gm_row")
             else:
                 rendered = []
