@@ -200,7 +200,7 @@ def _edits_for(node: exp.Expression, source_columns) -> Iterator[tuple]:
             def drop_distinct(select: exp.Expression) -> None:
                 select.set("distinct", None)
 
-            yield "distinct", "select distinct -> select", drop_distinct, node.args["distinct"]
+            yield "distinct", "select distinct -> select", drop_distinct, node.expressions[0]
     if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct) and len(node.this.expressions) == 1:
 
         def count_all(count: exp.Expression) -> None:
