@@ -528,7 +528,8 @@ def add_tests(project: Project, name: str, *, dry_run: bool = False, unit_test: 
                 unit_test=unit_test and model.parsed,
                 timeout_s=timeout_s,
             )
-        report.notes += checked.notes + checked.unit_test_notes
+        # An unparsed model's note already says the profile is all there is.
+        report.notes += (checked.notes if model.parsed else []) + checked.unit_test_notes
         report.dropped = checked.dropped
         for test in checked.kept:
             covered = already_covered(test, existing)

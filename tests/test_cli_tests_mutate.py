@@ -113,3 +113,41 @@ def test_mutate_an_unknown_model(sample_project):
     result = run("mutate", "nope", "--project-dir", str(sample_project))
     assert result.exit_code == 2
     assert "Error: no model named 'nope' in the project at" in result.output
+
+
+def test_tests_go_into_the_latest_version_of_a_generated_model(sample_project):
+    path = sample_project / "models" / "marts" / "account_mrr.yml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    columns = {c["name"]: c for c in document["models"][0]["versions"][0]["columns"]}
+    columns["mrr"]["data_tests"] = [t for t in columns["mrr"]["data_tests"] if "not_null" not in t]
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    result = run("tests", "account_mrr", "--project-dir", str(sample_project))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("✓ account_mrr: added 1 data test(s) to models/marts/account_mrr.yml\n")
+    assert "unit test account_mrr_v1_logic exists already; kept as it is" in result.output
+    after = yaml.safe_load(path.read_text(encoding="utf-8"))
+    version = after["models"][0]["versions"][0]
+    mrr = {c["name"]: c for c in version["columns"]}["mrr"]
+    assert [next(iter(t)) for t in mrr["data_tests"]] == ["gen_model.accepted_range", "not_null"]
+    assert "columns" not in after["models"][0], "tests of a version go into the version's entry"
+
+
+def test_tests_for_sql_with_other_jinja_fall_back_to_the_profile(sample_project):
+    from generator.dbt import invoke
+    from generator.project import load_project
+
+    sql = "{{ config(materialized='table') }}\nselect plan_id, plan_tier from {{ ref('stg_billing__plans') }}\n"
+    (sample_project / "models" / "marts" / "plan_tiers.sql").write_text(sql, encoding="utf-8")
+    assert invoke(load_project(sample_project), ["run", "--select", "plan_tiers"]).success
+    result = run("tests", "plan_tiers", "--project-dir", str(sample_project), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:3] == [
+        "✓ plan_tiers: would add 1 data test(s) to models/marts/plan_tiers.yml (dry run: nothing written)",
+        "  + accepted_values(plan_tier)                    bounded profile: 4 distinct values in 21 rows of the "
+        "dry run (at most 12 allowed)",
+        "  note: models/marts/plan_tiers.sql could not be analysed (Jinja expression "
+        "\"{{ config(materialized='table') }}\" calls config(); only ref() and source() are allowed); tests come "
+        "from profiling the built relation only, and there is no unit test",
+    ]
+    assert not (sample_project / "models" / "marts" / "plan_tiers.yml").exists()
