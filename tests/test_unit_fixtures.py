@@ -151,3 +151,30 @@ def test_unit_tests_fail_in_dbt_build_when_the_logic_changes(model, original, ch
     unit = [status for unique_id, status in statuses.items() if f".{model}_v1_logic" in unique_id]
     assert unit == ["fail"], statuses
     assert not outcome.success
+
+
+@pytest.mark.dbt
+def test_a_new_version_gets_its_own_unit_test_and_keeps_the_old_ones(sample_project, tmp_path):
+    from generator import pipeline
+    from generator.project import load_project
+
+    proposal = yaml.safe_load((PROPOSALS / "monthly_revenue_by_tier.yml").read_text(encoding="utf-8"))
+    proposal["sql"] = proposal["sql"].replace("'paid', 'open', 'uncollectible'", "'paid', 'uncollectible'")
+    proposal["description"] = "Invoiced and collected revenue per month, tier and currency; open invoices left out."
+    changed = tmp_path / "monthly_revenue_by_tier.yml"
+    changed.write_text(yaml.safe_dump(proposal, sort_keys=False), encoding="utf-8")
+
+    report = pipeline.apply(load_project(sample_project), changed, pipeline.Options())
+    assert (report.status, report.version, report.unit_tests) == ("written", 2, 1)
+    text = (sample_project / "models" / "marts" / "monthly_revenue_by_tier.yml").read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    assert [(u["name"], u["versions"]) for u in document["unit_tests"]] == [
+        ("monthly_revenue_by_tier_v1_logic", {"include": [1]}),
+        ("monthly_revenue_by_tier_v2_logic", {"include": [2]}),
+    ]
+    # Rows one per line for both (the new one written as flow mappings, the old one kept).
+    rows = sum(len(g["rows"]) for u in document["unit_tests"] for g in u["given"])
+    rows += sum(len(u["expect"]["rows"]) for u in document["unit_tests"])
+    tail = text[text.index("\nunit_tests:") :]
+    assert len(re.findall(r"(?m)^ +- \{", tail)) == rows
+    assert report.build["failed"] == 0
