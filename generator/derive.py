@@ -12,7 +12,7 @@ evidence in the test's `meta.reason`:
                    most 12 short distinct values, each seen at least twice on average) of
                    a column that is not an id
   relationships    a pass-through of a column with a relationships test upstream (same
-                   target), or of the unique key of the upstream relation it is read from
+                   target), or of the primary key of the upstream relation it is read from
   accepted_range   a lower bound the SQL gives: counts >= 0 (>= 1 per group), sums of
                    non-negative inputs >= 0; [0, 1] for a filtered count over its total
   equal_rowcount / fewer_rows_than
@@ -218,11 +218,9 @@ class _Deriver:
                 )
             )
             return
-        column = base.relation.column(base.column)
-        is_key = (column is not None and column.unique) or tuple(
-            k.lower() for k in base.relation.primary_key
-        ) == (base.column.lower(),)
-        if is_key:
+        # The relation's own key (a unique column that is not its key, such as a domain,
+        # would make a true but pointless test).
+        if tuple(k.lower() for k in base.relation.primary_key) == (base.column.lower(),):
             display = _call_display(self.ctx, base.placeholder, base.relation)
             self.add(
                 DataTest(

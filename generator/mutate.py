@@ -11,6 +11,7 @@ depth-first walk of the parsed SQL (so enumeration is deterministic):
   boundary         < <-> <=, > <-> >=, = <-> <>
   arithmetic       + <-> -, * <-> /
   coalesce         coalesce(x, fallback) -> x
+  window-order     asc <-> desc in a window's order by (which copy row_number() keeps)
   negation         not p -> p
   group-by         drop one grouping key (its uses outside aggregates become min(key))
   distinct         remove select distinct / count(distinct x)
@@ -56,6 +57,7 @@ OPERATORS = (
     "boundary",
     "arithmetic",
     "coalesce",
+    "window-order",
     "negation",
     "group-by",
     "distinct",
@@ -87,6 +89,9 @@ def _sql(node: exp.Expression) -> str:
 
 
 def _short(node: exp.Expression, width: int = 60) -> str:
+    node = node.copy()
+    for child in node.walk():
+        child.comments = None  # a comment in a description is noise
     try:
         from generator.sqlformat import _generate
 
@@ -187,6 +192,15 @@ def _edits_for(node: exp.Expression, source_columns) -> Iterator[tuple]:
             coalesce.replace(coalesce.this.copy())
 
         yield "coalesce", f"`{_short(node)}` -> `{_short(node.this)}`", drop_fallback
+    if isinstance(node, exp.Ordered) and isinstance(node.parent, exp.Order) and isinstance(
+        node.parent.parent, exp.Window
+    ):
+
+        def flip_direction(ordered: exp.Expression) -> None:
+            ordered.set("desc", not ordered.args.get("desc"))
+
+        direction = "desc -> asc" if node.args.get("desc") else "asc -> desc"
+        yield "window-order", f"`order by {_short(node.this)}` in a window: {direction}", flip_direction
     if isinstance(node, exp.Not) and not isinstance(node.this, (exp.In, exp.Is)):
 
         def drop_not(negation: exp.Expression) -> None:

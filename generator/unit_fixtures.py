@@ -366,6 +366,9 @@ def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
             ]
         elif group is not None:
             keys = [unwrap(k) for k in group.expressions]
+        # Rows in one window partition are related the same way (which one row_number keeps).
+        for window in select.find_all(exp.Window):
+            keys += [unwrap(k) for k in window.args.get("partition_by") or []]
         for key in keys:
             if not isinstance(key, exp.Column):
                 continue
