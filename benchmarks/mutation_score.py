@@ -74,12 +74,12 @@ def print_table(title: str, rows: list[dict]) -> None:
     print(f"{'model':<28} {'mutants':>7} {'equiv':>5} {'derived':>15} {'baseline':>15} {'ratio':>6} {'s':>5}")
     for row in rows:
         derived, baseline = row["derived"], row["baseline"]
-        ratio = derived.score / baseline.score if baseline.score else float("inf")
+        ratio = f"{derived.score / baseline.score:>6.2f}" if baseline.score else "   n/a"
         equivalent = len(derived.with_status("equivalent"))
         print(
             f"{row['model']:<28} {len(derived.outcomes):>7} {equivalent:>5} "
             f"{derived.killed:>3}/{derived.total:<3} {derived.score:>6.2f}  "
-            f"{baseline.killed:>3}/{baseline.total:<3} {baseline.score:>6.2f}  {ratio:>6.2f} {row['seconds']:>5.1f}"
+            f"{baseline.killed:>3}/{baseline.total:<3} {baseline.score:>6.2f}  {ratio} {row['seconds']:>5.1f}"
         )
         for outcome in derived.with_status("survived"):
             print(f"    survived: {outcome.mutant.label()}")
