@@ -381,6 +381,65 @@ def review(models, changed, base, output, project_dir, profiles_dir, target) -> 
         click.echo(markdown, nl=False)
 
 
+@cli.command()
+@click.argument("model")
+@project_options
+@click.option("--dry-run", is_flag=True, help="Show the YAML diff; write nothing.")
+@click.option("--no-unit-test", is_flag=True, help="Derive data tests only.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+def tests(model, project_dir, profiles_dir, target, dry_run, no_unit_test, as_json) -> None:
+    """Derive tests for an existing MODEL (hand-written too) and add them to its YAML.
+
+    Tests come from the model's SQL, its upstream tests and its data, never from text; each
+    must pass on the data and fail on a corrupted copy. Tests a person wrote are never
+    changed or removed; tests that exist already are skipped. `dbt test` checks the result
+    (the YAML is restored if it fails).
+    """
+    import json
+
+    from generator.modeltests import add_tests
+    from generator.project import load_project
+
+    try:
+        project = load_project(project_dir, profiles_dir, target)
+        report = add_tests(project, model, dry_run=dry_run, unit_test=not no_unit_test)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format_text())
+
+
+@cli.command()
+@click.argument("model")
+@project_options
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@click.option("--fail-under", type=click.FloatRange(0, 1), help="Exit 1 if the mutation score is below this (0 to 1).")
+def mutate(model, project_dir, profiles_dir, target, as_json, fail_under) -> None:
+    """Mutation score of MODEL's tests: SQL mutants run against its data tests and unit tests.
+
+    Mutants (another join type, a dropped filter, another aggregate, a flipped boundary, a
+    dropped group-by key, no distinct, swapped case branches, another join key) run in a
+    read-only sandbox; nothing in the project or the warehouse changes.
+    """
+    import json
+
+    from generator.modeltests import mutate_model
+    from generator.project import load_project
+
+    try:
+        project = load_project(project_dir, profiles_dir, target)
+        report = mutate_model(project, model)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format_text())
+    if fail_under is not None and report.score < fail_under:
+        click.echo(
+            f"mutation score {report.score:.2f} is below --fail-under {fail_under:.2f}: "
+            f"{len(report.with_status('survived'))} mutant(s) survived",
+            err=True,
+        )
+        sys.exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="gen-model")

@@ -65,6 +65,11 @@ class Accepted:
     column_tests: list[DataTest]
     model_tests: list[DataTest]
     lineage: list = field(default_factory=list)  # generator.lineage.ColumnLineage
+    # The unit test (named per version when planned), and the derived tests the hollow-test
+    # gate dropped (generator.hollow.Verdict), for the report.
+    unit_test: object = None  # generator.unit_fixtures.UnitTest | None
+    dropped_tests: list = field(default_factory=list)
+    test_notes: list[str] = field(default_factory=list)
 
 
 def _open_sandbox(catalog: Catalog, timeout_s: float):
@@ -112,7 +117,13 @@ def _accept(ctx: GateContext) -> Accepted:
 
     proposal = ctx.proposal
     columns = [ContractColumn(*column) for column in contract_columns(ctx)]
-    tests = grain_tests(proposal.grain, ctx.result.row_count if ctx.result else None)
+    checked = _checked_tests(ctx)
+    # The grain tests are derived first; the hollow-test gate keeps only what can fail.
+    tests = (
+        checked.kept
+        if checked is not None
+        else grain_tests(proposal.grain, ctx.result.row_count if ctx.result else None)
+    )
     return Accepted(
         proposal=proposal,
         ctx=ctx,
@@ -121,7 +132,26 @@ def _accept(ctx: GateContext) -> Accepted:
         column_tests=[t for t in tests if t.column],
         model_tests=[t for t in tests if not t.column],
         lineage=column_lineage(ctx),
+        unit_test=checked.unit_test if checked is not None else None,
+        dropped_tests=checked.dropped if checked is not None else [],
+        test_notes=(checked.notes + checked.unit_test_notes) if checked is not None else [],
     )
+
+
+def _checked_tests(ctx: GateContext):
+    """Derived tests, the hollow-test gate and the unit test, while the sandbox is open."""
+    if ctx.sandbox is None or ctx.result is None:
+        return None
+    from generator.modeltests import checked_tests
+
+    return checked_tests(ctx, model=ctx.proposal.name, version=None, timeout_s=ctx.timeout_s)
+
+
+def record_tests(report: RunReport, accepted: Accepted) -> None:
+    """Put the unit test and the dropped tests of an accepted proposal in the run report."""
+    report.unit_tests = 1 if accepted.unit_test is not None else 0
+    report.dropped_tests = [verdict.to_dict() for verdict in accepted.dropped_tests]
+    report.notes.extend(accepted.test_notes)
 
 
 def provenance_for(proposal: Proposal, origin: dict) -> dict:
@@ -145,13 +175,23 @@ def provenance_for(proposal: Proposal, origin: dict) -> dict:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def plan(project: Project, catalog: Catalog, accepted: Accepted, provenance: dict) -> WritePlan:
-    """The files the accepted proposal becomes."""
+def plan(
+    project: Project, catalog: Catalog, accepted: Accepted, provenance: dict, deprecation_date: str | None = None
+) -> WritePlan:
+    """The files the accepted proposal becomes; `deprecation_date` goes on the version it supersedes."""
     from generator.lineage import lineage_meta
+    from generator.modeltests import compact_unit_test_rows
+    from generator.unit_fixtures import unit_test_name
 
     proposal = accepted.proposal
     provenance = {**provenance, "lineage": lineage_meta(accepted.lineage)}
-    return plan_model_write(
+
+    def unit_tests_for_version(version: int) -> list[dict]:
+        if accepted.unit_test is None:
+            return []
+        return [accepted.unit_test.renamed(unit_test_name(proposal.name, version), version).to_yaml()]
+
+    planned = plan_model_write(
         project,
         catalog,
         proposal,
@@ -164,7 +204,19 @@ def plan(project: Project, catalog: Catalog, accepted: Accepted, provenance: dic
             accepted.model_tests,
             provenance,
         ),
+        unit_tests_for_version=unit_tests_for_version,
+        deprecation_date=deprecation_date,
     )
+    if accepted.unit_test is None:
+        return planned
+    # Fixture rows read best one per line (`- {id: 1, ...}`); the writer dumps mappings as
+    # blocks, so the new unit test's rows are re-flowed here (nothing else in the file).
+    name = unit_test_name(proposal.name, planned.version)
+    files = tuple(
+        replace(file, content=compact_unit_test_rows(file.content, {name})) if file.path.suffix == ".yml" else file
+        for file in planned.files
+    )
+    return replace(planned, files=files)
 
 
 def _drop_relation(catalog: Catalog, plan_: WritePlan, project: Project) -> None:
@@ -275,6 +327,7 @@ def finish(
     report.rows = accepted.ctx.result.row_count if accepted.ctx.result else None
     report.columns = accepted.columns
     report.tests = accepted.model_tests + accepted.column_tests
+    record_tests(report, accepted)
     same = _unchanged(catalog, accepted)
     if same is not None:
         report.status = "unchanged"
@@ -287,12 +340,13 @@ def finish(
     if change is not None:
         provenance = {**provenance, "change": change.to_meta()}
         report.change = change.to_meta()
-    plan_ = plan(project, catalog, accepted, provenance)
-    if change is not None and change.breaking and plan_.previous_version is not None:
+    date = None
+    if change is not None and change.breaking:
         from generator.versions import deprecation_date
 
         date = deprecation_date(_deprecation_days(options, project))
-        plan_ = _with_deprecation(plan_, date)
+    plan_ = plan(project, catalog, accepted, provenance, deprecation_date=date)
+    if date and plan_.previous_version is not None:
         report.deprecations = {plan_.previous_version: date}
     report.version, report.previous_version = plan_.version, plan_.previous_version
     report.files = plan_.relative_paths(project.project_dir)
@@ -340,19 +394,6 @@ def _classify(project: Project, catalog: Catalog, accepted: Accepted):
     if change.kind == UNCHANGED:
         change = Change(NON_BREAKING, ("no difference in SQL, columns, types or grain",), previous.version)
     return change
-
-
-def _with_deprecation(plan_: WritePlan, date: str) -> WritePlan:
-    """The plan with `deprecation_date` set on the version it supersedes (in the model YAML)."""
-    from generator.versions import deprecate_in_yaml
-
-    files = tuple(
-        replace(f, content=deprecate_in_yaml(f.content, plan_.model_name, plan_.previous_version, date))
-        if f.path.suffix == ".yml" and f.path.stem == plan_.model_name
-        else f
-        for f in plan_.files
-    )
-    return replace(plan_, files=files)
 
 
 def _lock_entry(project: Project, accepted: Accepted, provenance: dict, plan_: WritePlan, context: LockContext):

@@ -138,7 +138,9 @@ class RunReport:
                 text += f", {self.unit_tests} unit test{'s' if self.unit_tests > 1 else ''}"
             lines.append(text)
         if self.dropped_tests:
-            lines.append(f"  dropped:     {len(self.dropped_tests)} test(s) that could not fail")
+            lines.append(f"  dropped:     {len(self.dropped_tests)} derived test(s) the hollow-test gate refused")
+            for dropped in self.dropped_tests:
+                lines.append(f"               - {dropped['test']}: {dropped['why']}")
         if self.build:
             lines.append(
                 f"  dbt build:   {self.build['passed']} passed, {self.build['failed']} failed"

@@ -18,7 +18,6 @@ is a value of the new one, unchanged. Anything not in the table is breaking: a w
 from __future__ import annotations
 
 import datetime
-import io
 import re
 from dataclasses import dataclass, field
 
@@ -249,24 +248,3 @@ def contract_of_relation(relation: Relation, sql: str | None = None) -> Contract
 def deprecation_date(days: int, today: datetime.date | None = None) -> str:
     """ISO date `days` from today: when the superseded version may be dropped."""
     return ((today or datetime.date.today()) + datetime.timedelta(days=days)).isoformat()
-
-
-def deprecate_in_yaml(text: str, model: str, version: int, date: str) -> str:
-    """Set `deprecation_date` on one version in a model YAML, keeping everything else.
-
-    A version that already has a date keeps it (the first deprecation is the promise made to
-    consumers). The date goes right after `v:`, as `writer.add_version_to_yaml` puts it.
-    """
-    from generator.writer import _yaml
-
-    yaml = _yaml()
-    document = yaml.load(text)
-    for block in (document or {}).get("models") or []:
-        if not isinstance(block, dict) or block.get("name") != model:
-            continue
-        for item in block.get("versions") or []:
-            if int(item.get("v")) == version and "deprecation_date" not in item:
-                item.insert(1, "deprecation_date", datetime.date.fromisoformat(date))
-    stream = io.StringIO()
-    yaml.dump(document, stream)
-    return stream.getvalue()

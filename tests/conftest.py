@@ -27,9 +27,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # CI checks the repository out beside the shared corpora: <root>/../shared. A worktree that
 # lives elsewhere can point GEN_MODEL_SHARED_DIR at its copy.
-SHARED_DIR = Path(
-    os.environ.get("GEN_MODEL_SHARED_DIR") or Path(__file__).parents[1].parent / "shared"
-)
+SHARED_DIR = Path(os.environ.get("GEN_MODEL_SHARED_DIR") or Path(__file__).parents[1].parent / "shared")
 SHOP_PROJECT = SHARED_DIR / "corpora" / "shop_project"
 
 # What a copy of the sample dbt project needs. Add a path here when the project grows one
@@ -170,3 +168,58 @@ def locked_sample_project(sample_project: Path) -> Path:
     that says so in tests about the lockfile)."""
     assert (sample_project / "gen_model.lock").is_file()
     return sample_project
+
+
+# ---- test derivation, the hollow-test gate, unit tests, mutation -------------------------
+
+
+@pytest.fixture(scope="session")
+def sample_catalog(sample_project_built: Path, tmp_path_factory):
+    """The built sample project's catalog, from a private copy (dbt parse writes target/)."""
+    from generator.catalog_builder import build_catalog
+    from generator.project import load_project
+
+    root = copy_project(sample_project_built, tmp_path_factory.mktemp("sample_catalog") / "project")
+    return build_catalog(load_project(root))
+
+
+@pytest.fixture
+def gate_proposal(sample_catalog):
+    """A function: a proposal (dict, file or Proposal) -> its GateContext after every gate
+    passed, with the sandbox still open (closed at teardown)."""
+    import contextlib
+
+    from generator.pipeline import Options, _open_sandbox, check
+    from generator.proposal import Proposal, load_proposal, validate_proposal
+
+    stack = contextlib.ExitStack()
+
+    def run(proposal):
+        if isinstance(proposal, (str, Path)):
+            proposal = load_proposal(proposal)
+        elif not isinstance(proposal, Proposal):
+            proposal = validate_proposal(proposal)
+        sandbox = stack.enter_context(_open_sandbox(sample_catalog, 60))
+        ctx = check(sample_catalog, proposal, sandbox, Options())
+        assert ctx.report.passed, ctx.report.format()
+        return ctx
+
+    yield run
+    stack.close()
+
+
+@pytest.fixture(scope="session")
+def shop_project_initialised(shop_project_built: Path, tmp_path_factory) -> Path:
+    """The built shop project after `gen-model init` (the package's tests vendored)."""
+    from generator.package import init_project
+    from generator.project import load_project
+
+    root = copy_project(shop_project_built, tmp_path_factory.mktemp("shop_initialised") / "project")
+    init_project(load_project(root))
+    return root
+
+
+@pytest.fixture
+def shop_project_with_package(shop_project_initialised: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the initialised shop project."""
+    return copy_project(shop_project_initialised, tmp_path / "shop_project")

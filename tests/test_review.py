@@ -43,6 +43,8 @@ def test_review_is_deterministic_and_complete(locked_sample_project):
     assert first.exit_code == 0, first.output
     assert first.output == second.output
     lines = first.output.splitlines()
+    count = count_tests_on(locked_sample_project, "model.gen_model.account_mrr.v1")
+    assert count >= 10  # grain, column and unit tests
     for line in (
         "# gen-model review",
         "## `account_mrr` v1 (marts): new model",
@@ -50,7 +52,7 @@ def test_review_is_deterministic_and_complete(locked_sample_project):
         "| **Files** | `models/marts/account_mrr_v1.sql`, `models/marts/account_mrr.yml` |",
         "| **Lockfile** | files match `gen_model.lock` |",
         "| **Grain** | `account_id`, `month`, `plan_id` |",
-        "| **dbt build** | model success; 4 test(s): 4 pass |",
+        f"| **dbt build** | model success; {count} test(s): {count} pass |",
         "```sql",
         "| `mrr` | decimal(38,2) | `ref('int_subscriptions_joined_to_plans').monthly_amount` | aggregate:sum |",
         "| `not_null` | `plan_id` | grain column (verified on 4,468 rows in the dry run) |",
@@ -100,9 +102,7 @@ def test_output_file_and_usage_errors(locked_sample_project, tmp_path):
     assert result.exit_code == 2 and "Error: --base only applies with --changed" in result.output
     result = run("review", "acount_mrr", "--project-dir", str(locked_sample_project))
     assert result.exit_code == 2
-    assert result.output == (
-        "Error: not a generated model of this project: acount_mrr. Did you mean 'account_mrr'?\n"
-    )
+    assert result.output == ("Error: not a generated model of this project: acount_mrr. Did you mean 'account_mrr'?\n")
 
 
 @needs_git
@@ -130,9 +130,7 @@ def test_changed_reviews_the_models_a_branch_touched(locked_sample_project, monk
     lines = result.output.splitlines()
     assert lines[2] == f"Generated models changed versus `main` (merge base `{head[:12]}`)."
     assert [line for line in lines if line.startswith("## ")] == ["## `monthly_revenue_by_tier` v1 (marts): new model"]
-    assert (
-        "| **Lockfile** | `models/marts/monthly_revenue_by_tier_v1.sql` changed and **not adopted** |" in lines
-    )
+    assert "| **Lockfile** | `models/marts/monthly_revenue_by_tier_v1.sql` changed and **not adopted** |" in lines
 
     # On the default branch itself, the last commit is what is reviewed.
     git(project, "commit", "-q", "-am", "edit")
@@ -148,3 +146,11 @@ def test_changed_outside_git_says_so(locked_sample_project):
     result = run("review", "--changed", "--project-dir", str(locked_sample_project))
     assert result.exit_code == 2
     assert "--changed needs a git repository with commits" in result.output
+
+
+def count_tests_on(project, unique_id: str) -> int:
+    """How many data and unit tests dbt's manifest attaches to a model version."""
+    manifest = json.loads((project / "target" / "manifest.json").read_text())
+    data = [n for n in manifest["nodes"].values() if n.get("attached_node") == unique_id]
+    unit = [u for u in manifest.get("unit_tests", {}).values() if unique_id in u["depends_on"]["nodes"]]
+    return len(data) + len(unit)

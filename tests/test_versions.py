@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import difflib
 from pathlib import Path
 
 import duckdb
@@ -15,7 +14,6 @@ from generator.versions import (
     NON_BREAKING,
     Contract,
     classify,
-    deprecate_in_yaml,
     deprecation_date,
     normalize_type,
     widens,
@@ -134,19 +132,6 @@ models:
           - name: order_id
             data_type: bigint
 """
-
-
-def test_deprecating_a_version_changes_one_line_and_keeps_comments():
-    text = deprecate_in_yaml(YAML_TWO_VERSIONS, "orders_summary", 1, "2027-02-19")
-    added = [line for line in difflib.ndiff(YAML_TWO_VERSIONS.splitlines(), text.splitlines()) if line[:2] in "+ - "]
-    assert added == ["+         deprecation_date: 2027-02-19"]
-    assert text.index("deprecation_date") < text.index("description: One row per order.\n        # a person")
-    assert yaml.safe_load(text)["models"][0]["versions"][0]["deprecation_date"] == datetime.date(2027, 2, 19)
-
-
-def test_a_version_keeps_the_deprecation_date_it_was_promised():
-    once = deprecate_in_yaml(YAML_TWO_VERSIONS, "orders_summary", 1, "2027-02-19")
-    assert deprecate_in_yaml(once, "orders_summary", 1, "2030-01-01") == once
 
 
 def test_non_breaking_is_what_the_pipeline_records_for_additions():

@@ -191,3 +191,12 @@ def test_an_orphan_version_file_blocks_the_write(tmp_path):
         plan_model_write(
             project(tmp_path), catalog_with(tmp_path, []), validate_proposal(PROPOSAL), sql="x", entry_for_version=entry
         )
+
+
+def test_a_version_keeps_the_deprecation_date_it_was_promised():
+    proposal = validate_proposal(PROPOSAL)
+    once = add_version_to_yaml(EXPECTED_V1, proposal, entry(2), deprecations={1: "2027-02-19"})
+    twice = add_version_to_yaml(once, proposal, entry(3), deprecations={1: "2030-01-01", 2: "2030-01-01"})
+    assert twice.count("deprecation_date: 2027-02-19") == 1
+    assert "deprecation_date: 2030-01-01" in twice.split("      - v: 2\n")[1].split("      - v: 3\n")[0]
+    assert "2030-01-01" not in twice.split("      - v: 2\n")[0]

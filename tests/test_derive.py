@@ -1,0 +1,97 @@
+"""Test derivation: evidence from the SQL, upstream tests and the dry run, never from text.
+
+Fixture-driven: each tests/fixtures/derive/<case>.yml holds a proposal, the tests it must
+get (with the evidence their reasons must name) and tests it must not get. The proposals
+run through every gate against the built sample project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.derive import derive_tests
+
+FIXTURES = Path(__file__).parent / "fixtures" / "derive"
+CASES = sorted(path.stem for path in FIXTURES.glob("*.yml"))
+
+
+def load(case: str) -> dict:
+    return yaml.safe_load((FIXTURES / f"{case}.yml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_derivation_matches_the_fixture(case, gate_proposal):
+    spec = load(case)
+    ctx = gate_proposal(spec["proposal"])
+    derived = {test.describe(): test for test in derive_tests(ctx).tests}
+    problems = []
+    for wanted in spec["expect"]:
+        test = derived.get(wanted["test"])
+        if test is None:
+            problems.append(f"missing {wanted['test']}; derived: {sorted(derived)}")
+            continue
+        for key, value in (wanted.get("arguments") or {}).items():
+            if test.arguments.get(key) != value:
+                problems.append(f"{wanted['test']}: {key} is {test.arguments.get(key)!r}, expected {value!r}")
+        if wanted["reason"] not in test.reason:
+            problems.append(f"{wanted['test']}: reason {test.reason!r} does not say {wanted['reason']!r}")
+    for unwanted in spec.get("absent") or []:
+        if unwanted in derived:
+            problems.append(f"{unwanted} should not be derived (reason given: {derived[unwanted].reason!r})")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_test_names_its_evidence(gate_proposal):
+    for case in CASES:
+        ctx = gate_proposal(load(case)["proposal"])
+        for test in derive_tests(ctx).tests:
+            assert test.reason and test.kind, f"{case}: {test.describe()} has no reason or kind"
+
+
+def test_the_proposals_words_are_never_evidence(gate_proposal):
+    # The same SQL with descriptions that claim everything a test could check: the same tests.
+    spec = load("plans_on_sale")
+    plain = gate_proposal(spec["proposal"])
+    claims = {
+        **spec["proposal"],
+        "description": "Unique plans, never null, prices always positive and below 100.",
+        "columns": [
+            {"name": c["name"], "description": f"{c['name']} is unique, never null, one of 'a' or 'b', >= 0"}
+            for c in spec["proposal"]["columns"]
+        ],
+    }
+    claimed = gate_proposal(claims)
+
+    def signature(ctx):
+        return [(t.describe(), repr(sorted(t.arguments.items())), t.reason) for t in derive_tests(ctx).tests]
+
+    assert signature(plain) == signature(claimed)
+
+
+def test_derivation_is_deterministic(gate_proposal):
+    spec = load("subscription_mix")
+    first = derive_tests(gate_proposal(spec["proposal"])).tests
+    second = derive_tests(gate_proposal(spec["proposal"])).tests
+    assert [(t.key, t.reason) for t in first] == [(t.key, t.reason) for t in second]
+
+
+def test_without_an_analysable_tree_only_the_profile_speaks(gate_proposal):
+    ctx = gate_proposal(load("accounts_with_subscriptions")["proposal"])
+    ctx.qualified = None
+    derivation = derive_tests(ctx)
+    kinds = {test.kind for test in derivation.tests}
+    assert kinds <= {"grain", "accepted_values"}, kinds
+    assert any("profile" in test.reason for test in derivation.tests if test.kind == "accepted_values")
+    assert "tests come from the profile only" in derivation.notes[0]
+
+
+def test_upstream_accepted_values_beat_the_profile(gate_proposal):
+    # currency passes through a column with accepted_values: the upstream set is used, all
+    # five values, even those the dry run happens not to hold.
+    ctx = gate_proposal(Path(__file__).parents[1] / "examples" / "proposals" / "monthly_revenue_by_tier.yml")
+    currency = next(t for t in derive_tests(ctx).tests if t.describe() == "accepted_values(currency)")
+    assert currency.arguments["values"] == ["USD", "EUR", "GBP", "CAD", "AUD"]
+    assert "accepted_values upstream" in currency.reason

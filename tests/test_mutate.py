@@ -1,0 +1,128 @@
+"""Mutants of a model's SQL and the tests that see them: enumeration, classification, score."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from generator.datatests import DataTest
+from generator.mutate import OPERATORS, enumerate_mutants, run_mutants
+from generator.testsql import catalog_resolver
+
+ROOT = Path(__file__).resolve().parents[1]
+HEALTH = ROOT / "examples" / "proposals" / "account_payment_health.yml"
+EVERY_OPERATOR = Path(__file__).parent / "fixtures" / "mutate" / "every_operator.yml"
+EVERY_OPERATOR_MUTANTS = [
+    '#1 group-by: drop `subs.account_id` from the group by (line 22)',
+    '#2 distinct: select distinct -> select (line 11)',
+    '#3 join-type: left join plans -> inner join (line 20)',
+    '#4 join-key: join on plans.plan_name instead of plans.plan_id (line 20)',
+    "#5 drop-predicate: drop `not subs.subscription_status = 'trialing'` from the where (line 21)",
+    '#6 drop-predicate: drop `subs.seats >= 1` from the where (line 21)',
+    '#7 drop-predicate: drop `having count(*) > 0` (line 23)',
+    '#8 distinct: `count(distinct subs.plan_id)` -> count without distinct (line 12)',
+    '#9 aggregate: `sum(subs.seats)` -> count (line 13)',
+    '#10 aggregate: `sum(subs.seats)` -> avg (line 13)',
+    '#11 aggregate: `min(subs.started_at)` -> max (line 14)',
+    "#12 drop-filter: drop the filter of `count(*) filter (where subs.subscription_status = 'active')` (line 15)",
+    "#13 case-branches: swap then and else of `case when sum(subs.seats) > 10 then 'large' else 'small' end` (line 16)",
+    '#14 arithmetic: `coalesce(max(plans.unit_price), 0) * 2` -> `coalesce(max(plans.unit_price), 0) / 2` (line 17)',
+    '#15 boundary: `count(*) > 0` -> `count(*) >= 0` (line 23)',
+    '#16 coalesce: `coalesce(max(plans.unit_price), 0)` -> `max(plans.unit_price)` (line 17)',
+    "#17 negation: `not subs.subscription_status = 'trialing'` -> `subs.subscription_status = 'trialing'` (line 21)",
+    '#18 boundary: `subs.seats >= 1` -> `subs.seats > 1` (line 21)',
+    "#19 boundary: `subs.subscription_status = 'active'` -> `subs.subscription_status <> 'active'` (line 15)",
+    '#20 boundary: `sum(subs.seats) > 10` -> `sum(subs.seats) >= 10` (line 16)',
+    '#21 aggregate: `max(plans.unit_price)` -> min (line 17)',
+    '#22 window-order: `order by sum(subs.seats)` in a window: desc -> asc (line 18)',
+    '#23 window-order: `order by subs.account_id` in a window: asc -> desc (line 18)',
+    "#24 boundary: `subs.subscription_status = 'trialing'` -> `subs.subscription_status <> 'trialing'` (line 21)",
+    '#25 aggregate: `sum(subs.seats)` -> count (line 16)',
+    '#26 aggregate: `sum(subs.seats)` -> avg (line 16)',
+    '#27 aggregate: `sum(subs.seats)` -> count (line 18)',
+    '#28 aggregate: `sum(subs.seats)` -> avg (line 18)',
+]
+BASELINE = [DataTest("unique", "account_id"), DataTest("not_null", "account_id")]
+
+
+def test_enumeration_is_deterministic_and_covers_every_operator(gate_proposal):
+    first = enumerate_mutants(gate_proposal(EVERY_OPERATOR))
+    second = enumerate_mutants(gate_proposal(EVERY_OPERATOR))
+    assert [(m.label(), m.tree.sql(dialect="duckdb")) for m in first] == [
+        (m.label(), m.tree.sql(dialect="duckdb")) for m in second
+    ]
+    assert [m.index for m in first] == list(range(1, len(first) + 1))
+    assert {m.operator for m in first} == set(OPERATORS)
+    texts = [m.tree.sql(dialect="duckdb") for m in first]
+    assert len(set(texts)) == len(texts), "no two mutants are the same SQL"
+    assert [m.label() for m in first] == EVERY_OPERATOR_MUTANTS
+
+
+def test_a_survivor_is_reported_with_its_diff(gate_proposal, sample_catalog):
+    ctx = gate_proposal(HEALTH)
+    report = run_mutants(ctx, enumerate_mutants(ctx), BASELINE, [], catalog_resolver(sample_catalog))
+    survivors = {o.mutant.description: o for o in report.with_status("survived")}
+    dropped_where = survivors["drop `where not accounts.is_deleted`"]
+    assert "-where not accounts.is_deleted\n" in dropped_where.diff
+    assert dropped_where.diff.startswith("--- original\n+++ mutant ")
+    assert report.score < 0.5  # the bare baseline sees little of the logic
+    assert report.to_dict()["survivors"][0]["diff"]
+
+
+def test_equivalent_and_invalid_mutants_are_not_counted(gate_proposal, sample_catalog):
+    ctx = gate_proposal(HEALTH)
+    report = run_mutants(ctx, enumerate_mutants(ctx), BASELINE, [], catalog_resolver(sample_catalog))
+    equivalent = [o.mutant.description for o in report.with_status("equivalent")]
+    # Accounts without attempts have a null count after the left join: > 0 and >= 0 agree.
+    assert "`attempts.payment_attempts > 0` -> `attempts.payment_attempts >= 0`" in equivalent
+    assert report.total == report.killed + len(report.with_status("survived"))
+    assert report.total + len(equivalent) + len(report.with_status("invalid")) == len(report.outcomes)
+
+    invalid = gate_proposal({
+        "name": "payment_ids", "layer": "marts", "description": "d", "grain": ["account_id"],
+        "sql": "select account_id, count(payment_id) as payments\n"
+               "from {{ ref('stg_billing__payments') }}\ngroup by account_id",
+        "columns": [{"name": "account_id", "description": ""}, {"name": "payments", "description": ""}],
+    })
+    report = run_mutants(invalid, enumerate_mutants(invalid), [], [], catalog_resolver(sample_catalog))
+    (outcome,) = [o for o in report.outcomes if o.mutant.description == "`count(payment_id)` -> sum"]
+    assert outcome.status == "invalid"
+    assert outcome.error.startswith(
+        "Binder Error: No function matches the given name and argument types 'sum(VARCHAR)'"
+    )
+
+
+def test_derived_tests_kill_what_the_baseline_misses(gate_proposal, sample_catalog):
+    from generator.modeltests import checked_tests
+
+    ctx = gate_proposal(HEALTH)
+    checked = checked_tests(ctx, model="account_payment_health", version=1)
+    mutants = enumerate_mutants(ctx)
+    resolve = catalog_resolver(sample_catalog)
+    derived = run_mutants(ctx, mutants, checked.kept, [checked.unit_test], resolve, contract=True)
+    baseline = run_mutants(ctx, mutants, BASELINE, [], resolve, contract=True)
+    assert derived.score >= 0.8 > baseline.score
+    assert derived.total == baseline.total  # the same mutants count in both
+
+
+@pytest.mark.dbt
+def test_mutation_score_of_the_generated_sample_models(sample_project):
+    from generator import dbt
+    from generator.catalog_builder import build_catalog
+    from generator.modeltests import mutate_model
+    from generator.project import load_project
+
+    project = load_project(sample_project)
+    manifest = dbt.parse(project)
+    catalog = build_catalog(project, manifest)
+    warehouse = sample_project / "warehouse.duckdb"
+    before = hashlib.sha256(warehouse.read_bytes()).hexdigest()
+    for model in ("account_mrr", "account_payment_health", "monthly_revenue_by_tier"):
+        report = mutate_model(project, model, manifest=manifest, catalog=catalog)
+        assert report.score >= 0.8, report.format_text()
+        assert report.unit_tests == 1 and report.data_tests >= 10
+        assert report.total >= 8
+    # Mutants ran in the sandbox: the warehouse is as it was.
+    assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == before
