@@ -93,7 +93,10 @@ def sample_project(project_dir: Path) -> list[dict]:
     project = load_project(project_dir)
     manifest = dbt.parse(project)
     catalog = build_catalog(project, manifest)
-    names = sorted({r.name for r in catalog.models if r.generated and r.package_name == project.name})
+    from generator.verify import generated_versions
+
+    # SQL models gen-model generated; enrichment models compiled from specs are Python.
+    names = sorted({r.name for r in generated_versions(project, catalog)})
     return scores(project, names, manifest=manifest, catalog=catalog)
 
 
@@ -111,7 +114,9 @@ def held_out(project_dir: Path) -> list[dict]:
     project = load_project(project_dir)
     manifest = dbt.parse(project)
     catalog = build_catalog(project, manifest)
-    names = sorted({r.name for r in catalog.models if r.generated and r.package_name == project.name})
+    from generator.verify import generated_versions
+
+    names = sorted({r.name for r in generated_versions(project, catalog)})
     rows = []
     for name in names:
         relation, node = find_model(project, catalog, manifest, name)

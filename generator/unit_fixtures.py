@@ -50,7 +50,7 @@ BASE_CANDIDATES = 16
 BASE_OUTPUT_ROWS = 3
 SINGLE_BLOCK_TRIES = 24
 DUPLICATE_SEEDS = 4
-PREFIXES = (4, 12, 32)
+PREFIXES = (1, 2, 4, 8, 16, 32)
 SOURCE_ROW_LIMIT = 200_000
 
 
@@ -430,6 +430,10 @@ class FixtureSearch:
         self._expansions: dict[tuple, list[int]] = {}
         self._values: dict[tuple[int, int], tuple] = {}
         self._shapes: dict[int, list[tuple[str, str]] | None] = {}
+        # id(tree) -> (tree, sql): the tree is kept so its id cannot be reused.
+        self._sql: dict[int, tuple[exp.Expression, str]] = {}
+        self._kills: dict[tuple, bool] = {}
+        self._output_rows: dict[tuple, int] = {}
         self._picked: dict[int, tuple[int, ...]] = {}
 
     # -- sandbox tables --------------------------------------------------------------------
@@ -505,9 +509,14 @@ class FixtureSearch:
         return f"{select} join (values {listed}) as gm_picked(gm_row) using (gm_row)"
 
     def sql_of(self, tree: exp.Expression) -> str:
+        """The tree's SQL over the fixture tables. Their names never change during a search,
+        so each tree is generated once (sqlglot's generator dominated the search's time)."""
         from generator.mutate import runnable_sql
 
-        return runnable_sql(tree, self.ctx.relations, self.tables())
+        key = id(tree)
+        if key not in self._sql:
+            self._sql[key] = (tree, runnable_sql(tree, self.ctx.relations, self.tables()))
+        return self._sql[key][1]
 
     def shape(self, tree: exp.Expression) -> list[tuple[str, str]] | None:
         """The columns a (mutant) query returns on the fixtures, or None if it does not run."""
@@ -521,7 +530,16 @@ class FixtureSearch:
         return self._shapes[key]
 
     def kills(self, picks: dict[int, list[int]], mutant_tree: exp.Expression) -> bool:
-        """Would a unit test with these rows (expecting the original's output) fail on the mutant?"""
+        """Would a unit test with these rows (expecting the original's output) fail on the mutant?
+
+        Remembered per (rows, mutant): delta debugging asks the same question again and again.
+        """
+        key = (_picks_key(picks), id(mutant_tree))
+        if key not in self._kills:
+            self._kills[key] = self._kills_uncached(picks, mutant_tree)
+        return self._kills[key]
+
+    def _kills_uncached(self, picks: dict[int, list[int]], mutant_tree: exp.Expression) -> bool:
         original = self.shape(self.ctx.tree)
         actual = self.shape(mutant_tree)
         if original is None or actual is None:
@@ -534,10 +552,10 @@ class FixtureSearch:
             for name, _ in original
         )
         plain = ", ".join(_quote(types[name.lower()][0]) for name, _ in original)
-        self.pick(picks)
         try:
             rows = self.query(
-                f"with expected as (select {listed} from (\n{self.sql_of(self.ctx.tree)}\n) as e), "
+                f"with {self.fixture_ctes(picks)}, "
+                f"expected as (select {listed} from (\n{self.sql_of(self.ctx.tree)}\n) as e), "
                 f"actual as (select {plain} from (\n{self.sql_of(mutant_tree)}\n) as a) "
                 "select (select count(*) from (select * from actual except all select * from expected)) + "
                 "(select count(*) from (select * from expected except all select * from actual))"
@@ -547,11 +565,25 @@ class FixtureSearch:
         return rows[0][0] != 0
 
     def output_rows(self, picks: dict[int, list[int]]) -> int:
-        self.pick(picks)
+        key = _picks_key(picks)
+        if key not in self._output_rows:
+            self._output_rows[key] = self._output_rows_uncached(picks)
+        return self._output_rows[key]
+
+    def _output_rows_uncached(self, picks: dict[int, list[int]]) -> int:
         try:
-            return int(self.query(f"select count(*) from (\n{self.sql_of(self.ctx.tree)}\n) as q")[0][0])
+            query = f"with {self.fixture_ctes(picks)} select count(*) from (\n{self.sql_of(self.ctx.tree)}\n) as q"
+            return int(self.query(query)[0][0])
         except SandboxQueryError:
             return -1
+
+    def fixture_ctes(self, picks: dict[int, list[int]]) -> str:
+        """The fixture tables as CTEs of the same names (a CTE shadows a table): a search
+        question is then one statement, instead of re-creating tables before each."""
+        return ", ".join(
+            f"{item.view} as ({self.rows_sql(item, tuple(picks.get(item.index) or ()), item.select)})"
+            for item in self.inputs
+        )
 
     # -- candidates ------------------------------------------------------------------------
 
@@ -712,6 +744,11 @@ def _merge(*picks: dict[int, list[int]]) -> dict[int, list[int]]:
             merged.setdefault(index, Counter())
             merged[index] |= Counter(rows)
     return {index: sorted(rows.elements()) for index, rows in sorted(merged.items())}
+
+
+def _picks_key(picks: dict[int, list[int]]) -> tuple:
+    """A hashable identity for a choice of rows (inputs without rows do not count)."""
+    return tuple(sorted((index, tuple(rows)) for index, rows in picks.items() if rows))
 
 
 def _size_ok(picks: dict[int, list[int]], limit: int) -> bool:

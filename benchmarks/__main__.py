@@ -1,0 +1,45 @@
+"""`make bench` / `python -m benchmarks`: every benchmark, one after another.
+
+Each prints its own side-by-side ratio and exits non-zero when it misses its target;
+this runner reports which did. The scale-100 enrichment benchmark needs about 450 MB of
+generated data (`python -m sample_data --scale 100 --raw-dir data/scale100/raw --warehouse
+data/scale100/warehouse.duckdb`) and is run only with --all.
+
+    python -m benchmarks [--all]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+QUICK = (
+    ("apply overhead vs plain dbt build (issue 3)", ["apply_overhead.py", "--runs", "3"]),
+    ("catalog-slice tokens at 10/100/1,000 relations (issue 3)", ["context_tokens.py"]),
+    ("gates on the DuckDB-NSQL corpus: false rejects (issue 3)", ["nsql_gates.py"]),
+    ("mutation score: derived tests vs unique+not_null (issue 4)", ["mutation_score.py"]),
+    ("data diff speed on millions of rows (issue 6)", ["diff_speed.py", "--rows", "2000000"]),
+)
+SLOW = (
+    (
+        "enrichment throughput and memory at scale 100 (issue 5)",
+        ["enrich_throughput.py", "--raw-dir", "data/scale100/raw", "--scale", "100"],
+    ),
+)
+
+
+def main() -> int:
+    chosen = QUICK + (SLOW if "--all" in sys.argv[1:] else ())
+    missed = []
+    for title, (script, *args) in chosen:
+        print(f"\n===== {title}: {script} {' '.join(args)}", flush=True)
+        if subprocess.run([sys.executable, str(HERE / script), *args]).returncode != 0:
+            missed.append(script)
+    print("\n===== " + ("every benchmark met its target" if not missed else f"missed: {', '.join(missed)}"))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
