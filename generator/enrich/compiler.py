@@ -937,6 +937,7 @@ def _provenance(spec: EnrichSpec, spec_file: str) -> dict:
         "spec": spec_file,
         "spec_sha256": spec.sha256,
         "compiler": COMPILER_VERSION,
+        "input": spec.input.path,
         "grain": list(spec.key),
     }
 
