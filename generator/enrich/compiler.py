@@ -64,6 +64,7 @@ class CompiledModel:
 
     name: str
     files: dict[str, str]
+    removed: tuple[str, ...] = ()  # compiled files of an earlier spec this one no longer makes
 
 
 # -- layout helpers ------------------------------------------------------------------------
@@ -391,11 +392,11 @@ class _ModelWriter:
         spec = self.spec
         if quarantine:
             title = (
-                f"{spec.name}__quarantine: the rows of {spec.name}'s input that did not load, "
-                "with the file, the row and the reason."
+                f"{spec.quarantine_name}: the rows of {spec.model_file}'s input that did not "
+                "load, with the file, the row and the reason."
             )
         else:
-            title = f"{spec.name}: {spec.description}"
+            title = f"{spec.model_file}: {spec.description}"
         lines = [
             _docstring('"""' + title),
             "",
@@ -411,7 +412,7 @@ class _ModelWriter:
                 + (
                     "the build fails and nothing is loaded."
                     if spec.on_error == "fail"
-                    else f"kept in {spec.name}__quarantine; the good rows load."
+                    else f"kept in {spec.quarantine_name}; the good rows load."
                 )
             ),
         ]
@@ -430,7 +431,7 @@ class _ModelWriter:
 
     def constants(self, quarantine: bool) -> str:
         spec = self.spec
-        out = [f"NAME = {py_literal(spec.name)}", f"INPUT = {py_literal(spec.input.path)}"]
+        out = [f"NAME = {py_literal(spec.model_file)}", f"INPUT = {py_literal(spec.input.path)}"]
         if spec.input.format == "json":
             record_path = spec.input.record_path.split(".") if spec.input.record_path else []
             out.append(f"RECORD_PATH = {_list(record_path)}")
@@ -761,7 +762,7 @@ class _ModelWriter:
         spec = self.spec
         advice = (
             "Fix the input, or set on_error: quarantine in the spec to load the good rows "
-            f"and keep the bad ones in {spec.name}__quarantine."
+            f"and keep the bad ones in {spec.quarantine_name}."
         )
         return f'''def describe_errors(errors: pl.DataFrame, files: list[str]) -> str:
     """The first bad rows, one per line, for the build log."""
@@ -805,10 +806,18 @@ class _ModelWriter:
             text += "    kept = rows.lazy()\n"
         else:
             text += "    if errors.height:\n"
-            text += (
-                '        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside '
-                'in {NAME}__quarantine")\n'
-            )
+            if spec.version is None:
+                text += (
+                    '        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside '
+                    'in {NAME}__quarantine")\n'
+                )
+            else:
+                text += (
+                    "        warn(\n"
+                    '            f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "\n'
+                    f"            {py_literal(spec.quarantine_name)}\n"
+                    "        )\n"
+                )
             text += '    kept = rows.lazy().filter(pl.col("_error").is_null())\n'
         if spec.dedupe:
             text += (
@@ -932,7 +941,7 @@ def _yaml(data: dict, header: str) -> str:
 
 
 def _provenance(spec: EnrichSpec, spec_file: str) -> dict:
-    return {
+    provenance = {
         "kind": "enrich",
         "spec": spec_file,
         "spec_sha256": spec.sha256,
@@ -940,10 +949,20 @@ def _provenance(spec: EnrichSpec, spec_file: str) -> dict:
         "input": spec.input.path,
         "grain": list(spec.key),
     }
+    # A generated spec says where it came from (request, provider, proposal hash); the
+    # compiler's own facts win over anything of the same name there.
+    return {**provenance, **{k: v for k, v in spec.provenance.items() if k not in provenance}}
 
 
-def render_model_yaml(spec: EnrichSpec, spec_file: str) -> str:
-    """The model YAML: description, data types, tests derived from the spec."""
+def _model_config(spec: EnrichSpec, spec_file: str | None) -> dict:
+    meta: dict = {"gen_model_raw_path": RAW_PATH_META}
+    if spec_file is not None:
+        meta["gen_model"] = _provenance(spec, spec_file)
+    return {"materialized": "table", "meta": meta}
+
+
+def _column_entries(spec: EnrichSpec) -> list[dict]:
+    """Each output column with its DuckDB data type and the tests the spec implies."""
     columns = []
     for name, dtype, description in spec.output_columns:
         entry: dict = {"name": name}
@@ -963,42 +982,115 @@ def render_model_yaml(spec: EnrichSpec, spec_file: str) -> str:
         if tests:
             entry["data_tests"] = tests
         columns.append(entry)
+    return columns
+
+
+def _key_tests(spec: EnrichSpec) -> list[dict]:
+    """A composite key is tested as one: its columns joined are unique."""
+    if len(spec.key) < 2:
+        return []
+    combined = "concat_ws('|', " + ", ".join(spec.key) + ")"
+    return [
+        {
+            "unique": {
+                "name": f"{spec.model_file}__key_is_unique",
+                "arguments": {"column_name": combined},
+            }
+        }
+    ]
+
+
+_CONTRACT_NOTE = (
+    "# A dbt Python model cannot enforce a contract; the model checks its own output\n"
+    "# against these data types before dbt writes it.\n"
+)
+
+
+def render_model_yaml(spec: EnrichSpec, spec_file: str) -> str:
+    """The model YAML: description, data types, tests derived from the spec."""
     model: dict = {
         "name": spec.name,
         "description": spec.description,
-        "config": {
-            "materialized": "table",
-            "meta": {
-                "gen_model_raw_path": RAW_PATH_META,
-                "gen_model": _provenance(spec, spec_file),
-            },
-        },
+        "config": _model_config(spec, spec_file),
     }
-    if len(spec.key) > 1:
-        combined = "concat_ws('|', " + ", ".join(spec.key) + ")"
-        model["data_tests"] = [
-            {
-                "unique": {
-                    "name": f"{spec.name}__key_is_unique",
-                    "arguments": {"column_name": combined},
-                }
-            }
-        ]
-    model["columns"] = columns
+    if _key_tests(spec):
+        model["data_tests"] = _key_tests(spec)
+    model["columns"] = _column_entries(spec)
     header = (
         f"# Compiled by gen-model from {spec_file}: edit the spec, then recompile.\n"
-        "# A dbt Python model cannot enforce a contract; the model checks its own output\n"
-        "# against these data types before dbt writes it.\n"
+        + _CONTRACT_NOTE
     )
     return _yaml({"version": 2, "models": [model]}, header)
+
+
+def _versioned_header(specs: list[EnrichSpec]) -> str:
+    files = ", ".join(spec.spec_file_name for spec in specs)
+    return (
+        _comment(
+            f"Compiled by gen-model from {files}: one version per spec. Edit a spec, then "
+            "recompile (gen-model enrich compile); a new version is a new spec file."
+        )
+        + "\n"
+    )
+
+
+def render_versioned_yaml(specs: list[EnrichSpec]) -> str:
+    """The YAML of a versioned enrichment model: one `versions:` item per spec."""
+    specs = sorted(specs, key=lambda spec: spec.version or 0)
+    latest = specs[-1]
+    versions = []
+    for spec in specs:
+        entry: dict = {
+            "v": spec.version,
+            "description": spec.description,
+            "config": {"meta": {"gen_model": _provenance(spec, spec.spec_file_name)}},
+            "columns": _column_entries(spec),
+        }
+        if _key_tests(spec):
+            entry["data_tests"] = _key_tests(spec)
+        versions.append(entry)
+    model = {
+        "name": latest.name,
+        "description": latest.description,
+        "latest_version": latest.version,
+        "config": _model_config(latest, None),
+        "versions": versions,
+    }
+    return _yaml({"version": 2, "models": [model]}, _versioned_header(specs) + _CONTRACT_NOTE)
+
+
+def _quarantine_columns(model_file: str) -> list[dict]:
+    columns = [
+        {"name": column, "description": description, "data_type": dtype}
+        | ({"data_tests": ["not_null"]} if column != "source_record" else {})
+        for column, dtype, description in QUARANTINE_COLUMNS
+    ]
+    # Bad rows must never pass silently: `dbt build` warns while the quarantine holds any.
+    columns[3]["data_tests"] = [
+        "not_null",
+        {
+            "accepted_values": {
+                "name": f"{model_file}_is_empty",
+                "arguments": {"values": ["(no rows expected)"]},
+                "config": {"severity": "warn"},
+            }
+        },
+    ]
+    return columns
+
+
+def _quarantine_description(spec: EnrichSpec) -> str:
+    return (
+        f"Rows of {spec.model_file}'s input that did not load, one per bad row, with the file, "
+        "the row and the reason. Empty when the input is clean."
+    )
 
 
 def render_quarantine_yaml(spec: EnrichSpec, spec_file: str) -> str:
     name = f"{spec.name}__quarantine"
     model = {
         "name": name,
-        "description": f"Rows of {spec.name}'s input that did not load, one per bad row, with "
-        "the file, the row and the reason. Empty when the input is clean.",
+        "description": _quarantine_description(spec),
         "config": {
             "materialized": "table",
             "meta": {
@@ -1006,41 +1098,84 @@ def render_quarantine_yaml(spec: EnrichSpec, spec_file: str) -> str:
                 "gen_model": {**_provenance(spec, spec_file), "quarantine_of": spec.name},
             },
         },
-        "columns": [
-            {"name": column, "description": description, "data_type": dtype}
-            | ({"data_tests": ["not_null"]} if column != "source_record" else {})
-            for column, dtype, description in QUARANTINE_COLUMNS
-        ],
+        "columns": _quarantine_columns(name),
     }
-    # Bad rows must never pass silently: `dbt build` warns while the quarantine holds any.
-    model["columns"][3]["data_tests"] = [
-        "not_null",
-        {
-            "accepted_values": {
-                "name": f"{name}_is_empty",
-                "arguments": {"values": ["(no rows expected)"]},
-                "config": {"severity": "warn"},
-            }
-        },
-    ]
     header = f"# Compiled by gen-model from {spec_file}: edit the spec, then recompile.\n"
     return _yaml({"version": 2, "models": [model]}, header)
+
+
+def render_versioned_quarantine_yaml(specs: list[EnrichSpec]) -> str | None:
+    """`<name>__quarantine`, versioned like its model: one version per spec that quarantines."""
+    specs = sorted(
+        (spec for spec in specs if spec.on_error == "quarantine"), key=lambda s: s.version or 0
+    )
+    if not specs:
+        return None
+    versions = [
+        {
+            "v": spec.version,
+            "description": _quarantine_description(spec),
+            "config": {
+                "meta": {
+                    "gen_model": {
+                        **_provenance(spec, spec.spec_file_name),
+                        "quarantine_of": spec.model_file,
+                    }
+                }
+            },
+            "columns": _quarantine_columns(spec.quarantine_name),
+        }
+        for spec in specs
+    ]
+    model = {
+        "name": f"{specs[-1].name}__quarantine",
+        "description": f"Rows of {specs[-1].name}'s input that did not load, by version.",
+        "latest_version": specs[-1].version,
+        "config": {"materialized": "table", "meta": {"gen_model_raw_path": RAW_PATH_META}},
+        "versions": versions,
+    }
+    return _yaml({"version": 2, "models": [model]}, _versioned_header(specs))
 
 
 # -- entry points ----------------------------------------------------------------------------
 
 
-def render_spec(spec: EnrichSpec, spec_file: str | None = None) -> CompiledModel:
-    """Every file a spec compiles to, as text. Pure: the same spec gives the same bytes."""
-    spec_file = spec_file or f"{spec.name}{SPEC_SUFFIX}"
+def render_spec(
+    spec: EnrichSpec, spec_file: str | None = None, versions: list[EnrichSpec] | None = None
+) -> CompiledModel:
+    """Every file a spec compiles to, as text. Pure: the same spec gives the same bytes.
+
+    A versioned spec (`version: N`) compiles to `<name>_vN.py` (and
+    `<name>__quarantine_vN.py`); the model YAML `<name>.yml` describes every version, so
+    `versions` passes all the model's versioned specs (this one included; default: only it).
+    Unchanged files are never written; a file no spec produces any more is listed in
+    `CompiledModel.removed`.
+    """
+    spec_file = spec_file or spec.spec_file_name
     writer = _ModelWriter(spec, spec_file)
-    files = {
-        f"{spec.name}.py": writer.render(),
-        f"{spec.name}.yml": render_model_yaml(spec, spec_file),
-    }
-    if spec.on_error == "quarantine":
-        files[f"{spec.name}__quarantine.py"] = writer.render(quarantine=True)
-        files[f"{spec.name}__quarantine.yml"] = render_quarantine_yaml(spec, spec_file)
+    files = {f"{spec.model_file}.py": writer.render()}
+    removed: list[str] = []
+    if spec.version is None:
+        files[f"{spec.name}.yml"] = render_model_yaml(spec, spec_file)
+        if spec.on_error == "quarantine":
+            files[f"{spec.name}__quarantine.py"] = writer.render(quarantine=True)
+            files[f"{spec.name}__quarantine.yml"] = render_quarantine_yaml(spec, spec_file)
+        else:
+            removed += [f"{spec.name}__quarantine.py", f"{spec.name}__quarantine.yml"]
+    else:
+        siblings = {other.version: other for other in versions or [spec] if other.version}
+        siblings[spec.version] = spec
+        everything = [siblings[version] for version in sorted(siblings)]
+        files[f"{spec.name}.yml"] = render_versioned_yaml(everything)
+        if spec.on_error == "quarantine":
+            files[f"{spec.quarantine_name}.py"] = writer.render(quarantine=True)
+        else:
+            removed.append(f"{spec.quarantine_name}.py")
+        quarantine_yaml = render_versioned_quarantine_yaml(everything)
+        if quarantine_yaml is None:
+            removed.append(f"{spec.name}__quarantine.yml")
+        else:
+            files[f"{spec.name}__quarantine.yml"] = quarantine_yaml
     for file_name, content in files.items():
         for marker in ("{{", "{%", "{#"):
             if file_name.endswith(".py") and marker in content:
@@ -1048,7 +1183,7 @@ def render_spec(spec: EnrichSpec, spec_file: str | None = None) -> CompiledModel
                     f"{spec_file}: the compiled {file_name} would contain {marker!r}, which dbt "
                     "reads as Jinja in Python models; remove it from the spec's literals"
                 )
-    return CompiledModel(name=spec.name, files=files)
+    return CompiledModel(name=spec.name, files=files, removed=tuple(removed))
 
 
 def _write_atomic(path: Path, content: str) -> None:
@@ -1062,15 +1197,41 @@ def _write_atomic(path: Path, content: str) -> None:
         raise
 
 
+def versioned_specs(directory: Path, name: str) -> list[Path]:
+    """The `<name>_v<N>.enrich.yml` files in `directory`, by version."""
+    pattern = re.compile(rf"^{re.escape(name)}_v(\d+){re.escape(SPEC_SUFFIX)}$")
+    found = [
+        (int(match.group(1)), path)
+        for path in directory.glob(f"{name}_v*{SPEC_SUFFIX}")
+        if (match := pattern.match(path.name))
+    ]
+    return [path for _, path in sorted(found)]
+
+
+def compile_files(path: Path) -> CompiledModel:
+    """What the spec at `path` compiles to, versioned siblings considered (pure: no writes)."""
+    spec = load_spec(path)
+    versions = None
+    if spec.version is not None:
+        versions = [
+            spec if other == path else load_spec(other)
+            for other in versioned_specs(path.parent, spec.name)
+        ]
+    return render_spec(spec, path.name, versions)
+
+
+def _compiled_by_us(path: Path) -> bool:
+    return path.is_file() and "Compiled by gen-model" in path.read_text(encoding="utf-8")
+
+
 def compile_spec(path: str | Path) -> list[Path]:
     """Compile `<name>.enrich.yml` into the files beside it; return the files written.
 
     Unchanged files are not rewritten (their bytes would be identical anyway). A stale
-    `<name>__quarantine.*` from an earlier `on_error: quarantine` is removed.
+    compiled `<name>__quarantine.*` from an earlier `on_error: quarantine` is removed.
     """
     path = Path(path)
-    spec = load_spec(path)
-    compiled = render_spec(spec, path.name)
+    compiled = compile_files(path)
     written = []
     for file_name, content in compiled.files.items():
         target = path.parent / file_name
@@ -1078,11 +1239,10 @@ def compile_spec(path: str | Path) -> list[Path]:
             continue
         _write_atomic(target, content)
         written.append(target)
-    if spec.on_error != "quarantine":
-        for suffix in (".py", ".yml"):
-            stale = path.parent / f"{spec.name}__quarantine{suffix}"
-            if stale.is_file() and "Compiled by gen-model" in stale.read_text(encoding="utf-8"):
-                stale.unlink()
+    for file_name in compiled.removed:
+        stale = path.parent / file_name
+        if _compiled_by_us(stale):
+            stale.unlink()
     return written
 
 
@@ -1098,14 +1258,16 @@ def find_specs(paths: list[str | Path]) -> list[Path]:
 
 
 def stale_files(path: str | Path) -> list[Path]:
-    """Files beside the spec that differ from what it compiles to (or are missing)."""
+    """Files beside the spec that differ from what it compiles to, are missing, or are
+    compiled leftovers it no longer produces."""
     path = Path(path)
-    compiled = render_spec(load_spec(path), path.name)
+    compiled = compile_files(path)
     stale = []
     for file_name, content in compiled.files.items():
         target = path.parent / file_name
         if not target.is_file() or target.read_text(encoding="utf-8") != content:
             stale.append(target)
+    stale += [path.parent / name for name in compiled.removed if _compiled_by_us(path.parent / name)]
     return stale
 
 

@@ -16,7 +16,7 @@ import hashlib
 import keyword
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path, PurePosixPath
 
@@ -46,6 +46,17 @@ SPEC_SCHEMA: dict = {
     "properties": {
         "enrich": {"const": 1, "description": "The spec format version."},
         "name": {**_NAME, "description": "The dbt model this spec compiles to."},
+        "version": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "The model version this spec compiles to (<name>_v<version>.py); "
+            "the file is then <name>_v<version>.enrich.yml. gen-model writes it.",
+        },
+        "provenance": {
+            "type": "object",
+            "description": "Where a generated spec came from (request, provider, proposal "
+            "hash); gen-model writes it and the compiler copies it into the model's meta.",
+        },
         "description": {"type": "string", "minLength": 1},
         "input": {
             "type": "object",
@@ -258,6 +269,24 @@ class EnrichSpec:
     lookup: LookupSpec | None = None
     file: str | None = None  # where it was read from, as given
     sha256: str = ""
+    version: int | None = None  # a versioned spec compiles to <name>_v<version>.py
+    provenance: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def model_file(self) -> str:
+        """The compiled model's file stem: `<name>` or `<name>_v<version>`."""
+        return self.name if self.version is None else f"{self.name}_v{self.version}"
+
+    @property
+    def spec_file_name(self) -> str:
+        """The file this spec must be saved as."""
+        return f"{self.model_file}{SPEC_SUFFIX}"
+
+    @property
+    def quarantine_name(self) -> str:
+        """The quarantine model's relation: `<name>__quarantine[_v<version>]`."""
+        base = f"{self.name}__quarantine"
+        return base if self.version is None else f"{base}_v{self.version}"
 
     @property
     def output_columns(self) -> list[tuple[str, DataType, str]]:
@@ -695,17 +724,38 @@ def _check_column(
 
 def _check_semantics(data: dict, file: str | None, report: _Reporter) -> EnrichSpec | None:
     name = data["name"]
+    version = data.get("version")
     if file is not None:
-        expected = Path(file).name
-        if expected.endswith(SPEC_SUFFIX) and expected[: -len(SPEC_SUFFIX)] != name:
-            report.add(
-                ["name"],
-                f"the spec in {expected} must be named {expected[: -len(SPEC_SUFFIX)]!r}, "
-                f"not {name!r}",
-                value=True,
-                identifier=name,
-                suggestion="The file is <name>.enrich.yml; rename one of them.",
-            )
+        found = Path(file).name
+        stem = found[: -len(SPEC_SUFFIX)] if found.endswith(SPEC_SUFFIX) else None
+        expected = name if version is None else f"{name}_v{version}"
+        if stem is not None and stem != expected:
+            match = re.fullmatch(r"(.+)_v(\d+)", stem)
+            if version is None and match and match.group(1) == name:
+                report.add(
+                    ["name"],
+                    f"{found} is version {match.group(2)} of {name!r}, but the spec has no "
+                    "`version`",
+                    identifier=name,
+                    suggestion=f"Add `version: {match.group(2)}`.",
+                )
+            elif version is not None:
+                report.add(
+                    ["version"],
+                    f"the spec for {name!r} version {version} must be saved as "
+                    f"{expected}{SPEC_SUFFIX}, not {found}",
+                    value=True,
+                    identifier=name,
+                    suggestion="The file is <name>_v<version>.enrich.yml; rename one of them.",
+                )
+            else:
+                report.add(
+                    ["name"],
+                    f"the spec in {found} must be named {stem!r}, not {name!r}",
+                    value=True,
+                    identifier=name,
+                    suggestion="The file is <name>.enrich.yml; rename one of them.",
+                )
     if re.search(r"_v\d+$", name):
         report.add(["name"], f"{name!r} ends in a version suffix", value=True, identifier=name)
     input_spec = _check_input(data, report)
@@ -811,6 +861,8 @@ def _check_semantics(data: dict, file: str | None, report: _Reporter) -> EnrichS
         filter_texts=tuple(filter_texts),
         lookup=lookup,
         file=file,
+        version=version,
+        provenance=dict(data.get("provenance") or {}),
     )
 
 
