@@ -311,13 +311,19 @@ def _path_text(path) -> str:
 
 
 class _Reporter:
-    def __init__(self, file: str | None, positions: Positions, text: str | None):
+    def __init__(
+        self, file: str | None, positions: Positions, text: str | None, prefix: tuple = ()
+    ):
         self.file = file
         self.positions = positions
         self.lines = text.splitlines() if text else []
         self.problems: list[Problem] = []
+        # Where the spec sits in a bigger document (a proposal's `spec`): key paths in
+        # positions and messages start with it.
+        self.prefix = tuple(prefix)
 
     def add(self, path, message: str, *, identifier=None, suggestion=None, value=False, col=None):
+        path = self.prefix + tuple(path)
         line, column = self.positions.at(path, prefer_value=value)
         where = _path_text(path)
         self.problems.append(
@@ -342,8 +348,8 @@ class _Reporter:
 
     def expression(self, path, error: ExpressionError, text: str) -> None:
         """An expression problem, located inside the YAML scalar when it is on one line."""
-        line, col = self.positions.at(path, prefer_value=True)
-        style = self.positions.styles.get(tuple(path))
+        line, col = self.positions.at(self.prefix + tuple(path), prefer_value=True)
+        style = self.positions.styles.get(self.prefix + tuple(path))
         located = None
         if error.offset is not None and col is not None and style in (None, "'", '"'):
             leading = len(text) - len(text.lstrip())
@@ -920,9 +926,15 @@ def validate_spec(
     file: str | None = None,
     positions: Positions | None = None,
     text: str | None = None,
+    prefix: tuple = (),
 ) -> EnrichSpec:
-    """Check plain data against the spec schema and semantics; report every problem."""
-    report = _Reporter(file, positions or Positions(), text)
+    """Check plain data against the spec schema and semantics; report every problem.
+
+    `prefix` is the key path of the spec inside a bigger document (('spec',) in a
+    proposal): `positions` and `text` are then the whole document's, and problems name
+    their keys from its root.
+    """
+    report = _Reporter(file, positions or Positions(), text, prefix)
     if not isinstance(data, dict):
         report.add([], f"a spec is a mapping of keys, not {type(data).__name__}")
         raise ProposalError(f"{file or 'the spec'} is invalid", report.problems)
@@ -941,7 +953,8 @@ def validate_spec(
             f"{file or 'the spec'} is invalid ({count} problem{'s' if count != 1 else ''})",
             report.problems,
         )
-    digest = hashlib.sha256((text or yaml.safe_dump(data, sort_keys=True)).encode()).hexdigest()
+    canonical = text if text and not prefix else yaml.safe_dump(data, sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
     object.__setattr__(spec, "sha256", digest)
     return spec
 
