@@ -295,3 +295,39 @@ def test_an_unversioned_enrichment_model_is_not_taken_over(sample_project, tmp_p
         "versions: a proposal does not add versions to it"
     )
     assert problem.suggestion.startswith("Edit that spec and run `gen-model enrich compile`")
+
+
+def test_generate_loop_repairs_a_spec_with_the_gates_problems(sample_project):
+    """The `generate` dispatch, copied: an LLM answer of kind enrich, rejected once by the
+    spec gates, repaired from the problems, accepted and written."""
+    from generator.pipeline import Request, _as_proposal, prepare_prompt, provenance_for
+    from generator.prompt import repair_prompt
+    from generator.providers.scripted import ScriptedProvider
+    from generator.settings import resolve_settings
+
+    wrong = example()
+    wrong["spec"]["input"]["path"] = "crm/contact.ndjson"
+    provider = ScriptedProvider([wrong, example()])
+    project = load_project(sample_project)
+    request = Request(text="normalise the CRM contacts export: active contacts, with their account")
+    catalog, _, prompt = prepare_prompt(project, request, resolve_settings(project.project_dir))
+    assert "file 'data/raw/crm/contacts.ndjson' (ndjson, spec input.path" in prompt.messages[0]["content"]
+    report, current, accepted = RunReport(command="generate"), prompt, None
+    for _attempt in (1, 2):
+        completion = provider.complete(current, "scripted")
+        proposal = _as_proposal(completion.proposal, request, None)
+        gates, accepted = check_spec_proposal(catalog, proposal, Options())
+        report.gates = gates
+        if accepted:
+            break
+        current = repair_prompt(prompt, completion.raw, gates.problems)
+    assert accepted is not None and provider.calls == 2
+    repair = provider.conversations[1].messages[-1]["content"]
+    assert "[input] spec.input.path 'crm/contact.ndjson' matches no file" in repair
+    assert "Did you mean 'crm/contacts.ndjson'?" in repair
+    origin = {"origin": "llm", "provider": "scripted", "model": "scripted", "attempts": 2}
+    finish_spec_proposal(project, catalog, accepted, provenance_for(accepted.proposal, origin), report, Options())
+    assert report.status == "written"
+    spec = yaml.safe_load((sample_project / report.files[0]).read_text())
+    assert spec["provenance"]["request"] == request.text
+    assert spec["provenance"]["origin"] == "llm"
