@@ -1,16 +1,26 @@
-"""Spec -> a dbt-duckdb Python model (Polars, lazy) and its model YAML. Deterministic.
+"""Spec -> a dbt-duckdb Python model (Polars, streaming) and its model YAML. Deterministic.
 
-The generated file depends only on Polars and the standard library, so it reads top to
-bottom: constants from the spec, fixed helpers (reading, drift, parsing), then one
+The generated file depends only on Polars, pyarrow and the standard library, so it reads
+top to bottom: constants from the spec, fixed helpers (reading, drift, parsing), then one
 function per spec step (`cast_fields`, `derive`, `check_rows`, `dedupe`, `filter_rows`,
-`attach_lookup`, `finish`) and dbt's `model(dbt, session)`. Recompiling an unchanged spec
-gives byte-identical files; every line fits in 100 columns so `ruff check` passes.
+`attach_lookup`, `finish`), `stream` and dbt's `model(dbt, session)`. Recompiling an
+unchanged spec gives byte-identical files; every line fits in 100 columns so `ruff check`
+passes.
+
+The model returns an Arrow stream (`pyarrow.RecordBatchReader`), which dbt-duckdb's
+`materialize` registers and DuckDB writes while it reads: memory holds a few batches, not
+the input. Dedupe needs no whole frame either: a first pass hashes every key (only the
+columns the key needs are read), rows whose key hash repeats (a few) are held back and
+chosen among once every row is read, and every other row streams straight through, in
+read order. A bad row under `on_error: fail` raises at the end of the stream, so DuckDB's
+`create table ... as select` fails and nothing is written. `build()` collects the stream
+into a DataFrame for tests and notebooks.
 
 With `on_error: quarantine` a second model, `<name>__quarantine`, is compiled from the same
 spec: a dbt Python model returns one relation, and a separate model keeps the bad rows in
 the DAG (documented, testable, selectable) instead of a side table dbt does not know.
+Versioned specs (`version: N`) compile to `<name>_vN.py` with one YAML for every version.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -418,7 +428,7 @@ class _ModelWriter:
         ]
         return "\n".join(lines) + '\n"""\n'
 
-    def imports(self) -> str:
+    def imports(self, quarantine: bool = False) -> str:
         stdlib = []
         if self.spec.input.format == "csv":
             stdlib.append("import csv")
@@ -426,8 +436,13 @@ class _ModelWriter:
             stdlib.append("import json")
         if self.spec.input.field_names == "snake_case":
             stdlib.append("import re")
+        if not quarantine:
+            stdlib.append("from collections.abc import Iterator")
         stdlib.append("from pathlib import Path")
-        return "\n".join(stdlib) + "\n\nimport polars as pl\n"
+        third_party = "import polars as pl\n" + ("" if quarantine else "import pyarrow as pa\n")
+        if not quarantine and self.spec.input.format == "parquet":
+            third_party += "import pyarrow.parquet as pq\n"
+        return "\n".join(stdlib) + "\n\n" + third_party
 
     def constants(self, quarantine: bool) -> str:
         spec = self.spec
@@ -570,10 +585,6 @@ class _ModelWriter:
                     f"pl.when(pl.col({py_literal(column.name)}).is_null()).then("
                     f"pl.lit({py_literal(column.name + ' is null (not_null in the spec)')}))"
                 )
-        if spec.dedupe is None:
-            key = f"pl.col({py_literal(spec.key[0])})" if len(spec.key) == 1 else "pl.struct(KEY)"
-            message = py_literal(f"duplicate key {', '.join(spec.key)} (the spec has no dedupe)")
-            reasons.append(f"pl.when({key}.is_duplicated()).then(pl.lit({message}))")
         text = "def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
         text += (
             '    """The rows\' remaining reasons to be rejected: null keys, '
@@ -598,24 +609,76 @@ class _ModelWriter:
         steps = "cast_fields(rows)"
         if any(column.expr is not None for column in spec.columns):
             steps = f"derive({steps})"
-        return f'''def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
-    """Every input file read, drift-checked and conformed, then cast and checked row by row.
+        return f'''def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """One input file opened and drift-checked.
 
-    Returns the rows (lazy; `_error` is set on bad ones), the records that could not be
-    read at all, and the file names that `_file` indexes.
+    Returns its records (a lazy plan: they are read when it is collected, once per pass),
+    the records that could not be read at all, and where each expected field is.
     """
-    files = input_files(raw_dir)
-    names = [path.relative_to(raw_dir).as_posix() for path in files]
-    frames, rejected = [], []
-    for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
-        try:
-            records, unreadable, fields = read_file(path, name, file_id)
-        except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
-            raise EnrichError(f"{{name}}: cannot be read: {{error}}") from None
-        frames.append(conform(records, check_drift(name, fields)))
-        rejected.append(unreadable)
-    rows = pl.concat(frames, how="vertical")
-{records}    return check_rows({steps}), pl.concat(rejected), names
+    name = path.relative_to(raw_dir).as_posix()
+    try:
+        records, unreadable, fields = read_file(path, name, file_id)
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
+        raise EnrichError(f"{{name}}: cannot be read: {{error}}") from None
+    return records, unreadable, check_drift(name, fields)
+
+
+def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
+    """Records conformed to the expected fields, cast and checked row by row (`_error`)."""
+    rows = conform(records, found)
+{records}    return check_rows({steps})
+'''
+
+    def checked_batches(self) -> str:
+        if self.spec.input.format == "parquet":
+            return '''def checked_batches(
+    path: Path, file_id: int, records: pl.LazyFrame, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_ROWS at a time, read by pyarrow a batch at a time.
+
+    Polars' reader decodes a whole row group at once, and a monthly drop is often one row
+    group: reading batches keeps memory to a few of them. Rows are numbered as `records`
+    numbers them (from 1), in the same order.
+    """
+    parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    first = 1
+    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+        numbers = pl.int_range(first, first + batch.num_rows, dtype=pl.Int64)
+        chunk = pl.from_arrow(batch).lazy().with_columns(_row=numbers, _file=pl.lit(file_id))
+        yield checked(chunk.with_columns(pl.col("_file").cast(pl.UInt32)), found).collect()
+        first += batch.num_rows
+'''
+        return '''def checked_batches(
+    path: Path, file_id: int, records: pl.LazyFrame, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_ROWS at a time, by Polars' streaming engine."""
+    return checked(records, found).collect_batches(chunk_size=BATCH_ROWS)
+'''
+
+    def key_hash(self) -> str:
+        key = self.spec.key
+        value = f"pl.col({py_literal(key[0])})" if len(key) == 1 else "pl.struct(KEY)"
+        return (
+            "def key_hash() -> pl.Expr:\n"
+            '    """A 64-bit hash of the key: equal keys hash alike, different ones almost never."""\n'
+            f"    return {value}.hash()\n"
+        )
+
+    def repeated_keys(self) -> str:
+        return '''def repeated_keys(loaded: list[tuple[pl.LazyFrame, pl.DataFrame, dict]]) -> pl.Series:
+    """The hashes of keys read more than once, from a first pass over the files' rows that
+    computes only what the key needs (a Parquet file's key columns, say).
+
+    Rows with these keys (a few) wait until every row is read, to choose a version or
+    report the duplicate; the others stream straight through. A hash shared by two
+    different keys only holds back a few more rows: the choice itself compares keys.
+    """
+    hashes = [pl.Series("_hash", [], pl.UInt64)]
+    for records, _, found in loaded:
+        rows = checked(records, found).select(_hash=key_hash())
+        hashes.append(rows.collect(engine="streaming")["_hash"])
+    every = pl.concat(hashes).sort()
+    return every.filter(every == every.shift(1)).unique()
 '''
 
     def location(self) -> str:
@@ -628,51 +691,45 @@ class _ModelWriter:
     def dedupe(self) -> str:
         dedupe = self.spec.dedupe
         if dedupe is None:
-            return ""
+            message = py_literal(f"duplicate key {', '.join(self.spec.key)} (the spec has no dedupe)")
+            key = f"pl.col({py_literal(self.spec.key[0])})" if len(self.spec.key) == 1 else "pl.struct(KEY)"
+            text = "def duplicates(rows: pl.DataFrame) -> pl.DataFrame:\n"
+            text += _one_docstring(
+                "Rows whose key was read more than once are bad rows: the spec has no dedupe.",
+                "    ",
+            )
+            text += "    return rows.with_columns(\n"
+            text += _lines(f"_error=pl.when({key}.is_duplicated()).then(pl.lit({message}))", "        ")
+            text += "    )\n"
+            return text
         key = list(self.spec.key)
         if dedupe.keep in ("latest", "earliest"):
             assert dedupe.by is not None
             latest = dedupe.keep == "latest"
-            order = [*key, dedupe.by, "_read"]
-            descending = [False] * len(key) + [latest, latest]
-            columns = f'"_read", *KEY, {py_literal(dedupe.by)}'
+            order = [*key, dedupe.by, "_file", "_row"]
+            descending = [False] * len(key) + [latest, latest, latest]
             summary = (
                 f"One row per key: the {dedupe.keep} by {dedupe.by}; ties go to the row read "
                 + ("last." if latest else "first.")
             )
         else:
             last = dedupe.keep == "last"
-            order = [*key, "_read"]
-            descending = [False] * len(key) + [last]
-            columns = '"_read", *KEY'
+            order = [*key, "_file", "_row"]
+            descending = [False] * len(key) + [last, last]
             summary = f"One row per key: the {dedupe.keep} one read."
         text = "def dedupe(rows: pl.DataFrame) -> pl.DataFrame:\n"
         text += _one_docstring(summary, "    ").rstrip("\n")[:-3].rstrip() + "\n\n"
         text += _docstring(
-            "`rows` come sorted by the key and numbered in read order (`_read`), so each "
-            "key's versions sit next to each other. Most keys have one; only the runs of "
-            "repeated keys (few) are ordered to choose a version. The result stays sorted "
-            "by the key.",
+            "`rows` are the rows whose key was read more than once (see repeated_keys), "
+            "numbered in read order by `_file` and `_row`. The result is sorted by the key.",
             "    ",
         )
         text += '\n    """\n'
-        text += (
-            "    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) "
-            "for k in KEY])\n"
-            "    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) "
-            "for k in KEY])\n"
-            "    ordered = rows.lazy().with_columns(_repeated=~(starts & ends))\n"
-        )
-        text += _lines(
-            f'versions = ordered.filter(pl.col("_repeated")).select({columns}).collect()', "    "
-        )
-        text += "    chosen = versions.sort(\n"
+        text += "    chosen = rows.sort(\n"
         text += _lines(f"{_list(order)},", "        ")
         text += _lines(f"descending={descending!r},", "        ")
         text += "        nulls_last=True,\n    )\n"
-        text += '    chosen = chosen.unique(subset=KEY, keep="first")["_read"]\n'
-        text += '    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())\n'
-        text += '    return ordered.filter(keep).drop("_read", "_repeated").collect()\n'
+        text += '    return chosen.unique(subset=KEY, keep="first", maintain_order=True)\n'
         return text
 
     def filter_rows(self) -> str:
@@ -702,9 +759,9 @@ class _ModelWriter:
         right_key = lookup.lookup_key.expr
         if key_type is not None:
             right_key = f"{_parenthesised(right_key)}.cast({key_type.polars()})"
-        text = "def attach_lookup(rows: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:\n"
+        text = "def lookup_candidates(lookup: pl.DataFrame) -> pl.DataFrame:\n"
         summary = (
-            f"{names} from {lookup.model}, where {lookup.key_text} = {lookup.lookup_key_text}."
+            f"{names} from {lookup.model}, by {lookup.lookup_key_text}, one row per key value."
         )
         text += _docstring('"""' + summary, "    ") + "\n\n"
         text += _docstring(ambiguous, "    ") + '\n    """\n'
@@ -718,14 +775,21 @@ class _ModelWriter:
         text += "    )\n"
         text += '    candidates = candidates.filter(pl.col("_lookup_key").is_not_null()).unique()\n'
         if lookup.on_ambiguous == "null":
-            text += '    candidates = candidates.filter(pl.len().over("_lookup_key") == 1)\n'
+            text += '    return candidates.filter(pl.len().over("_lookup_key") == 1)\n'
         else:
             order = ["_lookup_key", *[column.name for column in lookup.columns]]
             text += _lines(
-                f"candidates = candidates.sort({_list(order)}, nulls_last=True).unique("
+                f"return candidates.sort({_list(order)}, nulls_last=True).unique("
                 'subset=["_lookup_key"], keep="first", maintain_order=True)',
                 "    ",
             )
+        text += "\n\n"
+        text += "def attach_lookup(rows: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:\n"
+        text += _one_docstring(
+            f"{names} of the candidate where {lookup.key_text} = {lookup.lookup_key_text}; "
+            "row order kept.",
+            "    ",
+        )
         text += _lines(f"keyed = rows.with_columns(_lookup_key={lookup.key.expr})", "    ")
         text += (
             '    joined = keyed.join(candidates, on="_lookup_key", how="left", '
@@ -740,22 +804,28 @@ class _ModelWriter:
         return lookup.key.dtype
 
     def finish(self) -> str:
-        if self.spec.dedupe is not None:
-            order, sort = "checked against OUTPUT_SCHEMA; dedupe sorted them", ""
-        else:
-            order = "sorted by the key, checked against OUTPUT_SCHEMA"
-            sort = ".sort(KEY, maintain_order=True)"
-        return f'''def finish(rows: pl.DataFrame) -> pl.DataFrame:
-    """The output columns in contract order, {order}."""
-    frame = rows.select(list(OUTPUT_SCHEMA)){sort}
+        return '''def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, checked against OUTPUT_SCHEMA."""
+    frame = rows.select(list(OUTPUT_SCHEMA))
     wrong = [
-        f"{{column}} is {{frame.schema.get(column)}}, expected {{dtype}}"
+        f"{column} is {frame.schema.get(column)}, expected {dtype}"
         for column, dtype in OUTPUT_SCHEMA.items()
         if frame.schema.get(column) != dtype
     ]
     if wrong:
-        raise EnrichError(f"{{NAME}}: the output does not match its contract: {{'; '.join(wrong)}}")
+        raise EnrichError(f"{NAME}: the output does not match its contract: {'; '.join(wrong)}")
     return frame
+
+
+def arrow_batches(frame: pl.DataFrame) -> list[pa.RecordBatch]:
+    """A frame as Arrow record batches of the stream's schema (ARROW_SCHEMA)."""
+    return frame.to_arrow().cast(ARROW_SCHEMA).to_batches()
+
+
+def copied(frame: pl.DataFrame) -> pl.DataFrame:
+    """A few rows kept for later, copied out of their batch: filtered text still points
+    into the whole batch's buffers, which would stay in memory with it."""
+    return pl.from_arrow(frame.to_arrow())
 '''
 
     def describe_errors(self) -> str:
@@ -779,65 +849,108 @@ class _ModelWriter:
     return "\\n".join([summary, *lines, advice])
 '''
 
-    def build(self) -> str:
+    def output_steps(self, value: str) -> str:
+        spec = self.spec
+        if spec.filters:
+            value = f"filter_rows({value})"
+        if spec.lookup:
+            value = f"attach_lookup({value}, candidates)"
+        return f"finish({value})"
+
+    def stream(self) -> str:
         spec = self.spec
         lookup = spec.lookup
         signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
-        steps = []
-        if spec.dedupe:
-            steps.append("    result = dedupe(result)\n")
+        steps = ["checked"]
         if spec.filters:
-            steps.append("    result = filter_rows(result)\n")
+            steps.append("filtered")
         if lookup:
-            steps.append("    result = attach_lookup(result, lookup)\n")
-        text = f"def build({signature}) -> pl.DataFrame:\n"
-        text += _one_docstring(_build_summary(spec), "    ")
-        text += "    rows, unreadable, files = load(raw_dir)\n"
-        text += '    rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()\n'
-        text += (
-            "    # Lazy steps on the collected rows: eager ones would copy every column first.\n"
-            '    failed = rows.lazy().filter(pl.col("_error").is_not_null())\n'
-            '    failed = failed.select("_file", "_row", "_error").collect()\n'
-            '    errors = pl.concat([unreadable.select("_file", "_row", "_error"), failed])\n'
+            steps.append(f"joined to {lookup.model}")
+        steps_text = ", ".join(steps[:-1]) + (" and " if len(steps) > 1 else "") + steps[-1] + " "
+        fail = spec.on_error == "fail"
+        bad_rows = (
+            "A bad row fails the whole stream once every row is read, so DuckDB writes "
+            "nothing (on_error: fail)."
+            if fail
+            else f"Bad rows are left out; {spec.quarantine_name} lists them."
         )
-        if spec.on_error == "fail":
-            text += "    if errors.height:\n"
-            text += "        raise EnrichError(describe_errors(errors, files))\n"
-            text += "    kept = rows.lazy()\n"
-        else:
-            text += "    if errors.height:\n"
-            if spec.version is None:
-                text += (
-                    '        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside '
-                    'in {NAME}__quarantine")\n'
-                )
-            else:
-                text += (
-                    "        warn(\n"
-                    '            f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "\n'
-                    f"            {py_literal(spec.quarantine_name)}\n"
-                    "        )\n"
-                )
-            text += '    kept = rows.lazy().filter(pl.col("_error").is_null())\n'
+        text = f"def stream({signature}) -> pa.RecordBatchReader:\n"
+        text += _docstring(
+            '"""The model\'s rows as a stream of Arrow batches, which DuckDB writes as it reads '
+            "them.",
+            "    ",
+        ) + "\n\n"
+        text += _docstring(
+            f"Rows are {steps_text}and streamed in read order, file by file and batch "
+            "by batch, so memory holds a few batches, not the input. Rows whose key was read "
+            "more than once are held back and "
+            + ("deduplicated" if spec.dedupe else "reported as duplicates")
+            + " once every row is read; they come last, sorted by the key. "
+            + bad_rows,
+            "    ",
+        )
+        text += '\n    """\n'
+        text += "    files = input_files(raw_dir)\n"
+        if fail:
+            text += "    names = [path.relative_to(raw_dir).as_posix() for path in files]\n"
+        text += "    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]\n"
+        text += "    repeated = repeated_keys(loaded).implode()\n"
+        if lookup:
+            text += "    candidates = lookup_candidates(lookup)\n"
+        text += "\n    def batches() -> Iterator[pa.RecordBatch]:\n"
+        text += "        errors, held = [], []\n"
+        text += "        for file_id, (records, unreadable, found) in enumerate(loaded):\n"
+        text += '            errors.append(unreadable.select("_file", "_row", "_error"))\n'
+        text += "            for batch in checked_batches(files[file_id], file_id, records, found):\n"
+        text += '                batch = batch.select("_file", "_row", "_error", *COLUMNS)\n'
+        text += "                batch = batch.with_columns(_held=key_hash().is_in(repeated))\n"
+        text += '                failed = batch.filter(pl.col("_error").is_not_null())\n'
+        text += '                errors.append(copied(failed.select("_file", "_row", "_error")))\n'
+        text += '                kept = batch.filter(pl.col("_error").is_null())\n'
+        text += '                held.append(copied(kept.filter(pl.col("_held"))))\n'
+        text += '                ready = kept.filter(~pl.col("_held"))\n'
+        text += f"                yield from arrow_batches({self.output_steps('ready')})\n"
         if spec.dedupe:
-            text += (
-                "    # Sorted by the key and numbered in read order (for ties); `del` lets the\n"
-                "    # unsorted copy go before dedupe makes its own.\n"
-                '    result = kept.with_row_index("_read").sort(KEY)'
-                '.drop("_file", "_row", "_error").collect()\n'
-                "    del rows, kept\n"
-            )
+            text += "        repeats = dedupe(pl.concat(held)) if held else None\n"
         else:
-            text += '    result = kept.drop("_file", "_row", "_error").collect()\n'
-        text += "".join(steps)
-        text += "    return finish(result)\n"
+            text += "        repeats = None\n"
+            text += "        if held:\n"
+            text += "            flagged = duplicates(pl.concat(held))\n"
+            text += '            failed = flagged.filter(pl.col("_error").is_not_null())\n'
+            text += '            errors.append(failed.select("_file", "_row", "_error"))\n'
+            text += '            repeats = flagged.filter(pl.col("_error").is_null()).sort(KEY)\n'
+        text += "        errors = pl.concat(errors)\n"
+        text += "        if errors.height:\n"
+        if fail:
+            text += "            raise EnrichError(describe_errors(errors, names))\n"
+        else:
+            text += (
+                "            warn(\n"
+                '                f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "\n'
+                f"                {py_literal(spec.quarantine_name)}\n"
+                "            )\n"
+            )
+        text += "        if repeats is not None:\n"
+        text += f"            yield from arrow_batches({self.output_steps('repeats')})\n"
+        text += "\n    return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())\n"
         return text
+
+    def build(self) -> str:
+        lookup = self.spec.lookup
+        signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
+        call = "stream(raw_dir, lookup)" if lookup else "stream(raw_dir)"
+        return (
+            f"def build({signature}) -> pl.DataFrame:\n"
+            '    """The model\'s rows in memory (for tests and notebooks): the stream, collected."""\n'
+            f"    return pl.from_arrow({call}.read_all())\n"
+        )
 
     def model(self) -> str:
         lookup = self.spec.lookup
         text = "def model(dbt, session):\n"
         text += (
-            '    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""\n'
+            '    """dbt-duckdb entry point: an Arrow stream, which dbt writes as the table '
+            'while it is read."""\n'
         )
         text += '    raw_dir = raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))\n'
         if lookup:
@@ -845,21 +958,45 @@ class _ModelWriter:
             if lookup.version is not None:
                 args.append(f"v={lookup.version}")
             text += _lines(f"lookup = dbt.ref({', '.join(args)}).pl()", "    ")
-            text += "    return build(raw_dir, lookup)\n"
+            text += "    return stream(raw_dir, lookup)\n"
         else:
-            text += "    return build(raw_dir)\n"
+            text += "    return stream(raw_dir)\n"
         return text
 
     def quarantined(self) -> str:
-        return '''def quarantined(raw_dir: Path) -> pl.DataFrame:
-    """Every row that did not load, with its file, row, record and reason, in file order."""
-    rows, unreadable, files = load(raw_dir)
-    failed = rows.filter(pl.col("_error").is_not_null())
-    failed = failed.select("_file", "_row", "_record", "_error").collect()
-    bad = pl.concat([unreadable, failed]).sort("_file", "_row")
-    file_ids = list(range(len(files)))
+        spec = self.spec
+        no_dedupe = spec.dedupe is None
+        text = "def quarantined(raw_dir: Path) -> pl.DataFrame:\n"
+        text += '    """Every row that did not load, with its file, row, record and reason, in file order."""\n'
+        text += "    files = input_files(raw_dir)\n"
+        text += "    names = [path.relative_to(raw_dir).as_posix() for path in files]\n"
+        if no_dedupe:
+            text += "    held = []\n"
+        text += "    bad = []\n"
+        text += "    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]\n"
+        if no_dedupe:
+            text += "    repeated = repeated_keys(loaded).implode()\n"
+        text += "    for records, unreadable, found in loaded:\n"
+        text += "        rows = checked(records, found)\n"
+        text += "        bad.append(unreadable)\n"
+        text += '        failed = rows.filter(pl.col("_error").is_not_null())\n'
+        text += (
+            '        bad.append(failed.select("_file", "_row", "_record", "_error")'
+            '.collect(engine="streaming"))\n'
+        )
+        if no_dedupe:
+            text += '        kept = rows.filter(pl.col("_error").is_null() & key_hash().is_in(repeated))\n'
+            text += (
+                '        held.append(kept.select("_file", "_row", "_record", *KEY)'
+                '.collect(engine="streaming"))\n'
+            )
+            text += "    if held:\n"
+            text += '        flagged = duplicates(pl.concat(held)).filter(pl.col("_error").is_not_null())\n'
+            text += '        bad.append(flagged.select("_file", "_row", "_record", "_error"))\n'
+        text += '    bad = pl.concat(bad).sort("_file", "_row")\n'
+        text += '''    file_ids = list(range(len(files)))
     return bad.select(
-        source_file=pl.col("_file").replace_strict(file_ids, files, return_dtype=pl.String),
+        source_file=pl.col("_file").replace_strict(file_ids, names, return_dtype=pl.String),
         source_row=pl.col("_row"),
         source_record=pl.col("_record"),
         error=pl.col("_error"),
@@ -867,19 +1004,33 @@ class _ModelWriter:
 
 
 def model(dbt, session):
-    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""
+    """dbt-duckdb entry point: a Polars DataFrame of the bad rows, which dbt writes as the table."""
     return quarantined(raw_dir_from(dbt.config.meta_get("gen_model_raw_path")))
 '''
+        return text
 
     # -- assembly ----------------------------------------------------------------------
 
     def render(self, quarantine: bool = False) -> str:
-        sections = [self.header(quarantine), self.imports(), self.constants(quarantine)]
+        spec = self.spec
+        sections = [self.header(quarantine), self.imports(quarantine), self.constants(quarantine)]
         if not quarantine:
-            sections[-1] += _lines(f"COLUMNS = {_list([c.name for c in self.spec.columns])}", "")
+            sections[-1] += _lines(f"COLUMNS = {_list([c.name for c in spec.columns])}", "")
+            sections[-1] += "ARROW_SCHEMA = pl.DataFrame(schema=OUTPUT_SCHEMA).to_arrow().schema\n"
+            sections[-1] += (
+                "BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, "
+                "not the input\n"
+            )
         sections.append(self.fixed_blocks())
         sections += [self.cast_fields(), self.derive(), self.check_rows(), self.load(quarantine)]
+        needs_keys = not quarantine or spec.dedupe is None
+        if needs_keys:
+            sections += [self.key_hash(), self.repeated_keys()]
+        if not quarantine:
+            sections.append(self.checked_batches())
         if quarantine:
+            if spec.dedupe is None:
+                sections.append(self.dedupe())
             sections.append(self.quarantined())
         else:
             sections += [
@@ -887,8 +1038,9 @@ def model(dbt, session):
                 self.filter_rows(),
                 self.attach_lookup(),
                 self.finish(),
-                self.location() if self.spec.on_error == "fail" else "",
-                self.describe_errors() if self.spec.on_error == "fail" else "",
+                self.location() if spec.on_error == "fail" else "",
+                self.describe_errors() if spec.on_error == "fail" else "",
+                self.stream(),
                 self.build(),
                 self.model(),
             ]
@@ -897,18 +1049,6 @@ def model(dbt, session):
 
 
 _NOTHING_LOADED = "nothing was loaded (on_error: fail)"
-
-
-def _build_summary(spec: EnrichSpec) -> str:
-    steps = ["loaded", "checked"]
-    if spec.dedupe:
-        steps.append("deduplicated")
-    if spec.filters:
-        steps.append("filtered")
-    if spec.lookup:
-        steps.append(f"joined to {spec.lookup.model}")
-    steps.append("sorted by the key")
-    return "The model's rows: " + ", ".join(steps) + "."
 
 
 def _split_words(text: str, width: int = 80) -> list[str]:

@@ -63,16 +63,48 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+class _Watched:
+    """An Arrow stream that remembers the exception its producer raised: DuckDB reports it
+    only as text inside its own error."""
+
+    def __init__(self, reader):
+        self.raised: BaseException | None = None
+        self.reader = self._wrap(reader)
+
+    def _wrap(self, reader):
+        import pyarrow as pa
+
+        def batches():
+            try:
+                yield from reader
+            except BaseException as error:
+                self.raised = error
+                raise
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
 def _materialise(session, result, table: str) -> None:
-    """dbt-duckdb's `materialize(df, con)`: register the result, create a table from it."""
+    """dbt-duckdb's `materialize(df, con)`: register the result, create a table from it.
+
+    An exception the model raised while DuckDB read its stream is raised again as itself.
+    """
     import duckdb
+    import pyarrow as pa
 
     if isinstance(result, duckdb.DuckDBPyRelation):
         result.create(table)
         return
-    session.register("__result", result)
-    session.execute(f"create table {_quote(table)} as select * from __result")
-    session.unregister("__result")
+    watched = _Watched(result) if isinstance(result, pa.RecordBatchReader) else None
+    session.register("__result", watched.reader if watched else result)
+    try:
+        session.execute(f"create table {_quote(table)} as select * from __result")
+    except duckdb.Error:
+        if watched is not None and watched.raised is not None:
+            raise watched.raised from None
+        raise
+    finally:
+        session.unregister("__result")
 
 
 def run(request: dict) -> dict:
