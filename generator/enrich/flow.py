@@ -680,6 +680,10 @@ def finish_spec_proposal(project, catalog: Catalog, accepted: AcceptedSpec, prov
     report.rows = result.row_count
     report.columns = accepted.columns
     report.tests = accepted.tests
+    report.notes.append(
+        f"the compiled model ran on {accepted.spec.input.path} in {result.elapsed_s:.1f} s "
+        f"(peak {result.peak_rss_mib:,.0f} MiB)"
+    )
     if result.quarantined:
         report.notes.append(
             f"{result.quarantined:,} bad row(s) of {accepted.spec.input.path} go to the quarantine model"
