@@ -1,23 +1,27 @@
 """Throughput and peak memory of the enrichment path, against pandas and DuckDB's readers.
 
-    python benchmarks/enrich_throughput.py                       # data/raw, labelled scale 100
-    python benchmarks/enrich_throughput.py --raw-dir data/scale100/raw --scale 100
+    python benchmarks/enrich_throughput.py --raw-dir /tmp/s100/raw --warehouse /tmp/s100/w.duckdb
     python benchmarks/enrich_throughput.py --synthesize /tmp/raw100 --scale 100
 
 For the events (Parquet) and CRM (NDJSON) sources, the same transformation (read, flatten
-the structs, cast, dedupe keeping the right version, sort by the key, materialise the
-result in memory) runs three ways:
+the structs, cast, dedupe keeping the right version, for CRM also the account lookup by
+email domain) runs three ways, each in two modes:
 
-  * polars: the compiled dbt model itself (`build(raw_dir)` of models/staging/.../*.py),
-    drift checks, row checks and contract check included;
+  * polars: the compiled dbt model itself (`model(dbt, session)` of models/staging/...),
+    drift checks, row checks and contract check included; it returns an Arrow stream;
   * pandas: idiomatic pandas 2+/3 (pyarrow-backed reads, `json_normalize` / struct
-    accessors, `sort_values` + `drop_duplicates`);
+    accessors, `sort_values` + `drop_duplicates`, `merge`);
   * duckdb: DuckDB's own readers (`read_parquet`, `read_json`) and one SQL query with
-    `qualify row_number()`, fetched as an Arrow table.
+    `qualify row_number()`.
 
-Each (engine, source) runs in a fresh subprocess so its peak RSS (`ru_maxrss`) is its own;
-runs are sequential. Printed: input rows and bytes, seconds, rows/s, peak RSS and peak RSS
-above the after-import baseline, then the ratios the issue targets: Polars/pandas
+Modes: `transform` stops when the result exists (pandas/DuckDB: a frame or Arrow table in
+memory; polars: every batch of the stream consumed); `write` continues into a table of a
+DuckDB file, the way dbt-duckdb materialises a Python model (`register` + `create table as
+select *`; DuckDB writes its own query's result directly).
+
+Each (engine, source, mode) runs in a fresh subprocess so its peak RSS (`ru_maxrss`) is its
+own; runs are sequential. Printed: input rows and bytes, seconds, rows/s, peak RSS and peak
+RSS above the after-import baseline, then the ratios the issue targets: Polars/pandas
 throughput (target >= 3) and Polars peak / input size (target <= 2).
 
 `--synthesize DIR` writes contract-shaped inputs (RAW_DATA_CONTRACT.md section B) at the
@@ -33,6 +37,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,6 +48,13 @@ MODELS = {
 }
 INPUTS = {"events": "events/events-*.parquet", "crm": "crm/contacts.ndjson"}
 ENGINES = ("polars", "pandas", "duckdb")
+MODES = ("transform", "write")
+# stg_app__accounts as the sample project stages it: the CRM lookup's other side.
+ACCOUNTS_SQL = (
+    "select id as account_id, "
+    "nullif(regexp_replace(lower(trim(domain)), '^www\\.', ''), '') as domain "
+    "from raw_app.accounts"
+)
 
 
 def rss_mib() -> float:
@@ -50,18 +62,58 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def accounts_frame(warehouse: Path | None):
+    """The accounts the CRM contacts are looked up in (none without a warehouse)."""
+    import duckdb
+    import polars as pl
+
+    if warehouse is None:
+        return pl.DataFrame(schema={"account_id": pl.String, "domain": pl.String})
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.sql(ACCOUNTS_SQL).pl()
+
+
 # -- the three implementations ------------------------------------------------------------
 
 
-def run_polars(source: str, raw_dir: Path):
+class _Config:
+    def __init__(self, raw_dir: Path):
+        self.raw_dir = str(raw_dir)
+
+    def meta_get(self, key, default=None):
+        return self.raw_dir if key == "gen_model_raw_path" else default
+
+
+class _Dbt:
+    """What the compiled models use of dbt's `dbt` object."""
+
+    def __init__(self, session, raw_dir: Path, accounts):
+        self.config = _Config(raw_dir)
+        self._session, self._accounts = session, accounts
+
+    def ref(self, name, v=None):
+        self._session.register("__accounts", self._accounts)
+        return self._session.sql("select * from __accounts")
+
+
+def run_polars(source: str, raw_dir: Path, accounts, session):
     spec = importlib.util.spec_from_file_location(MODELS[source].stem, MODELS[source])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.warn = lambda message: None  # quarantine notes are not part of the measurement
-    return module.build(raw_dir)
+    return module.model(_Dbt(session, raw_dir, accounts), session)
 
 
-def run_pandas(source: str, raw_dir: Path):
+def _domain_lookup_pandas(frame, accounts):
+    import pandas as pd
+
+    domains = accounts.to_pandas().dropna(subset=["domain"]).drop_duplicates()
+    unique = domains[~domains["domain"].duplicated(keep=False)]
+    joined = frame.merge(unique, how="left", left_on="email_domain", right_on="domain")
+    return joined.drop(columns=["domain"]).astype({"account_id": pd.StringDtype("pyarrow")})
+
+
+def run_pandas(source: str, raw_dir: Path, accounts, session):
     import pandas as pd
 
     if source == "events":
@@ -76,8 +128,7 @@ def run_pandas(source: str, raw_dir: Path):
             [frame, properties.rename(columns={"path": "page_path"}), context], axis=1
         )
         frame = frame.sort_values(["event_id", "received_at"], kind="stable")
-        frame = frame.drop_duplicates("event_id", keep="first").reset_index(drop=True)
-        return frame
+        return frame.drop_duplicates("event_id", keep="first").reset_index(drop=True)
     records = pd.read_json(raw_dir / INPUTS["crm"], lines=True, dtype=False)
     properties = pd.json_normalize(records.pop("properties").tolist())
     frame = pd.concat([records, properties], axis=1)
@@ -100,16 +151,14 @@ def run_pandas(source: str, raw_dir: Path):
         }
     )
     out = out.sort_values(["contact_id", "updated_at"], ascending=[True, False], kind="stable")
-    return out.drop_duplicates("contact_id", keep="first").reset_index(drop=True)
+    out = out.drop_duplicates("contact_id", keep="first").reset_index(drop=True)
+    return _domain_lookup_pandas(out, accounts)
 
 
-def run_duckdb(source: str, raw_dir: Path):
-    import duckdb
-
-    con = duckdb.connect()
+def duckdb_sql(source: str, raw_dir: Path) -> str:
     if source == "events":
         pattern = str(raw_dir / INPUTS["events"]).replace("'", "''")
-        sql = f"""
+        return f"""
             select
                 event_id, account_id, user_id, event_name, occurred_at, received_at,
                 properties.feature as feature, properties.path as page_path,
@@ -117,54 +166,81 @@ def run_duckdb(source: str, raw_dir: Path):
                 context.user_agent as user_agent, context.ip_country as ip_country
             from read_parquet('{pattern}')
             qualify row_number() over (partition by event_id order by received_at) = 1
-            order by event_id
         """
-    else:
-        path = str(raw_dir / INPUTS["crm"]).replace("'", "''")
-        sql = f"""
-            with contacts as (
-                select
-                    id as contact_id,
-                    nullif(lower(trim(properties.email)), '') as email,
-                    properties.firstname as first_name,
-                    properties.lastname as last_name,
-                    properties.company as company_name,
-                    properties.jobtitle as job_title,
-                    properties.lifecyclestage as lifecycle_stage,
-                    properties.hubspot_owner_id as owner_id,
-                    properties.phone as phone,
-                    cast(createdAt as timestamp with time zone) as created_at,
-                    cast(updatedAt as timestamp with time zone) as updated_at,
-                    archived as is_archived
-                from read_json('{path}', format = 'newline_delimited')
-            )
+    path = str(raw_dir / INPUTS["crm"]).replace("'", "''")
+    return f"""
+        with contacts as (
             select
-                contact_id, email, nullif(regexp_extract(email, '@([^@]+)$', 1), '')
-                    as email_domain,
-                * exclude (contact_id, email)
-            from contacts
+                id as contact_id,
+                nullif(lower(trim(properties.email)), '') as email,
+                properties.firstname as first_name,
+                properties.lastname as last_name,
+                properties.company as company_name,
+                properties.jobtitle as job_title,
+                properties.lifecyclestage as lifecycle_stage,
+                properties.hubspot_owner_id as owner_id,
+                properties.phone as phone,
+                cast(createdAt as timestamp with time zone) as created_at,
+                cast(updatedAt as timestamp with time zone) as updated_at,
+                archived as is_archived
+            from read_json('{path}', format = 'newline_delimited')
             qualify row_number() over (partition by contact_id order by updated_at desc) = 1
-            order by contact_id
-        """
-    return con.sql(sql).to_arrow_table()
+        ),
+        domains as (
+            select domain, any_value(account_id) as account_id
+            from __accounts where domain is not null
+            group by domain having count(distinct account_id) = 1
+        )
+        select
+            contacts.contact_id, contacts.email,
+            nullif(regexp_extract(contacts.email, '@([^@]+)$', 1), '') as email_domain,
+            contacts.* exclude (contact_id, email),
+            domains.account_id
+        from contacts
+        left join domains on domains.domain = regexp_extract(contacts.email, '@([^@]+)$', 1)
+    """
 
 
-def worker(engine: str, source: str, raw_dir: Path) -> dict:
+def run_duckdb(source: str, raw_dir: Path, accounts, session):
+    session.register("__accounts", accounts)
+    return session.sql(duckdb_sql(source, raw_dir))
+
+
+def worker(engine: str, source: str, raw_dir: Path, mode: str, warehouse: Path | None) -> dict:
     """One measurement, in this (fresh) process."""
-    import duckdb  # noqa: F401  (imports are part of the baseline, not of the run)
-    import pandas  # noqa: F401
+    import duckdb
+    import pandas  # noqa: F401  (imports are part of the baseline, not of the run)
     import polars  # noqa: F401
+    import pyarrow
 
-    baseline = rss_mib()
-    started = time.perf_counter()
-    result = {"polars": run_polars, "pandas": run_pandas, "duckdb": run_duckdb}[engine](
-        source, raw_dir
-    )
-    elapsed = time.perf_counter() - started
-    rows_out = len(result) if not hasattr(result, "num_rows") else result.num_rows
+    accounts = accounts_frame(warehouse if source == "crm" else None)
+    with tempfile.TemporaryDirectory(prefix="enrich_bench_") as directory:
+        session = duckdb.connect(str(Path(directory) / "w.duckdb") if mode == "write" else ":memory:")
+        baseline = rss_mib()
+        started = time.perf_counter()
+        result = {"polars": run_polars, "pandas": run_pandas, "duckdb": run_duckdb}[engine](
+            source, raw_dir, accounts, session
+        )
+        if mode == "write":
+            # dbt-duckdb's materialize(); DuckDB writes its own query's result directly.
+            if isinstance(result, duckdb.DuckDBPyRelation):
+                result.create("model")
+            else:
+                session.register("__model_df", result)
+                session.execute("create table model as select * from __model_df")
+            rows_out = session.execute("select count(*) from model").fetchall()[0][0]
+        elif isinstance(result, pyarrow.RecordBatchReader):
+            rows_out = sum(batch.num_rows for batch in result)
+        elif isinstance(result, duckdb.DuckDBPyRelation):
+            rows_out = result.to_arrow_table().num_rows
+        else:
+            rows_out = len(result)
+        elapsed = time.perf_counter() - started
+        session.close()
     return {
         "engine": engine,
         "source": source,
+        "mode": mode,
         "seconds": elapsed,
         "rows_out": rows_out,
         "peak_rss_mib": rss_mib(),
@@ -351,7 +427,7 @@ def synthesize(directory: Path, scale: int, seed: int = 42) -> None:
 # -- the report ---------------------------------------------------------------------------------
 
 
-def measure(engine: str, source: str, raw_dir: Path) -> dict:
+def measure(engine: str, source: str, raw_dir: Path, mode: str, warehouse: Path | None) -> dict:
     command = [
         sys.executable,
         __file__,
@@ -359,12 +435,16 @@ def measure(engine: str, source: str, raw_dir: Path) -> dict:
         engine,
         "--source",
         source,
+        "--mode",
+        mode,
         "--raw-dir",
         str(raw_dir),
     ]
+    if warehouse is not None:
+        command += ["--warehouse", str(warehouse)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ})
     if done.returncode != 0:
-        raise SystemExit(f"{engine}/{source} failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{engine}/{source}/{mode} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -372,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100)
     parser.add_argument("--raw-dir", type=Path, default=None, help="default: data/raw")
+    parser.add_argument(
+        "--warehouse", type=Path, default=None, help="raw_app.accounts for the CRM lookup"
+    )
     parser.add_argument(
         "--synthesize",
         type=Path,
@@ -381,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sources", default="events,crm")
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument(
         "--repeat",
@@ -390,10 +474,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--source", choices=sorted(MODELS), help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
-        print(json.dumps(worker(args.worker, args.source, args.raw_dir)))
+        result = worker(args.worker, args.source, args.raw_dir, args.mode, args.warehouse)
+        print(json.dumps(result))
         return 0
 
     raw_dir = args.raw_dir or REPO / "data" / "raw"
@@ -412,45 +498,50 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = []
     header = (
-        f"{'source':8} {'engine':8} {'rows in':>12} {'rows out':>12} {'input MiB':>10} "
-        f"{'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'net MiB':>8}"
+        f"{'source':7} {'mode':9} {'engine':7} {'rows in':>11} {'rows out':>11} {'input MiB':>9} "
+        f"{'seconds':>8} {'rows/s':>11} {'peak MiB':>8} {'net MiB':>8}"
     )
     print(header)
+    modes = args.modes.split(",")
     for source in args.sources.split(","):
         rows, size = input_stats(source, raw_dir)
-        runs: dict[str, list[dict]] = {}
-        for _ in range(args.repeat):
-            for engine in args.engines.split(","):
-                runs.setdefault(engine, []).append(measure(engine, source, raw_dir))
-        for engine, measured in runs.items():
-            result = min(measured, key=lambda run: run["seconds"])
-            result["all_seconds"] = [round(run["seconds"], 2) for run in measured]
-            result.update(rows_in=rows, input_bytes=size, rows_per_s=rows / result["seconds"])
-            results.append(result)
-            net = result["peak_rss_mib"] - result["baseline_rss_mib"]
-            print(
-                f"{source:8} {engine:8} {rows:>12,} {result['rows_out']:>12,} "
-                f"{size / 2**20:>10.1f} {result['seconds']:>8.2f} {result['rows_per_s']:>12,.0f} "
-                f"{result['peak_rss_mib']:>9.0f} {net:>8.0f}"
-                + (f"  runs: {result['all_seconds']} s" if args.repeat > 1 else "")
-            )
+        for mode in modes:
+            runs: dict[str, list[dict]] = {}
+            for _ in range(args.repeat):
+                for engine in args.engines.split(","):
+                    runs.setdefault(engine, []).append(
+                        measure(engine, source, raw_dir, mode, args.warehouse)
+                    )
+            for engine, measured in runs.items():
+                result = min(measured, key=lambda run: run["seconds"])
+                result["all_seconds"] = [round(run["seconds"], 2) for run in measured]
+                result.update(rows_in=rows, input_bytes=size, rows_per_s=rows / result["seconds"])
+                results.append(result)
+                net = result["peak_rss_mib"] - result["baseline_rss_mib"]
+                print(
+                    f"{source:7} {mode:9} {engine:7} {rows:>11,} {result['rows_out']:>11,} "
+                    f"{size / 2**20:>9.1f} {result['seconds']:>8.2f} {result['rows_per_s']:>11,.0f} "
+                    f"{result['peak_rss_mib']:>8.0f} {net:>8.0f}"
+                    + (f"  runs: {result['all_seconds']} s" if args.repeat > 1 else "")
+                )
     print()
     for source in args.sources.split(","):
-        found = {r["engine"]: r for r in results if r["source"] == source}
-        if "polars" not in found:
-            continue
-        polars = found["polars"]
-        size_mib = polars["input_bytes"] / 2**20
-        net = polars["peak_rss_mib"] - polars["baseline_rss_mib"]
-        line = (
-            f"{source}: polars peak / input size = {polars['peak_rss_mib'] / size_mib:.2f} "
-            f"(net of imports {net / size_mib:.2f}; target <= 2)"
-        )
-        for other in ("pandas", "duckdb"):
-            if other in found:
-                ratio = polars["rows_per_s"] / found[other]["rows_per_s"]
-                line += f"; polars/{other} throughput = {ratio:.2f}"
-        print(line + " (target vs pandas >= 3)")
+        for mode in modes:
+            found = {r["engine"]: r for r in results if r["source"] == source and r["mode"] == mode}
+            if "polars" not in found:
+                continue
+            polars = found["polars"]
+            size_mib = polars["input_bytes"] / 2**20
+            net = polars["peak_rss_mib"] - polars["baseline_rss_mib"]
+            line = (
+                f"{source} {mode}: polars peak / input size = {polars['peak_rss_mib'] / size_mib:.2f} "
+                f"(net of imports {net / size_mib:.2f}; target <= 2)"
+            )
+            for other in ("pandas", "duckdb"):
+                if other in found:
+                    ratio = polars["rows_per_s"] / found[other]["rows_per_s"]
+                    line += f"; polars/{other} throughput = {ratio:.2f}"
+            print(line + " (target vs pandas >= 3)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(

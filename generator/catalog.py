@@ -105,6 +105,13 @@ class RawFile:
     row_count: int | None = None
     record_path: str | None = None  # JSON: the key holding the records
     description: str = ""
+    # What an enrichment spec's `input.path` says: relative to the raw dir (a glob for a
+    # series of same-schema files). None when the file is not under the raw dir.
+    input_path: str | None = None
+    # How to read it, as a spec's `input` writes it: CSV delimiter, header, encoding.
+    options: dict = field(default_factory=dict, hash=False)
+    # The enrichment models whose spec reads this file (dbt model names).
+    staged_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,6 +229,8 @@ class Catalog:
         def raw_file(item: dict) -> RawFile:
             item = dict(item)
             item["columns"] = tuple(column(c) for c in item.get("columns") or ())
+            item["options"] = dict(item.get("options") or {})
+            item["staged_by"] = tuple(item.get("staged_by") or ())
             return RawFile(**item)
 
         return cls(

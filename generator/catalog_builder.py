@@ -73,6 +73,8 @@ def _tests_by_node(manifest: Any) -> dict[str, list[Any]]:
             continue
         if not node.config.enabled:
             continue
+        if str(getattr(node.config, "severity", "error")).lower() == "warn":
+            continue  # a warning guarantees nothing about the data
         attached = getattr(node, "attached_node", None)
         if attached is None and node.depends_on.nodes:
             attached = node.depends_on.nodes[0]
@@ -245,8 +247,40 @@ def _merge_columns(relation: Relation, warehouse: list[tuple[str, str]] | None) 
     return replace(relation, columns=tuple(merged), exists=True)
 
 
-def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFile, ...] = ()) -> Catalog:
-    """Manifest + warehouse columns for every model, seed, snapshot and source of the project."""
+def raw_files_of(project: Project, relations: list[Relation]) -> tuple[RawFile, ...]:
+    """The project's raw files (NDJSON, JSON, CSV, Parquet under its raw dir), each with the
+    enrichment models whose spec reads it.
+
+    The raw dir is resolved as the compiled models resolve it: $GEN_MODEL_RAW_PATH, else the
+    project's `vars.gen_model_raw_path`, else `data/raw`; a project without one has none.
+    Sniffing is bounded per file (see `generator.enrich.discovery`).
+    """
+    from fnmatch import fnmatchcase
+
+    from generator.enrich.discovery import discover_raw_files
+
+    files = discover_raw_files(project.project_dir)
+    readers: dict[str, set[str]] = {}
+    for relation in relations:
+        provenance = relation.meta.get("gen_model") if isinstance(relation.meta, dict) else None
+        if not isinstance(provenance, dict) or provenance.get("kind") != "enrich":
+            continue
+        if provenance.get("quarantine_of") or not isinstance(provenance.get("input"), str):
+            continue
+        readers.setdefault(provenance["input"], set()).add(relation.name)
+    linked = []
+    for raw in files:
+        names: set[str] = set()
+        for pattern, models in readers.items():
+            if raw.input_path and (raw.input_path == pattern or fnmatchcase(raw.input_path, pattern)):
+                names |= models
+        linked.append(replace(raw, staged_by=tuple(sorted(names))) if names else raw)
+    return tuple(linked)
+
+
+def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFile, ...] | None = None) -> Catalog:
+    """Manifest + warehouse columns for every model, seed, snapshot and source of the project,
+    and the raw files under its raw dir (pass `raw_files` to skip discovery)."""
     if manifest is None:
         manifest = dbt.parse(project)
     path, database = warehouse_path(project)
@@ -276,6 +310,8 @@ def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFi
         for relation in relations
     ]
     relations.sort(key=lambda r: r.unique_id)
+    if raw_files is None:
+        raw_files = raw_files_of(project, relations)
     return Catalog(
         project_name=project.name,
         project_dir=project.project_dir,

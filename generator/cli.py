@@ -447,3 +447,141 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- gen-model enrich: specs for raw files ------------------------------------------------------
+
+
+@cli.group()
+def enrich() -> None:
+    """Enrichment specs: compile them into dbt Python models, discover raw files."""
+
+
+def _relative_to(path, base) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve().relative_to(Path(base).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@enrich.command("compile")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--project-dir", type=click.Path(file_okay=False), help="The dbt project (default: current directory).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing compiled files that are out of date (CI).")
+def enrich_compile(paths, project_dir, check) -> None:
+    """Compile the *.enrich.yml specs under PATHS (default: the project's models/).
+
+    Unchanged files are left alone; a spec with problems is reported and the others are
+    still compiled. Exit 1 when a spec is invalid or (with --check) a file is stale.
+    """
+    from pathlib import Path
+
+    from generator.enrich.compiler import compile_spec, find_specs, stale_files
+
+    base = Path(project_dir or ".")
+    specs = find_specs(list(paths) or [base / "models"])
+    if not specs:
+        click.echo(f"no enrichment specs (*.enrich.yml) under {', '.join(paths) or _relative_to(base / 'models', '.')}")
+        return
+    failed, changed = 0, []
+    for spec in specs:
+        shown = _relative_to(spec, base)
+        try:
+            files = stale_files(spec) if check else compile_spec(spec)
+        except GenModelError as error:
+            failed += 1
+            click.echo(error.format(), err=True)
+            continue
+        for path in files:
+            changed.append(path)
+            if check:
+                click.echo(f"stale: {_relative_to(path, base)} (compiled from {shown})")
+            else:
+                click.echo(f"wrote {_relative_to(path, base)}")
+    plural = "s" if len(specs) != 1 else ""
+    if check and changed:
+        click.echo(
+            f"{len(changed)} compiled file(s) out of date with their spec; run `gen-model enrich compile`",
+            err=True,
+        )
+        raise SystemExit(1)
+    if check:
+        click.echo(f"{len(specs)} spec{plural}: every compiled file is up to date")
+    else:
+        click.echo(f"{len(specs)} spec{plural} compiled, {len(changed)} file(s) written")
+    if failed:
+        click.echo(f"{failed} spec(s) with problems; nothing was written for them", err=True)
+        raise SystemExit(1)
+
+
+def _spec_readers(model_dir) -> dict[str, list[str]]:
+    """input.path -> the models whose spec reads it (specs that do not load are skipped)."""
+    from generator.enrich.compiler import find_specs
+    from generator.enrich.spec import load_spec
+
+    readers: dict[str, list[str]] = {}
+    for path in find_specs([model_dir]) if model_dir.is_dir() else []:
+        try:
+            spec = load_spec(path)
+        except GenModelError:
+            continue
+        readers.setdefault(spec.input.path, []).append(spec.model_file)
+    return readers
+
+
+@enrich.command("discover")
+@click.option("--project-dir", type=click.Path(file_okay=False), help="The dbt project (default: current directory).")
+@click.option("--raw-dir", type=click.Path(file_okay=False), help="The raw dir (default: as the models resolve it).")
+@click.option("--draft", is_flag=True, help="Write a starting spec for each file no spec reads yet (never overwrites).")
+def enrich_discover(project_dir, raw_dir, draft) -> None:
+    """List the raw files (format, rows, schema) and the specs that read them.
+
+    The raw dir is $GEN_MODEL_RAW_PATH, else the dbt var gen_model_raw_path, else data/raw.
+    With --draft, files that no spec reads get `models/staging/<source>/<name>.enrich.yml`.
+    """
+    from fnmatch import fnmatchcase
+    from pathlib import Path
+
+    from generator.enrich.discovery import discover_raw_files, draft_spec, resolve_raw_dir
+
+    base = Path(project_dir or ".")
+    root = resolve_raw_dir(base, raw_dir)
+    files = discover_raw_files(base, raw_dir)
+    if not files:
+        click.echo(f"no raw files under {_relative_to(root, base)}")
+        return
+    readers = _spec_readers(base / "models")
+    drafted = 0
+    for raw in files:
+        key = raw.input_path or raw.path
+        staged = sorted(
+            {
+                model
+                for pattern, models in readers.items()
+                if key == pattern or fnmatchcase(key, pattern)
+                for model in models
+            }
+        )
+        rows = f"{raw.row_count:,} rows" if raw.row_count is not None else "rows unknown"
+        click.echo(f"{key}  {raw.format}  {rows}  " + (f"read by {', '.join(staged)}" if staged else "no spec"))
+        click.echo(f"  {raw.description}")
+        for column in raw.columns:
+            click.echo(f"  {column.name} {column.data_type}")
+        if not draft or staged or not raw.columns:
+            continue
+        text = draft_spec(raw, base, raw_dir)
+        name = next(line[6:] for line in text.splitlines() if line.startswith("name: "))
+        parts = Path(key).parts
+        target = base / "models" / "staging" / (parts[0] if len(parts) > 1 else "") / f"{name}.enrich.yml"
+        shown = _relative_to(target, base)
+        if target.exists():
+            click.echo(f"  {shown} exists: left as it is")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        drafted += 1
+        click.echo(f"  drafted {shown}: check its TODOs, then run `gen-model enrich compile`")
+    if draft:
+        click.echo(f"{drafted} spec(s) drafted")

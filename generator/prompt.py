@@ -18,6 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from generator.enrich.expressions import VOCABULARY
 from generator.errors import Problem
 from generator.proposal import LAYERS, PROPOSAL_SCHEMA
 from generator.retrieve import CatalogSlice
@@ -25,8 +26,9 @@ from generator.tokens import estimate_tokens
 
 TOOL_NAME = "propose_model"
 TOOL_DESCRIPTION = (
-    "Propose one dbt model (DuckDB SQL plus its name, layer, description, grain and output "
-    "columns) answering the request. Call it exactly once with the complete proposal."
+    "Propose one dbt model answering the request: DuckDB SQL plus its name, layer, "
+    "description, grain and output columns (kind sql), or an enrichment spec normalising a "
+    "raw file (kind enrich). Call it exactly once with the complete proposal."
 )
 
 # Anthropic adds a hidden system prompt of roughly 300-350 tokens whenever tools are sent,
@@ -45,7 +47,7 @@ BLOCK_TAGS = (
 )
 _DELIMITER_LIKE = re.compile(r"<(?=\s*/|\s*(?:" + "|".join(BLOCK_TAGS) + r")\b)", re.IGNORECASE)
 
-SYSTEM_PROMPT = """\
+_SYSTEM_PROMPT = """\
 You write one dbt model for a DuckDB warehouse. Answer only by calling the propose_model \
 tool, once, with the complete proposal.
 
@@ -62,7 +64,8 @@ exactly as the catalog shows them. No other Jinja: no {% %}, no macros, no varia
 3. Use only relations and columns listed in the catalog, spelled as listed (double-quote a \
 name the catalog quotes). Never guess a column.
 4. No file or URL access: no read_csv, read_parquet, read_json, glob or 'path' as a table. \
-Catalog entries starting with `file` are raw files, not tables: never read them in SQL.
+Catalog entries starting with `file` are raw files, not tables: never read them in SQL \
+(normalise them with a spec, below).
 5. Deterministic: no now(), current_date, current_timestamp, random(), uuid() or similar. \
 row_number(), rank(), first(), last(), string_agg(), list() and limit need an order by that \
 is a total order (it ends with a unique key).
@@ -80,7 +83,35 @@ alias every computed expression.
 Catalog format: `ref('name') — description. rows: N`, then one line per column: \
 `name type [pk] [not-null] [unique] [-> ref('other').column] [in ('a','b')] \
 [e.g. 'x','y'] [-- description]`. `->` is a tested foreign key; `in (...)` lists every \
-allowed value; `e.g.` shows samples. Compact entries list only `columns: name type, ...`."""
+allowed value; `e.g.` shows samples. Compact entries list only `columns: name type, ...`.
+
+Raw files: a catalog entry starting with `file` is a non-SQL file (NDJSON, JSON, CSV, \
+Parquet), never a table. `(ndjson, spec input.path 'crm/x.ndjson', staged by ref('m'))` \
+says how a spec names it and which model already normalises it; its columns are the \
+file's fields (dotted paths for nested ones) with the types they are read as. When the \
+request is to normalise, clean up or load such a file, propose kind: enrich instead of \
+SQL: layer staging, a stg_<source>__<entity>s name, and a `spec` (no sql, grain or \
+columns: the spec's key is the grain, its columns the output). Use the data of a file \
+that is already staged by querying that model with SQL; propose a spec for it only when \
+the request asks for a different normalisation, under a new name. A spec is data, never \
+code: gen-model validates it against its schema, compiles it to a Polars model, runs it on \
+the file and tests it; Python, SQL and Jinja in it are errors.
+Spec: input {path (the entry's spec input.path), format, record_path (json), delimiter, \
+header, encoding (csv, as the entry says), field_names: snake_case (optional), fields \
+{every field path used: its type as listed}}; key [output columns unique and never null \
+per row]; columns [{name, from (a field path) and/or expr (over earlier columns), type \
+(a DuckDB type to cast to), format (strptime formats or iso8601, to parse text as a date \
+or timestamp), not_null, accepted_values, description}]; on_error fail|quarantine; dedupe \
+{keep latest|earliest (by a column) | first|last (file order)} when the key repeats; \
+filter [conditions, e.g. not is_archived]; lookup {model, key (expr over this model), \
+lookup_key (expr over the model), columns [{name, from, type}]} to attach columns of a \
+catalog model. Expressions: column names, literals, == != < <= > >=, and, or, not, \
+x in ['a', 'b'], + - * /, and only these functions: {functions}."""
+
+
+SYSTEM_PROMPT = _SYSTEM_PROMPT.replace(
+    "{functions}", ", ".join(signature for signature, _ in VOCABULARY.values())
+)
 
 
 def neutralise(text: str) -> str:

@@ -3,6 +3,12 @@
 It is data, validated like untrusted user input: unknown fields are errors, missing ones
 are named, names follow the project's layer conventions. The same JSON schema is the LLM
 tool's `input_schema` and the `gen-model apply` file format (YAML or JSON).
+
+Two kinds share that one schema (an LLM fills one flat object more reliably than a
+`oneOf`): `kind: sql` (the default) carries `sql`, `grain` and `columns`; `kind: enrich`
+carries `spec`, an enrichment spec (`generator.enrich.spec`) normalising a raw file, whose
+key is the grain and whose columns are the output. `validate_proposal` enforces that a
+proposal has exactly one of `sql` and `spec`, matching its kind.
 """
 
 from __future__ import annotations
@@ -21,12 +27,35 @@ from generator.errors import ConfigError, Problem, ProposalError
 LAYERS = ("staging", "intermediate", "marts")
 LAYER_PREFIXES = {"staging": "stg_", "intermediate": "int_"}
 MATERIALIZATIONS = ("view", "table")
+KINDS = ("sql", "enrich")
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+def _proposal_spec_schema() -> dict:
+    """The enrichment spec as a proposal carries it: name, description and the format
+    version come from the proposal; version and provenance are gen-model's to write."""
+    import copy
+
+    from generator.enrich.spec import SPEC_SCHEMA
+
+    schema = copy.deepcopy(SPEC_SCHEMA)
+    for key in ("version", "provenance"):
+        schema["properties"].pop(key)
+    schema["required"] = [k for k in schema["required"] if k not in ("enrich", "name", "description")]
+    schema["description"] = (
+        "kind enrich only: an enrichment spec (data, never code) that reads one raw file "
+        "(input.path relative to the raw dir, as the catalog's `spec input.path` shows it), "
+        "casts and renames its fields into columns, and may dedupe, filter and look up a "
+        "model. name and description default to the proposal's."
+    )
+    return schema
 
 PROPOSAL_SCHEMA: dict = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["name", "layer", "description", "grain", "sql", "columns"],
+    # kind sql also requires grain, sql and columns; kind enrich requires spec (checked in
+    # validate_proposal, so that one flat schema serves both).
+    "required": ["name", "layer", "description"],
     "properties": {
         "name": {
             "type": "string",
@@ -37,6 +66,13 @@ PROPOSAL_SCHEMA: dict = {
             "names. No version suffix.",
         },
         "layer": {"type": "string", "enum": list(LAYERS)},
+        "kind": {
+            "type": "string",
+            "enum": list(KINDS),
+            "description": "sql (default): a select over catalog relations, in `sql`. enrich: "
+            "normalise a raw file (a catalog entry starting with `file`) with `spec` instead of "
+            "sql, grain and columns; staging layer.",
+        },
         "description": {
             "type": "string",
             "minLength": 1,
@@ -46,21 +82,23 @@ PROPOSAL_SCHEMA: dict = {
             "type": "array",
             "minItems": 1,
             "items": {"type": "string", "minLength": 1},
-            "description": "The output columns that together identify one row.",
+            "description": "The output columns that together identify one row (kind sql; "
+            "an enrich proposal's grain is its spec's key).",
         },
         "materialized": {"type": "string", "enum": list(MATERIALIZATIONS)},
         "request": {"type": "string"},
         "sql": {
             "type": "string",
             "minLength": 1,
-            "description": "One DuckDB select statement (CTEs allowed). Refer to models with "
-            "{{ ref('name') }} and to sources with {{ source('source', 'table') }}; no other "
-            "Jinja.",
+            "description": "kind sql: one DuckDB select statement (CTEs allowed). Refer to "
+            "models with {{ ref('name') }} and to sources with {{ source('source', 'table') }}; "
+            "no other Jinja.",
         },
+        "spec": _proposal_spec_schema(),
         "columns": {
             "type": "array",
             "minItems": 1,
-            "description": "Every output column, in the order the select returns them.",
+            "description": "kind sql: every output column, in the order the select returns them.",
             "items": {
                 "type": "object",
                 "additionalProperties": False,
@@ -95,6 +133,11 @@ class Proposal:
     columns: tuple[ColumnSpec, ...]
     materialized: str | None = None
     request: str | None = None
+    kind: str = "sql"
+    # kind enrich: the spec as proposed (plain data, name and description filled in) and
+    # its validated form (generator.enrich.spec.EnrichSpec).
+    spec: dict | None = field(default=None, hash=False)
+    enrich_spec: object = field(default=None, compare=False, hash=False, repr=False)
     source_file: str | None = field(default=None, compare=False)
     # Where the SQL's first line sits in `source_file` (1-based line, indentation), when the
     # SQL is a YAML literal block: problems are then reported at file positions.
@@ -112,6 +155,12 @@ class Proposal:
             data["materialized"] = self.materialized
         if self.request:
             data["request"] = self.request
+        if self.kind == "enrich":
+            # grain and columns are the spec's; the hash covers the spec itself.
+            del data["grain"]
+            data["kind"] = self.kind
+            data["spec"] = self.spec
+            return data
         data["sql"] = self.sql
         data["columns"] = [{"name": c.name, "description": c.description} for c in self.columns]
         return data
@@ -252,19 +301,210 @@ def _convention_problems(data: dict, file: str | None) -> list[Problem]:
     return problems
 
 
+def _top_level_schema() -> dict:
+    """PROPOSAL_SCHEMA with `spec` checked only for being a mapping: the spec has its own
+    validator, which locates every problem and suggests fixes."""
+    schema = dict(PROPOSAL_SCHEMA)
+    schema["properties"] = {**PROPOSAL_SCHEMA["properties"], "spec": {"type": "object"}}
+    return schema
+
+
+def proposal_kind(data: dict) -> str:
+    """`kind` as given, else what the fields say: a spec without sql is an enrich proposal."""
+    if data.get("kind") in KINDS:
+        return data["kind"]
+    return "enrich" if "spec" in data and "sql" not in data else "sql"
+
+
+def _kind_problems(data: dict, file: str | None) -> list[Problem]:
+    """Exactly one of sql and spec, with the fields its kind requires."""
+    kind = proposal_kind(data)
+    if "kind" not in data and "sql" in data and "spec" in data:
+        return [
+            Problem(
+                rule="schema",
+                message="a proposal has either sql (kind: sql) or spec (kind: enrich), not both",
+                file=file,
+                identifier="spec",
+                suggestion="Keep spec to normalise a raw file, sql to query the warehouse.",
+            )
+        ]
+    problems = []
+    required = ("grain", "sql", "columns") if kind == "sql" else ("spec",)
+    missing = [key for key in required if key not in data]
+    if missing:
+        problems.append(
+            Problem(
+                rule="schema",
+                message=f"missing required field{'s' if len(missing) > 1 else ''} at <proposal>: "
+                + ", ".join(missing)
+                + ("" if kind == "sql" else " (kind: enrich)"),
+                file=file,
+                identifier=missing[0],
+            )
+        )
+    unwanted = ("spec",) if kind == "sql" else ("sql", "columns")
+    for key in unwanted:
+        if key in data:
+            problems.append(
+                Problem(
+                    rule="schema",
+                    message=(
+                        f"spec belongs to kind: enrich, and this proposal is kind: {kind}"
+                        if key == "spec"
+                        else f"a kind: enrich proposal has no {key}: its spec defines "
+                        + ("the transformation" if key == "sql" else "the output columns")
+                    ),
+                    file=file,
+                    identifier=key,
+                    suggestion=f"Remove {key}, or set kind: {'enrich' if key == 'spec' else 'sql'}.",
+                )
+            )
+    return problems
+
+
+def _spec_of(
+    data: dict, file: str | None, positions, text: str | None
+) -> tuple[dict, object | None, list[Problem]]:
+    """The proposal's spec with name/description filled in, validated; or its problems."""
+    from generator.enrich.spec import validate_spec
+
+    spec = dict(data["spec"])
+    problems = []
+    for key, value in (("name", data["name"]), ("description", data["description"])):
+        if key in spec and spec[key] != value:
+            problems.append(
+                Problem(
+                    rule="schema",
+                    message=f"spec.{key} {spec[key]!r} differs from the proposal's {key} {value!r}",
+                    file=file,
+                    identifier=str(spec[key]),
+                    suggestion=f"Leave spec.{key} out: it defaults to the proposal's.",
+                )
+            )
+    for key in ("version", "provenance"):
+        if key in spec:
+            problems.append(
+                Problem(
+                    rule="schema",
+                    message=f"spec.{key} is written by gen-model, not proposed",
+                    file=file,
+                    identifier=key,
+                    suggestion=f"Remove spec.{key}.",
+                )
+            )
+    if problems:
+        return spec, None, problems
+    # Key order as a person writes a spec: format version, name, description first.
+    spec = {"enrich": spec.pop("enrich", 1), "name": data["name"], "description": data["description"]} | {
+        key: value for key, value in spec.items() if key not in ("name", "description")
+    }
+    try:
+        validated = validate_spec(spec, file=file, positions=positions, text=text, prefix=("spec",))
+    except ProposalError as error:
+        return spec, None, list(error.problems)
+    return spec, validated, []
+
+
+def _enrich_problems(data: dict, validated, file: str | None) -> list[Problem]:
+    problems = []
+    name, layer = data["name"], data["layer"]
+    if layer != "staging":
+        problems.append(
+            Problem(
+                rule="schema",
+                message=f"a kind: enrich proposal normalises a raw file: its layer is staging, not {layer}",
+                file=file,
+                identifier=layer,
+                suggestion="Set layer: staging (and name it stg_<source>__<entity>s).",
+            )
+        )
+    elif not name.startswith("stg_"):
+        problems.append(
+            Problem(
+                rule="schema",
+                message=f"staging model name {name!r} must start with 'stg_'",
+                file=file,
+                identifier=name,
+                suggestion=f"Did you mean {'stg_' + name!r}?",
+            )
+        )
+    if re.search(r"_v\d+$", name):
+        problems.append(
+            Problem(
+                rule="schema",
+                message=f"model name {name!r} ends in a version suffix",
+                file=file,
+                identifier=name,
+                suggestion="Drop the suffix; gen-model writes versions itself (<name>_v<N>.py).",
+            )
+        )
+    if data.get("materialized", "table") != "table":
+        problems.append(
+            Problem(
+                rule="schema",
+                message="an enrichment model is a dbt Python model, always materialized as a table",
+                file=file,
+                identifier="materialized",
+                suggestion="Remove materialized.",
+            )
+        )
+    if "grain" in data and validated is not None and tuple(data["grain"]) != validated.key:
+        problems.append(
+            Problem(
+                rule="schema",
+                message=f"grain {data['grain']} differs from the spec's key {list(validated.key)}",
+                file=file,
+                identifier="grain",
+                suggestion="Leave grain out of an enrich proposal: the spec's key is its grain.",
+            )
+        )
+    return problems
+
+
 def validate_proposal(
-    data: object, file: str | None = None, sql_position: tuple[int, int] | None = None
+    data: object,
+    file: str | None = None,
+    sql_position: tuple[int, int] | None = None,
+    positions=None,
+    text: str | None = None,
 ) -> Proposal:
-    """Check plain data against the proposal schema and conventions; report every problem."""
+    """Check plain data against the proposal schema and conventions; report every problem.
+
+    `positions` and `text` (from `generator.enrich.yaml_positions.load_with_positions` on
+    the proposal file) locate problems in an enrich proposal's spec.
+    """
     if not isinstance(data, dict):
         raise ProposalError(
             "the proposal is not a mapping of fields",
             [Problem(rule="schema", message=f"expected an object, got {type(data).__name__}", file=file)],
         )
-    validator = jsonschema.Draft202012Validator(PROPOSAL_SCHEMA)
+    validator = jsonschema.Draft202012Validator(_top_level_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
     # jsonschema reports each missing key of one object separately; one line says it all.
     problems = list(dict.fromkeys(_schema_problem(error, file) for error in errors))
+    if not problems:
+        problems = _kind_problems(data, file)
+    kind = proposal_kind(data)
+    if not problems and kind == "enrich":
+        spec, validated, problems = _spec_of(data, file, positions, text)
+        problems += _enrich_problems(data, validated, file)
+        if problems:
+            raise ProposalError(f"the proposal is invalid ({len(problems)} problem(s))", problems)
+        return Proposal(
+            name=data["name"],
+            layer=data["layer"],
+            description=data["description"].strip(),
+            grain=tuple(validated.key),
+            sql="",
+            columns=tuple(ColumnSpec(name, description) for name, _, description in validated.output_columns),
+            materialized="table",
+            request=data.get("request"),
+            kind="enrich",
+            spec=spec,
+            enrich_spec=validated,
+            source_file=file,
+        )
     if not problems:
         problems = _convention_problems(data, file)
     if problems:
@@ -294,8 +534,29 @@ def load_proposal(path: str | Path) -> Proposal:
     if not path.is_file():
         raise ConfigError(f"proposal file not found: {path}")
     text = path.read_text(encoding="utf-8")
+    positions = None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            from generator.enrich.yaml_positions import DuplicateKeyError, load_with_positions
+
+            try:
+                data, positions = load_with_positions(text)
+            except DuplicateKeyError as error:
+                raise ProposalError(
+                    f"{path} is not valid YAML",
+                    [
+                        Problem(
+                            rule="schema",
+                            message=str(error),
+                            file=str(path),
+                            line=error.line,
+                            col=error.col,
+                            identifier=error.key,
+                        )
+                    ],
+                ) from None
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         mark = getattr(error, "problem_mark", None)
         line = getattr(error, "lineno", None) or (mark.line + 1 if mark else None)
@@ -305,7 +566,7 @@ def load_proposal(path: str | Path) -> Proposal:
             [Problem(rule="schema", message=str(error).splitlines()[0], file=str(path), line=line, col=col)],
         ) from None
     position = None if path.suffix == ".json" else _yaml_sql_position(text)
-    return validate_proposal(data, file=str(path), sql_position=position)
+    return validate_proposal(data, file=str(path), sql_position=position, positions=positions, text=text)
 
 
 def _yaml_sql_position(text: str) -> tuple[int, int] | None:

@@ -246,6 +246,10 @@ def render_raw_file(raw_file: RawFile, mode: str = "full") -> str:
     extra = f" ({raw_file.format}"
     if raw_file.record_path:
         extra += f", records at {raw_file.record_path}"
+    if raw_file.input_path and raw_file.input_path != raw_file.path:
+        extra += f", spec input.path {_literal(raw_file.input_path)}"
+    if raw_file.staged_by:
+        extra += ", staged by " + ", ".join(f"ref('{name}')" for name in raw_file.staged_by)
     extra += ")"
     lines = [_header(raw_file_display(raw_file), raw_file.description, raw_file.row_count, extra)]
     if mode == "compact":

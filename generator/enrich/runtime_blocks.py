@@ -84,62 +84,75 @@ def struct_of(fields: dict[str, pl.DataType]) -> pl.Struct:
     return build(tree)
 
 
+def value_at(record: pl.Expr, path: str) -> pl.Expr:
+    """The value at a dotted path inside a record."""
+    for part in path.split("."):
+        record = record.struct.field(part)
+    return record
+
+
 def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """NDJSON: one object per line; other non-blank lines are rejected with their number.
 
     Field types come from a sample of lines (new fields are looked for there) joined with
-    EXPECTED_FIELDS; every line is then decoded with that type in one vectorised pass. Only
-    a file with bad lines is checked line by line.
+    EXPECTED_FIELDS; every line is then decoded with that type, lazily, in parallel batches.
+    One streaming pass checks that every line decodes and which expected fields the sample
+    missed have values further down; only a file with bad lines is checked line by line.
     """
-    lines = pl.read_lines(path, row_index_name="_row", row_index_offset=1)
+    lines = pl.scan_lines(path, row_index_name="_row", row_index_offset=1)
     lines = lines.filter(pl.col("line").str.strip_chars() != "")
-    step = max(1, lines.height // SAMPLE_LINES)
-    sample = pl.concat([lines.head(SAMPLE_LINES), lines.gather_every(step)])["line"]
-    sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+    head = lines.head(SAMPLE_LINES).collect()
+    # About SAMPLE_LINES more lines spread over the file (its size says how far apart).
+    head_bytes = max(1, head["line"].str.len_bytes().sum() + head.height)
+    step = max(1, round(path.stat().st_size / head_bytes))
+    sample = pl.concat([head, lines.gather_every(step).collect()])["line"]
+    try:
+        inferred = sample.str.json_decode(infer_schema_length=None)
+    except pl.exceptions.PolarsError:  # some sampled lines are not JSON: leave them out
+        sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+        inferred = sample.str.json_decode(infer_schema_length=None) if sample.len() else None
     found = {}
-    if sample.len():
-        found = leaf_fields(sample.str.json_decode(infer_schema_length=None).dtype.to_schema())
+    if inferred is not None and sample.len():
+        found = leaf_fields(inferred.dtype.to_schema())
     # Fields only ever null in the sample may hold text further down: decode them as text.
     wanted = {path: pl.String if dtype == pl.Null else dtype for path, dtype in found.items()}
     dtype = struct_of(EXPECTED_BY_PATH(wanted))
+    unseen = [path for path in leaf_fields(dtype.to_schema()) if path not in found]
+    decoded = pl.col("line").str.json_decode(dtype)
+    checks = [decoded.is_null().sum().alias("_invalid")]
+    checks += [value_at(decoded, p).is_not_null().any().alias(p) for p in unseen]
     rejected = []
     try:
-        decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
-        valid = decoded.null_count() == 0
+        checked = lines.select(checks).collect(engine="streaming").row(0, named=True)
+        valid = checked.pop("_invalid") == 0
     except pl.exceptions.PolarsError:
         valid = False
     if not valid:
-        problems = [json_problem(text) for text in lines["line"]]
-        rows = lines["_row"].to_list()
+        text = lines.collect()
+        problems = [json_problem(line) for line in text["line"]]
         rejected = [
-            (row, text, problem)
-            for row, text, problem in zip(rows, lines["line"], problems, strict=True)
+            (row, line, problem)
+            for row, line, problem in zip(text["_row"], text["line"], problems, strict=True)
             if problem is not None
         ]
-        lines = lines.filter(pl.Series([problem is None for problem in problems]))
+        bad = pl.Series([row for row, _, _ in rejected], dtype=text["_row"].dtype)
+        lines = lines.filter(~pl.col("_row").is_in(bad.implode()))
         try:
-            decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
+            checked = lines.select(checks[1:]).collect(engine="streaming").row(0, named=True)
         except pl.exceptions.PolarsError:
             # A value the sampled type cannot hold: infer from every line (slower).
-            decoded = lines["line"].str.json_decode(infer_schema_length=None)
-            found = leaf_fields(decoded.dtype.to_schema())
-    records = decoded.struct.unnest() if lines.height else pl.DataFrame()
-    records = records.with_columns(_row=lines["_row"].cast(pl.Int64))
-    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
+            good = lines.collect()["line"]
+            dtype = good.str.json_decode(infer_schema_length=None).dtype
+            found = leaf_fields(dtype.to_schema())
+            checked = {}
     # An expected field the sample did not show is there if any line has a value for it.
-    for path, dtype in leaf_fields(records.schema).items():
-        if path not in found and has_values(records, path):
-            found[path] = dtype
-    return records.lazy(), rejected_rows(file_id, rejected), found
-
-
-def has_values(records: pl.DataFrame, path: str) -> bool:
-    """Whether any record has a value at `path`."""
-    head, *rest = path.split(".")
-    value = pl.col(head)
-    for part in rest:
-        value = value.struct.field(part)
-    return records.select(value.is_not_null().any()).item()
+    types = leaf_fields(dtype.to_schema())
+    found.update({path: types[path] for path, present in checked.items() if present})
+    records = lines.select(
+        pl.col("_row").cast(pl.Int64), pl.col("line").str.json_decode(dtype).alias("_record")
+    ).unnest("_record")
+    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
+    return records, rejected_rows(file_id, rejected), found
 '''
 
 READ_JSON = '''
@@ -263,15 +276,14 @@ def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
             if not compatible(dtype, EXPECTED_FIELDS[field])
         ],
     }
-    errors = []
+    errors, warnings = [], []
     for kind, fields in drift.items():
         if not fields or DRIFT[kind] == "ignore":
             continue
         message = f"{name}: schema drift, {kind} field(s): {', '.join(fields)}"
-        if DRIFT[kind] == "error":
-            errors.append(message)
-        else:
-            warn(f"{NAME}: {message}")
+        (errors if DRIFT[kind] == "error" else warnings).append(message)
+    for message in warnings:
+        warn(f"{NAME}: {message}")
     if errors:
         raise EnrichError(
             "\\n".join(errors) + "\\nUpdate input.fields (or input.drift) in the spec if the "

@@ -16,7 +16,7 @@ import hashlib
 import keyword
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path, PurePosixPath
 
@@ -46,6 +46,17 @@ SPEC_SCHEMA: dict = {
     "properties": {
         "enrich": {"const": 1, "description": "The spec format version."},
         "name": {**_NAME, "description": "The dbt model this spec compiles to."},
+        "version": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "The model version this spec compiles to (<name>_v<version>.py); "
+            "the file is then <name>_v<version>.enrich.yml. gen-model writes it.",
+        },
+        "provenance": {
+            "type": "object",
+            "description": "Where a generated spec came from (request, provider, proposal "
+            "hash); gen-model writes it and the compiler copies it into the model's meta.",
+        },
         "description": {"type": "string", "minLength": 1},
         "input": {
             "type": "object",
@@ -258,6 +269,24 @@ class EnrichSpec:
     lookup: LookupSpec | None = None
     file: str | None = None  # where it was read from, as given
     sha256: str = ""
+    version: int | None = None  # a versioned spec compiles to <name>_v<version>.py
+    provenance: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def model_file(self) -> str:
+        """The compiled model's file stem: `<name>` or `<name>_v<version>`."""
+        return self.name if self.version is None else f"{self.name}_v{self.version}"
+
+    @property
+    def spec_file_name(self) -> str:
+        """The file this spec must be saved as."""
+        return f"{self.model_file}{SPEC_SUFFIX}"
+
+    @property
+    def quarantine_name(self) -> str:
+        """The quarantine model's relation: `<name>__quarantine[_v<version>]`."""
+        base = f"{self.name}__quarantine"
+        return base if self.version is None else f"{base}_v{self.version}"
 
     @property
     def output_columns(self) -> list[tuple[str, DataType, str]]:
@@ -282,13 +311,19 @@ def _path_text(path) -> str:
 
 
 class _Reporter:
-    def __init__(self, file: str | None, positions: Positions, text: str | None):
+    def __init__(
+        self, file: str | None, positions: Positions, text: str | None, prefix: tuple = ()
+    ):
         self.file = file
         self.positions = positions
         self.lines = text.splitlines() if text else []
         self.problems: list[Problem] = []
+        # Where the spec sits in a bigger document (a proposal's `spec`): key paths in
+        # positions and messages start with it.
+        self.prefix = tuple(prefix)
 
     def add(self, path, message: str, *, identifier=None, suggestion=None, value=False, col=None):
+        path = self.prefix + tuple(path)
         line, column = self.positions.at(path, prefer_value=value)
         where = _path_text(path)
         self.problems.append(
@@ -313,8 +348,8 @@ class _Reporter:
 
     def expression(self, path, error: ExpressionError, text: str) -> None:
         """An expression problem, located inside the YAML scalar when it is on one line."""
-        line, col = self.positions.at(path, prefer_value=True)
-        style = self.positions.styles.get(tuple(path))
+        line, col = self.positions.at(self.prefix + tuple(path), prefer_value=True)
+        style = self.positions.styles.get(self.prefix + tuple(path))
         located = None
         if error.offset is not None and col is not None and style in (None, "'", '"'):
             leading = len(text) - len(text.lstrip())
@@ -695,17 +730,38 @@ def _check_column(
 
 def _check_semantics(data: dict, file: str | None, report: _Reporter) -> EnrichSpec | None:
     name = data["name"]
+    version = data.get("version")
     if file is not None:
-        expected = Path(file).name
-        if expected.endswith(SPEC_SUFFIX) and expected[: -len(SPEC_SUFFIX)] != name:
-            report.add(
-                ["name"],
-                f"the spec in {expected} must be named {expected[: -len(SPEC_SUFFIX)]!r}, "
-                f"not {name!r}",
-                value=True,
-                identifier=name,
-                suggestion="The file is <name>.enrich.yml; rename one of them.",
-            )
+        found = Path(file).name
+        stem = found[: -len(SPEC_SUFFIX)] if found.endswith(SPEC_SUFFIX) else None
+        expected = name if version is None else f"{name}_v{version}"
+        if stem is not None and stem != expected:
+            match = re.fullmatch(r"(.+)_v(\d+)", stem)
+            if version is None and match and match.group(1) == name:
+                report.add(
+                    ["name"],
+                    f"{found} is version {match.group(2)} of {name!r}, but the spec has no "
+                    "`version`",
+                    identifier=name,
+                    suggestion=f"Add `version: {match.group(2)}`.",
+                )
+            elif version is not None:
+                report.add(
+                    ["version"],
+                    f"the spec for {name!r} version {version} must be saved as "
+                    f"{expected}{SPEC_SUFFIX}, not {found}",
+                    value=True,
+                    identifier=name,
+                    suggestion="The file is <name>_v<version>.enrich.yml; rename one of them.",
+                )
+            else:
+                report.add(
+                    ["name"],
+                    f"the spec in {found} must be named {stem!r}, not {name!r}",
+                    value=True,
+                    identifier=name,
+                    suggestion="The file is <name>.enrich.yml; rename one of them.",
+                )
     if re.search(r"_v\d+$", name):
         report.add(["name"], f"{name!r} ends in a version suffix", value=True, identifier=name)
     input_spec = _check_input(data, report)
@@ -811,6 +867,8 @@ def _check_semantics(data: dict, file: str | None, report: _Reporter) -> EnrichS
         filter_texts=tuple(filter_texts),
         lookup=lookup,
         file=file,
+        version=version,
+        provenance=dict(data.get("provenance") or {}),
     )
 
 
@@ -868,9 +926,15 @@ def validate_spec(
     file: str | None = None,
     positions: Positions | None = None,
     text: str | None = None,
+    prefix: tuple = (),
 ) -> EnrichSpec:
-    """Check plain data against the spec schema and semantics; report every problem."""
-    report = _Reporter(file, positions or Positions(), text)
+    """Check plain data against the spec schema and semantics; report every problem.
+
+    `prefix` is the key path of the spec inside a bigger document (('spec',) in a
+    proposal): `positions` and `text` are then the whole document's, and problems name
+    their keys from its root.
+    """
+    report = _Reporter(file, positions or Positions(), text, prefix)
     if not isinstance(data, dict):
         report.add([], f"a spec is a mapping of keys, not {type(data).__name__}")
         raise ProposalError(f"{file or 'the spec'} is invalid", report.problems)
@@ -889,7 +953,8 @@ def validate_spec(
             f"{file or 'the spec'} is invalid ({count} problem{'s' if count != 1 else ''})",
             report.problems,
         )
-    digest = hashlib.sha256((text or yaml.safe_dump(data, sort_keys=True)).encode()).hexdigest()
+    canonical = text if text and not prefix else yaml.safe_dump(data, sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
     object.__setattr__(spec, "sha256", digest)
     return spec
 

@@ -1,18 +1,20 @@
 """stg_crm__contacts: One row per CRM contact (HubSpot export), its latest version: the email
-trimmed and lowercased with its domain extracted, which is how contacts link to accounts; archived
+trimmed and lowercased, linked to the account whose web domain is the email's domain; archived
 contacts are kept and flagged.
 
 Compiled by gen-model (enrich compiler 1) from stg_crm__contacts.enrich.yml, sha256
-b9f36e4d131c402a. Do not edit: change the spec and recompile.
+02ed6b58f72ef1c7. Do not edit: change the spec and recompile.
 
 Input: crm/contacts.ndjson (ndjson) under the raw dir, the dbt var gen_model_raw_path (relative to
 the dbt project). Bad rows: kept in stg_crm__contacts__quarantine; the good rows load.
 """
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 NAME = "stg_crm__contacts"
 INPUT = "crm/contacts.ndjson"
@@ -61,6 +63,7 @@ OUTPUT_SCHEMA = {
     "created_at": pl.Datetime("us", "UTC"),  # timestamp with time zone
     "updated_at": pl.Datetime("us", "UTC"),  # timestamp with time zone
     "is_archived": pl.Boolean,  # boolean
+    "account_id": pl.String,  # varchar
 }
 COLUMNS = [
     "contact_id",
@@ -77,6 +80,8 @@ COLUMNS = [
     "updated_at",
     "is_archived",
 ]
+ARROW_SCHEMA = pl.DataFrame(schema=OUTPUT_SCHEMA).to_arrow().schema
+BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, not the input
 
 
 class EnrichError(Exception):
@@ -155,62 +160,75 @@ def struct_of(fields: dict[str, pl.DataType]) -> pl.Struct:
     return build(tree)
 
 
+def value_at(record: pl.Expr, path: str) -> pl.Expr:
+    """The value at a dotted path inside a record."""
+    for part in path.split("."):
+        record = record.struct.field(part)
+    return record
+
+
 def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """NDJSON: one object per line; other non-blank lines are rejected with their number.
 
     Field types come from a sample of lines (new fields are looked for there) joined with
-    EXPECTED_FIELDS; every line is then decoded with that type in one vectorised pass. Only
-    a file with bad lines is checked line by line.
+    EXPECTED_FIELDS; every line is then decoded with that type, lazily, in parallel batches.
+    One streaming pass checks that every line decodes and which expected fields the sample
+    missed have values further down; only a file with bad lines is checked line by line.
     """
-    lines = pl.read_lines(path, row_index_name="_row", row_index_offset=1)
+    lines = pl.scan_lines(path, row_index_name="_row", row_index_offset=1)
     lines = lines.filter(pl.col("line").str.strip_chars() != "")
-    step = max(1, lines.height // SAMPLE_LINES)
-    sample = pl.concat([lines.head(SAMPLE_LINES), lines.gather_every(step)])["line"]
-    sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+    head = lines.head(SAMPLE_LINES).collect()
+    # About SAMPLE_LINES more lines spread over the file (its size says how far apart).
+    head_bytes = max(1, head["line"].str.len_bytes().sum() + head.height)
+    step = max(1, round(path.stat().st_size / head_bytes))
+    sample = pl.concat([head, lines.gather_every(step).collect()])["line"]
+    try:
+        inferred = sample.str.json_decode(infer_schema_length=None)
+    except pl.exceptions.PolarsError:  # some sampled lines are not JSON: leave them out
+        sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+        inferred = sample.str.json_decode(infer_schema_length=None) if sample.len() else None
     found = {}
-    if sample.len():
-        found = leaf_fields(sample.str.json_decode(infer_schema_length=None).dtype.to_schema())
+    if inferred is not None and sample.len():
+        found = leaf_fields(inferred.dtype.to_schema())
     # Fields only ever null in the sample may hold text further down: decode them as text.
     wanted = {path: pl.String if dtype == pl.Null else dtype for path, dtype in found.items()}
     dtype = struct_of(wanted | EXPECTED_FIELDS)
+    unseen = [path for path in leaf_fields(dtype.to_schema()) if path not in found]
+    decoded = pl.col("line").str.json_decode(dtype)
+    checks = [decoded.is_null().sum().alias("_invalid")]
+    checks += [value_at(decoded, p).is_not_null().any().alias(p) for p in unseen]
     rejected = []
     try:
-        decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
-        valid = decoded.null_count() == 0
+        checked = lines.select(checks).collect(engine="streaming").row(0, named=True)
+        valid = checked.pop("_invalid") == 0
     except pl.exceptions.PolarsError:
         valid = False
     if not valid:
-        problems = [json_problem(text) for text in lines["line"]]
-        rows = lines["_row"].to_list()
+        text = lines.collect()
+        problems = [json_problem(line) for line in text["line"]]
         rejected = [
-            (row, text, problem)
-            for row, text, problem in zip(rows, lines["line"], problems, strict=True)
+            (row, line, problem)
+            for row, line, problem in zip(text["_row"], text["line"], problems, strict=True)
             if problem is not None
         ]
-        lines = lines.filter(pl.Series([problem is None for problem in problems]))
+        bad = pl.Series([row for row, _, _ in rejected], dtype=text["_row"].dtype)
+        lines = lines.filter(~pl.col("_row").is_in(bad.implode()))
         try:
-            decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
+            checked = lines.select(checks[1:]).collect(engine="streaming").row(0, named=True)
         except pl.exceptions.PolarsError:
             # A value the sampled type cannot hold: infer from every line (slower).
-            decoded = lines["line"].str.json_decode(infer_schema_length=None)
-            found = leaf_fields(decoded.dtype.to_schema())
-    records = decoded.struct.unnest() if lines.height else pl.DataFrame()
-    records = records.with_columns(_row=lines["_row"].cast(pl.Int64))
-    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
+            good = lines.collect()["line"]
+            dtype = good.str.json_decode(infer_schema_length=None).dtype
+            found = leaf_fields(dtype.to_schema())
+            checked = {}
     # An expected field the sample did not show is there if any line has a value for it.
-    for path, dtype in leaf_fields(records.schema).items():
-        if path not in found and has_values(records, path):
-            found[path] = dtype
-    return records.lazy(), rejected_rows(file_id, rejected), found
-
-
-def has_values(records: pl.DataFrame, path: str) -> bool:
-    """Whether any record has a value at `path`."""
-    head, *rest = path.split(".")
-    value = pl.col(head)
-    for part in rest:
-        value = value.struct.field(part)
-    return records.select(value.is_not_null().any()).item()
+    types = leaf_fields(dtype.to_schema())
+    found.update({path: types[path] for path, present in checked.items() if present})
+    records = lines.select(
+        pl.col("_row").cast(pl.Int64), pl.col("line").str.json_decode(dtype).alias("_record")
+    ).unnest("_record")
+    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
+    return records, rejected_rows(file_id, rejected), found
 
 
 def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
@@ -255,15 +273,14 @@ def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
             if not compatible(dtype, EXPECTED_FIELDS[field])
         ],
     }
-    errors = []
+    errors, warnings = [], []
     for kind, fields in drift.items():
         if not fields or DRIFT[kind] == "ignore":
             continue
         message = f"{name}: schema drift, {kind} field(s): {', '.join(fields)}"
-        if DRIFT[kind] == "error":
-            errors.append(message)
-        else:
-            warn(f"{NAME}: {message}")
+        (errors if DRIFT[kind] == "error" else warnings).append(message)
+    for message in warnings:
+        warn(f"{NAME}: {message}")
     if errors:
         raise EnrichError(
             "\n".join(errors) + "\nUpdate input.fields (or input.drift) in the spec if the "
@@ -323,6 +340,19 @@ def parse_timestamp(text: pl.Expr, formats: list[str], time_zone: str) -> pl.Exp
 def email_domain(email: pl.Expr) -> pl.Expr:
     """The part of an email address after its last '@', trimmed and lowercased."""
     return email.str.extract(r"@([^@]+)$", 1).str.strip_chars().str.to_lowercase()
+
+
+def normalise_domain(domain: pl.Expr) -> pl.Expr:
+    """A web domain as accounts and emails share it: no scheme, 'www.', path or port."""
+    cleaned = (
+        domain.str.strip_chars()
+        .str.to_lowercase()
+        .str.replace(r"^[a-z][a-z0-9+.-]*://", "")
+        .str.replace(r"^www\.", "")
+        .str.replace(r"[/?#:].*$", "")
+        .str.strip_chars_end(".")
+    )
+    return pl.when(cleaned != "").then(cleaned)
 
 
 def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -394,49 +424,90 @@ def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.with_columns(_error=join_reasons(*reasons))
 
 
-def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
-    """Every input file read, drift-checked and conformed, then cast and checked row by row.
+def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """One input file opened and drift-checked.
 
-    Returns the rows (lazy; `_error` is set on bad ones), the records that could not be
-    read at all, and the file names that `_file` indexes.
+    Returns its records (a lazy plan: they are read when it is collected, once per pass),
+    the records that could not be read at all, and where each expected field is.
     """
-    files = input_files(raw_dir)
-    names = [path.relative_to(raw_dir).as_posix() for path in files]
-    frames, rejected = [], []
-    for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
-        try:
-            records, unreadable, fields = read_file(path, name, file_id)
-        except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
-            raise EnrichError(f"{name}: cannot be read: {error}") from None
-        frames.append(conform(records, check_drift(name, fields)))
-        rejected.append(unreadable)
-    rows = pl.concat(frames, how="vertical")
-    return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
+    name = path.relative_to(raw_dir).as_posix()
+    try:
+        records, unreadable, fields = read_file(path, name, file_id)
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
+        raise EnrichError(f"{name}: cannot be read: {error}") from None
+    return records, unreadable, check_drift(name, fields)
+
+
+def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
+    """Records conformed to the expected fields, cast and checked row by row (`_error`)."""
+    rows = conform(records, found)
+    return check_rows(derive(cast_fields(rows)))
+
+
+def key_hash() -> pl.Expr:
+    """A 64-bit hash of the key: equal keys hash alike, different ones almost never."""
+    return pl.col("contact_id").hash()
+
+
+def repeated_keys(loaded: list[tuple[pl.LazyFrame, pl.DataFrame, dict]]) -> pl.Series:
+    """The hashes of keys read more than once, from a first pass over the files' rows that
+    computes only what the key needs (a Parquet file's key columns, say).
+
+    Rows with these keys (a few) wait until every row is read, to choose a version or
+    report the duplicate; the others stream straight through. A hash shared by two
+    different keys only holds back a few more rows: the choice itself compares keys.
+    """
+    hashes = [pl.Series("_hash", [], pl.UInt64)]
+    for records, _, found in loaded:
+        rows = checked(records, found).select(_hash=key_hash())
+        hashes.append(rows.collect(engine="streaming")["_hash"])
+    every = pl.concat(hashes).sort()
+    return every.filter(every == every.shift(1)).unique()
+
+
+def checked_batches(
+    path: Path, file_id: int, records: pl.LazyFrame, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_ROWS at a time, by Polars' streaming engine."""
+    return checked(records, found).collect_batches(chunk_size=BATCH_ROWS)
 
 
 def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
     """One row per key: the latest by updated_at; ties go to the row read last.
 
-    `rows` come sorted by the key and numbered in read order (`_read`), so each key's versions
-    sit next to each other. Most keys have one; only the runs of repeated keys (few) are ordered
-    to choose a version. The result stays sorted by the key.
+    `rows` are the rows whose key was read more than once (see repeated_keys), numbered in read
+    order by `_file` and `_row`. The result is sorted by the key.
     """
-    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in KEY])
-    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) for k in KEY])
-    ordered = rows.lazy().with_columns(_repeated=~(starts & ends))
-    versions = ordered.filter(pl.col("_repeated")).select("_read", *KEY, "updated_at").collect()
-    chosen = versions.sort(
-        ["contact_id", "updated_at", "_read"],
-        descending=[False, True, True],
+    chosen = rows.sort(
+        ["contact_id", "updated_at", "_file", "_row"],
+        descending=[False, True, True, True],
         nulls_last=True,
     )
-    chosen = chosen.unique(subset=KEY, keep="first")["_read"]
-    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())
-    return ordered.filter(keep).drop("_read", "_repeated").collect()
+    return chosen.unique(subset=KEY, keep="first", maintain_order=True)
+
+
+def lookup_candidates(lookup: pl.DataFrame) -> pl.DataFrame:
+    """account_id from stg_app__accounts, by domain(domain), one row per key value.
+
+    A key that several rows share matches none of them (on_ambiguous: null).
+    """
+    candidates = lookup.select(
+        _lookup_key=normalise_domain(pl.col("domain")).cast(pl.String),
+        account_id=pl.col("account_id").cast(pl.String),
+    )
+    candidates = candidates.filter(pl.col("_lookup_key").is_not_null()).unique()
+    return candidates.filter(pl.len().over("_lookup_key") == 1)
+
+
+def attach_lookup(rows: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:
+    """account_id of the candidate where email_domain = domain(domain); row order kept."""
+    keyed = rows.with_columns(_lookup_key=pl.col("email_domain"))
+    joined = keyed.join(candidates, on="_lookup_key", how="left", maintain_order="left")
+    return joined.drop("_lookup_key")
 
 
 def finish(rows: pl.DataFrame) -> pl.DataFrame:
-    """The output columns in contract order, checked against OUTPUT_SCHEMA; dedupe sorted them."""
+    """The output columns in contract order, checked against OUTPUT_SCHEMA."""
     frame = rows.select(list(OUTPUT_SCHEMA))
     wrong = [
         f"{column} is {frame.schema.get(column)}, expected {dtype}"
@@ -448,26 +519,63 @@ def finish(rows: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def build(raw_dir: Path) -> pl.DataFrame:
-    """The model's rows: loaded, checked, deduplicated, sorted by the key."""
-    rows, unreadable, files = load(raw_dir)
-    rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()
-    # Lazy steps on the collected rows: eager ones would copy every column first.
-    failed = rows.lazy().filter(pl.col("_error").is_not_null())
-    failed = failed.select("_file", "_row", "_error").collect()
-    errors = pl.concat([unreadable.select("_file", "_row", "_error"), failed])
-    if errors.height:
-        warn(f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in {NAME}__quarantine")
-    kept = rows.lazy().filter(pl.col("_error").is_null())
-    # Sorted by the key and numbered in read order (for ties); `del` lets the
-    # unsorted copy go before dedupe makes its own.
-    result = kept.with_row_index("_read").sort(KEY).drop("_file", "_row", "_error").collect()
-    del rows, kept
-    result = dedupe(result)
-    return finish(result)
+def arrow_batches(frame: pl.DataFrame) -> list[pa.RecordBatch]:
+    """A frame as Arrow record batches of the stream's schema (ARROW_SCHEMA)."""
+    return frame.to_arrow().cast(ARROW_SCHEMA).to_batches()
+
+
+def copied(frame: pl.DataFrame) -> pl.DataFrame:
+    """A few rows kept for later, copied out of their batch: filtered text still points
+    into the whole batch's buffers, which would stay in memory with it."""
+    return pl.from_arrow(frame.to_arrow())
+
+
+def stream(raw_dir: Path, lookup: pl.DataFrame) -> pa.RecordBatchReader:
+    """The model's rows as a stream of Arrow batches, which DuckDB writes as it reads them.
+
+    Rows are checked and joined to stg_app__accounts and streamed in read order, file by file
+    and batch by batch, so memory holds a few batches, not the input. Rows whose key was read
+    more than once are held back and deduplicated once every row is read; they come last, sorted
+    by the key. Bad rows are left out; stg_crm__contacts__quarantine lists them.
+    """
+    files = input_files(raw_dir)
+    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]
+    repeated = repeated_keys(loaded).implode()
+    candidates = lookup_candidates(lookup)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        errors, held = [], []
+        for file_id, (records, unreadable, found) in enumerate(loaded):
+            errors.append(unreadable.select("_file", "_row", "_error"))
+            for batch in checked_batches(files[file_id], file_id, records, found):
+                batch = batch.select("_file", "_row", "_error", *COLUMNS)
+                batch = batch.with_columns(_held=key_hash().is_in(repeated))
+                failed = batch.filter(pl.col("_error").is_not_null())
+                errors.append(copied(failed.select("_file", "_row", "_error")))
+                kept = batch.filter(pl.col("_error").is_null())
+                held.append(copied(kept.filter(pl.col("_held"))))
+                ready = kept.filter(~pl.col("_held"))
+                yield from arrow_batches(finish(attach_lookup(ready, candidates)))
+        repeats = dedupe(pl.concat(held)) if held else None
+        errors = pl.concat(errors)
+        if errors.height:
+            warn(
+                f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "
+                "stg_crm__contacts__quarantine"
+            )
+        if repeats is not None:
+            yield from arrow_batches(finish(attach_lookup(repeats, candidates)))
+
+    return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())
+
+
+def build(raw_dir: Path, lookup: pl.DataFrame) -> pl.DataFrame:
+    """The model's rows in memory (for tests and notebooks): the stream, collected."""
+    return pl.from_arrow(stream(raw_dir, lookup).read_all())
 
 
 def model(dbt, session):
-    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""
+    """dbt-duckdb entry point: an Arrow stream, which dbt writes as the table while it is read."""
     raw_dir = raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))
-    return build(raw_dir)
+    lookup = dbt.ref("stg_app__accounts").pl()
+    return stream(raw_dir, lookup)

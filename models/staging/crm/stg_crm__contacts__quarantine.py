@@ -2,7 +2,7 @@
 file, the row and the reason.
 
 Compiled by gen-model (enrich compiler 1) from stg_crm__contacts.enrich.yml, sha256
-b9f36e4d131c402a. Do not edit: change the spec and recompile.
+02ed6b58f72ef1c7. Do not edit: change the spec and recompile.
 
 Input: crm/contacts.ndjson (ndjson) under the raw dir, the dbt var gen_model_raw_path (relative to
 the dbt project). Bad rows: kept in stg_crm__contacts__quarantine; the good rows load.
@@ -122,62 +122,75 @@ def struct_of(fields: dict[str, pl.DataType]) -> pl.Struct:
     return build(tree)
 
 
+def value_at(record: pl.Expr, path: str) -> pl.Expr:
+    """The value at a dotted path inside a record."""
+    for part in path.split("."):
+        record = record.struct.field(part)
+    return record
+
+
 def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """NDJSON: one object per line; other non-blank lines are rejected with their number.
 
     Field types come from a sample of lines (new fields are looked for there) joined with
-    EXPECTED_FIELDS; every line is then decoded with that type in one vectorised pass. Only
-    a file with bad lines is checked line by line.
+    EXPECTED_FIELDS; every line is then decoded with that type, lazily, in parallel batches.
+    One streaming pass checks that every line decodes and which expected fields the sample
+    missed have values further down; only a file with bad lines is checked line by line.
     """
-    lines = pl.read_lines(path, row_index_name="_row", row_index_offset=1)
+    lines = pl.scan_lines(path, row_index_name="_row", row_index_offset=1)
     lines = lines.filter(pl.col("line").str.strip_chars() != "")
-    step = max(1, lines.height // SAMPLE_LINES)
-    sample = pl.concat([lines.head(SAMPLE_LINES), lines.gather_every(step)])["line"]
-    sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+    head = lines.head(SAMPLE_LINES).collect()
+    # About SAMPLE_LINES more lines spread over the file (its size says how far apart).
+    head_bytes = max(1, head["line"].str.len_bytes().sum() + head.height)
+    step = max(1, round(path.stat().st_size / head_bytes))
+    sample = pl.concat([head, lines.gather_every(step).collect()])["line"]
+    try:
+        inferred = sample.str.json_decode(infer_schema_length=None)
+    except pl.exceptions.PolarsError:  # some sampled lines are not JSON: leave them out
+        sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+        inferred = sample.str.json_decode(infer_schema_length=None) if sample.len() else None
     found = {}
-    if sample.len():
-        found = leaf_fields(sample.str.json_decode(infer_schema_length=None).dtype.to_schema())
+    if inferred is not None and sample.len():
+        found = leaf_fields(inferred.dtype.to_schema())
     # Fields only ever null in the sample may hold text further down: decode them as text.
     wanted = {path: pl.String if dtype == pl.Null else dtype for path, dtype in found.items()}
     dtype = struct_of(wanted | EXPECTED_FIELDS)
+    unseen = [path for path in leaf_fields(dtype.to_schema()) if path not in found]
+    decoded = pl.col("line").str.json_decode(dtype)
+    checks = [decoded.is_null().sum().alias("_invalid")]
+    checks += [value_at(decoded, p).is_not_null().any().alias(p) for p in unseen]
     rejected = []
     try:
-        decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
-        valid = decoded.null_count() == 0
+        checked = lines.select(checks).collect(engine="streaming").row(0, named=True)
+        valid = checked.pop("_invalid") == 0
     except pl.exceptions.PolarsError:
         valid = False
     if not valid:
-        problems = [json_problem(text) for text in lines["line"]]
-        rows = lines["_row"].to_list()
+        text = lines.collect()
+        problems = [json_problem(line) for line in text["line"]]
         rejected = [
-            (row, text, problem)
-            for row, text, problem in zip(rows, lines["line"], problems, strict=True)
+            (row, line, problem)
+            for row, line, problem in zip(text["_row"], text["line"], problems, strict=True)
             if problem is not None
         ]
-        lines = lines.filter(pl.Series([problem is None for problem in problems]))
+        bad = pl.Series([row for row, _, _ in rejected], dtype=text["_row"].dtype)
+        lines = lines.filter(~pl.col("_row").is_in(bad.implode()))
         try:
-            decoded = lines.select(pl.col("line").str.json_decode(dtype)).to_series()
+            checked = lines.select(checks[1:]).collect(engine="streaming").row(0, named=True)
         except pl.exceptions.PolarsError:
             # A value the sampled type cannot hold: infer from every line (slower).
-            decoded = lines["line"].str.json_decode(infer_schema_length=None)
-            found = leaf_fields(decoded.dtype.to_schema())
-    records = decoded.struct.unnest() if lines.height else pl.DataFrame()
-    records = records.with_columns(_row=lines["_row"].cast(pl.Int64))
-    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
+            good = lines.collect()["line"]
+            dtype = good.str.json_decode(infer_schema_length=None).dtype
+            found = leaf_fields(dtype.to_schema())
+            checked = {}
     # An expected field the sample did not show is there if any line has a value for it.
-    for path, dtype in leaf_fields(records.schema).items():
-        if path not in found and has_values(records, path):
-            found[path] = dtype
-    return records.lazy(), rejected_rows(file_id, rejected), found
-
-
-def has_values(records: pl.DataFrame, path: str) -> bool:
-    """Whether any record has a value at `path`."""
-    head, *rest = path.split(".")
-    value = pl.col(head)
-    for part in rest:
-        value = value.struct.field(part)
-    return records.select(value.is_not_null().any()).item()
+    types = leaf_fields(dtype.to_schema())
+    found.update({path: types[path] for path, present in checked.items() if present})
+    records = lines.select(
+        pl.col("_row").cast(pl.Int64), pl.col("line").str.json_decode(dtype).alias("_record")
+    ).unnest("_record")
+    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
+    return records, rejected_rows(file_id, rejected), found
 
 
 def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
@@ -222,15 +235,14 @@ def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
             if not compatible(dtype, EXPECTED_FIELDS[field])
         ],
     }
-    errors = []
+    errors, warnings = [], []
     for kind, fields in drift.items():
         if not fields or DRIFT[kind] == "ignore":
             continue
         message = f"{name}: schema drift, {kind} field(s): {', '.join(fields)}"
-        if DRIFT[kind] == "error":
-            errors.append(message)
-        else:
-            warn(f"{NAME}: {message}")
+        (errors if DRIFT[kind] == "error" else warnings).append(message)
+    for message in warnings:
+        warn(f"{NAME}: {message}")
     if errors:
         raise EnrichError(
             "\n".join(errors) + "\nUpdate input.fields (or input.drift) in the spec if the "
@@ -290,6 +302,19 @@ def parse_timestamp(text: pl.Expr, formats: list[str], time_zone: str) -> pl.Exp
 def email_domain(email: pl.Expr) -> pl.Expr:
     """The part of an email address after its last '@', trimmed and lowercased."""
     return email.str.extract(r"@([^@]+)$", 1).str.strip_chars().str.to_lowercase()
+
+
+def normalise_domain(domain: pl.Expr) -> pl.Expr:
+    """A web domain as accounts and emails share it: no scheme, 'www.', path or port."""
+    cleaned = (
+        domain.str.strip_chars()
+        .str.to_lowercase()
+        .str.replace(r"^[a-z][a-z0-9+.-]*://", "")
+        .str.replace(r"^www\.", "")
+        .str.replace(r"[/?#:].*$", "")
+        .str.strip_chars_end(".")
+    )
+    return pl.when(cleaned != "").then(cleaned)
 
 
 def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -361,37 +386,43 @@ def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.with_columns(_error=join_reasons(*reasons))
 
 
-def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
-    """Every input file read, drift-checked and conformed, then cast and checked row by row.
+def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """One input file opened and drift-checked.
 
-    Returns the rows (lazy; `_error` is set on bad ones), the records that could not be
-    read at all, and the file names that `_file` indexes.
+    Returns its records (a lazy plan: they are read when it is collected, once per pass),
+    the records that could not be read at all, and where each expected field is.
     """
-    files = input_files(raw_dir)
-    names = [path.relative_to(raw_dir).as_posix() for path in files]
-    frames, rejected = [], []
-    for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
-        try:
-            records, unreadable, fields = read_file(path, name, file_id)
-        except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
-            raise EnrichError(f"{name}: cannot be read: {error}") from None
-        frames.append(conform(records, check_drift(name, fields)))
-        rejected.append(unreadable)
-    rows = pl.concat(frames, how="vertical")
+    name = path.relative_to(raw_dir).as_posix()
+    try:
+        records, unreadable, fields = read_file(path, name, file_id)
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
+        raise EnrichError(f"{name}: cannot be read: {error}") from None
+    return records, unreadable, check_drift(name, fields)
+
+
+def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
+    """Records conformed to the expected fields, cast and checked row by row (`_error`)."""
+    rows = conform(records, found)
     # The record as read, kept before a cast overwrites a field of the same name.
     rows = rows.with_columns(_record=pl.struct(list(EXPECTED_FIELDS)).struct.json_encode())
-    return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
+    return check_rows(derive(cast_fields(rows)))
 
 
 def quarantined(raw_dir: Path) -> pl.DataFrame:
     """Every row that did not load, with its file, row, record and reason, in file order."""
-    rows, unreadable, files = load(raw_dir)
-    failed = rows.filter(pl.col("_error").is_not_null())
-    failed = failed.select("_file", "_row", "_record", "_error").collect()
-    bad = pl.concat([unreadable, failed]).sort("_file", "_row")
+    files = input_files(raw_dir)
+    names = [path.relative_to(raw_dir).as_posix() for path in files]
+    bad = []
+    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]
+    for records, unreadable, found in loaded:
+        rows = checked(records, found)
+        bad.append(unreadable)
+        failed = rows.filter(pl.col("_error").is_not_null())
+        bad.append(failed.select("_file", "_row", "_record", "_error").collect(engine="streaming"))
+    bad = pl.concat(bad).sort("_file", "_row")
     file_ids = list(range(len(files)))
     return bad.select(
-        source_file=pl.col("_file").replace_strict(file_ids, files, return_dtype=pl.String),
+        source_file=pl.col("_file").replace_strict(file_ids, names, return_dtype=pl.String),
         source_row=pl.col("_row"),
         source_record=pl.col("_record"),
         error=pl.col("_error"),
@@ -399,5 +430,5 @@ def quarantined(raw_dir: Path) -> pl.DataFrame:
 
 
 def model(dbt, session):
-    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""
+    """dbt-duckdb entry point: a Polars DataFrame of the bad rows, which dbt writes as the table."""
     return quarantined(raw_dir_from(dbt.config.meta_get("gen_model_raw_path")))

@@ -10,9 +10,11 @@ Input: firmographics/companies.json (json) under the raw dir, the dbt var gen_mo
 """
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 NAME = "stg_firmographics__companies"
 INPUT = "firmographics/companies.json"
@@ -63,6 +65,8 @@ COLUMNS = [
     "tags",
     "updated_at",
 ]
+ARROW_SCHEMA = pl.DataFrame(schema=OUTPUT_SCHEMA).to_arrow().schema
+BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, not the input
 
 
 class EnrichError(Exception):
@@ -180,15 +184,14 @@ def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
             if not compatible(dtype, EXPECTED_FIELDS[field])
         ],
     }
-    errors = []
+    errors, warnings = [], []
     for kind, fields in drift.items():
         if not fields or DRIFT[kind] == "ignore":
             continue
         message = f"{name}: schema drift, {kind} field(s): {', '.join(fields)}"
-        if DRIFT[kind] == "error":
-            errors.append(message)
-        else:
-            warn(f"{NAME}: {message}")
+        (errors if DRIFT[kind] == "error" else warnings).append(message)
+    for message in warnings:
+        warn(f"{NAME}: {message}")
     if errors:
         raise EnrichError(
             "\n".join(errors) + "\nUpdate input.fields (or input.drift) in the spec if the "
@@ -315,49 +318,70 @@ def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.with_columns(_error=join_reasons(*reasons))
 
 
-def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
-    """Every input file read, drift-checked and conformed, then cast and checked row by row.
+def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """One input file opened and drift-checked.
 
-    Returns the rows (lazy; `_error` is set on bad ones), the records that could not be
-    read at all, and the file names that `_file` indexes.
+    Returns its records (a lazy plan: they are read when it is collected, once per pass),
+    the records that could not be read at all, and where each expected field is.
     """
-    files = input_files(raw_dir)
-    names = [path.relative_to(raw_dir).as_posix() for path in files]
-    frames, rejected = [], []
-    for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
-        try:
-            records, unreadable, fields = read_file(path, name, file_id)
-        except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
-            raise EnrichError(f"{name}: cannot be read: {error}") from None
-        frames.append(conform(records, check_drift(name, fields)))
-        rejected.append(unreadable)
-    rows = pl.concat(frames, how="vertical")
-    return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
+    name = path.relative_to(raw_dir).as_posix()
+    try:
+        records, unreadable, fields = read_file(path, name, file_id)
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
+        raise EnrichError(f"{name}: cannot be read: {error}") from None
+    return records, unreadable, check_drift(name, fields)
+
+
+def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
+    """Records conformed to the expected fields, cast and checked row by row (`_error`)."""
+    rows = conform(records, found)
+    return check_rows(derive(cast_fields(rows)))
+
+
+def key_hash() -> pl.Expr:
+    """A 64-bit hash of the key: equal keys hash alike, different ones almost never."""
+    return pl.col("domain").hash()
+
+
+def repeated_keys(loaded: list[tuple[pl.LazyFrame, pl.DataFrame, dict]]) -> pl.Series:
+    """The hashes of keys read more than once, from a first pass over the files' rows that
+    computes only what the key needs (a Parquet file's key columns, say).
+
+    Rows with these keys (a few) wait until every row is read, to choose a version or
+    report the duplicate; the others stream straight through. A hash shared by two
+    different keys only holds back a few more rows: the choice itself compares keys.
+    """
+    hashes = [pl.Series("_hash", [], pl.UInt64)]
+    for records, _, found in loaded:
+        rows = checked(records, found).select(_hash=key_hash())
+        hashes.append(rows.collect(engine="streaming")["_hash"])
+    every = pl.concat(hashes).sort()
+    return every.filter(every == every.shift(1)).unique()
+
+
+def checked_batches(
+    path: Path, file_id: int, records: pl.LazyFrame, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_ROWS at a time, by Polars' streaming engine."""
+    return checked(records, found).collect_batches(chunk_size=BATCH_ROWS)
 
 
 def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
     """One row per key: the latest by updated_at; ties go to the row read last.
 
-    `rows` come sorted by the key and numbered in read order (`_read`), so each key's versions
-    sit next to each other. Most keys have one; only the runs of repeated keys (few) are ordered
-    to choose a version. The result stays sorted by the key.
+    `rows` are the rows whose key was read more than once (see repeated_keys), numbered in read
+    order by `_file` and `_row`. The result is sorted by the key.
     """
-    starts = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in KEY])
-    ends = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(-1)) for k in KEY])
-    ordered = rows.lazy().with_columns(_repeated=~(starts & ends))
-    versions = ordered.filter(pl.col("_repeated")).select("_read", *KEY, "updated_at").collect()
-    chosen = versions.sort(
-        ["domain", "updated_at", "_read"],
-        descending=[False, True, True],
+    chosen = rows.sort(
+        ["domain", "updated_at", "_file", "_row"],
+        descending=[False, True, True, True],
         nulls_last=True,
     )
-    chosen = chosen.unique(subset=KEY, keep="first")["_read"]
-    keep = ~pl.col("_repeated") | pl.col("_read").is_in(chosen.implode())
-    return ordered.filter(keep).drop("_read", "_repeated").collect()
+    return chosen.unique(subset=KEY, keep="first", maintain_order=True)
 
 
 def finish(rows: pl.DataFrame) -> pl.DataFrame:
-    """The output columns in contract order, checked against OUTPUT_SCHEMA; dedupe sorted them."""
+    """The output columns in contract order, checked against OUTPUT_SCHEMA."""
     frame = rows.select(list(OUTPUT_SCHEMA))
     wrong = [
         f"{column} is {frame.schema.get(column)}, expected {dtype}"
@@ -367,6 +391,17 @@ def finish(rows: pl.DataFrame) -> pl.DataFrame:
     if wrong:
         raise EnrichError(f"{NAME}: the output does not match its contract: {'; '.join(wrong)}")
     return frame
+
+
+def arrow_batches(frame: pl.DataFrame) -> list[pa.RecordBatch]:
+    """A frame as Arrow record batches of the stream's schema (ARROW_SCHEMA)."""
+    return frame.to_arrow().cast(ARROW_SCHEMA).to_batches()
+
+
+def copied(frame: pl.DataFrame) -> pl.DataFrame:
+    """A few rows kept for later, copied out of their batch: filtered text still points
+    into the whole batch's buffers, which would stay in memory with it."""
+    return pl.from_arrow(frame.to_arrow())
 
 
 def location(file: str, row: int) -> str:
@@ -391,26 +426,48 @@ def describe_errors(errors: pl.DataFrame, files: list[str]) -> str:
     return "\n".join([summary, *lines, advice])
 
 
+def stream(raw_dir: Path) -> pa.RecordBatchReader:
+    """The model's rows as a stream of Arrow batches, which DuckDB writes as it reads them.
+
+    Rows are checked and streamed in read order, file by file and batch by batch, so memory
+    holds a few batches, not the input. Rows whose key was read more than once are held back and
+    deduplicated once every row is read; they come last, sorted by the key. A bad row fails the
+    whole stream once every row is read, so DuckDB writes nothing (on_error: fail).
+    """
+    files = input_files(raw_dir)
+    names = [path.relative_to(raw_dir).as_posix() for path in files]
+    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]
+    repeated = repeated_keys(loaded).implode()
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        errors, held = [], []
+        for file_id, (records, unreadable, found) in enumerate(loaded):
+            errors.append(unreadable.select("_file", "_row", "_error"))
+            for batch in checked_batches(files[file_id], file_id, records, found):
+                batch = batch.select("_file", "_row", "_error", *COLUMNS)
+                batch = batch.with_columns(_held=key_hash().is_in(repeated))
+                failed = batch.filter(pl.col("_error").is_not_null())
+                errors.append(copied(failed.select("_file", "_row", "_error")))
+                kept = batch.filter(pl.col("_error").is_null())
+                held.append(copied(kept.filter(pl.col("_held"))))
+                ready = kept.filter(~pl.col("_held"))
+                yield from arrow_batches(finish(ready))
+        repeats = dedupe(pl.concat(held)) if held else None
+        errors = pl.concat(errors)
+        if errors.height:
+            raise EnrichError(describe_errors(errors, names))
+        if repeats is not None:
+            yield from arrow_batches(finish(repeats))
+
+    return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())
+
+
 def build(raw_dir: Path) -> pl.DataFrame:
-    """The model's rows: loaded, checked, deduplicated, sorted by the key."""
-    rows, unreadable, files = load(raw_dir)
-    rows = rows.select("_file", "_row", "_error", *COLUMNS).collect()
-    # Lazy steps on the collected rows: eager ones would copy every column first.
-    failed = rows.lazy().filter(pl.col("_error").is_not_null())
-    failed = failed.select("_file", "_row", "_error").collect()
-    errors = pl.concat([unreadable.select("_file", "_row", "_error"), failed])
-    if errors.height:
-        raise EnrichError(describe_errors(errors, files))
-    kept = rows.lazy()
-    # Sorted by the key and numbered in read order (for ties); `del` lets the
-    # unsorted copy go before dedupe makes its own.
-    result = kept.with_row_index("_read").sort(KEY).drop("_file", "_row", "_error").collect()
-    del rows, kept
-    result = dedupe(result)
-    return finish(result)
+    """The model's rows in memory (for tests and notebooks): the stream, collected."""
+    return pl.from_arrow(stream(raw_dir).read_all())
 
 
 def model(dbt, session):
-    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""
+    """dbt-duckdb entry point: an Arrow stream, which dbt writes as the table while it is read."""
     raw_dir = raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))
-    return build(raw_dir)
+    return stream(raw_dir)

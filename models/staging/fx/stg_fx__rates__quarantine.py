@@ -167,15 +167,14 @@ def check_drift(name: str, actual: dict) -> dict[str, tuple[str, pl.DataType]]:
             if not compatible(dtype, EXPECTED_FIELDS[field])
         ],
     }
-    errors = []
+    errors, warnings = [], []
     for kind, fields in drift.items():
         if not fields or DRIFT[kind] == "ignore":
             continue
         message = f"{name}: schema drift, {kind} field(s): {', '.join(fields)}"
-        if DRIFT[kind] == "error":
-            errors.append(message)
-        else:
-            warn(f"{NAME}: {message}")
+        (errors if DRIFT[kind] == "error" else warnings).append(message)
+    for message in warnings:
+        warn(f"{NAME}: {message}")
     if errors:
         raise EnrichError(
             "\n".join(errors) + "\nUpdate input.fields (or input.drift) in the spec if the "
@@ -283,37 +282,43 @@ def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.with_columns(_error=join_reasons(*reasons))
 
 
-def load(raw_dir: Path) -> tuple[pl.LazyFrame, pl.DataFrame, list[str]]:
-    """Every input file read, drift-checked and conformed, then cast and checked row by row.
+def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+    """One input file opened and drift-checked.
 
-    Returns the rows (lazy; `_error` is set on bad ones), the records that could not be
-    read at all, and the file names that `_file` indexes.
+    Returns its records (a lazy plan: they are read when it is collected, once per pass),
+    the records that could not be read at all, and where each expected field is.
     """
-    files = input_files(raw_dir)
-    names = [path.relative_to(raw_dir).as_posix() for path in files]
-    frames, rejected = [], []
-    for file_id, (path, name) in enumerate(zip(files, names, strict=True)):
-        try:
-            records, unreadable, fields = read_file(path, name, file_id)
-        except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
-            raise EnrichError(f"{name}: cannot be read: {error}") from None
-        frames.append(conform(records, check_drift(name, fields)))
-        rejected.append(unreadable)
-    rows = pl.concat(frames, how="vertical")
+    name = path.relative_to(raw_dir).as_posix()
+    try:
+        records, unreadable, fields = read_file(path, name, file_id)
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
+        raise EnrichError(f"{name}: cannot be read: {error}") from None
+    return records, unreadable, check_drift(name, fields)
+
+
+def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
+    """Records conformed to the expected fields, cast and checked row by row (`_error`)."""
+    rows = conform(records, found)
     # The record as read, kept before a cast overwrites a field of the same name.
     rows = rows.with_columns(_record=pl.struct(list(EXPECTED_FIELDS)).struct.json_encode())
-    return check_rows(derive(cast_fields(rows))), pl.concat(rejected), names
+    return check_rows(derive(cast_fields(rows)))
 
 
 def quarantined(raw_dir: Path) -> pl.DataFrame:
     """Every row that did not load, with its file, row, record and reason, in file order."""
-    rows, unreadable, files = load(raw_dir)
-    failed = rows.filter(pl.col("_error").is_not_null())
-    failed = failed.select("_file", "_row", "_record", "_error").collect()
-    bad = pl.concat([unreadable, failed]).sort("_file", "_row")
+    files = input_files(raw_dir)
+    names = [path.relative_to(raw_dir).as_posix() for path in files]
+    bad = []
+    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]
+    for records, unreadable, found in loaded:
+        rows = checked(records, found)
+        bad.append(unreadable)
+        failed = rows.filter(pl.col("_error").is_not_null())
+        bad.append(failed.select("_file", "_row", "_record", "_error").collect(engine="streaming"))
+    bad = pl.concat(bad).sort("_file", "_row")
     file_ids = list(range(len(files)))
     return bad.select(
-        source_file=pl.col("_file").replace_strict(file_ids, files, return_dtype=pl.String),
+        source_file=pl.col("_file").replace_strict(file_ids, names, return_dtype=pl.String),
         source_row=pl.col("_row"),
         source_record=pl.col("_record"),
         error=pl.col("_error"),
@@ -321,5 +326,5 @@ def quarantined(raw_dir: Path) -> pl.DataFrame:
 
 
 def model(dbt, session):
-    """dbt-duckdb entry point: a Polars DataFrame, which dbt writes as the table."""
+    """dbt-duckdb entry point: a Polars DataFrame of the bad rows, which dbt writes as the table."""
     return quarantined(raw_dir_from(dbt.config.meta_get("gen_model_raw_path")))

@@ -1,0 +1,142 @@
+"""Compiled models stream: Arrow batches in read order, repeated keys resolved at the end.
+
+The model hands dbt-duckdb a `pyarrow.RecordBatchReader`, which DuckDB writes as it reads,
+so memory holds a few batches rather than the input. These tests pin what that must not
+change: the same rows as a whole-frame dedupe, exactness that does not rest on the key
+hash, bounded batches, deterministic order, and a bad row failing the write as a whole.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from generator.enrich.compiler import compile_spec
+
+REPO = Path(__file__).resolve().parents[1]
+RAW = REPO / "tests" / "fixtures" / "raw"
+STAGING = REPO / "models" / "staging"
+
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def events_module():
+    return load(STAGING / "events" / "stg_events__events.py")
+
+
+def whole_frame_events(raw_dir: Path) -> pl.DataFrame:
+    """The reference: every file in memory, earliest received copy per event_id."""
+    frame = pl.read_parquet(sorted((raw_dir / "events").glob("*.parquet")))
+    frame = frame.with_row_index("_read").sort(["event_id", "received_at", "_read"])
+    return frame.unique("event_id", keep="first", maintain_order=True)
+
+
+def test_the_stream_has_the_rows_of_a_whole_frame_dedupe():
+    frame = events_module().build(RAW)
+    expected = whole_frame_events(RAW)
+    assert frame.height == expected.height == frame["event_id"].n_unique()
+    got = dict(zip(frame["event_id"], frame["received_at"], strict=True))
+    assert got == dict(zip(expected["event_id"], expected["received_at"], strict=True))
+
+
+def test_exactness_does_not_rest_on_the_key_hash(monkeypatch):
+    module = events_module()
+    honest = module.build(RAW)
+    # Every key hashing alike holds every row back: slower, but the same rows.
+    monkeypatch.setattr(module, "key_hash", lambda: pl.lit(7, pl.UInt64))
+    colliding = module.build(RAW)
+    assert colliding.sort("event_id").equals(honest.sort("event_id"))
+
+
+def test_rows_stream_in_read_order_and_repeated_keys_come_last_sorted():
+    module = events_module()
+    frame = module.build(RAW)
+    assert frame.equals(module.build(RAW)), "the same input gives the same rows in the same order"
+    files = sorted((RAW / "events").glob("*.parquet"))
+    read = pl.read_parquet(files)
+    repeated = read.filter(pl.col("event_id").is_duplicated())["event_id"].unique()
+    tail = frame.tail(repeated.len())
+    assert tail["event_id"].to_list() == sorted(repeated.to_list())
+    head = frame.head(frame.height - repeated.len())
+    order = read.filter(~pl.col("event_id").is_in(repeated.implode()))["event_id"]
+    assert head["event_id"].to_list() == order.to_list()
+
+
+def test_model_returns_a_stream_in_bounded_batches(tmp_path, monkeypatch):
+    module = events_module()
+    monkeypatch.setattr(module, "BATCH_ROWS", 4)
+    reader = module.stream(RAW)
+    assert isinstance(reader, pa.RecordBatchReader)
+    assert reader.schema == module.ARROW_SCHEMA
+    sizes = [batch.num_rows for batch in reader]
+    assert sum(sizes) == module.build(RAW).height
+    assert max(sizes) <= 4
+
+
+def test_duckdb_writes_the_stream_as_dbt_duckdb_does(tmp_path):
+    module = events_module()
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    connection.register("df", module.stream(RAW))
+    connection.execute("create table events as select * from df")
+    types = connection.execute(
+        "select column_name, lower(data_type) from duckdb_columns() where table_name = 'events'"
+    ).fetchall()
+    assert types[:2] == [("event_id", "varchar"), ("account_id", "varchar")]
+    assert ("occurred_at", "timestamp with time zone") in types
+    assert connection.execute("select count(*) from events").fetchall() == [(30,)]
+
+
+def test_a_bad_row_fails_the_write_and_nothing_is_created(tmp_path):
+    spec = tmp_path / "stg_crm__contacts.enrich.yml"
+    spec.write_text((STAGING / "crm" / spec.name).read_text().replace("on_error: quarantine", "on_error: fail"))
+    compile_spec(spec)
+    module = load(tmp_path / "stg_crm__contacts.py")
+    accounts = pl.DataFrame({"account_id": ["acc_00001"], "domain": ["acme.com"]})
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    connection.register("df", module.stream(RAW / "malformed", accounts))
+    with pytest.raises(duckdb.Error) as raised:
+        connection.execute("create table contacts as select * from df")
+    assert "3 bad row(s) in crm/contacts.ndjson; nothing was loaded (on_error: fail)" in str(raised.value)
+    assert "crm/contacts.ndjson:13: created_at: cannot parse 'yesterday'" in str(raised.value)
+    assert connection.execute("select count(*) from duckdb_tables()").fetchall() == [(0,)]
+
+
+def test_without_dedupe_every_copy_of_a_repeated_key_is_a_bad_row(tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW / "crm", raw / "crm")
+    spec = tmp_path / "stg_crm__contacts.enrich.yml"
+    text = (STAGING / "crm" / spec.name).read_text()
+    text = text[: text.index("dedupe:")] + text[text.index("lookup:") :]
+    spec.write_text(text)
+    compile_spec(spec)
+    module = load(tmp_path / "stg_crm__contacts.py")
+    quarantine = load(tmp_path / "stg_crm__contacts__quarantine.py")
+    warned = []
+    module.warn = warned.append
+    accounts = pl.DataFrame({"account_id": ["acc_00001"], "domain": ["acme.com"]})
+    frame = module.build(raw, accounts)
+    lines = [json.loads(line) for line in (raw / "crm" / "contacts.ndjson").read_text().splitlines() if line]
+    counts: dict[str, int] = {}
+    for record in lines:
+        counts[record["id"]] = counts.get(record["id"], 0) + 1
+    assert sorted(frame["contact_id"]) == sorted(k for k, n in counts.items() if n == 1)
+    bad = quarantine.quarantined(raw)
+    repeated_lines = sum(n for n in counts.values() if n > 1)
+    assert bad.height == repeated_lines > 0
+    assert set(bad["error"]) == {"duplicate key contact_id (the spec has no dedupe)"}
+    assert warned == [
+        f"stg_crm__contacts: {repeated_lines} bad row(s) in crm/contacts.ndjson were set aside in "
+        "stg_crm__contacts__quarantine"
+    ]
