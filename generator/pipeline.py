@@ -79,7 +79,9 @@ def _open_sandbox(catalog: Catalog, timeout_s: float):
         raise GenModelError("the catalog has no DuckDB warehouse to dry-run against")
     # Views over raw files (dbt-duckdb external sources) may read the project's raw folder,
     # and nothing else on disk.
-    raw = catalog.project_dir / "data" / "raw"
+    from generator.enrich.discovery import resolve_raw_dir
+
+    raw = resolve_raw_dir(catalog.project_dir)
     allowed = [raw] if raw.is_dir() else []
     return Sandbox(
         catalog.database_path,
@@ -474,15 +476,57 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
             catalog = build_catalog(project)
         _require_package(project, catalog)
+        origin = {"origin": "proposal-file", "proposal_file": Path(proposal_file).name}
+        if proposal.kind == "enrich":
+            accepted_spec = _check_spec(catalog, proposal, report, options)
+            if accepted_spec is None:
+                raise GateError(f"{proposal.name} was rejected by the gates", report.gates.problems)
+            _finish_spec(project, catalog, accepted_spec, provenance_for(proposal, origin), report, options)
+            return report
         with _open_sandbox(catalog, options.timeout_s) as sandbox:
             ctx = check(catalog, proposal, sandbox, options)
             report.gates = ctx.report
             if not ctx.report.passed:
                 raise GateError(f"{proposal.name} was rejected by the gates", ctx.report.problems)
             accepted = _accept(ctx)
-        origin = {"origin": "proposal-file", "proposal_file": Path(proposal_file).name}
         finish(project, catalog, accepted, provenance_for(proposal, origin), report, options)
     return report
+
+
+def _check_spec(catalog: Catalog, proposal: Proposal, report: RunReport, options: Options):
+    """An enrich proposal's gates (generator.enrich.flow); the accepted spec, or None."""
+    from generator.enrich.flow import check_spec_proposal
+
+    report.gates, accepted = check_spec_proposal(catalog, proposal, options)
+    return accepted
+
+
+def _finish_spec(project, catalog, accepted, provenance, report, options, lock_context=None) -> None:
+    """Write and build an accepted spec; its lock entry goes into the same transaction."""
+    from generator import lockfile
+    from generator.enrich.flow import finish_spec_proposal
+
+    context = lock_context or LockContext()
+
+    def lock_file(plan_) -> list[PlannedFile]:
+        lock = lockfile.load(project.project_dir)
+        lock.record(
+            lockfile.LockEntry(
+                model=plan_.model_name,
+                version=plan_.version,
+                layer=accepted.proposal.layer,
+                requested=dict(context.requested),
+                catalog_fingerprint=context.catalog_fingerprint,
+                files={project.relative(f.path): lockfile.sha256_text(f.content) for f in plan_.files},
+                catalog_slice=dict(context.catalog_slice),
+                attempts=list(context.attempts),
+                provenance=dict(provenance),
+                proposal=accepted.proposal.to_dict(),
+            )
+        )
+        return [PlannedFile(lock.path, lock.dumps(), existed=lock.path.exists())]
+
+    finish_spec_proposal(project, catalog, accepted, provenance, report, options, extra_files=lock_file)
 
 
 @contextlib.contextmanager
@@ -633,11 +677,15 @@ def generate(project: Project, request: Request, options: Options, provider=None
                         problems = list(error.problems)
                     else:
                         report.model, report.layer = proposal.name, proposal.layer
-                        ctx = check(catalog, proposal, sandbox, options)
-                        report.gates = ctx.report
-                        problems = ctx.report.problems
-                        if ctx.report.passed:
-                            accepted = _accept(ctx)
+                        if proposal.kind == "enrich":
+                            accepted = _check_spec(catalog, proposal, report, options)
+                            problems = report.gates.problems
+                        else:
+                            ctx = check(catalog, proposal, sandbox, options)
+                            report.gates = ctx.report
+                            problems = ctx.report.problems
+                            if ctx.report.passed:
+                                accepted = _accept(ctx)
                     record.outcome = "accepted" if accepted else "rejected"
                     record.problems = len(problems)
                 if accepted:
@@ -668,7 +716,11 @@ def generate(project: Project, request: Request, options: Options, provider=None
             catalog_slice=lockfile.slice_shape(catalog_slice.relations, accepted.proposal.name),
             attempts=[_attempt_for_lock(a) for a in report.attempts],
         )
-        finish(project, catalog, accepted, provenance_for(accepted.proposal, origin), report, options, lock_context)
+        provenance = provenance_for(accepted.proposal, origin)
+        if accepted.proposal.kind == "enrich":
+            _finish_spec(project, catalog, accepted, provenance, report, options, lock_context)
+        else:
+            finish(project, catalog, accepted, provenance, report, options, lock_context)
     return report
 
 
@@ -788,15 +840,7 @@ def _replay_restore(project: Project, catalog: Catalog, entry, report: RunReport
 
     where = f"{lockfile.LOCK_NAME} ({entry.model} v{entry.version})"
     proposal = validate_proposal(entry.proposal, file=where)
-    with _open_sandbox(catalog, options.timeout_s) as sandbox:
-        ctx = check(catalog, proposal, sandbox, options)
-        report.gates = ctx.report
-        if not ctx.report.passed:
-            raise GateError(
-                f"the proposal locked in {where} no longer passes the gates; run with --refresh to ask the LLM",
-                ctx.report.problems,
-            )
-        accepted = _accept(ctx)
+    stale = f"the proposal locked in {where} no longer passes the gates; run with --refresh to ask the LLM"
     context = LockContext(
         requested=dict(entry.requested),
         catalog_fingerprint=entry.catalog_fingerprint,
@@ -804,7 +848,19 @@ def _replay_restore(project: Project, catalog: Catalog, entry, report: RunReport
         attempts=list(entry.attempts),
         replay=True,
     )
-    finish(project, catalog, accepted, dict(entry.provenance), report, options, context)
+    if proposal.kind == "enrich":
+        accepted_spec = _check_spec(catalog, proposal, report, options)
+        if accepted_spec is None:
+            raise GateError(stale, report.gates.problems)
+        _finish_spec(project, catalog, accepted_spec, dict(entry.provenance), report, options, context)
+    else:
+        with _open_sandbox(catalog, options.timeout_s) as sandbox:
+            ctx = check(catalog, proposal, sandbox, options)
+            report.gates = ctx.report
+            if not ctx.report.passed:
+                raise GateError(stale, ctx.report.problems)
+            accepted = _accept(ctx)
+        finish(project, catalog, accepted, dict(entry.provenance), report, options, context)
     if options.dry_run:
         return report
     differing = [

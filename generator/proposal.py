@@ -50,6 +50,7 @@ def _proposal_spec_schema() -> dict:
     )
     return schema
 
+
 PROPOSAL_SCHEMA: dict = {
     "type": "object",
     "additionalProperties": False,
@@ -316,6 +317,27 @@ def proposal_kind(data: dict) -> str:
     return "enrich" if "spec" in data and "sql" not in data else "sql"
 
 
+def _missing_fields(data: dict, file: str | None) -> list[Problem]:
+    """One problem naming every missing field: the ones every proposal needs, then its kind's."""
+    if "kind" not in data and "sql" in data and "spec" in data:
+        return []  # which kind is meant is the problem; _kind_problems says so
+    kind = proposal_kind(data)
+    required = ("name", "layer", "description") + (("grain", "sql", "columns") if kind == "sql" else ("spec",))
+    missing = [key for key in required if key not in data]
+    if not missing:
+        return []
+    return [
+        Problem(
+            rule="schema",
+            message=f"missing required field{'s' if len(missing) > 1 else ''}: "
+            + ", ".join(missing)
+            + ("" if kind == "sql" else " (kind: enrich)"),
+            file=file,
+            identifier=missing[0],
+        )
+    ]
+
+
 def _kind_problems(data: dict, file: str | None) -> list[Problem]:
     """Exactly one of sql and spec, with the fields its kind requires."""
     kind = proposal_kind(data)
@@ -330,19 +352,6 @@ def _kind_problems(data: dict, file: str | None) -> list[Problem]:
             )
         ]
     problems = []
-    required = ("grain", "sql", "columns") if kind == "sql" else ("spec",)
-    missing = [key for key in required if key not in data]
-    if missing:
-        problems.append(
-            Problem(
-                rule="schema",
-                message=f"missing required field{'s' if len(missing) > 1 else ''} at <proposal>: "
-                + ", ".join(missing)
-                + ("" if kind == "sql" else " (kind: enrich)"),
-                file=file,
-                identifier=missing[0],
-            )
-        )
     unwanted = ("spec",) if kind == "sql" else ("sql", "columns")
     for key in unwanted:
         if key in data:
@@ -363,9 +372,7 @@ def _kind_problems(data: dict, file: str | None) -> list[Problem]:
     return problems
 
 
-def _spec_of(
-    data: dict, file: str | None, positions, text: str | None
-) -> tuple[dict, object | None, list[Problem]]:
+def _spec_of(data: dict, file: str | None, positions, text: str | None) -> tuple[dict, object | None, list[Problem]]:
     """The proposal's spec with name/description filled in, validated; or its problems."""
     from generator.enrich.spec import validate_spec
 
@@ -481,8 +488,11 @@ def validate_proposal(
         )
     validator = jsonschema.Draft202012Validator(_top_level_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
-    # jsonschema reports each missing key of one object separately; one line says it all.
-    problems = list(dict.fromkeys(_schema_problem(error, file) for error in errors))
+    # Missing top-level fields, and those the proposal's kind requires, are named in one line.
+    errors = [e for e in errors if not (e.validator == "required" and not e.absolute_path)]
+    problems = _missing_fields(data, file)
+    # jsonschema reports each missing key of a nested object separately; one line says it all.
+    problems += list(dict.fromkeys(_schema_problem(error, file) for error in errors))
     if not problems:
         problems = _kind_problems(data, file)
     kind = proposal_kind(data)

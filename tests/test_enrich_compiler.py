@@ -261,9 +261,8 @@ def test_the_model_yaml_declares_types_tests_and_provenance():
     }
     tests = {column["name"]: column.get("data_tests", []) for column in entry["columns"]}
     assert tests["rate_date"] == ["not_null"] and "not_null" in tests["units_per_usd"]
-    assert entry["data_tests"][0]["unique"]["arguments"]["column_name"] == (
-        "concat_ws('|', rate_date, currency_code)"
-    )
+    key_test = entry["data_tests"][0]["gen_model.unique_combination_of_columns"]
+    assert key_test["arguments"]["combination_of_columns"] == ["rate_date", "currency_code"]
 
 
 # -- expressions -------------------------------------------------------------------------------

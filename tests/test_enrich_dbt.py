@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from generator.dbt import invoke
+from generator.package import init_project
 from generator.project import load_project
 
 pytestmark = pytest.mark.dbt
@@ -79,7 +80,11 @@ def project(tmp_path, monkeypatch):
         shutil.copytree(RAW / source, tmp_path / "raw" / source)
     (tmp_path / "models" / "staging" / "app").mkdir()
     (tmp_path / "models" / "staging" / "app" / "stg_app__accounts.sql").write_text(ACCOUNTS_SQL)
-    return load_project(tmp_path, profiles_dir=tmp_path)
+    project = load_project(tmp_path, profiles_dir=tmp_path)
+    # Composite keys are tested with the package's unique_combination_of_columns: install
+    # it as any project would (`gen-model init`: vendored, no network).
+    init_project(project)
+    return project
 
 
 def build(project, *args: str):

@@ -88,11 +88,11 @@ def test_missing_fields_are_named_per_kind():
     data = enrich_data()
     del data["spec"]
     (problem,) = problems_of(data)
-    assert problem.message == "missing required field at <proposal>: spec (kind: enrich)"
+    assert problem.message == "missing required field: spec (kind: enrich)"
     sql = yaml.safe_load((EXAMPLES / "account_mrr.yml").read_text())
     del sql["sql"], sql["grain"]
     (problem,) = problems_of(sql)
-    assert problem.message == "missing required fields at <proposal>: grain, sql"
+    assert problem.message == "missing required fields: grain, sql"
     sql = yaml.safe_load((EXAMPLES / "account_mrr.yml").read_text())
     sql["spec"] = enrich_data()["spec"]
     sql["kind"] = "sql"

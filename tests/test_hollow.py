@@ -14,7 +14,8 @@ from generator.hollow import check_test, hollow_gate
 from generator.testsql import catalog_resolver
 
 ROOT = Path(__file__).resolve().parents[1]
-PROPOSALS = sorted((ROOT / "examples" / "proposals").glob("*.yml"))
+# The SQL examples: an enrich proposal's tests come from its spec (tests/test_enrich_flow.py).
+PROPOSALS = sorted(p for p in (ROOT / "examples" / "proposals").glob("*.yml") if "\nsql: |" in p.read_text())
 HOLLOW = Path(__file__).parent / "fixtures" / "hollow" / "account_failed_payments.yml"
 
 # The corruption each kind of test must be caught by (the start of its description).

@@ -28,7 +28,7 @@ def test_an_unknown_field_gets_a_did_you_mean():
     data = dict(GOOD, descripton="typo")
     assert problems_of(data) == [
         "p.yml: [schema] unknown field at <proposal>: 'descripton' (did you mean 'description'?). "
-        "Allowed fields: columns, description, grain, layer, materialized, name, request, sql."
+        "Allowed fields: columns, description, grain, kind, layer, materialized, name, request, spec, sql."
     ]
 
 

@@ -21,6 +21,7 @@ spec: a dbt Python model returns one relation, and a separate model keeps the ba
 the DAG (documented, testable, selectable) instead of a side table dbt does not know.
 Versioned specs (`version: N`) compile to `<name>_vN.py` with one YAML for every version.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -221,9 +222,7 @@ def wrap(line: str, indent: str) -> list[str]:
                     lines.extend(wrap(item + ",", inner))
         else:
             lines.extend(wrap(items[0], inner))
-        lines.extend(
-            wrap(tail, indent) if len(indent) + len(tail) > LINE_LENGTH else [indent + tail]
-        )
+        lines.extend(wrap(tail, indent) if len(indent) + len(tail) > LINE_LENGTH else [indent + tail])
         return lines
     return [indent + line]  # nothing to split: leave it, ruff will say so
 
@@ -249,11 +248,7 @@ def _docstring(text: str, indent: str = "") -> str:
 
     safe = text.replace("{{", "{ {").replace("{%", "{ %").replace("{#", "{ #")
     safe = safe.replace("\\", "\\\\")
-    safe = (
-        '"""' + safe[3:].replace('"""', "'''")
-        if safe.startswith('"""')
-        else safe.replace('"""', "'''")
-    )
+    safe = '"""' + safe[3:].replace('"""', "'''") if safe.startswith('"""') else safe.replace('"""', "'''")
     return "\n".join(
         textwrap.wrap(
             safe,
@@ -330,9 +325,7 @@ def cast_source(column: ColumnSpec) -> tuple[str, bool, set[str]]:
         if target.kind in ("integer", "float", "decimal"):
             return f"parse_number({value}, {target.polars()})", True, {"parse_number"}
         if target.kind == "boolean":
-            call = (
-                f"parse_boolean({value}, {_list(column.true_values)}, {_list(column.false_values)})"
-            )
+            call = f"parse_boolean({value}, {_list(column.true_values)}, {_list(column.false_values)})"
             return call, True, {"parse_boolean"}
         formats = _formats(column, target)
         formats = "ISO_8601" if formats == ISO_8601 else _list(formats)
@@ -463,9 +456,7 @@ class _ModelWriter:
         out.append(f"KEY = {_list(spec.key)}")
         if self.uses_iso:
             out.append("")
-            out.append(
-                _comment("ISO 8601 timestamps; naive ones are read in the column's time_zone.")
-            )
+            out.append(_comment("ISO 8601 timestamps; naive ones are read in the column's time_zone."))
             out.append(_lines(f"ISO_8601 = {_list(ISO_8601)}", "").rstrip())
         text = "\n".join(out) + "\n\n"
         text += _comment(
@@ -482,9 +473,7 @@ class _ModelWriter:
             f'{py_literal(drift.new)}, "retyped": {py_literal(drift.retyped)}}}\n'
         )
         if not quarantine:
-            text += "\n" + _comment(
-                "The output in order, as the model YAML declares it (DuckDB types in comments)."
-            )
+            text += "\n" + _comment("The output in order, as the model YAML declares it (DuckDB types in comments).")
             text += "\nOUTPUT_SCHEMA = {\n"
             for name, dtype, _ in spec.output_columns:
                 text += _lines(f"{py_literal(name)}: {dtype.polars()},  # {dtype.name}", "    ")
@@ -512,9 +501,7 @@ class _ModelWriter:
 
     def cast_fields(self) -> str:
         text = "def cast_fields(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
-        text += (
-            '    """Each column with `from`: its input field, cast; bad values become reasons."""\n'
-        )
+        text += '    """Each column with `from`: its input field, cast; bad values become reasons."""\n'
         text += "    casts = {\n"
         for name, source in self.casts:
             text += _lines(f"{py_literal(name)}: {source},", "        ")
@@ -558,10 +545,7 @@ class _ModelWriter:
         if not derived:
             return ""
         text = "def derive(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
-        text += (
-            '    """Columns computed by the spec\'s expressions, in order; '
-            'each sees those before."""\n'
-        )
+        text += '    """Columns computed by the spec\'s expressions, in order; each sees those before."""\n'
         text += "    return (\n        rows\n"
         for column in derived:
             assert column.expr is not None
@@ -586,10 +570,7 @@ class _ModelWriter:
                     f"pl.lit({py_literal(column.name + ' is null (not_null in the spec)')}))"
                 )
         text = "def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:\n"
-        text += (
-            '    """The rows\' remaining reasons to be rejected: null keys, '
-            'nulls the spec forbids."""\n'
-        )
+        text += '    """The rows\' remaining reasons to be rejected: null keys, nulls the spec forbids."""\n'
         text += "    reasons = [\n"
         for reason in reasons:
             text += _lines(reason + ",", "        ")
@@ -708,9 +689,8 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
             latest = dedupe.keep == "latest"
             order = [*key, dedupe.by, "_file", "_row"]
             descending = [False] * len(key) + [latest, latest, latest]
-            summary = (
-                f"One row per key: the {dedupe.keep} by {dedupe.by}; ties go to the row read "
-                + ("last." if latest else "first.")
+            summary = f"One row per key: the {dedupe.keep} by {dedupe.by}; ties go to the row read " + (
+                "last." if latest else "first."
             )
         else:
             last = dedupe.keep == "last"
@@ -752,17 +732,14 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
         ambiguous = (
             "A key that several rows share matches none of them (on_ambiguous: null)."
             if lookup.on_ambiguous == "null"
-            else "A key that several rows share takes the first by the looked-up values "
-            "(on_ambiguous: first)."
+            else "A key that several rows share takes the first by the looked-up values (on_ambiguous: first)."
         )
         key_type = self.spec_key_type()
         right_key = lookup.lookup_key.expr
         if key_type is not None:
             right_key = f"{_parenthesised(right_key)}.cast({key_type.polars()})"
         text = "def lookup_candidates(lookup: pl.DataFrame) -> pl.DataFrame:\n"
-        summary = (
-            f"{names} from {lookup.model}, by {lookup.lookup_key_text}, one row per key value."
-        )
+        summary = f"{names} from {lookup.model}, by {lookup.lookup_key_text}, one row per key value."
         text += _docstring('"""' + summary, "    ") + "\n\n"
         text += _docstring(ambiguous, "    ") + '\n    """\n'
         text += "    candidates = lookup.select(\n"
@@ -786,8 +763,7 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
         text += "\n\n"
         text += "def attach_lookup(rows: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:\n"
         text += _one_docstring(
-            f"{names} of the candidate where {lookup.key_text} = {lookup.lookup_key_text}; "
-            "row order kept.",
+            f"{names} of the candidate where {lookup.key_text} = {lookup.lookup_key_text}; row order kept.",
             "    ",
         )
         text += _lines(f"keyed = rows.with_columns(_lookup_key={lookup.key.expr})", "    ")
@@ -869,17 +845,18 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
         steps_text = ", ".join(steps[:-1]) + (" and " if len(steps) > 1 else "") + steps[-1] + " "
         fail = spec.on_error == "fail"
         bad_rows = (
-            "A bad row fails the whole stream once every row is read, so DuckDB writes "
-            "nothing (on_error: fail)."
+            "A bad row fails the whole stream once every row is read, so DuckDB writes nothing (on_error: fail)."
             if fail
             else f"Bad rows are left out; {spec.quarantine_name} lists them."
         )
         text = f"def stream({signature}) -> pa.RecordBatchReader:\n"
-        text += _docstring(
-            '"""The model\'s rows as a stream of Arrow batches, which DuckDB writes as it reads '
-            "them.",
-            "    ",
-        ) + "\n\n"
+        text += (
+            _docstring(
+                '"""The model\'s rows as a stream of Arrow batches, which DuckDB writes as it reads them.',
+                "    ",
+            )
+            + "\n\n"
+        )
         text += _docstring(
             f"Rows are {steps_text}and streamed in read order, file by file and batch "
             "by batch, so memory holds a few batches, not the input. Rows whose key was read "
@@ -948,10 +925,7 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
     def model(self) -> str:
         lookup = self.spec.lookup
         text = "def model(dbt, session):\n"
-        text += (
-            '    """dbt-duckdb entry point: an Arrow stream, which dbt writes as the table '
-            'while it is read."""\n'
-        )
+        text += '    """dbt-duckdb entry point: an Arrow stream, which dbt writes as the table while it is read."""\n'
         text += '    raw_dir = raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))\n'
         if lookup:
             args = [py_literal(lookup.model)]
@@ -980,16 +954,10 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
         text += "        rows = checked(records, found)\n"
         text += "        bad.append(unreadable)\n"
         text += '        failed = rows.filter(pl.col("_error").is_not_null())\n'
-        text += (
-            '        bad.append(failed.select("_file", "_row", "_record", "_error")'
-            '.collect(engine="streaming"))\n'
-        )
+        text += '        bad.append(failed.select("_file", "_row", "_record", "_error").collect(engine="streaming"))\n'
         if no_dedupe:
             text += '        kept = rows.filter(pl.col("_error").is_null() & key_hash().is_in(repeated))\n'
-            text += (
-                '        held.append(kept.select("_file", "_row", "_record", *KEY)'
-                '.collect(engine="streaming"))\n'
-            )
+            text += '        held.append(kept.select("_file", "_row", "_record", *KEY).collect(engine="streaming"))\n'
             text += "    if held:\n"
             text += '        flagged = duplicates(pl.concat(held)).filter(pl.col("_error").is_not_null())\n'
             text += '        bad.append(flagged.select("_file", "_row", "_record", "_error"))\n'
@@ -1018,8 +986,7 @@ def model(dbt, session):
             sections[-1] += _lines(f"COLUMNS = {_list([c.name for c in spec.columns])}", "")
             sections[-1] += "ARROW_SCHEMA = pl.DataFrame(schema=OUTPUT_SCHEMA).to_arrow().schema\n"
             sections[-1] += (
-                "BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, "
-                "not the input\n"
+                "BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, not the input\n"
             )
         sections.append(self.fixed_blocks())
         sections += [self.cast_fields(), self.derive(), self.check_rows(), self.load(quarantine)]
@@ -1094,6 +1061,13 @@ def _provenance(spec: EnrichSpec, spec_file: str) -> dict:
     return {**provenance, **{k: v for k, v in spec.provenance.items() if k not in provenance}}
 
 
+def _quarantine_provenance(spec: EnrichSpec, spec_file: str, model: str) -> dict:
+    """The model's provenance, minus its grain: rejected rows have no key (the same bad
+    record can fail twice), so the companion claims none."""
+    provenance = {key: value for key, value in _provenance(spec, spec_file).items() if key != "grain"}
+    return {**provenance, "quarantine_of": model}
+
+
 def _model_config(spec: EnrichSpec, spec_file: str | None) -> dict:
     meta: dict = {"gen_model_raw_path": RAW_PATH_META}
     if spec_file is not None:
@@ -1116,9 +1090,7 @@ def _column_entries(spec: EnrichSpec) -> list[dict]:
         if spec.key == (name,):
             tests.append("unique")
         if column is not None and column.accepted_values is not None:
-            tests.append(
-                {"accepted_values": {"arguments": {"values": list(column.accepted_values)}}}
-            )
+            tests.append({"accepted_values": {"arguments": {"values": list(column.accepted_values)}}})
         if tests:
             entry["data_tests"] = tests
         columns.append(entry)
@@ -1126,15 +1098,15 @@ def _column_entries(spec: EnrichSpec) -> list[dict]:
 
 
 def _key_tests(spec: EnrichSpec) -> list[dict]:
-    """A composite key is tested as one: its columns joined are unique."""
+    """A composite key is tested as one, column by column (joining the columns into one
+    string would let ('a|b', 'c') collide with ('a', 'b|c') and skip nulls)."""
     if len(spec.key) < 2:
         return []
-    combined = "concat_ws('|', " + ", ".join(spec.key) + ")"
     return [
         {
-            "unique": {
+            "gen_model.unique_combination_of_columns": {
                 "name": f"{spec.model_file}__key_is_unique",
-                "arguments": {"column_name": combined},
+                "arguments": {"combination_of_columns": list(spec.key)},
             }
         }
     ]
@@ -1156,10 +1128,7 @@ def render_model_yaml(spec: EnrichSpec, spec_file: str) -> str:
     if _key_tests(spec):
         model["data_tests"] = _key_tests(spec)
     model["columns"] = _column_entries(spec)
-    header = (
-        f"# Compiled by gen-model from {spec_file}: edit the spec, then recompile.\n"
-        + _CONTRACT_NOTE
-    )
+    header = f"# Compiled by gen-model from {spec_file}: edit the spec, then recompile.\n" + _CONTRACT_NOTE
     return _yaml({"version": 2, "models": [model]}, header)
 
 
@@ -1235,7 +1204,7 @@ def render_quarantine_yaml(spec: EnrichSpec, spec_file: str) -> str:
             "materialized": "table",
             "meta": {
                 "gen_model_raw_path": RAW_PATH_META,
-                "gen_model": {**_provenance(spec, spec_file), "quarantine_of": spec.name},
+                "gen_model": _quarantine_provenance(spec, spec_file, spec.name),
             },
         },
         "columns": _quarantine_columns(name),
@@ -1246,23 +1215,14 @@ def render_quarantine_yaml(spec: EnrichSpec, spec_file: str) -> str:
 
 def render_versioned_quarantine_yaml(specs: list[EnrichSpec]) -> str | None:
     """`<name>__quarantine`, versioned like its model: one version per spec that quarantines."""
-    specs = sorted(
-        (spec for spec in specs if spec.on_error == "quarantine"), key=lambda s: s.version or 0
-    )
+    specs = sorted((spec for spec in specs if spec.on_error == "quarantine"), key=lambda s: s.version or 0)
     if not specs:
         return None
     versions = [
         {
             "v": spec.version,
             "description": _quarantine_description(spec),
-            "config": {
-                "meta": {
-                    "gen_model": {
-                        **_provenance(spec, spec.spec_file_name),
-                        "quarantine_of": spec.model_file,
-                    }
-                }
-            },
+            "config": {"meta": {"gen_model": _quarantine_provenance(spec, spec.spec_file_name, spec.model_file)}},
             "columns": _quarantine_columns(spec.quarantine_name),
         }
         for spec in specs
@@ -1353,10 +1313,7 @@ def compile_files(path: Path) -> CompiledModel:
     spec = load_spec(path)
     versions = None
     if spec.version is not None:
-        versions = [
-            spec if other == path else load_spec(other)
-            for other in versioned_specs(path.parent, spec.name)
-        ]
+        versions = [spec if other == path else load_spec(other) for other in versioned_specs(path.parent, spec.name)]
     return render_spec(spec, path.name, versions)
 
 

@@ -29,7 +29,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
@@ -167,8 +167,7 @@ class InputExists(Rule):
                 problems.append(
                     ctx.problem(
                         self.name,
-                        f"{relative} is {listed}, but the spec reads it as "
-                        f"{spec.input.format}",
+                        f"{relative} is {listed}, but the spec reads it as {spec.input.format}",
                         identifier=spec.input.format,
                         suggestion=f"Set spec.input.format to {listed}.",
                     )
@@ -370,8 +369,7 @@ def execute_compiled(ctx: SpecContext) -> SpecRun | Problem:
             return ctx.problem(
                 "execute",
                 f"the compiled model did not finish on {spec.input.path} within {ctx.timeout_s:g} s",
-                suggestion="Raise the limit (--timeout) for a big input, or check the spec's "
-                "lookup and dedupe.",
+                suggestion="Raise the limit (--timeout) for a big input, or check the spec's lookup and dedupe.",
             )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     outcome = json.loads(lines[-1]) if lines else None
@@ -609,17 +607,22 @@ def _drop_relations(catalog: Catalog, relations: tuple[str, ...]) -> None:
         connection.close()
 
 
-def write_spec_proposal(project, catalog: Catalog, accepted: AcceptedSpec, provenance: dict, options: Any) -> dict:
+def write_spec_proposal(
+    project, catalog: Catalog, accepted: AcceptedSpec, provenance: dict, options: Any, extra_files=None
+) -> dict:
     """Write the new version's files atomically, build it with dbt, roll back on failure.
 
     Returns the plan and the build summary: `{"plan": SpecWritePlan, "build": {...}}`
     (the build part has RunReport.build's shape). With `options.dry_run`, only plans.
-    The caller holds the project lock (`generator.transaction.ProjectLock`).
+    `extra_files(plan) -> [PlannedFile]` adds files written in the same transaction (the
+    pipeline's lockfile entry). The caller holds the project lock.
     """
     from generator import dbt
     from generator.transaction import FileTransaction, interrupts_as_exceptions
 
     plan = plan_spec_write(project, catalog, accepted, provenance)
+    if extra_files is not None:
+        plan = replace(plan, files=(*plan.files, *extra_files(plan)))
     if getattr(options, "dry_run", False):
         return {"plan": plan, "build": None}
     progress = getattr(options, "progress", None)
@@ -635,12 +638,16 @@ def write_spec_proposal(project, catalog: Catalog, accepted: AcceptedSpec, prove
             else:
                 outcome = dbt.build(project, list(plan.selects))
             if not outcome.success or not outcome.nodes:
-                failures = [
-                    f"{node.name}: {node.status}"
-                    + (f" ({node.failures} failing rows)" if node.failures else "")
-                    + (f" — {node.message}" if node.message and node.status == "error" else "")
-                    for node in outcome.failed
-                ] or list(outcome.errors) or ["dbt selected nothing to build"]
+                failures = (
+                    [
+                        f"{node.name}: {node.status}"
+                        + (f" ({node.failures} failing rows)" if node.failures else "")
+                        + (f" — {node.message}" if node.message and node.status == "error" else "")
+                        for node in outcome.failed
+                    ]
+                    or list(outcome.errors)
+                    or ["dbt selected nothing to build"]
+                )
                 raise BuildError(
                     f"{label} failed; everything written was rolled back",
                     [Problem(rule="build", message=failure) for failure in failures],
@@ -671,7 +678,9 @@ def _unchanged(catalog: Catalog, accepted: AcceptedSpec) -> int | None:
     return latest.version if built == wanted else None
 
 
-def finish_spec_proposal(project, catalog: Catalog, accepted: AcceptedSpec, provenance: dict, report, options):
+def finish_spec_proposal(
+    project, catalog: Catalog, accepted: AcceptedSpec, provenance: dict, report, options, extra_files=None
+):
     """`pipeline.finish` for an enrich proposal: plan, write and build (unless a dry run),
     and fill the RunReport."""
     proposal, result = accepted.proposal, accepted.result
@@ -695,7 +704,7 @@ def finish_spec_proposal(project, catalog: Catalog, accepted: AcceptedSpec, prov
         report.status, report.version = "unchanged", same
         report.notes.append(f"{proposal.name} v{same} was made from this proposal already; nothing to write")
         return report
-    written = write_spec_proposal(project, catalog, accepted, provenance, options)
+    written = write_spec_proposal(project, catalog, accepted, provenance, options, extra_files)
     plan = written["plan"]
     report.version, report.previous_version = plan.version, plan.previous_version
     report.files = plan.relative_paths(project.project_dir)
