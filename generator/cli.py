@@ -116,9 +116,18 @@ def deprecation_option(function):
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
+@click.option("--no-unit-test", is_flag=True, help="Derive data tests only; skip the unit test's row search.")
 @deprecation_option
 def apply(
-    proposal_file, project_dir, profiles_dir, target, dry_run, as_json, allow_nondeterministic, deprecation_days
+    proposal_file,
+    project_dir,
+    profiles_dir,
+    target,
+    dry_run,
+    as_json,
+    allow_nondeterministic,
+    no_unit_test,
+    deprecation_days,
 ) -> None:
     """Validate and write a proposal from PROPOSAL_FILE (YAML or JSON); no LLM involved."""
     from generator import pipeline
@@ -131,6 +140,7 @@ def apply(
             allow_nondeterministic=allow_nondeterministic,
             progress=_progress(as_json),
             deprecation_days=deprecation_days,
+            unit_test=not no_unit_test,
         )
         return pipeline.apply(project, proposal_file, options)
 
@@ -162,6 +172,7 @@ def request_options(function):
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
+@click.option("--no-unit-test", is_flag=True, help="Derive data tests only; skip the unit test's row search.")
 @click.option(
     "--refresh", is_flag=True, help="Ask the LLM even if gen_model.lock has an answer for this request and catalog."
 )
@@ -179,6 +190,7 @@ def generate(
     dry_run,
     as_json,
     allow_nondeterministic,
+    no_unit_test,
     refresh,
     deprecation_days,
 ) -> None:
@@ -198,6 +210,7 @@ def generate(
             progress=_progress(as_json),
             refresh=refresh,
             deprecation_days=deprecation_days,
+            unit_test=not no_unit_test,
         )
         wanted = pipeline.Request(
             text=request,

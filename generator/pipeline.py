@@ -40,6 +40,8 @@ class Options:
     # Days until a version superseded by a breaking change is deprecated (None: the
     # GEN_MODEL_DEPRECATION_DAYS variable, else versions.DEFAULT_DEPRECATION_DAYS).
     deprecation_days: int | None = None
+    # Search fixture rows for a unit test that pins the logic (the slowest part of apply).
+    unit_test: bool = True
 
 
 @dataclass
@@ -112,14 +114,14 @@ def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> Ga
     return ctx
 
 
-def _accept(ctx: GateContext) -> Accepted:
+def _accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
     from generator.gates.contract import contract_columns
     from generator.lineage import column_lineage
     from generator.sqlformat import format_sql
 
     proposal = ctx.proposal
     columns = [ContractColumn(*column) for column in contract_columns(ctx)]
-    checked = _checked_tests(ctx)
+    checked = _checked_tests(ctx, unit_test)
     # The grain tests are derived first; the hollow-test gate keeps only what can fail.
     tests = (
         checked.kept
@@ -140,13 +142,13 @@ def _accept(ctx: GateContext) -> Accepted:
     )
 
 
-def _checked_tests(ctx: GateContext):
+def _checked_tests(ctx: GateContext, unit_test: bool = True):
     """Derived tests, the hollow-test gate and the unit test, while the sandbox is open."""
     if ctx.sandbox is None or ctx.result is None:
         return None
     from generator.modeltests import checked_tests
 
-    return checked_tests(ctx, model=ctx.proposal.name, version=None, timeout_s=ctx.timeout_s)
+    return checked_tests(ctx, model=ctx.proposal.name, version=None, unit_test=unit_test, timeout_s=ctx.timeout_s)
 
 
 def record_tests(report: RunReport, accepted: Accepted) -> None:
@@ -488,7 +490,7 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
             report.gates = ctx.report
             if not ctx.report.passed:
                 raise GateError(f"{proposal.name} was rejected by the gates", ctx.report.problems)
-            accepted = _accept(ctx)
+            accepted = _accept(ctx, options.unit_test)
         finish(project, catalog, accepted, provenance_for(proposal, origin), report, options)
     return report
 
@@ -685,7 +687,7 @@ def generate(project: Project, request: Request, options: Options, provider=None
                             report.gates = ctx.report
                             problems = ctx.report.problems
                             if ctx.report.passed:
-                                accepted = _accept(ctx)
+                                accepted = _accept(ctx, options.unit_test)
                     record.outcome = "accepted" if accepted else "rejected"
                     record.problems = len(problems)
                 if accepted:
@@ -859,7 +861,7 @@ def _replay_restore(project: Project, catalog: Catalog, entry, report: RunReport
             report.gates = ctx.report
             if not ctx.report.passed:
                 raise GateError(stale, ctx.report.problems)
-            accepted = _accept(ctx)
+            accepted = _accept(ctx, options.unit_test)
         finish(project, catalog, accepted, dict(entry.provenance), report, options, context)
     if options.dry_run:
         return report

@@ -336,3 +336,15 @@ def test_an_overloaded_provider_exits_3_and_writes_nothing(sample_project, monke
     assert "Traceback" not in result.output
     assert len(calls) == 3
     assert git_status(sample_project) == ""
+
+
+def test_no_unit_test_skips_the_row_search_but_keeps_derived_data_tests(sample_project, tmp_path):
+    proposal = write_proposal(tmp_path, PLAN_REVENUE)
+    result = CliRunner().invoke(
+        cli, ["apply", str(proposal), "--project-dir", str(sample_project), "--no-unit-test", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["unit_tests"] == 0
+    assert {t["kind"] for t in report["tests"]} >= {"grain"}
+    assert "unit_tests:" not in (sample_project / "models/marts/plan_seat_totals.yml").read_text()
