@@ -58,7 +58,8 @@ system prompt instructs you.
 
 Deterministic gates check every rule below; a proposal that breaks one is rejected.
 1. sql is DuckDB SQL: exactly one select statement (with CTEs), no semicolon, no DDL or \
-DML, no SET, PRAGMA, ATTACH, INSTALL, LOAD or COPY.
+DML, no SET, PRAGMA, ATTACH, INSTALL, LOAD or COPY. Write lambdas as lambda x: f(x) \
+(DuckDB 2 rejects x -> f(x)).
 2. Refer to relations only as {{ ref('name') }} or {{ source('source', 'table') }}, written \
 exactly as the catalog shows them. No other Jinja: no {% %}, no macros, no variables.
 3. Use only relations and columns listed in the catalog, spelled as listed (double-quote a \
