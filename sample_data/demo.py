@@ -25,7 +25,17 @@ from generator.project import Project, load_project
 MARTS = ("accounts", "subscriptions", "invoices")
 EXAMPLE = Path("examples") / "proposals" / "account_mrr.yml"
 LIVE_REQUEST = "weekly active users per account, from the product events, with the account's plan tier"
-COPIED = ("dbt_project.yml", "profiles.yml", "packages.yml", "models", "macros", "seeds", "data", "target")
+COPIED = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "packages.yml",
+    "gen_model.lock",
+    "models",
+    "macros",
+    "seeds",
+    "data",
+    "target",
+)
 PASSED = {"success", "pass"}
 SHOWN_FAILURES = 10
 
@@ -95,6 +105,7 @@ def show_generation(project: Project) -> int:
 
     name = yaml.safe_load(proposal.read_text())["name"]
     committed = {path.name: path.read_bytes() for path in (copy / "models").rglob(f"{name}*")}
+    committed["gen_model.lock"] = (copy / "gen_model.lock").read_bytes()
     for path in (copy / "models").rglob(f"{name}*"):
         path.unlink()  # so the demo writes them afresh instead of finding them up to date
     print(f"\n$ gen-model apply {EXAMPLE}   (on a fresh copy: {project.relative(copy)})", flush=True)
@@ -102,8 +113,10 @@ def show_generation(project: Project) -> int:
     if applied.returncode != 0:
         return applied.returncode
     written = {path.name: path.read_bytes() for path in (copy / "models").rglob(f"{name}*")}
+    written["gen_model.lock"] = (copy / "gen_model.lock").read_bytes()
     same = written == committed
-    print(f"  reproducible: the files are {'byte-identical to' if same else 'DIFFERENT from'} the committed ones")
+    verdict = "byte-identical to" if same else "DIFFERENT from"
+    print(f"  reproducible: the model files and gen_model.lock are {verdict} the committed ones")
     if not same:
         return 1
     if os.environ.get("ANTHROPIC_API_KEY"):
