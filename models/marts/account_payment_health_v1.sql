@@ -38,5 +38,5 @@ select
     attempts.last_failed_at
 from accounts
 left join attempts
-    on attempts.account_id = accounts.account_id
+    on accounts.account_id = attempts.account_id
 where not accounts.is_deleted

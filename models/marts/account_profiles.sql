@@ -39,8 +39,8 @@ fx_rates as (
 active_contacts as (
 
     select * from contacts
-
-    where account_id is not null
+    where
+        account_id is not null
         and not is_archived
 
 ),
@@ -105,8 +105,9 @@ invoices_with_rates as (
     from invoice_amounts
 
     asof left join fx_rates
-        on invoice_amounts.currency = fx_rates.currency_code
-        and invoice_amounts.invoice_date >= fx_rates.rate_date
+        on
+            invoice_amounts.currency = fx_rates.currency_code
+            and invoice_amounts.invoice_date >= fx_rates.rate_date
 
 ),
 

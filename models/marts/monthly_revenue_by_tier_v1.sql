@@ -21,6 +21,6 @@ select
     sum(invoices.net_paid_amount) as net_paid_amount
 from invoices
 inner join plans
-    on plans.plan_id = invoices.plan_id
+    on invoices.plan_id = plans.plan_id
 where invoices.invoice_status in ('paid', 'open', 'uncollectible')
 group by all
