@@ -43,6 +43,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check generator sample_data tests benchmarks
+	$(BIN)/ruff format --check generator sample_data tests benchmarks
 
 bench: setup
 	$(BIN)/python -m benchmarks

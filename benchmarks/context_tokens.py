@@ -111,21 +111,11 @@ def synthesise_catalog(size: int, seed: int = 7) -> Catalog:
             others = [e for d, e in entities if e != entity and e in keys]
             fk_targets = rng.sample(others, k=min(len(others), rng.randint(0, 3)))
             attributes = rng.sample(ATTRIBUTES, k=rng.randint(4, 18))
-            columns = [
-                Column(
-                    key, "varchar", f"Primary key of the {entity.replace('_', ' ')}.", True, True
-                )
-            ]
+            columns = [Column(key, "varchar", f"Primary key of the {entity.replace('_', ' ')}.", True, True)]
             for target in fk_targets:
-                columns.append(
-                    Column(
-                        f"{target}_id", "varchar", f"The {target.replace('_', ' ')} it belongs to."
-                    )
-                )
+                columns.append(Column(f"{target}_id", "varchar", f"The {target.replace('_', ' ')} it belongs to."))
             for attribute, data_type, description, values in attributes:
-                columns.append(
-                    Column(f"{attribute}", data_type, description, accepted_values=values)
-                )
+                columns.append(Column(f"{attribute}", data_type, description, accepted_values=values))
             for stamp in rng.sample(TIMESTAMPS, k=rng.randint(1, 4)):
                 columns.append(Column(stamp, "timestamp", f"When it was {stamp.split('_')[0]}."))
             columns = columns[: rng.randint(5, 30)] if len(columns) > 30 else columns
@@ -221,10 +211,7 @@ def calibration(texts: dict[str, str]) -> list[str]:
     except ImportError:
         return ["(pip install bpe-openai to compare the estimate with real tokenizers)"]
     encodings = {name: bpe_openai.get_encoding(name) for name in ("cl100k_base", "o200k_base")}
-    lines = [
-        f"{'text':<28} {'estimate':>8} {'raw':>6} {'cl100k':>7} {'o200k':>7} {'est/cl100k':>10} "
-        f"{'est/o200k':>9}"
-    ]
+    lines = [f"{'text':<28} {'estimate':>8} {'raw':>6} {'cl100k':>7} {'o200k':>7} {'est/cl100k':>10} {'est/o200k':>9}"]
     for label, text in texts.items():
         counts = {name: len(encoding.encode(text)) for name, encoding in encodings.items()}
         estimate = estimate_tokens(text)
@@ -275,15 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{catalog_slice.token_estimate:>9} {prompt.token_estimate:>10} {elapsed_ms:>6.0f}"
             )
             if catalog_slice.token_estimate > args.budget:
-                failures.append(
-                    f"{size} relations, {request!r}: slice {catalog_slice.token_estimate} > "
-                    f"{args.budget}"
-                )
+                failures.append(f"{size} relations, {request!r}: slice {catalog_slice.token_estimate} > {args.budget}")
             if prompt.token_estimate > prompt_limit:
-                failures.append(
-                    f"{size} relations, {request!r}: prompt {prompt.token_estimate} > "
-                    f"{prompt_limit}"
-                )
+                failures.append(f"{size} relations, {request!r}: prompt {prompt.token_estimate} > {prompt_limit}")
             samples.setdefault(f"slice, {size} relations", catalog_slice.text)
     samples["dbt model sql"] = EXAMPLE_SQL
     print()

@@ -124,9 +124,7 @@ def run_pandas(source: str, raw_dir: Path, accounts, session):
         )
         properties = frame.pop("properties").struct.explode()
         context = frame.pop("context").struct.explode()
-        frame = pd.concat(
-            [frame, properties.rename(columns={"path": "page_path"}), context], axis=1
-        )
+        frame = pd.concat([frame, properties.rename(columns={"path": "page_path"}), context], axis=1)
         frame = frame.sort_values(["event_id", "received_at"], kind="stable")
         return frame.drop_duplicates("event_id", keep="first").reset_index(drop=True)
     records = pd.read_json(raw_dir / INPUTS["crm"], lines=True, dtype=False)
@@ -303,29 +301,19 @@ def synthesize(directory: Path, scale: int, seed: int = 42) -> None:
                 "event_name": pl.Series(names).gather(rng.integers(0, len(names), n)),
                 "occurred_at": pl.Series(occurred).cast(pl.Datetime("us", "UTC")),
                 "received_at": pl.Series(occurred + delay).cast(pl.Datetime("us", "UTC")),
-                "feature": pl.Series(["reports", "alerts", "billing", None]).gather(
-                    rng.integers(0, 4, n)
-                ),
-                "path": pl.Series(["/home", "/reports/42", "/settings", "/billing"]).gather(
-                    rng.integers(0, 4, n)
-                ),
+                "feature": pl.Series(["reports", "alerts", "billing", None]).gather(rng.integers(0, 4, n)),
+                "path": pl.Series(["/home", "/reports/42", "/settings", "/billing"]).gather(rng.integers(0, 4, n)),
                 "duration_ms": pl.Series(rng.integers(10, 60_000, n)),
-                "locale": pl.Series(["en-US", "de-DE", "fr-FR", "en-GB"]).gather(
-                    rng.integers(0, 4, n)
+                "locale": pl.Series(["en-US", "de-DE", "fr-FR", "en-GB"]).gather(rng.integers(0, 4, n)),
+                "user_agent": pl.Series(["Mozilla/5.0 (Macintosh)", "Mozilla/5.0 (Windows NT 10.0)"]).gather(
+                    rng.integers(0, 2, n)
                 ),
-                "user_agent": pl.Series(
-                    ["Mozilla/5.0 (Macintosh)", "Mozilla/5.0 (Windows NT 10.0)"]
-                ).gather(rng.integers(0, 2, n)),
-                "ip_country": pl.Series(["US", "DE", "FR", "GB", None]).gather(
-                    rng.integers(0, 5, n)
-                ),
+                "ip_country": pl.Series(["US", "DE", "FR", "GB", None]).gather(rng.integers(0, 5, n)),
             }
         )
         frame = frame.with_columns(
             account_id="acc_" + pl.col("account_id"),
-            user_id=pl.when(pl.Series(rng.random(n)) < 0.2)
-            .then(None)
-            .otherwise("usr_" + pl.col("user_id")),
+            user_id=pl.when(pl.Series(rng.random(n)) < 0.2).then(None).otherwise("usr_" + pl.col("user_id")),
         )
         # ~1% at-least-once duplicates: a later copy, sometimes in the next month's file.
         if carry is not None:
@@ -349,12 +337,8 @@ def synthesize(directory: Path, scale: int, seed: int = 42) -> None:
     (directory / "crm").mkdir(parents=True, exist_ok=True)
     contacts = 3 * accounts
     n = contacts
-    created = np.datetime64("2023-01-01T00:00:00", "ms").astype(np.int64) + rng.integers(
-        0, 900 * 24 * 3600 * 1000, n
-    )
-    first = pl.Series(["Jane", "John", "Ada", "Grace", "Linus", "Alan"]).gather(
-        rng.integers(0, 6, n)
-    )
+    created = np.datetime64("2023-01-01T00:00:00", "ms").astype(np.int64) + rng.integers(0, 900 * 24 * 3600 * 1000, n)
+    first = pl.Series(["Jane", "John", "Ada", "Grace", "Linus", "Alan"]).gather(rng.integers(0, 6, n))
     last = pl.Series(["Doe", "Smith", "Lovelace", "Hopper", "Turing"]).gather(rng.integers(0, 5, n))
     domain = "company" + pl.Series(rng.integers(1, accounts, n)).cast(pl.String) + ".COM"
     email = first + "." + last + "@" + domain
@@ -381,12 +365,10 @@ def synthesize(directory: Path, scale: int, seed: int = 42) -> None:
             "lastname": last,
             "company": domain,
             "jobtitle": pl.Series(["CFO", "CTO", "Engineer", None]).gather(rng.integers(0, 4, n)),
-            "lifecyclestage": pl.Series(
-                ["lead", "marketingqualifiedlead", "salesqualifiedlead"]
-            ).gather(rng.integers(0, 3, n)),
-            "hubspot_owner_id": pl.Series(["owner_01", "owner_07", None]).gather(
+            "lifecyclestage": pl.Series(["lead", "marketingqualifiedlead", "salesqualifiedlead"]).gather(
                 rng.integers(0, 3, n)
             ),
+            "hubspot_owner_id": pl.Series(["owner_01", "owner_07", None]).gather(rng.integers(0, 3, n)),
             "phone": pl.Series(["+1 555 0100", None]).gather(rng.integers(0, 2, n)),
             "createdate": stamp,
             "lastmodifieddate": stamp,
@@ -398,9 +380,9 @@ def synthesize(directory: Path, scale: int, seed: int = 42) -> None:
     updates = base.sample(fraction=0.25, seed=seed).with_columns(
         lifecyclestage=pl.lit("customer"),
         hubspot_owner_id=pl.lit("owner_99"),
-        updatedAt=(
-            pl.col("updatedAt").str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ") + pl.duration(days=30)
-        ).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        updatedAt=(pl.col("updatedAt").str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ") + pl.duration(days=30)).dt.strftime(
+            "%Y-%m-%dT%H:%M:%S%.3fZ"
+        ),
     )
     rows = pl.concat([base, updates]).sample(fraction=1.0, shuffle=True, seed=seed)
     properties = [
@@ -452,9 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100)
     parser.add_argument("--raw-dir", type=Path, default=None, help="default: data/raw")
-    parser.add_argument(
-        "--warehouse", type=Path, default=None, help="raw_app.accounts for the CRM lookup"
-    )
+    parser.add_argument("--warehouse", type=Path, default=None, help="raw_app.accounts for the CRM lookup")
     parser.add_argument(
         "--synthesize",
         type=Path,
@@ -492,10 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"synthesized scale {args.scale} inputs in {time.perf_counter() - started:.0f} s")
         label = "synthetic, contract-shaped"
     raw_dir = raw_dir.resolve()
-    print(
-        f"inputs: {raw_dir} (scale {args.scale}, {label}); "
-        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
-    )
+    print(f"inputs: {raw_dir} (scale {args.scale}, {label}); {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     results = []
     header = (
         f"{'source':7} {'mode':9} {'engine':7} {'rows in':>11} {'rows out':>11} {'input MiB':>9} "
@@ -509,9 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             runs: dict[str, list[dict]] = {}
             for _ in range(args.repeat):
                 for engine in args.engines.split(","):
-                    runs.setdefault(engine, []).append(
-                        measure(engine, source, raw_dir, mode, args.warehouse)
-                    )
+                    runs.setdefault(engine, []).append(measure(engine, source, raw_dir, mode, args.warehouse))
             for engine, measured in runs.items():
                 result = min(measured, key=lambda run: run["seconds"])
                 result["all_seconds"] = [round(run["seconds"], 2) for run in measured]

@@ -168,8 +168,10 @@ def shop_project() -> list[dict] | None:
         init_project(project)
         for name in SHOP_MODELS:
             report = add_tests(project, name)
-            print(f"gen-model tests {name}: {report.status}, {len(report.added)} data tests added"
-                  + (", a unit test" if report.unit_test else ""))
+            print(
+                f"gen-model tests {name}: {report.status}, {len(report.added)} data tests added"
+                + (", a unit test" if report.unit_test else "")
+            )
         return scores(project, SHOP_MODELS)
 
 

@@ -78,10 +78,7 @@ def find_corpus(path: str | Path | None = None) -> Path | None:
 
 def load_cases(corpus: Path) -> list[Case]:
     data = json.loads((corpus / "dev.json").read_text())
-    return [
-        Case(i, item["db_id"], item["category"], item["question"], item["query"])
-        for i, item in enumerate(data)
-    ]
+    return [Case(i, item["db_id"], item["category"], item["question"], item["query"]) for i, item in enumerate(data)]
 
 
 @lru_cache(maxsize=32)
@@ -108,9 +105,7 @@ def catalog_for(corpus: Path, db_id: str) -> Catalog:
         primary = {t: tuple(cols) for t, kind, cols in keys if kind == "PRIMARY KEY"}
         unique = {(t, cols[0]) for t, kind, cols in keys if kind == "UNIQUE" and len(cols) == 1}
         for table, columns in tables.items():
-            columns = [
-                Column(c.name, c.data_type, unique=(table, c.name) in unique) for c in columns
-            ]
+            columns = [Column(c.name, c.data_type, unique=(table, c.name) in unique) for c in columns]
             relations.append(
                 Relation(
                     unique_id=f"source.nsql.{db_id}.{table}",
@@ -142,9 +137,7 @@ def to_proposal_sql(query: str, catalog: Catalog) -> str:
             continue
         if not table.args.get("db") and table.name.lower() in visible_ctes(table):
             continue
-        relation = next(
-            (r for r in catalog.relations if r.identifier.lower() == table.name.lower()), None
-        )
+        relation = next((r for r in catalog.relations if r.identifier.lower() == table.name.lower()), None)
         qualifier = [p.name.lower() for p in table.parts[:-1]]
         if relation is None or (qualifier and qualifier[-1] not in (relation.database, "main")):
             continue
@@ -212,14 +205,10 @@ def run_corpus(corpus: Path) -> list[Verdict]:
     return verdicts
 
 
-def false_rejects(
-    verdicts: list[Verdict], expectations: dict[int, dict]
-) -> tuple[list[Verdict], int]:
+def false_rejects(verdicts: list[Verdict], expectations: dict[int, dict]) -> tuple[list[Verdict], int]:
     """Valid read-only queries refused for a reason the expectations do not give."""
     valid = [v for v in verdicts if expectations.get(v.case.index, {}).get("valid_read_only")]
-    wrong = [
-        v for v in valid if set(v.rejected_by) - set(expected_rules(expectations[v.case.index]))
-    ]
+    wrong = [v for v in valid if set(v.rejected_by) - set(expected_rules(expectations[v.case.index]))]
     return wrong, len(valid)
 
 
@@ -236,10 +225,7 @@ def main(argv: list[str]) -> int:
         first = verdict.problems[0] if verdict.problems else None
         message = f"{first.line}:{first.col} {first.message}" if first else ""
         state = "pass" if verdict.passed else "reject"
-        print(
-            f"{verdict.case.index:>3}  {verdict.case.category:<8}  {state:<7}  {rules:<28}  "
-            f"{message[:90]}"
-        )
+        print(f"{verdict.case.index:>3}  {verdict.case.category:<8}  {state:<7}  {rules:<28}  {message[:90]}")
     if expectations:
         wrong, valid = false_rejects(verdicts, expectations)
         rate = len(wrong) / valid if valid else 0.0

@@ -73,6 +73,15 @@ class DbtOutcome:
     def failed(self) -> list[NodeResult]:
         return [node for node in self.nodes if node.status in ("fail", "error", "skipped")]
 
+    def failure_messages(self) -> list[str]:
+        """One line per failed node (with its failing rows or error), else dbt's own errors."""
+        return [
+            f"{node.name}: {node.status}"
+            + (f" ({node.failures} failing rows)" if node.failures else "")
+            + (f" — {node.message}" if node.message and node.status == "error" else "")
+            for node in self.failed
+        ] or list(self.errors)
+
 
 @contextlib.contextmanager
 def in_directory(directory: Path):

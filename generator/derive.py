@@ -45,8 +45,15 @@ CATEGORICAL_MAX_LENGTH = 40
 # ... and each value is seen this many times on average (else it is more like an id).
 CATEGORICAL_MIN_REPEATS = 2
 NUMERIC = ("int", "decimal", "numeric", "double", "float", "real", "hugeint")
-KIND_ORDER = {"grain": 0, "not_null": 1, "accepted_values": 2, "relationships": 3, "range": 4,
-              "rowcount": 5, "invariant": 6}
+KIND_ORDER = {
+    "grain": 0,
+    "not_null": 1,
+    "accepted_values": 2,
+    "relationships": 3,
+    "range": 4,
+    "rowcount": 5,
+    "invariant": 6,
+}
 
 
 @dataclass(frozen=True)
@@ -176,8 +183,15 @@ class _Deriver:
             if allowed is not None:
                 values = sorted(allowed - excluded)
                 if values:
-                    self.add(DataTest("accepted_values", name, {"values": values},
-                                      f"where {' and '.join(notes)} admits only these values", "accepted_values"))
+                    self.add(
+                        DataTest(
+                            "accepted_values",
+                            name,
+                            {"values": values},
+                            f"where {' and '.join(notes)} admits only these values",
+                            "accepted_values",
+                        )
+                    )
                 return
             if upstream is not None and upstream.unique:
                 return  # an id, unique upstream: never a fixed set
@@ -241,8 +255,15 @@ class _Deriver:
         expression = unwrap(definition.expression)
         ratio = self._ratio(definition)
         if ratio:
-            self.add(DataTest(f"{PACKAGE}.accepted_range", name, {"min_value": 0, "max_value": 1},
-                              f"a filtered count over the count of the same rows: {ratio}", "range"))
+            self.add(
+                DataTest(
+                    f"{PACKAGE}.accepted_range",
+                    name,
+                    {"min_value": 0, "max_value": 1},
+                    f"a filtered count over the count of the same rows: {ratio}",
+                    "range",
+                )
+            )
             return
         bound = self.facts.lower_bound(definition.scope, expression)
         if bound is None:
@@ -274,8 +295,13 @@ class _Deriver:
         part = self.facts.aggregate_shape(definition.scope, expression.this)
         whole = self.facts.aggregate_shape(definition.scope, expression.expression)
         if (
-            part and whole and part.scope is whole.scope and part.function == whole.function == "count"
-            and part.argument == whole.argument and part.condition is not None and whole.condition is None
+            part
+            and whole
+            and part.scope is whole.scope
+            and part.function == whole.function == "count"
+            and part.argument == whole.argument
+            and part.condition is not None
+            and whole.condition is None
         ):
             return expression.sql(dialect="duckdb")
         return None
@@ -289,12 +315,25 @@ class _Deriver:
         relation_kind, base, why = found
         display = _call_display(self.ctx, base.placeholder, base.relation)
         if relation_kind == "equal":
-            self.add(DataTest(f"{PACKAGE}.equal_rowcount", None, {"compare_model": display},
-                              f"one row per row of {display}: {why}", "rowcount"))
+            self.add(
+                DataTest(
+                    f"{PACKAGE}.equal_rowcount",
+                    None,
+                    {"compare_model": display},
+                    f"one row per row of {display}: {why}",
+                    "rowcount",
+                )
+            )
         else:
-            self.add(DataTest(f"{PACKAGE}.fewer_rows_than", None, {"compare_model": display},
-                              f"at most one row per row of {display}: {why} on the way, joins only to unique keys",
-                              "rowcount"))
+            self.add(
+                DataTest(
+                    f"{PACKAGE}.fewer_rows_than",
+                    None,
+                    {"compare_model": display},
+                    f"at most one row per row of {display}: {why} on the way, joins only to unique keys",
+                    "rowcount",
+                )
+            )
 
     def invariants(self, shapes: dict[str, AggregateShape]) -> None:
         names = list(shapes)
@@ -305,9 +344,12 @@ class _Deriver:
             if total.function == "sum" and not self._non_negative(total):
                 continue
             parts = [
-                name for name in names
-                if name != total_name and shapes[name].scope is total.scope
-                and shapes[name].function == total.function and shapes[name].argument == total.argument
+                name
+                for name in names
+                if name != total_name
+                and shapes[name].scope is total.scope
+                and shapes[name].function == total.function
+                and shapes[name].argument == total.argument
                 and shapes[name].condition is not None
             ]
             if not parts:
@@ -408,5 +450,3 @@ def _disjoint_equalities(conditions: list[exp.Expression]) -> bool:
 def derive_tests(ctx: GateContext, grain=None, catalog=None) -> Derivation:
     """Candidate data tests for the proposal in `ctx` (gates passed; result in the sandbox)."""
     return _Deriver(ctx, ctx.proposal.grain if grain is None else grain, catalog).run()
-
-

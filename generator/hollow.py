@@ -107,8 +107,7 @@ class _Copy:
     def first_row(self, condition: str = "true") -> str:
         """A predicate picking one row, the same one on every run."""
         return (
-            f"rowid = (select rowid from {CORRUPTED_TABLE} where {condition} "
-            f"order by {self.order} nulls last limit 1)"
+            f"rowid = (select rowid from {CORRUPTED_TABLE} where {condition} order by {self.order} nulls last limit 1)"
         )
 
     def type_of(self, column: str | None) -> str:
@@ -197,18 +196,22 @@ def corruptions(test: DataTest, copy: _Copy, resolve: Resolver) -> Iterator[tupl
         inputs = int(copy.sandbox.execute(f"select count(*) from {compare}")[0][0])
         extra = inputs - copy.count() + (0 if strict else 1)
         if extra > 0:
-            yield f"duplicate rows until there are {inputs + (0 if strict else 1):,} (the input has {inputs:,})", (
-                _duplicate(copy, times=extra)
+            yield (
+                f"duplicate rows until there are {inputs + (0 if strict else 1):,} (the input has {inputs:,})",
+                (_duplicate(copy, times=extra)),
             )
     elif macro == f"{PACKAGE}.row_count_between":
         lower, upper = args.get("min_value"), args.get("max_value")
         rows = copy.count()
         if lower is not None and int(lower) >= 1:
             keep = int(lower) - 1
-            yield f"delete rows down to {keep}", [
-                f"delete from {CORRUPTED_TABLE} where rowid not in "
-                f"(select rowid from {CORRUPTED_TABLE} order by {copy.order} limit {keep})"
-            ]
+            yield (
+                f"delete rows down to {keep}",
+                [
+                    f"delete from {CORRUPTED_TABLE} where rowid not in "
+                    f"(select rowid from {CORRUPTED_TABLE} order by {copy.order} limit {keep})"
+                ],
+            )
         if upper is not None and rows > 0:
             extra = int(upper) + 1 - rows
             if extra > 0:
@@ -218,10 +221,13 @@ def corruptions(test: DataTest, copy: _Copy, resolve: Resolver) -> Iterator[tupl
         if float(at_least) > 0:
             yield f"set {column} to null in every row", [f"update {CORRUPTED_TABLE} set {quoted} = null"]
         if float(at_most) < 1:
-            yield f"give every row a {column}", [
-                f"update {CORRUPTED_TABLE} set {quoted} = (select {quoted} from {CORRUPTED_TABLE} "
-                f"where {quoted} is not null order by 1 limit 1)"
-            ]
+            yield (
+                f"give every row a {column}",
+                [
+                    f"update {CORRUPTED_TABLE} set {quoted} = (select {quoted} from {CORRUPTED_TABLE} "
+                    f"where {quoted} is not null order by 1 limit 1)"
+                ],
+            )
 
 
 def _expression_corruptions(copy: _Copy, expression: str) -> Iterator[tuple[str, list[str]]]:
@@ -238,27 +244,36 @@ def _expression_corruptions(copy: _Copy, expression: str) -> Iterator[tuple[str,
         quoted = _quote(name)
         if _numeric(kind):
             big = f"(select coalesce(max(abs({quoted})), 0) + 1 from {CORRUPTED_TABLE})"
-            yield f"raise {name} above its largest absolute value in one row", _set(
-                copy, name, f"{quoted} + {big}", condition
+            yield (
+                f"raise {name} above its largest absolute value in one row",
+                _set(copy, name, f"{quoted} + {big}", condition),
             )
-            yield f"lower {name} below minus its largest absolute value in one row", _set(
-                copy, name, f"{quoted} - {big}", condition
+            yield (
+                f"lower {name} below minus its largest absolute value in one row",
+                _set(copy, name, f"{quoted} - {big}", condition),
             )
         elif kind == "boolean":
             yield f"negate {name} in one row", _set(copy, name, f"not {quoted}", condition)
         elif _text(kind):
             yield f"append text to {name} in one row", _set(copy, name, f"{quoted} || '{UNEXPECTED_TEXT}'", condition)
         elif _temporal(kind):
-            yield f"move {name} 10000 days later in one row", _set(
-                copy, name, f"{quoted} + interval 10000 day", condition
+            yield (
+                f"move {name} 10000 days later in one row",
+                _set(copy, name, f"{quoted} + interval 10000 day", condition),
             )
-            yield f"move {name} 10000 days earlier in one row", _set(
-                copy, name, f"{quoted} - interval 10000 day", condition
+            yield (
+                f"move {name} 10000 days earlier in one row",
+                _set(copy, name, f"{quoted} - interval 10000 day", condition),
             )
 
 
 def check_test(
-    sandbox, test: DataTest, resolve: Resolver, *, source: str = RESULT_TABLE, copy: _Copy | None = None,
+    sandbox,
+    test: DataTest,
+    resolve: Resolver,
+    *,
+    source: str = RESULT_TABLE,
+    copy: _Copy | None = None,
     timeout_s: float | None = None,
 ) -> Verdict:
     """Run one test on the real result and on corrupted copies; say whether it can fail."""

@@ -265,9 +265,12 @@ def already_covered(test: DataTest, existing: list[DataTest]) -> DataTest | None
             other_macro = canonical_name(other.name)
             if other_macro == "unique" and len(columns) == 1 and (other.column or "").lower() == columns[0]:
                 return other
-            if other_macro == macro and not other.where and sorted(
-                str(c).lower() for c in other.arguments.get("combination_of_columns") or []
-            ) == sorted(columns):
+            if (
+                other_macro == macro
+                and not other.where
+                and sorted(str(c).lower() for c in other.arguments.get("combination_of_columns") or [])
+                == sorted(columns)
+            ):
                 return other
     return None
 
@@ -401,8 +404,9 @@ def add_to_yaml(
         columns = target.get("columns")
         if columns is None:
             columns = target["columns"] = CommentedSeq()
-        column = next((c for c in columns if isinstance(c, dict) and str(c.get("name", "")).lower()
-                       == test.column.lower()), None)
+        column = next(
+            (c for c in columns if isinstance(c, dict) and str(c.get("name", "")).lower() == test.column.lower()), None
+        )
         if column is None:
             column = CommentedMap()
             column["name"] = test.column
@@ -499,8 +503,9 @@ def _selector(relation: Relation) -> str:
     return f"{relation.name}.v{relation.version}" if relation.version is not None else relation.name
 
 
-def add_tests(project: Project, name: str, *, dry_run: bool = False, unit_test: bool = True,
-              timeout_s: float = 60.0) -> TestsReport:
+def add_tests(
+    project: Project, name: str, *, dry_run: bool = False, unit_test: bool = True, timeout_s: float = 60.0
+) -> TestsReport:
     """`gen-model tests MODEL`: derive, check and add tests to an existing model's YAML."""
     from generator.catalog_builder import build_catalog
     from generator.package import missing_package_error

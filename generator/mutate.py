@@ -192,8 +192,10 @@ def _edits_for(node: exp.Expression, source_columns) -> Iterator[tuple]:
             coalesce.replace(coalesce.this.copy())
 
         yield "coalesce", f"`{_short(node)}` -> `{_short(node.this)}`", drop_fallback
-    if isinstance(node, exp.Ordered) and isinstance(node.parent, exp.Order) and isinstance(
-        node.parent.parent, exp.Window
+    if (
+        isinstance(node, exp.Ordered)
+        and isinstance(node.parent, exp.Order)
+        and isinstance(node.parent.parent, exp.Window)
     ):
 
         def flip_direction(ordered: exp.Expression) -> None:
@@ -299,15 +301,13 @@ def _group_by_edits(select: exp.Select) -> Iterator[tuple]:
     if group is None:
         return
     if group.args.get("all"):
-        keys = [
-            e for e in select.expressions
-            if not any(isinstance(n, (exp.AggFunc, exp.Window)) for n in e.walk())
-        ]
+        keys = [e for e in select.expressions if not any(isinstance(n, (exp.AggFunc, exp.Window)) for n in e.walk())]
         for index, key in enumerate(keys):
 
             def wrap(selected: exp.Expression, index=index) -> None:
                 plain = [
-                    e for e in selected.expressions
+                    e
+                    for e in selected.expressions
                     if not any(isinstance(n, (exp.AggFunc, exp.Window)) for n in e.walk())
                 ]
                 target = plain[index]
@@ -618,9 +618,9 @@ def run_mutants(
         same_shape = [(n.lower(), t) for n, t in columns] == [(n.lower(), t) for n, t in original_columns]
         equal_on_data = same_shape and _same_rows(sandbox, RESULT_TABLE, MUTANT_TABLE, timeout_s)
         if contract and not same_shape:
-            changed = [
-                f"{name} {kind}" for name, kind in columns if (name, kind) not in original_columns
-            ] or ["columns"]
+            changed = [f"{name} {kind}" for name, kind in columns if (name, kind) not in original_columns] or [
+                "columns"
+            ]
             outcome.killed_by.append("contract (" + ", ".join(changed[:3]) + ")")
         for test in usable:
             try:

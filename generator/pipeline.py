@@ -259,12 +259,7 @@ def write_and_build(project: Project, catalog: Catalog, plan_: WritePlan, option
             with options.progress.waiting(f"dbt build --select {plan_.select}"):
                 outcome = dbt.build(project, [plan_.select])
             if not outcome.success:
-                failures = [
-                    f"{node.name}: {node.status}"
-                    + (f" ({node.failures} failing rows)" if node.failures else "")
-                    + (f" — {node.message}" if node.message and node.status == "error" else "")
-                    for node in outcome.failed
-                ] or list(outcome.errors)
+                failures = outcome.failure_messages()
                 raise BuildError(
                     f"dbt build --select {plan_.select} failed; everything written was rolled back",
                     [Problem(rule="build", message=failure) for failure in failures],
@@ -359,7 +354,9 @@ def finish(
         report.status = "dry-run"
         return report
     lock = lockfile.load(project.project_dir)
-    lock.record(_lock_entry(project, accepted, provenance, plan_, lock_context))
+    lock.record(
+        _lock_entry(project, accepted.proposal, provenance, plan_, lock_context, lockfile.inputs_of(accepted.ctx))
+    )
     # The lockfile is written in the same transaction: a failed build rolls it back too.
     plan_ = replace(plan_, files=(*plan_.files, PlannedFile(lock.path, lock.dumps(), existed=lock.path.exists())))
     report.files.append(lockfile.LOCK_NAME)
@@ -400,21 +397,24 @@ def _classify(project: Project, catalog: Catalog, accepted: Accepted):
     return change
 
 
-def _lock_entry(project: Project, accepted: Accepted, provenance: dict, plan_: WritePlan, context: LockContext):
+def _lock_entry(
+    project: Project, proposal: Proposal, provenance: dict, plan_: WritePlan, context: LockContext, inputs: dict
+):
+    """What gen_model.lock records for one written version (SQL or enrich alike)."""
     from generator import lockfile
 
     return lockfile.LockEntry(
         model=plan_.model_name,
         version=plan_.version,
-        layer=accepted.proposal.layer,
+        layer=proposal.layer,
         requested=dict(context.requested),
         catalog_fingerprint=context.catalog_fingerprint,
         files={project.relative(f.path): lockfile.sha256_text(f.content) for f in plan_.files},
-        inputs=lockfile.inputs_of(accepted.ctx),
+        inputs=inputs,
         catalog_slice=dict(context.catalog_slice),
         attempts=list(context.attempts),
         provenance=dict(provenance),
-        proposal=accepted.proposal.to_dict(),
+        proposal=proposal.to_dict(),
     )
 
 
@@ -512,20 +512,7 @@ def _finish_spec(project, catalog, accepted, provenance, report, options, lock_c
 
     def lock_file(plan_) -> list[PlannedFile]:
         lock = lockfile.load(project.project_dir)
-        lock.record(
-            lockfile.LockEntry(
-                model=plan_.model_name,
-                version=plan_.version,
-                layer=accepted.proposal.layer,
-                requested=dict(context.requested),
-                catalog_fingerprint=context.catalog_fingerprint,
-                files={project.relative(f.path): lockfile.sha256_text(f.content) for f in plan_.files},
-                catalog_slice=dict(context.catalog_slice),
-                attempts=list(context.attempts),
-                provenance=dict(provenance),
-                proposal=accepted.proposal.to_dict(),
-            )
-        )
+        lock.record(_lock_entry(project, accepted.proposal, provenance, plan_, context, inputs={}))
         return [PlannedFile(lock.path, lock.dumps(), existed=lock.path.exists())]
 
     finish_spec_proposal(project, catalog, accepted, provenance, report, options, extra_files=lock_file)

@@ -34,12 +34,8 @@ class ModelPrice:
         """(input, output) USD per million tokens for a prompt of `input_tokens`."""
         if self.long_context_threshold is not None and input_tokens > self.long_context_threshold:
             return (
-                self.long_input_per_mtok
-                if self.long_input_per_mtok is not None
-                else self.input_per_mtok,
-                self.long_output_per_mtok
-                if self.long_output_per_mtok is not None
-                else self.output_per_mtok,
+                self.long_input_per_mtok if self.long_input_per_mtok is not None else self.input_per_mtok,
+                self.long_output_per_mtok if self.long_output_per_mtok is not None else self.output_per_mtok,
             )
         return self.input_per_mtok, self.output_per_mtok
 
@@ -60,45 +56,23 @@ PRICES: dict[str, ModelPrice | None] = {
     "claude-opus-5-5": ModelPrice(4.0, 20.0, f"{_DOCS}/about-claude/models/overview"),
     "claude-fable-5-2": ModelPrice(8.0, 40.0, f"{_DOCS}/models/overview (Claude Fable 5.2)"),
     # Legacy, still served.
-    "claude-fable-5-1": ModelPrice(
-        10.0, 50.0, f"{_DOCS}/about-claude/models/overview (Claude Fable 5.1)"
-    ),
+    "claude-fable-5-1": ModelPrice(10.0, 50.0, f"{_DOCS}/about-claude/models/overview (Claude Fable 5.1)"),
     "claude-fable-5": ModelPrice(10.0, 50.0, f"{_DOCS}/models/fable-5/overview"),
-    "claude-mythos-5": ModelPrice(
-        10.0, 50.0, f"{_DOCS}/models/fable-5/overview (Mythos 5 shares Fable 5's pricing)"
-    ),
+    "claude-mythos-5": ModelPrice(10.0, 50.0, f"{_DOCS}/models/fable-5/overview (Mythos 5 shares Fable 5's pricing)"),
     "claude-sonnet-5": ModelPrice(2.0, 10.0, f"{_DOCS}/models/sonnet-5/overview"),
     "claude-opus-5": ModelPrice(5.0, 25.0, f"{_DOCS}/about-claude/models/whats-new-opus-5"),
     "claude-opus-4-8": ModelPrice(5.0, 25.0, f"{_DOCS}/models/opus-4-8/overview"),
-    "claude-haiku-4-5": ModelPrice(
-        1.0, 5.0, f"{_DOCS}/about-claude/models/overview (Claude Haiku 4.5)"
-    ),
-    "claude-haiku-4-5-20251001": ModelPrice(
-        1.0, 5.0, f"{_DOCS}/about-claude/models/overview (Claude Haiku 4.5)"
-    ),
+    "claude-haiku-4-5": ModelPrice(1.0, 5.0, f"{_DOCS}/about-claude/models/overview (Claude Haiku 4.5)"),
+    "claude-haiku-4-5-20251001": ModelPrice(1.0, 5.0, f"{_DOCS}/about-claude/models/overview (Claude Haiku 4.5)"),
     # Third-party listings only (not Anthropic's own pages): used, but marked as such.
-    "claude-opus-4-7": ModelPrice(
-        5.0, 25.0, "docs.venice.ai model listing (third party; not Anthropic)"
-    ),
-    "claude-opus-4-6": ModelPrice(
-        5.0, 25.0, "docs.venice.ai model listing (third party; not Anthropic)"
-    ),
-    "claude-opus-4-5": ModelPrice(
-        5.0, 25.0, "docs.venice.ai model listing (third party; not Anthropic)"
-    ),
-    "claude-opus-4-5-20251101": ModelPrice(
-        5.0, 25.0, "docs.venice.ai model listing (third party; not Anthropic)"
-    ),
-    "claude-sonnet-4-6": ModelPrice(
-        3.0, 15.0, "docs.venice.ai model listing (third party; not Anthropic)"
-    ),
+    "claude-opus-4-7": ModelPrice(5.0, 25.0, "docs.venice.ai model listing (third party; not Anthropic)"),
+    "claude-opus-4-6": ModelPrice(5.0, 25.0, "docs.venice.ai model listing (third party; not Anthropic)"),
+    "claude-opus-4-5": ModelPrice(5.0, 25.0, "docs.venice.ai model listing (third party; not Anthropic)"),
+    "claude-opus-4-5-20251101": ModelPrice(5.0, 25.0, "docs.venice.ai model listing (third party; not Anthropic)"),
+    "claude-sonnet-4-6": ModelPrice(3.0, 15.0, "docs.venice.ai model listing (third party; not Anthropic)"),
     # Deprecated (never defaulted to), priced for users who still name them.
-    "claude-sonnet-4-5": ModelPrice(
-        3.0, 15.0, "docs.rs/cogito-claude price table, Nov 2025 (third party)"
-    ),
-    "claude-sonnet-4-5-20250929": ModelPrice(
-        3.0, 15.0, "docs.rs/cogito-claude price table, Nov 2025 (third party)"
-    ),
+    "claude-sonnet-4-5": ModelPrice(3.0, 15.0, "docs.rs/cogito-claude price table, Nov 2025 (third party)"),
+    "claude-sonnet-4-5-20250929": ModelPrice(3.0, 15.0, "docs.rs/cogito-claude price table, Nov 2025 (third party)"),
     # Known to the SDK, but no published price found: cost is reported as unknown.
     "claude-mythos-5-2": None,
     "claude-mythos-5-1": None,
@@ -120,10 +94,7 @@ class CostEstimate:
         """`$0.0012 (claude-haiku-5-5, 4,210 in / 812 out)` or `unknown (...)`."""
         tokens = f"{self.model}, {self.input_tokens:,} in / {self.output_tokens:,} out"
         if self.usd is None:
-            return (
-                f"unknown ({tokens}; no published price for {self.model}: "
-                "add one under pricing: in .gen-model.yml)"
-            )
+            return f"unknown ({tokens}; no published price for {self.model}: add one under pricing: in .gen-model.yml)"
         return f"${self.usd:.4f} ({tokens})"
 
 

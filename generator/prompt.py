@@ -110,9 +110,7 @@ catalog model. Expressions: column names, literals, == != < <= > >=, and, or, no
 x in ['a', 'b'], + - * /, and only these functions: {functions}."""
 
 
-SYSTEM_PROMPT = _SYSTEM_PROMPT.replace(
-    "{functions}", ", ".join(signature for signature, _ in VOCABULARY.values())
-)
+SYSTEM_PROMPT = _SYSTEM_PROMPT.replace("{functions}", ", ".join(signature for signature, _ in VOCABULARY.values()))
 
 
 def neutralise(text: str) -> str:
@@ -194,9 +192,7 @@ def build_prompt(
         cost = estimate_tokens(block)
         room = catalog_slice.budget_tokens - catalog_slice.token_estimate
         if cost <= min(STYLE_EXAMPLE_MAX_TOKENS, room):
-            parts.append(
-                "An existing model of this project; follow its style, not its logic:\n" + block
-            )
+            parts.append("An existing model of this project; follow its style, not its logic:\n" + block)
             style_included = True
     parts.append(_block("request", request))
     requirements = []
@@ -253,9 +249,7 @@ def repair_messages(
     """
     if not problems:
         raise ValueError("a repair needs at least one problem")
-    assistant = f"I called {TOOL_NAME} with:\n" + _block(
-        "previous_proposal", _previous_text(previous)
-    )
+    assistant = f"I called {TOOL_NAME} with:\n" + _block("previous_proposal", _previous_text(previous))
     listed = "\n".join(format_problem(i, p) for i, p in enumerate(problems, start=1))
     user = (
         f"The gates rejected that proposal with {len(problems)} problem(s):\n"

@@ -238,9 +238,9 @@ def _schema_problem(error: jsonschema.ValidationError, file: str | None) -> Prob
     return Problem(rule="schema", message=f"{where}: {error.message}", file=file)
 
 
-def _convention_problems(data: dict, file: str | None) -> list[Problem]:
+def _name_problems(name: str, layer: str, file: str | None) -> list[Problem]:
+    """The naming conventions: the layer's prefix (stg_, int_; none for marts), no version suffix."""
     problems = []
-    name, layer = data["name"], data["layer"]
     prefix = LAYER_PREFIXES.get(layer)
     if prefix and not name.startswith(prefix):
         problems.append(
@@ -271,9 +271,14 @@ def _convention_problems(data: dict, file: str | None) -> list[Problem]:
                 message=f"model name {name!r} ends in a version suffix",
                 file=file,
                 identifier=name,
-                suggestion="Drop the suffix; gen-model writes versions itself (<name>_v<N>.sql).",
+                suggestion="Drop the suffix; gen-model writes versions itself (<name>_v<N>).",
             )
         )
+    return problems
+
+
+def _convention_problems(data: dict, file: str | None) -> list[Problem]:
+    problems = _name_problems(data["name"], data["layer"], file)
     column_names = [column["name"] for column in data["columns"]]
     lowered = [c.lower() for c in column_names]
     for duplicate in sorted({c for c in lowered if lowered.count(c) > 1}):
@@ -426,26 +431,8 @@ def _enrich_problems(data: dict, validated, file: str | None) -> list[Problem]:
                 suggestion="Set layer: staging (and name it stg_<source>__<entity>s).",
             )
         )
-    elif not name.startswith("stg_"):
-        problems.append(
-            Problem(
-                rule="schema",
-                message=f"staging model name {name!r} must start with 'stg_'",
-                file=file,
-                identifier=name,
-                suggestion=f"Did you mean {'stg_' + name!r}?",
-            )
-        )
-    if re.search(r"_v\d+$", name):
-        problems.append(
-            Problem(
-                rule="schema",
-                message=f"model name {name!r} ends in a version suffix",
-                file=file,
-                identifier=name,
-                suggestion="Drop the suffix; gen-model writes versions itself (<name>_v<N>.py).",
-            )
-        )
+    else:
+        problems += _name_problems(name, layer, file)
     if data.get("materialized", "table") != "table":
         problems.append(
             Problem(

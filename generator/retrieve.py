@@ -140,9 +140,7 @@ class CatalogSlice:
         """One line per candidate: rendering, score, key and reasons (for `gen-model context`)."""
         lines = []
         for item in self.items:
-            lines.append(
-                f"{item.rendering:<8} {item.score:7.2f}  {item.key}  ({'; '.join(item.reasons)})"
-            )
+            lines.append(f"{item.rendering:<8} {item.score:7.2f}  {item.key}  ({'; '.join(item.reasons)})")
         lines.append(f"{self.token_estimate} of {self.budget_tokens} tokens (estimated)")
         return "\n".join(lines)
 
@@ -341,8 +339,7 @@ def _raw_file_candidate(raw_file: RawFile) -> _Candidate:
         kind="raw_file",
         subject=raw_file,
         fields={
-            "name": set(terms(raw_file.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]))
-            | set(terms(raw_file.path)),
+            "name": set(terms(raw_file.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])) | set(terms(raw_file.path)),
             "description": set(terms(raw_file.description)),
             "column": names,
             "column description": descriptions,
@@ -365,9 +362,7 @@ def _score(candidate: _Candidate, query: list[str], idf: dict[str, float]) -> No
     for word in query:
         best = 0.0
         best_reason = ""
-        for variant, factor in [(word, 1.0)] + [
-            (s, SYNONYM_FACTOR) for s in _SYNONYMS.get(word, ())
-        ]:
+        for variant, factor in [(word, 1.0)] + [(s, SYNONYM_FACTOR) for s in _SYNONYMS.get(word, ())]:
             for field_name, weight in _FIELD_WEIGHTS.items():
                 if variant in candidate.fields[field_name]:
                     value = weight * factor * idf.get(variant, 0.0)
@@ -375,9 +370,7 @@ def _score(candidate: _Candidate, query: list[str], idf: dict[str, float]) -> No
                         best = value
                         where = field_name
                         if field_name == "column":
-                            columns = sorted(
-                                c for c, t in candidate.column_terms.items() if variant in t
-                            )
+                            columns = sorted(c for c, t in candidate.column_terms.items() if variant in t)
                             where = f"column {columns[0]}" if columns else field_name
                         via = f" (as {variant!r})" if variant != word else ""
                         best_reason = f"{where} matches {word!r}{via}"
@@ -390,10 +383,7 @@ def _named_in_request(name: str, request: str) -> bool:
     # Plain words ('orders') are matched as words already; only identifier-like names count.
     if "_" not in name and "." not in name:
         return False
-    return (
-        re.search(r"(?<![a-z0-9_])" + re.escape(name.lower()) + r"(?![a-z0-9_])", request.lower())
-        is not None
-    )
+    return re.search(r"(?<![a-z0-9_])" + re.escape(name.lower()) + r"(?![a-z0-9_])", request.lower()) is not None
 
 
 def _staging_model(relation: Relation, models: dict[str, Relation]) -> Relation | None:
@@ -437,9 +427,7 @@ def _neighbours(
     for key in hit.foreign_keys:
         target = by_uid.get(key.to)
         if target is not None and target is not hit:
-            found.append(
-                (target, f"{hit.display}.{key.column} references it", FORWARD_NEIGHBOUR_FACTOR)
-            )
+            found.append((target, f"{hit.display}.{key.column} references it", FORWARD_NEIGHBOUR_FACTOR))
     hit_columns = {c.name.lower() for c in hit.columns}
     hit_keys = _key_columns(hit)
     for other in relations:
@@ -462,17 +450,13 @@ def _neighbours(
         other_columns = {c.name.lower() for c in other.columns}
         shared_reverse = sorted(hit_keys & other_columns - other_keys)
         if shared_reverse:
-            found.append(
-                (other, f"has {hit.display}'s key {shared_reverse[0]}", REVERSE_NEIGHBOUR_FACTOR)
-            )
+            found.append((other, f"has {hit.display}'s key {shared_reverse[0]}", REVERSE_NEIGHBOUR_FACTOR))
     return found
 
 
 def rank(catalog: Catalog, request: str) -> list[_Candidate]:
     """Every candidate worth offering for `request`, best first (ties by key)."""
-    relations = sorted(
-        (r for r in catalog.relations if _eligible(r)), key=lambda r: (r.display, r.unique_id)
-    )
+    relations = sorted((r for r in catalog.relations if _eligible(r)), key=lambda r: (r.display, r.unique_id))
     candidates = [_relation_candidate(r) for r in relations]
     candidates += [_raw_file_candidate(f) for f in sorted(catalog.raw_files, key=lambda f: f.path)]
     if not candidates:
@@ -489,14 +473,8 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
     for candidate in candidates:
         _score(candidate, query, idf)
         subject = candidate.subject
-        dotted = (
-            f"{subject.source_name}.{subject.name}"
-            if isinstance(subject, Relation) and subject.is_source
-            else ""
-        )
-        if _named_in_request(candidate.name, request) or (
-            dotted and _named_in_request(dotted, request)
-        ):
+        dotted = f"{subject.source_name}.{subject.name}" if isinstance(subject, Relation) and subject.is_source else ""
+        if _named_in_request(candidate.name, request) or (dotted and _named_in_request(dotted, request)):
             candidate.named = True
             candidate.score += NAMED_IN_REQUEST_BONUS
             candidate.reasons.insert(0, "named in the request")
@@ -554,11 +532,7 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
         # Nothing matched: offer an overview, models before the sources they stage.
         for candidate in candidates:
             relation = candidate.subject
-            staged = (
-                isinstance(relation, Relation)
-                and relation.is_source
-                and _staging_model(relation, models)
-            )
+            staged = isinstance(relation, Relation) and relation.is_source and _staging_model(relation, models)
             candidate.score = 0.0
             candidate.reasons = ["no word of the request matched; catalog overview"]
             if staged:
@@ -582,9 +556,7 @@ def _overview_order(candidate: _Candidate, models: dict[str, Relation]) -> int:
 # -- budget --------------------------------------------------------------------------------
 
 
-def retrieve(
-    catalog: Catalog, request: str, budget_tokens: int = DEFAULT_BUDGET_TOKENS
-) -> CatalogSlice:
+def retrieve(catalog: Catalog, request: str, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> CatalogSlice:
     """Choose and render the catalog entries `request` needs, within `budget_tokens` (estimated).
 
     Ranked candidates are taken greedily: whole if they fit, else compactly (column names
@@ -600,9 +572,7 @@ def retrieve(
         subject = candidate.subject
         rendering = "dropped"
         # A staged source is listed (so `gen-model context` shows why) but not sent.
-        modes = (
-            () if candidate.staged_by is not None and not candidate.named else ("full", "compact")
-        )
+        modes = () if candidate.staged_by is not None and not candidate.named else ("full", "compact")
         for mode in modes:
             if isinstance(subject, Relation):
                 block = render_relation(subject, catalog, mode)

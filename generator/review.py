@@ -320,9 +320,7 @@ def _generation_section(relation: Relation, entry: lockfile.LockEntry | None) ->
     return lines
 
 
-def review_model(
-    project: Project, catalog: Catalog, manifest: Any, lock: lockfile.Lockfile, model: str
-) -> list[str]:
+def review_model(project: Project, catalog: Catalog, manifest: Any, lock: lockfile.Lockfile, model: str) -> list[str]:
     """The Markdown section for the latest version of `model`."""
     versions = sorted(
         (r for r in catalog.models if r.name == model and r.generated and r.version is not None),
@@ -364,9 +362,7 @@ def review_model(
         recorded = (provenance.get("change") or {}).get("class")
         if recorded and recorded != change.kind:
             summary.append(["Recorded change", f"{cell(recorded)} when generated (the files changed since)"])
-        previous_item = next(
-            (v for v in files.block.get("versions") or [] if v.get("v") == previous.version), {}
-        ) or {}
+        previous_item = next((v for v in files.block.get("versions") or [] if v.get("v") == previous.version), {}) or {}
         date = previous_item.get("deprecation_date")
         if date:
             still = f"`ref('{model}', v={previous.version})` keeps working"
@@ -396,10 +392,14 @@ def review_model(
                 lineterm="",
             )
         )
-        lines += [f"SQL changes from v{previous.version}:", "", "```diff", *changes, "```", ""] if changes else [
-            f"The SQL is the same as v{previous.version}'s.",
-            "",
-        ]
+        lines += (
+            [f"SQL changes from v{previous.version}:", "", "```diff", *changes, "```", ""]
+            if changes
+            else [
+                f"The SQL is the same as v{previous.version}'s.",
+                "",
+            ]
+        )
 
     types = {c.get("name"): c.get("data_type") for c in files.version_item.get("columns") or []}
     lineage = provenance.get("lineage") or {}

@@ -224,9 +224,7 @@ class Sandbox:
                 "SET autoinstall_known_extensions = false",
             ]
             if self.base_dir is not None:
-                statements.append(
-                    f"SET file_search_path = {_sql_string(str(self.base_dir.resolve()))}"
-                )
+                statements.append(f"SET file_search_path = {_sql_string(str(self.base_dir.resolve()))}")
             statements += [f"LOAD {_sql_identifier(name)}" for name in self.extensions]
             statements += [
                 f"SET {_sql_identifier(name)} = {_sql_string(value)}" for name, value in self.session_settings
@@ -258,7 +256,7 @@ class Sandbox:
         forms: list[str] = []
         base = self.base_dir.resolve() if self.base_dir is not None else None
         for directory in self.allowed_directories:
-            absolute = (base / directory if base and not directory.is_absolute() else directory)
+            absolute = base / directory if base and not directory.is_absolute() else directory
             absolute = absolute.resolve()
             forms.append(str(absolute).rstrip("/") + "/")
             if base is not None and absolute.is_relative_to(base) and absolute != base:
@@ -279,9 +277,7 @@ class Sandbox:
                 )
             path = path.resolve()
             try:
-                connection.execute(
-                    f"ATTACH {_sql_string(str(path))} AS {_sql_identifier(alias)} (READ_ONLY)"
-                )
+                connection.execute(f"ATTACH {_sql_string(str(path))} AS {_sql_identifier(alias)} (READ_ONLY)")
             except duckdb.Error as error:
                 raise ConfigError(_attach_message(path, str(error))) from None
 
@@ -328,9 +324,7 @@ class Sandbox:
             timer.cancel()
             timer.join()
 
-    def execute(
-        self, sql: str, parameters: Sequence[Any] | None = None, timeout_s: float | None = None
-    ) -> list[tuple]:
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None, timeout_s: float | None = None) -> list[tuple]:
         """Run one statement within the time limit and fetch all its rows.
 
         For SQL gen-model writes itself. Untrusted SQL goes through `materialise`, which
@@ -358,10 +352,7 @@ class Sandbox:
         positions refer to `sql` itself (the wrapper adds exactly one line before it, which
         is taken off again).
         """
-        statement = (
-            f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS "
-            f"SELECT * FROM (\n{sql}\n) AS gen_model_query"
-        )
+        statement = f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS SELECT * FROM (\n{sql}\n) AS gen_model_query"
         started = time.perf_counter()
         try:
             self.execute(statement, timeout_s=timeout_s)
@@ -369,16 +360,12 @@ class Sandbox:
             # The table's names, not DESCRIBE of the query: over a base table, DuckDB's
             # DESCRIBE reports `status as Status` as `status` while the rows (and the model
             # dbt builds) carry `Status`.
-            columns = tuple(
-                (row[0], row[1]) for row in self.execute(f"DESCRIBE {RESULT_TABLE}")
-            )
+            columns = tuple((row[0], row[1]) for row in self.execute(f"DESCRIBE {RESULT_TABLE}"))
         except SandboxTimeout as error:
             raise SandboxTimeout(error.timeout_s, sql) from None
         except SandboxQueryError as error:
             # The wrapper puts exactly one line before the query.
-            raise SandboxQueryError(
-                error.message, _shift_excerpt(error.duckdb_message, -1), sql
-            ) from None
+            raise SandboxQueryError(error.message, _shift_excerpt(error.duckdb_message, -1), sql) from None
         row_count = self.execute(f"SELECT count(*) FROM {RESULT_TABLE}")[0][0]
         return Materialised(RESULT_TABLE, columns, int(row_count), elapsed)
 
@@ -472,9 +459,7 @@ def _regenerated(ctx: Any) -> ExecutableSQL:
         return node
 
     tree = ctx.tree.copy().transform(swap)
-    return ExecutableSQL(
-        sql=tree.sql(dialect="duckdb"), templated=ctx.templated.sql, edits=(), positions_map=False
-    )
+    return ExecutableSQL(sql=tree.sql(dialect="duckdb"), templated=ctx.templated.sql, edits=(), positions_map=False)
 
 
 def _without_final_semicolon(sql: str) -> str:
@@ -630,7 +615,5 @@ def _attach_message(path: Path, error: str) -> str:
             "`path:` in profiles.yml at the right file."
         )
     if "not a valid DuckDB database" in error:
-        return (
-            f"{path} is not a DuckDB database file; check `path:` of the target in profiles.yml."
-        )
+        return f"{path} is not a DuckDB database file; check `path:` of the target in profiles.yml."
     return f"cannot open the warehouse {path} for the dry run: {_strip_excerpt(error)}"

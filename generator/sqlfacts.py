@@ -267,14 +267,19 @@ class Facts:
                 return "the elements of generate_series() are never null"
             return None
         if isinstance(expression, NULL_PROPAGATING):
-            operands = [value for key, value in expression.args.items() if isinstance(value, exp.Expression)
-                        and key in ("this", "expression")]
+            operands = [
+                value
+                for key, value in expression.args.items()
+                if isinstance(value, exp.Expression) and key in ("this", "expression")
+            ]
             if not operands:
                 return None
             reasons = [self.never_null(scope, operand) for operand in operands]
             if all(reasons):
-                return reasons[0] if len(reasons) == 1 else "computed from non-null values: " + "; ".join(
-                    dict.fromkeys(reasons)
+                return (
+                    reasons[0]
+                    if len(reasons) == 1
+                    else "computed from non-null values: " + "; ".join(dict.fromkeys(reasons))
                 )
         return None
 
@@ -364,8 +369,9 @@ class Facts:
             inner = self.lower_bound(scope, expression.this)
             # Rounding a non-negative value keeps it non-negative (not any other bound).
             if inner and inner.value >= 0:
-                return Bound(Decimal(0) if inner.value < 1 else inner.value.to_integral_value("ROUND_FLOOR"),
-                             inner.reason)
+                return Bound(
+                    Decimal(0) if inner.value < 1 else inner.value.to_integral_value("ROUND_FLOOR"), inner.reason
+                )
             return None
         if isinstance(expression, (exp.Add, exp.Mul, exp.Div)):
             left = self.lower_bound(scope, expression.this)
@@ -426,9 +432,7 @@ class Facts:
         if group is not None and group.expressions:
             grouped_names = set()
             for key in group.expressions:
-                match = next(
-                    (s for s in select.selects if unwrap(s) == unwrap(key) or same_column(s, key)), None
-                )
+                match = next((s for s in select.selects if unwrap(s) == unwrap(key) or same_column(s, key)), None)
                 if match is None:
                     return []
                 grouped_names.add(match.alias_or_name.lower())
@@ -458,9 +462,7 @@ class Facts:
             isinstance(node, (exp.Explode, exp.Unnest, exp.GenerateSeries)) and not isinstance(node.parent, exp.In)
             for expression in select.selects
             for node in expression.walk()
-        ) or any(
-            isinstance(join.this, (exp.Unnest, exp.Lateral)) for join in select.args.get("joins") or []
-        )
+        ) or any(isinstance(join.this, (exp.Unnest, exp.Lateral)) for join in select.args.get("joins") or [])
 
     @staticmethod
     def _single_row(source) -> bool:
@@ -516,8 +518,11 @@ class Facts:
                 fewer.append("distinct")
             if select.args.get("group") is not None:
                 fewer.append("a group by")
-            elif any(isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Window)
-                     for s in select.selects for node in s.walk()):
+            elif any(
+                isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Window)
+                for s in select.selects
+                for node in s.walk()
+            ):
                 return None  # a global aggregate: one row, even from an empty input
             for join in select.args.get("joins") or []:
                 if not self._join_to_one(scope, join):

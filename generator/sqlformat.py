@@ -39,9 +39,7 @@ from generator.templating import RefCall, TemplatedSQL
 
 INDENT = 4
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters marking identifiers
-_LOWERCASE_SKIPS = re.compile(
-    rf"{_OPEN}.*?{_CLOSE}|'(?:[^']|'')*'|/\*.*?\*/|\$\$.*?\$\$", re.S
-)
+_LOWERCASE_SKIPS = re.compile(rf"{_OPEN}.*?{_CLOSE}|'(?:[^']|'')*'|/\*.*?\*/|\$\$.*?\$\$", re.S)
 _SIMPLE_SELECT = re.compile(r"^select \*\nfrom (\S+)$")
 
 
@@ -302,9 +300,7 @@ def _with_imports(
         imports.setdefault(_key(call), cte.alias)
         ordered.append((call.start, cte.alias, call, cte))
 
-    imported_tables = {
-        id(cte.this.args["from_"].this) for _, _, _, cte in ordered
-    }
+    imported_tables = {id(cte.this.args["from_"].this) for _, _, _, cte in ordered}
     for table in _placeholder_tables(tree, calls):
         if id(table) in imported_tables:
             continue
@@ -312,11 +308,7 @@ def _with_imports(
         key = _key(call)
         if key not in imports:
             name = next(
-                (
-                    candidate
-                    for candidate in _candidates(call)
-                    if candidate not in taken and candidate not in reserved
-                ),
+                (candidate for candidate in _candidates(call) if candidate not in taken and candidate not in reserved),
                 None,
             )
             number = 2

@@ -186,8 +186,7 @@ def failing_rows_sql(test: DataTest, model: str, resolve: Resolver) -> str:
 def failures_sql(test: DataTest, model: str, resolve: Resolver) -> str:
     """dbt's get_test_sql around the failing rows: one row, the number dbt reports."""
     return (
-        f"select {fail_calc(test)} as failures\nfrom (\n{failing_rows_sql(test, model, resolve)}\n"
-        ") dbt_internal_test"
+        f"select {fail_calc(test)} as failures\nfrom (\n{failing_rows_sql(test, model, resolve)}\n) dbt_internal_test"
     )
 
 

@@ -61,9 +61,7 @@ def raw_token_count(text: str) -> int:
             count += 1
         elif piece[0].isascii() and piece[0].isalpha():
             # Mixed case inside a word (base64, hashes, camelCase) splits into short tokens.
-            per_token = (
-                MIXED_CASE_LETTERS_PER_TOKEN if _MIXED_CASE.search(piece) else LETTERS_PER_TOKEN
-            )
+            per_token = MIXED_CASE_LETTERS_PER_TOKEN if _MIXED_CASE.search(piece) else LETTERS_PER_TOKEN
             count += -(-len(piece) // per_token)
         elif piece[0].isdigit():
             count += 1

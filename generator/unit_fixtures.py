@@ -143,8 +143,18 @@ def _render(value_text: str | None, data_type: str):
     kind = data_type.lower()
     if kind in ("boolean", "bool"):
         return value_text == "true"
-    if kind in ("tinyint", "smallint", "integer", "int", "bigint", "hugeint", "utinyint", "usmallint",
-                "uinteger", "ubigint"):
+    if kind in (
+        "tinyint",
+        "smallint",
+        "integer",
+        "int",
+        "bigint",
+        "hugeint",
+        "utinyint",
+        "usmallint",
+        "uinteger",
+        "ubigint",
+    ):
         return int(value_text)
     return value_text
 
@@ -361,8 +371,7 @@ def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
         keys = []
         if group is not None and group.args.get("all"):
             keys = [
-                unwrap(e) for e in select.selects
-                if not any(isinstance(n, (exp.AggFunc, exp.Window)) for n in e.walk())
+                unwrap(e) for e in select.selects if not any(isinstance(n, (exp.AggFunc, exp.Window)) for n in e.walk())
             ]
         elif group is not None:
             keys = [unwrap(k) for k in group.expressions]
@@ -445,9 +454,9 @@ class FixtureSearch:
             relation = item.relation
             read = [_quote(c) for c in item.read] or ["1 as gm_nothing"]
             order = ", ".join(f"{_quote(c)} nulls first" for c in item.read) or "1"
-            total = self.sandbox.execute(
-                f"select count(*) from {relation.relation_name}", timeout_s=self.timeout_s
-            )[0][0]
+            total = self.sandbox.execute(f"select count(*) from {relation.relation_name}", timeout_s=self.timeout_s)[0][
+                0
+            ]
             limited = relation.relation_name
             if total > SOURCE_ROW_LIMIT:
                 # A deterministic spread of rows of a large input (hash order, not the first N).
@@ -611,9 +620,7 @@ class FixtureSearch:
                 add(item.index, self._first(item, f"{quoted} is not null", f"{quoted} desc, gm_row"))
                 distinct = self.query(f"select count(distinct {quoted}) from {item.source}")[0][0]
                 if distinct and distinct <= MAX_DISTINCT_SEEDS:
-                    for (row,) in self.query(
-                        f"select min(gm_row) from {item.source} group by {quoted} order by 1"
-                    ):
+                    for (row,) in self.query(f"select min(gm_row) from {item.source} group by {quoted} order by 1"):
                         add(item.index, int(row))
             for edge in self.edges:
                 for mine, column, other, other_column in (
@@ -624,14 +631,20 @@ class FixtureSearch:
                         continue
                     partner = self.inputs[other]
                     quoted, other_quoted = _quote(column), _quote(other_column)
-                    add(item.index, self._first(
-                        item,
-                        f"{quoted} is not null and {quoted} not in "
-                        f"(select {other_quoted} from {partner.source} where {other_quoted} is not null)",
-                    ))
-                    add(item.index, self._first(
-                        item, f"{quoted} in (select {quoted} from {item.source} group by all having count(*) > 1)"
-                    ))
+                    add(
+                        item.index,
+                        self._first(
+                            item,
+                            f"{quoted} is not null and {quoted} not in "
+                            f"(select {other_quoted} from {partner.source} where {other_quoted} is not null)",
+                        ),
+                    )
+                    add(
+                        item.index,
+                        self._first(
+                            item, f"{quoted} in (select {quoted} from {item.source} group by all having count(*) > 1)"
+                        ),
+                    )
         return seeds[:MAX_SEEDS] if len(seeds) > MAX_SEEDS else seeds
 
     def diff_seeds(self, mutant_tree: exp.Expression, result_table: str, limit: int = 3) -> list[tuple[int, int]]:
@@ -895,8 +908,14 @@ class _Chooser:
         return True
 
 
-def choose_rows(search: FixtureSearch, mutants, *, max_rows: int = MAX_ROWS_PER_INPUT,
-                max_expect: int = MAX_EXPECT_ROWS, result_table: str | None = None) -> FixtureChoice:
+def choose_rows(
+    search: FixtureSearch,
+    mutants,
+    *,
+    max_rows: int = MAX_ROWS_PER_INPUT,
+    max_expect: int = MAX_EXPECT_ROWS,
+    result_table: str | None = None,
+) -> FixtureChoice:
     """Pick fixture rows: a base that returns rows, then blocks that tell mutants apart."""
     choice = FixtureChoice()
     chooser = _Chooser(search, max_rows, max_expect, result_table)

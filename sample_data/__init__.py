@@ -66,9 +66,7 @@ class Summary:
     warehouse: Path
     raw_dir: Path
     tables: dict[str, int] = field(default_factory=dict)
-    files: dict[Path, tuple[int, int]] = field(
-        default_factory=dict
-    )  # relative path -> (rows, bytes)
+    files: dict[Path, tuple[int, int]] = field(default_factory=dict)  # relative path -> (rows, bytes)
     seconds: float = 0.0
 
     def format(self) -> str:

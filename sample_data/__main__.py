@@ -29,14 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"the DuckDB file (default $GEN_MODEL_DUCKDB_PATH or {default_warehouse()})",
     )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
-    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     args = parser.parse_args(argv)
     try:
-        summary = generate(
-            scale=args.scale, raw_dir=args.raw_dir, warehouse=args.warehouse, seed=args.seed
-        )
+        summary = generate(scale=args.scale, raw_dir=args.raw_dir, warehouse=args.warehouse, seed=args.seed)
     except SampleDataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

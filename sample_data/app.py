@@ -122,9 +122,7 @@ def make_accounts(streams: Streams, count: int) -> Accounts:
         repeat=pl.int_range(pl.len()).over("base", "tld"),
     ).with_columns(
         domain=pl.col("base")
-        + pl.when(pl.col("repeat") > 0)
-        .then((pl.col("repeat") + 1).cast(pl.String))
-        .otherwise(pl.lit(""))
+        + pl.when(pl.col("repeat") > 0).then((pl.col("repeat") + 1).cast(pl.String)).otherwise(pl.lit(""))
         + pl.col("tld"),
         name=pl.col("head") + pl.col("tail").str.to_lowercase() + pl.col("suffix"),
     )
@@ -164,9 +162,7 @@ def make_accounts(streams: Streams, count: int) -> Accounts:
             "_loaded_at": to_datetime(loaded),
         }
     )
-    return Accounts(
-        table, created, deleted, size, country, currency, domain, frame["name"], industry
-    )
+    return Accounts(table, created, deleted, size, country, currency, domain, frame["name"], industry)
 
 
 def make_users(streams: Streams, accounts: Accounts, count: int) -> Users:
@@ -180,9 +176,7 @@ def make_users(streams: Streams, accounts: Accounts, count: int) -> Users:
     # The founder signs up with the account; colleagues join later, most of them early on.
     account_created = accounts.created[account]
     account_end = np.minimum(accounts.deleted[account], END)
-    joined = account_created + (rng.beta(1.0, 4.0, count) * (account_end - account_created)).astype(
-        np.int64
-    )
+    joined = account_created + (rng.beta(1.0, 4.0, count) * (account_end - account_created)).astype(np.int64)
     created = np.where(
         first_of_account,
         account_created + rng.integers(5 * US_PER_SECOND, 10 * US_PER_MINUTE, count),
@@ -202,9 +196,7 @@ def make_users(streams: Streams, accounts: Accounts, count: int) -> Users:
     first = lookup(ref.FIRST_NAMES, rng.integers(0, len(ref.FIRST_NAMES), count))
     last = lookup(ref.LAST_NAMES, rng.integers(0, len(ref.LAST_NAMES), count))
     domain = accounts.domain.gather(account)
-    personal = lookup(
-        ref.PERSONAL_EMAIL_DOMAINS, rng.integers(0, len(ref.PERSONAL_EMAIL_DOMAINS), count)
-    )
+    personal = lookup(ref.PERSONAL_EMAIL_DOMAINS, rng.integers(0, len(ref.PERSONAL_EMAIL_DOMAINS), count))
     style = rng.random(count)
     frame = pl.DataFrame(
         {
@@ -229,9 +221,7 @@ def make_users(streams: Streams, accounts: Accounts, count: int) -> Users:
     # Email addresses are unique ignoring case: number the repeats (jane.doe2@acme.com).
     frame = frame.with_columns(repeat=pl.int_range(pl.len()).over("local", "domain")).with_columns(
         local=pl.col("local")
-        + pl.when(pl.col("repeat") > 0)
-        .then((pl.col("repeat") + 1).cast(pl.String))
-        .otherwise(pl.lit(""))
+        + pl.when(pl.col("repeat") > 0).then((pl.col("repeat") + 1).cast(pl.String)).otherwise(pl.lit(""))
     )
     # ... but the app stores them as typed: capitalised names, shouting, stray spaces.
     lower = pl.col("local") + "@" + pl.col("domain")

@@ -80,17 +80,11 @@ def make_plans() -> PlanCatalog:
     rows = [("plan_free", "Free", "free", "month", "usd", 0, True)]
     index = np.zeros((4, 2, 3, 2), dtype=np.int64)  # free is row 0 everywhere
     for tier_number, tier in enumerate(ref.TIERS[1:], start=1):
-        for interval_number, (interval, label) in enumerate(
-            (("month", "Monthly"), ("year", "Yearly"))
-        ):
+        for interval_number, (interval, label) in enumerate((("month", "Monthly"), ("year", "Yearly"))):
             for currency_number, currency in enumerate(PLAN_CURRENCIES):
                 price = ref.TIER_PRICES[tier][currency] * (10 if interval == "year" else 1)
-                plan_id = f"plan_{tier}_{label.lower()}" + (
-                    "" if currency == "usd" else f"_{currency}"
-                )
-                name = f"{tier.title()} {label}" + (
-                    "" if currency == "usd" else f" ({currency.upper()})"
-                )
+                plan_id = f"plan_{tier}_{label.lower()}" + ("" if currency == "usd" else f"_{currency}")
+                name = f"{tier.title()} {label}" + ("" if currency == "usd" else f" ({currency.upper()})")
                 index[tier_number, interval_number, currency_number, :] = len(rows)
                 rows.append((plan_id, name, tier, interval, currency, price, True))
     for tier, price in ref.LEGACY_PRICES.items():
@@ -116,9 +110,7 @@ def make_plans() -> PlanCatalog:
 
 def next_boundary(start: np.ndarray, moment: np.ndarray, step_months: np.ndarray) -> np.ndarray:
     """The first billing-period boundary (start + k * step months, k >= 1) at or after `moment`."""
-    guess = np.maximum(1, np.ceil((moment - start) / (step_months * AVERAGE_MONTH))).astype(
-        np.int64
-    )
+    guess = np.maximum(1, np.ceil((moment - start) / (step_months * AVERAGE_MONTH))).astype(np.int64)
     boundary = add_months(start, guess * step_months)
     later = boundary < moment
     guess[later] += 1
@@ -180,17 +172,13 @@ def simulate_subscriptions(
 
         # Trials: lapse (some to the free plan) or convert and go on as paid.
         lapses = has_trial & (rng.random(size) >= TRIAL_CONVERSION)
-        lapse_requested = start + (rng.uniform(0.3, 1.0, size) * (trial_end - start)).astype(
-            np.int64
-        )
+        lapse_requested = start + (rng.uniform(0.3, 1.0, size) * (trial_end - start)).astype(np.int64)
         requested = np.where(lapses, lapse_requested, requested)
         kind = np.where(lapses, np.where(rng.random(size) < 0.5, LAPSE_TO_FREE, CHURN), kind)
 
         in_range = requested < END
         boundary = np.full(size, NEVER, dtype=np.int64)
-        boundary[in_range] = next_boundary(
-            bill_start[in_range], requested[in_range], step[in_range]
-        )
+        boundary[in_range] = next_boundary(bill_start[in_range], requested[in_range], step[in_range])
         # Cancellations wait for the period end, a downgrade of a yearly plan for the renewal;
         # upgrades take effect at once; a lapsing trial ends when the trial does.
         effective = np.select(
@@ -231,13 +219,9 @@ def simulate_subscriptions(
         up = kind[moves] == UPGRADE
         old_tier, old_interval, old_seats = tier[moves], interval[moves], current["seats"][moves]
         moved = moves.sum()
-        new_tier = np.where(
-            up, np.minimum(old_tier + 1, ENTERPRISE), np.maximum(old_tier - 1, FREE)
-        )
+        new_tier = np.where(up, np.minimum(old_tier + 1, ENTERPRISE), np.maximum(old_tier - 1, FREE))
         new_tier = np.where(kind[moves] == LAPSE_TO_FREE, FREE, new_tier)
-        new_tier = np.where(
-            up & (old_tier == FREE), np.where(rng.random(moved) < 0.3, GROWTH, STARTER), new_tier
-        )
+        new_tier = np.where(up & (old_tier == FREE), np.where(rng.random(moved) < 0.3, GROWTH, STARTER), new_tier)
         new_interval = np.where(
             up & (new_tier > FREE) & (rng.random(moved) < 0.25),
             YEAR,
@@ -275,23 +259,13 @@ def make_billing(streams: Streams, accounts: Accounts, users: Users) -> Billing:
     start, trial_end = history["start"], history["trial_end"]
     ended, canceled = history["ended"], history["canceled"]
     currency = accounts.currency[account]
-    plan_currency = np.array(
-        [PLAN_CURRENCIES.index(ref.PLAN_CURRENCY[code]) for code in ref.CURRENCIES]
-    )[currency]
-    legacy = ((start < PRICE_CHANGE_AT) & (plan_currency == 0) & (interval == MONTH)).astype(
-        np.int64
-    )
+    plan_currency = np.array([PLAN_CURRENCIES.index(ref.PLAN_CURRENCY[code]) for code in ref.CURRENCIES])[currency]
+    legacy = ((start < PRICE_CHANGE_AT) & (plan_currency == 0) & (interval == MONTH)).astype(np.int64)
     plan = plans.index[tier, interval, plan_currency, legacy]
 
     running = ended == NEVER
     trialing = running & (trial_end != NEVER) & (trial_end >= END)
-    past_due = (
-        running
-        & ~trialing
-        & (tier > FREE)
-        & (canceled == NEVER)
-        & (rng.random(len(tier)) < PAST_DUE_SHARE)
-    )
+    past_due = running & ~trialing & (tier > FREE) & (canceled == NEVER) & (rng.random(len(tier)) < PAST_DUE_SHARE)
     status = np.select([~running, trialing, past_due], [3, 0, 2], 1)
     stamps = np.stack(
         [
@@ -327,9 +301,7 @@ def make_billing(streams: Streams, accounts: Accounts, users: Users) -> Billing:
             "updated_at": to_datetime(updated),
         }
     ).with_columns(
-        previous_subscription_id=pl.when(pl.Series(previous_position >= 0)).then(
-            pl.col("previous_subscription_id")
-        )
+        previous_subscription_id=pl.when(pl.Series(previous_position >= 0)).then(pl.col("previous_subscription_id"))
     )
     subscriptions = subscriptions.sort("id")
 
@@ -401,12 +373,8 @@ def make_invoices_and_payments(
     code = np.array(ref.CURRENCIES)[currency[sub]]
     unit_amount = plans.unit_amount[plan[sub]]
     # Price book in integers: per-seat price x percent, rounded half up to whole currency units.
-    percent = np.array([ref.PRICE_BOOK_PERCENT.get(name, 100) for name in ref.CURRENCIES])[
-        currency[sub]
-    ]
-    local_unit = np.where(
-        percent == 100, unit_amount, (unit_amount * percent + 5000) // 10000 * 100
-    )
+    percent = np.array([ref.PRICE_BOOK_PERCENT.get(name, 100) for name in ref.CURRENCIES])[currency[sub]]
+    local_unit = np.where(percent == 100, unit_amount, (unit_amount * percent + 5000) // 10000 * 100)
     amount_due = (local_unit * history["seats"][sub]).astype(np.int64)
     method = method_of_account[account]
     wire = method == 3
@@ -429,20 +397,12 @@ def make_invoices_and_payments(
     failures = np.where(owed & ~wire, rng.integers(1, 4, count), failures)
     retried = (fate == 0) & ~wire & (rng.random(count) < 0.07)
     failures = np.where(retried, rng.integers(1, 3, count), failures)
-    settle = np.where(
-        wire, rng.uniform(2, 40, count) * US_PER_DAY, rng.uniform(1, 60, count) * US_PER_MINUTE
-    )
+    settle = np.where(wire, rng.uniform(2, 40, count) * US_PER_DAY, rng.uniform(1, 60, count) * US_PER_MINUTE)
     retry_gap = rng.uniform(2, 4, count) * US_PER_DAY
     paid_at = (created + settle + failures * retry_gap).astype(np.int64)
     # A direct debit initiated in the last days is still pending at the extract.
     debit = (method == 1) | (method == 2)
-    pending = (
-        (fate == 0)
-        & debit
-        & ~retried
-        & (created > END - 4 * US_PER_DAY)
-        & (rng.random(count) < 0.5)
-    )
+    pending = (fate == 0) & debit & ~retried & (created > END - 4 * US_PER_DAY) & (rng.random(count) < 0.5)
     fate[pending] = 1
     fate[(fate == 0) & (paid_at >= END)] = 1  # the money has not arrived yet
     amount_paid = np.where(fate == 0, amount_due, 0)
@@ -472,9 +432,7 @@ def make_invoices_and_payments(
     attempts = np.where(fate == 2, 0, failures)
     attempts = np.where(fate == 4, 0, attempts)
     failed_invoice = np.repeat(np.arange(count), attempts)
-    failed_number = np.arange(len(failed_invoice)) - np.repeat(
-        np.cumsum(attempts) - attempts, attempts
-    )
+    failed_number = np.arange(len(failed_invoice)) - np.repeat(np.cumsum(attempts) - attempts, attempts)
     failed_at = (
         created[failed_invoice]
         + rng.integers(US_PER_MINUTE, US_PER_HOUR, len(failed_invoice))
@@ -482,22 +440,18 @@ def make_invoices_and_payments(
     ).astype(np.int64)
     keep = failed_at < END
     failed_invoice, failed_at = failed_invoice[keep], failed_at[keep]
-    reasons = [
-        reason for name in ("card", "sepa_debit", "ach") for reason in ref.FAILURE_REASONS[name]
-    ]
+    reasons = [reason for name in ("card", "sepa_debit", "ach") for reason in ref.FAILURE_REASONS[name]]
     # Offsets of each method's reasons in `reasons` (card, sepa_debit, ach; wires never fail).
     reason_offset = np.array([0, 4, 7, 0])
     reason_count = np.array([4, 3, 3, 1])
     failed_method = method[failed_invoice]
-    reason = reason_offset[failed_method] + (
-        rng.random(len(failed_invoice)) * reason_count[failed_method]
-    ).astype(np.int64)
+    reason = reason_offset[failed_method] + (rng.random(len(failed_invoice)) * reason_count[failed_method]).astype(
+        np.int64
+    )
 
     succeeded_invoice = np.flatnonzero(fate == 0)
     pending_invoice = np.flatnonzero(pending)
-    pending_at = created[pending_invoice] + rng.integers(
-        US_PER_MINUTE, US_PER_HOUR, len(pending_invoice)
-    )
+    pending_at = created[pending_invoice] + rng.integers(US_PER_MINUTE, US_PER_HOUR, len(pending_invoice))
     refunded = succeeded_invoice[rng.random(len(succeeded_invoice)) < 0.02]
     full_refund = rng.random(len(refunded)) < 0.6
     refund_amount = np.where(
@@ -505,9 +459,7 @@ def make_invoices_and_payments(
         amount_due[refunded],
         np.round(amount_due[refunded] * rng.uniform(0.1, 0.5, len(refunded))),
     ).astype(np.int64)
-    refund_at = paid_at[refunded] + (rng.uniform(1, 45, len(refunded)) * US_PER_DAY).astype(
-        np.int64
-    )
+    refund_at = paid_at[refunded] + (rng.uniform(1, 45, len(refunded)) * US_PER_DAY).astype(np.int64)
     keep = refund_at < END
     refunded, refund_amount, refund_at = refunded[keep], refund_amount[keep], refund_at[keep]
 
@@ -528,9 +480,7 @@ def make_invoices_and_payments(
             np.zeros(len(refunded), dtype=np.int64),
         ]
     )
-    failure = np.concatenate(
-        [reason, np.full(len(succeeded_invoice) + len(pending_invoice) + len(refunded), -1)]
-    )
+    failure = np.concatenate([reason, np.full(len(succeeded_invoice) + len(pending_invoice) + len(refunded), -1)])
     at = np.concatenate([failed_at, paid_at[succeeded_invoice], pending_at, refund_at])
     payment_order = np.lexsort((amount, invoice_number[invoice], at))
     invoice, amount, paid_status, failure, at = (
@@ -555,9 +505,7 @@ def make_invoices_and_payments(
     return invoices, duplicate_loads(rng, payments, loaded)
 
 
-def duplicate_loads(
-    rng: np.random.Generator, payments: pl.DataFrame, loaded: np.ndarray
-) -> pl.DataFrame:
+def duplicate_loads(rng: np.random.Generator, payments: pl.DataFrame, loaded: np.ndarray) -> pl.DataFrame:
     """Land ~1% of payments twice, as at-least-once EL does: same id, a later `_loaded_at`.
 
     A direct debit that settled between the two loads was still 'pending' the first time.
@@ -566,15 +514,12 @@ def duplicate_loads(
     again = np.flatnonzero((rng.random(size) < 0.01) & (loaded < EXTRACTED_AT - US_PER_HOUR))
     later = (
         loaded[again]
-        + (
-            rng.random(len(again)) * np.minimum(3 * US_PER_DAY, EXTRACTED_AT - loaded[again])
-        ).astype(np.int64)
+        + (rng.random(len(again)) * np.minimum(3 * US_PER_DAY, EXTRACTED_AT - loaded[again])).astype(np.int64)
         + US_PER_SECOND
     )
     first_copy = payments[again]
     settled_since = (
-        first_copy["payment_method"].is_in(["sepa_debit", "ach"])
-        & (first_copy["status"] != "pending")
+        first_copy["payment_method"].is_in(["sepa_debit", "ach"]) & (first_copy["status"] != "pending")
     ) & pl.Series(rng.random(len(again)) < 0.5)
     first_copy = first_copy.with_columns(
         status=pl.when(settled_since).then(pl.lit("pending")).otherwise(pl.col("status")),

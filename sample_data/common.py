@@ -62,16 +62,11 @@ def ids(prefix: str, count: int, width: int) -> pl.Series:
     """'prefix' + 1-based zero-padded numbers: ids('acc_', 3, 5) -> acc_00001 .. acc_00003."""
     width = max(width, len(str(count)))
     return pl.select(
-        (
-            pl.lit(prefix)
-            + pl.int_range(1, count + 1, eager=False).cast(pl.String).str.zfill(width)
-        ).alias("id")
+        (pl.lit(prefix) + pl.int_range(1, count + 1, eager=False).cast(pl.String).str.zfill(width)).alias("id")
     ).to_series()
 
 
-def pick(
-    rng: np.random.Generator, values: list, weights: list[float] | None, size: int
-) -> np.ndarray:
+def pick(rng: np.random.Generator, values: list, weights: list[float] | None, size: int) -> np.ndarray:
     """Indices into `values` drawn with `weights` (normalised here)."""
     p = None if weights is None else np.asarray(weights, dtype=float) / np.sum(weights)
     return rng.choice(len(values), size=size, p=p)
@@ -95,9 +90,7 @@ def to_datetime(values: np.ndarray, mask: np.ndarray | None = None) -> pl.Series
     """int64 microseconds -> polars Datetime(us, UTC); rows where `mask` is True become null."""
     series = pl.Series(values.astype(np.int64)).cast(DATETIME_UTC)
     if mask is not None:
-        series = pl.select(
-            pl.when(pl.Series(mask)).then(None).otherwise(series).alias(series.name)
-        ).to_series()
+        series = pl.select(pl.when(pl.Series(mask)).then(None).otherwise(series).alias(series.name)).to_series()
     return series
 
 
@@ -119,9 +112,7 @@ def add_months(times: np.ndarray, months: np.ndarray) -> np.ndarray:
     day, time_of_day = np.divmod(since_month_start, US_PER_DAY)
     target = month + months.astype(np.int64)
     target_start = target.astype("datetime64[us]").astype(np.int64)
-    days_in_target = (
-        (target + 1).astype("datetime64[us]").astype(np.int64) - target_start
-    ) // US_PER_DAY
+    days_in_target = ((target + 1).astype("datetime64[us]").astype(np.int64) - target_start) // US_PER_DAY
     return target_start + np.minimum(day, days_in_target - 1) * US_PER_DAY + time_of_day
 
 

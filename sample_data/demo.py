@@ -43,8 +43,7 @@ SHOWN_FAILURES = 10
 def mart_row_counts(project: Project, marts: tuple[str, ...] = MARTS) -> dict[str, int]:
     """Rows per mart, counted by dbt itself so any profile's warehouse path works."""
     query = " union all ".join(
-        f"select '{name}' as mart, count(*) as row_count from {{{{ ref('{name}') }}}}"
-        for name in marts
+        f"select '{name}' as mart, count(*) as row_count from {{{{ ref('{name}') }}}}" for name in marts
     )
     outcome = invoke(project, ["show", "--inline", query, "--limit", str(len(marts))])
     if not outcome.success or not outcome.nodes:
@@ -64,9 +63,7 @@ def summarize(outcome: DbtOutcome, seconds: float) -> str:
         if kind in tally:
             counts = ", ".join(f"{count} {status}" for status, count in sorted(tally[kind].items()))
             lines.append(f"  {kind + 's':<10} {counts}")
-    broken = sorted(
-        (node for node in outcome.nodes if node.status in ("error", "fail")), key=lambda n: n.name
-    )
+    broken = sorted((node for node in outcome.nodes if node.status in ("error", "fail")), key=lambda n: n.name)
     for node in broken[:SHOWN_FAILURES]:
         last_line = (node.message or "").strip().splitlines()[-1:] or [""]
         lines.append(f"  {node.status.upper():<6} {node.name}: {last_line[0].strip()}")

@@ -93,9 +93,7 @@ def write_events(
     user_end = np.minimum(np.minimum(users.deleted, billing.active_until[users.account]), END)
     weights = np.empty(len(bounds))
     for number, (month_start, month_end) in enumerate(bounds):
-        overlap = np.clip(
-            np.minimum(user_end, month_end) - np.maximum(users.created, month_start), 0, None
-        )
+        overlap = np.clip(np.minimum(user_end, month_end) - np.maximum(users.created, month_start), 0, None)
         weights[number] = np.sum(users.activity * overlap)
     counts = month_counts(total, weights)
 
@@ -134,19 +132,13 @@ def month_of_events(
     window_start = np.maximum(users.created, month_start)
     window_end = np.minimum(user_end, month_end)
     weight = users.activity * np.clip(window_end - window_start, 0, None)
-    user = (
-        rng.choice(users.count, size=count, p=weight / weight.sum())
-        if count
-        else np.zeros(0, np.int64)
-    )
+    user = rng.choice(users.count, size=count, p=weight / weight.sum()) if count else np.zeros(0, np.int64)
     begin, finish = window_start[user], window_end[user]
     occurred = begin + (rng.random(count) * (finish - begin)).astype(np.int64)
 
     # People work in the (European and American) daytime and rarely at weekends.
     day_start = occurred - occurred % US_PER_DAY
-    daytime = day_start + (np.clip(rng.normal(14.5, 3.5, count), 0, 23.99) * US_PER_HOUR).astype(
-        np.int64
-    )
+    daytime = day_start + (np.clip(rng.normal(14.5, 3.5, count), 0, 23.99) * US_PER_HOUR).astype(np.int64)
     move = (rng.random(count) < 0.6) & (daytime >= begin) & (daytime < finish)
     occurred = np.where(move, daytime, occurred)
     weekday = (occurred // US_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday; 5, 6: weekend
@@ -191,9 +183,7 @@ def month_of_events(
     )
     locale = np.array([row[3] for row in ref.COUNTRIES])
     country = accounts.country[account]
-    ip_country = np.where(
-        rng.random(count) < 0.08, rng.integers(0, len(ref.COUNTRIES), count), country
-    )
+    ip_country = np.where(rng.random(count) < 0.08, rng.integers(0, len(ref.COUNTRIES), count), country)
     ip_country = np.where(rng.random(count) < 0.02, -1, ip_country)
     agent = np.where(
         name == api_call,
@@ -236,10 +226,7 @@ def month_of_events(
         pl.struct(
             "feature",
             pl.when(pl.col("template").str.contains("{}", literal=True))
-            .then(
-                pl.col("template").str.replace("{}", "", literal=True)
-                + pl.col("object_id").cast(pl.String)
-            )
+            .then(pl.col("template").str.replace("{}", "", literal=True) + pl.col("object_id").cast(pl.String))
             .otherwise(pl.col("template"))
             .alias("path"),
             "duration_ms",
@@ -249,9 +236,7 @@ def month_of_events(
 
     # At-least-once delivery: ~1% of events arrive a second time, a little later.
     again = np.flatnonzero(rng.random(count) < DUPLICATE_SHARE)
-    redelivered = received[again] + (rng.uniform(1, 2 * 3600, len(again)) * US_PER_SECOND).astype(
-        np.int64
-    )
+    redelivered = received[again] + (rng.uniform(1, 2 * 3600, len(again)) * US_PER_SECOND).astype(np.int64)
     copies = frame[again].with_columns(received_at=pl.Series(redelivered).cast(DATETIME_UTC))
     frame = pl.concat([frame, copies]).sort("received_at", "event_id")
     return frame, user_row, occurred

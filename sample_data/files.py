@@ -46,9 +46,7 @@ def crm_contacts(streams: Streams, accounts: Accounts, users: Users, billing: Bi
     # Users are sorted by creation, not by account: index them per account first.
     by_account = np.argsort(users.account, kind="stable")
     is_user = ordinal < users_per_account[account]
-    user = np.where(
-        is_user, by_account[np.minimum(first_user[account] + ordinal, users.count - 1)], 0
-    )
+    user = np.where(is_user, by_account[np.minimum(first_user[account] + ordinal, users.count - 1)], 0)
     size = len(account)
 
     first = lookup(ref.FIRST_NAMES, rng.integers(0, len(ref.FIRST_NAMES), size))
@@ -56,12 +54,8 @@ def crm_contacts(streams: Streams, accounts: Accounts, users: Users, billing: Bi
     known = pl.Series(is_user)
     contacts = pl.DataFrame(
         {
-            "firstname": pl.select(
-                pl.when(known).then(users.first_name.gather(user)).otherwise(first)
-            ).to_series(),
-            "lastname": pl.select(
-                pl.when(known).then(users.last_name.gather(user)).otherwise(last)
-            ).to_series(),
+            "firstname": pl.select(pl.when(known).then(users.first_name.gather(user)).otherwise(first)).to_series(),
+            "lastname": pl.select(pl.when(known).then(users.last_name.gather(user)).otherwise(last)).to_series(),
             "domain": accounts.domain.gather(account),
             "user_email": users.email.gather(user).str.strip_chars().str.to_lowercase(),
             "known": known,
@@ -116,12 +110,8 @@ def crm_contacts(streams: Streams, accounts: Accounts, users: Users, billing: Bi
             prospect.select("firstname", "lastname", "company", "email"),
         ]
     )
-    stage = np.concatenate(
-        [stage, pick(rng, ref.LIFECYCLE_STAGES[:4], [50, 25, 15, 10], prospects)]
-    )
-    created = np.concatenate(
-        [created, START + (rng.random(prospects) * (END - START)).astype(np.int64)]
-    )
+    stage = np.concatenate([stage, pick(rng, ref.LIFECYCLE_STAGES[:4], [50, 25, 15, 10], prospects)])
+    created = np.concatenate([created, START + (rng.random(prospects) * (END - START)).astype(np.int64)])
     created = np.clip(created, START, END - US_PER_DAY)
     country = np.concatenate([country, np.full(prospects, 0)])
     total = size + prospects
@@ -165,9 +155,7 @@ def crm_contacts(streams: Streams, accounts: Accounts, users: Users, billing: Bi
         .then(dial + " " + local_number.str.slice(0, 3) + " " + local_number.str.slice(3))
         .otherwise(dial + local_number)
     ).to_series()
-    jobtitle = lookup(
-        ref.JOB_TITLES, np.where(rng.random(n) < 0.1, -1, rng.integers(0, len(ref.JOB_TITLES), n))
-    )
+    jobtitle = lookup(ref.JOB_TITLES, np.where(rng.random(n) < 0.1, -1, rng.integers(0, len(ref.JOB_TITLES), n)))
     created_text = pl.Series(created[row]).cast(DATETIME_UTC).dt.strftime(ISO_MILLIS)
     updated_text = pl.Series(updated).cast(DATETIME_UTC).dt.strftime(ISO_MILLIS)
     company = people["company"]
@@ -227,32 +215,23 @@ def firmographics(streams: Streams, accounts: Accounts) -> bytes:
     account = np.concatenate([covered, twice])
     newer = np.concatenate([np.ones(len(covered), dtype=bool), np.zeros(len(twice), dtype=bool)])
     n = len(account)
-    employees = np.maximum(
-        1, np.round(accounts.size[account] * 40 * rng.lognormal(0, 0.5, n))
-    ).astype(np.int64)
+    employees = np.maximum(1, np.round(accounts.size[account] * 40 * rng.lognormal(0, 0.5, n))).astype(np.int64)
     bounds = np.array([low for low, _, _ in ref.EMPLOYEE_RANGES])
     band = np.searchsorted(bounds, employees, side="right") - 1
-    revenue = (np.round(employees * rng.uniform(80_000, 250_000, n) / 100_000) * 100_000).astype(
-        np.int64
-    )
+    revenue = (np.round(employees * rng.uniform(80_000, 250_000, n) / 100_000) * 100_000).astype(np.int64)
     country = accounts.country[account]
     # The vendor puts the headquarters in one of the country's big cities.
     cities_per_country = np.array([len(row[5]) for row in ref.COUNTRIES])
     first_city = np.cumsum(cities_per_country) - cities_per_country
     known = np.maximum(country, 0)
     city_number = first_city[known] + rng.integers(0, 5, n) % cities_per_country[known]
-    city = lookup(
-        [city for row in ref.COUNTRIES for city in row[5]], np.where(country < 0, -1, city_number)
-    )
+    city = lookup([city for row in ref.COUNTRIES for city in row[5]], np.where(country < 0, -1, city_number))
     day = (np.datetime64("2024-01-01") + rng.integers(0, 500, n)).astype("datetime64[D]")
     day = np.where(newer, day, day - np.timedelta64(400, "D"))
     domain = accounts.domain.gather(account)
     variant = rng.random(n)
     tag_count = rng.integers(1, 4, n)
-    tags = [
-        lookup(ref.FIRMOGRAPHIC_TAGS, rng.integers(0, len(ref.FIRMOGRAPHIC_TAGS), n))
-        for _ in range(3)
-    ]
+    tags = [lookup(ref.FIRMOGRAPHIC_TAGS, rng.integers(0, len(ref.FIRMOGRAPHIC_TAGS), n)) for _ in range(3)]
     industry = accounts.industry[account]
     records = pl.DataFrame(
         {
@@ -275,17 +254,11 @@ def firmographics(streams: Streams, accounts: Accounts) -> bytes:
             "city": city,
             "country": lookup(ref.COUNTRY_CODES, country),
             "founded_year": pl.select(
-                pl.when(pl.Series(rng.random(n) < 0.1))
-                .then(None)
-                .otherwise(pl.Series(rng.integers(1985, 2023, n)))
+                pl.when(pl.Series(rng.random(n) < 0.1)).then(None).otherwise(pl.Series(rng.integers(1985, 2023, n)))
             ).to_series(),
-            "tags": pl.DataFrame(
-                {"first": tags[0], "second": tags[1], "third": tags[2], "count": tag_count}
-            )
+            "tags": pl.DataFrame({"first": tags[0], "second": tags[1], "third": tags[2], "count": tag_count})
             .select(
-                pl.concat_list("first", "second", "third")
-                .list.head(pl.col("count"))
-                .list.unique(maintain_order=True)
+                pl.concat_list("first", "second", "third").list.head(pl.col("count")).list.unique(maintain_order=True)
             )
             .to_series(),
             "updated_at": pl.Series(day).dt.strftime("%Y-%m-%d"),
@@ -303,13 +276,7 @@ def firmographics(streams: Streams, accounts: Accounts) -> bytes:
     )
     buffer = io.BytesIO()
     records.write_json(buffer)
-    return (
-        b'{"data":'
-        + buffer.getvalue()
-        + b',"meta":{"count":'
-        + str(n).encode()
-        + b',"source":"vendor-x"}}\n'
-    )
+    return b'{"data":' + buffer.getvalue() + b',"meta":{"count":' + str(n).encode() + b',"source":"vendor-x"}}\n'
 
 
 def fx_rates(streams: Streams) -> bytes:

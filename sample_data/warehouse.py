@@ -110,9 +110,7 @@ def load(connection: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame])
         for name, columns in TABLES.items():
             frame = tables[name]
             if list(frame.columns) != list(columns):
-                raise SampleDataError(
-                    f"{name}: columns {frame.columns} differ from the contract {list(columns)}"
-                )
+                raise SampleDataError(f"{name}: columns {frame.columns} differ from the contract {list(columns)}")
             ddl = ", ".join(f"{column} {data_type}" for column, data_type in columns.items())
             connection.execute(f"create table {name} ({ddl})")
             connection.register("incoming", frame.to_arrow())

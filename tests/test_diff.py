@@ -46,7 +46,14 @@ def connection():
 
 def run(connection, key=("id", "day"), a="v1", b="v2"):
     return diff_relations(
-        connection, a, b, list(key), columns(connection, a), columns(connection, b), model="m", from_version=1,
+        connection,
+        a,
+        b,
+        list(key),
+        columns(connection, a),
+        columns(connection, b),
+        model="m",
+        from_version=1,
         to_version=2,
     )
 
@@ -77,8 +84,10 @@ def test_counts_keys_columns_and_examples(connection):
 
 def test_examples_are_the_first_by_key_and_limited(connection):
     connection.execute("create table big_a as select i as id, i % 7 as v from range(1000) t(i)")
-    connection.execute("create table big_b as select i as id, case when i % 10 = 3 then -1 else i % 7 end as v "
-                       "from range(5, 1005) t(i)")
+    connection.execute(
+        "create table big_b as select i as id, case when i % 10 = 3 then -1 else i % 7 end as v "
+        "from range(5, 1005) t(i)"
+    )
     result = run(connection, key=("id",), a="big_a", b="big_b")
     assert (result.only_from, result.only_to, result.matched) == (5, 5, 995)
     assert [row["id"] for row in result.examples_only_from] == [0, 1, 2, 3, 4]
@@ -102,8 +111,10 @@ def test_a_key_repeated_in_both_versions_compares_row_counts_only(connection):
     assert (result.rows_from, result.rows_to) == (6, 6)
     assert result.matched is None and result.examples_changed == []
     assert result.duplicate_keys == {"from": 1, "to": 1}
-    assert result.note == "the grain (id, day) is not unique (1 repeated row(s) in v1, 1 repeated row(s) in v2): " \
+    assert (
+        result.note == "the grain (id, day) is not unique (1 repeated row(s) in v1, 1 repeated row(s) in v2): "
         "only row counts are compared"
+    )
 
 
 def test_a_key_repeated_on_a_large_scale_never_reaches_the_join(connection):

@@ -108,9 +108,7 @@ def test_big_text_files_get_estimated_line_counts(tmp_path, monkeypatch):
 def test_a_parquet_series_is_sampled_once_and_counted_from_footers(project, monkeypatch):
     sniffed = []
     original = discovery.sniff_file
-    monkeypatch.setattr(
-        discovery, "sniff_file", lambda path, *a, **k: sniffed.append(path) or original(path, *a, **k)
-    )
+    monkeypatch.setattr(discovery, "sniff_file", lambda path, *a, **k: sniffed.append(path) or original(path, *a, **k))
     files = by_path(discover_raw_files(project))
     events = files["exports/events/events-*.parquet"]
     assert events.row_count == 32

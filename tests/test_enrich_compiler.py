@@ -84,10 +84,7 @@ def test_recompiling_an_unchanged_spec_is_byte_identical(tmp_path, spec_path):
     compile_spec(copy)
     second = {path.name: path.read_bytes() for path in sorted(tmp_path.iterdir())}
     assert first == second
-    assert (
-        render_spec(load_spec(copy), copy.name).files
-        == render_spec(load_spec(copy), copy.name).files
-    )
+    assert render_spec(load_spec(copy), copy.name).files == render_spec(load_spec(copy), copy.name).files
 
 
 def test_quarantine_files_follow_on_error(tmp_path):
@@ -351,9 +348,7 @@ def test_crm_contacts_latest_version_wins_and_emails_are_normalised():
         assert row["updated_at"] == updated.replace(tzinfo=timezone.utc)
     assert frame.schema["updated_at"] == pl.Datetime("us", "UTC")
     late = [r for r in raw_contacts() if r["properties"]["hubspot_owner_id"] == "owner_99"]
-    assert late and all(
-        latest[r["id"]]["properties"]["hubspot_owner_id"] == "owner_99" for r in late
-    )
+    assert late and all(latest[r["id"]]["properties"]["hubspot_owner_id"] == "owner_99" for r in late)
 
 
 def test_firmographics_latest_record_per_normalised_domain():
@@ -370,9 +365,7 @@ def test_firmographics_latest_record_per_normalised_domain():
         assert row["industry"] == record["industry"]
         assert row["employee_count"] == record["metrics"]["employees"]
         revenue = record["metrics"]["annual_revenue_usd"]
-        assert row["annual_revenue_usd"] == (
-            Decimal(revenue).quantize(Decimal("0.01")) if revenue else None
-        )
+        assert row["annual_revenue_usd"] == (Decimal(revenue).quantize(Decimal("0.01")) if revenue else None)
         assert row["hq_city"] == record["hq"]["city"]
         assert row["tags"] == record["tags"]
         assert row["updated_at"] == date.fromisoformat(record["updated_at"])
@@ -463,9 +456,7 @@ def test_fail_mode_ndjson_lists_every_bad_line(tmp_path):
     lines = str(raised.value).splitlines()
     assert lines[0].startswith("stg_crm__contacts: 3 bad row(s) in crm/contacts.ndjson")
     assert lines[1].startswith("  crm/contacts.ndjson:5: not valid JSON")
-    assert lines[2] == (
-        "  crm/contacts.ndjson:13: created_at: cannot parse 'yesterday' as timestamp with time zone"
-    )
+    assert lines[2] == ("  crm/contacts.ndjson:13: created_at: cannot parse 'yesterday' as timestamp with time zone")
     assert lines[3].startswith("  crm/contacts.ndjson:41: not a JSON object")
     assert "on_error: quarantine" in lines[-1]
 
@@ -487,9 +478,7 @@ def test_schema_drift_missing_field_is_an_error_new_field_a_warning(monkeypatch)
     message = str(raised.value)
     assert "crm/contacts.ndjson: schema drift, missing field(s): updatedAt" in message
     assert "Update input.fields" in message
-    assert warned == [
-        "stg_crm__contacts: crm/contacts.ndjson: schema drift, new field(s): updated_at, source"
-    ]
+    assert warned == ["stg_crm__contacts: crm/contacts.ndjson: schema drift, new field(s): updated_at, source"]
 
 
 def test_schema_drift_policy_is_followed(tmp_path, monkeypatch):
@@ -503,9 +492,7 @@ def test_schema_drift_policy_is_followed(tmp_path, monkeypatch):
     monkeypatch.setattr(module, "warn", warned.append)
     with pytest.raises(module.EnrichError, match=r"new field\(s\): updated_at, source"):
         module.build(RAW / "drift", ACCOUNTS)
-    assert warned == [
-        "stg_crm__contacts: crm/contacts.ndjson: schema drift, missing field(s): updatedAt"
-    ]
+    assert warned == ["stg_crm__contacts: crm/contacts.ndjson: schema drift, missing field(s): updatedAt"]
     # Retyped: `archived` arrives as text; the policy says error.
     retyped = tmp_path / "retyped" / "crm"
     retyped.mkdir(parents=True)
@@ -513,9 +500,7 @@ def test_schema_drift_policy_is_followed(tmp_path, monkeypatch):
     for record in records:
         record["archived"] = "no"
     retyped.joinpath("contacts.ndjson").write_text("\n".join(map(json.dumps, records)))
-    with pytest.raises(
-        module.EnrichError, match=r"retyped field\(s\): archived is String, expected Boolean"
-    ):
+    with pytest.raises(module.EnrichError, match=r"retyped field\(s\): archived is String, expected Boolean"):
         module.build(tmp_path / "retyped", ACCOUNTS)
 
 
@@ -541,9 +526,7 @@ def test_a_field_first_seen_after_the_type_sample_still_loads(tmp_path):
 
 def test_the_contract_check_catches_a_wrong_output_type():
     module = model("stg_fx__rates")
-    frame = pl.DataFrame(
-        {"rate_date": ["2024-01-01"], "currency_code": ["EUR"], "units_per_usd": [0.9]}
-    )
+    frame = pl.DataFrame({"rate_date": ["2024-01-01"], "currency_code": ["EUR"], "units_per_usd": [0.9]})
     with pytest.raises(module.EnrichError, match="rate_date is String, expected Date"):
         module.finish(frame)
 

@@ -74,9 +74,7 @@ def project(tmp_path, monkeypatch):
     (tmp_path / "dbt_project.yml").write_text(DBT_PROJECT)
     (tmp_path / "profiles.yml").write_text(PROFILES)
     for source in SOURCES:
-        shutil.copytree(
-            REPO / "models" / "staging" / source, tmp_path / "models" / "staging" / source
-        )
+        shutil.copytree(REPO / "models" / "staging" / source, tmp_path / "models" / "staging" / source)
         shutil.copytree(RAW / source, tmp_path / "raw" / source)
     (tmp_path / "models" / "staging" / "app").mkdir()
     (tmp_path / "models" / "staging" / "app" / "stg_app__accounts.sql").write_text(ACCOUNTS_SQL)
@@ -121,9 +119,7 @@ def test_compiled_models_build_and_match_their_declared_types(project):
             continue
         (entry,) = yaml.safe_load(path.read_text())["models"]
         declared = [(c["name"], c["data_type"]) for c in entry["columns"]]
-        described = query(
-            project, f"select column_name, lower(column_type) from (describe {entry['name']})"
-        )
+        described = query(project, f"select column_name, lower(column_type) from (describe {entry['name']})")
         assert described == declared, entry["name"]
     assert query(
         project,
@@ -138,9 +134,7 @@ def test_compiled_models_build_and_match_their_declared_types(project):
 
 def test_quarantine_mode_loads_the_good_rows_and_keeps_the_bad_ones(project):
     vars_ = json.dumps({"gen_model_raw_path": str(RAW / "malformed")})
-    outcome = build(
-        project, "--select", "+stg_crm__contacts+", "stg_crm__contacts__quarantine+", "--vars", vars_
-    )
+    outcome = build(project, "--select", "+stg_crm__contacts+", "stg_crm__contacts__quarantine+", "--vars", vars_)
     assert outcome.success, "\n".join(outcome.errors)
     found = statuses(outcome)
     assert found["stg_crm__contacts"] == "success"
@@ -149,8 +143,7 @@ def test_quarantine_mode_loads_the_good_rows_and_keeps_the_bad_ones(project):
     assert query(project, "select count(*) from stg_crm__contacts") == [(30,)]
     rows = query(
         project,
-        "select source_file, source_row, error"
-        " from stg_crm__contacts__quarantine order by source_row",
+        "select source_file, source_row, error from stg_crm__contacts__quarantine order by source_row",
     )
     assert [(file, row) for file, row, _ in rows] == [
         ("crm/contacts.ndjson", 5),
@@ -175,9 +168,7 @@ def test_fail_mode_fails_the_build_and_loads_nothing(project, monkeypatch):
     assert "nothing was loaded (on_error: fail)" in node.message
     # Nothing loaded half: the previous table is intact and no intermediate is left behind.
     assert query(project, "select * from stg_firmographics__companies order by domain") == before
-    tables = {
-        name for (name,) in query(project, "select table_name from information_schema.tables")
-    }
+    tables = {name for (name,) in query(project, "select table_name from information_schema.tables")}
     assert not {name for name in tables if "__dbt_tmp" in name or "__dbt_backup" in name}
 
 
@@ -202,14 +193,13 @@ def test_lookup_attaches_columns_from_a_dbt_model(project):
         shutil.copy(path, linked / path.name)
     outcome = build(project, "--select", "+stg_crm__contacts_linked")
     assert outcome.success, "\n".join(outcome.errors)
-    assert [n.name for n in outcome.nodes].index("stg_app__accounts") < [
-        n.name for n in outcome.nodes
-    ].index("stg_crm__contacts_linked"), "dbt.ref() puts the lookup model first in the DAG"
+    assert [n.name for n in outcome.nodes].index("stg_app__accounts") < [n.name for n in outcome.nodes].index(
+        "stg_crm__contacts_linked"
+    ), "dbt.ref() puts the lookup model first in the DAG"
     rows = dict(
         query(
             project,
-            "select email_domain, list(distinct account_id)"
-            " from stg_crm__contacts_linked group by 1",
+            "select email_domain, list(distinct account_id) from stg_crm__contacts_linked group by 1",
         )
     )
     assert rows["acme.com"] == ["acc_00001"], "www., scheme, path and case are normalised away"
@@ -218,7 +208,5 @@ def test_lookup_attaches_columns_from_a_dbt_model(project):
     assert rows["hooli.xyz"] == [None], "no account with that domain"
     archived = query(project, "select count(*) from stg_crm__contacts_linked where is_archived")
     assert archived == [(0,)], "the filter dropped archived contacts"
-    types = dict(
-        query(project, "select column_name, column_type from (describe stg_crm__contacts_linked)")
-    )
+    types = dict(query(project, "select column_name, column_type from (describe stg_crm__contacts_linked)"))
     assert types["contact_id"] == "BIGINT" and types["created_on"] == "DATE"

@@ -180,9 +180,7 @@ def test_the_run_is_time_limited(catalog_project):
     outcomes, accepted = gates_of(catalog, example(), timeout_s=0.05)
     assert accepted is None
     (problem,) = outcomes["execute"].problems
-    assert problem.message == (
-        "the compiled model did not finish on crm/contacts.ndjson within 0.05 s"
-    )
+    assert problem.message == ("the compiled model did not finish on crm/contacts.ndjson within 0.05 s")
 
 
 def test_the_grain_gate_counts_nulls_and_repeats(catalog_project):
@@ -226,9 +224,7 @@ def test_apply_writes_a_versioned_model_builds_it_and_is_idempotent(sample_proje
         folder + "stg_crm__active_contacts__quarantine.yml",
     ]
     assert report.build["failed"] == 0 and report.build["passed"] >= 8
-    assert {"stg_crm__active_contacts_v1", "stg_crm__active_contacts__quarantine_v1"} <= read_tables(
-        sample_project
-    )
+    assert {"stg_crm__active_contacts_v1", "stg_crm__active_contacts__quarantine_v1"} <= read_tables(sample_project)
     spec = yaml.safe_load((sample_project / report.files[0]).read_text())
     assert spec["version"] == 1
     assert spec["provenance"]["origin"] == "proposal-file"

@@ -109,20 +109,14 @@ def test_lifetime_revenue_is_converted_at_the_invoice_day_rate_or_the_last_busin
         strategy="backward",
         check_sortedness=False,  # sorted by date overall; per currency it follows
     )
-    weekend = matched.filter(
-        (pl.col("invoice_date").dt.weekday() >= 6) & (pl.col("currency") != "USD")
-    )
+    weekend = matched.filter((pl.col("invoice_date").dt.weekday() >= 6) & (pl.col("currency") != "USD"))
     assert weekend.height > 0 and (weekend["rate_date"] < weekend["invoice_date"]).all()
     assert ((weekend["invoice_date"] - weekend["rate_date"]).dt.total_days() <= 2).all()
     totals: dict[str, Decimal] = {}
-    for account, currency, net, rate in matched.select(
-        "account_id", "currency", "net", "units_per_usd"
-    ).iter_rows():
+    for account, currency, net, rate in matched.select("account_id", "currency", "net", "units_per_usd").iter_rows():
         usd = Decimal(str(net)) if currency == "USD" else cents(float(net) / float(rate))
         totals[account] = totals.get(account, Decimal("0")) + usd
-    stored = dict(
-        warehouse.sql("select account_id, lifetime_net_paid_usd from account_profiles").fetchall()
-    )
+    stored = dict(warehouse.sql("select account_id, lifetime_net_paid_usd from account_profiles").fetchall())
     assert {account: stored[account] for account in totals} == totals
     assert all(stored[account] == 0 for account in stored.keys() - totals.keys())
     assert warehouse.sql("select max(unconverted_invoice_count) from account_profiles").fetchall() == [(0,)]

@@ -68,9 +68,7 @@ def test_both_sql_and_spec_is_an_error():
     del data["kind"]
     data["sql"] = "select 1 as x"
     (problem,) = problems_of(data)
-    assert problem.message == (
-        "a proposal has either sql (kind: sql) or spec (kind: enrich), not both"
-    )
+    assert problem.message == ("a proposal has either sql (kind: sql) or spec (kind: enrich), not both")
 
 
 def test_a_kind_enrich_proposal_with_sql_and_columns_names_both():

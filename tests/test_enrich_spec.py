@@ -239,9 +239,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
         ("properties.email", "refer to this model's columns by name", 0, "from: properties.email"),
     ],
 )
-def test_expressions_outside_the_vocabulary_are_located(
-    tmp_path, expression, message, column_offset, suggestion
-):
+def test_expressions_outside_the_vocabulary_are_located(tmp_path, expression, message, column_offset, suggestion):
     text = VALID.replace("expr: email_domain(email)", f'expr: "{expression}"')
     found = problems(tmp_path, text)
     matching = [problem for problem in found if message in problem.message]
@@ -257,9 +255,7 @@ def test_expressions_outside_the_vocabulary_are_located(
 
 
 def test_duplicate_yaml_keys_are_errors(tmp_path):
-    text = VALID.replace("on_error", "x").replace(
-        "key: [contact_id]\n", "key: [contact_id]\nkey: [email]\n"
-    )
+    text = VALID.replace("on_error", "x").replace("key: [contact_id]\n", "key: [contact_id]\nkey: [email]\n")
     found = problems(tmp_path, text)
     assert found[0].message.startswith("duplicate key 'key'")
     assert found[0].line == 13  # the second `key:`

@@ -52,9 +52,7 @@ def test_each_version_compiles_to_its_own_model_and_one_yaml_lists_them(tmp_path
     one, two = (v["config"]["meta"]["gen_model"] for v in model["versions"])
     assert one["spec"] == "stg_crm__people_v1.enrich.yml" and one["request"] == "people please"
     assert two["spec"] == "stg_crm__people_v2.enrich.yml" and "request" not in two
-    (quarantine,) = yaml.safe_load((tmp_path / "stg_crm__people__quarantine.yml").read_text())[
-        "models"
-    ]
+    (quarantine,) = yaml.safe_load((tmp_path / "stg_crm__people__quarantine.yml").read_text())["models"]
     assert [v["v"] for v in quarantine["versions"]] == [1], "v2 fails on bad rows instead"
     code = (tmp_path / "stg_crm__people_v1.py").read_text()
     assert 'NAME = "stg_crm__people_v1"' in code
@@ -90,8 +88,7 @@ def test_the_file_name_and_the_version_must_agree(tmp_path):
         load_spec(unversioned)
     (problem,) = error.value.problems
     assert problem.message == (
-        "name: stg_crm__people_v1.enrich.yml is version 1 of 'stg_crm__people', but the spec "
-        "has no `version`"
+        "name: stg_crm__people_v1.enrich.yml is version 1 of 'stg_crm__people', but the spec has no `version`"
     )
     assert problem.suggestion == "Add `version: 1`."
 
@@ -102,12 +99,10 @@ def test_dbt_builds_every_version_and_refs_pin_one(tmp_path):
     from generator.project import load_project
 
     (tmp_path / "dbt_project.yml").write_text(
-        "name: versions\nversion: '1.0.0'\nconfig-version: 2\nprofile: versions\n"
-        "vars:\n  gen_model_raw_path: raw\n"
+        "name: versions\nversion: '1.0.0'\nconfig-version: 2\nprofile: versions\nvars:\n  gen_model_raw_path: raw\n"
     )
     (tmp_path / "profiles.yml").write_text(
-        "versions:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
-        "      path: warehouse.duckdb\n"
+        "versions:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n"
     )
     shutil.copytree(RAW / "crm", tmp_path / "raw" / "crm")
     models = tmp_path / "models"

@@ -76,9 +76,7 @@ def load_cases(rule: str, valid: bool) -> list[Case]:
                 sql_lines.append(line)
         sql = "\n".join(sql_lines).strip("\n") + "\n"
         file_line = text.count("\n", 0, match.start()) + 1
-        cases.append(
-            Case(rule, valid, match.group(1).strip(), sql, tuple(expect), accepts, file_line)
-        )
+        cases.append(Case(rule, valid, match.group(1).strip(), sql, tuple(expect), accepts, file_line))
     return cases
 
 
@@ -233,10 +231,7 @@ def test_bare_table_message_in_full(catalog: Catalog):
 
 
 def test_limit_message_in_full(catalog: Catalog):
-    sql = (
-        "select order_id, amount\nfrom {{ ref('stg_shop__orders') }}\n"
-        "order by amount desc\nlimit 5\n"
-    )
+    sql = "select order_id, amount\nfrom {{ ref('stg_shop__orders') }}\norder by amount desc\nlimit 5\n"
     _, problems = run_up_to("determinism", sql, catalog)
     assert [p.format() for p in problems] == [
         "fixture.sql:4:1: [determinism] LIMIT after ORDER BY amount can return different rows "
@@ -285,17 +280,12 @@ def test_allow_nondeterministic_silences_the_gate_but_problems_stay_listable(cat
     assert [p.rule for p in report.problems] == ["determinism", "determinism"]
     relaxed = context(sql, catalog, allow_nondeterministic=True)
     assert run_gates(relaxed, GATES[:5]).passed
-    assert [p.message for p in nondeterminism_problems(relaxed)] == [
-        p.message for p in report.problems
-    ]
+    assert [p.message for p in nondeterminism_problems(relaxed)] == [p.message for p in report.problems]
 
 
 def test_determinism_uses_keys_from_the_catalog(catalog: Catalog):
     """The same query is total over a keyed model and not over the keyless events source."""
     keyed = "select order_id, status from {{ ref('stg_shop__orders') }} order by order_id limit 3\n"
-    keyless = (
-        "select user_id, event_type from {{ source('raw_events', 'events') }} "
-        "order by user_id limit 3\n"
-    )
+    keyless = "select user_id, event_type from {{ source('raw_events', 'events') }} order by user_id limit 3\n"
     assert run_up_to("determinism", keyed, catalog)[1] == []
     assert [p.rule for p in run_up_to("determinism", keyless, catalog)[1]] == ["determinism"]

@@ -103,9 +103,7 @@ def test_dry_run_reports_duckdb_errors_at_the_proposal_line(sandbox, catalog):
     ctx = make_context(sql, catalog, columns=["invoice_id", "status_code"], sandbox=sandbox)
     [problem] = DryRun().check(ctx)
     assert problem.rule == "dry_run"
-    assert problem.message.startswith(
-        "DuckDB could not run the proposal: Conversion Error: Could not convert string"
-    )
+    assert problem.message.startswith("DuckDB could not run the proposal: Conversion Error: Could not convert string")
     assert (problem.line, problem.col) == (3, 5)
     assert problem.highlight.splitlines()[1].strip() == "^" * len("cast(status as int)")
     assert "try_cast" in problem.suggestion
@@ -185,8 +183,7 @@ def test_dry_run_reads_attached_databases(tmp_path, warehouse):
         ctx = make_context(sql, catalog, columns=["name", "invoices"], sandbox=box)
         [problem] = DryRun().check(ctx)
     assert problem.message == (
-        "source('crm', 'accounts') lives in database 'crm', which the sandbox did not attach "
-        "(it has warehouse)"
+        "source('crm', 'accounts') lives in database 'crm', which the sandbox did not attach (it has warehouse)"
     )
     assert (problem.line, problem.col) == (2, 6)
 
@@ -231,12 +228,14 @@ def test_grain_examples_render_compound_keys(sandbox, catalog):
     sql += "\nunion all\n"
     sql += f"select customer_id, status, issued_at::date from {INVOICES} where invoice_id = 3"
     [problem] = grain_problems(
-        sandbox, catalog, sql, ["customer_id", "status", "issued_on"],
+        sandbox,
+        catalog,
+        sql,
+        ["customer_id", "status", "issued_on"],
         ["status", "issued_on", "customer_id"],
     )
     assert problem.message.endswith(
-        "1 key(s) occur more than once, in 2 of 41 rows; "
-        "e.g. (status='open', issued_on='2024-01-04', customer_id=3) x2"
+        "1 key(s) occur more than once, in 2 of 41 rows; e.g. (status='open', issued_on='2024-01-04', customer_id=3) x2"
     )
 
 
@@ -245,18 +244,14 @@ def test_grain_reports_null_keys(sandbox, catalog):
         f"select c.customer_id, i.invoice_id\nfrom {CUSTOMERS} as c\n"
         f"left join {INVOICES} as i on i.customer_id = c.customer_id and i.invoice_id < 5"
     )
-    [problem] = grain_problems(
-        sandbox, catalog, sql, ["customer_id", "invoice_id"], ["customer_id", "invoice_id"]
-    )
+    [problem] = grain_problems(sandbox, catalog, sql, ["customer_id", "invoice_id"], ["customer_id", "invoice_id"])
     assert problem.message == "grain column 'invoice_id' is null in 2 of 7 rows"
     assert "outer join" in problem.suggestion
 
 
 def test_grain_column_missing_from_result_has_did_you_mean(sandbox, catalog):
     sql = f"select invoice_id, customer_id from {INVOICES}"
-    [problem] = grain_problems(
-        sandbox, catalog, sql, ["invoice_id", "customer_id"], ["invoice_idd"]
-    )
+    [problem] = grain_problems(sandbox, catalog, sql, ["invoice_id", "customer_id"], ["invoice_idd"])
     assert problem.message == "grain column 'invoice_idd' is not a column of the query's result"
     assert problem.suggestion == "Did you mean 'invoice_id'?"
 
@@ -329,7 +324,7 @@ def test_contract_reports_case_differences(sandbox, catalog):
 def test_contract_reports_untyped_nulls(sandbox, catalog):
     sql = f"select invoice_id, null as note from {INVOICES}"
     [problem] = contract_problems(sandbox, catalog, sql, ["invoice_id", "note"])
-    assert problem.message == 'column \'note\' has no data type: it is an untyped null ("NULL")'
+    assert problem.message == "column 'note' has no data type: it is an untyped null (\"NULL\")"
     assert problem.suggestion == "Cast it, e.g. cast(null as varchar) as note."
 
 
@@ -342,19 +337,24 @@ def test_contract_reports_duplicate_output_names(sandbox, catalog):
 def test_contract_reports_a_real_column_that_looks_like_a_renamed_duplicate(sandbox, catalog):
     sql = f"select invoice_id, amount, amount * 2 as amount_2 from {INVOICES}"
     [problem] = contract_problems(sandbox, catalog, sql, ["invoice_id", "amount"])
-    assert problem.message == (
-        "the query returns column 'amount_2', which is not in the proposal's columns"
-    )
+    assert problem.message == ("the query returns column 'amount_2', which is not in the proposal's columns")
 
 
 def test_contract_explains_duckdbs_rename_of_star_duplicates(sandbox, catalog):
     sql = f"select i.*, c.* from {INVOICES} i join {CUSTOMERS} c using (customer_id)"
-    columns = ["invoice_id", "customer_id", "amount", "issued_at", "status", "customer_name",
-               "region", "tags", "profile"]
+    columns = [
+        "invoice_id",
+        "customer_id",
+        "amount",
+        "issued_at",
+        "status",
+        "customer_name",
+        "region",
+        "tags",
+        "profile",
+    ]
     [problem] = contract_problems(sandbox, catalog, sql, columns)
-    assert problem.message == (
-        "the query returns column 'customer_id_1', which is not in the proposal's columns"
-    )
+    assert problem.message == ("the query returns column 'customer_id_1', which is not in the proposal's columns")
     assert problem.suggestion.startswith("If two columns are called 'customer_id'")
 
 
@@ -380,7 +380,7 @@ def test_contract_checks_each_type_survives_the_round_trip(sandbox, catalog):
 
 
 def test_lowercase_type_keeps_field_names_and_enum_values():
-    assert lowercase_type("STRUCT(a INTEGER, B VARCHAR, \"my field\" STRUCT(X INTEGER)[])") == (
+    assert lowercase_type('STRUCT(a INTEGER, B VARCHAR, "my field" STRUCT(X INTEGER)[])') == (
         'struct(a integer, B varchar, "my field" struct(X integer)[])'
     )
     assert lowercase_type("ENUM('Happy', 'sad')[]") == "enum('Happy', 'sad')[]"
@@ -425,8 +425,7 @@ def test_contract_types_pass_dbt_duckdb_contract_enforcement(tmp_path):
     project_dir = tmp_path / "typed"
     (project_dir / "models").mkdir(parents=True)
     (project_dir / "dbt_project.yml").write_text(
-        "name: typed\nversion: '1.0'\nconfig-version: 2\nprofile: typed\n"
-        "flags:\n  send_anonymous_usage_stats: false\n"
+        "name: typed\nversion: '1.0'\nconfig-version: 2\nprofile: typed\nflags:\n  send_anonymous_usage_stats: false\n"
     )
     (project_dir / "profiles.yml").write_text(
         "typed:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
@@ -519,8 +518,7 @@ def test_end_to_end_on_a_project_we_did_not_write(tmp_path):
             "project_name": "shop",
             "project_dir": str(project_dir),
             "relations": [
-                {"name": name, "database": "shop"}
-                for name in ("stg_orders", "stg_payments", "stg_customers")
+                {"name": name, "database": "shop"} for name in ("stg_orders", "stg_payments", "stg_customers")
             ],
         }
     )
@@ -528,7 +526,10 @@ def test_end_to_end_on_a_project_we_did_not_write(tmp_path):
     warehouse = project_dir / "shop.duckdb"
     with Sandbox(warehouse, "shop", base_dir=project_dir) as box:
         ctx = make_context(
-            SHOP_PROPOSAL, catalog, columns=columns, grain=["customer_id", "order_month"],
+            SHOP_PROPOSAL,
+            catalog,
+            columns=columns,
+            grain=["customer_id", "order_month"],
             sandbox=box,
         )
         assert run(ctx, DryRun(), Grain(), Contract()) == (None, [])

@@ -74,9 +74,7 @@ def test_replay_candidate_matches_request_and_what_the_user_fixed():
     lock = lockfile.Lockfile(Path("gen_model.lock"))
     llm = {"origin": "llm", "request": "revenue per month"}
     lock.record(entry("revenue", 1, {}, provenance=llm, proposal={"name": "revenue"}))
-    lock.record(
-        entry("revenue", 2, {}, provenance=llm, proposal={"name": "revenue"}, requested={"name": "revenue"})
-    )
+    lock.record(entry("revenue", 2, {}, provenance=llm, proposal={"name": "revenue"}, requested={"name": "revenue"}))
     applied = {"origin": "proposal-file", "request": "revenue per month"}
     lock.record(entry("other", 1, {}, provenance=applied, proposal={"name": "other"}))
     assert lock.replay_candidate("revenue per month", None, None).version == 1
@@ -132,8 +130,7 @@ def test_slice_changes_name_the_columns_of_inputs():
     )
     changed_orders = replace(
         orders,
-        columns=tuple(c for c in orders.columns if c.name != "amount")
-        + (Column("discount", "decimal(18,2)"),),
+        columns=tuple(c for c in orders.columns if c.name != "amount") + (Column("discount", "decimal(18,2)"),),
     )
     changed_orders = replace(
         changed_orders,

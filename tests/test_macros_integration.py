@@ -36,7 +36,13 @@ RUN_LEFTOVERS = shutil.ignore_patterns(
 )
 # Manifest collections that hold resources (as opposed to macros and docs).
 RESOURCE_COLLECTIONS = (
-    "nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries", "unit_tests",
+    "nodes",
+    "sources",
+    "exposures",
+    "metrics",
+    "semantic_models",
+    "saved_queries",
+    "unit_tests",
 )
 
 
@@ -155,16 +161,12 @@ def test_every_generic_test_is_proven_on_good_and_bad_data():
     for test in declared.values():
         expectations = [tag for tag in test.tags if tag in EXPECTATIONS]
         if len(expectations) != 1:
-            problems.append(
-                f"{test.name} ({test.file}): tags {list(test.tags)}, need one of {EXPECTATIONS}"
-            )
+            problems.append(f"{test.name} ({test.file}): tags {list(test.tags)}, need one of {EXPECTATIONS}")
             continue
         if expectations[0] == "expect_fail":
             expected = test.meta.get("expected_failures")
             if not isinstance(expected, int) or isinstance(expected, bool) or expected < 1:
-                problems.append(
-                    f"{test.name}: expect_fail needs meta.expected_failures >= 1, got {expected!r}"
-                )
+                problems.append(f"{test.name}: expect_fail needs meta.expected_failures >= 1, got {expected!r}")
             if not test.description:
                 problems.append(f"{test.name}: expect_fail needs a description naming the defect")
         if expectations[0] == "expect_error" and not test.meta.get("expected_message"):
@@ -225,8 +227,7 @@ def test_integration_project_holds_every_test_to_its_tag(tmp_path):
             expected = test.meta["expected_failures"]
             if result.status != "fail" or result.failures != expected:
                 problems.append(
-                    f"{test.name}: must fail with {expected} failing rows ({test.description}); "
-                    f"got {outcome}"
+                    f"{test.name}: must fail with {expected} failing rows ({test.description}); got {outcome}"
                 )
         elif "expect_error" in test.tags:
             wanted = test.meta["expected_message"]
@@ -261,16 +262,22 @@ def test_package_installed_in_a_foreign_project_brings_only_macros(tmp_path):
     marts_yml = project_dir / "models" / "marts" / "marts.yml"
     marts = yaml.safe_load(marts_yml.read_text(encoding="utf-8"))
     orders = next(model for model in marts["models"] if model["name"] == "orders")
-    orders.setdefault("data_tests", []).extend([
-        {f"{PACKAGE}.unique_combination_of_columns": {
-            "name": "orders_grain_is_order_and_customer",
-            "arguments": {"combination_of_columns": ["order_id", "customer_id"]},
-        }},
-        {f"{PACKAGE}.unique_combination_of_columns": {
-            "name": "orders_one_per_customer",
-            "arguments": {"combination_of_columns": ["customer_id"]},
-        }},
-    ])
+    orders.setdefault("data_tests", []).extend(
+        [
+            {
+                f"{PACKAGE}.unique_combination_of_columns": {
+                    "name": "orders_grain_is_order_and_customer",
+                    "arguments": {"combination_of_columns": ["order_id", "customer_id"]},
+                }
+            },
+            {
+                f"{PACKAGE}.unique_combination_of_columns": {
+                    "name": "orders_one_per_customer",
+                    "arguments": {"combination_of_columns": ["customer_id"]},
+                }
+            },
+        ]
+    )
     marts_yml.write_text(yaml.safe_dump(marts, sort_keys=False), encoding="utf-8")
     project = load_project(project_dir, profiles_dir=project_dir)
     deps(project)
@@ -281,25 +288,21 @@ def test_package_installed_in_a_foreign_project_brings_only_macros(tmp_path):
     manifest = read_manifest(project)
     leaked = enabled_package_resources(manifest, PACKAGE)
     assert not leaked, f"installing {PACKAGE} enabled its sample resources in shop: {leaked}"
-    missing = [
-        name for name in generic_test_macros()
-        if f"macro.{PACKAGE}.test_{name}" not in manifest["macros"]
-    ]
+    missing = [name for name in generic_test_macros() if f"macro.{PACKAGE}.test_{name}" not in manifest["macros"]]
     assert not missing, f"generic tests missing from the installed package: {missing}"
 
     by_name = {node.name: node for node in outcome.nodes}
     with duckdb.connect(str(project_dir / "shop.duckdb"), read_only=True) as connection:
         (customers_with_several_orders,) = connection.execute(
-            "select count(*) from (select customer_id from main.orders "
-            "group by customer_id having count(*) > 1)"
+            "select count(*) from (select customer_id from main.orders group by customer_id having count(*) > 1)"
         ).fetchone()
     assert customers_with_several_orders > 0  # else the failing case proves nothing
     grain = by_name["orders_grain_is_order_and_customer"]
     assert (grain.status, grain.failures) == ("pass", 0), grain.message
     one_per_customer = by_name["orders_one_per_customer"]
-    assert (one_per_customer.status, one_per_customer.failures) == (
-        "fail", customers_with_several_orders
-    ), one_per_customer.message
+    assert (one_per_customer.status, one_per_customer.failures) == ("fail", customers_with_several_orders), (
+        one_per_customer.message
+    )
     others = [
         f"{node.name}: {node.status} ({node.message})"
         for node in outcome.nodes
@@ -316,9 +319,7 @@ def test_package_installed_in_a_foreign_project_brings_only_macros(tmp_path):
 # the real dbt_project.yml and macros plus one resource of each kind.
 
 STAND_IN_FILES = {
-    "models/staging/stg_sample__accounts.sql": (
-        "select id from {{ source('sample_raw', 'accounts') }}\n"
-    ),
+    "models/staging/stg_sample__accounts.sql": ("select id from {{ source('sample_raw', 'accounts') }}\n"),
     "models/staging/_stg_sample.yml": """\
 version: 2
 sources:
@@ -369,9 +370,18 @@ STAND_IN_RESOURCES = {
 
 
 def duckdb_profile(project_dir: Path, profile: str) -> None:
-    profiles = {profile: {"target": "dev", "outputs": {"dev": {
-        "type": "duckdb", "path": "warehouse.duckdb", "threads": 1,
-    }}}}
+    profiles = {
+        profile: {
+            "target": "dev",
+            "outputs": {
+                "dev": {
+                    "type": "duckdb",
+                    "path": "warehouse.duckdb",
+                    "threads": 1,
+                }
+            },
+        }
+    }
     (project_dir / "profiles.yml").write_text(yaml.safe_dump(profiles), encoding="utf-8")
 
 
@@ -396,9 +406,9 @@ def parse_manifest(project: Project) -> dict:
 
 def package_generic_tests(manifest: dict, package: str) -> list[str]:
     return sorted(
-        unique_id for unique_id, node in manifest["nodes"].items()
-        if node["resource_type"] == "test" and node["package_name"] == package
-        and node.get("test_metadata")
+        unique_id
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "test" and node["package_name"] == package and node.get("test_metadata")
     )
 
 

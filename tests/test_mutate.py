@@ -15,34 +15,34 @@ ROOT = Path(__file__).resolve().parents[1]
 HEALTH = ROOT / "examples" / "proposals" / "account_payment_health.yml"
 EVERY_OPERATOR = Path(__file__).parent / "fixtures" / "mutate" / "every_operator.yml"
 EVERY_OPERATOR_MUTANTS = [
-    '#1 group-by: drop `subs.account_id` from the group by (line 22)',
-    '#2 distinct: select distinct -> select (line 11)',
-    '#3 join-type: left join plans -> inner join (line 20)',
-    '#4 join-key: join on plans.plan_name instead of plans.plan_id (line 20)',
+    "#1 group-by: drop `subs.account_id` from the group by (line 22)",
+    "#2 distinct: select distinct -> select (line 11)",
+    "#3 join-type: left join plans -> inner join (line 20)",
+    "#4 join-key: join on plans.plan_name instead of plans.plan_id (line 20)",
     "#5 drop-predicate: drop `not subs.subscription_status = 'trialing'` from the where (line 21)",
-    '#6 drop-predicate: drop `subs.seats >= 1` from the where (line 21)',
-    '#7 drop-predicate: drop `having count(*) > 0` (line 23)',
-    '#8 distinct: `count(distinct subs.plan_id)` -> count without distinct (line 12)',
-    '#9 aggregate: `sum(subs.seats)` -> count (line 13)',
-    '#10 aggregate: `sum(subs.seats)` -> avg (line 13)',
-    '#11 aggregate: `min(subs.started_at)` -> max (line 14)',
+    "#6 drop-predicate: drop `subs.seats >= 1` from the where (line 21)",
+    "#7 drop-predicate: drop `having count(*) > 0` (line 23)",
+    "#8 distinct: `count(distinct subs.plan_id)` -> count without distinct (line 12)",
+    "#9 aggregate: `sum(subs.seats)` -> count (line 13)",
+    "#10 aggregate: `sum(subs.seats)` -> avg (line 13)",
+    "#11 aggregate: `min(subs.started_at)` -> max (line 14)",
     "#12 drop-filter: drop the filter of `count(*) filter (where subs.subscription_status = 'active')` (line 15)",
     "#13 case-branches: swap then and else of `case when sum(subs.seats) > 10 then 'large' else 'small' end` (line 16)",
-    '#14 arithmetic: `coalesce(max(plans.unit_price), 0) * 2` -> `coalesce(max(plans.unit_price), 0) / 2` (line 17)',
-    '#15 boundary: `count(*) > 0` -> `count(*) >= 0` (line 23)',
-    '#16 coalesce: `coalesce(max(plans.unit_price), 0)` -> `max(plans.unit_price)` (line 17)',
+    "#14 arithmetic: `coalesce(max(plans.unit_price), 0) * 2` -> `coalesce(max(plans.unit_price), 0) / 2` (line 17)",
+    "#15 boundary: `count(*) > 0` -> `count(*) >= 0` (line 23)",
+    "#16 coalesce: `coalesce(max(plans.unit_price), 0)` -> `max(plans.unit_price)` (line 17)",
     "#17 negation: `not subs.subscription_status = 'trialing'` -> `subs.subscription_status = 'trialing'` (line 21)",
-    '#18 boundary: `subs.seats >= 1` -> `subs.seats > 1` (line 21)',
+    "#18 boundary: `subs.seats >= 1` -> `subs.seats > 1` (line 21)",
     "#19 boundary: `subs.subscription_status = 'active'` -> `subs.subscription_status <> 'active'` (line 15)",
-    '#20 boundary: `sum(subs.seats) > 10` -> `sum(subs.seats) >= 10` (line 16)',
-    '#21 aggregate: `max(plans.unit_price)` -> min (line 17)',
-    '#22 window-order: `order by sum(subs.seats)` in a window: desc -> asc (line 18)',
-    '#23 window-order: `order by subs.account_id` in a window: asc -> desc (line 18)',
+    "#20 boundary: `sum(subs.seats) > 10` -> `sum(subs.seats) >= 10` (line 16)",
+    "#21 aggregate: `max(plans.unit_price)` -> min (line 17)",
+    "#22 window-order: `order by sum(subs.seats)` in a window: desc -> asc (line 18)",
+    "#23 window-order: `order by subs.account_id` in a window: asc -> desc (line 18)",
     "#24 boundary: `subs.subscription_status = 'trialing'` -> `subs.subscription_status <> 'trialing'` (line 21)",
-    '#25 aggregate: `sum(subs.seats)` -> count (line 16)',
-    '#26 aggregate: `sum(subs.seats)` -> avg (line 16)',
-    '#27 aggregate: `sum(subs.seats)` -> count (line 18)',
-    '#28 aggregate: `sum(subs.seats)` -> avg (line 18)',
+    "#25 aggregate: `sum(subs.seats)` -> count (line 16)",
+    "#26 aggregate: `sum(subs.seats)` -> avg (line 16)",
+    "#27 aggregate: `sum(subs.seats)` -> count (line 18)",
+    "#28 aggregate: `sum(subs.seats)` -> avg (line 18)",
 ]
 BASELINE = [DataTest("unique", "account_id"), DataTest("not_null", "account_id")]
 
@@ -80,12 +80,17 @@ def test_equivalent_and_invalid_mutants_are_not_counted(gate_proposal, sample_ca
     assert report.total == report.killed + len(report.with_status("survived"))
     assert report.total + len(equivalent) + len(report.with_status("invalid")) == len(report.outcomes)
 
-    invalid = gate_proposal({
-        "name": "payment_ids", "layer": "marts", "description": "d", "grain": ["account_id"],
-        "sql": "select account_id, count(payment_id) as payments\n"
-               "from {{ ref('stg_billing__payments') }}\ngroup by account_id",
-        "columns": [{"name": "account_id", "description": ""}, {"name": "payments", "description": ""}],
-    })
+    invalid = gate_proposal(
+        {
+            "name": "payment_ids",
+            "layer": "marts",
+            "description": "d",
+            "grain": ["account_id"],
+            "sql": "select account_id, count(payment_id) as payments\n"
+            "from {{ ref('stg_billing__payments') }}\ngroup by account_id",
+            "columns": [{"name": "account_id", "description": ""}, {"name": "payments", "description": ""}],
+        }
+    )
     report = run_mutants(invalid, enumerate_mutants(invalid), [], [], catalog_resolver(sample_catalog))
     (outcome,) = [o for o in report.outcomes if o.mutant.description == "`count(payment_id)` -> sum"]
     assert outcome.status == "invalid"

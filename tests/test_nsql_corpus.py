@@ -35,9 +35,7 @@ from generator.gates.scope import analyze
 from generator.proposal import ColumnSpec, Proposal
 
 CORPUS = find_corpus()
-pytestmark = pytest.mark.skipif(
-    CORPUS is None, reason="DuckDB-NSQL corpus not found at ../shared/corpora/duckdb-nsql"
-)
+pytestmark = pytest.mark.skipif(CORPUS is None, reason="DuckDB-NSQL corpus not found at ../shared/corpora/duckdb-nsql")
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +72,7 @@ def test_every_verdict_matches_its_expectation(verdicts, expectations):
 def test_false_reject_rate(verdicts, expectations):
     wrong, valid = false_rejects(verdicts, expectations)
     rate = len(wrong) / valid
-    print(
-        f"\nDuckDB-NSQL: {valid} valid read-only queries, {len(wrong)} false rejects ({rate:.1%})"
-    )
+    print(f"\nDuckDB-NSQL: {valid} valid read-only queries, {len(wrong)} false rejects ({rate:.1%})")
     assert valid >= 50
     assert [v.case.index for v in wrong] == []
 

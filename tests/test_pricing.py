@@ -49,9 +49,7 @@ def test_unpriced_models_say_unknown_instead_of_guessing():
     assert PRICES["claude-mythos-5-2"] is None
     cost = estimate_cost("claude-mythos-5-2", 1000, 100)
     assert cost.usd is None
-    assert cost.format().startswith(
-        "unknown (claude-mythos-5-2, 1,000 in / 100 out; no published price"
-    )
+    assert cost.format().startswith("unknown (claude-mythos-5-2, 1,000 in / 100 out; no published price")
     assert estimate_cost("llama3.1:8b", 1000, 100).usd is None
     assert estimate_cost("claude-haiku-5-5", None, 100).usd is None
 

@@ -44,12 +44,8 @@ def blocks(text: str, tag: str) -> list[str]:
 
 
 def test_same_inputs_give_the_same_bytes_and_sha256(catalog):
-    first = build_prompt(
-        retrieve(catalog, REQUEST), REQUEST, name="customer_revenue", layer="marts"
-    )
-    second = build_prompt(
-        retrieve(load_catalog(), REQUEST), REQUEST, name="customer_revenue", layer="marts"
-    )
+    first = build_prompt(retrieve(catalog, REQUEST), REQUEST, name="customer_revenue", layer="marts")
+    second = build_prompt(retrieve(load_catalog(), REQUEST), REQUEST, name="customer_revenue", layer="marts")
     assert canonical_json(first.to_dict()).encode() == canonical_json(second.to_dict()).encode()
     assert first.sha256 == second.sha256
     assert first.sha256 == hashlib.sha256(canonical_json(first.to_dict()).encode()).hexdigest()
@@ -102,9 +98,9 @@ def test_the_system_prompt_states_the_rules_the_gates_enforce(rule):
 
 
 def test_name_and_layer_become_requirements(catalog):
-    content = build_prompt(
-        retrieve(catalog, REQUEST), REQUEST, name="customer_revenue", layer="marts"
-    ).messages[0]["content"]
+    content = build_prompt(retrieve(catalog, REQUEST), REQUEST, name="customer_revenue", layer="marts").messages[0][
+        "content"
+    ]
     assert "The model name is required to be `customer_revenue`." in content
     assert "The layer is required to be `marts`." in content
     plain = build_prompt(retrieve(catalog, REQUEST), REQUEST).messages[0]["content"]
@@ -220,8 +216,7 @@ def test_repair_message_contains_every_problem_with_location_identifier_and_sugg
         "   select amont",
         "          ^^^^^",
         "2. <proposal> [grain] grain (account_id) is not unique: 4 duplicate rows",
-        "3. account_revenue.sql:5:3 [determinism] now() is not deterministic Use a date column "
-        "from the data.",
+        "3. account_revenue.sql:5:3 [determinism] now() is not deterministic Use a date column from the data.",
     ]
     assert "3 problem(s)" in messages[2]["content"]
     assert "complete corrected proposal" in messages[2]["content"]
@@ -236,10 +231,7 @@ def test_identifier_is_named_when_the_message_does_not_say_it():
     )
     prompt = build_prompt(retrieve(load_catalog(), REQUEST), REQUEST)
     content = repair_messages(prompt, None, [problem])[2]["content"]
-    assert (
-        "[references] unknown model (identifier: stg_nope) Did you mean 'stg_app__users'?"
-        in content
-    )
+    assert "[references] unknown model (identifier: stg_nope) Did you mean 'stg_app__users'?" in content
 
 
 def test_repair_quotes_the_previous_answer_without_letting_it_escape(catalog):
@@ -253,9 +245,7 @@ def test_repair_quotes_the_previous_answer_without_letting_it_escape(catalog):
 
 def test_repair_of_a_raw_truncated_answer(catalog):
     prompt = build_prompt(retrieve(catalog, REQUEST), REQUEST)
-    messages = repair_messages(
-        prompt, '{"name": "account_rev', ["the answer was cut off at the output limit"]
-    )
+    messages = repair_messages(prompt, '{"name": "account_rev', ["the answer was cut off at the output limit"])
     assert blocks(messages[1]["content"], "previous_proposal") == ['{"name": "account_rev']
     assert "1. the answer was cut off at the output limit" in messages[2]["content"]
 

@@ -22,8 +22,7 @@ PROPOSAL = {
     "layer": "marts",
     "description": "One row per account: paid invoice revenue.",
     "grain": ["account_id"],
-    "sql": "select account_id, sum(amount) as revenue from {{ ref('stg_billing__invoices') }} "
-    "group by account_id",
+    "sql": "select account_id, sum(amount) as revenue from {{ ref('stg_billing__invoices') }} group by account_id",
     "columns": [
         {"name": "account_id", "description": "Account."},
         {"name": "revenue", "description": "Paid."},
@@ -99,9 +98,7 @@ FAST_RETRY = {"retry-after": "0", "retry-after-ms": "1"}  # the SDK's backoff, w
 
 
 def provider_with(recorder, **options) -> AnthropicProvider:
-    return AnthropicProvider(
-        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)), **options
-    )
+    return AnthropicProvider(http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)), **options)
 
 
 def test_tool_use_answer_gives_the_proposal_and_usage(prompt):
@@ -142,9 +139,7 @@ def test_thinking_and_text_blocks_around_the_tool_call_are_ignored(prompt):
 
 def test_max_tokens_is_a_failed_attempt_not_a_crash(prompt):
     partial = {"name": "account_revenue", "layer": "marts"}
-    recorder = Recorder(
-        httpx2.Response(200, json=message([tool_use(partial)], stop_reason="max_tokens"))
-    )
+    recorder = Recorder(httpx2.Response(200, json=message([tool_use(partial)], stop_reason="max_tokens")))
     completion = provider_with(recorder, max_output_tokens=4000).complete(prompt, MODEL)
 
     assert not completion.ok
@@ -156,14 +151,9 @@ def test_max_tokens_is_a_failed_attempt_not_a_crash(prompt):
 
 
 def test_answer_without_tool_call_is_a_failed_attempt(prompt):
-    recorder = Recorder(
-        httpx2.Response(200, json=message([{"type": "text", "text": "I cannot."}], "end_turn"))
-    )
+    recorder = Recorder(httpx2.Response(200, json=message([{"type": "text", "text": "I cannot."}], "end_turn")))
     completion = provider_with(recorder).complete(prompt, MODEL)
-    assert (
-        completion.error
-        == "the model answered without calling propose_model (stop_reason: end_turn)"
-    )
+    assert completion.error == "the model answered without calling propose_model (stop_reason: end_turn)"
     assert completion.raw == "I cannot."
 
 

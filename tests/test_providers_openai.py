@@ -144,9 +144,7 @@ def test_invalid_json_arguments_are_a_failed_attempt_with_the_parse_error(prompt
     recorder = Recorder(httpx2.Response(200, json=chat('{"name": "x",, }')))
     completion = provider_with(recorder).complete(prompt, MODEL)
     assert not completion.ok
-    assert completion.error.startswith(
-        "the propose_model arguments are not valid JSON: Expecting property name"
-    )
+    assert completion.error.startswith("the propose_model arguments are not valid JSON: Expecting property name")
     assert "line 1 column 14" in completion.error
 
 
@@ -156,21 +154,15 @@ def test_arguments_that_are_not_an_object_are_a_failed_attempt(prompt):
 
 
 def test_text_instead_of_a_call_is_a_failed_attempt(prompt):
-    recorder = Recorder(
-        httpx2.Response(200, json=chat(None, finish_reason="stop", content="Sure! Here is SQL"))
-    )
+    recorder = Recorder(httpx2.Response(200, json=chat(None, finish_reason="stop", content="Sure! Here is SQL")))
     completion = provider_with(recorder).complete(prompt, MODEL)
-    assert (
-        completion.error == "the model answered without calling propose_model (finish_reason: stop)"
-    )
+    assert completion.error == "the model answered without calling propose_model (finish_reason: stop)"
     assert completion.raw == "Sure! Here is SQL"
 
 
 def test_429_then_success_uses_the_sdk_retry(prompt):
     recorder = Recorder(
-        httpx2.Response(
-            429, headers=FAST_RETRY, json={"error": {"message": "slow down", "type": "rate_limit"}}
-        ),
+        httpx2.Response(429, headers=FAST_RETRY, json={"error": {"message": "slow down", "type": "rate_limit"}}),
         httpx2.Response(200, json=chat(json.dumps(PROPOSAL))),
     )
     assert provider_with(recorder).complete(prompt, MODEL).ok
@@ -178,9 +170,7 @@ def test_429_then_success_uses_the_sdk_retry(prompt):
 
 
 def test_503_exhausted_is_a_provider_error(prompt):
-    recorder = Recorder(
-        httpx2.Response(503, headers=FAST_RETRY, json={"error": {"message": "loading model"}})
-    )
+    recorder = Recorder(httpx2.Response(503, headers=FAST_RETRY, json={"error": {"message": "loading model"}}))
     with pytest.raises(ProviderError) as raised:
         provider_with(recorder).complete(prompt, MODEL)
     assert raised.value.exit_code == 3
@@ -214,9 +204,7 @@ def test_key_and_base_url_come_from_the_environment(prompt, monkeypatch):
 
 
 def test_rejected_key_is_a_config_error(prompt):
-    recorder = Recorder(
-        httpx2.Response(401, json={"error": {"message": "Incorrect API key provided"}})
-    )
+    recorder = Recorder(httpx2.Response(401, json={"error": {"message": "Incorrect API key provided"}}))
     with pytest.raises(ConfigError, match="rejected the API key"):
         provider_with(recorder).complete(prompt, MODEL)
 
@@ -241,9 +229,7 @@ def test_temperature_can_be_left_out(prompt):
 
 def test_a_server_without_named_tool_choice_gets_auto(prompt):
     recorder = Recorder(
-        httpx2.Response(
-            400, json={"error": {"message": "tool_choice of type function is not supported"}}
-        ),
+        httpx2.Response(400, json={"error": {"message": "tool_choice of type function is not supported"}}),
         httpx2.Response(200, json=chat(json.dumps(PROPOSAL))),
     )
     assert provider_with(recorder).complete(prompt, MODEL).ok

@@ -50,9 +50,7 @@ def test_best_match_first_with_its_join_neighbours(catalog):
 def test_models_are_preferred_over_the_sources_and_seeds_they_stage(catalog):
     catalog_slice = retrieve(catalog, "invoices")
     assert keys(catalog_slice)[0] == "ref('stg_billing__invoices')"
-    staged = next(
-        item for item in catalog_slice.items if item.key == "source('billing', 'invoices')"
-    )
+    staged = next(item for item in catalog_slice.items if item.key == "source('billing', 'invoices')")
     assert staged.rendering == "dropped"
     assert any("staged by ref('stg_billing__invoices')" in reason for reason in staged.reasons)
     assert "source('billing', 'invoices')" not in catalog_slice.text
@@ -146,19 +144,14 @@ def test_odd_column_names_are_rendered_quoted():
 
 def test_same_inputs_give_byte_identical_slices(catalog):
     first = retrieve(catalog, "monthly revenue per customer")
-    second = retrieve(
-        Catalog.from_dict(json.loads(FIXTURE.read_text())), "monthly revenue per customer"
-    )
+    second = retrieve(Catalog.from_dict(json.loads(FIXTURE.read_text())), "monthly revenue per customer")
     assert first.text.encode() == second.text.encode()
     assert first.items == second.items
 
 
 def test_order_does_not_depend_on_catalog_order(catalog):
     shuffled = replace(catalog, relations=tuple(reversed(catalog.relations)))
-    assert (
-        retrieve(shuffled, "revenue per account").text
-        == retrieve(catalog, "revenue per account").text
-    )
+    assert retrieve(shuffled, "revenue per account").text == retrieve(catalog, "revenue per account").text
 
 
 def test_ties_are_broken_by_name():
@@ -220,9 +213,7 @@ def test_the_budget_is_never_exceeded(budget):
 def test_what_does_not_fit_whole_is_rendered_compactly_then_dropped():
     catalog = _wide_catalog(30, 25)
     full_size = estimate_tokens(render_relation(catalog.relations[0], catalog) + "\n\n")
-    compact_size = estimate_tokens(
-        render_relation(catalog.relations[0], catalog, "compact") + "\n\n"
-    )
+    compact_size = estimate_tokens(render_relation(catalog.relations[0], catalog, "compact") + "\n\n")
     assert compact_size < full_size / 2
     catalog_slice = retrieve(catalog, "orders", budget_tokens=full_size * 2 + compact_size + 5)
     renderings = [item.rendering for item in catalog_slice.items]

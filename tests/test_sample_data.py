@@ -98,9 +98,7 @@ class Generated:
 
 
 def run_generator(root: Path, scale: float, seed: int = 42) -> Generated:
-    summary = generate(
-        scale=scale, raw_dir=root / "raw", warehouse=root / "warehouse.duckdb", seed=seed
-    )
+    summary = generate(scale=scale, raw_dir=root / "raw", warehouse=root / "warehouse.duckdb", seed=seed)
     return Generated(root, summary)
 
 
@@ -140,15 +138,10 @@ def test_same_scale_and_seed_give_identical_files_and_tables(tmp_path):
 def test_another_seed_gives_other_data(tmp_path):
     first = run_generator(tmp_path / "first", scale=0.1, seed=42)
     second = run_generator(tmp_path / "second", scale=0.1, seed=7)
-    assert first.rows("select * from raw_app.accounts") != second.rows(
-        "select * from raw_app.accounts"
-    )
+    assert first.rows("select * from raw_app.accounts") != second.rows("select * from raw_app.accounts")
     first_files, second_files = file_bytes(first.raw), file_bytes(second.raw)
     assert first_files["crm/contacts.ndjson"] != second_files["crm/contacts.ndjson"]
-    assert (
-        first_files["events/events-2024-06.parquet"]
-        != second_files["events/events-2024-06.parquet"]
-    )
+    assert first_files["events/events-2024-06.parquet"] != second_files["events/events-2024-06.parquet"]
 
 
 def test_rows_scale_linearly(tmp_path, data):
@@ -185,8 +178,7 @@ def test_tables_have_the_contract_columns_and_types(data):
     for table, spec in CONTRACT_TABLES.items():
         schema, name = table.split(".")
         expected = [
-            (column, DUCKDB_TYPES[data_type])
-            for column, data_type in (item.split() for item in spec.split(", "))
+            (column, DUCKDB_TYPES[data_type]) for column, data_type in (item.split() for item in spec.split(", "))
         ]
         actual = data.rows(
             "select column_name, data_type from information_schema.columns "
@@ -201,9 +193,7 @@ def test_each_load_replaces_the_raw_schemas_whole(tmp_path):
         connection.execute("create table raw_app.left_over as select 1 as x")
         connection.execute("create table main.built_by_dbt as select 1 as x")
     run_generator(tmp_path, scale=0.05)
-    tables = generated.rows(
-        "select table_schema || '.' || table_name from information_schema.tables"
-    )
+    tables = generated.rows("select table_schema || '.' || table_name from information_schema.tables")
     assert ("raw_app.left_over",) not in tables
     assert ("main.built_by_dbt",) in tables  # the warehouse's other schemas are left alone
     assert generated.value("select count(*) from raw_app.accounts") == 25
@@ -329,22 +319,9 @@ def test_payments_are_sometimes_landed_twice_the_later_copy_wins(data):
 
 
 def test_some_rows_land_days_late(data):
-    assert (
-        data.value(
-            "select count(*) from raw_billing.payments "
-            "where _loaded_at > created_at + interval 1 day"
-        )
-        > 10
-    )
-    assert (
-        data.value(
-            "select count(*) from raw_app.accounts where _loaded_at > created_at + interval 1 day"
-        )
-        > 0
-    )
-    assert data.value(
-        "select median(_loaded_at - created_at) from raw_billing.payments"
-    ) < timedelta(hours=1)
+    assert data.value("select count(*) from raw_billing.payments where _loaded_at > created_at + interval 1 day") > 10
+    assert data.value("select count(*) from raw_app.accounts where _loaded_at > created_at + interval 1 day") > 0
+    assert data.value("select median(_loaded_at - created_at) from raw_billing.payments") < timedelta(hours=1)
 
 
 def test_billing_has_refunds_failures_and_every_status(data):
@@ -356,12 +333,8 @@ def test_billing_has_refunds_failures_and_every_status(data):
         "raw_billing.payments": {"succeeded", "failed", "pending"},
     }
     for table, expected in statuses.items():
-        assert {row[0] for row in data.rows(f"select distinct status from {table}")} == expected, (
-            table
-        )
-    methods = {
-        row[0] for row in data.rows("select distinct payment_method from raw_billing.payments")
-    }
+        assert {row[0] for row in data.rows(f"select distinct status from {table}")} == expected, table
+    methods = {row[0] for row in data.rows("select distinct payment_method from raw_billing.payments")}
     assert methods == {"card", "sepa_debit", "ach", "wire"}
 
 
@@ -377,10 +350,7 @@ def test_money_comes_in_several_currencies(data):
 
 
 def test_subscriptions_have_trials_plan_changes_and_churn(data):
-    assert (
-        data.value("select count(*) from raw_billing.subscriptions where trial_ends_at is not null")
-        > 50
-    )
+    assert data.value("select count(*) from raw_billing.subscriptions where trial_ends_at is not null") > 50
     moves = data.rows(
         """
         with ranked as (
@@ -405,10 +375,7 @@ def test_subscriptions_have_trials_plan_changes_and_churn(data):
         join raw_billing.plans p on p.id = s.plan_id where p.billing_interval = 'year'"""
     assert data.value(yearly) > 5
     assert (
-        data.value(
-            "select count(*) from raw_billing.subscriptions "
-            "where canceled_at is not null and ended_at is null"
-        )
+        data.value("select count(*) from raw_billing.subscriptions where canceled_at is not null and ended_at is null")
         >= 1
     )
 
@@ -427,17 +394,12 @@ def test_app_data_has_soft_deletes_and_messy_text(data):
     )
     assert data.value("select count(*) from raw_app.users where email <> lower(email)") > 100
     assert data.value("select count(*) from raw_app.users where email <> trim(email)") > 5
-    assert (
-        data.value("select count(*) - count(distinct lower(trim(email))) from raw_app.users") == 0
-    )
+    assert data.value("select count(*) - count(distinct lower(trim(email))) from raw_app.users") == 0
     assert data.value("select count(*) from raw_app.accounts where domain ilike 'www.%'") > 10
     assert data.value("select count(*) from raw_app.accounts where domain <> lower(domain)") > 10
     assert data.value("select count(*) from raw_app.accounts where domain is null") > 0
     normalised = "regexp_replace(lower(trim(domain)), '^www\\.', '')"
-    assert (
-        data.value(f"select count(domain) - count(distinct {normalised}) from raw_app.accounts")
-        == 0
-    )
+    assert data.value(f"select count(domain) - count(distinct {normalised}) from raw_app.accounts") == 0
     assert data.value("select count(*) from raw_app.accounts where country is null") > 0
     assert data.value("select count(*) from raw_app.users where last_seen_at is null") > 50
 
@@ -465,22 +427,15 @@ def test_users_last_seen_is_their_latest_event(data):
 def test_crm_contacts_export(data):
     lines = (data.raw / "crm" / "contacts.ndjson").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
-    assert all(
-        list(record) == ["id", "properties", "createdAt", "updatedAt", "archived"]
-        for record in records
-    )
+    assert all(list(record) == ["id", "properties", "createdAt", "updatedAt", "archived"] for record in records)
     properties = [
         "email", "firstname", "lastname", "company", "jobtitle", "lifecyclestage",
         "hubspot_owner_id", "phone", "createdate", "lastmodifieddate",
     ]  # fmt: skip
     assert all(list(record["properties"]) == properties for record in records)
     iso_z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-    assert all(
-        iso_z.match(record["createdAt"]) and iso_z.match(record["updatedAt"]) for record in records
-    )
-    assert all(
-        record["properties"]["lastmodifieddate"] == record["updatedAt"] for record in records
-    )
+    assert all(iso_z.match(record["createdAt"]) and iso_z.match(record["updatedAt"]) for record in records)
+    assert all(record["properties"]["lastmodifieddate"] == record["updatedAt"] for record in records)
     stages = {record["properties"]["lifecyclestage"] for record in records}
     assert stages == {
         "lead",
@@ -507,12 +462,7 @@ def test_crm_contacts_export(data):
     assert sum(email is not None and email != email.lower() for email in emails) > 100
     assert sum(record["archived"] for record in records) > 10
 
-    domains = {
-        row[0]
-        for row in data.rows(
-            "select regexp_replace(lower(domain), '^www\\.', '') from raw_app.accounts"
-        )
-    }
+    domains = {row[0] for row in data.rows("select regexp_replace(lower(domain), '^www\\.', '') from raw_app.accounts")}
     latest = [rows[-1]["properties"]["email"] for rows in versions.values()]
     matched = [email.strip().lower().split("@")[1] in domains for email in latest if email]
     assert sum(matched) / len(matched) > 0.75
@@ -534,18 +484,14 @@ def test_firmographics_dump(data):
     ]
     assert all(list(record) == record_keys for record in dump["data"])
     assert all(
-        list(record["metrics"]) == ["employees", "employees_range", "annual_revenue_usd"]
-        for record in dump["data"]
+        list(record["metrics"]) == ["employees", "employees_range", "annual_revenue_usd"] for record in dump["data"]
     )
     assert all(list(record["hq"]) == ["city", "country"] for record in dump["data"])
     assert all(date.fromisoformat(record["updated_at"]) for record in dump["data"])
 
     normalised = [re.sub(r"^www\.", "", record["domain"].lower()) for record in dump["data"]]
     accounts = {
-        row[0]
-        for row in data.rows(
-            "select regexp_replace(lower(domain), '^www\\.', '') from raw_app.accounts"
-        )
+        row[0] for row in data.rows("select regexp_replace(lower(domain), '^www\\.', '') from raw_app.accounts")
     }
     # Every record is an account's domain; only those the app lost (null) are unknown to it.
     lost = data.value("select count(*) from raw_app.accounts where domain is null")
@@ -580,9 +526,7 @@ def test_fx_rates_spreadsheet(data):
         assert date(2023, 1, 1) <= day <= date(2025, 6, 30)
         assert re.fullmatch(r"\d+\.\d{4,6}", rate), rate
         days.setdefault(day, set()).add(currency)
-    assert (
-        formats["iso"] > 0.8 * len(rows) and formats["day_first"] > 0 and formats["month_name"] > 0
-    )
+    assert formats["iso"] > 0.8 * len(rows) and formats["day_first"] > 0 and formats["month_name"] > 0
     assert all(currencies == {"EUR", "GBP", "CAD", "AUD"} for currencies in days.values())
     assert len(days) == 651  # every weekday of the span, 2023-01-02 .. 2025-06-30
     assert len(rows) - len({tuple(row) for row in rows}) >= 3  # exact duplicate rows
@@ -594,9 +538,7 @@ def test_event_files(data):
     assert [path.name for path in files] == [f"events-{month}.parquet" for month in months]
     assert all(pq.read_schema(path).remove_metadata() == EVENT_SCHEMA for path in files)
     misplaced = data.value(
-        "select count(*) from read_parquet('"
-        + str(data.raw / "events" / "*.parquet")
-        + "', filename = true) "
+        "select count(*) from read_parquet('" + str(data.raw / "events" / "*.parquet") + "', filename = true) "
         "where not filename like "
         "'%events-' || strftime(occurred_at at time zone 'UTC', '%Y-%m') || '.parquet'"
     )
@@ -614,12 +556,7 @@ def test_event_files(data):
     assert 0.02 < anonymous / total < 0.07
     assert late > 100 and early == 0
     assert {row[0] for row in data.rows("select distinct event_name from {events}")} == EVENT_NAMES
-    assert (
-        data.value(
-            "select count(*) from {events} where not regexp_full_match(event_id, '[0-9a-f]{32}')"
-        )
-        == 0
-    )
+    assert data.value("select count(*) from {events} where not regexp_full_match(event_id, '[0-9a-f]{32}')") == 0
     orphans = """
         select count(*) from {events} e
         left join raw_app.users u on u.id = e.user_id
@@ -627,13 +564,7 @@ def test_event_files(data):
         where a.id is null
            or (e.user_id is not null and (u.id is null or u.account_id <> e.account_id))"""
     assert data.value(orphans) == 0
-    assert (
-        data.value(
-            f"select count(*) from {{events}} "
-            f"where occurred_at < '{START}' or occurred_at >= '{END}'"
-        )
-        == 0
-    )
+    assert data.value(f"select count(*) from {{events}} where occurred_at < '{START}' or occurred_at >= '{END}'") == 0
     # Duplicates are the same event delivered again: same payload, later arrival.
     differing = """
         select count(*) from (
@@ -650,9 +581,7 @@ def test_event_files(data):
 def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("GEN_MODEL_")
-    }
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("GEN_MODEL_")}
     environment["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     environment.update(env or {})
     return subprocess.run(
@@ -696,8 +625,7 @@ def test_a_warehouse_in_use_is_reported_clearly(tmp_path):
         [
             sys.executable,
             "-c",
-            "import duckdb, sys, time; held = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(60)",
+            "import duckdb, sys, time; held = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
             str(warehouse),
         ],
         stdout=subprocess.PIPE,

@@ -31,9 +31,7 @@ def query(project: Path, sql: str) -> list[tuple]:
 
 
 def test_sample_project_builds_green_from_scratch(sample_project_built):
-    results = json.loads((sample_project_built / "target" / "run_results.json").read_text())[
-        "results"
-    ]
+    results = json.loads((sample_project_built / "target" / "run_results.json").read_text())["results"]
     statuses = {result["unique_id"]: result["status"] for result in results}
     assert statuses and set(statuses.values()) <= {"success", "pass"}
     built = {unique_id.split(".")[-1] for unique_id in statuses if unique_id.startswith("model.")}
@@ -79,8 +77,7 @@ def test_marts_agree_with_the_raw_data(sample_project_built):
     assert differences == [(0, 0, 0, 0, 0)]
     yearly = query(
         sample_project_built,
-        "select unit_price, seats, monthly_amount from main.subscriptions "
-        "where billing_interval = 'year' limit 1",
+        "select unit_price, seats, monthly_amount from main.subscriptions where billing_interval = 'year' limit 1",
     )
     unit_price, seats, monthly_amount = yearly[0]
     assert monthly_amount == round(unit_price * seats / 12, 2)
@@ -172,9 +169,7 @@ def guarded_environment(guard_dir: Path) -> tuple[dict[str, str], Path]:
 def test_network_guard_blocks_connections(tmp_path):
     environment, log = guarded_environment(tmp_path / "guard")
     probe = "import socket; socket.create_connection(('127.0.0.1', 9), timeout=1)"
-    result = subprocess.run(
-        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "network access blocked by the test" in result.stderr
     assert log.read_text(encoding="utf-8").strip()
@@ -207,12 +202,7 @@ def test_dbt_build_makes_no_network_calls(sample_project, tmp_path):
 def test_shop_project_fixture_builds_a_private_copy(shop_project, shop_project_built):
     assert shop_project != shop_project_built
     with duckdb.connect(str(shop_project / "shop.duckdb")) as connection:
-        tables = {
-            row[0]
-            for row in connection.execute(
-                "select table_name from information_schema.tables"
-            ).fetchall()
-        }
+        tables = {row[0] for row in connection.execute("select table_name from information_schema.tables").fetchall()}
         connection.execute("create table scratch as select 1 as x")
     assert {"customers", "orders", "raw_customers"} <= tables
     with duckdb.connect(str(shop_project_built / "shop.duckdb"), read_only=True) as connection:

@@ -52,9 +52,7 @@ pricing:
     )
     assert settings.base_url == "http://localhost:11434/v1"
     assert settings.temperature is None
-    assert settings.pricing == {
-        "llama3.1:8b": ModelPrice(0.0, 0.5, f"{path}: pricing (user-supplied)")
-    }
+    assert settings.pricing == {"llama3.1:8b": ModelPrice(0.0, 0.5, f"{path}: pricing (user-supplied)")}
     assert settings.origins["models"] == str(path)
 
 
@@ -73,9 +71,7 @@ def test_environment_beats_the_file_and_flags_beat_both(tmp_path):
     )
     assert from_env.origins["models"] == "GEN_MODEL_MODELS"
 
-    from_flags = resolve_settings(
-        tmp_path, provider="openai", models=["m1"], max_attempts=1, environ=environ
-    )
+    from_flags = resolve_settings(tmp_path, provider="openai", models=["m1"], max_attempts=1, environ=environ)
     assert (from_flags.provider, from_flags.models, from_flags.max_attempts) == (
         "openai",
         ("m1",),
@@ -93,9 +89,7 @@ def test_gen_model_config_names_another_file(tmp_path):
     other.write_text("max_attempts: 5\n")
     write_config(tmp_path, "max_attempts: 2\n")
     assert resolve_settings(tmp_path, environ={"GEN_MODEL_CONFIG": str(other)}).max_attempts == 5
-    with pytest.raises(
-        ConfigError, match="GEN_MODEL_CONFIG names .*missing.yml, which is not a file"
-    ):
+    with pytest.raises(ConfigError, match="GEN_MODEL_CONFIG names .*missing.yml, which is not a file"):
         resolve_settings(tmp_path, environ={"GEN_MODEL_CONFIG": str(tmp_path / "missing.yml")})
 
 

@@ -31,46 +31,74 @@ PROBE_TESTS = {
             "config": {"materialized": "table"},
             "data_tests": [
                 {"gen_model.unique_combination_of_columns": {"arguments": {"combination_of_columns": ["account_id"]}}},
-                {"gen_model.unique_combination_of_columns": {
-                    "arguments": {"combination_of_columns": ["industry", "payment_attempts"]},
-                    "config": {"where": "payment_attempts > 0"},
-                }},
+                {
+                    "gen_model.unique_combination_of_columns": {
+                        "arguments": {"combination_of_columns": ["industry", "payment_attempts"]},
+                        "config": {"where": "payment_attempts > 0"},
+                    }
+                },
                 {"gen_model.fewer_rows_than": {"arguments": {"compare_model": "ref('stg_app__accounts')"}}},
-                {"gen_model.fewer_rows_than": {
-                    "arguments": {"compare_model": "ref('account_payment_health')", "strict": True},
-                }},
+                {
+                    "gen_model.fewer_rows_than": {
+                        "arguments": {"compare_model": "ref('account_payment_health')", "strict": True},
+                    }
+                },
                 {"gen_model.equal_rowcount": {"arguments": {"compare_model": "ref('account_payment_health')"}}},
-                {"gen_model.expression_is_true": {
-                    "arguments": {"expression": "failed_payments + succeeded_payments <= payment_attempts"},
-                }},
+                {
+                    "gen_model.expression_is_true": {
+                        "arguments": {"expression": "failed_payments + succeeded_payments <= payment_attempts"},
+                    }
+                },
                 {"gen_model.row_count_between": {"arguments": {"min_value": 1, "max_value": 489}}},
                 {"gen_model.row_count_between": {"arguments": {"min_value": 400}}},
             ],
             "columns": [
-                {"name": "account_id", "data_tests": [
-                    "not_null",
-                    "unique",
-                    {"relationships": {"arguments": {"to": "ref('stg_app__accounts')", "field": "account_id"}}},
-                ]},
-                {"name": "industry", "data_tests": [
-                    {"accepted_values": {"arguments": {"values": ["SaaS", "Fintech", "Retail"]}}},
-                ]},
-                {"name": "failed_payments", "data_tests": [
-                    {"accepted_values": {"arguments": {"values": [0, 1, 2], "quote": False}}},
-                    {"gen_model.accepted_range": {"arguments": {"min_value": 0}}},
-                ]},
-                {"name": "payment_attempts", "data_tests": [
-                    {"gen_model.expression_is_true": {"arguments": {"expression": ">= 0"}}},
-                    {"gen_model.accepted_range": {"arguments": {"min_value": 0, "max_value": 40, "inclusive": False},
-                                                  "config": {"where": "failed_payments > 0"}}},
-                ]},
-                {"name": "failure_rate", "data_tests": [
-                    {"gen_model.accepted_range": {"arguments": {"min_value": 0, "max_value": 1}}},
-                    {"gen_model.not_null_proportion": {"arguments": {"at_least": 0.5}}},
-                ]},
-                {"name": "last_failed_at", "data_tests": [
-                    {"gen_model.not_null_proportion": {"arguments": {"at_least": 0.1, "at_most": 0.9}}},
-                ]},
+                {
+                    "name": "account_id",
+                    "data_tests": [
+                        "not_null",
+                        "unique",
+                        {"relationships": {"arguments": {"to": "ref('stg_app__accounts')", "field": "account_id"}}},
+                    ],
+                },
+                {
+                    "name": "industry",
+                    "data_tests": [
+                        {"accepted_values": {"arguments": {"values": ["SaaS", "Fintech", "Retail"]}}},
+                    ],
+                },
+                {
+                    "name": "failed_payments",
+                    "data_tests": [
+                        {"accepted_values": {"arguments": {"values": [0, 1, 2], "quote": False}}},
+                        {"gen_model.accepted_range": {"arguments": {"min_value": 0}}},
+                    ],
+                },
+                {
+                    "name": "payment_attempts",
+                    "data_tests": [
+                        {"gen_model.expression_is_true": {"arguments": {"expression": ">= 0"}}},
+                        {
+                            "gen_model.accepted_range": {
+                                "arguments": {"min_value": 0, "max_value": 40, "inclusive": False},
+                                "config": {"where": "failed_payments > 0"},
+                            }
+                        },
+                    ],
+                },
+                {
+                    "name": "failure_rate",
+                    "data_tests": [
+                        {"gen_model.accepted_range": {"arguments": {"min_value": 0, "max_value": 1}}},
+                        {"gen_model.not_null_proportion": {"arguments": {"at_least": 0.5}}},
+                    ],
+                },
+                {
+                    "name": "last_failed_at",
+                    "data_tests": [
+                        {"gen_model.not_null_proportion": {"arguments": {"at_least": 0.1, "at_most": 0.9}}},
+                    ],
+                },
             ],
         }
     ],

@@ -183,8 +183,7 @@ def test_adopt_names_an_unknown_model(locked_sample_project):
     result = CliRunner().invoke(cli, ["adopt", "acount_mrr", "--project-dir", str(locked_sample_project)])
     assert result.exit_code == 2
     assert result.output == (
-        "Error: no generated model named 'acount_mrr' in this project or gen_model.lock. "
-        "Did you mean 'account_mrr'?\n"
+        "Error: no generated model named 'acount_mrr' in this project or gen_model.lock. Did you mean 'account_mrr'?\n"
     )
 
 

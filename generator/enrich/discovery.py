@@ -179,9 +179,7 @@ def _record_path(document) -> str | None:
     candidates = [
         key
         for key, value in document.items()
-        if isinstance(value, list)
-        and value
-        and 2 * sum(isinstance(v, dict) for v in value[:10]) >= len(value[:10])
+        if isinstance(value, list) and value and 2 * sum(isinstance(v, dict) for v in value[:10]) >= len(value[:10])
     ]
     if not candidates:
         return None
@@ -281,9 +279,7 @@ def _about(count: int, estimated: bool) -> str:
     return f"about {count:,} (estimated from the first MiBs)" if estimated else f"{count:,}"
 
 
-def sniff_file(
-    path: str | Path, project_dir: str | Path = ".", raw_dir: str | Path | None = None
-) -> RawFile | None:
+def sniff_file(path: str | Path, project_dir: str | Path = ".", raw_dir: str | Path | None = None) -> RawFile | None:
     """Format, options, schema and row count of one raw file; None if not a data file.
 
     Reads a bounded sample (SAMPLE_BYTES, the first SAMPLE_RECORDS records, Parquet
@@ -321,11 +317,7 @@ def sniff_file(
         complete = head if len(head) < SAMPLE_BYTES else head[: head.rfind(b"\n") + 1]
         lines = [line for line in complete.splitlines() if line.strip()][:SAMPLE_RECORDS]
         objects = [line for line in lines if _is_json_object(line)]
-        frame = (
-            pl.read_ndjson(io.BytesIO(b"\n".join(objects)), infer_schema_length=None)
-            if objects
-            else pl.DataFrame()
-        )
+        frame = pl.read_ndjson(io.BytesIO(b"\n".join(objects)), infer_schema_length=None) if objects else pl.DataFrame()
         count, estimated = _count_lines(path)
         description = f"NDJSON, one object per line; schema from the first {len(lines)} lines"
         if len(objects) < len(lines):
@@ -361,9 +353,7 @@ def sniff_file(
         frame = pl.from_dicts(dicts, infer_schema_length=None) if dicts else pl.DataFrame()
         description = f"JSON object, records under {record_path!r}" if record_path else "JSON array"
         if estimated:
-            description += (
-                f"; schema from the first {len(dicts)} records, {_about(count, True)} records"
-            )
+            description += f"; schema from the first {len(dicts)} records, {_about(count, True)} records"
         return _raw_file(
             path,
             project_dir,
@@ -381,20 +371,11 @@ def sniff_file(
         text = text[: text.rfind("\n") + 1]
     rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter))
     rows = [row for row in rows if row]
-    names = (
-        (rows[0] if dialect.header and rows else [f"column_{i + 1}" for i in range(len(rows[0]))])
-        if rows
-        else []
-    )
+    names = (rows[0] if dialect.header and rows else [f"column_{i + 1}" for i in range(len(rows[0]))]) if rows else []
     body = rows[1:] if dialect.header else rows
     width = len(names)
-    data = {
-        name: [row[i] if i < len(row) and row[i] != "" else None for row in body]
-        for i, name in enumerate(names)
-    }
-    frame = (
-        pl.DataFrame(data, schema={name: pl.String for name in names}) if width else pl.DataFrame()
-    )
+    data = {name: [row[i] if i < len(row) and row[i] != "" else None for row in body] for i, name in enumerate(names)}
+    frame = pl.DataFrame(data, schema={name: pl.String for name in names}) if width else pl.DataFrame()
     lines, estimated = _count_lines(path)
     row_count = lines - (1 if dialect.header else 0)
     bom = " with a byte order mark" if encoding == "utf-8-sig" else ""
@@ -428,10 +409,7 @@ def _parquet_shape(path: Path) -> list[tuple[str, str]]:
     """(leaf path, DuckDB type) from a Parquet footer alone."""
     import polars as pl
 
-    return [
-        (name, from_polars(dtype))
-        for name, dtype in flatten_polars_schema(pl.read_parquet_schema(path))
-    ]
+    return [(name, from_polars(dtype)) for name, dtype in flatten_polars_schema(pl.read_parquet_schema(path))]
 
 
 def _series_key(path: Path, root: Path) -> tuple:
@@ -505,9 +483,7 @@ def _as_series(members: list[Path], project_dir: Path, root: Path) -> list[RawFi
     ]
 
 
-def discover_raw_files(
-    project_dir: str | Path, raw_dir: str | Path | None = None
-) -> tuple[RawFile, ...]:
+def discover_raw_files(project_dir: str | Path, raw_dir: str | Path | None = None) -> tuple[RawFile, ...]:
     """Every data file under the raw dir, sorted by path; same-schema series as one glob.
 
     The cost is bounded per file (see SAMPLE_BYTES, COUNT_EXACT_BYTES, JSON_PARSE_BYTES)
@@ -588,8 +564,7 @@ def draft_spec(
             if option in options:
                 spec_input[option] = options[option]
     spec_input["fields"] = {
-        column.name: (column.data_type if column.data_type != "null" else "varchar")
-        for column in raw.columns
+        column.name: (column.data_type if column.data_type != "null" else "varchar") for column in raw.columns
     }
     data = {
         "enrich": 1,

@@ -284,8 +284,7 @@ class _Compiler:
                 node,
                 f"unknown function {name!r}",
                 identifier=name,
-                suggestion=did_you_mean(name, VOCABULARY)
-                or "Functions: " + ", ".join(sorted(VOCABULARY)) + ".",
+                suggestion=did_you_mean(name, VOCABULARY) or "Functions: " + ", ".join(sorted(VOCABULARY)) + ".",
             )
         if node.keywords:
             raise self.fail(node, f"{name}() takes no keyword arguments")
@@ -324,9 +323,7 @@ class _Compiler:
 
     def fn_length(self, node):
         value = self._first(node, TEXT)
-        return Compiled(
-            f"{_atom(value)}.str.len_chars().cast(pl.Int64)", "integer", parse_type("bigint")
-        )
+        return Compiled(f"{_atom(value)}.str.len_chars().cast(pl.Int64)", "integer", parse_type("bigint"))
 
     def fn_replace(self, node):
         value = self._first(node, TEXT)
@@ -347,8 +344,7 @@ class _Compiler:
         if index < 1:
             raise self.fail(node.args[2], "split_part()'s part number counts from 1")
         return Compiled(
-            f"{_atom(value)}.str.split({py_literal(separator)})"
-            f".list.get({index - 1}, null_on_oob=True)",
+            f"{_atom(value)}.str.split({py_literal(separator)}).list.get({index - 1}, null_on_oob=True)",
             "text",
             parse_type("varchar"),
         )
@@ -455,8 +451,7 @@ class _Compiler:
             raise self.fail(
                 node.args[0],
                 f"unknown date_trunc() unit {unit!r}",
-                suggestion=did_you_mean(unit, DATE_TRUNC_UNITS)
-                or "Units: " + ", ".join(DATE_TRUNC_UNITS) + ".",
+                suggestion=did_you_mean(unit, DATE_TRUNC_UNITS) or "Units: " + ", ".join(DATE_TRUNC_UNITS) + ".",
             )
         value = self.visit(node.args[1])
         self.expect(node.args[1], value, TEMPORAL, "date_trunc()")
@@ -469,9 +464,7 @@ class _Compiler:
 
     def fn_month(self, node):
         value = self._first(node, TEMPORAL)
-        return Compiled(
-            f"{_atom(value)}.dt.month().cast(pl.Int32)", "integer", parse_type("integer")
-        )
+        return Compiled(f"{_atom(value)}.dt.month().cast(pl.Int32)", "integer", parse_type("integer"))
 
     # -- operators -----------------------------------------------------------------------
 
@@ -513,9 +506,7 @@ class _Compiler:
             kind, dtype = "integer", parse_type("bigint")
         else:
             kind, dtype = "decimal", None
-        left_source = (
-            _atom(left) if not (left.literal and right.literal) else f"pl.lit({left.source})"
-        )
+        left_source = _atom(left) if not (left.literal and right.literal) else f"pl.lit({left.source})"
         right_source = right.source if right.literal else _atom(right)
         return Compiled(f"{left_source} {symbol} {right_source}", kind, dtype)
 
@@ -526,9 +517,7 @@ class _Compiler:
         left = self.visit(node.left)
         if isinstance(op, (ast.In, ast.NotIn)):
             if not isinstance(right_node, (ast.List, ast.Tuple)) or not right_node.elts:
-                raise self.fail(
-                    right_node, "`in` needs a non-empty list of literals: x in ['a', 'b']"
-                )
+                raise self.fail(right_node, "`in` needs a non-empty list of literals: x in ['a', 'b']")
             values = []
             for element in right_node.elts:
                 if not isinstance(element, ast.Constant) or element.value is None:

@@ -638,16 +638,7 @@ def write_spec_proposal(
             else:
                 outcome = dbt.build(project, list(plan.selects))
             if not outcome.success or not outcome.nodes:
-                failures = (
-                    [
-                        f"{node.name}: {node.status}"
-                        + (f" ({node.failures} failing rows)" if node.failures else "")
-                        + (f" — {node.message}" if node.message and node.status == "error" else "")
-                        for node in outcome.failed
-                    ]
-                    or list(outcome.errors)
-                    or ["dbt selected nothing to build"]
-                )
+                failures = outcome.failure_messages() or ["dbt selected nothing to build"]
                 raise BuildError(
                     f"{label} failed; everything written was rolled back",
                     [Problem(rule="build", message=failure) for failure in failures],

@@ -130,9 +130,7 @@ def run(request: dict) -> dict:
     ).fetchall()
     key = ", ".join(_quote(column) for column in request["key"])
     any_null = " or ".join(f"{_quote(column)} is null" for column in request["key"])
-    rows, null_keys = session.execute(
-        f"select count(*), count(*) filter (where {any_null}) from model"
-    ).fetchone()
+    rows, null_keys = session.execute(f"select count(*), count(*) filter (where {any_null}) from model").fetchone()
     duplicated = session.execute(
         f"select count(*), coalesce(sum(n), 0) from "
         f"(select count(*) as n from model group by {key} having count(*) > 1)"
@@ -156,8 +154,7 @@ def run(request: dict) -> dict:
         _materialise(session, quarantine.model(dbt, session), "quarantine")
         result["quarantined"] = session.execute("select count(*) from quarantine").fetchone()[0]
         result["quarantine_examples"] = session.execute(
-            "select source_file, source_row, error from quarantine "
-            "order by source_file, source_row limit 5"
+            "select source_file, source_row, error from quarantine order by source_file, source_row limit 5"
         ).fetchall()
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result

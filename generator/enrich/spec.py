@@ -66,8 +66,7 @@ SPEC_SCHEMA: dict = {
                 "path": {
                     "type": "string",
                     "minLength": 1,
-                    "description": "File or glob, relative to the raw dir (dbt var "
-                    "gen_model_raw_path).",
+                    "description": "File or glob, relative to the raw dir (dbt var gen_model_raw_path).",
                 },
                 "format": {"type": "string", "enum": list(FORMATS)},
                 "record_path": {
@@ -311,9 +310,7 @@ def _path_text(path) -> str:
 
 
 class _Reporter:
-    def __init__(
-        self, file: str | None, positions: Positions, text: str | None, prefix: tuple = ()
-    ):
+    def __init__(self, file: str | None, positions: Positions, text: str | None, prefix: tuple = ()):
         self.file = file
         self.positions = positions
         self.lines = text.splitlines() if text else []
@@ -375,8 +372,7 @@ def _schema_problem(error: jsonschema.ValidationError, report: _Reporter) -> Non
                 path + [key],
                 f"unknown key {key!r}",
                 identifier=str(key),
-                suggestion=(f"Did you mean {close[0]!r}? " if close else "")
-                + f"Allowed keys: {', '.join(allowed)}.",
+                suggestion=(f"Did you mean {close[0]!r}? " if close else "") + f"Allowed keys: {', '.join(allowed)}.",
             )
         return
     if error.validator == "required":
@@ -526,8 +522,7 @@ def _check_input(data: dict, report: _Reporter) -> InputSpec | None:
         if field_names == "snake_case" and not all(_SNAKE.match(s) for s in segments):
             report.add(
                 where,
-                f"with field_names: snake_case, list fields by their snake_case names, "
-                f"not {field_path!r}",
+                f"with field_names: snake_case, list fields by their snake_case names, not {field_path!r}",
                 identifier=str(field_path),
             )
         dtype = _parse_type(report, where, type_text)
@@ -587,8 +582,7 @@ def _check_column(
                 f"{source!r} is not a field listed in input.fields",
                 identifier=source,
                 value=True,
-                suggestion=did_you_mean(source, fields)
-                or "Add it to input.fields with its type as read.",
+                suggestion=did_you_mean(source, fields) or "Add it to input.fields with its type as read.",
             )
             ok = False
     declared = _parse_type(report, where + ["type"], raw["type"]) if "type" in raw else None
@@ -644,8 +638,7 @@ def _check_column(
                 f"parsing {source!r} (varchar) as {target_for_cast.name} needs `format`: a "
                 "strptime format or an ordered list of them",
                 identifier=name,
-                suggestion="Use format: iso8601 for ISO 8601 text such as "
-                "'2024-01-02T03:04:05.123Z'.",
+                suggestion="Use format: iso8601 for ISO 8601 text such as '2024-01-02T03:04:05.123Z'.",
             )
             ok = False
         if formats and not needs_format:
@@ -663,9 +656,9 @@ def _check_column(
                 )
                 ok = False
         # Naive values are read in time_zone; every timestamp is stored in UTC.
-        parse_tz = (
-            source_type.kind == "text" and target_for_cast.kind in ("timestamp", "timestamptz")
-        ) or (source_type.kind == "timestamp" and target_for_cast.kind == "timestamptz")
+        parse_tz = (source_type.kind == "text" and target_for_cast.kind in ("timestamp", "timestamptz")) or (
+            source_type.kind == "timestamp" and target_for_cast.kind == "timestamptz"
+        )
         if "time_zone" in raw:
             if not parse_tz:
                 report.add(
@@ -740,16 +733,14 @@ def _check_semantics(data: dict, file: str | None, report: _Reporter) -> EnrichS
             if version is None and match and match.group(1) == name:
                 report.add(
                     ["name"],
-                    f"{found} is version {match.group(2)} of {name!r}, but the spec has no "
-                    "`version`",
+                    f"{found} is version {match.group(2)} of {name!r}, but the spec has no `version`",
                     identifier=name,
                     suggestion=f"Add `version: {match.group(2)}`.",
                 )
             elif version is not None:
                 report.add(
                     ["version"],
-                    f"the spec for {name!r} version {version} must be saved as "
-                    f"{expected}{SPEC_SUFFIX}, not {found}",
+                    f"the spec for {name!r} version {version} must be saved as {expected}{SPEC_SUFFIX}, not {found}",
                     value=True,
                     identifier=name,
                     suggestion="The file is <name>_v<version>.enrich.yml; rename one of them.",
@@ -899,11 +890,7 @@ def _check_lookup(raw: dict, known, seen, report: _Reporter) -> LookupSpec | Non
         if dtype is None:
             ok = False
             continue
-        columns.append(
-            LookupColumn(
-                item["name"], item["from"], dtype, str(item.get("description", "")).strip()
-            )
-        )
+        columns.append(LookupColumn(item["name"], item["from"], dtype, str(item.get("description", "")).strip()))
     if not ok:
         return None
     return LookupSpec(
@@ -939,9 +926,7 @@ def validate_spec(
         report.add([], f"a spec is a mapping of keys, not {type(data).__name__}")
         raise ProposalError(f"{file or 'the spec'} is invalid", report.problems)
     validator = jsonschema.Draft202012Validator(SPEC_SCHEMA)
-    errors = sorted(
-        validator.iter_errors(data), key=lambda e: ([str(p) for p in e.absolute_path], e.message)
-    )
+    errors = sorted(validator.iter_errors(data), key=lambda e: ([str(p) for p in e.absolute_path], e.message))
     for error in errors:
         _schema_problem(error, report)
     spec = None

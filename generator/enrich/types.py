@@ -135,17 +135,11 @@ def parse_type(text: str) -> DataType:
     match = re.fullmatch(r"(decimal|numeric)\s*(?:\(\s*(\d+)\s*,\s*(\d+)\s*\))?", lowered)
     if match:
         if match.group(2) is None:
-            raise TypeSyntaxError(
-                f"{raw!r} needs an explicit precision and scale, e.g. 'decimal(18,2)'"
-            )
+            raise TypeSyntaxError(f"{raw!r} needs an explicit precision and scale, e.g. 'decimal(18,2)'")
         precision, scale = int(match.group(2)), int(match.group(3))
         if not 1 <= precision <= 38 or scale > precision:
-            raise TypeSyntaxError(
-                f"{raw!r}: precision must be 1..38 and scale at most the precision"
-            )
-        return DataType(
-            name=f"decimal({precision},{scale})", kind="decimal", precision=precision, scale=scale
-        )
+            raise TypeSyntaxError(f"{raw!r}: precision must be 1..38 and scale at most the precision")
+        return DataType(name=f"decimal({precision},{scale})", kind="decimal", precision=precision, scale=scale)
     if lowered.startswith("struct(") and lowered.endswith(")"):
         fields = []
         for part in _split_top(raw[len("struct(") : -1]):
@@ -230,9 +224,7 @@ def flatten_polars_schema(schema, prefix: str = "") -> list[tuple[str, object]]:
     for name, dtype in schema.items():
         path = f"{prefix}{name}"
         if isinstance(dtype, pl.Struct) and dtype.fields:
-            leaves.extend(
-                flatten_polars_schema({f.name: f.dtype for f in dtype.fields}, path + ".")
-            )
+            leaves.extend(flatten_polars_schema({f.name: f.dtype for f in dtype.fields}, path + "."))
         else:
             leaves.append((path, dtype))
     return leaves

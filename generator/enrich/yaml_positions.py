@@ -59,9 +59,7 @@ def load_with_positions(text: str) -> tuple[object, Positions]:
                     key = str(key)
                 key_mark = key_node.start_mark
                 if key in result:
-                    raise DuplicateKeyError(
-                        str(key), key_mark.line + 1, key_mark.column + 1, first_lines[key]
-                    )
+                    raise DuplicateKeyError(str(key), key_mark.line + 1, key_mark.column + 1, first_lines[key])
                 first_lines[key] = key_mark.line + 1
                 positions.keys[path + (key,)] = (key_mark.line + 1, key_mark.column + 1)
                 result[key] = build(value_node, path + (key,))

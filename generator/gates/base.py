@@ -23,9 +23,7 @@ class ResultColumn:
     """A column of the dry run's result, typed by DuckDB itself."""
 
     name: str
-    data_type: (
-        str  # DuckDB's type, lowercase: 'varchar', 'decimal(18,2)', 'timestamp with time zone'
-    )
+    data_type: str  # DuckDB's type, lowercase: 'varchar', 'decimal(18,2)', 'timestamp with time zone'
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,7 @@ def contract_columns(ctx: GateContext) -> list[tuple[str, str, str]]:
     if ctx.result is None:
         raise ValueError("contract_columns needs a dry run result (ctx.result)")
     descriptions = {column.name.lower(): column.description for column in ctx.proposal.columns}
-    return [
-        (column.name, column.data_type, descriptions.get(column.name.lower(), ""))
-        for column in ctx.result.columns
-    ]
+    return [(column.name, column.data_type, descriptions.get(column.name.lower(), "")) for column in ctx.result.columns]
 
 
 def needs_quoting(name: str) -> bool:
@@ -87,8 +84,7 @@ class Contract(Rule):
                 problems.append(
                     ctx.problem(
                         self.name,
-                        "the select returns more than one column named "
-                        f"{expression.alias_or_name!r}",
+                        f"the select returns more than one column named {expression.alias_or_name!r}",
                         expression,
                         identifier=expression.alias_or_name,
                         suggestion="Give each output column its own alias.",
@@ -97,9 +93,7 @@ class Contract(Rule):
             seen[key] = expression
         return problems
 
-    def _names(
-        self, ctx: GateContext, listed: list[str], returned: list[str], duplicated: set[str]
-    ) -> list[Problem]:
+    def _names(self, ctx: GateContext, listed: list[str], returned: list[str], duplicated: set[str]) -> list[Problem]:
         problems = []
         returned_lower = {name.lower(): name for name in returned}
         listed_lower = {name.lower(): name for name in listed}
@@ -112,12 +106,10 @@ class Contract(Rule):
                 problems.append(
                     ctx.problem(
                         self.name,
-                        f"column {name!r} is in the proposal's columns but the query does not "
-                        "return it",
+                        f"column {name!r} is in the proposal's columns but the query does not return it",
                         identifier=name,
                         suggestion=hint
-                        or f"Remove it from columns, or select it. The query returns: "
-                        f"{_names(returned)}.",
+                        or f"Remove it from columns, or select it. The query returns: {_names(returned)}.",
                     )
                 )
             elif actual != name:
@@ -149,8 +141,7 @@ class Contract(Rule):
                     f"the query returns column {name!r}, which is not in the proposal's columns",
                     output_expression(ctx, name),
                     identifier=name,
-                    suggestion=hint or "Add it to columns (with a description) or drop it "
-                    "from the select.",
+                    suggestion=hint or "Add it to columns (with a description) or drop it from the select.",
                 )
             )
         return problems
@@ -188,8 +179,7 @@ class Contract(Rule):
                 problems.append(
                     ctx.problem(
                         self.name,
-                        f"column {column.name!r} has no data type: it is an untyped null "
-                        f"({column.data_type})",
+                        f"column {column.name!r} has no data type: it is an untyped null ({column.data_type})",
                         output_expression(ctx, column.name),
                         identifier=column.name,
                         suggestion=f"Cast it, e.g. cast(null as varchar) as {column.name}.",
@@ -202,9 +192,7 @@ class Contract(Rule):
         typed = [column for column in result if '"null"' not in column.data_type.lower()]
         if not typed or ctx.sandbox is None:
             return []
-        casts = ", ".join(
-            f"cast(null as {column.data_type}) as c{index}" for index, column in enumerate(typed)
-        )
+        casts = ", ".join(f"cast(null as {column.data_type}) as c{index}" for index, column in enumerate(typed))
         try:
             back = [lowercase_type(kind) for _, kind in ctx.sandbox.describe(f"select {casts}")]
         except SandboxQueryError as error:
@@ -219,8 +207,7 @@ class Contract(Rule):
                         f"survive dbt's contract check (cast back it is {cast_back!r})",
                         output_expression(ctx, column.name),
                         identifier=column.name,
-                        suggestion="Cast it to a plain type, e.g. cast(... as varchar) as "
-                        f"{column.name}.",
+                        suggestion=f"Cast it to a plain type, e.g. cast(... as varchar) as {column.name}.",
                     )
                 )
         return problems

@@ -82,10 +82,7 @@ def _date_hint(ctx: GateContext) -> str:
     for relation in ctx.relations.values():
         for column in relation.columns:
             if (column.data_type or "").lower().startswith(("date", "timestamp")):
-                return (
-                    f"Use a date from the data instead, e.g. (select max({column.name}) from "
-                    f"{relation.jinja()})."
-                )
+                return f"Use a date from the data instead, e.g. (select max({column.name}) from {relation.jinja()})."
     return "Use a date from the data instead (e.g. the max of a date column)."
 
 
@@ -211,11 +208,7 @@ class _Checker:
                     for column in key:
                         if owner.atom(column) not in closure:
                             names.append(prefix + self._column_name(owner, column))
-                    note = (
-                        f"{', '.join(self._column_name(owner, c) for c in key)} "
-                        "is the unique key of "
-                        f"{owner.label}"
-                    )
+                    note = f"{', '.join(self._column_name(owner, c) for c in key)} is the unique key of {owner.label}"
                     if note not in notes:
                         notes.append(note)
                 else:
@@ -284,8 +277,7 @@ class _Checker:
         if gaps:
             shown = self.keys_text(on_keys)
             self.report(
-                f"DISTINCT ON ({shown}) keeps an arbitrary row per {shown}: the ORDER BY does "
-                "not make the order total",
+                f"DISTINCT ON ({shown}) keeps an arbitrary row per {shown}: the ORDER BY does not make the order total",
                 on_keys[0],
                 "distinct on",
                 self.suggestion(info, keys, gaps, info.aggregated, "the ORDER BY"),
@@ -295,11 +287,7 @@ class _Checker:
         named = None
         if window.args.get("alias") is not None:
             named = info.named_windows.get(window.args["alias"].name.lower())
-        partition = (
-            window.args.get("partition_by")
-            or (named.args.get("partition_by") if named else None)
-            or []
-        )
+        partition = window.args.get("partition_by") or (named.args.get("partition_by") if named else None) or []
         order = window.args.get("order") or (named.args.get("order") if named else None)
         spec = window.args.get("spec") or (named.args.get("spec") if named else None)
         return list(partition), order, spec
@@ -343,15 +331,10 @@ class _Checker:
             if not gaps:
                 continue
             if not order_keys:
-                message = (
-                    f"{name}() without ORDER BY in its window depends on the order rows arrive in"
-                )
+                message = f"{name}() without ORDER BY in its window depends on the order rows arrive in"
             else:
                 tied = self.keys_text(partition + order_keys)
-                message = (
-                    f"{name}() over rows tied on ({tied}) is not deterministic: "
-                    "ties come in any order"
-                )
+                message = f"{name}() over rows tied on ({tied}) is not deterministic: ties come in any order"
             self.report(
                 message,
                 function,
@@ -392,8 +375,7 @@ class _Checker:
             wrapper = _outer(aggregate)
             parent = wrapper.parent
             if isinstance(parent, exp.ArraySort) or (
-                isinstance(parent, (exp.Func, exp.Anonymous))
-                and function_name(parent, self.sql) in _SORTS
+                isinstance(parent, (exp.Func, exp.Anonymous)) and function_name(parent, self.sql) in _SORTS
             ):
                 continue
             order = None
@@ -411,10 +393,7 @@ class _Checker:
             shown = self.keys_text(relevant)
             if name in ("first", "last", "any_value", "arbitrary") and not order_keys:
                 group = f" by the GROUP BY ({self.keys_text(info.group)})" if info.group else ""
-                message = (
-                    f"{name}({shown}) picks an arbitrary row's value: "
-                    f"{shown} is not determined{group}"
-                )
+                message = f"{name}({shown}) picks an arbitrary row's value: {shown} is not determined{group}"
                 advice = (
                     f"Add {shown} to the GROUP BY, use min()/max(), or order the rows: "
                     f"{name}({shown} order by <unique key>)."
@@ -451,8 +430,7 @@ class _Checker:
         if missing:
             keyword = clause.key.upper() if clause.key != "fetch" else "FETCH"
             self.report(
-                f"{keyword} on a {node.key} needs an ORDER BY over all its columns "
-                "to pick the same rows",
+                f"{keyword} on a {node.key} needs an ORDER BY over all its columns to pick the same rows",
                 clause,
                 keyword.lower(),
                 f"Add {', '.join(missing)} to the ORDER BY (or order by all).",

@@ -21,8 +21,7 @@ _HINTS = {
     "filter before joining.",
     "Permission Error": "A proposal may read only the project's relations, through "
     "{{ ref() }} and {{ source() }}; no files, URLs or settings.",
-    "Invalid Input Error": "Proposals are one read-only select; they cannot write, attach or "
-    "change settings.",
+    "Invalid Input Error": "Proposals are one read-only select; they cannot write, attach or change settings.",
 }
 
 
@@ -52,8 +51,7 @@ class DryRun(Rule):
             return [
                 ctx.problem(
                     self.name,
-                    f"the dry run did not finish within {error.timeout_s:g} s and was "
-                    "interrupted",
+                    f"the dry run did not finish within {error.timeout_s:g} s and was interrupted",
                     suggestion="Check every join has a condition on keys (a missing one "
                     "multiplies rows), filter and aggregate before joining, or allow more "
                     "time with a larger timeout if the data is simply large.",
@@ -62,9 +60,7 @@ class DryRun(Rule):
         except SandboxQueryError as error:
             return [self._failure(ctx, runnable, error)]
         ctx.result = DryRunResult(
-            columns=tuple(
-                ResultColumn(name, lowercase_type(kind)) for name, kind in outcome.columns
-            ),
+            columns=tuple(ResultColumn(name, lowercase_type(kind)) for name, kind in outcome.columns),
             row_count=outcome.row_count,
             elapsed_s=outcome.elapsed_s,
         )
@@ -92,9 +88,7 @@ class DryRun(Rule):
             )
         return problems
 
-    def _failure(
-        self, ctx: GateContext, runnable: ExecutableSQL, error: SandboxQueryError
-    ) -> Problem:
+    def _failure(self, ctx: GateContext, runnable: ExecutableSQL, error: SandboxQueryError) -> Problem:
         """DuckDB's own message, located in the proposal when DuckDB gave a position."""
         summary = error.summary
         message = f"DuckDB could not run the proposal: {summary}"

@@ -53,8 +53,7 @@ class Grain(Rule):
                         f"grain column {key!r} is not a column of the query's result",
                         identifier=key,
                         suggestion=did_you_mean(key, returned)
-                        or f"The grain must be output columns; the query returns: "
-                        f"{', '.join(returned)}.",
+                        or f"The grain must be output columns; the query returns: {', '.join(returned)}.",
                     )
                 )
             else:
@@ -74,9 +73,7 @@ class Grain(Rule):
 
     def _nulls(self, ctx: GateContext, keys: list[str]) -> list[Problem]:
         counts = ", ".join(f"count(*) filter (where {_quote(key)} is null)" for key in keys)
-        row = ctx.sandbox.execute(
-            f"select {counts} from {RESULT_TABLE}", timeout_s=ctx.timeout_s
-        )[0]
+        row = ctx.sandbox.execute(f"select {counts} from {RESULT_TABLE}", timeout_s=ctx.timeout_s)[0]
         problems = []
         for key, nulls in zip(keys, row, strict=True):
             if nulls:
@@ -112,6 +109,7 @@ class Grain(Rule):
             f"select * from ({grouped}) order by gen_model_rows desc, {order} limit {EXAMPLES}",
             timeout_s=ctx.timeout_s,
         )
+
         def example(row: tuple) -> str:
             values = zip(keys, row[:-1], strict=True)
             return "(" + ", ".join(f"{key}={_literal(value)}" for key, value in values) + ")"

@@ -128,9 +128,7 @@ def _own_start(node: exp.Expression, original: str) -> int | None:
     return best
 
 
-def _clause_sequence(
-    select: exp.Select, original: str
-) -> tuple[list[tuple[str, exp.Expression]], bool]:
+def _clause_sequence(select: exp.Select, original: str) -> tuple[list[tuple[str, exp.Expression]], bool]:
     """A select's clauses in the order DuckDB requires them, and whether it is FROM-first."""
     from_ = select.args.get("from_")
     items = select.expressions
@@ -213,9 +211,7 @@ def _arrow_lambda_problems(tree: exp.Expression, original: str, file: str | None
     return problems
 
 
-def _parse_error_problems(
-    error: ParseError, sql: str, original: str, file: str | None
-) -> list[Problem]:
+def _parse_error_problems(error: ParseError, sql: str, original: str, file: str | None) -> list[Problem]:
     """One problem per place sqlglot complained about (later complaints there are echoes)."""
     problems = []
     seen = set()
@@ -250,9 +246,7 @@ def _parse_error_problems(
 
 
 def _problem_at(message, text, start, end, *, identifier=None, suggestion=None, file=None):
-    return problem_at(
-        RULE, message, text, start, end, identifier=identifier, suggestion=suggestion, file=file
-    )
+    return problem_at(RULE, message, text, start, end, identifier=identifier, suggestion=suggestion, file=file)
 
 
 def _token_error_offset(tokenizer, error: TokenError) -> int | None:
@@ -329,9 +323,7 @@ def parse_statements(
             first_word = keyword.split()[0] if keyword else ""
             if first_word and first_word not in QUERY_STARTS:
                 # Not a query at all (EXPORT DATABASE ...): say that, not how it fails to parse.
-                tree = exp.Command(
-                    this=first_word, expression=exp.Literal.string(original[start : end + 1])
-                )
+                tree = exp.Command(this=first_word, expression=exp.Literal.string(original[start : end + 1]))
             else:
                 problems.extend(_parse_error_problems(error, sql, original, file))
         if tree is not None:
@@ -385,28 +377,23 @@ class ParseRule(Rule):
                         f"expected one select statement, got {statement_kind(first)}",
                         ctx.sql,
                         first.start,
-                        first.start + len(first.keyword.split()[0]) - 1
-                        if first.keyword
-                        else first.start,
+                        first.start + len(first.keyword.split()[0]) - 1 if first.keyword else first.start,
                         identifier=statement_kind(first),
                         suggestion=PIVOT_ADVICE
                         if statement_kind(first) in ("PIVOT", "UNPIVOT")
-                        else "A model is a single select (with CTEs if needed); dbt "
-                        "creates the table or view.",
+                        else "A model is a single select (with CTEs if needed); dbt creates the table or view.",
                         file=file,
                     )
                 )
         for extra in statements[1:]:
             problems.append(
                 _problem_at(
-                    "expected one select statement, got a second statement "
-                    f"({statement_kind(extra)})",
+                    f"expected one select statement, got a second statement ({statement_kind(extra)})",
                     ctx.sql,
                     extra.start,
                     extra.start + max(len(extra.keyword.split()[0]) if extra.keyword else 1, 1) - 1,
                     identifier=statement_kind(extra),
-                    suggestion="Remove everything after the first statement; combine queries "
-                    "with CTEs or union all.",
+                    suggestion="Remove everything after the first statement; combine queries with CTEs or union all.",
                     file=file,
                 )
             )

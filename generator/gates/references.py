@@ -45,8 +45,7 @@ def _unresolved(catalog: Catalog, call: RefCall) -> tuple[str, str | None]:
             listed = ", ".join(str(v) for v in versions) or "none"
             latest = catalog.ref(name)
             return (
-                f"{call.display()}: model '{name}' has no version {call.version} "
-                f"(versions: {listed})",
+                f"{call.display()}: model '{name}' has no version {call.version} (versions: {listed})",
                 f"Use {latest.jinja()}." if latest else None,
             )
         if same_name and call.package:
@@ -147,9 +146,7 @@ def _bare_table(catalog: Catalog, table: exp.Table, ctes: set[str]) -> tuple[str
     for relation in candidates:
         by_display.setdefault(relation.display, relation)
     if len({r.name for r in by_display.values() if not r.is_source}) == 1 and len(by_display) > 1:
-        latest = [
-            r for r in by_display.values() if r.version is None or r.version == r.latest_version
-        ]
+        latest = [r for r in by_display.values() if r.version is None or r.version == r.latest_version]
         by_display = {r.display: r for r in latest} or by_display
     if by_display:
         options = " or ".join(relation.jinja() for relation in by_display.values())

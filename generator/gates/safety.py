@@ -14,9 +14,7 @@ from generator.gates.parse import Statement, is_query, parse_statements, stateme
 RULE = "safety"
 
 # Table functions a model may use: they compute rows, they read nothing.
-ALLOWED_TABLE_FUNCTIONS = frozenset(
-    {"range", "generate_series", "unnest", "json_each", "json_tree"}
-)
+ALLOWED_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest", "json_each", "json_tree"})
 
 _READS_FILES = "reads files or URLs"
 _OTHER_DATABASE = "reads another database"
@@ -73,8 +71,7 @@ BLOCKED_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 
 _ADVICE = {
-    _READS_FILES: "Read files through a dbt source (or a seed), so the file is declared "
-    "and loaded once.",
+    _READS_FILES: "Read files through a dbt source (or a seed), so the file is declared and loaded once.",
     _OTHER_DATABASE: "Declare the other database's table as a dbt source.",
     _RUNS_SQL: "Write the query itself; a model's SQL must be visible to the gates.",
     _SYSTEM: "Configure DuckDB in the dbt profile; a model only reads relations.",
@@ -189,9 +186,7 @@ class SafetyRule(Rule):
         sql = ctx.templated.sql
         problems = []
         for node in tree.walk(bfs=False):
-            if node is not tree and isinstance(
-                node, (exp.DDL, exp.DML, exp.Command, exp.Copy, exp.Pragma, exp.Set)
-            ):
+            if node is not tree and isinstance(node, (exp.DDL, exp.DML, exp.Command, exp.Copy, exp.Pragma, exp.Set)):
                 kind = node.key.upper()
                 problems.append(
                     ctx.problem(
@@ -254,9 +249,7 @@ class SafetyRule(Rule):
                     span=span(function, sql),
                     identifier=name,
                     suggestion=_ADVICE.get(reason)
-                    or "Allowed table functions: "
-                    + ", ".join(sorted(ALLOWED_TABLE_FUNCTIONS))
-                    + ".",
+                    or "Allowed table functions: " + ", ".join(sorted(ALLOWED_TABLE_FUNCTIONS)) + ".",
                 )
             ]
         if not isinstance(function, exp.Identifier):

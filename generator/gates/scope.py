@@ -260,9 +260,7 @@ _OPAQUE_TYPES = {
 }
 
 
-def struct_field(
-    data_type: str | None, path: tuple[str, ...]
-) -> tuple[str | None, str | None, list[str]]:
+def struct_field(data_type: str | None, path: tuple[str, ...]) -> tuple[str | None, str | None, list[str]]:
     """Follow struct fields through a DuckDB type.
 
     Returns (the resulting type or None when unknown, the field that does not exist or
@@ -278,9 +276,7 @@ def struct_field(
         if parsed.this != exp.DataType.Type.STRUCT:
             return current, name, []
         fields = {
-            column.name: column.args.get("kind")
-            for column in parsed.expressions
-            if isinstance(column, exp.ColumnDef)
+            column.name: column.args.get("kind") for column in parsed.expressions if isinstance(column, exp.ColumnDef)
         }
         match = next((f for f in fields if f.lower() == name.lower()), None)
         if match is None:
@@ -480,12 +476,10 @@ class Analysis:
             if left.known and right.known and len(left.columns) != len(right.columns):
                 kind = node.key.upper()
                 self._problem(
-                    f"the two sides of {kind} have {len(left.columns)} and "
-                    f"{len(right.columns)} columns",
+                    f"the two sides of {kind} have {len(left.columns)} and {len(right.columns)} columns",
                     node.expression,
                     identifier=kind,
-                    suggestion="Select the same number of columns on both sides, "
-                    f"or use {kind} BY NAME.",
+                    suggestion=f"Select the same number of columns on both sides, or use {kind} BY NAME.",
                 )
         keys: list[frozenset[str]] = []
         if columns is not None and node.args.get("distinct"):
@@ -625,12 +619,8 @@ class Analysis:
 
     def _add_source(self, item, env: Env, info: SelectInfo, join_type: str) -> Source | None:
         alias_node = item.args.get("alias")
-        alias = (
-            alias_node.name if isinstance(alias_node, exp.TableAlias) and alias_node.name else ""
-        )
-        alias_columns = (
-            [c.name for c in alias_node.columns] if isinstance(alias_node, exp.TableAlias) else []
-        )
+        alias = alias_node.name if isinstance(alias_node, exp.TableAlias) and alias_node.name else ""
+        alias_columns = [c.name for c in alias_node.columns] if isinstance(alias_node, exp.TableAlias) else []
         relation = None
         alt_names: tuple[str, ...] = ()
         if isinstance(item, exp.Table) and isinstance(item.this, (exp.Func, exp.Anonymous)):
@@ -644,22 +634,14 @@ class Analysis:
                 columns = [Col(c) for c in known]
                 if len(known) == 1 and alias and not alias_columns:
                     columns = [Col(alias)]
-                keys = (
-                    [frozenset({columns[0].name.lower()})]
-                    if fname in ("range", "generate_series")
-                    else []
-                )
+                keys = [frozenset({columns[0].name.lower()})] if fname in ("range", "generate_series") else []
                 shape = _rename(Shape(columns, keys, f"{fname}()"), alias_columns)
             else:
                 shape = Shape(None, [], f"{fname}()")
             name = alias or fname
         elif isinstance(item, exp.Table):
             table_name = item.name
-            if (
-                is_placeholder(table_name)
-                and table_name in self._relations
-                and not item.args.get("db")
-            ):
+            if is_placeholder(table_name) and table_name in self._relations and not item.args.get("db"):
                 relation = self._relations[table_name]
                 shape = relation_shape(relation)
                 name = alias or relation.identifier
@@ -683,10 +665,7 @@ class Analysis:
             else:
                 names = [alias or "unnest"] * max(1, len(item.expressions))
             element_types = [self._element_type(e) for e in item.expressions]
-            columns = [
-                Col(n, element_types[i] if i < len(element_types) else None)
-                for i, n in enumerate(names)
-            ]
+            columns = [Col(n, element_types[i] if i < len(element_types) else None) for i, n in enumerate(names)]
             shape = Shape(columns, [], "unnest()")
             name = alias or "unnest"
         elif isinstance(item, exp.Subquery) and not isinstance(item.unnest(), exp.Query):
@@ -697,11 +676,7 @@ class Analysis:
             shape = _rename(Shape(inner.columns, inner.keys, label), alias_columns, label)
             name = alias or "unnamed_subquery"
         elif isinstance(item, exp.Lateral):
-            inner = (
-                self.query(item.this, env.ctes, env)
-                if isinstance(item.this, exp.Query)
-                else Shape(None)
-            )
+            inner = self.query(item.this, env.ctes, env) if isinstance(item.this, exp.Query) else Shape(None)
             label = f"lateral '{alias}'" if alias else "lateral"
             shape = _rename(Shape(inner.columns, inner.keys, label), alias_columns, label)
             name = alias or "lateral"
@@ -775,17 +750,14 @@ class Analysis:
                 self._alias_targets[(id(node), name.lower())] = expression
         return outputs
 
-    def _star(
-        self, star: exp.Star, item, env: Env, info: SelectInfo, qualified: exp.Column | None
-    ) -> list[Output]:
+    def _star(self, star: exp.Star, item, env: Env, info: SelectInfo, qualified: exp.Column | None) -> list[Output]:
         if qualified is not None and qualified.args.get("db"):
             shown = ".".join(part.name for part in qualified.parts[:-1])
             self._problem(
                 f"DuckDB cannot expand {shown}.*: only one name may come before a star",
                 qualified,
                 identifier=f"{shown}.*",
-                suggestion=f"Write {qualified.table}.* (the struct column alone) "
-                "or list its fields.",
+                suggestion=f"Write {qualified.table}.* (the struct column alone) or list its fields.",
             )
             return [Output(f"{shown}.*", None, item)]
         if qualified is not None:
@@ -808,8 +780,7 @@ class Analysis:
                             for c in parsed.expressions
                         ]
                     self._problem(
-                        f"cannot expand {qualifier}.*: "
-                        f"the fields of column '{qualifier}' are not known",
+                        f"cannot expand {qualifier}.*: the fields of column '{qualifier}' are not known",
                         qualified,
                         identifier=f"{qualifier}.*",
                         suggestion="Select its fields by name.",
@@ -833,9 +804,7 @@ class Analysis:
                 f"cannot expand * over {unknown[0].label}: its columns are not known",
                 star,
                 identifier="*",
-                suggestion=PIVOT_ADVICE
-                if unknown[0].label == "pivot"
-                else "List the columns you need.",
+                suggestion=PIVOT_ADVICE if unknown[0].label == "pivot" else "List the columns you need.",
             )
             return [Output("*", None, item)]
         columns: list[tuple[Source, Col]] = []
@@ -856,9 +825,7 @@ class Analysis:
                 for s, c in columns
                 if c.name.lower() == name.lower() and (not qualifier or s.answers_to(qualifier))
             ]
-            self.refs[id(excluded)] = Ref(
-                "column", matches[0][0] if matches else None, name.lower()
-            )
+            self.refs[id(excluded)] = Ref("column", matches[0][0] if matches else None, name.lower())
             if not matches:
                 self._problem(
                     f"EXCLUDE ({name}): * has no column '{name}'",
@@ -888,20 +855,16 @@ class Analysis:
             lowered = column.name.lower()
             if lowered in seen:
                 self._problem(
-                    f"* expands to two columns named '{column.name}' (from {seen[lowered].label} "
-                    f"and {source.label})",
+                    f"* expands to two columns named '{column.name}' (from {seen[lowered].label} and {source.label})",
                     star,
                     identifier=column.name,
-                    suggestion="List the columns, aliasing one of them, or exclude one with "
-                    "* exclude (...).",
+                    suggestion="List the columns, aliasing one of them, or exclude one with * exclude (...).",
                 )
             seen.setdefault(lowered, source)
             expression = replaced.get(lowered)
             if expression is None:
                 expression = exp.column(column.name, table=source.name)
-                self.refs[id(expression)] = Ref(
-                    "column", source, lowered, data_type=column.data_type
-                )
+                self.refs[id(expression)] = Ref("column", source, lowered, data_type=column.data_type)
             outputs.append(
                 Output(
                     column.name,
@@ -918,11 +881,7 @@ class Analysis:
         node = source.node
         if isinstance(node, exp.Table) and isinstance(node.this, (exp.Func, exp.Anonymous)):
             return True
-        return (
-            isinstance(node, exp.Table)
-            and source.relation is None
-            and not source.shape.label.startswith("CTE")
-        )
+        return isinstance(node, exp.Table) and source.relation is None and not source.shape.label.startswith("CTE")
 
     def _check_output_names(self, outputs: list[Output]) -> None:
         seen: dict[str, Output] = {}
@@ -950,8 +909,7 @@ class Analysis:
             return None
         if not 1 <= value <= count:
             self._problem(
-                f"{clause} {value} is out of range: "
-                f"the select has {count} column{'s' * (count != 1)}",
+                f"{clause} {value} is out of range: the select has {count} column{'s' * (count != 1)}",
                 literal,
                 identifier=str(value),
                 suggestion=f"Use a number from 1 to {count}, or name the column.",
@@ -969,11 +927,7 @@ class Analysis:
         items = list(group.expressions)
         for key in ("grouping_sets", "cube", "rollup"):
             for part in group.args.get(key) or []:
-                items.extend(
-                    part.expressions
-                    if hasattr(part, "expressions") and part.expressions
-                    else [part]
-                )
+                items.extend(part.expressions if hasattr(part, "expressions") and part.expressions else [part])
         for item in items:
             if isinstance(item, exp.Literal) and not item.is_string:
                 index = self._ordinal(item, len(info.outputs), "GROUP BY")
@@ -1174,9 +1128,7 @@ class Analysis:
             target = self._alias_targets.get((id(info.node), name.lower()))
         self.refs[id(node)] = Ref("alias", target=target)
 
-    def _qualified(
-        self, node, source: Source, column: str, path: tuple[str, ...], env: Env
-    ) -> Ref | None:
+    def _qualified(self, node, source: Source, column: str, path: tuple[str, ...], env: Env) -> Ref | None:
         """`source.column[.field...]`; None when the source lacks the column (caller decides)."""
         if not source.shape.known:
             return Ref("column", source, column.lower(), path)
@@ -1186,9 +1138,7 @@ class Analysis:
             struct = source.shape.column(source.name)
             if struct is not None:
                 data_type = self._check_path(node, source.name, struct.data_type, (column, *path))
-                return Ref(
-                    "column", source, struct.name.lower(), (column, *path), data_type=data_type
-                )
+                return Ref("column", source, struct.name.lower(), (column, *path), data_type=data_type)
             if self._lookup(env, source.name, node, report=False) is not None:
                 return None
             self._problem(
@@ -1203,14 +1153,10 @@ class Analysis:
 
     def _source_label(self, source: Source) -> str:
         if source.label and source.name.lower() not in source.label.lower():
-            return (
-                f"{source.label} (as {source.name})" if "(as " not in source.label else source.label
-            )
+            return f"{source.label} (as {source.name})" if "(as " not in source.label else source.label
         return source.label or f"'{source.name}'"
 
-    def _check_path(
-        self, node, column: str, data_type: str | None, path: tuple[str, ...]
-    ) -> str | None:
+    def _check_path(self, node, column: str, data_type: str | None, path: tuple[str, ...]) -> str | None:
         if not path:
             return data_type
         result, missing, fields = struct_field(data_type, path)
@@ -1221,8 +1167,7 @@ class Analysis:
                 f"column '{column}' has no field '{missing}'",
                 node,
                 identifier=missing,
-                suggestion=self._did_you_mean(missing, fields)
-                or f"Its fields: {', '.join(fields)}.",
+                suggestion=self._did_you_mean(missing, fields) or f"Its fields: {', '.join(fields)}.",
             )
         else:
             self._problem(
@@ -1236,11 +1181,7 @@ class Analysis:
     def _lookup(self, env: Env, name: str, node, report: bool = True) -> Ref | None:
         lowered = name.lower()
         visible = env.visible()
-        matches = [
-            (s, s.shape.column(lowered))
-            for s in visible
-            if s.shape.known and s.shape.column(lowered)
-        ]
+        matches = [(s, s.shape.column(lowered)) for s in visible if s.shape.known and s.shape.column(lowered)]
         if len(matches) > 1:
             merged = env.merged.get(lowered, [])
             if all(s in merged for s, _ in matches):
@@ -1251,9 +1192,7 @@ class Analysis:
                 f"column '{name}' is ambiguous: it is in {holders}",
                 node,
                 identifier=name,
-                suggestion="Qualify it: "
-                + " or ".join(f"{self._show(s.name)}.{c.name}" for s, c in matches)
-                + ".",
+                suggestion="Qualify it: " + " or ".join(f"{self._show(s.name)}.{c.name}" for s, c in matches) + ".",
             )
         if matches:
             source, column = matches[0]
@@ -1305,9 +1244,7 @@ class Analysis:
         )
 
     def _unknown_qualifier(self, node, qualifier: str, env: Env) -> None:
-        hidden = next(
-            (s for s in env.sources if s.join in ("semi", "anti") and s.answers_to(qualifier)), None
-        )
+        hidden = next((s for s in env.sources if s.join in ("semi", "anti") and s.answers_to(qualifier)), None)
         if hidden is not None:
             self._problem(
                 f"'{self._show(qualifier)}' is the right side of a {hidden.join.upper()} JOIN: "
@@ -1346,9 +1283,7 @@ class Analysis:
         elif join_type == "right":
             info.fds.append((frozenset({right}), frozenset({left})))
 
-    def _equalities(
-        self, condition, info: SelectInfo, direction: str | None, right: Source | None = None
-    ) -> None:
+    def _equalities(self, condition, info: SelectInfo, direction: str | None, right: Source | None = None) -> None:
         """`a = b` and `a = constant` conjuncts of WHERE or ON: what they pin down."""
         for conjunct in _conjuncts(condition):
             if not isinstance(conjunct, exp.EQ):
@@ -1399,9 +1334,7 @@ class Analysis:
             if ref is not None and ref.kind == "alias" and ref.target is not None:
                 return self.canon(ref.target)
             if ref is not None and ref.kind in ("column", "outer") and ref.source is not None:
-                return f"#{ref.source.uid}.{ref.column}" + "".join(
-                    f".{p.lower()}" for p in ref.path
-                )
+                return f"#{ref.source.uid}.{ref.column}" + "".join(f".{p.lower()}" for p in ref.path)
             return node.sql(dialect=DIALECT).lower()
         if isinstance(node, exp.Identifier):
             return node.name if node.quoted else node.name.lower()
@@ -1412,9 +1345,7 @@ class Analysis:
             if value is None or value is False or value == []:
                 continue
             if isinstance(value, list):
-                inner = ",".join(
-                    self.canon(v) if isinstance(v, exp.Expression) else repr(v) for v in value
-                )
+                inner = ",".join(self.canon(v) if isinstance(v, exp.Expression) else repr(v) for v in value)
                 parts.append(f"{key}=[{inner}]")
             elif isinstance(value, exp.Expression):
                 parts.append(f"{key}={self.canon(value)}")
@@ -1535,11 +1466,7 @@ class Analysis:
         limit = info.node.args.get("limit")
         if info.aggregated and not info.group:
             return [frozenset()]  # one row
-        if (
-            isinstance(limit, exp.Limit)
-            and isinstance(limit.expression, exp.Literal)
-            and limit.expression.this == "1"
-        ):
+        if isinstance(limit, exp.Limit) and isinstance(limit.expression, exp.Literal) and limit.expression.this == "1":
             return [frozenset()]
         grouped = info.aggregated
         keys: list[frozenset[str]] = []
@@ -1566,11 +1493,7 @@ class Analysis:
     def _row_number_keys(self, info: SelectInfo, names: list[str]) -> list[frozenset[str]]:
         """row_number() is unique within its partition; `qualify row_number() ... = 1`
         leaves one row per partition."""
-        by_canon = {
-            self.canon(o.expression): names[i]
-            for i, o in enumerate(info.outputs)
-            if o.expression is not None
-        }
+        by_canon = {self.canon(o.expression): names[i] for i, o in enumerate(info.outputs) if o.expression is not None}
 
         def partition_names(window: exp.Window) -> list[str] | None:
             partition = window.args.get("partition_by") or []
@@ -1604,7 +1527,6 @@ def analyze(ctx: GateContext) -> Analysis:
         analysis.top = analysis.query(ctx.tree, {}, None, top=True)
         if not analysis.top_outputs and analysis.top.known:  # VALUES: no select list
             analysis.top_outputs = [
-                Output(c.name, exp.column(c.name), exp.column(c.name), c.data_type)
-                for c in analysis.top.columns
+                Output(c.name, exp.column(c.name), exp.column(c.name), c.data_type) for c in analysis.top.columns
             ]
     return analysis

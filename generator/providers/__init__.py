@@ -53,12 +53,10 @@ def make_provider(name: str, settings: Settings | None = None, http_client=None)
 
         if not settings.script:
             raise ConfigError(
-                "the scripted provider replays answers from a file: set `script: answers.yml` in "
-                ".gen-model.yml"
+                "the scripted provider replays answers from a file: set `script: answers.yml` in .gen-model.yml"
             )
         return ScriptedProvider(load_script(settings.script))
     hint = did_you_mean(name, PROVIDERS)
     raise ConfigError(
-        f"unknown provider {name!r}; expected one of {', '.join(PROVIDERS)}."
-        + (f" {hint}" if hint else "")
+        f"unknown provider {name!r}; expected one of {', '.join(PROVIDERS)}." + (f" {hint}" if hint else "")
     )

@@ -57,11 +57,7 @@ def _rejects_forced_tool_choice(error: anthropic.BadRequestError) -> bool:
 
 
 def _text_of(message) -> str:
-    return "".join(
-        getattr(block, "text", "")
-        for block in message.content
-        if getattr(block, "type", "") == "text"
-    )
+    return "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", "") == "text")
 
 
 class AnthropicProvider(Provider):
@@ -93,9 +89,7 @@ class AnthropicProvider(Provider):
         try:
             self.client = anthropic.Anthropic(**options)
         except anthropic.AnthropicError as error:
-            raise ConfigError(
-                f"cannot set up the Anthropic client ({error}); {MISSING_KEY}"
-            ) from None
+            raise ConfigError(f"cannot set up the Anthropic client ({error}); {MISSING_KEY}") from None
         if not (self.client.api_key or self.client.auth_token or self.client.credentials):
             raise ConfigError(MISSING_KEY)
         self.max_output_tokens = max_output_tokens
@@ -160,9 +154,7 @@ class AnthropicProvider(Provider):
         if stop == "max_tokens":
             return Completion(error=truncated_message(self.max_output_tokens), raw=raw, **common)
         if stop == "refusal":
-            return Completion(
-                error="the model declined to answer (stop_reason: refusal)", raw=raw, **common
-            )
+            return Completion(error="the model declined to answer (stop_reason: refusal)", raw=raw, **common)
         if stop == "model_context_window_exceeded":
             return Completion(
                 error="the prompt filled the model's context window; lower budget_tokens",
@@ -187,8 +179,7 @@ class AnthropicProvider(Provider):
             request = f" (request id {error.request_id})" if error.request_id else ""
             if isinstance(error, anthropic.AuthenticationError):
                 return ConfigError(
-                    f"{host} rejected the API key (401: {detail}); "
-                    "set a valid one: export ANTHROPIC_API_KEY=sk-ant-..."
+                    f"{host} rejected the API key (401: {detail}); set a valid one: export ANTHROPIC_API_KEY=sk-ant-..."
                 )
             if isinstance(error, anthropic.PermissionDeniedError):
                 return ConfigError(
@@ -214,16 +205,12 @@ class AnthropicProvider(Provider):
                 )
             if status >= 500:
                 return ProviderError(
-                    f"{host} failed with {status} ({detail}) after {retries} retries{request}; "
-                    "try again later"
+                    f"{host} failed with {status} ({detail}) after {retries} retries{request}; try again later"
                 )
-            return ProviderError(
-                f"{host} rejected the request for {model} ({status}: {detail}){request}"
-            )
+            return ProviderError(f"{host} rejected the request for {model} ({status}: {detail}){request}")
         if isinstance(error, anthropic.APITimeoutError):
             return ProviderError(
-                f"no answer from {self.endpoint} before the timeout (after {retries} retries); "
-                "try again later"
+                f"no answer from {self.endpoint} before the timeout (after {retries} retries); try again later"
             )
         if isinstance(error, anthropic.APIConnectionError):
             cause = error.__cause__ or error

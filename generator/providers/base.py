@@ -55,8 +55,7 @@ def tool_input_to_proposal(value: object) -> tuple[dict | None, str | None]:
             value = json.loads(value)
         except json.JSONDecodeError as error:
             return None, (
-                f"the {TOOL_NAME} arguments are not valid JSON: {error.msg} at line {error.lineno} "
-                f"column {error.colno}"
+                f"the {TOOL_NAME} arguments are not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
             )
     if not isinstance(value, dict):
         return None, f"the {TOOL_NAME} input is not a JSON object (got {type(value).__name__})"

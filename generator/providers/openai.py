@@ -87,9 +87,7 @@ class OpenAIProvider(Provider):
                     },
                 }
             ],
-            "tool_choice": {"type": "function", "function": {"name": tool["name"]}}
-            if forced
-            else "auto",
+            "tool_choice": {"type": "function", "function": {"name": tool["name"]}} if forced else "auto",
         }
         if self.temperature is not None:
             request["temperature"] = self.temperature
@@ -99,17 +97,13 @@ class OpenAIProvider(Provider):
         forced = model not in self._unforced
         try:
             try:
-                response = self.client.chat.completions.create(
-                    **self._request(prompt, model, forced)
-                )
+                response = self.client.chat.completions.create(**self._request(prompt, model, forced))
             except openai.BadRequestError as error:
                 # Some servers (older llama.cpp, some vendors) accept tools but not a named choice.
                 if not (forced and "tool_choice" in str(error).lower()):
                     raise
                 self._unforced.add(model)
-                response = self.client.chat.completions.create(
-                    **self._request(prompt, model, forced=False)
-                )
+                response = self.client.chat.completions.create(**self._request(prompt, model, forced=False))
         except openai.APIError as error:
             raise self._translate(error, model) from None
         return self._completion(response, model)
@@ -139,9 +133,7 @@ class OpenAIProvider(Provider):
         if finish == "length":
             return Completion(error=truncated_message(self.max_output_tokens), raw=raw, **common)
         if finish == "content_filter":
-            return Completion(
-                error="the server's content filter stopped the answer", raw=raw, **common
-            )
+            return Completion(error="the server's content filter stopped the answer", raw=raw, **common)
         if not calls:
             return Completion(
                 error=f"the model answered without calling {TOOL_NAME} (finish_reason: {finish})",
@@ -159,13 +151,11 @@ class OpenAIProvider(Provider):
             detail = error.message
             if isinstance(error, openai.AuthenticationError):
                 return ConfigError(
-                    f"{host} rejected the API key (401: {detail}); set a valid one: export "
-                    "OPENAI_API_KEY=..."
+                    f"{host} rejected the API key (401: {detail}); set a valid one: export OPENAI_API_KEY=..."
                 )
             if isinstance(error, openai.PermissionDeniedError):
                 return ConfigError(
-                    f"{host} refused access to {model} (403: {detail}); check OPENAI_API_KEY and "
-                    "the model"
+                    f"{host} refused access to {model} (403: {detail}); check OPENAI_API_KEY and the model"
                 )
             if isinstance(error, openai.NotFoundError):
                 return ConfigError(
@@ -180,15 +170,10 @@ class OpenAIProvider(Provider):
                     "wait a minute and run again"
                 )
             if status >= 500:
-                return ProviderError(
-                    f"{host} failed with {status} ({detail}) after {retries} retries; try again "
-                    "later"
-                )
+                return ProviderError(f"{host} failed with {status} ({detail}) after {retries} retries; try again later")
             return ProviderError(f"{host} rejected the request for {model} ({status}: {detail})")
         if isinstance(error, openai.APITimeoutError):
-            return ProviderError(
-                f"no answer from {self.endpoint} before the timeout (after {retries} retries)"
-            )
+            return ProviderError(f"no answer from {self.endpoint} before the timeout (after {retries} retries)")
         if isinstance(error, openai.APIConnectionError):
             cause = error.__cause__ or error
             return ProviderError(

@@ -44,8 +44,7 @@ class ScriptedProvider(Provider):
         self.models.append(model)
         if index >= len(self.answers):
             raise ProviderError(
-                f"the scripted provider has {len(self.answers)} answer(s) and was called "
-                f"{index + 1} times"
+                f"the scripted provider has {len(self.answers)} answer(s) and was called {index + 1} times"
             )
         answer = self.answers[index]
         if isinstance(answer, BaseException):
@@ -55,9 +54,7 @@ class ScriptedProvider(Provider):
         # Token counts are estimates here (there is no real model); they let demos show costs.
         usage = {"input_tokens": prompt.token_estimate, "provider": self.name, "model": model}
         if isinstance(answer, str):
-            return Completion(
-                error=answer, raw=None, output_tokens=0, stop_reason="scripted", **usage
-            )
+            return Completion(error=answer, raw=None, output_tokens=0, stop_reason="scripted", **usage)
         if isinstance(answer, dict):
             output = estimate_tokens(json.dumps(answer))
             return Completion(
@@ -90,7 +87,5 @@ def load_script(path: str | Path) -> list[dict | str]:
         elif isinstance(item, dict):
             answers.append(item)
         else:
-            raise ConfigError(
-                f"{path}: answer {number} must be a proposal mapping or {{error: ...}}"
-            )
+            raise ConfigError(f"{path}: answer {number} must be a proposal mapping or {{error: ...}}")
     return answers
