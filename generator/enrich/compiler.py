@@ -429,8 +429,13 @@ class _ModelWriter:
             stdlib.append("import json")
         if self.spec.input.field_names == "snake_case":
             stdlib.append("import re")
-        if not quarantine:
-            stdlib.append("from collections.abc import Iterator")
+        abc = []
+        if self.helpers & blocks.NEEDS_FIRST_PARSE:
+            abc.append("Callable")
+        if not quarantine or self.spec.input.format == "ndjson":
+            abc.append("Iterator")
+        if abc:
+            stdlib.append(f"from collections.abc import {', '.join(abc)}")
         stdlib.append("from pathlib import Path")
         third_party = "import polars as pl\n" + ("" if quarantine else "import pyarrow as pa\n")
         if not quarantine and self.spec.input.format == "parquet":
@@ -484,15 +489,16 @@ class _ModelWriter:
         spec = self.spec
         snake = spec.input.field_names == "snake_case"
         drift = blocks.DRIFT.replace("FIELD_NAME(path)", "snake_case(path)" if snake else "path")
-        reader = blocks.READERS[spec.input.format].replace(
-            # Expected fields join the decoded type by path, unless paths are renamed.
-            "EXPECTED_BY_PATH(wanted)",
-            "wanted" if snake else "wanted | EXPECTED_FIELDS",
-        )
+        reader = blocks.READERS[spec.input.format].replace("FIELD_NAME(path)", "snake_case(path)" if snake else "path")
+        # Expected fields the sample did not show are decoded too, unless paths are renamed
+        # (their raw names are then unknown).
+        reader = reader.replace("UNSEEN_FIELDS(fields)", "fields" if snake else "EXPECTED_FIELDS | fields")
         parts = [blocks.ERROR_AND_WARN, reader]
         if spec.input.field_names == "snake_case":
             parts.append(blocks.SNAKE_CASE)
         parts.append(drift)
+        if self.helpers & blocks.NEEDS_FIRST_PARSE:
+            parts.append(blocks.FIRST_PARSE)
         for helper in sorted(self.helpers):
             parts.append(blocks.BLOCKS[helper])
         for helper in sorted(self.expression_helpers):

@@ -10,7 +10,7 @@ the dbt project). Bad rows: kept in stg_crm__contacts__quarantine; the good rows
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -128,7 +128,8 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
     return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
 
 
-SAMPLE_LINES = 10_000  # lines read for field types: the first ones and as many spread out
+SAMPLE_LINES = 1_000  # lines read for field types: the first ones and as many spread out
+CHUNK_BYTES = 4 << 20  # text decoded at a time: memory holds a chunk of it, not the file
 
 
 def json_problem(line: str) -> str | None:
@@ -160,75 +161,162 @@ def struct_of(fields: dict[str, pl.DataType]) -> pl.Struct:
     return build(tree)
 
 
-def value_at(record: pl.Expr, path: str) -> pl.Expr:
-    """The value at a dotted path inside a record."""
-    for part in path.split("."):
-        record = record.struct.field(part)
-    return record
+def value_at(path: str) -> pl.Expr:
+    """The value at a dotted path ('properties.email') of the decoded records."""
+    head, *rest = path.split(".")
+    value = pl.col(head)
+    for part in rest:
+        value = value.struct.field(part)
+    return value
+
+
+def sample_types(path: Path) -> dict[str, pl.DataType]:
+    """Field types from the first SAMPLE_LINES non-blank lines and about as many more spread
+    over the file (read by seeking, not by reading it all); lines that are not JSON objects
+    are left out here and rejected when the file is decoded."""
+    lines = []
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                lines.append(line)
+            if len(lines) == SAMPLE_LINES:
+                break
+        start, size = handle.tell(), path.stat().st_size
+        per_line = max(1, start // max(1, len(lines)))
+        count = min(SAMPLE_LINES, (size - start) // per_line)
+        for index in range(count):
+            handle.seek(start + (size - start) * index // count)
+            handle.readline()  # the rest of a line the seek landed in
+            line = handle.readline()
+            if line.strip():
+                lines.append(line)
+    sample = pl.Series([line.decode("utf-8") for line in lines], dtype=pl.String)
+    try:
+        inferred = sample.str.json_decode(infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
+        inferred = sample.str.json_decode(infer_schema_length=None) if sample.len() else None
+    if inferred is None or not sample.len():
+        return {}
+    return leaf_fields(inferred.dtype.to_schema())
+
+
+def decoded_fields(found: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """The fields each line is decoded into: the expected ones, typed as EXPECTED_FIELDS says
+    unless the sample shows a type they cannot be read as (drift then decides what happens).
+    Fields the spec does not use are not decoded, so their values cannot reject a line."""
+    fields = {}
+    for path, dtype in found.items():
+        expected = EXPECTED_FIELDS.get(path)
+        if expected is not None:
+            fields[path] = expected if compatible(dtype, expected) else dtype
+    return EXPECTED_FIELDS | fields
+
+
+def line_chunks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The file in pieces of whole lines, each with the number of its first line."""
+    number, rest = 1, b""
+    with path.open("rb") as handle:
+        while block := handle.read(CHUNK_BYTES):
+            block = rest + block
+            end = block.rfind(b"\n") + 1
+            chunk, rest = block[:end], block[end:]
+            if chunk:
+                yield number, chunk
+                number += chunk.count(b"\n")
+    if rest.strip():
+        yield number, rest
+
+
+def misfit(line: str, fields: dict[str, pl.DataType]) -> str:
+    """Which field of a JSON object holds a value its type cannot read, and the value."""
+    record = json.loads(line)
+    for path, dtype in fields.items():
+        try:
+            pl.read_ndjson(line.encode(), schema=struct_of({path: dtype}).to_schema())
+        except pl.exceptions.PolarsError:
+            value = record
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else value
+            return f"{path}: {json.dumps(value)[:40]} is not {dtype}"
+    return "a value does not fit its field's type"
+
+
+def decode_lines(
+    rows: list[int], lines: list[str], fields: dict[str, pl.DataType]
+) -> tuple[list[pl.DataFrame], list[tuple[int, str, str]]]:
+    """JSON objects decoded into `fields`; halving finds the few whose values do not fit."""
+    try:
+        frame = pl.read_ndjson("\n".join(lines).encode(), schema=struct_of(fields).to_schema())
+    except pl.exceptions.PolarsError:
+        if len(lines) == 1:
+            return [], [(rows[0], lines[0], misfit(lines[0], fields))]
+        half = len(lines) // 2
+        first, first_bad = decode_lines(rows[:half], lines[:half], fields)
+        second, second_bad = decode_lines(rows[half:], lines[half:], fields)
+        return first + second, first_bad + second_bad
+    return [frame.with_columns(_row=pl.Series(rows, dtype=pl.Int64))], []
+
+
+def decode_chunk(
+    first: int, chunk: bytes, fields: dict[str, pl.DataType]
+) -> tuple[list[pl.DataFrame], list[tuple[int, str, str]]]:
+    """A chunk's records numbered by line, and its rejected lines with the reason.
+
+    Polars decodes the chunk in one go; only a chunk it cannot decode is read line by line,
+    to name each bad line.
+    """
+    try:
+        frame = pl.read_ndjson(chunk, schema=struct_of(fields).to_schema())
+    except pl.exceptions.PolarsError:
+        frame = None
+    lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+    if frame is not None and frame.height == lines:
+        return [frame.with_columns(_row=pl.int_range(first, first + lines, dtype=pl.Int64))], []
+    numbered = [
+        (first + index, line)
+        for index, line in enumerate(chunk.decode("utf-8").split("\n"))
+        if line.strip()
+    ]
+    if frame is not None and frame.height == len(numbered):  # blank lines hold no record
+        rows = pl.Series([row for row, _ in numbered], dtype=pl.Int64)
+        return [frame.with_columns(_row=rows)], []
+    rows, lines, rejected = [], [], []
+    for row, line in numbered:
+        problem = json_problem(line)
+        if problem is None:
+            rows.append(row)
+            lines.append(line)
+        else:
+            rejected.append((row, line, problem))
+    if not lines:
+        return [], rejected
+    frames, misfits = decode_lines(rows, lines, fields)
+    return frames, sorted(rejected + misfits)
 
 
 def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
     """NDJSON: one object per line; other non-blank lines are rejected with their number.
 
-    Field types come from a sample of lines (new fields are looked for there) joined with
-    EXPECTED_FIELDS; every line is then decoded with that type, lazily, in parallel batches.
-    One streaming pass checks that every line decodes and which expected fields the sample
-    missed have values further down; only a file with bad lines is checked line by line.
+    Field types come from a sample of lines (new fields are looked for there); the file is
+    then decoded once, a chunk at a time, into the expected fields. An expected field the
+    sample did not show is found if any line has a value for it.
     """
-    lines = pl.scan_lines(path, row_index_name="_row", row_index_offset=1)
-    lines = lines.filter(pl.col("line").str.strip_chars() != "")
-    head = lines.head(SAMPLE_LINES).collect()
-    # About SAMPLE_LINES more lines spread over the file (its size says how far apart).
-    head_bytes = max(1, head["line"].str.len_bytes().sum() + head.height)
-    step = max(1, round(path.stat().st_size / head_bytes))
-    sample = pl.concat([head, lines.gather_every(step).collect()])["line"]
-    try:
-        inferred = sample.str.json_decode(infer_schema_length=None)
-    except pl.exceptions.PolarsError:  # some sampled lines are not JSON: leave them out
-        sample = sample.filter(pl.Series([json_problem(text) is None for text in sample]))
-        inferred = sample.str.json_decode(infer_schema_length=None) if sample.len() else None
-    found = {}
-    if inferred is not None and sample.len():
-        found = leaf_fields(inferred.dtype.to_schema())
-    # Fields only ever null in the sample may hold text further down: decode them as text.
-    wanted = {path: pl.String if dtype == pl.Null else dtype for path, dtype in found.items()}
-    dtype = struct_of(wanted | EXPECTED_FIELDS)
-    unseen = [path for path in leaf_fields(dtype.to_schema()) if path not in found]
-    decoded = pl.col("line").str.json_decode(dtype)
-    checks = [decoded.is_null().sum().alias("_invalid")]
-    checks += [value_at(decoded, p).is_not_null().any().alias(p) for p in unseen]
-    rejected = []
-    try:
-        checked = lines.select(checks).collect(engine="streaming").row(0, named=True)
-        valid = checked.pop("_invalid") == 0
-    except pl.exceptions.PolarsError:
-        valid = False
-    if not valid:
-        text = lines.collect()
-        problems = [json_problem(line) for line in text["line"]]
-        rejected = [
-            (row, line, problem)
-            for row, line, problem in zip(text["_row"], text["line"], problems, strict=True)
-            if problem is not None
-        ]
-        bad = pl.Series([row for row, _, _ in rejected], dtype=text["_row"].dtype)
-        lines = lines.filter(~pl.col("_row").is_in(bad.implode()))
-        try:
-            checked = lines.select(checks[1:]).collect(engine="streaming").row(0, named=True)
-        except pl.exceptions.PolarsError:
-            # A value the sampled type cannot hold: infer from every line (slower).
-            good = lines.collect()["line"]
-            dtype = good.str.json_decode(infer_schema_length=None).dtype
-            found = leaf_fields(dtype.to_schema())
-            checked = {}
-    # An expected field the sample did not show is there if any line has a value for it.
-    types = leaf_fields(dtype.to_schema())
-    found.update({path: types[path] for path, present in checked.items() if present})
-    records = lines.select(
-        pl.col("_row").cast(pl.Int64), pl.col("line").str.json_decode(dtype).alias("_record")
-    ).unnest("_record")
+    found = sample_types(path)
+    fields = decoded_fields(found)
+    frames, rejected = [], []
+    for first, chunk in line_chunks(path):
+        decoded, bad = decode_chunk(first, chunk, fields)
+        frames += decoded
+        rejected += bad
+    empty = pl.DataFrame(schema=struct_of(fields).to_schema() | {"_row": pl.Int64})
+    records = pl.concat([empty, *frames], how="vertical", rechunk=False)
+    unseen = [path for path in fields if path not in found]
+    present = records.select(value_at(path).is_not_null().any().alias(path) for path in unseen)
+    found.update({path: fields[path] for path in unseen if present[path].item()})
+    found.update({path: dtype for path, dtype in fields.items() if path in found})
     records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return records, rejected_rows(file_id, rejected), found
+    return records.lazy(), rejected_rows(file_id, rejected), found
 
 
 def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
@@ -325,16 +413,39 @@ def conform(records: pl.LazyFrame, found: dict[str, tuple[str, pl.DataType]]) ->
     )
 
 
+def first_parse(text: pl.Expr, parsers: list[Callable[[pl.Series], pl.Series]], dtype) -> pl.Expr:
+    """Text parsed by the first parser that reads it (null when none does).
+
+    Each parser after the first sees only the values those before it left unread, so a
+    column in one format is parsed once, however many formats the spec allows.
+    """
+
+    def parse(values: pl.Series) -> pl.Series:
+        values = values.str.strip_chars()
+        parsed = parsers[0](values)
+        for parser in parsers[1:]:
+            unread = (parsed.is_null() & values.is_not_null()).arg_true()
+            if unread.is_empty():
+                break
+            parsed = parsed.scatter(unread, parser(values.gather(unread)))
+        return parsed
+
+    return text.map_batches(parse, return_dtype=dtype, is_elementwise=True)
+
+
 def parse_timestamp(text: pl.Expr, formats: list[str], time_zone: str) -> pl.Expr:
     """Text as a UTC timestamp: the first format that parses wins; naive text is in time_zone."""
-    text = text.str.strip_chars()
-    parsed = []
-    for fmt in formats:
-        value = text.str.to_datetime(fmt, time_unit="us", strict=False)
-        if "%z" not in fmt and "%#z" not in fmt:
-            value = value.dt.replace_time_zone(time_zone, ambiguous="null", non_existent="null")
-        parsed.append(value.dt.convert_time_zone("UTC"))
-    return pl.coalesce(parsed)
+
+    def parser(fmt: str) -> Callable[[pl.Series], pl.Series]:
+        def parse(values: pl.Series) -> pl.Series:
+            value = values.str.to_datetime(fmt, time_unit="us", strict=False)
+            if "%z" not in fmt and "%#z" not in fmt:
+                value = value.dt.replace_time_zone(time_zone, ambiguous="null", non_existent="null")
+            return value.dt.convert_time_zone("UTC")
+
+        return parse
+
+    return first_parse(text, [parser(fmt) for fmt in formats], pl.Datetime("us", "UTC"))
 
 
 def email_domain(email: pl.Expr) -> pl.Expr:

@@ -10,6 +10,7 @@ project). Bad rows: kept in stg_fx__rates__quarantine; the good rows load.
 
 import csv
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -219,10 +220,30 @@ def conform(records: pl.LazyFrame, found: dict[str, tuple[str, pl.DataType]]) ->
     )
 
 
+def first_parse(text: pl.Expr, parsers: list[Callable[[pl.Series], pl.Series]], dtype) -> pl.Expr:
+    """Text parsed by the first parser that reads it (null when none does).
+
+    Each parser after the first sees only the values those before it left unread, so a
+    column in one format is parsed once, however many formats the spec allows.
+    """
+
+    def parse(values: pl.Series) -> pl.Series:
+        values = values.str.strip_chars()
+        parsed = parsers[0](values)
+        for parser in parsers[1:]:
+            unread = (parsed.is_null() & values.is_not_null()).arg_true()
+            if unread.is_empty():
+                break
+            parsed = parsed.scatter(unread, parser(values.gather(unread)))
+        return parsed
+
+    return text.map_batches(parse, return_dtype=dtype, is_elementwise=True)
+
+
 def parse_date(text: pl.Expr, formats: list[str]) -> pl.Expr:
     """Text as a date: the first format that parses wins."""
-    text = text.str.strip_chars()
-    return pl.coalesce([text.str.to_date(fmt, strict=False) for fmt in formats])
+    parsers = [lambda values, fmt=fmt: values.str.to_date(fmt, strict=False) for fmt in formats]
+    return first_parse(text, parsers, pl.Date)
 
 
 def parse_number(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
