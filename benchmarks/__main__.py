@@ -25,7 +25,15 @@ QUICK = (
 SLOW = (
     (
         "enrichment throughput and memory at scale 100 (issue 5)",
-        ["enrich_throughput.py", "--raw-dir", "data/scale100/raw", "--scale", "100"],
+        [
+            "enrich_throughput.py",
+            "--raw-dir",
+            "data/scale100/raw",
+            "--warehouse",
+            "data/scale100/warehouse.duckdb",
+            "--scale",
+            "100",
+        ],
     ),
 )
 

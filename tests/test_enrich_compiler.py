@@ -524,6 +524,74 @@ def test_a_field_first_seen_after_the_type_sample_still_loads(tmp_path):
     assert frame["phone"].null_count() == 30_000
 
 
+def write_contacts(directory: Path, lines: list[str], newline: str = "\n") -> Path:
+    (directory / "crm").mkdir(parents=True, exist_ok=True)
+    path = directory / "crm" / "contacts.ndjson"
+    path.write_bytes(newline.join(lines).encode())
+    return directory
+
+
+def test_ndjson_chunk_boundaries_change_nothing(tmp_path, monkeypatch):
+    """The file is decoded a chunk at a time; where the chunks end must not matter."""
+    module = model("stg_crm__contacts")
+    bad_module = quarantine("stg_crm__contacts")
+    whole = module.build(RAW / "malformed", ACCOUNTS)
+    whole_bad = bad_module.quarantined(RAW / "malformed")
+    for size in (1, 97, 4096):  # smaller than a line, a few lines, the whole file
+        monkeypatch.setattr(module, "CHUNK_BYTES", size)
+        monkeypatch.setattr(bad_module, "CHUNK_BYTES", size)
+        assert module.build(RAW / "malformed", ACCOUNTS).equals(whole)
+        assert bad_module.quarantined(RAW / "malformed").equals(whole_bad)
+
+
+def test_ndjson_blank_lines_and_crlf_keep_line_numbers(tmp_path):
+    records = [json.dumps(record) for record in raw_contacts()[:4]]
+    lines = [records[0], "", records[1], "   ", records[2], "not json", records[3], ""]
+    write_contacts(tmp_path, lines, newline="\r\n")
+    frame = model("stg_crm__contacts").build(tmp_path, ACCOUNTS)
+    assert frame.height == len({json.loads(r)["id"] for r in records})
+    bad = quarantine("stg_crm__contacts").quarantined(tmp_path)
+    assert bad["source_row"].to_list() == [6], "the 6th line of the file, blank lines counted"
+    assert bad["error"][0].startswith("not valid JSON")
+
+
+def test_ndjson_value_of_the_wrong_type_past_the_sample_is_quarantined_by_field(tmp_path, monkeypatch):
+    """Types come from a sample; a line further down that does not fit is set aside, named."""
+    module = model("stg_crm__contacts")
+    bad_module = quarantine("stg_crm__contacts")
+    for sampled in (module, bad_module):
+        monkeypatch.setattr(sampled, "SAMPLE_LINES", 10)
+    base = raw_contacts()[0]
+    lines = []
+    for number in range(1000):
+        record = json.loads(json.dumps(base))
+        record["id"] = str(number)
+        lines.append(record)
+    lines[500]["archived"] = "yes"
+    path = write_contacts(tmp_path, [json.dumps(record) for record in lines]) / "crm" / "contacts.ndjson"
+    assert module.sample_types(path)["archived"] == pl.Boolean, "the sample must miss line 501"
+    frame = module.build(tmp_path, ACCOUNTS)
+    assert frame.height == 999
+    assert "500" not in frame["contact_id"].to_list()
+    bad = bad_module.quarantined(tmp_path)
+    assert bad["source_row"].to_list() == [501]
+    assert bad["error"].to_list() == ['archived: "yes" is not Boolean']
+
+
+def test_later_timestamp_formats_parse_only_what_earlier_ones_left():
+    module = model("stg_crm__contacts")
+    frame = pl.DataFrame({"text": [" 2024-01-02T03:04:05Z", "2024-01-02 03:04:05", None, "soon", ""]})
+    parsed = frame.select(module.parse_timestamp(pl.col("text"), module.ISO_8601, "Europe/Berlin"))
+    assert parsed.schema["text"] == pl.Datetime("us", "UTC")
+    assert [str(value) for value in parsed["text"]] == [
+        "2024-01-02 03:04:05+00:00",
+        "2024-01-02 02:04:05+00:00",  # naive: read in the column's time zone
+        "None",
+        "None",
+        "None",
+    ]
+
+
 def test_the_contract_check_catches_a_wrong_output_type():
     module = model("stg_fx__rates")
     frame = pl.DataFrame({"rate_date": ["2024-01-01"], "currency_code": ["EUR"], "units_per_usd": [0.9]})
