@@ -237,8 +237,8 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     records = pl.concat([empty, *frames], how="vertical", rechunk=False)
     unseen = [path for path in fields if path not in found]
     present = records.select(value_at(path).is_not_null().any().alias(path) for path in unseen)
-    found.update({path: fields[path] for path in unseen if present[path].item()})
-    found.update({path: dtype for path, dtype in fields.items() if path in found})
+    # A field is in the file as decoded: the sample showed it, or some line has a value for it.
+    found.update({p: t for p, t in fields.items() if p in found or present[p].item()})
     records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
     return records.lazy(), rejected_rows(file_id, rejected), found
 '''
