@@ -140,3 +140,93 @@ def test_without_dedupe_every_copy_of_a_repeated_key_is_a_bad_row(tmp_path):
         f"stg_crm__contacts: {repeated_lines} bad row(s) in crm/contacts.ndjson were set aside in "
         "stg_crm__contacts__quarantine"
     ]
+
+
+# -- NDJSON: decoded once, good rows set aside, the chosen versions streamed back -----------
+
+
+def crm_module():
+    return load(STAGING / "crm" / "stg_crm__contacts.py")
+
+
+ACCOUNTS = pl.DataFrame({"account_id": ["acc_00001"], "domain": ["acme.com"]})
+
+
+def chosen_lines(raw_dir: Path) -> list[int]:
+    """The reference: the line of each contact's latest good version (ties: the later line),
+    in line order, from the raw text and the quarantine's list of bad lines."""
+    quarantine = load(STAGING / "crm" / "stg_crm__contacts__quarantine.py").quarantined(raw_dir)
+    bad = set(quarantine["source_row"])
+    latest: dict[str, tuple[str, int]] = {}
+    path = raw_dir / "crm" / "contacts.ndjson"
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or number in bad:
+            continue
+        record = json.loads(line)
+        stamp = record["updatedAt"].replace("Z", "+00:00")
+        if record["id"] not in latest or stamp >= latest[record["id"]][0]:
+            latest[record["id"]] = (stamp, number)
+    return sorted(number for _, number in latest.values())
+
+
+def test_ndjson_stream_loads_the_latest_good_version_of_each_key_in_read_order():
+    module = crm_module()
+    module.warn = lambda message: None
+    frame = module.build(RAW, ACCOUNTS)
+    assert frame.equals(module.build(RAW, ACCOUNTS)), "the same input gives the same rows in the same order"
+    path = RAW / "crm" / "contacts.ndjson"
+    lines = path.read_text().splitlines()
+    expected = [json.loads(lines[number - 1]) for number in chosen_lines(RAW)]
+    assert frame["contact_id"].to_list() == [record["id"] for record in expected]
+    assert frame["contact_id"].is_unique().all()
+    assert frame.height < len([line for line in lines if line.strip()]), "the fixture repeats keys"
+
+
+def test_ndjson_batches_and_chunks_do_not_change_the_rows(monkeypatch):
+    module = crm_module()
+    module.warn = lambda message: None
+    whole = module.build(RAW, ACCOUNTS)
+    # A batch of 3 lines decoded 97 bytes at a time: many spill files, the same result.
+    monkeypatch.setattr(module, "BATCH_LINES", 3)
+    monkeypatch.setattr(module, "CHUNK_BYTES", 97)
+    assert module.build(RAW, ACCOUNTS).equals(whole)
+
+
+def test_ndjson_spill_files_are_removed_when_the_stream_ends_or_is_dropped(tmp_path, monkeypatch):
+    import gc
+    import tempfile
+
+    module = crm_module()
+    module.warn = lambda message: None
+    monkeypatch.setattr(module, "BATCH_LINES", 5)
+    monkeypatch.setattr(module, "CHUNK_BYTES", 500)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spilled = []
+    write_ipc = pl.DataFrame.write_ipc
+
+    def record(frame, path, **kwargs):
+        spilled.append(Path(path))
+        return write_ipc(frame, path, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", record)
+    reader = module.stream(RAW, ACCOUNTS)
+    assert sum(batch.num_rows for batch in reader) > 0
+    assert len(spilled) > 1 and all(path.parent.parent == tmp_path for path in spilled)
+    assert list(tmp_path.iterdir()) == []
+    spilled.clear()
+    reader = module.stream(RAW, ACCOUNTS)
+    reader.read_next_batch()  # DuckDB stops reading: a failed write, say
+    assert spilled and spilled[0].exists()
+    del reader
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ndjson_on_error_fail_raises_before_any_row_is_handed_over(tmp_path):
+    spec = tmp_path / "stg_crm__contacts.enrich.yml"
+    spec.write_text((STAGING / "crm" / spec.name).read_text().replace("on_error: quarantine", "on_error: fail"))
+    compile_spec(spec)
+    module = load(tmp_path / "stg_crm__contacts.py")
+    reader = module.stream(RAW / "malformed", ACCOUNTS)
+    with pytest.raises(module.EnrichError, match=r"3 bad row\(s\) in crm/contacts.ndjson"):
+        reader.read_next_batch()

@@ -429,6 +429,8 @@ class _ModelWriter:
             stdlib.append("import json")
         if self.spec.input.field_names == "snake_case":
             stdlib.append("import re")
+        if not quarantine and self.spec.input.format == "ndjson":
+            stdlib.append("import tempfile")
         abc = []
         if self.helpers & blocks.NEEDS_FIRST_PARSE:
             abc.append("Callable")
@@ -596,11 +598,22 @@ class _ModelWriter:
         steps = "cast_fields(rows)"
         if any(column.expr is not None for column in spec.columns):
             steps = f"derive({steps})"
-        return f'''def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+        if spec.input.format == "ndjson":
+            records_type = "Records"
+            records_text = "decoded a chunk at a time, on each pass over them"
+        else:
+            records_type = "pl.LazyFrame"
+            records_text = "a lazy plan: they are read when it is collected, once per pass"
+        returns = _docstring(
+            f"Returns its records ({records_text}), the records that could not be read at all "
+            "(row, text, reason; complete once the records are read), and where each expected "
+            "field is.",
+            "    ",
+        )
+        return f'''def load(raw_dir: Path, path: Path, file_id: int) -> tuple[{records_type}, list, dict]:
     """One input file opened and drift-checked.
 
-    Returns its records (a lazy plan: they are read when it is collected, once per pass),
-    the records that could not be read at all, and where each expected field is.
+{returns}
     """
     name = path.relative_to(raw_dir).as_posix()
     try:
@@ -635,6 +648,16 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
         yield checked(chunk.with_columns(pl.col("_file").cast(pl.UInt32)), found).collect()
         first += batch.num_rows
 '''
+        if self.spec.input.format == "ndjson":
+            return '''def checked_batches(
+    path: Path, file_id: int, records: Records, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_LINES at a time, as they are decoded."""
+    for frame in records:
+        batch = checked(frame.lazy(), found).collect()
+        del frame  # the lines decoded are freed while the batch is used
+        yield batch
+'''
         return '''def checked_batches(
     path: Path, file_id: int, records: pl.LazyFrame, found: dict
 ) -> Iterator[pl.DataFrame]:
@@ -664,6 +687,22 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
     for records, _, found in loaded:
         rows = checked(records, found).select(_hash=key_hash())
         hashes.append(rows.collect(engine="streaming")["_hash"])
+    every = pl.concat(hashes).sort()
+    return every.filter(every == every.shift(1)).unique()
+'''
+
+    def repeated_keys_ndjson(self) -> str:
+        return '''def repeated_keys(loaded: list[tuple[Records, list, dict]]) -> pl.Series:
+    """The hashes of keys read more than once, from a first pass over the files' rows.
+
+    Rows with these keys wait until every row is read, to report the duplicate. A hash
+    shared by two different keys only holds back a few more rows: the report compares keys.
+    """
+    hashes = [pl.Series("_hash", [], pl.UInt64)]
+    for records, _, found in loaded:
+        for frame in records:
+            rows = checked(frame.lazy(), found).select(_hash=key_hash())
+            hashes.append(rows.collect()["_hash"])
     every = pl.concat(hashes).sort()
     return every.filter(every == every.shift(1)).unique()
 '''
@@ -705,11 +744,17 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
             summary = f"One row per key: the {dedupe.keep} one read."
         text = "def dedupe(rows: pl.DataFrame) -> pl.DataFrame:\n"
         text += _one_docstring(summary, "    ").rstrip("\n")[:-3].rstrip() + "\n\n"
-        text += _docstring(
-            "`rows` are the rows whose key was read more than once (see repeated_keys), "
-            "numbered in read order by `_file` and `_row`. The result is sorted by the key.",
-            "    ",
-        )
+        if self.spec.input.format == "ndjson":
+            rows_text = (
+                "`rows` are the good rows' keys, numbered in read order by `_file` and `_row`; "
+                "the rows chosen are the ones that load."
+            )
+        else:
+            rows_text = (
+                "`rows` are the rows whose key was read more than once (see repeated_keys), "
+                "numbered in read order by `_file` and `_row`. The result is sorted by the key."
+            )
+        text += _docstring(rows_text, "    ")
         text += '\n    """\n'
         text += "    chosen = rows.sort(\n"
         text += _lines(f"{_list(order)},", "        ")
@@ -717,6 +762,26 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
         text += "        nulls_last=True,\n    )\n"
         text += '    return chosen.unique(subset=KEY, keep="first", maintain_order=True)\n'
         return text
+
+    def left_out(self) -> str:
+        if self.spec.dedupe is None:
+            return '''def left_out(keys: list[pl.DataFrame]) -> pl.DataFrame:
+    """The good rows that must not load (`_file`, `_row`, `_error`): every copy of a key read
+    more than once."""
+    if not keys:
+        return pl.DataFrame(schema={"_file": pl.UInt32, "_row": pl.Int64, "_error": pl.String})
+    flagged = duplicates(pl.concat(keys))
+    return flagged.filter(pl.col("_error").is_not_null()).select("_file", "_row", "_error")
+'''
+        return '''def left_out(keys: list[pl.DataFrame]) -> pl.DataFrame:
+    """The good rows that do not load (`_file`, `_row`): the versions dedupe passes over,
+    usually far fewer than those it chooses."""
+    if not keys:
+        return pl.DataFrame(schema={"_file": pl.UInt32, "_row": pl.Int64})
+    every = pl.concat(keys)
+    chosen = dedupe(every).select("_file", "_row")
+    return every.join(chosen, on=["_file", "_row"], how="anti").select("_file", "_row")
+'''
 
     def filter_rows(self) -> str:
         if not self.spec.filters:
@@ -883,7 +948,8 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
         text += "\n    def batches() -> Iterator[pa.RecordBatch]:\n"
         text += "        errors, held = [], []\n"
         text += "        for file_id, (records, unreadable, found) in enumerate(loaded):\n"
-        text += '            errors.append(unreadable.select("_file", "_row", "_error"))\n'
+        text += "            unread = rejected_rows(file_id, unreadable)\n"
+        text += '            errors.append(unread.select("_file", "_row", "_error"))\n'
         text += "            for batch in checked_batches(files[file_id], file_id, records, found):\n"
         text += '                batch = batch.select("_file", "_row", "_error", *COLUMNS)\n'
         text += "                batch = batch.with_columns(_held=key_hash().is_in(repeated))\n"
@@ -915,6 +981,85 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
             )
         text += "        if repeats is not None:\n"
         text += f"            yield from arrow_batches({self.output_steps('repeats')})\n"
+        text += "\n    return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())\n"
+        return text
+
+    def stream_ndjson(self) -> str:
+        spec = self.spec
+        lookup = spec.lookup
+        signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
+        fail = spec.on_error == "fail"
+        order = list(spec.key)
+        if spec.dedupe is not None and spec.dedupe.by is not None and spec.dedupe.by not in order:
+            order.append(spec.dedupe.by)
+        choice = (
+            "the " + spec.dedupe.keep + " version of each key"
+            if spec.dedupe
+            else "the rows whose key was read once (a repeated key is a bad row)"
+        )
+        bad_rows = (
+            "A bad row fails the stream before DuckDB is handed any row (on_error: fail)."
+            if fail
+            else f"Bad rows are left out; {spec.quarantine_name} lists them."
+        )
+        text = f"def stream({signature}) -> pa.RecordBatchReader:\n"
+        text += (
+            _docstring(
+                '"""The model\'s rows as a stream of Arrow batches, which DuckDB writes as it reads them.',
+                "    ",
+            )
+            + "\n\n"
+        )
+        text += _docstring(
+            "Each file is decoded and checked once, a batch of lines at a time, and the good rows "
+            "are set aside in a temporary Arrow file, so memory holds a batch and every row's key, "
+            f"not the input. Once every row is read, {choice} is known; those rows are read back "
+            "and streamed, in read order" + (f", joined to {lookup.model}" if lookup else "") + ". " + bad_rows,
+            "    ",
+        )
+        text += '\n    """\n'
+        text += "    files = input_files(raw_dir)\n"
+        if fail:
+            text += "    names = [path.relative_to(raw_dir).as_posix() for path in files]\n"
+        text += "    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]\n"
+        text += "\n    def batches() -> Iterator[pa.RecordBatch]:\n"
+        text += '        with tempfile.TemporaryDirectory(prefix=f"{NAME}_") as spill:\n'
+        text += "            parts, keys, errors = [], [], []\n"
+        text += "            for file_id, (records, unreadable, found) in enumerate(loaded):\n"
+        text += "                for batch in checked_batches(files[file_id], file_id, records, found):\n"
+        text += '                    batch = batch.select("_file", "_row", "_error", *COLUMNS)\n'
+        text += '                    failed = batch.filter(pl.col("_error").is_not_null())\n'
+        text += '                    errors.append(copied(failed.select("_file", "_row", "_error")))\n'
+        text += '                    kept = batch.filter(pl.col("_error").is_null()).drop("_error")\n'
+        text += _lines(f"keys.append(kept.select({_list([*order, '_file', '_row'])[1:-1]}))", " " * 20)
+        text += '                    parts.append(Path(spill) / f"{len(parts):06}.arrow")\n'
+        text += '                    kept.write_ipc(parts[-1], compression="uncompressed")\n'
+        text += "                    del batch, failed, kept  # freed before the next batch is read\n"
+        text += "                unread = rejected_rows(file_id, unreadable)\n"
+        text += '                errors.append(unread.select("_file", "_row", "_error"))\n'
+        text += "            passed_over = left_out(keys)\n"
+        text += "            keys.clear()\n"
+        if not spec.dedupe:
+            text += "            errors.append(passed_over)\n"
+        text += "            errors = pl.concat(errors)\n"
+        text += "            if errors.height:\n"
+        if fail:
+            text += "                raise EnrichError(describe_errors(errors, names))\n"
+        else:
+            text += (
+                "                warn(\n"
+                '                    f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "\n'
+                f"                    {py_literal(spec.quarantine_name)}\n"
+                "                )\n"
+            )
+        if lookup:
+            text += "            candidates = lookup_candidates(lookup)\n"
+        text += "            for part in parts:\n"
+        text += "                rows = pl.read_ipc(part)\n"
+        text += "                rows = rows.join(\n"
+        text += '                    passed_over, on=["_file", "_row"], how="anti", maintain_order="left"\n'
+        text += "                )\n"
+        text += f"                yield from arrow_batches({self.output_steps('rows')})\n"
         text += "\n    return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())\n"
         return text
 
@@ -956,14 +1101,24 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
         text += "    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]\n"
         if no_dedupe:
             text += "    repeated = repeated_keys(loaded).implode()\n"
-        text += "    for records, unreadable, found in loaded:\n"
-        text += "        rows = checked(records, found)\n"
-        text += "        bad.append(unreadable)\n"
-        text += '        failed = rows.filter(pl.col("_error").is_not_null())\n'
-        text += '        bad.append(failed.select("_file", "_row", "_record", "_error").collect(engine="streaming"))\n'
+        text += "    for file_id, (records, unreadable, found) in enumerate(loaded):\n"
+        if spec.input.format == "ndjson":
+            # A batch of lines at a time: the file is decoded a chunk at a time.
+            indent = " " * 12
+            text += "        for frame in records:\n"
+            text += "            rows = checked(frame.lazy(), found)\n"
+            collect = "collect()"
+        else:
+            indent = " " * 8
+            text += "        rows = checked(records, found)\n"
+            collect = 'collect(engine="streaming")'
+        text += indent + 'failed = rows.filter(pl.col("_error").is_not_null())\n'
+        text += indent + f'bad.append(failed.select("_file", "_row", "_record", "_error").{collect})\n'
         if no_dedupe:
-            text += '        kept = rows.filter(pl.col("_error").is_null() & key_hash().is_in(repeated))\n'
-            text += '        held.append(kept.select("_file", "_row", "_record", *KEY).collect(engine="streaming"))\n'
+            text += indent + 'kept = rows.filter(pl.col("_error").is_null() & key_hash().is_in(repeated))\n'
+            text += indent + f'held.append(kept.select("_file", "_row", "_record", *KEY).{collect})\n'
+        text += "        bad.append(rejected_rows(file_id, unreadable))\n"
+        if no_dedupe:
             text += "    if held:\n"
             text += '        flagged = duplicates(pl.concat(held)).filter(pl.col("_error").is_not_null())\n'
             text += '        bad.append(flagged.select("_file", "_row", "_record", "_error"))\n'
@@ -987,17 +1142,22 @@ def model(dbt, session):
 
     def render(self, quarantine: bool = False) -> str:
         spec = self.spec
+        ndjson = spec.input.format == "ndjson"
         sections = [self.header(quarantine), self.imports(quarantine), self.constants(quarantine)]
         if not quarantine:
             sections[-1] += _lines(f"COLUMNS = {_list([c.name for c in spec.columns])}", "")
             sections[-1] += "ARROW_SCHEMA = pl.DataFrame(schema=OUTPUT_SCHEMA).to_arrow().schema\n"
-            sections[-1] += (
-                "BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, not the input\n"
-            )
+            if not ndjson:
+                sections[-1] += (
+                    "BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, not the input\n"
+                )
         sections.append(self.fixed_blocks())
         sections += [self.cast_fields(), self.derive(), self.check_rows(), self.load(quarantine)]
-        needs_keys = not quarantine or spec.dedupe is None
-        if needs_keys:
+        # NDJSON is decoded once and the rows set aside, so only a quarantine without dedupe
+        # needs a pass for repeated keys; the other formats read their key columns first.
+        if ndjson and quarantine and spec.dedupe is None:
+            sections += [self.key_hash(), self.repeated_keys_ndjson()]
+        elif not ndjson and (not quarantine or spec.dedupe is None):
             sections += [self.key_hash(), self.repeated_keys()]
         if not quarantine:
             sections.append(self.checked_batches())
@@ -1008,12 +1168,13 @@ def model(dbt, session):
         else:
             sections += [
                 self.dedupe(),
+                self.left_out() if ndjson else "",
                 self.filter_rows(),
                 self.attach_lookup(),
                 self.finish(),
                 self.location() if spec.on_error == "fail" else "",
                 self.describe_errors() if spec.on_error == "fail" else "",
-                self.stream(),
+                self.stream_ndjson() if ndjson else self.stream(),
                 self.build(),
                 self.model(),
             ]

@@ -54,6 +54,7 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
 READ_NDJSON = '''
 SAMPLE_LINES = 1_000  # lines read for field types: the first ones and as many spread out
 CHUNK_BYTES = 4 << 20  # text decoded at a time: memory holds a chunk of it, not the file
+BATCH_LINES = 20_000  # lines checked at a time: memory holds a batch of them, not the file
 
 
 def json_problem(line: str) -> str | None:
@@ -219,32 +220,61 @@ def decode_chunk(
     return frames, sorted(rejected + misfits)
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+class Records:
+    """An NDJSON file's records, decoded a chunk at a time each time they are read and
+    handed out BATCH_LINES at a time, numbered by line (`_row`). Lines that are not
+    records (the last read's) are in `rejected`: (line, text, reason)."""
+
+    def __init__(self, path: Path, name: str, file_id: int, fields: dict[str, pl.DataType]):
+        self.path, self.name, self.file_id, self.fields = path, name, file_id, fields
+        self.rejected: list[tuple[int, str, str]] = []
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        self.rejected.clear()
+        pending, count = [], 0
+        try:
+            for first, chunk in line_chunks(self.path):
+                frames, bad = decode_chunk(first, chunk, self.fields)
+                self.rejected += bad
+                pending += frames
+                count += sum(frame.height for frame in frames)
+                if count >= BATCH_LINES:
+                    yield self.batch(pending)
+                    count = 0
+        except (OSError, UnicodeDecodeError) as error:
+            raise EnrichError(f"{self.name}: cannot be read: {error}") from None
+        if pending:
+            yield self.batch(pending)
+
+    def batch(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
+        """The frames as one batch; the list is emptied, so that only the batch holds them."""
+        batch = pl.concat(frames).with_columns(_file=pl.lit(self.file_id, pl.UInt32))
+        frames.clear()
+        return batch
+
+
+def read_file(path: Path, name: str, file_id: int) -> tuple[Records, list, dict]:
     """NDJSON: one object per line; other non-blank lines are rejected with their number.
 
-    Field types come from a sample of lines (new fields are looked for there); the file is
-    then decoded once, a chunk at a time, into the expected fields. An expected field the
-    sample did not show is found if any line has a value for it.
+    Field types come from a sample of lines (new fields are looked for there); each pass
+    over the records decodes the file a chunk at a time, into the expected fields only.
     """
     found = sample_types(path)
     fields = decoded_fields(found)
-    frames, rejected = [], []
-    for first, chunk in line_chunks(path):
-        decoded, bad = decode_chunk(first, chunk, fields)
-        frames += decoded
-        rejected += bad
-    empty = pl.DataFrame(schema=struct_of(fields).to_schema() | {"_row": pl.Int64})
-    records = pl.concat([empty, *frames], how="vertical", rechunk=False)
-    unseen = [path for path in fields if path not in found]
-    present = records.select(value_at(path).is_not_null().any().alias(path) for path in unseen)
+    records = Records(path, name, file_id, fields)
+    unseen = {field: dtype for field, dtype in fields.items() if field not in found}
+    present = set()
+    if unseen:  # the sample missed an expected field: it is there if a line has a value
+        for frame in Records(path, name, file_id, unseen):
+            values = frame.select(value_at(f).is_not_null().any().alias(f) for f in unseen)
+            present |= {field for field in unseen if values[field].item()}
     # A field is in the file as decoded: the sample showed it, or some line has a value for it.
-    found.update({p: t for p, t in fields.items() if p in found or present[p].item()})
-    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return records.lazy(), rejected_rows(file_id, rejected), found
+    found.update({p: t for p, t in fields.items() if p in found or p in present})
+    return records, records.rejected, found
 '''
 
 READ_JSON = '''
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, list, dict]:
     """JSON: the records under RECORD_PATH, numbered from 1; non-objects are rejected."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -270,11 +300,11 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     frame = pl.from_dicts(good, infer_schema_length=None) if good else pl.DataFrame()
     frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
     frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
+    return frame.lazy(), rejected, leaf_fields(frame.schema)
 '''
 
 READ_CSV = '''
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, list, dict]:
     """CSV: every value as text (empty is null); rows with a wrong field count are rejected."""
     rows, numbers, rejected = [], [], []
     names: list[str] | None = None
@@ -310,15 +340,15 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     frame = frame.select(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)
     frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
     frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
+    return frame.lazy(), rejected, leaf_fields(frame.schema)
 '''
 
 READ_PARQUET = '''
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, list, dict]:
     """Parquet: typed columns, scanned lazily; rows are numbered from 1 in each file."""
     records = pl.scan_parquet(path).with_row_index("_row", offset=1)
     records = records.with_columns(pl.col("_row").cast(pl.Int64), _file=pl.lit(file_id, pl.UInt32))
-    return records, rejected_rows(file_id, []), leaf_fields(records.collect_schema())
+    return records, [], leaf_fields(records.collect_schema())
 '''
 
 DRIFT = '''

@@ -10,6 +10,7 @@ the dbt project). Bad rows: kept in stg_crm__contacts__quarantine; the good rows
 """
 
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -81,7 +82,6 @@ COLUMNS = [
     "is_archived",
 ]
 ARROW_SCHEMA = pl.DataFrame(schema=OUTPUT_SCHEMA).to_arrow().schema
-BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, not the input
 
 
 class EnrichError(Exception):
@@ -130,6 +130,7 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
 
 SAMPLE_LINES = 1_000  # lines read for field types: the first ones and as many spread out
 CHUNK_BYTES = 4 << 20  # text decoded at a time: memory holds a chunk of it, not the file
+BATCH_LINES = 20_000  # lines checked at a time: memory holds a batch of them, not the file
 
 
 def json_problem(line: str) -> str | None:
@@ -295,28 +296,57 @@ def decode_chunk(
     return frames, sorted(rejected + misfits)
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+class Records:
+    """An NDJSON file's records, decoded a chunk at a time each time they are read and
+    handed out BATCH_LINES at a time, numbered by line (`_row`). Lines that are not
+    records (the last read's) are in `rejected`: (line, text, reason)."""
+
+    def __init__(self, path: Path, name: str, file_id: int, fields: dict[str, pl.DataType]):
+        self.path, self.name, self.file_id, self.fields = path, name, file_id, fields
+        self.rejected: list[tuple[int, str, str]] = []
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        self.rejected.clear()
+        pending, count = [], 0
+        try:
+            for first, chunk in line_chunks(self.path):
+                frames, bad = decode_chunk(first, chunk, self.fields)
+                self.rejected += bad
+                pending += frames
+                count += sum(frame.height for frame in frames)
+                if count >= BATCH_LINES:
+                    yield self.batch(pending)
+                    count = 0
+        except (OSError, UnicodeDecodeError) as error:
+            raise EnrichError(f"{self.name}: cannot be read: {error}") from None
+        if pending:
+            yield self.batch(pending)
+
+    def batch(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
+        """The frames as one batch; the list is emptied, so that only the batch holds them."""
+        batch = pl.concat(frames).with_columns(_file=pl.lit(self.file_id, pl.UInt32))
+        frames.clear()
+        return batch
+
+
+def read_file(path: Path, name: str, file_id: int) -> tuple[Records, list, dict]:
     """NDJSON: one object per line; other non-blank lines are rejected with their number.
 
-    Field types come from a sample of lines (new fields are looked for there); the file is
-    then decoded once, a chunk at a time, into the expected fields. An expected field the
-    sample did not show is found if any line has a value for it.
+    Field types come from a sample of lines (new fields are looked for there); each pass
+    over the records decodes the file a chunk at a time, into the expected fields only.
     """
     found = sample_types(path)
     fields = decoded_fields(found)
-    frames, rejected = [], []
-    for first, chunk in line_chunks(path):
-        decoded, bad = decode_chunk(first, chunk, fields)
-        frames += decoded
-        rejected += bad
-    empty = pl.DataFrame(schema=struct_of(fields).to_schema() | {"_row": pl.Int64})
-    records = pl.concat([empty, *frames], how="vertical", rechunk=False)
-    unseen = [path for path in fields if path not in found]
-    present = records.select(value_at(path).is_not_null().any().alias(path) for path in unseen)
+    records = Records(path, name, file_id, fields)
+    unseen = {field: dtype for field, dtype in fields.items() if field not in found}
+    present = set()
+    if unseen:  # the sample missed an expected field: it is there if a line has a value
+        for frame in Records(path, name, file_id, unseen):
+            values = frame.select(value_at(f).is_not_null().any().alias(f) for f in unseen)
+            present |= {field for field in unseen if values[field].item()}
     # A field is in the file as decoded: the sample showed it, or some line has a value for it.
-    found.update({p: t for p, t in fields.items() if p in found or present[p].item()})
-    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return records.lazy(), rejected_rows(file_id, rejected), found
+    found.update({p: t for p, t in fields.items() if p in found or p in present})
+    return records, records.rejected, found
 
 
 def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
@@ -535,11 +565,12 @@ def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.with_columns(_error=join_reasons(*reasons))
 
 
-def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def load(raw_dir: Path, path: Path, file_id: int) -> tuple[Records, list, dict]:
     """One input file opened and drift-checked.
 
-    Returns its records (a lazy plan: they are read when it is collected, once per pass),
-    the records that could not be read at all, and where each expected field is.
+    Returns its records (decoded a chunk at a time, on each pass over them), the records that
+    could not be read at all (row, text, reason; complete once the records are read), and where
+    each expected field is.
     """
     name = path.relative_to(raw_dir).as_posix()
     try:
@@ -555,39 +586,21 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
     return check_rows(derive(cast_fields(rows)))
 
 
-def key_hash() -> pl.Expr:
-    """A 64-bit hash of the key: equal keys hash alike, different ones almost never."""
-    return pl.col("contact_id").hash()
-
-
-def repeated_keys(loaded: list[tuple[pl.LazyFrame, pl.DataFrame, dict]]) -> pl.Series:
-    """The hashes of keys read more than once, from a first pass over the files' rows that
-    computes only what the key needs (a Parquet file's key columns, say).
-
-    Rows with these keys (a few) wait until every row is read, to choose a version or
-    report the duplicate; the others stream straight through. A hash shared by two
-    different keys only holds back a few more rows: the choice itself compares keys.
-    """
-    hashes = [pl.Series("_hash", [], pl.UInt64)]
-    for records, _, found in loaded:
-        rows = checked(records, found).select(_hash=key_hash())
-        hashes.append(rows.collect(engine="streaming")["_hash"])
-    every = pl.concat(hashes).sort()
-    return every.filter(every == every.shift(1)).unique()
-
-
 def checked_batches(
-    path: Path, file_id: int, records: pl.LazyFrame, found: dict
+    path: Path, file_id: int, records: Records, found: dict
 ) -> Iterator[pl.DataFrame]:
-    """The file's rows checked, BATCH_ROWS at a time, by Polars' streaming engine."""
-    return checked(records, found).collect_batches(chunk_size=BATCH_ROWS)
+    """The file's rows checked, BATCH_LINES at a time, as they are decoded."""
+    for frame in records:
+        batch = checked(frame.lazy(), found).collect()
+        del frame  # the lines decoded are freed while the batch is used
+        yield batch
 
 
 def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
     """One row per key: the latest by updated_at; ties go to the row read last.
 
-    `rows` are the rows whose key was read more than once (see repeated_keys), numbered in read
-    order by `_file` and `_row`. The result is sorted by the key.
+    `rows` are the good rows' keys, numbered in read order by `_file` and `_row`; the rows
+    chosen are the ones that load.
     """
     chosen = rows.sort(
         ["contact_id", "updated_at", "_file", "_row"],
@@ -595,6 +608,16 @@ def dedupe(rows: pl.DataFrame) -> pl.DataFrame:
         nulls_last=True,
     )
     return chosen.unique(subset=KEY, keep="first", maintain_order=True)
+
+
+def left_out(keys: list[pl.DataFrame]) -> pl.DataFrame:
+    """The good rows that do not load (`_file`, `_row`): the versions dedupe passes over,
+    usually far fewer than those it chooses."""
+    if not keys:
+        return pl.DataFrame(schema={"_file": pl.UInt32, "_row": pl.Int64})
+    every = pl.concat(keys)
+    chosen = dedupe(every).select("_file", "_row")
+    return every.join(chosen, on=["_file", "_row"], how="anti").select("_file", "_row")
 
 
 def lookup_candidates(lookup: pl.DataFrame) -> pl.DataFrame:
@@ -644,38 +667,45 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
 def stream(raw_dir: Path, lookup: pl.DataFrame) -> pa.RecordBatchReader:
     """The model's rows as a stream of Arrow batches, which DuckDB writes as it reads them.
 
-    Rows are checked and joined to stg_app__accounts and streamed in read order, file by file
-    and batch by batch, so memory holds a few batches, not the input. Rows whose key was read
-    more than once are held back and deduplicated once every row is read; they come last, sorted
-    by the key. Bad rows are left out; stg_crm__contacts__quarantine lists them.
+    Each file is decoded and checked once, a batch of lines at a time, and the good rows are set
+    aside in a temporary Arrow file, so memory holds a batch and every row's key, not the input.
+    Once every row is read, the latest version of each key is known; those rows are read back
+    and streamed, in read order, joined to stg_app__accounts. Bad rows are left out;
+    stg_crm__contacts__quarantine lists them.
     """
     files = input_files(raw_dir)
     loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]
-    repeated = repeated_keys(loaded).implode()
-    candidates = lookup_candidates(lookup)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        errors, held = [], []
-        for file_id, (records, unreadable, found) in enumerate(loaded):
-            errors.append(unreadable.select("_file", "_row", "_error"))
-            for batch in checked_batches(files[file_id], file_id, records, found):
-                batch = batch.select("_file", "_row", "_error", *COLUMNS)
-                batch = batch.with_columns(_held=key_hash().is_in(repeated))
-                failed = batch.filter(pl.col("_error").is_not_null())
-                errors.append(copied(failed.select("_file", "_row", "_error")))
-                kept = batch.filter(pl.col("_error").is_null())
-                held.append(copied(kept.filter(pl.col("_held"))))
-                ready = kept.filter(~pl.col("_held"))
-                yield from arrow_batches(finish(attach_lookup(ready, candidates)))
-        repeats = dedupe(pl.concat(held)) if held else None
-        errors = pl.concat(errors)
-        if errors.height:
-            warn(
-                f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "
-                "stg_crm__contacts__quarantine"
-            )
-        if repeats is not None:
-            yield from arrow_batches(finish(attach_lookup(repeats, candidates)))
+        with tempfile.TemporaryDirectory(prefix=f"{NAME}_") as spill:
+            parts, keys, errors = [], [], []
+            for file_id, (records, unreadable, found) in enumerate(loaded):
+                for batch in checked_batches(files[file_id], file_id, records, found):
+                    batch = batch.select("_file", "_row", "_error", *COLUMNS)
+                    failed = batch.filter(pl.col("_error").is_not_null())
+                    errors.append(copied(failed.select("_file", "_row", "_error")))
+                    kept = batch.filter(pl.col("_error").is_null()).drop("_error")
+                    keys.append(kept.select("contact_id", "updated_at", "_file", "_row"))
+                    parts.append(Path(spill) / f"{len(parts):06}.arrow")
+                    kept.write_ipc(parts[-1], compression="uncompressed")
+                    del batch, failed, kept  # freed before the next batch is read
+                unread = rejected_rows(file_id, unreadable)
+                errors.append(unread.select("_file", "_row", "_error"))
+            passed_over = left_out(keys)
+            keys.clear()
+            errors = pl.concat(errors)
+            if errors.height:
+                warn(
+                    f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "
+                    "stg_crm__contacts__quarantine"
+                )
+            candidates = lookup_candidates(lookup)
+            for part in parts:
+                rows = pl.read_ipc(part)
+                rows = rows.join(
+                    passed_over, on=["_file", "_row"], how="anti", maintain_order="left"
+                )
+                yield from arrow_batches(finish(attach_lookup(rows, candidates)))
 
     return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())
 

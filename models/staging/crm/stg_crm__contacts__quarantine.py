@@ -93,6 +93,7 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
 
 SAMPLE_LINES = 1_000  # lines read for field types: the first ones and as many spread out
 CHUNK_BYTES = 4 << 20  # text decoded at a time: memory holds a chunk of it, not the file
+BATCH_LINES = 20_000  # lines checked at a time: memory holds a batch of them, not the file
 
 
 def json_problem(line: str) -> str | None:
@@ -258,28 +259,57 @@ def decode_chunk(
     return frames, sorted(rejected + misfits)
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+class Records:
+    """An NDJSON file's records, decoded a chunk at a time each time they are read and
+    handed out BATCH_LINES at a time, numbered by line (`_row`). Lines that are not
+    records (the last read's) are in `rejected`: (line, text, reason)."""
+
+    def __init__(self, path: Path, name: str, file_id: int, fields: dict[str, pl.DataType]):
+        self.path, self.name, self.file_id, self.fields = path, name, file_id, fields
+        self.rejected: list[tuple[int, str, str]] = []
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        self.rejected.clear()
+        pending, count = [], 0
+        try:
+            for first, chunk in line_chunks(self.path):
+                frames, bad = decode_chunk(first, chunk, self.fields)
+                self.rejected += bad
+                pending += frames
+                count += sum(frame.height for frame in frames)
+                if count >= BATCH_LINES:
+                    yield self.batch(pending)
+                    count = 0
+        except (OSError, UnicodeDecodeError) as error:
+            raise EnrichError(f"{self.name}: cannot be read: {error}") from None
+        if pending:
+            yield self.batch(pending)
+
+    def batch(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
+        """The frames as one batch; the list is emptied, so that only the batch holds them."""
+        batch = pl.concat(frames).with_columns(_file=pl.lit(self.file_id, pl.UInt32))
+        frames.clear()
+        return batch
+
+
+def read_file(path: Path, name: str, file_id: int) -> tuple[Records, list, dict]:
     """NDJSON: one object per line; other non-blank lines are rejected with their number.
 
-    Field types come from a sample of lines (new fields are looked for there); the file is
-    then decoded once, a chunk at a time, into the expected fields. An expected field the
-    sample did not show is found if any line has a value for it.
+    Field types come from a sample of lines (new fields are looked for there); each pass
+    over the records decodes the file a chunk at a time, into the expected fields only.
     """
     found = sample_types(path)
     fields = decoded_fields(found)
-    frames, rejected = [], []
-    for first, chunk in line_chunks(path):
-        decoded, bad = decode_chunk(first, chunk, fields)
-        frames += decoded
-        rejected += bad
-    empty = pl.DataFrame(schema=struct_of(fields).to_schema() | {"_row": pl.Int64})
-    records = pl.concat([empty, *frames], how="vertical", rechunk=False)
-    unseen = [path for path in fields if path not in found]
-    present = records.select(value_at(path).is_not_null().any().alias(path) for path in unseen)
+    records = Records(path, name, file_id, fields)
+    unseen = {field: dtype for field, dtype in fields.items() if field not in found}
+    present = set()
+    if unseen:  # the sample missed an expected field: it is there if a line has a value
+        for frame in Records(path, name, file_id, unseen):
+            values = frame.select(value_at(f).is_not_null().any().alias(f) for f in unseen)
+            present |= {field for field in unseen if values[field].item()}
     # A field is in the file as decoded: the sample showed it, or some line has a value for it.
-    found.update({p: t for p, t in fields.items() if p in found or present[p].item()})
-    records = records.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return records.lazy(), rejected_rows(file_id, rejected), found
+    found.update({p: t for p, t in fields.items() if p in found or p in present})
+    return records, records.rejected, found
 
 
 def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
@@ -498,11 +528,12 @@ def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.with_columns(_error=join_reasons(*reasons))
 
 
-def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def load(raw_dir: Path, path: Path, file_id: int) -> tuple[Records, list, dict]:
     """One input file opened and drift-checked.
 
-    Returns its records (a lazy plan: they are read when it is collected, once per pass),
-    the records that could not be read at all, and where each expected field is.
+    Returns its records (decoded a chunk at a time, on each pass over them), the records that
+    could not be read at all (row, text, reason; complete once the records are read), and where
+    each expected field is.
     """
     name = path.relative_to(raw_dir).as_posix()
     try:
@@ -526,11 +557,12 @@ def quarantined(raw_dir: Path) -> pl.DataFrame:
     names = [path.relative_to(raw_dir).as_posix() for path in files]
     bad = []
     loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]
-    for records, unreadable, found in loaded:
-        rows = checked(records, found)
-        bad.append(unreadable)
-        failed = rows.filter(pl.col("_error").is_not_null())
-        bad.append(failed.select("_file", "_row", "_record", "_error").collect(engine="streaming"))
+    for file_id, (records, unreadable, found) in enumerate(loaded):
+        for frame in records:
+            rows = checked(frame.lazy(), found)
+            failed = rows.filter(pl.col("_error").is_not_null())
+            bad.append(failed.select("_file", "_row", "_record", "_error").collect())
+        bad.append(rejected_rows(file_id, unreadable))
     bad = pl.concat(bad).sort("_file", "_row")
     file_ids = list(range(len(files)))
     return bad.select(

@@ -114,11 +114,11 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
     return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, list, dict]:
     """Parquet: typed columns, scanned lazily; rows are numbered from 1 in each file."""
     records = pl.scan_parquet(path).with_row_index("_row", offset=1)
     records = records.with_columns(pl.col("_row").cast(pl.Int64), _file=pl.lit(file_id, pl.UInt32))
-    return records, rejected_rows(file_id, []), leaf_fields(records.collect_schema())
+    return records, [], leaf_fields(records.collect_schema())
 
 
 def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
@@ -246,11 +246,12 @@ def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.with_columns(_error=join_reasons(*reasons))
 
 
-def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, list, dict]:
     """One input file opened and drift-checked.
 
-    Returns its records (a lazy plan: they are read when it is collected, once per pass),
-    the records that could not be read at all, and where each expected field is.
+    Returns its records (a lazy plan: they are read when it is collected, once per pass), the
+    records that could not be read at all (row, text, reason; complete once the records are
+    read), and where each expected field is.
     """
     name = path.relative_to(raw_dir).as_posix()
     try:
@@ -381,7 +382,8 @@ def stream(raw_dir: Path) -> pa.RecordBatchReader:
     def batches() -> Iterator[pa.RecordBatch]:
         errors, held = [], []
         for file_id, (records, unreadable, found) in enumerate(loaded):
-            errors.append(unreadable.select("_file", "_row", "_error"))
+            unread = rejected_rows(file_id, unreadable)
+            errors.append(unread.select("_file", "_row", "_error"))
             for batch in checked_batches(files[file_id], file_id, records, found):
                 batch = batch.select("_file", "_row", "_error", *COLUMNS)
                 batch = batch.with_columns(_held=key_hash().is_in(repeated))

@@ -113,7 +113,7 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
     return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, list, dict]:
     """JSON: the records under RECORD_PATH, numbered from 1; non-objects are rejected."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -139,7 +139,7 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     frame = pl.from_dicts(good, infer_schema_length=None) if good else pl.DataFrame()
     frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
     frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
+    return frame.lazy(), rejected, leaf_fields(frame.schema)
 
 
 def leaf_fields(schema: dict, prefix: str = "") -> dict[str, pl.DataType]:
@@ -338,11 +338,12 @@ def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.with_columns(_error=join_reasons(*reasons))
 
 
-def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, list, dict]:
     """One input file opened and drift-checked.
 
-    Returns its records (a lazy plan: they are read when it is collected, once per pass),
-    the records that could not be read at all, and where each expected field is.
+    Returns its records (a lazy plan: they are read when it is collected, once per pass), the
+    records that could not be read at all (row, text, reason; complete once the records are
+    read), and where each expected field is.
     """
     name = path.relative_to(raw_dir).as_posix()
     try:
@@ -462,7 +463,8 @@ def stream(raw_dir: Path) -> pa.RecordBatchReader:
     def batches() -> Iterator[pa.RecordBatch]:
         errors, held = [], []
         for file_id, (records, unreadable, found) in enumerate(loaded):
-            errors.append(unreadable.select("_file", "_row", "_error"))
+            unread = rejected_rows(file_id, unreadable)
+            errors.append(unread.select("_file", "_row", "_error"))
             for batch in checked_batches(files[file_id], file_id, records, found):
                 batch = batch.select("_file", "_row", "_error", *COLUMNS)
                 batch = batch.with_columns(_held=key_hash().is_in(repeated))

@@ -77,7 +77,7 @@ def rejected_rows(file_id: int, rows: list[tuple[int, str, str]]) -> pl.DataFram
     return frame.select(pl.lit(file_id, pl.UInt32).alias("_file"), pl.all())
 
 
-def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, list, dict]:
     """CSV: every value as text (empty is null); rows with a wrong field count are rejected."""
     rows, numbers, rejected = [], [], []
     names: list[str] | None = None
@@ -113,7 +113,7 @@ def read_file(path: Path, name: str, file_id: int) -> tuple[pl.LazyFrame, pl.Dat
     frame = frame.select(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)
     frame = frame.with_columns(_row=pl.Series(numbers, dtype=pl.Int64))
     frame = frame.with_columns(_file=pl.lit(file_id, pl.UInt32))
-    return frame.lazy(), rejected_rows(file_id, rejected), leaf_fields(frame.schema)
+    return frame.lazy(), rejected, leaf_fields(frame.schema)
 
 
 def snake_case(path: str) -> str:
@@ -303,11 +303,12 @@ def check_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.with_columns(_error=join_reasons(*reasons))
 
 
-def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, pl.DataFrame, dict]:
+def load(raw_dir: Path, path: Path, file_id: int) -> tuple[pl.LazyFrame, list, dict]:
     """One input file opened and drift-checked.
 
-    Returns its records (a lazy plan: they are read when it is collected, once per pass),
-    the records that could not be read at all, and where each expected field is.
+    Returns its records (a lazy plan: they are read when it is collected, once per pass), the
+    records that could not be read at all (row, text, reason; complete once the records are
+    read), and where each expected field is.
     """
     name = path.relative_to(raw_dir).as_posix()
     try:
@@ -331,11 +332,11 @@ def quarantined(raw_dir: Path) -> pl.DataFrame:
     names = [path.relative_to(raw_dir).as_posix() for path in files]
     bad = []
     loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]
-    for records, unreadable, found in loaded:
+    for file_id, (records, unreadable, found) in enumerate(loaded):
         rows = checked(records, found)
-        bad.append(unreadable)
         failed = rows.filter(pl.col("_error").is_not_null())
         bad.append(failed.select("_file", "_row", "_record", "_error").collect(engine="streaming"))
+        bad.append(rejected_rows(file_id, unreadable))
     bad = pl.concat(bad).sort("_file", "_row")
     file_ids = list(range(len(files)))
     return bad.select(
