@@ -4,6 +4,8 @@ The model hands dbt-duckdb a `pyarrow.RecordBatchReader`, which DuckDB writes as
 so memory holds a few batches rather than the input. These tests pin what that must not
 change: the same rows as a whole-frame dedupe, exactness that does not rest on the key
 hash, bounded batches, deterministic order, and a bad row failing the write as a whole.
+Parquet is read twice (keys, then rows); NDJSON is decoded once, its good rows spilled to
+a temporary Arrow file and the chosen versions streamed back.
 """
 
 from __future__ import annotations
@@ -230,3 +232,20 @@ def test_ndjson_on_error_fail_raises_before_any_row_is_handed_over(tmp_path):
     reader = module.stream(RAW / "malformed", ACCOUNTS)
     with pytest.raises(module.EnrichError, match=r"3 bad row\(s\) in crm/contacts.ndjson"):
         reader.read_next_batch()
+
+
+def test_ndjson_across_files_matches_one_file_split_in_two(tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "crm").mkdir(parents=True)
+    lines = (RAW / "crm" / "contacts.ndjson").read_text().splitlines(keepends=True)
+    half = len(lines) // 2
+    (raw / "crm" / "contacts_1.ndjson").write_text("".join(lines[:half]))
+    (raw / "crm" / "contacts_2.ndjson").write_text("".join(lines[half:]))
+    spec = tmp_path / "stg_crm__contacts.enrich.yml"
+    spec.write_text((STAGING / "crm" / spec.name).read_text().replace("crm/contacts.ndjson", "crm/contacts_*.ndjson"))
+    compile_spec(spec)
+    split = load(tmp_path / "stg_crm__contacts.py")
+    split.warn = lambda message: None
+    whole = crm_module()
+    whole.warn = lambda message: None
+    assert split.build(raw, ACCOUNTS).equals(whole.build(RAW, ACCOUNTS))
