@@ -675,37 +675,44 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
         )
 
     def repeated_keys(self) -> str:
-        return '''def repeated_keys(loaded: list[tuple[pl.LazyFrame, pl.DataFrame, dict]]) -> pl.Series:
-    """The hashes of keys read more than once, from a first pass over the files' rows that
-    computes only what the key needs (a Parquet file's key columns, say).
-
-    Rows with these keys (a few) wait until every row is read, to choose a version or
-    report the duplicate; the others stream straight through. A hash shared by two
-    different keys only holds back a few more rows: the choice itself compares keys.
-    """
-    hashes = [pl.Series("_hash", [], pl.UInt64)]
-    for records, _, found in loaded:
-        rows = checked(records, found).select(_hash=key_hash())
-        hashes.append(rows.collect(engine="streaming")["_hash"])
-    every = pl.concat(hashes).sort()
-    return every.filter(every == every.shift(1)).unique()
-'''
-
-    def repeated_keys_ndjson(self) -> str:
-        return '''def repeated_keys(loaded: list[tuple[Records, list, dict]]) -> pl.Series:
-    """The hashes of keys read more than once, from a first pass over the files' rows.
-
-    Rows with these keys wait until every row is read, to report the duplicate. A hash
-    shared by two different keys only holds back a few more rows: the report compares keys.
-    """
-    hashes = [pl.Series("_hash", [], pl.UInt64)]
-    for records, _, found in loaded:
-        for frame in records:
-            rows = checked(frame.lazy(), found).select(_hash=key_hash())
-            hashes.append(rows.collect()["_hash"])
-    every = pl.concat(hashes).sort()
-    return every.filter(every == every.shift(1)).unique()
-'''
+        if self.spec.input.format == "ndjson":
+            # Only a quarantine without dedupe asks: NDJSON models choose from a spill.
+            records_type = "Records"
+            summary = "The hashes of keys read more than once, from a first pass over the files' rows."
+            use = (
+                "Rows with these keys wait until every row is read, to report the duplicate. A hash "
+                "shared by two different keys only holds back a few more rows: the report compares keys."
+            )
+            first_pass = (
+                "    for records, _, found in loaded:\n"
+                "        for frame in records:\n"
+                "            rows = checked(frame.lazy(), found).select(_hash=key_hash())\n"
+                '            hashes.append(rows.collect()["_hash"])\n'
+            )
+        else:
+            records_type = "pl.LazyFrame"
+            summary = (
+                "The hashes of keys read more than once, from a first pass over the files' rows that "
+                "computes only what the key needs (a Parquet file's key columns, say)."
+            )
+            use = (
+                "Rows with these keys (a few) wait until every row is read, to choose a version or "
+                "report the duplicate; the others stream straight through. A hash shared by two "
+                "different keys only holds back a few more rows: the choice itself compares keys."
+            )
+            first_pass = (
+                "    for records, _, found in loaded:\n"
+                "        rows = checked(records, found).select(_hash=key_hash())\n"
+                '        hashes.append(rows.collect(engine="streaming")["_hash"])\n'
+            )
+        text = f"def repeated_keys(loaded: list[tuple[{records_type}, list, dict]]) -> pl.Series:\n"
+        text += _docstring('"""' + summary, "    ") + "\n\n"
+        text += _docstring(use, "    ") + '\n    """\n'
+        text += '    hashes = [pl.Series("_hash", [], pl.UInt64)]\n'
+        text += first_pass
+        text += "    every = pl.concat(hashes).sort()\n"
+        text += "    return every.filter(every == every.shift(1)).unique()\n"
+        return text
 
     def location(self) -> str:
         return (
@@ -1155,9 +1162,8 @@ def model(dbt, session):
         sections += [self.cast_fields(), self.derive(), self.check_rows(), self.load(quarantine)]
         # NDJSON is decoded once and the rows set aside, so only a quarantine without dedupe
         # needs a pass for repeated keys; the other formats read their key columns first.
-        if ndjson and quarantine and spec.dedupe is None:
-            sections += [self.key_hash(), self.repeated_keys_ndjson()]
-        elif not ndjson and (not quarantine or spec.dedupe is None):
+        needs_keys = spec.dedupe is None if quarantine else not ndjson
+        if needs_keys:
             sections += [self.key_hash(), self.repeated_keys()]
         if not quarantine:
             sections.append(self.checked_batches())

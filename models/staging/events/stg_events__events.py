@@ -272,13 +272,13 @@ def key_hash() -> pl.Expr:
     return pl.col("event_id").hash()
 
 
-def repeated_keys(loaded: list[tuple[pl.LazyFrame, pl.DataFrame, dict]]) -> pl.Series:
+def repeated_keys(loaded: list[tuple[pl.LazyFrame, list, dict]]) -> pl.Series:
     """The hashes of keys read more than once, from a first pass over the files' rows that
     computes only what the key needs (a Parquet file's key columns, say).
 
-    Rows with these keys (a few) wait until every row is read, to choose a version or
-    report the duplicate; the others stream straight through. A hash shared by two
-    different keys only holds back a few more rows: the choice itself compares keys.
+    Rows with these keys (a few) wait until every row is read, to choose a version or report the
+    duplicate; the others stream straight through. A hash shared by two different keys only
+    holds back a few more rows: the choice itself compares keys.
     """
     hashes = [pl.Series("_hash", [], pl.UInt64)]
     for records, _, found in loaded:
