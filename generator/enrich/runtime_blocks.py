@@ -138,8 +138,9 @@ def decoded_fields(found: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
     return UNSEEN_FIELDS(fields)
 
 
-def line_chunks(path: Path) -> Iterator[tuple[int, bytes]]:
-    """The file in pieces of whole lines, each with the number of its first line."""
+def line_chunks(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """The file in pieces of whole lines: the number of a piece's first line, its count of
+    lines and its text."""
     number, rest = 1, b""
     with path.open("rb") as handle:
         while block := handle.read(CHUNK_BYTES):
@@ -147,10 +148,11 @@ def line_chunks(path: Path) -> Iterator[tuple[int, bytes]]:
             end = block.rfind(b"\\n") + 1
             chunk, rest = block[:end], block[end:]
             if chunk:
-                yield number, chunk
-                number += chunk.count(b"\\n")
+                line_count = chunk.count(b"\\n")
+                yield number, line_count, chunk
+                number += line_count
     if rest.strip():
-        yield number, rest
+        yield number, 1, rest
 
 
 def misfit(line: str, fields: dict[str, pl.DataType]) -> str:
@@ -184,9 +186,9 @@ def decode_lines(
 
 
 def decode_chunk(
-    first: int, chunk: bytes, fields: dict[str, pl.DataType]
+    first: int, line_count: int, chunk: bytes, fields: dict[str, pl.DataType]
 ) -> tuple[list[pl.DataFrame], list[tuple[int, str, str]]]:
-    """A chunk's records numbered by line, and its rejected lines with the reason.
+    """A chunk's records numbered by line (from `first`), and its rejected lines with the reason.
 
     Polars decodes the chunk in one go; only a chunk it cannot decode is read line by line,
     to name each bad line.
@@ -195,9 +197,9 @@ def decode_chunk(
         frame = pl.read_ndjson(chunk, schema=struct_of(fields).to_schema())
     except pl.exceptions.PolarsError:
         frame = None
-    lines = chunk.count(b"\\n") + (not chunk.endswith(b"\\n"))
-    if frame is not None and frame.height == lines:
-        return [frame.with_columns(_row=pl.int_range(first, first + lines, dtype=pl.Int64))], []
+    if frame is not None and frame.height == line_count:
+        numbers = pl.int_range(first, first + line_count, dtype=pl.Int64)
+        return [frame.with_columns(_row=numbers)], []
     numbered = [
         (first + index, line)
         for index, line in enumerate(chunk.decode("utf-8").split("\\n"))
@@ -233,8 +235,8 @@ class Records:
         self.rejected.clear()
         pending, count = [], 0
         try:
-            for first, chunk in line_chunks(self.path):
-                frames, bad = decode_chunk(first, chunk, self.fields)
+            for first, line_count, chunk in line_chunks(self.path):
+                frames, bad = decode_chunk(first, line_count, chunk, self.fields)
                 self.rejected += bad
                 pending += frames
                 count += sum(frame.height for frame in frames)
