@@ -911,6 +911,18 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
             value = f"attach_lookup({value}, candidates)"
         return f"finish({value})"
 
+    def report_errors(self, indent: str) -> str:
+        """The stream's handling of its bad rows, once every row is read: fail or warn."""
+        text = indent + "errors = pl.concat(errors)\n" + indent + "if errors.height:\n"
+        if self.spec.on_error == "fail":
+            return text + indent + "    raise EnrichError(describe_errors(errors, names))\n"
+        return text + (
+            f"{indent}    warn(\n"
+            f'{indent}        f"{{NAME}}: {{errors.height}} bad row(s) in {{INPUT}} were set aside in "\n'
+            f"{indent}        {py_literal(self.spec.quarantine_name)}\n"
+            f"{indent}    )\n"
+        )
+
     def stream(self) -> str:
         spec = self.spec
         lookup = spec.lookup
@@ -975,17 +987,7 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
             text += '            failed = flagged.filter(pl.col("_error").is_not_null())\n'
             text += '            errors.append(failed.select("_file", "_row", "_error"))\n'
             text += '            repeats = flagged.filter(pl.col("_error").is_null()).sort(KEY)\n'
-        text += "        errors = pl.concat(errors)\n"
-        text += "        if errors.height:\n"
-        if fail:
-            text += "            raise EnrichError(describe_errors(errors, names))\n"
-        else:
-            text += (
-                "            warn(\n"
-                '                f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "\n'
-                f"                {py_literal(spec.quarantine_name)}\n"
-                "            )\n"
-            )
+        text += self.report_errors(" " * 8)
         text += "        if repeats is not None:\n"
         text += f"            yield from arrow_batches({self.output_steps('repeats')})\n"
         text += "\n    return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())\n"
@@ -1048,17 +1050,7 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
         text += "            keys.clear()\n"
         if not spec.dedupe:
             text += "            errors.append(passed_over)\n"
-        text += "            errors = pl.concat(errors)\n"
-        text += "            if errors.height:\n"
-        if fail:
-            text += "                raise EnrichError(describe_errors(errors, names))\n"
-        else:
-            text += (
-                "                warn(\n"
-                '                    f"{NAME}: {errors.height} bad row(s) in {INPUT} were set aside in "\n'
-                f"                    {py_literal(spec.quarantine_name)}\n"
-                "                )\n"
-            )
+        text += self.report_errors(" " * 12)
         if lookup:
             text += "            candidates = lookup_candidates(lookup)\n"
         text += "            for part in parts:\n"
