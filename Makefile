@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine (see README):
-#   make demo   venv + install + sample data + dbt build of the sample project + summary
-#   make test   venv + install + every test (pytest, which also builds the sample project
-#               and the macros' integration project with real dbt on real DuckDB)
+#   make demo   venv + locked install + sample data + dbt build of the sample project + summary
+#   make test   venv + locked install + every test (pytest, which also builds the sample
+#               project and the macros' integration project with real dbt on real DuckDB)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -10,18 +10,25 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SCALE ?= 1
 JOBS ?= 2
+LOCK := requirements/dev.txt
+STEP := $(PYTHON) tools/step.py
 
 # dbt must make no network calls (the project's dbt_project.yml says so too).
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
 
-.PHONY: setup demo test data build lint bench clean
+.PHONY: setup demo test test-latest lock data build lint bench clean
 
-# The venv is rebuilt when pyproject.toml changes.
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# The venv is rebuilt when the lock or pyproject.toml changes. Exactly the locked versions
+# are installed (hashes checked), then this package itself without resolving anything.
+$(BIN)/.installed: $(LOCK) pyproject.toml
+	@$(STEP) "Creating the virtualenv $(VENV)" -- $(PYTHON) -m venv --clear $(VENV)
+	@$(STEP) "Installing $$(grep -c '^[a-z]' $(LOCK)) locked packages from $(LOCK) (hashes checked; about a minute on a fresh machine)" \
+		-- $(BIN)/python -m pip install --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	@$(STEP) "Installing gen-model itself (editable)" \
+		-- $(BIN)/python -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@$(BIN)/python tools/lockcheck.py
 	touch $@
 
 profiles.yml:
@@ -30,16 +37,33 @@ profiles.yml:
 setup: $(BIN)/.installed profiles.yml
 
 data: setup
-	$(BIN)/python -m sample_data --scale $(SCALE)
+	@$(STEP) "Generating the sample data (scale $(SCALE))" -- $(BIN)/python -m sample_data --scale $(SCALE)
 
 build: setup
 	$(BIN)/dbt build
 
 demo: data
 	$(BIN)/python -m sample_data.demo
+	@echo
+	@echo "Next: run gen-model from this folder as .venv/bin/gen-model --help"
+	@echo "      (or 'source .venv/bin/activate' once, then gen-model \"your request\")."
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS)
+
+# Re-resolve the lock at the newest versions pyproject.toml's ranges allow (commit the result).
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml requirements/tools.in --extra dev --generate-hashes \
+		--universal --python-version 3.11 --no-header --upgrade -o $(LOCK)
+	$(BIN)/python tools/lockcheck.py
+
+# Drift check: the newest versions the ranges allow, unlocked, in a venv of its own.
+test-latest:
+	@$(STEP) "Creating .venv-latest" -- $(PYTHON) -m venv .venv-latest
+	@$(STEP) "Installing the newest versions pyproject.toml allows (not the lock)" \
+		-- .venv-latest/bin/python -m pip install --disable-pip-version-check --upgrade -e '.[dev]'
+	test -f profiles.yml || cp profiles.yml.example profiles.yml
+	.venv-latest/bin/python -m pytest -n $(JOBS)
 
 lint: setup
 	$(BIN)/ruff check generator sample_data tests benchmarks
