@@ -66,8 +66,8 @@ test-latest:
 	.venv-latest/bin/python -m pytest -n $(JOBS)
 
 lint: setup
-	$(BIN)/ruff check generator sample_data tests benchmarks
-	$(BIN)/ruff format --check generator sample_data tests benchmarks
+	$(BIN)/ruff check generator sample_data tests benchmarks tools
+	$(BIN)/ruff format --check generator sample_data tests benchmarks tools
 
 bench: setup
 	$(BIN)/python -m benchmarks
