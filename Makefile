@@ -21,13 +21,17 @@ export DBT_VERSION_CHECK := false
 .PHONY: setup demo test test-latest lock data build lint bench clean
 
 # The venv is rebuilt when the lock or pyproject.toml changes. Exactly the locked versions
-# are installed (hashes checked), then this package itself without resolving anything.
-$(BIN)/.installed: $(LOCK) pyproject.toml
+# are installed (hashes checked, nothing resolved): uv first, with pip, from its own pinned
+# file; then uv installs the lock (it is several times faster than pip and shows progress),
+# then this package itself without resolving anything.
+$(BIN)/.installed: $(LOCK) requirements/uv.txt pyproject.toml
 	@$(STEP) "Creating the virtualenv $(VENV)" -- $(PYTHON) -m venv --clear $(VENV)
-	@$(STEP) "Installing $$(grep -c '^[a-z]' $(LOCK)) locked packages from $(LOCK) (hashes checked; about a minute on a fresh machine)" \
-		-- $(BIN)/python -m pip install --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	@$(STEP) "Installing uv (requirements/uv.txt, hashes checked)" \
+		-- $(BIN)/python -m pip install --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
+	@$(STEP) "Installing $$(grep -c '^[a-z]' $(LOCK)) locked packages from $(LOCK) (hashes checked)" \
+		-- $(BIN)/uv pip install --python $(BIN)/python --require-hashes --no-deps -r $(LOCK)
 	@$(STEP) "Installing gen-model itself (editable)" \
-		-- $(BIN)/python -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .
+		-- $(BIN)/uv pip install --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@$(BIN)/python tools/lockcheck.py
 	touch $@
 
@@ -55,6 +59,8 @@ test: setup
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml requirements/tools.in --extra dev --generate-hashes \
 		--universal --python-version 3.11 --no-header --upgrade -o $(LOCK)
+	$(BIN)/uv pip compile requirements/uv.in --constraint $(LOCK) --generate-hashes \
+		--universal --python-version 3.11 --no-header -o requirements/uv.txt
 	$(BIN)/python tools/lockcheck.py
 
 # Drift check: the newest versions the ranges allow, unlocked, in a venv of its own.

@@ -75,15 +75,28 @@ def problems(pyproject: Path, tools_in: Path, lock: Path) -> list[str]:
     return found
 
 
+def bootstrap_problems(uv_lock: Path, lock: Path) -> list[str]:
+    """requirements/uv.txt (installed with pip before uv exists) must pin the lock's uv."""
+    if not uv_lock.is_file():
+        return [f"{uv_lock} is missing"]
+    wanted = {str(version) for version, _ in pinned(lock)[0].get("uv", [])}
+    got = {str(version) for version, _ in pinned(uv_lock)[0].get("uv", [])}
+    if got != wanted:
+        shown_got, shown_wanted = ", ".join(sorted(got)) or "(nothing)", ", ".join(sorted(wanted))
+        return [f"{uv_lock.name} pins uv=={shown_got} but {lock.name} pins uv=={shown_wanted}"]
+    return []
+
+
 def main() -> int:
     lock = ROOT / "requirements" / "dev.txt"
     found = problems(ROOT / "pyproject.toml", ROOT / "requirements" / "tools.in", lock)
+    found += bootstrap_problems(ROOT / "requirements" / "uv.txt", lock)
     if not found:
         return 0
     print(f"error: {lock.relative_to(ROOT)} is stale:", file=sys.stderr)
     for problem in found:
         print(f"  - {problem}", file=sys.stderr)
-    print("Run `make lock` to re-resolve it, then commit requirements/dev.txt.", file=sys.stderr)
+    print("Run `make lock` to re-resolve it, then commit requirements/.", file=sys.stderr)
     return 1
 
 
