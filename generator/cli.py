@@ -453,6 +453,35 @@ def mutate(model, project_dir, profiles_dir, target, as_json, fail_under) -> Non
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("model")
+@click.option("--to", "to_target", required=True, type=click.Choice(["spark", "databricks"]), help="The engine.")
+@click.option(
+    "--time-zone-pinned",
+    is_flag=True,
+    help="Both targets pin the same session time zone (as profiles.yml.example does).",
+)
+@project_options
+def port(model, to_target, time_zone_pinned, project_dir, profiles_dir, target) -> None:
+    """Check MODEL for DuckDB constructs whose rows differ on another engine; print its SQL there.
+
+    Refused, each at its line and column with the rewrite that means the same on both:
+    regexp_replace without 'g', round of a double, casts of fractions to integers,
+    date_diff other than days between dates, weekday numbers, substring from 0, ASOF
+    joins, unguarded division, time-zone-dependent parts. Writes nothing.
+    """
+    from generator.port.model import port_model
+    from generator.project import load_project
+
+    try:
+        project = load_project(project_dir, profiles_dir, target)
+        ported = port_model(project, model, to_target, same_time_zone=time_zone_pinned)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(f"-- {ported.name} ({ported.path}) for {ported.target}: no construct with a known difference")
+    click.echo(ported.sql, nl=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="gen-model")

@@ -2,7 +2,7 @@
 
 `python tools/lockcheck.py` exits 1 naming each mismatch and saying to run `make lock`;
 `tests/test_lock.py` runs the same check, so a stale lock fails the test suite. The check
-reads the package's dependencies, its `dev` extra and requirements/tools.in, and asks of
+reads the package's dependencies, its `dev` and `spark` extras and requirements/tools.in, and asks of
 each: does the lock pin it, at a version inside the range? And of each package the lock
 says it pinned for pyproject.toml: is it still asked for? It resolves nothing and needs no
 network; `packaging` (locked, installed with the build backend) does the version maths.
@@ -23,12 +23,16 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)\s*(?:;\s*(?P<marker>[^\\]+?))?\s*\\?$")
 VIA_PYPROJECT = "gen-model (pyproject.toml)"
+LOCKED_EXTRAS = ("dev", "spark")  # the extras `make lock` resolves into dev.txt
 
 
 def asked_for(pyproject: Path, tools_in: Path) -> list[Requirement]:
-    """The direct requirements: the package's, its dev extra's and the repository tools'."""
+    """The direct requirements: the package's, its locked extras' and the repository tools'."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    lines = [*project.get("dependencies", []), *project.get("optional-dependencies", {}).get("dev", [])]
+    extras = project.get("optional-dependencies", {})
+    lines = [*project.get("dependencies", [])]
+    for extra in LOCKED_EXTRAS:
+        lines += extras.get(extra, [])
     for line in tools_in.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
