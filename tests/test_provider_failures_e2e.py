@@ -6,6 +6,9 @@ server (tests/provider_server_support.py); nothing inside gen-model is replaced.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -87,6 +90,26 @@ def test_a_hanging_provider_ends_the_run_at_the_budget_and_releases_the_locks(sa
         again = run(sample_project)
     assert_clean_exit_3(again, "not JSON", "status 200, content-type text/html")
     assert project_files(sample_project) == before
+
+
+def test_the_gen_model_process_itself_exits_at_the_budget(sample_project, llm_environment):
+    """The abandoned request must not keep the interpreter alive (a daemon thread, no pool)."""
+    with LoopbackProvider() as server:
+        server.hang()
+        env = dict(os.environ, ANTHROPIC_BASE_URL=server.url, GEN_MODEL_LLM_TIMEOUT="1")
+        result = subprocess.run(
+            [sys.executable, "-m", "generator", REQUEST, "--project-dir", str(sample_project), "--max-attempts", "1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        exited = time.monotonic()
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "within 1 s: the per-call LLM budget of 1 s is spent" in result.stderr
+    assert 0.9 < exited - server.arrived[0] < 5.0
+    assert not (sample_project / LOCK_NAME).exists()
 
 
 def test_the_run_budget_from_the_environment_bounds_the_openai_provider(sample_project, llm_environment):
