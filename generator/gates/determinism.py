@@ -25,7 +25,6 @@ _SEQUENCE = "sequence"
 _SESSION = "session"
 _ENGINE = "engine"
 _VOLATILE = "volatile"
-_TIME_ZONE = "time zone"
 
 # Whether a function call makes the rows depend on the run is DuckDB's own call:
 # duckdb_functions().stability classifies every overload as CONSISTENT (same arguments, same
