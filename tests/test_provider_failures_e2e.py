@@ -6,6 +6,7 @@ server (tests/provider_server_support.py); nothing inside gen-model is replaced.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -151,35 +152,67 @@ def test_a_malformed_body_is_exit_3_with_one_line_saying_what_came_back(
     assert not (sample_project / LOCK_NAME).exists()
 
 
-def test_answers_cut_off_at_max_tokens_are_never_accepted(sample_project, llm_environment):
-    """Even a complete-looking proposal is refused when stop_reason says it was cut off."""
-    proposal = {
-        "name": "plan_seat_totals",
-        "layer": "marts",
-        "description": "Seats per plan.",
-        "grain": ["plan_id"],
-        "sql": "select plan_id, count(*) as subscription_count\n"
-        "from {{ ref('stg_billing__subscriptions') }}\ngroup by plan_id\n",
-        "columns": [
-            {"name": "plan_id", "description": "The plan."},
-            {"name": "subscription_count", "description": "Subscriptions."},
-        ],
-    }
-    message = {
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-haiku-5-5",
-        "content": [{"type": "tool_use", "id": "toolu_1", "name": "propose_model", "input": proposal}],
-        "stop_reason": "max_tokens",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 2000, "output_tokens": 16000},
-    }
+CUT_OFF_PROPOSAL = {
+    "name": "plan_seat_totals",
+    "layer": "marts",
+    "description": "Seats per plan.",
+    "grain": ["plan_id"],
+    "sql": "select plan_id, count(*) as subscription_count\n"
+    "from {{ ref('stg_billing__subscriptions') }}\ngroup by plan_id\n",
+    "columns": [
+        {"name": "plan_id", "description": "The plan."},
+        {"name": "subscription_count", "description": "Subscriptions."},
+    ],
+}
+ANTHROPIC_CUT_OFF = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-haiku-5-5",
+    "content": [{"type": "tool_use", "id": "toolu_1", "name": "propose_model", "input": CUT_OFF_PROPOSAL}],
+    "stop_reason": "max_tokens",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 2000, "output_tokens": 16000},
+}
+OPENAI_CUT_OFF = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "llama3.1:8b",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "propose_model", "arguments": json.dumps(CUT_OFF_PROPOSAL)},
+                    }
+                ],
+            },
+            "finish_reason": "length",
+        }
+    ],
+    "usage": {"prompt_tokens": 2000, "completion_tokens": 16000, "total_tokens": 18000},
+}
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_answers_cut_off_at_max_tokens_are_never_accepted(sample_project, llm_environment, provider):
+    """Even a complete-looking proposal is refused when the provider says it was cut off."""
     before = project_files(sample_project)
     with LoopbackProvider() as server:
-        server.answer(200, message)
-        llm_environment.setenv("ANTHROPIC_BASE_URL", server.url)
-        result = run(sample_project, "--max-attempts", "2")
+        if provider == "openai":
+            server.answer(200, OPENAI_CUT_OFF)
+            llm_environment.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+            result = run(sample_project, "--max-attempts", "2", "--provider", "openai", "--model", "llama3.1:8b")
+        else:
+            server.answer(200, ANTHROPIC_CUT_OFF)
+            llm_environment.setenv("ANTHROPIC_BASE_URL", server.url)
+            result = run(sample_project, "--max-attempts", "2")
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     assert "no proposal passed the gates in 2 attempt(s)" in result.stderr
