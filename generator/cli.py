@@ -169,6 +169,16 @@ def request_options(function):
 )
 @click.option("--model", "models", multiple=True, help="Model id; repeat for a ladder, cheapest first.")
 @click.option("--max-attempts", type=click.IntRange(1, 10), help="LLM calls in all, repairs included (default 3).")
+@click.option(
+    "--llm-timeout",
+    type=click.FloatRange(0, 3600, min_open=True),
+    help="Seconds one LLM call may take, the SDK's retries included (default 120); then exit 3.",
+)
+@click.option(
+    "--llm-run-timeout",
+    type=click.FloatRange(0, 3600, min_open=True),
+    help="Seconds all LLM calls of the run may take together (default 300); then exit 3.",
+)
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
@@ -187,6 +197,8 @@ def generate(
     provider,
     models,
     max_attempts,
+    llm_timeout,
+    llm_run_timeout,
     dry_run,
     as_json,
     allow_nondeterministic,
@@ -219,6 +231,8 @@ def generate(
             provider=provider,
             models=tuple(m for value in models for m in value.split(",") if m),
             max_attempts=max_attempts,
+            llm_timeout=llm_timeout,
+            llm_run_timeout=llm_run_timeout,
         )
         return pipeline.generate(project, wanted, options)
 

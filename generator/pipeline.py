@@ -548,6 +548,8 @@ class Request:
     provider: str | None = None
     models: tuple[str, ...] = ()
     max_attempts: int | None = None
+    llm_timeout: float | None = None  # seconds per LLM call (None: environment, config, default)
+    llm_run_timeout: float | None = None  # seconds for all LLM calls of the run
 
 
 def _style_example(project: Project, catalog: Catalog, layer: str | None) -> str | None:
@@ -623,6 +625,8 @@ def generate(project: Project, request: Request, options: Options, provider=None
             provider=request.provider,
             models=list(request.models) or None,
             max_attempts=request.max_attempts,
+            llm_timeout=request.llm_timeout,
+            llm_run_timeout=request.llm_run_timeout,
         )
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
             catalog = build_catalog(project)
