@@ -475,24 +475,46 @@ def mutate(model, project_dir, profiles_dir, target, as_json, fail_under) -> Non
     is_flag=True,
     help="Both targets pin the same session time zone (as profiles.yml.example does).",
 )
+@click.option(
+    "--prove",
+    is_flag=True,
+    help="Run the unit-test rows and a sample of the real inputs on DuckDB and a local Spark; rows must match.",
+)
 @project_options
-def port(model, to_target, time_zone_pinned, project_dir, profiles_dir, target) -> None:
+def port(model, to_target, time_zone_pinned, prove, project_dir, profiles_dir, target) -> None:
     """Check MODEL for DuckDB constructs whose rows differ on another engine; print its SQL there.
 
     Refused, each at its line and column with the rewrite that means the same on both:
     regexp_replace without 'g', round of a double, casts of fractions to integers,
     date_diff other than days between dates, weekday numbers, substring from 0, ASOF
-    joins, unguarded division, time-zone-dependent parts. Writes nothing.
+    joins, unguarded division, time-zone-dependent parts. With --prove, the model's
+    unit-test rows and a sample of its real inputs run on both engines and must give
+    identical rows (exit 1 with the differing rows otherwise). Writes nothing.
     """
     from generator.port.model import port_model
     from generator.project import load_project
 
     try:
         project = load_project(project_dir, profiles_dir, target)
-        ported = port_model(project, model, to_target, same_time_zone=time_zone_pinned)
+        ported = port_model(project, model, to_target, same_time_zone=time_zone_pinned, prove=prove)
     except GenModelError as error:
         raise GenModelException(error) from None
     click.echo(f"-- {ported.name} ({ported.path}) for {ported.target}: no construct with a known difference")
+    proof = ported.proof
+    if proof is not None:
+        engines = ", ".join(f"{engine} {version}" for engine, version in proof.engines.items())
+        for row_set in proof.sets:
+            verdict = "identical" if row_set.equal else "DIFFERENT"
+            click.echo(f"-- {verdict}: {row_set.name}, {row_set.rows} rows ({engines})")
+            for row in row_set.only_duckdb:
+                click.echo(f"--   only on duckdb: {row}")
+            for row in row_set.only_target:
+                click.echo(f"--   only on {proof.target}: {row}")
+        if not proof.holds:
+            click.echo(
+                f"error: {ported.name} gives other rows on {proof.target}; it is not portable as written", err=True
+            )
+            sys.exit(1)
     click.echo(ported.sql, nl=False)
 
 

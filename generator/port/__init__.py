@@ -7,7 +7,7 @@ date differences, weekday numbering, substring positions, ASOF joins, division b
 same on both engines; `transpile` gives the target's SQL only when nothing was found.
 """
 
-from generator.port.check import PortError, check, transpile
+from generator.port.check import PortError, check, ported, transpile
 from generator.port.rules import RULES, PortRule
 
-__all__ = ["RULES", "PortError", "PortRule", "check", "transpile"]
+__all__ = ["RULES", "PortError", "PortRule", "check", "ported", "transpile"]

@@ -20,7 +20,7 @@ from sqlglot.optimizer.qualify import qualify
 from generator.errors import GenModelError, Problem
 from generator.gates.locate import span
 from generator.port.rules import BY_NODE
-from generator.templating import problem_at, untemplate
+from generator.templating import TemplatedSQL, problem_at, untemplate
 
 SOURCE_DIALECT = "duckdb"
 TARGETS = {"spark": "spark", "databricks": "databricks"}
@@ -108,6 +108,23 @@ def check(
     return sorted(problems, key=lambda problem: (problem.line or 0, problem.col or 0))
 
 
+def ported(
+    sql: str,
+    target: str = "spark",
+    schema: Mapping[str, Mapping[str, str]] | None = None,
+    file: str | None = None,
+    same_time_zone: bool = False,
+) -> tuple[TemplatedSQL, str]:
+    """The model's SQL with placeholders for its inputs, and the target's SQL with the same
+    placeholders; raises PortError listing every construct that would change the rows."""
+    dialect = _target_dialect(target)
+    problems = check(sql, target, schema, file, same_time_zone)
+    if problems:
+        raise PortError(f"not portable to {target}: {len(problems)} construct(s) would give different rows", problems)
+    templated, tree = _parse(sql, file)
+    return templated, tree.sql(dialect, pretty=True)
+
+
 def transpile(
     sql: str,
     target: str = "spark",
@@ -117,9 +134,5 @@ def transpile(
 ) -> str:
     """The model's SQL in the target's dialect, `ref()`/`source()` restored; raises PortError
     listing every construct that would change the rows."""
-    dialect = _target_dialect(target)
-    problems = check(sql, target, schema, file, same_time_zone)
-    if problems:
-        raise PortError(f"not portable to {target}: {len(problems)} construct(s) would give different rows", problems)
-    templated, tree = _parse(sql, file)
-    return templated.restore(tree.sql(dialect, pretty=True)) + "\n"
+    templated, target_sql = ported(sql, target, schema, file, same_time_zone)
+    return templated.restore(target_sql) + "\n"
