@@ -111,37 +111,42 @@ def _argument_scope(test: bool | None, key) -> bool | None:
     return test
 
 
-def _renders(test: bool | None, versioned: bool) -> int:
-    """How many times dbt renders a value there.
+def _render_plan(path: tuple) -> tuple[int, bool]:
+    """How many times dbt renders the value at a YAML key path, and is it a test argument?
 
-    dbt's schema renderer skips tests only at the top of a model or of a column, not under
-    `versions:`, so a test of a version is rendered when the YAML is read and again when the
-    test is built (its config) or compiled (its arguments).
+    dbt's schema renderer skips descriptions and tests at the top of a model or of a column,
+    but not a version's own description or a version's tests: those are rendered when the
+    YAML is read and again later (docs, the test's config, the test's compiled arguments).
     """
-    return 2 if versioned and test is not None else 1
+    scope = None
+    for part in path:
+        scope = _argument_scope(scope, part)
+    versions = path.index("versions") if "versions" in path else None
+    twice = versions is not None and (scope is not None or path[versions + 2 :] == ("description",))
+    return (2 if twice else 1), scope is True
 
 
-def make_inert(data, _test: bool | None = None, _versioned: bool = False):
+def make_inert(data, path: tuple = ()):
     """A copy of YAML data whose string values dbt renders to themselves.
 
-    Dict keys are never rendered by dbt and are kept; string values that would render are
-    written as `jinja_string` (once per render dbt gives them); a test argument that dbt
+    `path` is where `data` sits in its file (`("versions", 0)` for a version's entry). Dict
+    keys are never rendered by dbt and are kept; string values that would render are
+    written as `jinja_string`, once per render dbt gives them; a test argument that dbt
     would call (`env_var(...)`) is escaped too, unless it is a `ref()`/`source()` with
     literal arguments.
     """
     if isinstance(data, dict):
-        return {
-            key: make_inert(value, _argument_scope(_test, key), _versioned or key == "versions")
-            for key, value in data.items()
-        }
+        return {key: make_inert(value, (*path, key)) for key, value in data.items()}
     if isinstance(data, (list, tuple)):
-        return type(data)(make_inert(item, _test, _versioned) for item in data)
-    if isinstance(data, str) and renders(data, bool(_test)):
-        if _test and not _RENDER_CHARS.search(data) and _is_resolved_call(data):
+        return type(data)(make_inert(item, (*path, index)) for index, item in enumerate(data))
+    if isinstance(data, str):
+        times, test_argument = _render_plan(path)
+        if not renders(data, test_argument):
             return data
-        for _ in range(_renders(_test, _versioned)):
+        if test_argument and not _RENDER_CHARS.search(data) and _is_resolved_call(data):
+            return data
+        for _ in range(times):
             data = jinja_string(data)
-        return data
     return data
 
 
@@ -349,13 +354,8 @@ def yaml_problems(text: str, file: str) -> list[Problem]:
         if is_key:
             if not _RENDER_CHARS.search(value):
                 continue
-        else:
-            scope = None
-            for part in path:
-                scope = _argument_scope(scope, part)
-            versioned = "versions" in path
-            if _inert_through(value, _renders(scope, versioned), bool(scope)):
-                continue
+        elif _inert_through(value, *_render_plan(path)):
+            continue
         start = _offset(text, line, col)
         where = ".".join(str(part) for part in path)
         problems.append(

@@ -170,7 +170,7 @@ def add_version_to_yaml(
         if deprecation and "deprecation_date" not in item:
             # A date object is written unquoted (2027-02-19), right after `v:`.
             item.insert(1, "deprecation_date", datetime.date.fromisoformat(str(deprecation)))
-    versions.append(_to_commented(make_inert(entry)))
+    versions.append(_to_commented(make_inert(entry, ("versions", len(versions)))))
     block["latest_version"] = entry["v"]
     block["description"] = make_inert(proposal.description)
     if unit_tests:
