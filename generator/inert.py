@@ -159,7 +159,7 @@ def _inert_through(value: str, times: int, test_argument: bool) -> bool:
     for index in range(times):
         last = test_argument and index == times - 1
         if not renders(value, last):
-            return True
+            continue  # unchanged by this render; a later one may still call it
         if last and not _RENDER_CHARS.search(value) and _is_resolved_call(value):
             return True
         try:

@@ -27,9 +27,9 @@ Known limits:
     keeps sqlglot's layout.
 
 dbt renders the file with Jinja, so no text of the proposal may open Jinja (`{{`, `{%`,
-`{#`): sqlglot decodes `E'\x7b'` to `{`, so an escape string is written with its openers
-as `\x7b` again, and so is any string literal holding one (as an `E''` string, DuckDB's
-own escape); in code the braces are kept apart (`{ {`), in comments too. What is left (a
+`{#`): sqlglot decodes `E'\x7b'` to `{`, so an escape string holding a Jinja delimiter is
+written with its braces as `\x7b`/`\x7d` again, and so is any string literal holding one
+(as an `E''` string, DuckDB's own escape); in code the braces are kept apart (`{ {`), in comments too. What is left (a
 quoted identifier) is refused by `generator.inert`'s check of the written bytes.
 """
 
@@ -47,8 +47,9 @@ INDENT = 4
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters marking identifiers
 _LOWERCASE_SKIPS = re.compile(rf"{_OPEN}.*?{_CLOSE}|'(?:[^']|'')*'|/\*.*?\*/|\$\$.*?\$\$", re.S)
 _SIMPLE_SELECT = re.compile(r"^select \*\nfrom (\S+)$")
-# A `{` that opens Jinja: `{{`, `{%` or `{#`.
+# A `{` that opens Jinja: `{{`, `{%` or `{#`; and any Jinja delimiter (dbt's own test).
 _JINJA_OPENER = re.compile(r"\{(?=[{%#])")
+_JINJA_DELIMITER = re.compile(r"{[{%#]|[#}%]}")
 _LITERAL_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|/\*.*?\*/", re.S)
 
 
@@ -63,22 +64,23 @@ class _Generator(DuckDBGenerator):
     """
 
     def literal_sql(self, expression: exp.Literal) -> str:
-        # A string that would open Jinja is written as an escape string, its openers as \x7b.
-        if expression.is_string and _JINJA_OPENER.search(expression.this):
+        # A string holding a Jinja delimiter is written as an escape string, braces as \x7b/\x7d.
+        if expression.is_string and _JINJA_DELIMITER.search(expression.this):
             return self.bytestring_sql(exp.ByteString(this=expression.this))
         return super().literal_sql(expression)
 
     def rawstring_sql(self, expression: exp.RawString) -> str:
-        if _JINJA_OPENER.search(expression.this):
+        if _JINJA_DELIMITER.search(expression.this):
             return self.bytestring_sql(exp.ByteString(this=expression.this))
         return super().rawstring_sql(expression)
 
     def bytestring_sql(self, expression: exp.ByteString) -> str:
-        # sqlglot decodes E'\x7b' and writes `{`: keep the escape where the text opens Jinja.
+        # sqlglot decodes E'\x7b' and writes `{`: where the text holds a Jinja delimiter, every
+        # brace is written as its escape again (so neither dbt nor the parse gate sees one).
         text = super().bytestring_sql(expression)
-        if expression.args.get("is_bytes"):
+        if expression.args.get("is_bytes") or not _JINJA_DELIMITER.search(expression.this):
             return text
-        return _JINJA_OPENER.sub(r"\\x7b", text)
+        return text.replace("{", "\\x7b").replace("}", "\\x7d")
 
     def identifier_sql(self, expression: exp.Identifier) -> str:
         return f"{_OPEN}{super().identifier_sql(expression)}{_CLOSE}"
@@ -465,11 +467,13 @@ def format_sql(
 
 
 def _inert_comments(sql: str) -> str:
-    """Comments with their Jinja openers broken (`{ {`): dbt would render them, and a
-    comment means nothing to the SQL. String literals are matched to be skipped."""
+    """Comments with their Jinja delimiters broken (`{ {`, `} }`): dbt would render them,
+    and a comment means nothing to the SQL. String literals are matched to be skipped."""
 
     def fix(match: re.Match) -> str:
         text = match.group(0)
-        return _JINJA_OPENER.sub("{ ", text) if text.startswith("/*") else text
+        if not text.startswith("/*"):
+            return text
+        return re.sub(r"[}%#](?=})", r"\g<0> ", _JINJA_OPENER.sub("{ ", text))
 
     return _LITERAL_OR_COMMENT.sub(fix, sql)

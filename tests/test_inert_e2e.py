@@ -104,7 +104,7 @@ def test_an_escape_string_is_written_with_its_escapes(sample_project, tmp_path, 
     assert result.exit_code == 0, result.output
     written = (sample_project / "models/marts/plans_escape_v1.sql").read_text()
     assert "{{ run_query" not in written
-    assert "e'\\x7b{ run_query(" in written
+    assert "e'\\x7b\\x7b run_query(" in written
     run_dbt_later(sample_project, "plans_escape")
     assert_nothing_leaked(sample_project, pwned)
     # The filter still means what it said: DuckDB decodes the escapes to the same text.
