@@ -177,3 +177,26 @@ def test_jinja_openers_in_literals_and_maps_do_not_break_dbt(sample_project, tmp
     with duckdb.connect(str(sample_project / "warehouse.duckdb"), read_only=True) as connection:
         markers = {row[0] for row in connection.sql("select marker from main.plans_openers_v1").fetchall()}
     assert "{#free" in markers
+
+
+def test_verify_names_live_jinja_in_generated_files_and_does_not_run_dbt(locked_sample_project, secret_env):
+    project = locked_sample_project
+    sql = project / "models/marts/account_mrr_v1.sql"
+    sql.write_text(f"-- {SECRET_JINJA}\n" + sql.read_text())
+    yml = project / "models/marts/account_mrr.yml"
+    meta = f'    meta: {{note: "{SECRET_JINJA}"}}\n'
+    yml.write_text(yml.read_text().replace("    latest_version: 1", meta + "    latest_version: 1", 1))
+    for leftover in (project / "target").rglob("*"):
+        if leftover.is_file():
+            leftover.unlink()  # a fresh checkout in CI: nothing parsed yet
+    result = CliRunner().invoke(cli, ["verify", "--project-dir", str(project)])
+    assert result.exit_code == 1, result.output
+    assert f'models/marts/account_mrr_v1.sql:1:4: [jinja] Jinja "{SECRET_JINJA}"' in result.output
+    assert "models/marts/account_mrr.yml:6:18: [jinja] models.0.meta.note holds Jinja" in result.output
+    assert "dbt parse was not run" in result.output
+    assert_nothing_leaked(project, project / "nothing")
+    report = json.loads(CliRunner().invoke(cli, ["verify", "--project-dir", str(project), "--json"]).stdout)
+    assert {(p["check"], p["file"], p["line"], p["col"]) for p in report["problems"]} == {
+        ("jinja", "models/marts/account_mrr_v1.sql", 1, 4),
+        ("jinja", "models/marts/account_mrr.yml", 6, 18),
+    }
