@@ -192,3 +192,15 @@ def test_an_identifier_that_opens_jinja_is_refused_where_it_is():
     problems = sql_problems(out, "models/m_v1.sql")
     assert len(problems) == 1 and problems[0].line is not None
     assert '"{#a"' in problems[0].highlight.splitlines()[0]
+
+
+def test_gen_model_tests_adds_inert_tests_to_any_model():
+    from generator.datatests import DataTest
+    from generator.modeltests import add_to_yaml
+
+    test = DataTest("accepted_values", "a", {"values": ['env_var("X")', "{{ y }}", "ok"]}, "why", "accepted_values")
+    versioned = "models:\n  - name: m\n    versions:\n      - v: 1\n        columns:\n          - name: a\n"
+    for text, version in (("", None), (versioned, 1)):
+        after = add_to_yaml(text, "m", version, [test], [], [], "f.yml")
+        assert "ok]" in after
+        assert yaml_problems(after, "f.yml") == []
