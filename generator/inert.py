@@ -348,8 +348,9 @@ def yaml_problems(text: str, file: str) -> list[Problem]:
         start = _offset(text, mark.line, mark.column) if mark else 0
         return [_problem(f"not valid YAML: {error}", text, start, start + 1, file, "", "Fix the YAML")]
     problems = []
+    intended = _intended_jinja()
     for path, value, line, col, is_key in _scalars(document):
-        if not isinstance(value, str):
+        if not isinstance(value, str) or (not is_key and value in intended):
             continue
         if is_key:
             if not _RENDER_CHARS.search(value):
@@ -373,8 +374,23 @@ def yaml_problems(text: str, file: str) -> list[Problem]:
     return problems
 
 
+def _intended_jinja() -> frozenset[str]:
+    """YAML values gen-model writes as live Jinja on purpose: an enrichment model's raw path."""
+    from generator.enrich.compiler import RAW_PATH_META
+
+    return frozenset({RAW_PATH_META})
+
+
 def file_problems(path: str, text: str) -> list[Problem]:
-    """The Jinja problems of one generated file, by its kind (`.sql`, `.yml`/`.yaml`)."""
+    """The Jinja problems of one generated file, by its kind (`.sql`, `.yml`/`.yaml`).
+
+    An enrichment spec (`*.enrich.yml`) is data gen-model reads, not dbt properties, and a
+    compiled Python model is not rendered as a template: neither is checked here.
+    """
+    from generator.enrich.spec import SPEC_SUFFIX
+
+    if path.endswith(SPEC_SUFFIX):
+        return []
     if path.endswith(".sql"):
         return sql_problems(text, path)
     if path.endswith((".yml", ".yaml")):

@@ -8,6 +8,7 @@ project (the COPY target) and the secret may appear nowhere under target/ or log
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -200,3 +201,15 @@ def test_verify_names_live_jinja_in_generated_files_and_does_not_run_dbt(locked_
         ("jinja", "models/marts/account_mrr_v1.sql", 1, 4),
         ("jinja", "models/marts/account_mrr.yml", 6, 18),
     }
+
+
+def test_what_cannot_be_escaped_is_refused_with_its_place_and_nothing_is_written(sample_project, tmp_path):
+    # a quoted alias that opens a Jinja comment: not text that can be escaped in place
+    sql = 'select "{#p".plan_id, "{#p".plan_tier\nfrom {{ ref(\'stg_billing__plans\') }} as "{#p"\n'
+    proposal = plans_proposal("plans_refused", sql, ["plan_id", "plan_tier"])
+    result = apply(sample_project, tmp_path, proposal)
+    assert result.exit_code == 1, result.output
+    assert "refusing to write files dbt would render untrusted Jinja from (nothing was written)" in result.output
+    assert re.search(r"models/marts/plans_refused_v1\.sql:\d+:\d+: \[jinja\] dbt's Jinja cannot read", result.output)
+    assert "Traceback" not in result.output
+    assert not list((sample_project / "models" / "marts").glob("plans_refused*"))
