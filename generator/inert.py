@@ -239,8 +239,9 @@ def _syntax_problem(error: jinja2.TemplateSyntaxError, text: str, offset: int, f
         start + 2,
         file,
         text[start : start + 2],
-        "gen-model writes Jinja only for ref(), source() and its own escapes; remove the Jinja "
-        "delimiters ({{, {%, {#) from the text, or escape them as {{ '{' }}",
+        "gen-model writes Jinja only for ref(), source() and its own escapes: rename or rewrite "
+        "what holds these delimiters ({{, {%, {#) in the proposal's SQL (a quoted name cannot be "
+        "escaped), or in a hand-edited file escape them as {{ '{' }}",
     )
 
 
@@ -266,6 +267,8 @@ def _constructs(text: str, offset: int = 0) -> Iterator[tuple[int, int, str]]:
 def sql_problems(text: str, file: str) -> list[Problem]:
     """Every piece of Jinja in a generated `.sql` file that is not ref()/source()/config()
     with literal arguments or a string constant (gen-model's escape), located."""
+    # Jinja's lexer reads every line ending as \n; offsets must be offsets in what it read.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     problems = []
     environment = _environment()
     try:

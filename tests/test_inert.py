@@ -100,6 +100,7 @@ def test_sql_allows_only_resolved_calls_config_and_string_constants():
         ("select {% set x = 1 %} 1\n", 1, 8),
         ("select\n    '{#' as marker\n", 2, 6),
         ("select {{ ref('a') ~ run_query('copy') }}\n", 1, 8),
+        ("select 1\r\nfrom x\r\n  -- {{ env_var('S') }}\r\n", 3, 6),
     ],
 )
 def test_sql_problems_are_located(sql, line, col):
