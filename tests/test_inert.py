@@ -205,3 +205,33 @@ def test_gen_model_tests_adds_inert_tests_to_any_model():
         after = add_to_yaml(text, "m", version, [test], [], [], "f.yml")
         assert "ok]" in after
         assert yaml_problems(after, "f.yml") == []
+
+
+def test_every_version_the_writer_adds_is_inert_and_deterministic():
+    from generator.datatests import DataTest
+    from generator.proposal import validate_proposal
+    from generator.writer import ContractColumn, add_version_to_yaml, new_model_yaml, version_entry
+
+    payload = "{{ env_var('SECRET') }}"
+    proposal = validate_proposal(
+        {
+            "name": "m",
+            "layer": "marts",
+            "description": f"Model {payload}",
+            "grain": ["a"],
+            "sql": "select 1",
+            "columns": [{"name": "a", "description": f"Column {payload}"}],
+        }
+    )
+
+    def entry(version):
+        test = DataTest("accepted_values", "a", {"values": ['var("x")', payload]}, f"reason {payload}", "x")
+        columns = [ContractColumn("a", "varchar", f"Column {payload}")]
+        return version_entry(version, proposal.description, columns, [test], [], {"request": payload})
+
+    unit = {"name": "m_v1_logic", "model": "m", "given": [{"input": "ref('x')", "rows": [{"a": payload}]}]}
+    first = new_model_yaml(proposal, entry(1), [unit])
+    assert first == new_model_yaml(proposal, entry(1), [unit])
+    second = add_version_to_yaml(first, proposal, entry(2), unit_tests=[{**unit, "name": "m_v2_logic"}])
+    assert payload not in first and payload not in second
+    assert yaml_problems(first, "m.yml") == [] and yaml_problems(second, "m.yml") == []

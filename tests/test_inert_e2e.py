@@ -213,3 +213,21 @@ def test_what_cannot_be_escaped_is_refused_with_its_place_and_nothing_is_written
     assert re.search(r"models/marts/plans_refused_v1\.sql:\d+:\d+: \[jinja\] dbt's Jinja cannot read", result.output)
     assert "Traceback" not in result.output
     assert not list((sample_project / "models" / "marts").glob("plans_refused*"))
+
+
+def test_escaped_files_are_byte_identical_across_fresh_copies(sample_project_built, tmp_path):
+    import shutil
+
+    sql = (
+        "select plan_id, '{#' || plan_tier as marker, E'\\x7b\\x7b x \\x7d\\x7d' as braces\n"
+        "from {{ ref('stg_billing__plans') }}\n"
+    )
+    proposal = plans_proposal("plans_twice", sql, ["plan_id", "marker", "braces"], description=f"Plans {SECRET_JINJA}")
+    outputs = []
+    for index in range(2):
+        copy = shutil.copytree(sample_project_built, tmp_path / f"copy{index}")
+        result = apply(copy, tmp_path, proposal)
+        assert result.exit_code == 0, result.output
+        files = json.loads(result.stdout)["files"]
+        outputs.append({path: (copy / path).read_bytes() for path in files})
+    assert outputs[0] == outputs[1]
