@@ -13,8 +13,10 @@ What is allowed:
   * in a `.sql` model: `{{ ref(...) }}`, `{{ source(...) }}` and `{{ config(...) }}` with
     literal arguments only, and `{{ '...' }}` (a string constant: gen-model's escape);
   * in YAML: a string value that renders to itself (no Jinja delimiters), or that is exactly
-    one `{{ '...' }}` string constant; a test argument may be a `ref()`/`source()` call with
-    literal arguments (`relationships: {to: ref('x')}`), which dbt resolves on purpose.
+    one `{{ '...' }}` string constant (nested once more where dbt renders the value twice:
+    a version's description and tests); a test argument may be a `ref()`/`source()` call
+    with literal arguments (`relationships: {to: ref('x')}`), which dbt resolves on purpose;
+    and the raw-path meta of an enrichment model, which gen-model writes as Jinja on purpose.
 
 The escape is the one dbt documents (`{{ "{{" }}`): a Jinja string constant, written with
 `\\x7b`-style escapes for the delimiters so the constant itself holds none. It renders to
