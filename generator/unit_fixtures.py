@@ -30,6 +30,7 @@ booleans stay YAML numbers and booleans; null is null.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +108,85 @@ def _placeholders_by_input(ctx: GateContext) -> dict[str, list[str]]:
         if call.placeholder in ctx.relations:
             inputs.setdefault(call.display(), []).append(call.placeholder)
     return inputs
+
+
+# -- fixtures that could happen --------------------------------------------------------------
+
+_INPUT_CALL = re.compile(
+    r"^\s*(?:ref\(\s*'(?P<ref>[^']+)'\s*(?:,\s*v(?:ersion)?\s*=\s*(?P<v>\d+)\s*)?\)"
+    r"|source\(\s*'(?P<src>[^']+)'\s*,\s*'(?P<table>[^']+)'\s*\))\s*$"
+)
+
+
+def relation_of_input(catalog, text: str):
+    """The catalog relation a unit test's `input:` (`ref('x')`, `source('a', 'b')`) names."""
+    found = _INPUT_CALL.match(text)
+    if found is None:
+        return None
+    if found.group("ref"):
+        return catalog.ref(found.group("ref"), int(found.group("v")) if found.group("v") else None)
+    return catalog.source(found.group("src"), found.group("table"))
+
+
+def _get(row: dict, column: str) -> tuple[bool, object]:
+    for key, value in row.items():
+        if str(key).lower() == column.lower():
+            return True, value
+    return False, None
+
+
+def constraint_violations(given, relations: dict[str, object]) -> list[str]:
+    """What in a unit test's given rows no warehouse that passes the inputs' tests could hold:
+    a repeated unique key (or a repeated row of an input that has one), a null in a not_null
+    column, a value outside accepted_values, a child row whose parent (an input of the same
+    test) is missing. `relations` maps each given input's text to its catalog relation."""
+    problems: list[str] = []
+    by_id = {getattr(relation, "unique_id", None): text for text, relation in relations.items() if relation}
+    rows_of = {item.input: list(item.rows) for item in given}
+    for item in given:
+        relation = relations.get(item.input)
+        if relation is None:
+            continue
+        rows = list(item.rows)
+        keys = unique_keys(relation)
+        if keys:
+            seen = Counter(repr(sorted((str(k).lower(), repr(v)) for k, v in row.items())) for row in rows)
+            if any(count > 1 for count in seen.values()):
+                problems.append(f"{item.input}: a row is given twice, but {relation.name} has a unique key")
+        for key in keys:
+            values = [tuple(_get(row, column) for column in key) for row in rows]
+            if not all(all(present for present, _ in value) for value in values):
+                continue
+            counted = Counter(
+                tuple(repr(v) for _, v in value) for value in values if all(v is not None for _, v in value)
+            )
+            for value, count in counted.items():
+                if count > 1:
+                    shown = f"{', '.join(key)} = {', '.join(value)}"
+                    problems.append(f"{item.input}: {shown} is given {count} times (unique)")
+        for column in relation.columns:
+            for position, row in enumerate(rows, start=1):
+                present, value = _get(row, column.name)
+                if not present:
+                    continue
+                if value is None and (column.not_null or (column.name,) == tuple(relation.primary_key)):
+                    problems.append(f"{item.input}: row {position}: {column.name} is null (not_null)")
+                if value is not None and column.accepted_values and str(value) not in column.accepted_values:
+                    problems.append(f"{item.input}: row {position}: {column.name} = {value!r} is not an accepted value")
+        for key in relation.foreign_keys:
+            parent_text = by_id.get(key.to)
+            if parent_text is None or parent_text == item.input:
+                continue
+            found = (_get(row, key.to_column) for row in rows_of.get(parent_text, []))
+            parents = {str(value) for present, value in found if present}
+            for position, row in enumerate(rows, start=1):
+                present, value = _get(row, key.column)
+                if present and value is not None and str(value) not in parents:
+                    problems.append(
+                        f"{item.input}: row {position}: {key.column} = {value!r} has no row in {parent_text} "
+                        f"(relationships to {key.to_column})"
+                    )
+    return problems
 
 
 # -- dbt's fixture SQL, mirrored -------------------------------------------------------------
@@ -282,11 +362,36 @@ class _Input:
     text: str  # ref('x') as the SQL writes it
     placeholders: list[str]
     relation: object
-    read: list[str]  # the columns the SQL reads, in the relation's order
+    read: list[str]  # the columns the SQL reads (and the input's key), in the relation's order
+    # Column sets the input's tests make unique (its primary key, unique columns): a row is
+    # never repeated in a fixture of such an input, since its key would be repeated too.
+    keys: list[tuple[str, ...]] = field(default_factory=list)
     source: str = ""
     view: str = ""
     select: str = ""
     rows: int = 0
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """A relationships test between two inputs of the model: each non-null `column` of the
+    child input is a `parent_column` value of the parent input."""
+
+    child: int
+    column: str
+    parent: int
+    parent_column: str
+
+
+def unique_keys(relation) -> list[tuple[str, ...]]:
+    """The column sets a relation's tests (or its primary key) make unique."""
+    keys: list[tuple[str, ...]] = []
+    if relation.primary_key:
+        keys.append(tuple(relation.primary_key))
+    for column in relation.columns:
+        if column.unique and (column.name,) not in keys:
+            keys.append((column.name,))
+    return keys
 
 
 @dataclass(frozen=True)
@@ -409,6 +514,24 @@ def _pass_through_columns(ctx: GateContext, index_of: dict[str, int]) -> dict[in
     return copies
 
 
+def _parents(relations: list, wanted: list[set[str]]) -> list[_Parent]:
+    """Relationships tests from one input to another whose child column the SQL reads
+    (an unread child column is null in the fixture, which a relationships test allows)."""
+    by_id = {relation.unique_id: index for index, relation in enumerate(relations)}
+    found: list[_Parent] = []
+    for child, relation in enumerate(relations):
+        for key in relation.foreign_keys:
+            parent = by_id.get(key.to)
+            if parent is None or parent == child or key.column.lower() not in wanted[child]:
+                continue
+            if relations[parent].column(key.to_column) is None:
+                continue
+            link = _Parent(child, key.column, parent, relations[parent].column(key.to_column).name)
+            if link not in found:
+                found.append(link)
+    return found
+
+
 @dataclass
 class FixtureChoice:
     """The chosen rows (gm_row per input) and what they tell apart."""
@@ -428,11 +551,23 @@ class FixtureSearch:
         self.inputs: list[_Input] = []
         by_input = _placeholders_by_input(ctx)
         read = read_columns(ctx)
-        for index, (text, placeholders) in enumerate(by_input.items()):
+        wanted_by_index: list[set[str]] = []
+        for placeholders in by_input.values():
             relation = ctx.relations[placeholders[0]]
             wanted = set().union(*(read.get(p, set()) for p in placeholders))
-            columns = [c.name for c in relation.columns if c.name.lower() in wanted]
-            self.inputs.append(_Input(index, text, placeholders, relation, columns))
+            # The primary key is given too: it shows which real row each fixture row is, and
+            # lets anyone check that no row is there twice.
+            wanted |= {k.lower() for k in relation.primary_key if relation.column(k) is not None}
+            wanted_by_index.append(wanted)
+        relations = [ctx.relations[placeholders[0]] for placeholders in by_input.values()]
+        self.parents = _parents(relations, wanted_by_index)
+        for parent in self.parents:
+            # A parent's key is given, so that the child's rows visibly have their parent.
+            wanted_by_index[parent.parent].add(parent.parent_column.lower())
+        for index, (text, placeholders) in enumerate(by_input.items()):
+            relation = relations[index]
+            columns = [c.name for c in relation.columns if c.name.lower() in wanted_by_index[index]]
+            self.inputs.append(_Input(index, text, placeholders, relation, columns, unique_keys(relation)))
         index_of = {p: item.index for item in self.inputs for p in item.placeholders}
         self.edges = _edges(ctx, index_of)
         self.copies = _pass_through_columns(ctx, index_of)
@@ -746,7 +881,31 @@ class FixtureSearch:
                         continue
                     rows.append(partner)
                     queue.append((other, partner))
+        self._add_parents(chosen)
         return {index: sorted(rows) for index, rows in chosen.items()}
+
+    def _add_parents(self, chosen: dict[int, list[int]]) -> None:
+        """Add, for every child row of a relationships test between inputs, its parent row:
+        a fixture whose order has no customer could not happen. Every fixture is a union of
+        blocks, so it has every parent when each block has its own."""
+        changed = True
+        while changed:
+            changed = False
+            for link in self.parents:
+                rows = chosen.get(link.child) or []
+                values = {repr(v): v for v in (self._value(link.child, r, link.column) for r in rows) if v is not None}
+                have = {repr(self._value(link.parent, r, link.parent_column)) for r in chosen.get(link.parent) or []}
+                for text, value in values.items():
+                    if text in have:
+                        continue
+                    parent = self.inputs[link.parent]
+                    found = self.query(
+                        f"select min(gm_row) from {parent.source} where {_quote(link.parent_column)} = ?", [value]
+                    )
+                    if found and found[0][0] is not None:
+                        chosen.setdefault(link.parent, []).append(int(found[0][0]))
+                        have.add(text)
+                        changed = True
 
 
 def _merge(*picks: dict[int, list[int]]) -> dict[int, list[int]]:
@@ -928,7 +1087,8 @@ def choose_rows(
                 found.append(block)
         # The seed row twice: a duplicate in the input (a double load), which is what tells
         # sum from max and count(*) from count(distinct) when the data has no such group.
-        if duplicated[seed[0]] < DUPLICATE_SEEDS:
+        # Never for an input with a unique key: that row could not be there twice.
+        if duplicated[seed[0]] < DUPLICATE_SEEDS and not search.inputs[seed[0]].keys:
             duplicated[seed[0]] += 1
             twice = {index: list(rows) for index, rows in search.block(seed, False).items()}
             twice[seed[0]] = sorted([*twice[seed[0]], seed[1]])
@@ -975,6 +1135,9 @@ def build_unit_test(
         return None, None, f"no unit test: choosing its rows failed: {error.summary}"
     finally:
         search.teardown()
+    problems = constraint_violations(given, {item.text: item.relation for item in search.inputs})
+    if problems:
+        return None, choice, "no unit test: its rows would break a test of its inputs: " + "; ".join(problems[:3])
     draft = UnitTest(unit_test_name(model, version), model, tuple(given), (), version)
     runner = FixtureRunner(ctx.sandbox, ctx, draft, 0)
     try:
@@ -990,9 +1153,9 @@ def build_unit_test(
     killed = len(choice.killed)
     inputs = ", ".join(f"{len(g.rows)} row(s) of {g.input}" for g in given)
     description = (
-        f"Pins the reviewed logic: {inputs}, chosen from the warehouse so that {killed} plausible "
-        "changes to the SQL (a dropped filter, another join type or key, another aggregate, a flipped "
-        "boundary...) each change the expected rows; the expected rows are the accepted SQL run on them."
+        f"Pins the reviewed logic: {inputs}, real rows from the warehouse (each with its parent rows, "
+        f"no unique key twice) chosen so that {killed} plausible changes to the SQL change the expected "
+        "rows; expected = the accepted SQL run on them."
     )
     unit_test = UnitTest(draft.name, model, tuple(given), tuple(expect), version, description)
     # The expected rows must be what dbt computes from the YAML values: check it once.
