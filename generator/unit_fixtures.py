@@ -496,6 +496,39 @@ def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
     return edges
 
 
+def _categorical_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tuple[int, str]]:
+    """(input index, column) of every input column the SQL compares with text literals
+    (`=`, `<>`, `in`, `not in`): the values it names and its siblings it does not are
+    what a wrong value set in a filter gets wrong."""
+    from generator.sqlfacts import BaseColumn, Definition, Facts, unwrap
+
+    facts = Facts(ctx)
+    found: list[tuple[int, str]] = []
+    if facts.root is None:
+        return found
+    for scope in facts.root.traverse():
+        if not isinstance(scope.expression, exp.Select):
+            continue
+        for node in scope.expression.find_all(exp.EQ, exp.NEQ, exp.In):
+            if isinstance(node, exp.In):
+                column, literals = unwrap(node.this), [unwrap(e) for e in node.expressions]
+            else:
+                left, right = unwrap(node.this), unwrap(node.expression)
+                column, literals = (left, [right]) if isinstance(left, exp.Column) else (right, [left])
+            if not isinstance(column, exp.Column) or not literals:
+                continue
+            if not all(isinstance(literal, exp.Literal) and literal.is_string for literal in literals):
+                continue
+            target = facts.resolve(scope, column)
+            if isinstance(target, Definition):
+                target, _ = facts.pass_through(target)
+            if isinstance(target, BaseColumn) and target.placeholder in index_of:
+                key = (index_of[target.placeholder], target.column)
+                if key not in found:
+                    found.append(key)
+    return found
+
+
 def _pass_through_columns(ctx: GateContext, index_of: dict[str, int]) -> dict[int, list[tuple[str, str]]]:
     """input index -> (output column, input column) for output columns that copy an input's."""
     from generator.sqlfacts import Facts
@@ -570,6 +603,7 @@ class FixtureSearch:
             self.inputs.append(_Input(index, text, placeholders, relation, columns, unique_keys(relation)))
         index_of = {p: item.index for item in self.inputs for p in item.placeholders}
         self.edges = _edges(ctx, index_of)
+        self.categorical = _categorical_columns(ctx, index_of)
         self.copies = _pass_through_columns(ctx, index_of)
         self._expansions: dict[tuple, list[int]] = {}
         self._values: dict[tuple[int, int], tuple] = {}
@@ -579,6 +613,7 @@ class FixtureSearch:
         self._kills: dict[tuple, bool] = {}
         self._output_rows: dict[tuple, int] = {}
         self._picked: dict[int, tuple[int, ...]] = {}
+        self._twins: dict[tuple[int, int], int] = {}
 
     # -- sandbox tables --------------------------------------------------------------------
 
@@ -884,6 +919,56 @@ class FixtureSearch:
         self._add_parents(chosen)
         return {index: sorted(rows) for index, rows in chosen.items()}
 
+    def twin(self, index: int, row: int) -> int | None:
+        """A copy of a row with fresh values in its unique key columns, as a new source row:
+        a second child of the same kind (two subscriptions of one account to one plan), which
+        tells sum from max or count(*) from count(distinct) without repeating a key. None if
+        a key column is not text or integer, or not given."""
+        item = self.inputs[index]
+        key_columns = {column.lower() for key in item.keys for column in key}
+        if not key_columns or not key_columns <= {c.lower() for c in item.read}:
+            return None
+        listed = []
+        for column in item.read:
+            kind = (item.relation.column(column).data_type or "").lower()
+            quoted = _quote(column)
+            if column.lower() not in key_columns:
+                listed.append(quoted)
+            elif kind.startswith("varchar") or kind in ("text", "string"):
+                listed.append(f"{quoted} || '_2'")
+            elif kind in ("integer", "bigint", "int", "smallint", "hugeint"):
+                listed.append(f"{quoted} + (select max({quoted}) from {item.source})")
+            else:
+                return None
+        new_row = item.rows + 1 + len(self._twins)
+        self.query(
+            f"insert into {item.source} select {new_row}, {', '.join(listed)} from {item.source} where gm_row = {row}"
+        )
+        self._twins[(index, row)] = new_row
+        return new_row
+
+    def coverage_seeds(self) -> list[tuple[int, str, int]]:
+        """A row for each value (when there are few) of every column the SQL compares with
+        text literals: the named values and their unnamed siblings alike."""
+        seeds: list[tuple[int, str, int]] = []
+        for index, column in self.categorical:
+            item = self.inputs[index]
+            if column.lower() not in {c.lower() for c in item.read}:
+                continue
+            quoted = _quote(column)
+            distinct = self.query(f"select count(distinct {quoted}) from {item.source}")[0][0]
+            if not distinct or distinct > MAX_DISTINCT_SEEDS:
+                continue
+            for _, row in self.query(
+                f"select {quoted}, min(gm_row) from {item.source} where {quoted} is not null group by 1 order by 1"
+            ):
+                seeds.append((index, column, int(row)))
+        return seeds
+
+    def value_of(self, index: int, row: int, column: str):
+        """The value of one column of one source row."""
+        return self._value(index, row, column)
+
     def _add_parents(self, chosen: dict[int, list[int]]) -> None:
         """Add, for every child row of a relationships test between inputs, its parent row:
         a fixture whose order has no customer could not happen. Every fixture is a union of
@@ -1031,6 +1116,19 @@ class _Chooser:
         found = _merge(fixture, *subset)
         return found if self.acceptable(found, tree) else None
 
+    def cover(self, seeds: list[tuple[int, str, int]]) -> None:
+        """Add a block for each (input, column, row) whose value of the column the fixture
+        lacks (semantic coverage, beyond the mutants searched), while every input and the
+        output stay within budget."""
+        search = self.search
+        for index, column, row in seeds:
+            value = repr(search.value_of(index, row, column))
+            if any(repr(search.value_of(index, r, column)) == value for r in self.fixture.get(index) or []):
+                continue
+            candidate = _merge(self.fixture, search.block((index, row), False))
+            if _size_ok(candidate, self.max_rows) and 0 < search.output_rows(candidate) <= self.max_expect:
+                self.fixture = candidate
+
     def tell_apart(self, tree: exp.Expression) -> bool:
         """Grow the fixture so that the mutant's output differs; False if it cannot."""
         search = self.search
@@ -1087,13 +1185,16 @@ def choose_rows(
                 found.append(block)
         # The seed row twice: a duplicate in the input (a double load), which is what tells
         # sum from max and count(*) from count(distinct) when the data has no such group.
-        # Never for an input with a unique key: that row could not be there twice.
-        if duplicated[seed[0]] < DUPLICATE_SEEDS and not search.inputs[seed[0]].keys:
+        # An input with a unique key gets a twin instead (the row copied with a fresh key):
+        # the same row twice could not happen there.
+        if duplicated[seed[0]] < DUPLICATE_SEEDS:
             duplicated[seed[0]] += 1
-            twice = {index: list(rows) for index, rows in search.block(seed, False).items()}
-            twice[seed[0]] = sorted([*twice[seed[0]], seed[1]])
-            if twice not in found:
-                found.append(twice)
+            second = search.twin(*seed) if search.inputs[seed[0]].keys else seed[1]
+            if second is not None:
+                twice = {index: list(rows) for index, rows in search.block(seed, False).items()}
+                twice[seed[0]] = sorted([*twice[seed[0]], second])
+                if twice not in found:
+                    found.append(twice)
     if not found:
         return choice
     # Small blocks first: delta debugging keeps the first pieces that work.
@@ -1102,6 +1203,7 @@ def choose_rows(
     chooser.base()
     for mutant in mutants:
         (choice.killed if chooser.tell_apart(mutant.tree) else choice.unkillable).append(mutant.label())
+    chooser.cover(search.coverage_seeds())
     choice.picks = chooser.fixture
     return choice
 
