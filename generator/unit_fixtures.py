@@ -1202,6 +1202,8 @@ def choose_rows(
         chooser.add_block(block)
     chooser.base()
     for mutant in mutants:
+        if mutant.held_out:
+            continue  # held out: scored by gen-model mutate, never chosen for
         (choice.killed if chooser.tell_apart(mutant.tree) else choice.unkillable).append(mutant.label())
     chooser.cover(search.coverage_seeds())
     choice.picks = chooser.fixture
