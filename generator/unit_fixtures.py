@@ -948,8 +948,9 @@ class FixtureSearch:
         return new_row
 
     def coverage_seeds(self) -> list[tuple[int, str, int]]:
-        """A row for each value (when there are few) of every column the SQL compares with
-        text literals: the named values and their unnamed siblings alike."""
+        """(input, column, row): a row for each value (when there are few) of every column
+        the SQL compares with text literals, the named values and their unnamed siblings
+        alike; then (input, "", row) for rows near a month boundary of each timestamp."""
         seeds: list[tuple[int, str, int]] = []
         for index, column in self.categorical:
             item = self.inputs[index]
@@ -963,6 +964,22 @@ class FixtureSearch:
                 f"select {quoted}, min(gm_row) from {item.source} where {quoted} is not null group by 1 order by 1"
             ):
                 seeds.append((index, column, int(row)))
+        for item in self.inputs:
+            for column in item.read:
+                kind = (item.relation.column(column).data_type or "").lower()
+                if not kind.startswith("timestamp"):
+                    continue
+                # Within hours of a month's start (UTC): where a month and its time zone
+                # disagree (America is 4-10 hours behind, Asia ahead), and days and weeks too.
+                quoted = _quote(column)
+                utc = f"timezone('UTC', {quoted})" if "time zone" in kind else quoted
+                for condition in (
+                    f"extract(day from {utc}) = 1 and extract(hour from {utc}) < 10",
+                    f"extract(day from {utc} + interval '1' day) = 1 and extract(hour from {utc}) >= 14",
+                ):
+                    row = self._first(item, f"{quoted} is not null and {condition}")
+                    if row is not None:
+                        seeds.append((item.index, "", row))
         return seeds
 
     def value_of(self, index: int, row: int, column: str):
@@ -1122,8 +1139,11 @@ class _Chooser:
         output stay within budget."""
         search = self.search
         for index, column, row in seeds:
-            value = repr(search.value_of(index, row, column))
-            if any(repr(search.value_of(index, r, column)) == value for r in self.fixture.get(index) or []):
+            chosen = self.fixture.get(index) or []
+            if not column and row in chosen:
+                continue  # a row-level seed (a boundary) already there
+            value = repr(search.value_of(index, row, column)) if column else None
+            if column and any(repr(search.value_of(index, r, column)) == value for r in chosen):
                 continue
             candidate = _merge(self.fixture, search.block((index, row), False))
             if _size_ok(candidate, self.max_rows) and 0 < search.output_rows(candidate) <= self.max_expect:
@@ -1201,11 +1221,15 @@ def choose_rows(
     for block in sorted(found, key=lambda b: (sum(len(rows) for rows in b.values()), found.index(b))):
         chooser.add_block(block)
     chooser.base()
+    # Meaning first (the values a filter names and their siblings), then whatever the
+    # mutants still need, then month and time-zone boundaries while the budget allows.
+    coverage = search.coverage_seeds()
+    chooser.cover([seed for seed in coverage if seed[1]])
     for mutant in mutants:
         if mutant.held_out:
             continue  # held out: scored by gen-model mutate, never chosen for
         (choice.killed if chooser.tell_apart(mutant.tree) else choice.unkillable).append(mutant.label())
-    chooser.cover(search.coverage_seeds())
+    chooser.cover([seed for seed in coverage if not seed[1]])
     choice.picks = chooser.fixture
     return choice
 
