@@ -928,6 +928,7 @@ class FixtureSearch:
         key_columns = {column.lower() for key in item.keys for column in key}
         if not key_columns or not key_columns <= {c.lower() for c in item.read}:
             return None
+        new_row = item.rows + 1 + len(self._twins)
         listed = []
         for column in item.read:
             kind = (item.relation.column(column).data_type or "").lower()
@@ -937,10 +938,10 @@ class FixtureSearch:
             elif kind.startswith("varchar") or kind in ("text", "string"):
                 listed.append(f"{quoted} || '_2'")
             elif kind in ("integer", "bigint", "int", "smallint", "hugeint"):
-                listed.append(f"{quoted} + (select max({quoted}) from {item.source})")
+                # Above every key there is, whatever the sign of this one.
+                listed.append(f"(select max({quoted}) from {item.source}) + {new_row}")
             else:
                 return None
-        new_row = item.rows + 1 + len(self._twins)
         self.query(
             f"insert into {item.source} select {new_row}, {', '.join(listed)} from {item.source} where gm_row = {row}"
         )
