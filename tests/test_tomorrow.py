@@ -161,3 +161,17 @@ def test_sample_tests_hold_on_another_legitimate_data_set(tmp_path):
     outcome = dbt_build(root)
     generated = [n for n in outcome.nodes if n.name.split(".")[0].startswith(("account_mrr", "monthly_revenue"))]
     assert generated, "the generated marts were built and tested"
+
+
+def test_sample_fixtures_cover_meaning(sample_project_built):
+    entries = {entry["name"]: entry for _, entry in unit_tests_of(sample_project_built)}
+    # A parent with two children of one kind, without a repeated key: a twin row.
+    mrr = entries["account_mrr_v1_logic"]
+    subscriptions = mrr["given"][0]["rows"]
+    twins = [row for row in subscriptions if str(row["subscription_id"]).endswith("_2")]
+    assert twins and all(row["subscription_id"][:-2] in {r["subscription_id"] for r in subscriptions} for row in twins)
+    assert any(row["running_subscriptions"] == 2 for row in mrr["expect"]["rows"])
+    # Every status a filter names, and the siblings it does not, each have a row.
+    revenue = entries["monthly_revenue_by_tier_v1_logic"]
+    statuses = {row["invoice_status"] for row in revenue["given"][0]["rows"]}
+    assert statuses == {"draft", "open", "paid", "uncollectible", "void"}
