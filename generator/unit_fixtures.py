@@ -1264,6 +1264,7 @@ def build_unit_test(
         return None, None, f"no unit test: choosing its rows failed: {error.summary}"
     finally:
         search.teardown()
+    twins = sum(1 for (index, _), row in search._twins.items() if row in choice.picks.get(index, []))
     problems = constraint_violations(given, {item.text: item.relation for item in search.inputs})
     if problems:
         return None, choice, "no unit test: its rows would break a test of its inputs: " + "; ".join(problems[:3])
@@ -1281,10 +1282,11 @@ def build_unit_test(
         runner.close()
     killed = len(choice.killed)
     inputs = ", ".join(f"{len(g.rows)} row(s) of {g.input}" for g in given)
+    copied = f"; {twins} of them a copy of another with a new key (a second child of one kind)" if twins else ""
     description = (
         f"Pins the reviewed logic: {inputs}, real rows from the warehouse (each with its parent rows, "
-        f"no unique key twice) chosen so that {killed} plausible changes to the SQL change the expected "
-        "rows; expected = the accepted SQL run on them."
+        f"no unique key twice{copied}): every value of a filtered column, then rows that make {killed} "
+        "plausible changes to the SQL change the expected rows; expected = the accepted SQL run on them."
     )
     unit_test = UnitTest(draft.name, model, tuple(given), tuple(expect), version, description)
     # The expected rows must be what dbt computes from the YAML values: check it once.
