@@ -458,7 +458,7 @@ def mutate(model, project_dir, profiles_dir, target, as_json, fail_under) -> Non
     except GenModelError as error:
         raise GenModelException(error) from None
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format_text())
-    if fail_under is not None and report.score < fail_under:
+    if fail_under is not None and report.score is not None and report.score < fail_under:
         click.echo(
             f"mutation score {report.score:.2f} is below --fail-under {fail_under:.2f}: "
             f"{len(report.with_status('survived'))} mutant(s) survived",

@@ -219,8 +219,8 @@ def open_model(project: Project, catalog: Catalog, relation: Relation, node, san
         return ModelContext(relation, node, path, ctx, True, notes)
     first = report.problems[0].message if report.problems else "it does not parse"
     notes.append(
-        f"{relation.original_file_path} could not be analysed ({first}); tests come from profiling the built "
-        f"relation only, and there is no unit test"
+        f"{relation.original_file_path} could not be analysed ({first}); only its grain can be tested (today's "
+        f"values are no evidence), and there is no unit test"
     )
     outcome = sandbox.materialise(f"select * from {relation.relation_name}")
     ctx.result = DryRunResult(
