@@ -245,9 +245,12 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
         from generator.catalog_builder import build_catalog
 
         wanted = pipeline.Request(text=request, name=name, layer=layer)
-        _, _, catalog_slice, prompt = pipeline.prompt_for_request(project, wanted, settings, build_catalog(project))
+        catalog = build_catalog(project)
+        _, _, catalog_slice, prompt = pipeline.prompt_for_request(project, wanted, settings, catalog)
     except GenModelError as error:
         raise GenModelException(error) from None
+    for warning in pipeline.unbuilt_warnings(catalog, catalog_slice):
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         data = prompt.to_dict()
         data["sha256"] = prompt.sha256

@@ -1,0 +1,160 @@
+"""The first hour on a project we did not write: fail fast, fail free, output where it belongs.
+
+Every test goes through the CLI on a copy of ../shared/corpora/shop_project. What needs no
+dbt parse is checked before the project is read: those tests run on an unbuilt copy and
+check that dbt never ran (no `target/`). Problems no LLM call can repair stop the repair
+loop: the scripted provider's answers are counted through the JSON report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import cli
+from tests.conftest import LEFT_BEHIND, SHOP_PROJECT
+
+ORDER_COUNTS = {
+    "name": "customer_order_counts",
+    "layer": "marts",
+    "description": "Orders per customer.",
+    "grain": ["customer_id"],
+    "sql": (
+        "select customers.customer_id, count(orders.order_id) as order_count\n"
+        "from {{ ref('stg_customers') }} as customers\n"
+        "left join {{ ref('stg_orders') }} as orders on orders.customer_id = customers.customer_id\n"
+        "group by customers.customer_id\n"
+    ),
+    "columns": [
+        {"name": "customer_id", "description": "The customer."},
+        {"name": "order_count", "description": "Their orders."},
+    ],
+}
+
+
+@pytest.fixture
+def unbuilt_shop(tmp_path: Path) -> Path:
+    """A writable copy of the shop project as cloned: no target/, no warehouse."""
+    if not (SHOP_PROJECT / "dbt_project.yml").is_file():
+        pytest.skip(f"the shared shop project is not at {SHOP_PROJECT}")
+    root = tmp_path / "shop"
+    shutil.copytree(SHOP_PROJECT, root, ignore=LEFT_BEHIND)
+    for path in (root, *root.rglob("*")):
+        path.chmod(path.stat().st_mode | 0o200)
+    return root
+
+
+@pytest.fixture
+def initialised_shop(shop_project: Path) -> Path:
+    """The built shop project with the gen_model package vendored (`gen-model init`)."""
+    result = CliRunner().invoke(cli, ["init", "--project-dir", str(shop_project)])
+    assert result.exit_code == 0, result.output
+    return shop_project
+
+
+def scripted(project: Path, answers: list) -> None:
+    """Make the project's LLM the scripted provider replaying `answers`."""
+    (project / "answers.yml").write_text(yaml.safe_dump(answers, sort_keys=False))
+    (project / ".gen-model.yml").write_text("provider: scripted\nscript: answers.yml\nmodels: [scripted]\n")
+
+
+def drop_view(project: Path, name: str) -> None:
+    """Remove a built model from the warehouse, as if nobody had built it yet."""
+    connection = duckdb.connect(str(project / "shop.duckdb"))
+    try:
+        schema = connection.execute(
+            "select schema_name from duckdb_views() where view_name = ? and not internal", [name]
+        ).fetchone()[0]
+        connection.execute(f'drop view "{schema}"."{name}"')
+    finally:
+        connection.close()
+
+
+# -- configuration and names: before the project is read --------------------------------
+
+
+def test_a_missing_api_key_is_reported_before_dbt_parses_anything(unbuilt_shop, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["orders per customer", "--project-dir", str(unbuilt_shop)])
+    assert result.exit_code == 2, result.output
+    assert "ANTHROPIC_API_KEY" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (unbuilt_shop / "target").exists(), "dbt parsed the project before the key was checked"
+
+
+def test_openai_without_a_model_is_reported_before_dbt_parses_anything(unbuilt_shop, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    result = CliRunner().invoke(
+        cli, ["orders per customer", "--provider", "openai", "--project-dir", str(unbuilt_shop)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--model" in result.stderr
+    assert not (unbuilt_shop / "target").exists()
+
+
+def test_a_name_a_person_holds_is_refused_before_any_call_with_the_flag_generate_has(unbuilt_shop, monkeypatch):
+    scripted(unbuilt_shop, [ORDER_COUNTS])
+    result = CliRunner().invoke(
+        cli, ["orders per customer", "--name", "customers", "--project-dir", str(unbuilt_shop), "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "models/marts/customers.sql" in result.stderr
+    assert "--name" in result.stderr
+    assert json.loads(result.stdout)["attempts"] == []
+    assert not (unbuilt_shop / "target").exists()
+
+
+def test_apply_refuses_a_taken_name_before_the_gates_and_names_what_apply_can_change(unbuilt_shop, tmp_path):
+    proposal = tmp_path / "customers.yml"
+    proposal.write_text(yaml.safe_dump(dict(ORDER_COUNTS, name="customers"), sort_keys=False))
+    result = CliRunner().invoke(cli, ["apply", str(proposal), "--project-dir", str(unbuilt_shop)])
+    assert result.exit_code == 1, result.output
+    assert "a hand-written model named 'customers' already exists (models/marts/customers.sql)" in result.stderr
+    assert "Change `name:` in the proposal file" in result.stderr
+    assert "--name" not in result.stderr, "apply has no --name option"
+    assert not (unbuilt_shop / "target").exists()
+
+
+# -- the warehouse: unrepairable problems cost no further calls ---------------------------
+
+
+def test_an_unbuilt_relation_stops_the_repair_loop_after_one_call(initialised_shop):
+    drop_view(initialised_shop, "stg_orders")
+    scripted(initialised_shop, [ORDER_COUNTS, ORDER_COUNTS, ORDER_COUNTS])
+    result = CliRunner().invoke(cli, ["orders per customer", "--project-dir", str(initialised_shop), "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert len(report["attempts"]) == 1, "an unbuilt relation is not the LLM's to repair"
+    assert "no LLM repair can fix" in result.stderr
+    assert "ref('stg_orders') is not built in the warehouse" in result.stderr
+    assert "dbt build --select +stg_orders" in result.stderr
+    assert not (initialised_shop / "models/marts/customer_order_counts_v1.sql").exists()
+
+
+def test_a_missing_warehouse_is_refused_before_the_first_call(initialised_shop):
+    (initialised_shop / "shop.duckdb").unlink()
+    scripted(initialised_shop, [ORDER_COUNTS])
+    result = CliRunner().invoke(cli, ["orders per customer", "--project-dir", str(initialised_shop), "--json"])
+    assert result.exit_code == 2, result.output
+    assert "does not exist; run `dbt build` first (no LLM call was made)" in result.stderr
+    assert json.loads(result.stdout)["attempts"] == []
+
+
+def test_context_warns_about_relations_that_are_not_built(initialised_shop):
+    drop_view(initialised_shop, "stg_orders")
+    result = CliRunner().invoke(cli, ["context", "orders per customer", "--project-dir", str(initialised_shop)])
+    assert result.exit_code == 0, result.output
+    assert "warning: 1 of" in result.stderr
+    assert "ref('stg_orders')" in result.stderr and "not built" in result.stderr
+
+    (initialised_shop / "shop.duckdb").unlink()
+    result = CliRunner().invoke(cli, ["context", "orders per customer", "--project-dir", str(initialised_shop)])
+    assert result.exit_code == 0, result.output
+    assert "shop.duckdb does not exist; run `dbt build`" in result.stderr
