@@ -143,6 +143,21 @@ def _accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
     )
 
 
+DRY_RUN_UNIT_TEST_NOTE = "dry run: the unit test's row search was skipped (a real run does it)"
+
+
+def _search_unit_test_rows(options: Options, report: RunReport) -> bool:
+    """Whether to search fixture rows for the unit test: the slowest step, skipped in a dry run.
+
+    A dry run shows the files and the gates; the rows only matter once they are written.
+    """
+    if options.unit_test and options.dry_run:
+        if DRY_RUN_UNIT_TEST_NOTE not in report.notes:
+            report.notes.append(DRY_RUN_UNIT_TEST_NOTE)
+        return False
+    return options.unit_test
+
+
 def _checked_tests(ctx: GateContext, unit_test: bool = True):
     """Derived tests, the hollow-test gate and the unit test, while the sandbox is open."""
     if ctx.sandbox is None or ctx.result is None:
@@ -588,7 +603,7 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
             report.gates = ctx.report
             if not ctx.report.passed:
                 raise GateError(f"{proposal.name} was rejected by the gates", ctx.report.problems)
-            accepted = _accept(ctx, options.unit_test)
+            accepted = _accept(ctx, _search_unit_test_rows(options, report))
         finish(project, catalog, accepted, provenance_for(proposal, origin), report, options)
     return report
 
@@ -795,7 +810,7 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
                         report.gates = ctx.report
                         problems = ctx.report.problems
                         if ctx.report.passed:
-                            accepted = _accept(ctx, options.unit_test)
+                            accepted = _accept(ctx, _search_unit_test_rows(options, report))
                 record.outcome = "accepted" if accepted else "rejected"
                 record.problems = len(problems)
             if accepted:
@@ -969,7 +984,7 @@ def _replay_restore(project: Project, catalog: Catalog, entry, report: RunReport
             report.gates = ctx.report
             if not ctx.report.passed:
                 raise GateError(stale, ctx.report.problems)
-            accepted = _accept(ctx, options.unit_test)
+            accepted = _accept(ctx, _search_unit_test_rows(options, report))
         finish(project, catalog, accepted, dict(entry.provenance), report, options, context)
     if options.dry_run:
         return report

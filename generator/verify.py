@@ -159,7 +159,7 @@ def _read_project(project: Project) -> tuple[Any, Catalog]:
     from generator.catalog_builder import build_catalog
 
     manifest = dbt.parse(project)
-    return manifest, build_catalog(project, manifest)
+    return manifest, build_catalog(project, manifest, raw_files=())  # raw files: not checked here
 
 
 def compiled_from_spec(relation: Relation) -> bool:

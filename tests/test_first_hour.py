@@ -158,3 +158,29 @@ def test_context_warns_about_relations_that_are_not_built(initialised_shop):
     result = CliRunner().invoke(cli, ["context", "orders per customer", "--project-dir", str(initialised_shop)])
     assert result.exit_code == 0, result.output
     assert "shop.duckdb does not exist; run `dbt build`" in result.stderr
+
+
+# -- paying for dbt once ------------------------------------------------------------------
+
+
+def test_read_only_commands_write_no_manifest_json(initialised_shop):
+    target = initialised_shop / "target"
+    (target / "manifest.json").unlink()
+    result = CliRunner().invoke(cli, ["context", "orders per customer", "--project-dir", str(initialised_shop)])
+    assert result.exit_code == 0, result.output
+    assert not (target / "manifest.json").exists(), "context wrote a manifest nobody reads"
+    assert (target / "partial_parse.msgpack").is_file(), "the next parse must stay partial"
+
+
+def test_a_dry_run_skips_the_unit_test_row_search_and_says_so(initialised_shop, tmp_path):
+    proposal = tmp_path / "order_counts.yml"
+    proposal.write_text(yaml.safe_dump(ORDER_COUNTS, sort_keys=False))
+    result = CliRunner().invoke(
+        cli, ["apply", str(proposal), "--dry-run", "--json", "--project-dir", str(initialised_shop)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["status"] == "dry-run" and report["unit_tests"] == 0
+    assert "dry run: the unit test's row search was skipped (a real run does it)" in report["notes"]
+    assert report["tests"], "the derived data tests are still shown"
+    assert not (initialised_shop / "models/marts/customer_order_counts_v1.sql").exists()
