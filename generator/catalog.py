@@ -243,6 +243,7 @@ class Catalog:
             database_path=Path(data["database_path"]) if data.get("database_path") else None,
             database_name=data.get("database_name"),
             has_package=data.get("has_package", True),
+            session_settings=tuple((str(k), str(v)) for k, v in data.get("session_settings") or ()),
         )
 
 

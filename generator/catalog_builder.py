@@ -278,10 +278,30 @@ def raw_files_of(project: Project, relations: list[Relation]) -> tuple[RawFile, 
     return tuple(linked)
 
 
-def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFile, ...] | None = None) -> Catalog:
+def build_catalog(
+    project: Project,
+    manifest: Any = None,
+    raw_files: tuple[RawFile, ...] | None = None,
+    progress: Any = None,
+) -> Catalog:
     """Manifest + warehouse columns for every model, seed, snapshot and source of the project,
-    and the raw files under its raw dir (pass `raw_files` to skip discovery)."""
+    and the raw files under its raw dir (pass `raw_files` to skip discovery).
+
+    Without a `manifest`, an unchanged project and warehouse are read from the catalog
+    cache (see `catalog_cache`): no dbt parse at all; `progress` says "catalog from cache".
+    """
+    from generator import catalog_cache
+
+    key = None
     if manifest is None:
+        key = catalog_cache.cache_key(project)
+        cached = catalog_cache.load(project, key)
+        if cached is not None:
+            if progress is not None:
+                progress.step("catalog from cache (project files, profile and warehouse unchanged)")
+            if raw_files is None:
+                raw_files = raw_files_of(project, list(cached.relations))
+            return replace(cached, raw_files=tuple(raw_files))
         manifest = dbt.parse(project)
     path, database = warehouse_path(project)
     tests = _tests_by_node(manifest)
@@ -310,13 +330,10 @@ def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFi
         for relation in relations
     ]
     relations.sort(key=lambda r: r.unique_id)
-    if raw_files is None:
-        raw_files = raw_files_of(project, relations)
-    return Catalog(
+    catalog = Catalog(
         project_name=project.name,
         project_dir=project.project_dir,
         relations=tuple(relations),
-        raw_files=tuple(raw_files),
         target_name=project.target_name,
         adapter_type="duckdb",
         database_path=path,
@@ -324,6 +341,13 @@ def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFi
         has_package=has_package(manifest),
         session_settings=session_settings(),
     )
+    if key is not None:
+        from generator import catalog_cache
+
+        catalog_cache.save(project, key, catalog)
+    if raw_files is None:
+        raw_files = raw_files_of(project, relations)
+    return replace(catalog, raw_files=tuple(raw_files))
 
 
 def _quote(identifier: str) -> str:

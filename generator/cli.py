@@ -245,7 +245,7 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
         from generator.catalog_builder import build_catalog
 
         wanted = pipeline.Request(text=request, name=name, layer=layer)
-        catalog = build_catalog(project)
+        catalog = build_catalog(project, progress=_progress(False))
         _, _, catalog_slice, prompt = pipeline.prompt_for_request(project, wanted, settings, catalog)
     except GenModelError as error:
         raise GenModelException(error) from None

@@ -588,7 +588,7 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
         report.model, report.layer = proposal.name, proposal.layer
         refuse_taken_name(project, proposal.name, NAME_HINTS["apply"])
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
-            catalog = build_catalog(project)
+            catalog = build_catalog(project, progress=options.progress)
         _require_package(project, catalog)
         refuse_taken_name(project, proposal.name, NAME_HINTS["apply"], catalog)
         origin = {"origin": "proposal-file", "proposal_file": Path(proposal_file).name}
@@ -758,7 +758,7 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
 
     _recover(project, options)
     with options.progress.waiting("reading the project (dbt parse + warehouse)"):
-        catalog = build_catalog(project)
+        catalog = build_catalog(project, progress=options.progress)
         _require_package(project, catalog)
         locked, profiled, catalog_slice, prompt = prompt_for_request(project, request, settings, catalog)
         catalog = _with_relations_of(catalog, profiled)

@@ -184,3 +184,35 @@ def test_a_dry_run_skips_the_unit_test_row_search_and_says_so(initialised_shop, 
     assert "dry run: the unit test's row search was skipped (a real run does it)" in report["notes"]
     assert report["tests"], "the derived data tests are still shown"
     assert not (initialised_shop / "models/marts/customer_order_counts_v1.sql").exists()
+
+
+def test_an_unchanged_project_reads_the_catalog_from_cache_and_any_change_misses(initialised_shop):
+    from generator.catalog_builder import build_catalog
+    from generator.project import load_project
+
+    def context():
+        result = CliRunner().invoke(cli, ["context", "orders per customer", "--project-dir", str(initialised_shop)])
+        assert result.exit_code == 0, result.output
+        return result
+
+    first = context()
+    second = context()
+    assert "catalog from cache" not in first.stderr
+    assert "catalog from cache" in second.stderr
+    assert first.stdout == second.stdout, "the cache changes nothing the LLM would see"
+
+    project = load_project(initialised_shop)
+    cached = build_catalog(project)
+    (initialised_shop / "target" / "gen_model_catalog.json").unlink()
+    fresh = build_catalog(project)
+    assert cached == fresh
+    assert [r.meta for r in cached.relations] == [r.meta for r in fresh.relations]
+    assert cached.session_settings == fresh.session_settings and cached.has_package == fresh.has_package
+
+    # A model file edited, then the warehouse rebuilt: each is a miss.
+    model = initialised_shop / "models/staging/stg_orders.sql"
+    model.write_text(model.read_text() + "\n")
+    assert "catalog from cache" not in context().stderr
+    assert "catalog from cache" in context().stderr
+    drop_view(initialised_shop, "stg_payments")
+    assert "catalog from cache" not in context().stderr
