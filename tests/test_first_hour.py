@@ -216,3 +216,57 @@ def test_an_unchanged_project_reads_the_catalog_from_cache_and_any_change_misses
     assert "catalog from cache" in context().stderr
     drop_view(initialised_shop, "stg_payments")
     assert "catalog from cache" not in context().stderr
+
+
+# -- versions: what changed, in words a reviewer can trust -------------------------------
+
+
+def test_a_v2_with_a_filter_is_reported_as_one_review_wording_and_adopt_refuses_broken_sql(initialised_shop, tmp_path):
+    project = str(initialised_shop)
+    runner = CliRunner()
+    first = tmp_path / "v1.yml"
+    first.write_text(yaml.safe_dump(ORDER_COUNTS, sort_keys=False))
+    result = runner.invoke(cli, ["apply", str(first), "--no-unit-test", "--project-dir", project])
+    assert result.exit_code == 0, result.output
+
+    second = dict(
+        ORDER_COUNTS,
+        sql=(
+            "select customers.customer_id, count(orders.order_id) as order_count,\n"
+            "    max(orders.order_date) as last_order_date\n"
+            "from {{ ref('stg_customers') }} as customers\n"
+            "left join {{ ref('stg_orders') }} as orders on orders.customer_id = customers.customer_id\n"
+            "where orders.status <> 'returned'\n"
+            "group by customers.customer_id\n"
+        ),
+        columns=[*ORDER_COUNTS["columns"], {"name": "last_order_date", "description": "Their latest order."}],
+    )
+    path = tmp_path / "v2.yml"
+    path.write_text(yaml.safe_dump(second, sort_keys=False))
+    result = runner.invoke(cli, ["apply", str(path), "--no-unit-test", "--project-dir", project, "--json"])
+    assert result.exit_code == 0, result.output
+    change = json.loads(result.stdout)["change"]
+    assert change["class"] == "non-breaking"
+    assert change["reasons"] == [
+        "column last_order_date added",
+        "filter added: where orders.status <> 'returned'",
+        "aggregate added: max(orders.order_date)",
+    ]
+
+    review = runner.invoke(cli, ["review", "customer_order_counts", "--project-dir", project])
+    assert review.exit_code == 0, review.output
+    assert "stays current" not in review.output
+    assert (
+        "v1 stays available with no deprecation date (non-breaking change); `latest_version` is v2, "
+        "so `ref('customer_order_counts')` reads v2"
+    ) in review.output
+
+    lock_before = (initialised_shop / "gen_model.lock").read_bytes()
+    sql = initialised_shop / "models/marts/customer_order_counts_v2.sql"
+    sql.write_text(sql.read_text().replace("group by", "group by by", 1))
+    adopted = runner.invoke(cli, ["adopt", "customer_order_counts", "--project-dir", project])
+    assert adopted.exit_code == 1, adopted.output
+    assert "does not parse as SQL; nothing was adopted" in adopted.stderr
+    assert "models/marts/customer_order_counts_v2.sql:" in adopted.stderr
+    assert "Traceback" not in adopted.output
+    assert (initialised_shop / "gen_model.lock").read_bytes() == lock_before
