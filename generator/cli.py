@@ -284,7 +284,7 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
 @click.option("--upgrade", is_flag=True, help="Replace an already vendored copy with this version's.")
 def init(project_dir, profiles_dir, target, upgrade) -> None:
     """Install the gen_model dbt package (its generic tests) into a dbt project, offline."""
-    from generator.package import VENDOR_DIR, init_project
+    from generator.package import init_project
     from generator.project import load_project
 
     try:
@@ -296,7 +296,10 @@ def init(project_dir, profiles_dir, target, upgrade) -> None:
         click.echo("this is the gen_model project itself: its generic tests are already here")
     elif changed:
         click.echo(f"installed the gen_model dbt package: {', '.join(changed)} (dbt deps done)")
-        click.echo(f"commit {VENDOR_DIR.as_posix()}/ and packages.yml with your project")
+        click.echo(
+            f"commit {', '.join(changed)} with your project; dbt deps also linked it under "
+            "dbt_packages/ (build output: not committed)"
+        )
     else:
         click.echo("the gen_model dbt package is already installed (dbt deps done)")
 

@@ -270,3 +270,56 @@ def test_a_v2_with_a_filter_is_reported_as_one_review_wording_and_adopt_refuses_
     assert "models/marts/customer_order_counts_v2.sql:" in adopted.stderr
     assert "Traceback" not in adopted.output
     assert (initialised_shop / "gen_model.lock").read_bytes() == lock_before
+
+
+# -- the project's own layout and packages ------------------------------------------------
+
+
+def test_init_lists_every_file_it_writes(unbuilt_shop):
+    result = CliRunner().invoke(cli, ["init", "--project-dir", str(unbuilt_shop)])
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first == (
+        "installed the gen_model dbt package: vendor/gen_model/, packages.yml, package-lock.yml (dbt deps done)"
+    )
+    assert (unbuilt_shop / "package-lock.yml").is_file()
+    assert "commit vendor/gen_model/, packages.yml, package-lock.yml" in result.stdout
+
+
+def flatten(project: Path) -> None:
+    """Reshape the shop project as many public ones are: every model file in models/ itself."""
+    for folder in ("staging", "marts"):
+        for path in sorted((project / "models" / folder).iterdir()):
+            path.rename(project / "models" / path.name)
+        (project / "models" / folder).rmdir()
+
+
+def test_generated_models_follow_a_flat_layout_or_the_configured_one(initialised_shop, tmp_path):
+    flatten(initialised_shop)
+    proposal = tmp_path / "order_counts.yml"
+    proposal.write_text(yaml.safe_dump(ORDER_COUNTS, sort_keys=False))
+    runner = CliRunner()
+    args = ["apply", str(proposal), "--no-unit-test", "--project-dir", str(initialised_shop), "--json"]
+    result = runner.invoke(cli, [*args, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"][:2] == [
+        "models/customer_order_counts_v1.sql",
+        "models/customer_order_counts.yml",
+    ]
+
+    (initialised_shop / ".gen-model.yml").write_text("layers:\n  marts: models/reporting\n")
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"][:2] == [
+        "models/reporting/customer_order_counts_v1.sql",
+        "models/reporting/customer_order_counts.yml",
+    ]
+    assert (initialised_shop / "models/reporting/customer_order_counts_v1.sql").is_file()
+
+
+def test_a_bad_layers_setting_names_the_file_and_key(unbuilt_shop):
+    (unbuilt_shop / ".gen-model.yml").write_text("layers:\n  mart: models\n")
+    result = CliRunner().invoke(cli, ["context", "orders", "--project-dir", str(unbuilt_shop)])
+    assert result.exit_code == 2, result.output
+    assert ".gen-model.yml: layers: unknown layer 'mart'" in result.stderr
+    assert "Did you mean 'marts'?" in result.stderr
