@@ -323,3 +323,33 @@ def test_a_bad_layers_setting_names_the_file_and_key(unbuilt_shop):
     assert result.exit_code == 2, result.output
     assert ".gen-model.yml: layers: unknown layer 'mart'" in result.stderr
     assert "Did you mean 'marts'?" in result.stderr
+
+
+# -- raw files: a raw dir only this shell knows ------------------------------------------
+
+
+def test_discover_draft_offers_then_saves_the_raw_dir_a_plain_dbt_build_would_miss(unbuilt_shop, monkeypatch):
+    drops = unbuilt_shop / "drops" / "crm"
+    drops.mkdir(parents=True)
+    (drops / "leads.csv").write_text("lead_id,email\n1,a@example.com\n2,b@example.com\n")
+    monkeypatch.setenv("GEN_MODEL_RAW_PATH", "drops")
+    runner = CliRunner()
+    args = ["enrich", "discover", "--draft", "--project-dir", str(unbuilt_shop)]
+    offered = runner.invoke(cli, args)
+    assert offered.exit_code == 0, offered.output
+    assert "drafted models/staging/crm/stg_crm__leads.enrich.yml" in offered.stdout
+    assert "note: the raw dir drops comes from $GEN_MODEL_RAW_PATH" in offered.stderr
+    assert "--save-raw-path" in offered.stderr
+    assert "gen_model_raw_path" not in (unbuilt_shop / "dbt_project.yml").read_text()
+
+    saved = runner.invoke(cli, [*args, "--save-raw-path"])
+    assert saved.exit_code == 0, saved.output
+    assert "set vars.gen_model_raw_path: drops in dbt_project.yml" in saved.stdout
+    text = (unbuilt_shop / "dbt_project.yml").read_text()
+    assert text.startswith("# A small shop project written for testing gen-model"), "comments are kept"
+    assert yaml.safe_load(text)["vars"] == {"gen_model_raw_path": "drops"}
+
+    monkeypatch.delenv("GEN_MODEL_RAW_PATH")
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 0 and "note:" not in again.stderr
+    assert "leads.csv" in again.stdout, "the saved var is what discovery (and dbt) now read"
