@@ -187,6 +187,15 @@ def _relation_from_node(node: Any, tests: list[Any], manifest: Any) -> Relation:
         original_file_path=node.original_file_path,
         generated="gen_model" in meta,
         meta=meta,
+        depends_on=()
+        if is_source
+        else tuple(
+            sorted(
+                uid
+                for uid in (getattr(getattr(node, "depends_on", None), "nodes", None) or ())
+                if uid.split(".", 1)[0] in ("model", "seed", "snapshot", "source")
+            )
+        ),
     )
 
 

@@ -102,6 +102,61 @@ def terms(text: str) -> list[str]:
     return words
 
 
+MIN_COMPOUND_PART = 4  # shorter pieces of a run-together name are not trusted as words
+MIN_COMPOUND_COVER = 0.6  # ... and known words must cover this share of it
+
+
+def split_compound(word: str, vocabulary: set[str] | frozenset[str]) -> tuple[str, ...]:
+    """Known words inside a run-together lower-case identifier, or () if it is not one.
+
+    `sbcustomer` -> ('customer',), `sbdailyprice` -> ('daily', 'price') when the vocabulary
+    (words seen on their own elsewhere: other names, columns, descriptions, the request)
+    has them. The split covering the most characters wins, then the one with fewest pieces;
+    a few characters may stay unmatched (`sb`), but not more than 40%.
+    """
+    size = len(word)
+    if size < MIN_COMPOUND_PART + 2:
+        return ()
+    # best[i]: (characters covered, -pieces, pieces) for word[:i]
+    best: list[tuple[int, int, tuple[str, ...]] | None] = [None] * (size + 1)
+    best[0] = (0, 0, ())
+    for start in range(size):
+        here = best[start]
+        if here is None:
+            continue
+        covered, pieces, parts = here
+        options = [(start + 1, (covered, pieces, parts))]
+        for end in range(start + MIN_COMPOUND_PART, size + 1):
+            piece = word[start:end]
+            if piece != word and piece in vocabulary:
+                options.append((end, (covered + len(piece), pieces - 1, (*parts, piece))))
+        for end, option in options:
+            if best[end] is None or option[:2] > best[end][:2]:
+                best[end] = option
+    covered, _, parts = best[size]
+    return parts if parts and covered >= MIN_COMPOUND_COVER * size else ()
+
+
+def _with_compound_parts(candidates: list, query: list[str]) -> None:
+    """Add the words inside run-together names and column names to each candidate's terms."""
+    vocabulary = {word for c in candidates for word in c.all_terms() if len(word) >= MIN_COMPOUND_PART}
+    vocabulary |= {word for word in query if len(word) >= MIN_COMPOUND_PART}
+    cache: dict[str, tuple[str, ...]] = {}
+
+    def parts(word: str) -> tuple[str, ...]:
+        if word not in cache:
+            cache[word] = split_compound(word, vocabulary)
+        return cache[word]
+
+    for candidate in candidates:
+        candidate.fields["name"] |= {p for w in list(candidate.fields["name"]) for p in parts(w)}
+        for column_terms in candidate.column_terms.values():
+            extra = {p for w in column_terms for p in parts(w)}
+            if extra:
+                column_terms |= extra
+                candidate.fields["column"] |= extra
+
+
 # -- results -------------------------------------------------------------------------------
 
 
@@ -387,7 +442,16 @@ def _named_in_request(name: str, request: str) -> bool:
 
 
 def _staging_model(relation: Relation, models: dict[str, Relation]) -> Relation | None:
-    """The staging model that cleans up a source or seed, by dbt's naming convention."""
+    """The staging model that cleans up a source or seed: from dbt's depends_on when a model
+    reads it and nothing else (jaffle-shop's stg_orders reads source('ecom', 'raw_orders')),
+    else by dbt's naming convention."""
+    if relation.is_source or relation.resource_type == "seed":
+        readers = sorted(
+            (m for m in models.values() if m.depends_on == (relation.unique_id,)),
+            key=lambda m: (not m.name.lower().startswith("stg"), m.name),
+        )
+        if readers:
+            return readers[0]
     table = relation.name.lower()
     if relation.is_source:
         prefix = (relation.source_name or "").lower()
@@ -461,6 +525,8 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
     candidates += [_raw_file_candidate(f) for f in sorted(catalog.raw_files, key=lambda f: f.path)]
     if not candidates:
         return []
+    query = list(dict.fromkeys(terms(request)))
+    _with_compound_parts(candidates, query)
 
     document_count = len(candidates)
     frequency: dict[str, int] = {}
@@ -469,7 +535,6 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
             frequency[word] = frequency.get(word, 0) + 1
     idf = {word: math.log(1 + document_count / count) for word, count in frequency.items()}
 
-    query = list(dict.fromkeys(terms(request)))
     for candidate in candidates:
         _score(candidate, query, idf)
         subject = candidate.subject

@@ -353,3 +353,39 @@ def test_discover_draft_offers_then_saves_the_raw_dir_a_plain_dbt_build_would_mi
     again = runner.invoke(cli, args)
     assert again.exit_code == 0 and "note:" not in again.stderr
     assert "leads.csv" in again.stdout, "the saved var is what discovery (and dbt) now read"
+
+
+# -- retrieval that knows the project ------------------------------------------------------
+
+
+def as_jaffle_shop(project: Path) -> None:
+    """Reshape the shop as jaffle-shop is: staging models read sources whose tables are raw_*."""
+    (project / "models/staging/sources.yml").write_text(
+        "version: 2\nsources:\n  - name: ecom\n    schema: main\n"
+        "    tables: [{name: raw_customers}, {name: raw_orders}, {name: raw_payments}]\n"
+    )
+    for path in (project / "models/staging").glob("stg_*.sql"):
+        text = path.read_text()
+        for table in ("raw_customers", "raw_orders", "raw_payments"):
+            text = text.replace(f"ref('{table}')", f"source('ecom', '{table}')")
+        path.write_text(text)
+
+
+def test_retrieval_links_sources_to_staging_through_depends_on_and_splits_run_together_names(initialised_shop):
+    as_jaffle_shop(initialised_shop)
+    (initialised_shop / "models/sbdailyprice.sql").write_text("select 1 as ticker_id, 2.0 as close\n")
+
+    def retrieval(request: str) -> dict:
+        result = CliRunner().invoke(cli, ["context", request, "--json", "--project-dir", str(initialised_shop)])
+        assert result.exit_code == 0, result.output
+        return {item["key"]: item for item in json.loads(result.stdout)["retrieval"]}
+
+    items = retrieval("raw orders")
+    raw_orders = items["source('ecom', 'raw_orders')"]
+    assert "staged by ref('stg_orders'): use that instead" in raw_orders["reasons"]
+    assert raw_orders["rendering"] == "dropped", "the staging model is offered, not its source"
+    assert items["ref('stg_orders')"]["rendering"] == "full"
+
+    items = retrieval("daily price")
+    assert next(iter(items)) == "ref('sbdailyprice')"
+    assert items["ref('sbdailyprice')"]["reasons"][:2] == ["name matches 'daily'", "name matches 'price'"]
