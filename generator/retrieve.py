@@ -42,6 +42,11 @@ MAX_EXPANDED_HITS = 5  # only the best hits pull in neighbours
 MAX_NEIGHBOURS_PER_HIT = 6
 EXPAND_RATIO = 0.5  # ... and only those scoring at least this share of the best
 MIN_SCORE_RATIO = 0.1  # candidates below this share of the best score are not offered
+# A warehouse of unrelated raw schemas (one source per system): tables of another source
+# than the best match's come after its own, and join "neighbours" across systems (a shared
+# `id`) count for less.
+OTHER_SOURCE_FACTOR = 0.5
+OTHER_SOURCE_MIN_RATIO = 0.2  # ... and are offered only at this share of the best score (0.1 otherwise)
 
 MAX_DESCRIPTION_CHARS = 200
 MAX_COLUMN_DESCRIPTION_CHARS = 100
@@ -328,6 +333,7 @@ class _Candidate:
     reasons: list[str] = field(default_factory=list)
     named: bool = False  # the request names it outright
     staged_by: Relation | None = None  # a staging model cleans it up: offer that instead
+    other_source: bool = False  # a table of another source than the best match's
 
     @property
     def name(self) -> str:
@@ -592,6 +598,8 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
             target.score = max(target.score, lift)
             target.reasons.append(reason)
 
+    _prefer_best_source(relation_candidates, hits)
+
     scored = [c for c in candidates if c.score > 0]
     if not scored:
         # Nothing matched: offer an overview, models before the sources they stage.
@@ -605,8 +613,21 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
         return sorted(candidates, key=lambda c: (_overview_order(c, models), c.key))
 
     top = max(c.score for c in scored)
-    offered = [c for c in scored if c.score >= MIN_SCORE_RATIO * top]
+    offered = [c for c in scored if c.score >= (OTHER_SOURCE_MIN_RATIO if c.other_source else MIN_SCORE_RATIO) * top]
     return sorted(offered, key=lambda c: (-round(c.score, 9), c.key))
+
+
+def _prefer_best_source(relation_candidates: list[_Candidate], hits: list[_Candidate]) -> None:
+    """When the best match is a source table, other sources' tables score less."""
+    if not hits or not hits[0].subject.is_source:
+        return
+    best = hits[0].subject.source_name
+    for candidate in relation_candidates:
+        relation = candidate.subject
+        if relation.is_source and relation.source_name != best and candidate.score > 0:
+            candidate.score *= OTHER_SOURCE_FACTOR
+            candidate.other_source = True
+            candidate.reasons.append(f"another source than the best match's ({best})")
 
 
 def _overview_order(candidate: _Candidate, models: dict[str, Relation]) -> int:

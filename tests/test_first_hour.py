@@ -389,3 +389,31 @@ def test_retrieval_links_sources_to_staging_through_depends_on_and_splits_run_to
     items = retrieval("daily price")
     assert next(iter(items)) == "ref('sbdailyprice')"
     assert items["ref('sbdailyprice')"]["reasons"][:2] == ["name matches 'daily'", "name matches 'price'"]
+
+
+def test_on_a_warehouse_of_unrelated_sources_the_best_matchs_source_comes_first():
+    from generator.catalog import Catalog
+    from generator.retrieve import retrieve
+
+    def table(source: str, name: str, *columns: str) -> dict:
+        return {"resource_type": "source", "source_name": source, "name": name, "columns": ["id", *columns]}
+
+    catalog = Catalog.from_dict(
+        {
+            "project_name": "warehouse",
+            "relations": [
+                table("shop", "customers", "name", "city"),
+                table("shop", "orders", "customer_id", "amount"),
+                table("hr", "employees", "name", "city", "salary"),
+                table("hr", "offices", "city", "country"),
+                table("fleet", "vehicles", "plate", "city"),
+            ],
+        }
+    )
+    items = {i.key: i for i in retrieve(catalog, "customers and their order amounts by city").items}
+    assert items["source('shop', 'customers')"].rendering == "full"
+    assert items["source('shop', 'orders')"].rendering == "full"
+    offices = items.get("source('hr', 'offices')")
+    assert offices is None or "another source than the best match's (shop)" in offices.reasons
+    shop = [key for key in items if "'shop'" in key]
+    assert list(items)[: len(shop)] == shop, "the best match's own source first"
