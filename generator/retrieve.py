@@ -6,8 +6,11 @@ each word weighted by its IDF over the catalog so that words every relation has 
 count little. The best hits then pull in their one-hop join neighbours: relations their
 foreign keys point at, relations whose foreign keys point at them, and relations sharing a
 key column (`account_id` in one, primary key `account_id` in another). Models are preferred
-over the sources they stage (marts read staging, not sources), only the latest version of a
-versioned model is offered, and raw files (NDJSON, CSV, ...) compete on the same terms.
+over the sources they stage (marts read staging, not sources; the link comes from dbt's
+`depends_on`, else from naming conventions), only the latest version of a versioned model
+is offered, and raw files (NDJSON, CSV, ...) compete on the same terms. Run-together names
+(`sbdailyprice`) are split against a vocabulary of the catalog's own words; on a warehouse
+of unrelated sources, the best match's source comes before tables of other sources.
 
 The ranked list fills the budget greedily: a relation that does not fit whole is rendered
 compactly (names and types only), else dropped. The same catalog and request always give
