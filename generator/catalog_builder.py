@@ -266,9 +266,10 @@ def raw_files_of(project: Project, relations: list[Relation]) -> tuple[RawFile, 
     """
     from fnmatch import fnmatchcase
 
+    from generator import catalog_cache
     from generator.enrich.discovery import discover_raw_files
 
-    files = discover_raw_files(project.project_dir)
+    files = catalog_cache.raw_files(project, discover_raw_files)
     readers: dict[str, set[str]] = {}
     for relation in relations:
         provenance = relation.meta.get("gen_model") if isinstance(relation.meta, dict) else None

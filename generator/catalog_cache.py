@@ -124,6 +124,45 @@ def load(project: Project, key: str) -> Catalog | None:
     return catalog
 
 
+RAW_CACHE_NAME = "gen_model_raw_files.json"
+
+
+def raw_files(project: Project, discover) -> tuple:
+    """`discover(project_dir)` (raw-file discovery), reused while no file under the raw dir
+    changed: the key is the raw dir and every file's path, size and mtime there."""
+    from dataclasses import asdict
+
+    from generator.enrich.discovery import resolve_raw_dir
+
+    root = resolve_raw_dir(project.project_dir)
+    if not root.is_dir():
+        return discover(project.project_dir)
+    stamp = []
+    for path in sorted(root.rglob("*")):
+        try:
+            status = path.stat()
+        except OSError:
+            continue
+        stamp.append([path.relative_to(root).as_posix(), status.st_size, status.st_mtime_ns])
+    key = hashlib.sha256(json.dumps([__version__, FORMAT, str(root.resolve()), stamp]).encode()).hexdigest()
+    path = cache_path(project).with_name(RAW_CACHE_NAME)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("key") == key:
+            shell = {"project_name": "", "raw_files": data["raw_files"]}
+            return Catalog.from_dict(shell).raw_files
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    found = discover(project.project_dir)
+    try:
+        from generator.transaction import atomic_write
+
+        atomic_write(path, json.dumps({"key": key, "raw_files": [asdict(f) for f in found]}, sort_keys=True))
+    except (TypeError, ValueError, OSError):
+        pass
+    return found
+
+
 def save(project: Project, key: str, catalog: Catalog) -> None:
     """Store `catalog` (without raw files) under `key`; silently skipped if it cannot be."""
     from dataclasses import replace

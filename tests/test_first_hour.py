@@ -417,3 +417,28 @@ def test_on_a_warehouse_of_unrelated_sources_the_best_matchs_source_comes_first(
     assert offices is None or "another source than the best match's (shop)" in offices.reasons
     shop = [key for key in items if "'shop'" in key]
     assert list(items)[: len(shop)] == shop, "the best match's own source first"
+
+
+def test_raw_files_are_sniffed_again_only_when_a_file_under_the_raw_dir_changed(unbuilt_shop):
+    from generator import catalog_cache
+    from generator.enrich.discovery import discover_raw_files
+    from generator.project import load_project
+
+    raw = unbuilt_shop / "data" / "raw" / "crm"
+    raw.mkdir(parents=True)
+    (raw / "leads.csv").write_text("lead_id,email\n1,a@example.com\n")
+    (raw / "events.ndjson").write_text('{"id": 1, "kind": "open", "at": {"day": "2024-01-01"}}\n')
+    project = load_project(unbuilt_shop)
+    calls = []
+
+    def counted(project_dir):
+        calls.append(project_dir)
+        return discover_raw_files(project_dir)
+
+    first = catalog_cache.raw_files(project, counted)
+    second = catalog_cache.raw_files(project, counted)
+    assert len(calls) == 1 and second == first and len(first) == 2
+    assert [f.columns for f in second] == [f.columns for f in first]
+    (raw / "leads.csv").write_text("lead_id,email\n1,a@example.com\n2,b@example.com\n")
+    third = catalog_cache.raw_files(project, counted)
+    assert len(calls) == 2 and next(f for f in third if f.format == "csv").row_count == 2
