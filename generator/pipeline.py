@@ -379,7 +379,8 @@ def _refuse_unbuilt_slice(catalog: Catalog, catalog_slice, options: Options) -> 
         )
     relations = list(catalog_slice.relations)
     unbuilt = [r for r in relations if not r.exists]
-    if relations and len(unbuilt) == len(relations):
+    # Raw files in the slice can be answered by an enrich spec, which needs no relation.
+    if relations and len(unbuilt) == len(relations) and not catalog_slice.raw_files:
         raise ConfigError(
             f"none of the {len(relations)} relation(s) retrieved for this request is built in the warehouse "
             f"({_names(unbuilt)}); run `dbt build` first (no LLM call was made)"

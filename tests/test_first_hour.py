@@ -442,3 +442,21 @@ def test_raw_files_are_sniffed_again_only_when_a_file_under_the_raw_dir_changed(
     (raw / "leads.csv").write_text("lead_id,email\n1,a@example.com\n2,b@example.com\n")
     third = catalog_cache.raw_files(project, counted)
     assert len(calls) == 2 and next(f for f in third if f.format == "csv").row_count == 2
+
+
+def test_a_warehouse_with_nothing_built_is_refused_before_the_first_call(initialised_shop):
+    connection = duckdb.connect(str(initialised_shop / "shop.duckdb"))
+    try:
+        for schema, name, kind in connection.execute(
+            "select schema_name, view_name, 'view' from duckdb_views() where not internal "
+            "union all select schema_name, table_name, 'table' from duckdb_tables()"
+        ).fetchall():
+            connection.execute(f'drop {kind} "{schema}"."{name}"')
+    finally:
+        connection.close()
+    scripted(initialised_shop, [ORDER_COUNTS])
+    result = CliRunner().invoke(cli, ["orders per customer", "--project-dir", str(initialised_shop), "--json"])
+    assert result.exit_code == 2, result.output
+    assert "is built in the warehouse" in result.stderr
+    assert "run `dbt build` first (no LLM call was made)" in result.stderr
+    assert json.loads(result.stdout)["attempts"] == []
