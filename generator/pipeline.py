@@ -761,6 +761,8 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
     with options.progress.waiting("reading the project (dbt parse + warehouse)"):
         catalog = build_catalog(project, progress=options.progress)
         _require_package(project, catalog)
+        if request.name:  # a versioned hand-written model has no <name>.sql: dbt's view decides
+            refuse_taken_name(project, request.name, NAME_HINTS["generate"], catalog)
         locked, profiled, catalog_slice, prompt = prompt_for_request(project, request, settings, catalog)
         catalog = _with_relations_of(catalog, profiled)
     if locked is not None and not options.refresh:
