@@ -96,10 +96,14 @@ def in_directory(directory: Path):
 
 def release_duckdb() -> None:
     """Close dbt-duckdb's process-wide database handle so the file can be opened again."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # another adapter: nothing to release
+    import sys
+
+    # Not imported yet (the catalog came from cache): nothing is open, and importing the
+    # adapter only to find that out costs over a second.
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is None:
         return
+    DuckDBConnectionManager = connections.DuckDBConnectionManager  # noqa: N806 - dbt's class
     with DuckDBConnectionManager._LOCK:
         environment = DuckDBConnectionManager._ENV
         if environment is not None:
