@@ -5,10 +5,10 @@ query. Its result depends only on the project's files, the profile and target, t
 environment variables dbt may read, the installed packages and the warehouse file, so it is
 cached in `<target-path>/gen_model_catalog.json` under a key over all of those:
 
-  * every file under the project directory (path, size, mtime), build output, logs,
-    hidden folders and the warehouse itself left out; files dbt reads as source text
-    (.sql, .yml, .yaml, .py, .csv under 1 MB are read anyway by dbt) are hashed by content
-    only where they may name `env_var(...)`: the names found, and their values, join the key;
+  * every file under the project directory and under `local:` packages outside it (path,
+    size, mtime); build output, logs, hidden folders and the warehouse are left out;
+  * the values of the variables dbt may read: every `env_var('NAME')` named in the source
+    files (.sql, .yml, .py, ... under 1 MB) or profiles.yml;
   * profiles.yml (content), the target, gen-model's version, DBT_* / GEN_MODEL_* variables;
   * the warehouse file's and its WAL's size and mtime, checked when the entry is read
     (the path comes from the cached catalog: dbt is not loaded to find it).
@@ -64,18 +64,33 @@ def warehouse_stamp(path: Path | None) -> list:
     return stamp
 
 
-def cache_key(project: Project) -> str:
-    """sha256 over everything the catalog depends on except the warehouse (see module doc)."""
-    root = project.project_dir
-    target = cache_path(project).parent.resolve()
-    digest = hashlib.sha256()
-    env_names = {name for name in os.environ if name.startswith(("DBT_", "GEN_MODEL_"))}
+def _local_packages(project: Project) -> list[Path]:
+    """Folders of `local:` packages outside the project (their models are parsed too)."""
+    import yaml
+
+    found = []
+    for name in ("packages.yml", "dependencies.yml"):
+        try:
+            data = yaml.safe_load((project.project_dir / name).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        for item in data.get("packages") or () if isinstance(data, dict) else ():
+            local = item.get("local") if isinstance(item, dict) else None
+            if isinstance(local, str):
+                path = (project.project_dir / local).resolve()
+                if path.is_dir() and project.project_dir.resolve() not in (path, *path.parents):
+                    found.append(path)
+    return sorted(set(found))
+
+
+def _stamp_tree(root: Path, skip: Path, digest, env_names: set[str]) -> None:
+    """Every file under `root` (path, size, mtime) into `digest`; env_var names into `env_names`."""
     for directory, folders, files in os.walk(root):
         here = Path(directory)
         folders[:] = sorted(
             name
             for name in folders
-            if not name.startswith(".") and name not in SKIPPED_DIRS and (here / name).resolve() != target
+            if not name.startswith(".") and name not in SKIPPED_DIRS and (here / name).resolve() != skip
         )
         for name in sorted(files):
             path = here / name
@@ -88,12 +103,22 @@ def cache_key(project: Project) -> str:
             except OSError:
                 continue
             relative = path.relative_to(root).as_posix()
-            digest.update(f"{relative}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+            digest.update(f"{root}\0{relative}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
             if path.suffix.lower() in SOURCE_SUFFIXES and status.st_size <= SOURCE_MAX_BYTES:
                 try:
                     env_names.update(ENV_VAR.findall(path.read_text(encoding="utf-8", errors="replace")))
                 except OSError:
                     continue
+
+
+def cache_key(project: Project) -> str:
+    """sha256 over everything the catalog depends on except the warehouse (see module doc)."""
+    root = project.project_dir
+    target = cache_path(project).parent.resolve()
+    digest = hashlib.sha256()
+    env_names = {name for name in os.environ if name.startswith(("DBT_", "GEN_MODEL_"))}
+    for tree in (root, *_local_packages(project)):
+        _stamp_tree(tree, target, digest, env_names)
     profiles = project.profiles_dir / "profiles.yml"
     try:
         profile_text = profiles.read_text(encoding="utf-8")

@@ -460,3 +460,30 @@ def test_a_warehouse_with_nothing_built_is_refused_before_the_first_call(initial
     assert "is built in the warehouse" in result.stderr
     assert "run `dbt build` first (no LLM call was made)" in result.stderr
     assert json.loads(result.stdout)["attempts"] == []
+
+
+def test_the_catalog_cache_key_follows_env_vars_dbt_reads_and_local_packages_outside(
+    unbuilt_shop, tmp_path, monkeypatch
+):
+    from generator.catalog_cache import cache_key
+    from generator.project import load_project
+
+    package = tmp_path / "shared_macros"
+    (package / "macros").mkdir(parents=True)
+    (package / "macros" / "cents.sql").write_text("{% macro cents(x) %}{{ x }} * 100{% endmacro %}\n")
+    (unbuilt_shop / "packages.yml").write_text(f"packages:\n  - local: {package}\n")
+    model = unbuilt_shop / "models/staging/stg_orders.sql"
+    model.write_text(
+        model.read_text().replace("status\n", 'status,\n    \'{{ env_var("SHOP_REGION", "eu") }}\' as r\n')
+    )
+    project = load_project(unbuilt_shop)
+    monkeypatch.delenv("SHOP_REGION", raising=False)
+    first = cache_key(project)
+    assert cache_key(project) == first, "the key is deterministic"
+    monkeypatch.setenv("SHOP_REGION", "us")
+    second = cache_key(project)
+    assert second != first, "a variable dbt renders changes the catalog"
+    monkeypatch.setenv("UNRELATED_VARIABLE", "x")
+    assert cache_key(project) == second
+    (package / "macros" / "cents.sql").write_text("{% macro cents(x) %}{{ x }} * 1000{% endmacro %}\n")
+    assert cache_key(project) != second, "a local package outside the project is part of it"
