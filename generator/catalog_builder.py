@@ -352,8 +352,6 @@ def build_catalog(
         session_settings=session_settings(),
     )
     if key is not None:
-        from generator import catalog_cache
-
         catalog_cache.save(project, key, catalog)
     if raw_files is None:
         raw_files = raw_files_of(project, relations)
