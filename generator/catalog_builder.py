@@ -302,17 +302,20 @@ def build_catalog(
     """
     from generator import catalog_cache
 
-    key = None
-    if manifest is None:
-        key = catalog_cache.cache_key(project)
-        cached = catalog_cache.load(project, key)
-        if cached is not None:
-            if progress is not None:
-                progress.step("catalog from cache (project files, profile and warehouse unchanged)")
-            if raw_files is None:
-                raw_files = raw_files_of(project, list(cached.relations))
-            return replace(cached, raw_files=tuple(raw_files))
-        manifest = dbt.parse(project)
+    # A manifest passed in was parsed from (or cached for) these very files, so the cached
+    # catalog for the same key is its catalog too.
+    key = catalog_cache.cache_key(project)
+    cached = catalog_cache.load(project, key)
+    if cached is not None:
+        if progress is not None:
+            progress.step("catalog from cache (project files, profile and warehouse unchanged)")
+        if raw_files is None:
+            raw_files = raw_files_of(project, list(cached.relations))
+        return replace(cached, raw_files=tuple(raw_files))
+    if manifest is None or not dbt.adapter_loaded(project):
+        # The warehouse's path and settings come from dbt's loaded adapter: a manifest from
+        # the cache loaded none, so parse for real (partial parse: the files are unchanged).
+        manifest = dbt.parse(project, cached=False)
     path, database = warehouse_path(project)
     tests = _tests_by_node(manifest)
 
@@ -351,8 +354,7 @@ def build_catalog(
         has_package=has_package(manifest),
         session_settings=session_settings(),
     )
-    if key is not None:
-        catalog_cache.save(project, key, catalog)
+    catalog_cache.save(project, key, catalog)
     if raw_files is None:
         raw_files = raw_files_of(project, relations)
     return replace(catalog, raw_files=tuple(raw_files))

@@ -182,10 +182,40 @@ def raw_files(project: Project, discover) -> tuple:
     try:
         from generator.transaction import atomic_write
 
-        atomic_write(path, json.dumps({"key": key, "raw_files": [asdict(f) for f in found]}, sort_keys=True))
+        atomic_write(path, json.dumps({"key": key, "raw_files": [asdict(f) for f in found]}))
     except (TypeError, ValueError, OSError):
         pass
     return found
+
+
+MANIFEST_NAME = "gen_model_manifest.msgpack"
+
+
+def load_manifest(project: Project, key: str):
+    """The Manifest the last parse stored under `key`, or None (dbt's msgpack: data only)."""
+    path = cache_path(project).with_name(MANIFEST_NAME)
+    try:
+        stored_key = path.with_suffix(".key").read_text(encoding="utf-8")
+        if stored_key != key:
+            return None
+        data = path.read_bytes()
+        from dbt.contracts.graph.manifest import Manifest
+
+        return Manifest.from_msgpack(data)
+    except Exception:  # noqa: BLE001 - an unreadable or foreign entry is a cache miss, never an error
+        return None
+
+
+def save_manifest(project: Project, key: str, manifest) -> None:
+    """Store `manifest` under `key` (the key file last, so a torn write is a miss)."""
+    from generator.transaction import atomic_write
+
+    path = cache_path(project).with_name(MANIFEST_NAME)
+    try:
+        atomic_write(path, manifest.to_msgpack())
+        atomic_write(path.with_suffix(".key"), key)
+    except Exception:  # noqa: BLE001 - not serialisable or not writable: no cache, still correct
+        return
 
 
 def save(project: Project, key: str, catalog: Catalog) -> None:
@@ -200,7 +230,7 @@ def save(project: Project, key: str, catalog: Catalog) -> None:
         "catalog": replace(catalog, raw_files=()).to_dict(),
     }
     try:
-        text = json.dumps(data, sort_keys=True)
+        text = json.dumps(data)  # key order kept: meta (lineage) is shown in its order
         atomic_write(cache_path(project), text)
     except (TypeError, ValueError, OSError):
         return  # not plain JSON (an odd meta value) or not writable: no cache, still correct
