@@ -29,7 +29,7 @@ def copies(tmp_path: Path) -> tuple[Path, Path, Path]:
 def test_a_new_dependency_makes_the_lock_stale(copies):
     pyproject, tools_in, lock = copies
     text = pyproject.read_text()
-    pyproject.write_text(text.replace("dependencies = [\n", 'dependencies = [\n    "rich>=13",\n', 1))
+    pyproject.write_text(text.replace('dependencies = [\n', 'dependencies = [\n    "rich>=13",\n', 1))
     assert problems(pyproject, tools_in, lock) == ["rich>=13 is asked for but not pinned in dev.txt"]
 
 
@@ -57,7 +57,7 @@ def test_a_new_tool_makes_the_lock_stale(copies):
 
 def test_the_command_says_what_to_do(monkeypatch, capsys, copies):
     pyproject, tools_in, lock = copies
-    pyproject.write_text(pyproject.read_text().replace("dependencies = [\n", 'dependencies = [\n    "rich>=13",\n', 1))
+    pyproject.write_text(pyproject.read_text().replace('dependencies = [\n', 'dependencies = [\n    "rich>=13",\n', 1))
     monkeypatch.setattr("tools.lockcheck.ROOT", pyproject.parent)
     (pyproject.parent / "requirements").mkdir()
     shutil.move(tools_in, pyproject.parent / "requirements" / "tools.in")
