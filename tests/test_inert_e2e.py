@@ -114,14 +114,14 @@ def test_an_escape_string_is_written_with_its_escapes(sample_project, tmp_path, 
 
 
 def test_a_literal_that_becomes_a_test_argument_is_not_rendered(sample_project, tmp_path, secret_env):
-    # dbt renders a test argument that looks like `env_var(...)` even without braces; the
-    # bounded profile takes values of at most 40 characters, so the payload reads the secret
-    # (it would land in the compiled test under target/) rather than running a COPY.
+    # dbt renders a test argument that looks like `env_var(...)` even without braces. A CASE
+    # whose every output is a literal gives an accepted_values test (proven by the SQL); the
+    # payload reads the secret (it would land in the compiled test under target/).
     payload = 'env_var("GEN_MODEL_TEST_SECRET")'
     sql = (
         "select\n"
         "    plan_id,\n"
-        f"    case when plan_tier = 'free' then '{payload}' else plan_tier end as tier_label\n"
+        f"    case when plan_tier = 'free' then '{payload}' else 'paid' end as tier_label\n"
         "from {{ ref('stg_billing__plans') }}\n"
     )
     result = apply(sample_project, tmp_path, plans_proposal("plans_argument", sql, ["plan_id", "tier_label"]))
