@@ -10,13 +10,18 @@ Exit codes: 0 accepted and written (or nothing to do); 1 rejected by the gates o
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import sys
+import traceback
 
 import click
 
 from generator import __version__
-from generator.errors import GenModelError
+from generator.errors import EXIT_INTERRUPTED, GenModelError, unexpected_error
 from generator.progress import Progress
+
+DEBUG_ENV = "GEN_MODEL_DEBUG"
 
 
 class GenModelException(click.ClickException):
@@ -27,15 +32,98 @@ class GenModelException(click.ClickException):
         self.exit_code = error.exit_code
 
 
+class _Interrupts:
+    """SIGINT while a command runs: the first raises KeyboardInterrupt (so transactions roll
+    back); later ones are ignored, so a second Ctrl-C cannot cut the rollback short.
+
+    dbt's in-process runner catches KeyboardInterrupt and reports a failed run, so the
+    flag, not the exception that comes out, says whether the run was interrupted.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self.previous = None
+
+    def _handle(self, signum, frame) -> None:  # noqa: ARG002
+        if not self.received:
+            self.received = True
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _Interrupts:
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.params.get("debug")) or os.environ.get(DEBUG_ENV, "") not in ("", "0", "false", "no")
+
+
+def _interrupted() -> None:
+    click.echo(
+        f"gen-model: interrupted (Ctrl-C); what this run was writing was rolled back (exit {EXIT_INTERRUPTED})",
+        err=True,
+    )
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def _unexpected(error: BaseException, debug: bool) -> None:
+    """One line for an error nobody raised on purpose: what, the exit code, how to see more."""
+    code, meaning, fix = unexpected_error(error)
+    if debug:
+        traceback.print_exception(error, file=sys.stderr)
+    detail = " ".join(str(error).split())[:300] or "(no message)"
+    hint = "" if debug else f"; rerun with --debug or {DEBUG_ENV}=1 to see the stack trace"
+    click.echo(f"gen-model: {meaning}: {type(error).__name__}: {detail} (exit {code}). {fix}{hint}", err=True)
+    sys.exit(code)
+
+
 class DefaultToGenerate(click.Group):
-    """A group whose first argument, when it is not a subcommand, is a request to generate."""
+    """A group whose first argument, when it is not a subcommand, is a request to generate.
+
+    It is also the one top-level handler: library errors print their message and exit with
+    their code; Ctrl-C prints one line and exits 130 after rolling back; anything else
+    prints one line with its exit code and how to see the stack trace.
+    """
 
     default_command = "generate"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        leading = []
+        while args and args[0] == "--debug":
+            leading, args = [*leading, args[0]], args[1:]
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, [*leading, *args])
+
+    def invoke(self, ctx: click.Context):
+        with _Interrupts() as interrupts:
+            try:
+                return super().invoke(ctx)
+            except (click.exceptions.Exit, click.exceptions.Abort):
+                if interrupts.received:
+                    _interrupted()
+                raise
+            except KeyboardInterrupt:
+                _interrupted()
+            except click.ClickException:
+                if interrupts.received:
+                    _interrupted()
+                raise
+            except GenModelError as error:
+                if interrupts.received:
+                    _interrupted()
+                raise GenModelException(error) from None
+            except Exception as error:
+                if interrupts.received:
+                    _interrupted()
+                _unexpected(error, _debug(ctx))
 
 
 def project_options(function):
@@ -81,7 +169,8 @@ def _progress(as_json: bool) -> Progress:
 
 @click.group(cls=DefaultToGenerate, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="gen-model")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help=f"Show the stack trace of an unexpected error (or set {DEBUG_ENV}=1).")
+def cli(debug) -> None:  # noqa: ARG001 (read by DefaultToGenerate.invoke)
     """Turn a request into a validated, tested, versioned dbt model.
 
     \b
@@ -455,7 +544,10 @@ def mutate(model, project_dir, profiles_dir, target, as_json, fail_under) -> Non
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="gen-model")
+    try:
+        cli(prog_name="gen-model")
+    except KeyboardInterrupt:  # before or after a command ran (click handles it within one)
+        _interrupted()
 
 
 if __name__ == "__main__":

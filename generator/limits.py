@@ -112,37 +112,104 @@ def decode_text(data: bytes, file: str, what: str, error: type[GenModelError], f
     return text
 
 
-def yaml_shape_problem(text: str, file: str, *, max_depth: int = MAX_DATA_DEPTH, aliases: bool = False):
-    """A problem if the YAML nests deeper than `max_depth` or uses anchors/aliases.
+def yaml_shape_problem(
+    text: str,
+    file: str,
+    *,
+    max_depth: int = MAX_DATA_DEPTH,
+    max_expanded: int | None = None,
+    unique_keys: bool = False,
+) -> Problem | None:
+    """A problem if the YAML nests deeper than `max_depth`, or uses aliases.
+
+    With `max_expanded` None, anchors and aliases are refused outright; otherwise they are
+    allowed as long as the document, every alias expanded, stays under `max_expanded`
+    values and `max_depth` levels (the billion-laughs attack expands 446 bytes into
+    gigabytes). With `unique_keys`, a plain key repeated in one mapping is a problem
+    (YAML loaders silently keep the last one).
 
     Scans the event stream (PyYAML's parser is a state machine, not recursive), so this is
     linear and safe on any input; syntax errors are left to the loader, which locates them.
     """
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if aliases else yaml.SafeLoader
-    depth = 0
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # Per open collection: [expanded size so far, deepest level below it, anchor, keys seen
+    # (mappings, with unique_keys), whether the next scalar is a key].
+    stack: list[list] = []
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (expanded size, depth) of its node
+    total = 0
+
+    def where(mark) -> dict:
+        return {"file": file, "line": mark.line + 1 if mark else None, "col": mark.column + 1 if mark else None}
+
+    def add(size: int, depth: int) -> None:
+        nonlocal total
+        if stack:
+            stack[-1][0] += size
+            stack[-1][1] = max(stack[-1][1], depth)
+        else:
+            total += size
+
+    def too_deep(mark) -> Problem:
+        return Problem(
+            rule=RULE,
+            message=f"mappings and lists nested more than {max_depth} deep",
+            suggestion="Flatten the structure; no valid input nests this deep.",
+            **where(mark),
+        )
+
     try:
         for event in yaml.parse(text, Loader=loader):
-            mark = event.start_mark
-            where = {"file": file, "line": mark.line + 1 if mark else None, "col": mark.column + 1 if mark else None}
-            if not aliases and (isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None)):
+            anchor = getattr(event, "anchor", None)
+            if max_expanded is None and (isinstance(event, yaml.AliasEvent) or anchor):
                 return Problem(
                     rule=RULE,
                     message="YAML anchors and aliases (&name, *name, <<: *name) are not accepted here",
-                    identifier=getattr(event, "anchor", None),
+                    identifier=anchor,
                     suggestion="Write each value out in full.",
-                    **where,
+                    **where(event.start_mark),
                 )
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > max_depth:
-                    return Problem(
-                        rule=RULE,
-                        message=f"mappings and lists nested more than {max_depth} deep",
-                        suggestion="Flatten the structure; no valid input nests this deep.",
-                        **where,
-                    )
+            if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)) and stack and stack[-1][3] is not None:
+                top = stack[-1]
+                if top[4] and isinstance(event, yaml.ScalarEvent):
+                    if event.value in top[3]:
+                        return Problem(
+                            rule=RULE,
+                            message=f"duplicate key {event.value[:80]!r} (a YAML loader keeps only the last one)",
+                            identifier=event.value[:80],
+                            suggestion="Keep one of them: a merge may have left both.",
+                            **where(event.start_mark),
+                        )
+                    top[3].add(event.value)
+                top[4] = not top[4]
+            if isinstance(event, yaml.AliasEvent):
+                size, depth = sizes.get(event.anchor, (1, 0))
+                add(size, depth)
+            elif isinstance(event, yaml.ScalarEvent):
+                add(1, 0)
+                if anchor:
+                    sizes[anchor] = (1, 0)
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if stack and stack[-1][3] is not None:
+                    stack[-1][4] = not stack[-1][4]
+                keys = set() if unique_keys and isinstance(event, yaml.MappingStartEvent) else None
+                stack.append([1, 0, anchor, keys, True])
+                if len(stack) > max_depth:
+                    return too_deep(event.start_mark)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
+                size, depth, anchor, _, _ = stack.pop()
+                depth += 1
+                if anchor:
+                    sizes[anchor] = (size, depth)
+                add(size, depth)
+                if len(stack) + depth > max_depth:
+                    return too_deep(event.start_mark)
+            if max_expanded is not None and total + sum(item[0] for item in stack) > max_expanded:
+                return Problem(
+                    rule=RULE,
+                    message=f"its aliases expand to more than {max_expanded:,} values",
+                    suggestion="Write values out in full; gen-model writes no aliases.",
+                    **where(event.start_mark),
+                )
     except yaml.YAMLError:
         return None
     return None
