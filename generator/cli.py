@@ -20,6 +20,7 @@ import click
 from generator import __version__
 from generator.errors import EXIT_INTERRUPTED, GenModelError, unexpected_error
 from generator.progress import Progress
+from generator.transaction import interrupt_received, note_interrupt, reset_interrupt
 
 DEBUG_ENV = "GEN_MODEL_DEBUG"
 
@@ -36,29 +37,46 @@ class _Interrupts:
     """SIGINT while a command runs: the first raises KeyboardInterrupt (so transactions roll
     back); later ones are ignored, so a second Ctrl-C cannot cut the rollback short.
 
-    dbt's in-process runner catches KeyboardInterrupt and reports a failed run, so the
-    flag, not the exception that comes out, says whether the run was interrupted.
+    dbt's in-process runner catches KeyboardInterrupt (its worker pool's finalizers get it
+    too) and reports a failed, or even a finished, run: so the flag in
+    `generator.transaction`, not the exception that comes out, says whether the run was
+    interrupted, and a transaction never commits after one. A KeyboardInterrupt that lands
+    in a finalizer is not printed as an "Exception ignored" trace.
     """
 
     def __init__(self) -> None:
-        self.received = False
         self.previous = None
+        self.previous_hook = None
+
+    @property
+    def received(self) -> bool:
+        return interrupt_received()
 
     def _handle(self, signum, frame) -> None:  # noqa: ARG002
-        if not self.received:
-            self.received = True
+        if not interrupt_received():
+            note_interrupt()
             raise KeyboardInterrupt
 
+    def _unraisable(self, unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return
+        (self.previous_hook or sys.__unraisablehook__)(unraisable)
+
     def __enter__(self) -> _Interrupts:
+        reset_interrupt()
         try:
             self.previous = signal.signal(signal.SIGINT, self._handle)
         except ValueError:  # not the main thread: leave signals alone
             self.previous = None
+            return self
+        self.previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         return self
 
     def __exit__(self, *exc) -> None:
+        reset_interrupt()  # the flag belongs to this command (tests run many in one process)
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+            sys.unraisablehook = self.previous_hook
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -124,7 +124,7 @@ UNEXPECTED_ERRORS: dict[type[BaseException], tuple[int, str, str]] = {
     OSError: (2, "a file or directory could not be read or written", "Check the path, its permissions and free space"),
     MemoryError: (1, "the input is too large to process", "Make the input smaller"),
     RecursionError: (1, "the input nests too deeply to process", "Nest the input less deeply"),
-    UnicodeError: (1, "an input is not valid text", "Save it as UTF-8"),
+    UnicodeError: (2, "a file is not UTF-8 text", "Save it as UTF-8, or restore it from git"),
 }
 
 

@@ -131,7 +131,23 @@ def yaml_shape_problem(
     Scans the event stream (PyYAML's parser is a state machine, not recursive), so this is
     linear and safe on any input; syntax errors are left to the loader, which locates them.
     """
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return _scan_yaml(text, file, fast, max_depth, max_expanded, unique_keys)
+        except yaml.YAMLError:
+            # libyaml looks far ahead in `[[[[...` and gives up at 1,000 levels before it
+            # yields an event; PyYAML's own parser yields them as it goes, so the depth
+            # limit is found (or the syntax error is left to the loader, which locates it).
+            pass
+    try:
+        return _scan_yaml(text, file, yaml.SafeLoader, max_depth, max_expanded, unique_keys)
+    except yaml.YAMLError:
+        return None
+
+
+def _scan_yaml(text, file, loader, max_depth, max_expanded, unique_keys) -> Problem | None:
+    """yaml_shape_problem's scan with one parser; YAML syntax errors propagate."""
     # Per open collection: [expanded size so far, deepest level below it, anchor, keys seen
     # (mappings, with unique_keys), whether the next scalar is a key].
     stack: list[list] = []
@@ -157,61 +173,58 @@ def yaml_shape_problem(
             **where(mark),
         )
 
-    try:
-        for event in yaml.parse(text, Loader=loader):
-            anchor = getattr(event, "anchor", None)
-            if max_expanded is None and (isinstance(event, yaml.AliasEvent) or anchor):
-                return Problem(
-                    rule=RULE,
-                    message="YAML anchors and aliases (&name, *name, <<: *name) are not accepted here",
-                    identifier=anchor,
-                    suggestion="Write each value out in full.",
-                    **where(event.start_mark),
-                )
-            if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)) and stack and stack[-1][3] is not None:
-                top = stack[-1]
-                if top[4] and isinstance(event, yaml.ScalarEvent):
-                    if event.value in top[3]:
-                        return Problem(
-                            rule=RULE,
-                            message=f"duplicate key {event.value[:80]!r} (a YAML loader keeps only the last one)",
-                            identifier=event.value[:80],
-                            suggestion="Keep one of them: a merge may have left both.",
-                            **where(event.start_mark),
-                        )
-                    top[3].add(event.value)
-                top[4] = not top[4]
-            if isinstance(event, yaml.AliasEvent):
-                size, depth = sizes.get(event.anchor, (1, 0))
-                add(size, depth)
-            elif isinstance(event, yaml.ScalarEvent):
-                add(1, 0)
-                if anchor:
-                    sizes[anchor] = (1, 0)
-            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if stack and stack[-1][3] is not None:
-                    stack[-1][4] = not stack[-1][4]
-                keys = set() if unique_keys and isinstance(event, yaml.MappingStartEvent) else None
-                stack.append([1, 0, anchor, keys, True])
-                if len(stack) > max_depth:
-                    return too_deep(event.start_mark)
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                size, depth, anchor, _, _ = stack.pop()
-                depth += 1
-                if anchor:
-                    sizes[anchor] = (size, depth)
-                add(size, depth)
-                if len(stack) + depth > max_depth:
-                    return too_deep(event.start_mark)
-            if max_expanded is not None and total + sum(item[0] for item in stack) > max_expanded:
-                return Problem(
-                    rule=RULE,
-                    message=f"its aliases expand to more than {max_expanded:,} values",
-                    suggestion="Write values out in full; gen-model writes no aliases.",
-                    **where(event.start_mark),
-                )
-    except yaml.YAMLError:
-        return None
+    for event in yaml.parse(text, Loader=loader):
+        anchor = getattr(event, "anchor", None)
+        if max_expanded is None and (isinstance(event, yaml.AliasEvent) or anchor):
+            return Problem(
+                rule=RULE,
+                message="YAML anchors and aliases (&name, *name, <<: *name) are not accepted here",
+                identifier=anchor,
+                suggestion="Write each value out in full.",
+                **where(event.start_mark),
+            )
+        if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)) and stack and stack[-1][3] is not None:
+            top = stack[-1]
+            if top[4] and isinstance(event, yaml.ScalarEvent):
+                if event.value in top[3]:
+                    return Problem(
+                        rule=RULE,
+                        message=f"duplicate key {event.value[:80]!r} (a YAML loader keeps only the last one)",
+                        identifier=event.value[:80],
+                        suggestion="Keep one of them: a merge may have left both.",
+                        **where(event.start_mark),
+                    )
+                top[3].add(event.value)
+            top[4] = not top[4]
+        if isinstance(event, yaml.AliasEvent):
+            size, depth = sizes.get(event.anchor, (1, 0))
+            add(size, depth)
+        elif isinstance(event, yaml.ScalarEvent):
+            add(1, 0)
+            if anchor:
+                sizes[anchor] = (1, 0)
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if stack and stack[-1][3] is not None:
+                stack[-1][4] = not stack[-1][4]
+            keys = set() if unique_keys and isinstance(event, yaml.MappingStartEvent) else None
+            stack.append([1, 0, anchor, keys, True])
+            if len(stack) > max_depth:
+                return too_deep(event.start_mark)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            size, depth, anchor, _, _ = stack.pop()
+            depth += 1
+            if anchor:
+                sizes[anchor] = (size, depth)
+            add(size, depth)
+            if len(stack) + depth > max_depth:
+                return too_deep(event.start_mark)
+        if max_expanded is not None and total + sum(item[0] for item in stack) > max_expanded:
+            return Problem(
+                rule=RULE,
+                message=f"its aliases expand to more than {max_expanded:,} values",
+                suggestion="Write values out in full; gen-model writes no aliases.",
+                **where(event.start_mark),
+            )
     return None
 
 

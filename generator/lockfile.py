@@ -395,17 +395,32 @@ def _proposal_mismatch(item: dict, model: str, index: int) -> list[str]:
 
 def _located(text: str, path: Path, problems: list[tuple[tuple, str]]) -> list[Problem]:
     """Problems at their line and column in the lockfile (positions are found only now)."""
-    from generator.enrich.yaml_positions import load_with_positions
-
     try:
-        _, positions = load_with_positions(text)
-    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
-        positions = None
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        root = None
     located = []
     for key_path, message in problems[:20]:
-        line, col = positions.at(key_path) if positions is not None else (None, None)
+        line, col = _position(root, key_path)
         located.append(Problem(rule="lockfile", message=message, file=str(path), line=line, col=col))
     return located
+
+
+def _position(node, key_path: tuple) -> tuple[int | None, int | None]:
+    """Line and column of the deepest node along `key_path` (a key points at the key)."""
+    best = node.start_mark if node is not None else None
+    for key in key_path:
+        if isinstance(node, yaml.MappingNode):
+            pair = next((p for p in node.value if isinstance(p[0], yaml.ScalarNode) and p[0].value == str(key)), None)
+            if pair is None:
+                break
+            best, node = pair[0].start_mark, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            best = node.start_mark
+        else:
+            break
+    return (best.line + 1, best.column + 1) if best is not None else (None, None)
 
 
 def _read(path: Path) -> tuple[str, object]:
@@ -453,9 +468,9 @@ def load(project_dir: Path) -> Lockfile:
     text, data = _read(path)
     if data is None:  # empty, or comments only
         data = {}
-    if isinstance(data, dict) and data and data.get("version") != FORMAT_VERSION:
-        version = data.get("version")
-        if isinstance(version, int) and not isinstance(version, bool):
+    version = data.get("version") if isinstance(data, dict) else None
+    if isinstance(data, dict) and data and (type(version) is not int or version != FORMAT_VERSION):
+        if type(version) is int:  # `version: true` is no version (True == 1 in Python)
             raise ConfigError(
                 f"{path} has format version {version!r}; this gen-model reads version "
                 f"{FORMAT_VERSION}. Upgrade gen-model."
