@@ -254,6 +254,22 @@ def apply(
     run_command(body, as_json)
 
 
+def _bounded_request(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The request goes into the prompt and the model's YAML: refuse megabytes or binary."""
+    from generator import limits
+
+    if len(value) > limits.MAX_DESCRIPTION_CHARS:
+        raise click.BadParameter(
+            f"{len(value):,} characters; the limit is {limits.MAX_DESCRIPTION_CHARS:,}. Say what you want in a few "
+            "sentences.",
+            ctx=ctx,
+            param=param,
+        )
+    if "\x00" in value:
+        raise click.BadParameter("contains a NUL character", ctx=ctx, param=param)
+    return value
+
+
 def request_options(function):
     """--name and --layer: what the user fixes about the model before the LLM sees it."""
     from generator.proposal import LAYERS
@@ -268,7 +284,7 @@ def request_options(function):
 
 
 @cli.command()
-@click.argument("request")
+@click.argument("request", callback=_bounded_request)
 @request_options
 @project_options
 @click.option(
@@ -333,7 +349,7 @@ def generate(
 
 
 @cli.command()
-@click.argument("request")
+@click.argument("request", callback=_bounded_request)
 @request_options
 @project_options
 @click.option("--json", "as_json", is_flag=True, help="Print the prompt as JSON.")

@@ -135,11 +135,12 @@ def yaml_shape_problem(
     if fast is not None:
         try:
             return _scan_yaml(text, file, fast, max_depth, max_expanded, unique_keys)
-        except yaml.YAMLError:
+        except yaml.YAMLError as error:
             # libyaml looks far ahead in `[[[[...` and gives up at 1,000 levels before it
             # yields an event; PyYAML's own parser yields them as it goes, so the depth
-            # limit is found (or the syntax error is left to the loader, which locates it).
-            pass
+            # limit is found. Any other syntax error is left to the loader, which locates it.
+            if "nesting depth" not in str(error):
+                return None
     try:
         return _scan_yaml(text, file, yaml.SafeLoader, max_depth, max_expanded, unique_keys)
     except yaml.YAMLError:
@@ -246,6 +247,13 @@ def data_shape_problem(data: object, file: str | None, *, max_depth: int = MAX_D
                 message=f"mappings and lists nested more than {max_depth} deep at {path or '<top>'}",
                 file=file,
                 suggestion="Flatten the structure; no valid input nests this deep.",
+            )
+        if isinstance(value, str) and len(value) > MAX_SQL_CHARS:
+            return Problem(
+                rule=RULE,
+                message=f"{path or '<top>'} has {len(value):,} characters; no value may exceed {MAX_SQL_CHARS:,}",
+                file=file,
+                suggestion="Shorten it; no name, description or SQL needs this much.",
             )
         if isinstance(value, dict):
             keys = ((str(key)[:40], item) for key, item in value.items())

@@ -292,6 +292,14 @@ def _is_str_map(value, digest: bool = False) -> bool:
     )
 
 
+def _is_file_map(value) -> bool:
+    """path -> sha256, every path relative and inside the project (the lockfile is untrusted)."""
+    return _is_str_map(value, digest=True) and all(
+        key and not key.startswith(("/", "\\")) and ".." not in re.split(r"[\\/]", key) and ":" not in key
+        for key in value
+    )
+
+
 def _is_input(value) -> bool:
     if isinstance(value, list):  # the first format: just the columns used
         return all(isinstance(item, str) for item in value)
@@ -311,8 +319,8 @@ _ENTRY_FIELDS: dict[str, tuple[bool, object, str]] = {
     "layer": (True, lambda v: isinstance(v, str), "a layer name"),
     "requested": (False, _is_str_map, "a mapping of name/layer to strings"),
     "catalog_fingerprint": (False, lambda v: isinstance(v, str), "a sha256 string"),
-    "files": (True, lambda v: _is_str_map(v, digest=True), "a mapping of file path to sha256 (64 hex digits)"),
-    "adopted": (False, lambda v: _is_str_map(v, digest=True), "a mapping of file path to sha256 (64 hex digits)"),
+    "files": (True, _is_file_map, "a mapping of file path (inside the project) to sha256 (64 hex digits)"),
+    "adopted": (False, _is_file_map, "a mapping of file path (inside the project) to sha256 (64 hex digits)"),
     "inputs": (
         False,
         lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_input(i) for k, i in v.items()),

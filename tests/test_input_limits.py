@@ -273,7 +273,11 @@ def committed_lock() -> str:
                 "    files: 5\n    xfiles:\n      models/marts/a",
                 1,
             ),
-            "gen_model.lock:9:5: [lockfile] models.account_mrr[0].files must be a mapping of file path to sha256",
+            "gen_model.lock:9:5: [lockfile] models.account_mrr[0].files must be a mapping of file path (inside",
+        ),
+        (
+            lambda text: text.replace("      models/marts/account_mrr_v1.sql:", "      ../../../etc/passwd:", 1),
+            "gen_model.lock:9:5: [lockfile] models.account_mrr[0].files must be a mapping of file path (inside",
         ),
         (
             lambda text: text.replace("  - v: 1\n", "  - v: one\n", 1),
@@ -294,6 +298,7 @@ def committed_lock() -> str:
     ],
     ids=[
         "files-5",
+        "path-outside",
         "v-string",
         "duplicate-key",
         "models-7",
@@ -666,3 +671,9 @@ def test_a_garbled_run_lock_is_reported_not_a_crash(tmp_path, holder):
     with pytest.raises(LockError, match="another gen-model run \\(another process\\)"):
         with ProjectLock(tmp_path):
             pass
+
+
+@pytest.mark.parametrize("command", [[], ["context"]], ids=["generate", "context"])
+def test_a_request_of_megabytes_is_a_usage_error(tmp_path, command):
+    result = run(*command, "x" * 1_000_000, "--project-dir", str(tmp_path))
+    assert_clean_failure(result, 2, "1,000,000 characters; the limit is 4,000")
