@@ -677,3 +677,12 @@ def test_a_garbled_run_lock_is_reported_not_a_crash(tmp_path, holder):
 def test_a_request_of_megabytes_is_a_usage_error(tmp_path, command):
     result = run(*command, "x" * 1_000_000, "--project-dir", str(tmp_path))
     assert_clean_failure(result, 2, "1,000,000 characters; the limit is 4,000")
+
+
+def test_a_lockfile_cut_between_models_fails_verify(locked_sample_project):
+    lock = locked_sample_project / "gen_model.lock"
+    text = lock.read_text()
+    lock.write_text(text[: text.index("  monthly_revenue_by_tier:\n")])
+    result = run("verify", "--project-dir", str(locked_sample_project))
+    assert result.exit_code == 1, result.output
+    assert "monthly_revenue_by_tier v1 is generated (meta.gen_model) but not in gen_model.lock" in result.output
