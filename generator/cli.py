@@ -4,7 +4,8 @@
 is not a subcommand is taken as a request.
 
 Exit codes: 0 accepted and written (or nothing to do); 1 rejected by the gates or by dbt;
-2 usage or configuration error; 3 the LLM provider failed after its retries.
+2 usage or configuration error; 3 the LLM provider failed after its retries; 4 an
+unexpected error (a bug); 130 interrupted (Ctrl-C), everything being written rolled back.
 """
 
 from __future__ import annotations
@@ -124,23 +125,15 @@ class DefaultToGenerate(click.Group):
         with _Interrupts() as interrupts:
             try:
                 return super().invoke(ctx)
-            except (click.exceptions.Exit, click.exceptions.Abort):
-                if interrupts.received:
-                    _interrupted()
-                raise
             except KeyboardInterrupt:
                 _interrupted()
-            except click.ClickException:
-                if interrupts.received:
-                    _interrupted()
-                raise
-            except GenModelError as error:
-                if interrupts.received:
-                    _interrupted()
-                raise GenModelException(error) from None
             except Exception as error:
                 if interrupts.received:
-                    _interrupted()
+                    _interrupted()  # whatever dbt or a library made of the Ctrl-C
+                if isinstance(error, (click.ClickException, click.exceptions.Exit, click.exceptions.Abort)):
+                    raise
+                if isinstance(error, GenModelError):
+                    raise GenModelException(error) from None
                 _unexpected(error, _debug(ctx))
 
 

@@ -229,7 +229,9 @@ def _scan_yaml(text, file, loader, max_depth, max_expanded, unique_keys) -> Prob
     return None
 
 
-def data_shape_problem(data: object, file: str | None, *, max_depth: int = MAX_DATA_DEPTH) -> Problem | None:
+def data_shape_problem(
+    data: object, file: str | None, *, max_depth: int = MAX_DATA_DEPTH, max_chars: int | None = None
+) -> Problem | None:
     """A problem if plain data (parsed JSON/YAML, an LLM's tool input) nests too deep or is huge.
 
     Iterative, so it is safe on data that would make a recursive walker (jsonschema) fail.
@@ -248,10 +250,10 @@ def data_shape_problem(data: object, file: str | None, *, max_depth: int = MAX_D
                 file=file,
                 suggestion="Flatten the structure; no valid input nests this deep.",
             )
-        if isinstance(value, str) and len(value) > MAX_SQL_CHARS:
+        if max_chars is not None and isinstance(value, str) and len(value) > max_chars:
             return Problem(
                 rule=RULE,
-                message=f"{path or '<top>'} has {len(value):,} characters; no value may exceed {MAX_SQL_CHARS:,}",
+                message=f"{path or '<top>'} has {len(value):,} characters; no value may exceed {max_chars:,}",
                 file=file,
                 suggestion="Shorten it; no name, description or SQL needs this much.",
             )

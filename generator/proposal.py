@@ -536,6 +536,8 @@ def validate_proposal(
     if shape is not None:
         raise ProposalError("the proposal is not accepted", [shape])
     too_large = _size_problems(data, file, positions)
+    long_value = None if too_large else limits.data_shape_problem(data, file, max_chars=limits.MAX_SQL_CHARS)
+    too_large += [long_value] if long_value is not None else []
     if too_large:
         raise ProposalError(f"the proposal is over the input limits ({len(too_large)} problem(s))", too_large)
     validator = jsonschema.Draft202012Validator(_top_level_schema())
