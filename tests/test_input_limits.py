@@ -461,7 +461,11 @@ def _interrupt_apply(project: Path, wait_for: str) -> subprocess.CompletedProces
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, "".join(seen) + stderr)
 
 
-@pytest.mark.parametrize("wait_for", ["reading the project", "dbt build --select"])
+@pytest.mark.parametrize(
+    "wait_for",
+    ["reading the project", "reading the project (dbt parse + warehouse): done", "dbt build --select"],
+    ids=["dbt-parse", "gates", "dbt-build"],
+)
 def test_ctrl_c_exits_130_in_one_line_with_the_project_unchanged(sample_project, wait_for):
     for path in (sample_project / "models").rglob("account_mrr*"):
         path.unlink()  # so apply writes and builds a new model
