@@ -223,7 +223,7 @@ def _scan_yaml(text, file, loader, max_depth, max_expanded, unique_keys) -> Prob
             return Problem(
                 rule=RULE,
                 message=f"its aliases expand to more than {max_expanded:,} values",
-                suggestion="Write values out in full; gen-model writes no aliases.",
+                suggestion="Write the values out in full instead of through aliases.",
                 **where(event.start_mark),
             )
     return None

@@ -690,3 +690,26 @@ def test_a_lockfile_cut_between_models_fails_verify(locked_sample_project):
     result = run("verify", "--project-dir", str(locked_sample_project))
     assert result.exit_code == 1, result.output
     assert "monthly_revenue_by_tier v1 is generated (meta.gen_model) but not in gen_model.lock" in result.output
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"name: \xff\xfe\n", "dbt_project.yml:1:7: [input] byte 0xff is not valid UTF-8"),
+        (b"a: " + b"[" * 5000, "dbt_project.yml:1:35: [input] mappings and lists nested more than 32 deep"),
+        (BILLION_LAUGHS.encode(), "dbt_project.yml:7:8: [input] its aliases expand to more than 1,000,000 values"),
+        (b"- name\n", "dbt_project.yml must be a mapping"),
+    ],
+    ids=["binary", "deep", "laughs", "a-list"],
+)
+def test_a_hostile_dbt_project_file_is_a_located_usage_error(tmp_path, content, expected):
+    (tmp_path / "dbt_project.yml").write_bytes(content)
+    result = run("verify", "--project-dir", str(tmp_path))
+    assert_clean_failure(result, 2, expected)
+
+
+def test_a_dbt_project_file_with_anchors_still_loads(tiny_project):
+    from generator.project import load_project
+
+    (tiny_project / "dbt_project.yml").write_text("name: tiny\nprofile: tiny\nvars: {a: &x [1, 2], b: *x}\n")
+    assert load_project(tiny_project).config["vars"]["b"] == [1, 2]
