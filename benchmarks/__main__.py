@@ -20,6 +20,7 @@ QUICK = (
     ("catalog-slice tokens at 10/100/1,000 relations (issue 3)", ["context_tokens.py"]),
     ("gates on the DuckDB-NSQL corpus: false rejects (issue 3)", ["nsql_gates.py"]),
     ("mutation score: derived tests vs unique+not_null (issue 4)", ["mutation_score.py"]),
+    ("realistic bugs: unit, data tests, both vs unique+not_null (issue 13)", ["realistic_bugs.py"]),
     ("data diff speed on millions of rows (issue 6)", ["diff_speed.py", "--rows", "2000000"]),
 )
 SLOW = (

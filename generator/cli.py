@@ -285,6 +285,16 @@ def request_options(function):
 )
 @click.option("--model", "models", multiple=True, help="Model id; repeat for a ladder, cheapest first.")
 @click.option("--max-attempts", type=click.IntRange(1, 10), help="LLM calls in all, repairs included (default 3).")
+@click.option(
+    "--llm-timeout",
+    type=click.FloatRange(0, 3600, min_open=True),
+    help="Seconds one LLM call may take, the SDK's retries included (default 120); then exit 3.",
+)
+@click.option(
+    "--llm-run-timeout",
+    type=click.FloatRange(0, 3600, min_open=True),
+    help="Seconds all LLM calls of the run may take together (default 300); then exit 3.",
+)
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
@@ -303,6 +313,8 @@ def generate(
     provider,
     models,
     max_attempts,
+    llm_timeout,
+    llm_run_timeout,
     dry_run,
     as_json,
     allow_nondeterministic,
@@ -335,6 +347,8 @@ def generate(
             provider=provider,
             models=tuple(m for value in models for m in value.split(",") if m),
             max_attempts=max_attempts,
+            llm_timeout=llm_timeout,
+            llm_run_timeout=llm_run_timeout,
         )
         return pipeline.generate(project, wanted, options)
 
@@ -560,13 +574,64 @@ def mutate(model, project_dir, profiles_dir, target, as_json, fail_under) -> Non
     except GenModelError as error:
         raise GenModelException(error) from None
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format_text())
-    if fail_under is not None and report.score < fail_under:
+    if fail_under is not None and report.score is not None and report.score < fail_under:
         click.echo(
             f"mutation score {report.score:.2f} is below --fail-under {fail_under:.2f}: "
             f"{len(report.with_status('survived'))} mutant(s) survived",
             err=True,
         )
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--to", "to_target", required=True, type=click.Choice(["spark", "databricks"]), help="The engine.")
+@click.option(
+    "--time-zone-pinned",
+    is_flag=True,
+    help="Both targets pin the same session time zone (as profiles.yml.example does).",
+)
+@click.option(
+    "--prove",
+    is_flag=True,
+    help="Run the unit-test rows and a sample of the real inputs on DuckDB and a local Spark; rows must match.",
+)
+@project_options
+def port(model, to_target, time_zone_pinned, prove, project_dir, profiles_dir, target) -> None:
+    """Check MODEL for DuckDB constructs whose rows differ on another engine; print its SQL there.
+
+    Refused, each at its line and column with the rewrite that means the same on both:
+    regexp_replace without 'g', round of a double, casts of fractions to integers,
+    date_diff other than days between dates, weekday numbers, substring from 0, ASOF
+    joins, unguarded division, time-zone-dependent parts. With --prove, the model's
+    unit-test rows and a sample of its real inputs run on both engines and must give
+    identical rows (exit 1 with the differing rows otherwise). Writes nothing.
+    """
+    from generator.port.model import port_model
+    from generator.project import load_project
+
+    try:
+        project = load_project(project_dir, profiles_dir, target)
+        ported = port_model(project, model, to_target, same_time_zone=time_zone_pinned, prove=prove)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(f"-- {ported.name} ({ported.path}) for {ported.target}: no construct with a known difference")
+    proof = ported.proof
+    if proof is not None:
+        engines = ", ".join(f"{engine} {version}" for engine, version in proof.engines.items())
+        for row_set in proof.sets:
+            verdict = "identical" if row_set.equal else "DIFFERENT"
+            click.echo(f"-- {verdict}: {row_set.name}, {row_set.rows} rows ({engines})")
+            for row in row_set.only_duckdb:
+                click.echo(f"--   only on duckdb: {row}")
+            for row in row_set.only_target:
+                click.echo(f"--   only on {proof.target}: {row}")
+        if not proof.holds:
+            click.echo(
+                f"error: {ported.name} gives other rows on {proof.target}; it is not portable as written", err=True
+            )
+            sys.exit(1)
+    click.echo(ported.sql, nl=False)
 
 
 def main() -> None:

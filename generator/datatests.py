@@ -24,6 +24,9 @@ class DataTest:
     reason: str = ""
     kind: str = ""  # grain | not_null | accepted_values | relationships | range | rowcount | invariant
     where: str | None = None  # dbt's `where:` config (filters the model, never compare_model)
+    # Where the evidence comes from: proven (by the SQL) | inherited (an upstream test) |
+    # observed (today's data; never emitted, see generator.derive). Not written to the YAML.
+    evidence: str = field(default="proven", compare=False)
 
     def to_yaml(self) -> dict | str:
         """The YAML entry under `data_tests:`."""

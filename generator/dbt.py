@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,12 +109,17 @@ def release_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def invoke(project: Project, args: list[str], manifest: Any = None) -> DbtOutcome:
-    """Run one dbt command in-process for `project`; never raises for dbt failures."""
+def invoke(
+    project: Project, args: list[str], manifest: Any = None, listeners: tuple[Callable[[Any], None], ...] = ()
+) -> DbtOutcome:
+    """Run one dbt command in-process for `project`; never raises for dbt failures.
+
+    `listeners` receive every dbt event as it happens (progress output, for example).
+    """
     from dbt.cli.main import dbtRunner
 
     messages = DbtMessages()
-    runner = dbtRunner(manifest=manifest, callbacks=[messages])
+    runner = dbtRunner(manifest=manifest, callbacks=[messages, *listeners])
     command, rest = args[0], args[1:]
     full_args = [command, *project.dbt_args(), *_QUIET, *rest]
     with in_directory(project.project_dir):

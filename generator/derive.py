@@ -8,13 +8,14 @@ evidence in the test's `meta.reason`:
                    aggregate per group of non-null values, a pass-through of a column that
                    is not_null upstream (and not on the nullable side of an outer join)
   accepted_values  text passed through from a column with accepted_values upstream, less
-                   what the where clauses on its way exclude; else a bounded profile (at
-                   most 12 short distinct values, each seen at least twice on average) of
-                   a column that is not an id
+                   what the where clauses on its way exclude; the values a where clause
+                   admits; the literal outputs of a CASE. Never a profile of today's data:
+                   a new store or product is legitimate tomorrow
   relationships    a pass-through of a column with a relationships test upstream (same
                    target), or of the primary key of the upstream relation it is read from
   accepted_range   a lower bound the SQL gives: counts >= 0 (>= 1 per group), sums of
-                   non-negative inputs >= 0; [0, 1] for a filtered count over its total
+                   non-negative inputs >= 0; [0, 1] for a filtered count over its total.
+                   An input that is merely non-negative today gives no bound
   equal_rowcount / fewer_rows_than
                    one row (at most one) per row of the driving input, read from the
                    joins (to unique keys only), filters and grouping on the way to it
@@ -22,13 +23,17 @@ evidence in the test's `meta.reason`:
                    a filtered count (or a sum of non-negative values) is at most the
                    unfiltered one over the same rows; disjoint filters add up to at most it
 
+Each test says where its evidence comes from (`DataTest.evidence`): *proven* by the SQL,
+*inherited* from an upstream test, or *observed* in today's data. Observed facts can break
+on legitimate new data, so none is emitted as a test; they are listed in the notes.
+
 Candidates then face the hollow-test gate (generator.hollow): kept only if they pass on
 the real result and fail on a corrupted copy of it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from sqlglot import exp
@@ -160,7 +165,8 @@ class _Deriver:
             return
         reason = self.facts.never_null(definition.scope, definition.expression)
         if reason:
-            self.add(DataTest("not_null", name, reason=f"never null: {reason}", kind="not_null"))
+            evidence = "inherited" if "upstream" in reason else "proven"
+            self.add(DataTest("not_null", name, reason=f"never null: {reason}", kind="not_null", evidence=evidence))
 
     def accepted_values(self, name: str, data_type: str, definition) -> None:
         if not _is_text(data_type):
@@ -178,7 +184,8 @@ class _Deriver:
                 if len(values) < len(upstream.accepted_values):
                     reason += f"; where {' and '.join(notes)} leaves {len(values)} of them"
                 if values:
-                    self.add(DataTest("accepted_values", name, {"values": values}, reason, "accepted_values"))
+                    test = DataTest("accepted_values", name, {"values": values}, reason, "accepted_values")
+                    self.add(replace(test, evidence="inherited"))
                 return
             if allowed is not None:
                 values = sorted(allowed - excluded)
@@ -195,19 +202,45 @@ class _Deriver:
                 return
             if upstream is not None and upstream.unique:
                 return  # an id, unique upstream: never a fixed set
+        literals = self._case_literals(definition)
+        if literals:
+            self.add(
+                DataTest(
+                    "accepted_values",
+                    name,
+                    {"values": literals},
+                    "the CASE that computes it returns only these literals",
+                    "accepted_values",
+                )
+            )
+            return
         if profile is None or profile.values is None or _id_like(name):
             return
-        values = [v for v in profile.values if v not in (base and self.facts.value_filters(steps)[1] or ())]
-        self.add(
-            DataTest(
-                "accepted_values",
-                name,
-                {"values": values},
-                f"bounded profile: {len(values)} distinct values in {self.rows:,} rows of the dry run "
-                f"(at most {CATEGORICAL_MAX_DISTINCT} allowed)",
-                "accepted_values",
-            )
+        # Today's few values are no domain: a new store or product would fail the build.
+        self.result.notes.append(
+            f"{name}: {len(profile.values)} distinct values today, but no upstream test or SQL bounds them; "
+            "no accepted_values test (it would fail on legitimate new data)"
         )
+
+    def _case_literals(self, definition) -> list[str] | None:
+        """The string literals a CASE (its every branch and else) can return, sorted."""
+        core = self.facts.core(definition) if definition is not None else None
+        if core is None:
+            return None
+        expression = unwrap(core.expression)
+        if not isinstance(expression, exp.Case):
+            return None
+        outputs = [unwrap(branch.args.get("true")) for branch in expression.args.get("ifs") or []]
+        default = expression.args.get("default")
+        outputs.append(unwrap(default) if default is not None else exp.null())
+        values = set()
+        for output in outputs:
+            if isinstance(output, exp.Null):
+                continue
+            if not (isinstance(output, exp.Literal) and output.is_string):
+                return None
+            values.add(output.this)
+        return sorted(values) or None
 
     def relationships(self, name: str, definition) -> None:
         if definition is None:
@@ -229,6 +262,7 @@ class _Deriver:
                     f"passes through {base.display()}, which has a relationships test to "
                     f"{target.display}.{key.to_column} upstream",
                     "relationships",
+                    evidence="inherited",
                 )
             )
             return
@@ -243,6 +277,7 @@ class _Deriver:
                     {"to": display, "field": base.column},
                     f"passes through {base.display()}, the unique key of {display}",
                     "relationships",
+                    evidence="inherited",
                 )
             )
 
@@ -267,6 +302,12 @@ class _Deriver:
             return
         bound = self.facts.lower_bound(definition.scope, expression)
         if bound is None:
+            return
+        if bound.observed:
+            self.result.notes.append(
+                f"{name}: >= {_bound_value(bound.value)} today ({bound.reason}), but no test upstream says so; "
+                "no accepted_range test"
+            )
             return
         self.add(
             DataTest(
@@ -389,7 +430,7 @@ class _Deriver:
         except Exception:
             return False
         bound = self.facts.lower_bound(shape.scope, argument)
-        return bound is not None and bound.value >= 0
+        return bound is not None and bound.value >= 0 and not bound.observed
 
     # -- all -------------------------------------------------------------------------------
 
@@ -398,9 +439,7 @@ class _Deriver:
             for test in grain_tests(self.grain, self.rows if self.ctx.result else None):
                 self.add(test)
         if self.facts.root is None:
-            self.result.notes.append(
-                "the SQL could not be analysed (no qualified tree): tests come from the profile only"
-            )
+            self.result.notes.append("the SQL could not be analysed (no qualified tree): only the grain is tested")
         shapes: dict[str, AggregateShape] = {}
         for column in self.columns:
             definition = self.facts.output(column.name)

@@ -27,6 +27,7 @@ from generator.datatests import PACKAGE, DataTest
 from generator.errors import BuildError, ConfigError, GenModelError, Problem
 from generator.gates.base import GateContext
 from generator.hollow import Verdict, hollow_gate
+from generator.inert import make_inert
 from generator.project import Project
 from generator.proposal import ColumnSpec, Proposal
 from generator.testsql import canonical_name, catalog_resolver
@@ -218,8 +219,8 @@ def open_model(project: Project, catalog: Catalog, relation: Relation, node, san
         return ModelContext(relation, node, path, ctx, True, notes)
     first = report.problems[0].message if report.problems else "it does not parse"
     notes.append(
-        f"{relation.original_file_path} could not be analysed ({first}); tests come from profiling the built "
-        f"relation only, and there is no unit test"
+        f"{relation.original_file_path} could not be analysed ({first}); only its grain can be tested (today's "
+        f"values are no evidence), and there is no unit test"
     )
     outcome = sandbox.materialise(f"select * from {relation.relation_name}")
     ctx.result = DryRunResult(
@@ -307,7 +308,8 @@ def _commented(value):
 
 def unit_test_yaml(unit_test: UnitTest) -> CommentedMap:
     """The unit test for YAML: rows one per line (flow mappings), as people write them."""
-    data = unit_test.to_yaml()
+    # Rows come from the warehouse: what dbt would render is written inert (generator.inert).
+    data = make_inert(unit_test.to_yaml())
     entry = CommentedMap()
     for key, value in data.items():
         if key == "given":
@@ -360,7 +362,8 @@ def _tests_key(entry: dict) -> str:
     return "tests" if "tests" in entry and "data_tests" not in entry else "data_tests"
 
 
-def _append_test(entry: CommentedMap, test: DataTest) -> None:
+def _append_test(entry: CommentedMap, test: DataTest, path: tuple) -> None:
+    """Add `test` under `entry`, which sits at `path` in the file (its render count depends on it)."""
     key = _tests_key(entry)
     tests = entry.get(key)
     if tests is None:
@@ -368,7 +371,7 @@ def _append_test(entry: CommentedMap, test: DataTest) -> None:
         entry[key] = tests
     if getattr(tests, "fa", None) is not None and tests.fa.flow_style():
         tests.fa.set_block_style()  # a mapping does not read well inside [a, b]
-    tests.append(_commented(test.to_yaml()))
+    tests.append(_commented(make_inert(test.to_yaml(), (*path, key, len(tests)))))
 
 
 def add_to_yaml(
@@ -393,13 +396,13 @@ def add_to_yaml(
         block = CommentedMap()
         block["name"] = model
         models.append(block)
-    target = block
+    target, path = block, ()
     if version is not None and block.get("versions"):
         entry = next((v for v in block["versions"] if str(v.get("v")) == str(version)), None)
         if entry is None:
             raise ConfigError(f"{file} has no version {version} of {model}")
         if entry.get("columns") is not None or not block.get("columns"):
-            target = entry
+            target, path = entry, ("versions", 0)
     for test in column_tests:
         columns = target.get("columns")
         if columns is None:
@@ -411,9 +414,9 @@ def add_to_yaml(
             column = CommentedMap()
             column["name"] = test.column
             columns.append(column)
-        _append_test(column, test)
+        _append_test(column, test, (*path, "columns", 0))
     for test in model_tests:
-        _append_test(target, test)
+        _append_test(target, test, path)
     if unit_tests:
         existing = document.get("unit_tests")
         if existing is None:

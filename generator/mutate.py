@@ -31,7 +31,19 @@ fixtures, compared with the expected rows as dbt compares them. A mutant is
               contract) its columns or types differ from the contract;
   survived    none of the above (reported with its diff).
 
-score = killed / (killed + survived).
+score = killed / (killed + survived); with nothing killed or survived there is nothing to
+score (None, printed as such), never a perfect 1.00. Kills are also counted per kind of
+test: unit test, data tests, contract.
+
+Held-out operators are applied too but never shown to the unit-test row search
+(generator.unit_fixtures skips them), so their score is not circular:
+
+  value-set        drop one value of an `in (...)` list; compare with a sibling value of
+                   the column's accepted_values instead of the one the SQL names
+  date-unit        date_trunc('month', x) -> 'week' (week -> day, day -> month, ...)
+  distinct-add     count(x) -> count(distinct x), sum(x) -> sum(distinct x)
+  nullif           nullif(x, y) -> x
+  partition        drop one key of a window's partition by
 """
 
 from __future__ import annotations
@@ -64,6 +76,8 @@ OPERATORS = (
     "case-branches",
     "join-key",
 )
+HELD_OUT = ("value-set", "date-unit", "distinct-add", "nullif", "partition")
+DATE_UNITS = {"MONTH": "WEEK", "WEEK": "DAY", "DAY": "MONTH", "YEAR": "QUARTER", "QUARTER": "MONTH", "HOUR": "DAY"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,11 @@ class Mutant:
     def label(self) -> str:
         where = f" (line {self.line})" if self.line else ""
         return f"#{self.index} {self.operator}: {self.description}{where}"
+
+    @property
+    def held_out(self) -> bool:
+        """An operator the unit-test row search never sees (its score is not circular)."""
+        return self.operator in HELD_OUT
 
 
 # -- enumeration ------------------------------------------------------------------------------
@@ -122,9 +141,10 @@ def _replace(node: exp.Expression, new: exp.Expression) -> None:
     node.replace(new)
 
 
-def _edits_for(node: exp.Expression, source_columns) -> Iterator[tuple]:
+def _edits_for(node: exp.Expression, source_columns, siblings: dict | None = None) -> Iterator[tuple]:
     """(operator, description, edit[, anchor]) for every mutation that applies at `node`;
     the anchor (default: the node) is where the mutant's line number points."""
+    siblings = siblings or {}
     if isinstance(node, exp.Join):
         side = (node.side or "").upper()
         kind = (node.kind or "").upper()
@@ -244,6 +264,59 @@ def _edits_for(node: exp.Expression, source_columns) -> Iterator[tuple]:
                 case.set("default", then)
 
             yield "case-branches", f"swap then and else of `{_short(node)}`", swap_default
+    yield from _held_out_edits(node, siblings)
+
+
+def _held_out_edits(node: exp.Expression, siblings: dict[str, tuple[str, ...]]) -> Iterator[tuple]:
+    """The held-out operators (see the module docstring) at `node`."""
+    if isinstance(node, exp.In) and len(node.expressions) >= 2:
+        for index, value in enumerate(node.expressions):
+
+            def drop_value(found: exp.Expression, index=index) -> None:
+                found.set("expressions", [e.copy() for i, e in enumerate(found.expressions) if i != index])
+
+            yield "value-set", f"drop {_short(value)} from `{_short(node)}`", drop_value
+    if isinstance(node, (exp.EQ, exp.NEQ)):
+        literal = node.expression if isinstance(node.expression, exp.Literal) else None
+        if literal is not None and literal.is_string:
+            other = next((v for v in siblings.get(literal.this, ()) if v != literal.this), None)
+            if other is not None:
+
+                def sibling(found: exp.Expression, other=other) -> None:
+                    found.expression.replace(exp.Literal.string(other))
+
+                yield "value-set", f"`{_short(node)}` with '{other}' instead", sibling
+    if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)):
+        unit = node.args.get("unit")
+        name = (unit.name if unit is not None else "").upper()
+        if name in DATE_UNITS:
+            target = DATE_UNITS[name]
+
+            def change_unit(found: exp.Expression, target=target) -> None:
+                found.set("unit", exp.Literal.string(target) if isinstance(unit, exp.Literal) else exp.var(target))
+
+            yield "date-unit", f"`{_short(node)}`: {name.lower()} -> {target.lower()}", change_unit
+    if isinstance(node, (exp.Count, exp.Sum)) and node.this is not None:
+        if not isinstance(node.this, (exp.Star, exp.Distinct)):
+
+            def add_distinct(found: exp.Expression) -> None:
+                found.set("this", exp.Distinct(expressions=[found.this.copy()]))
+
+            yield "distinct-add", f"`{_short(node)}` -> distinct", add_distinct
+    if isinstance(node, exp.Nullif):
+
+        def drop_nullif(found: exp.Expression) -> None:
+            found.replace(found.this.copy())
+
+        yield "nullif", f"`{_short(node)}` -> `{_short(node.this)}`", drop_nullif
+    if isinstance(node, exp.Window):
+        for index, key in enumerate(node.args.get("partition_by") or []):
+
+            def drop_partition(found: exp.Expression, index=index) -> None:
+                keys = [k.copy() for i, k in enumerate(found.args.get("partition_by") or []) if i != index]
+                found.set("partition_by", keys or None)
+
+            yield "partition", f"drop `{_short(key)}` from a window's partition by", drop_partition
 
 
 def _in_join_condition(node: exp.Expression) -> bool:
@@ -387,27 +460,35 @@ def enumerate_mutants(ctx: GateContext, tree: exp.Expression | None = None) -> l
     if tree is None:
         return []
     columns = source_columns(ctx)
+    # A literal's siblings: the other accepted values of any input column that accepts it.
+    siblings: dict[str, tuple[str, ...]] = {}
+    for relation in ctx.relations.values():
+        for column in relation.columns:
+            for value in column.accepted_values or ():
+                siblings.setdefault(value, tuple(column.accepted_values))
     original = _sql(tree)
     nodes = list(tree.walk())
     seen = {original}
     mutants: list[Mutant] = []
-    for position, node in enumerate(nodes):
-        for operator, description, edit, *anchor in _edits_for(node, columns):
-            copy = tree.copy()
-            target = list(copy.walk())[position]
-            try:
-                edit(target)
-                text = _sql(copy)
-            except Exception:  # an edit that does not fit this shape of tree
-                continue
-            if text in seen:
-                continue
-            seen.add(text)
-            span = node_span(anchor[0] if anchor else node)
-            line = line_col(ctx.templated.sql, span[0])[0] if span and ctx.templated else None
-            if ctx.templated is not None:
-                description = ctx.templated.restore(description)
-            mutants.append(Mutant(len(mutants) + 1, operator, description, line, copy))
+    # The searched operators first, the held-out ones after: their numbers stay put.
+    edits = [(p, n, e) for p, n in enumerate(nodes) for e in _edits_for(n, columns, siblings)]
+    edits = [item for item in edits if item[2][0] not in HELD_OUT] + [item for item in edits if item[2][0] in HELD_OUT]
+    for position, node, (operator, description, edit, *anchor) in edits:
+        copy = tree.copy()
+        target = list(copy.walk())[position]
+        try:
+            edit(target)
+            text = _sql(copy)
+        except Exception:  # an edit that does not fit this shape of tree
+            continue
+        if text in seen:
+            continue
+        seen.add(text)
+        span = node_span(anchor[0] if anchor else node)
+        line = line_col(ctx.templated.sql, span[0])[0] if span and ctx.templated else None
+        if ctx.templated is not None:
+            description = ctx.templated.restore(description)
+        mutants.append(Mutant(len(mutants) + 1, operator, description, line, copy))
     return mutants
 
 
@@ -488,8 +569,28 @@ class MutationReport:
         return self.killed + len(self.with_status("survived"))
 
     @property
-    def score(self) -> float:
-        return round(self.killed / self.total, 4) if self.total else 1.0
+    def score(self) -> float | None:
+        """Killed over counted mutants; None when nothing counts (never a perfect 1.00)."""
+        return round(self.killed / self.total, 4) if self.total else None
+
+    def killed_by_kind(self, kind: str) -> int:
+        """Mutants a kind of test kills: 'unit test', 'contract' or 'data test'."""
+
+        def is_kind(name: str) -> bool:
+            if kind == "data test":
+                return not name.startswith(("unit test", "contract"))
+            return name.startswith(kind)
+
+        return sum(1 for o in self.with_status("killed") if any(is_kind(n) for n in o.killed_by))
+
+    def held_out(self) -> tuple[int, int, float | None]:
+        """(killed, counted, score) over the held-out operators alone."""
+        counted = [o for o in self.outcomes if o.mutant.held_out and o.status in ("killed", "survived")]
+        killed = sum(1 for o in counted if o.status == "killed")
+        return killed, len(counted), (round(killed / len(counted), 4) if counted else None)
+
+    def score_text(self) -> str:
+        return "nothing to score" if self.score is None else f"score {self.score:.2f}"
 
     def to_dict(self) -> dict:
         return {
@@ -497,6 +598,8 @@ class MutationReport:
             "killed": self.killed,
             "total": self.total,
             "score": self.score,
+            "killed_by": {kind: self.killed_by_kind(kind) for kind in ("unit test", "data test", "contract")},
+            "held_out": dict(zip(("killed", "total", "score"), self.held_out(), strict=True)),
             "survivors": [o.to_dict() for o in self.with_status("survived")],
             "equivalent": [o.to_dict() for o in self.with_status("equivalent")],
             "invalid": [o.to_dict() for o in self.with_status("invalid")],
@@ -508,9 +611,14 @@ class MutationReport:
         }
 
     def format_text(self) -> str:
+        held_killed, held_total, held_score = self.held_out()
+        held = "nothing to score" if held_score is None else f"score {held_score:.2f}"
         lines = [
-            f"{self.model}: {self.killed}/{self.total} mutants killed (score {self.score:.2f}) by "
+            f"{self.model}: {self.killed}/{self.total} mutants killed ({self.score_text()}) by "
             f"{self.data_tests} data tests and {self.unit_tests} unit test(s)",
+            f"  killed by the unit test: {self.killed_by_kind('unit test')}, by data tests: "
+            f"{self.killed_by_kind('data test')}, by the contract: {self.killed_by_kind('contract')}",
+            f"  held out (operators the unit-test rows were not chosen for): {held_killed}/{held_total} ({held})",
             f"  equivalent (not counted): {len(self.with_status('equivalent'))}, "
             f"invalid (not counted): {len(self.with_status('invalid'))}",
         ]

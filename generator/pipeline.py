@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from generator import __version__, dbt
+from generator import __version__, dbt, inert
 from generator.catalog import Catalog
 from generator.catalog_builder import build_catalog
 from generator.datatests import DataTest, grain_tests
@@ -211,16 +211,18 @@ def plan(
         unit_tests_for_version=unit_tests_for_version,
         deprecation_date=deprecation_date,
     )
-    if accepted.unit_test is None:
-        return planned
-    # Fixture rows read best one per line (`- {id: 1, ...}`); the writer dumps mappings as
-    # blocks, so the new unit test's rows are re-flowed here (nothing else in the file).
-    name = unit_test_name(proposal.name, planned.version)
-    files = tuple(
-        replace(file, content=compact_unit_test_rows(file.content, {name})) if file.path.suffix == ".yml" else file
-        for file in planned.files
-    )
-    return replace(planned, files=files)
+    if accepted.unit_test is not None:
+        # Fixture rows read best one per line (`- {id: 1, ...}`); the writer dumps mappings as
+        # blocks, so the new unit test's rows are re-flowed here (nothing else in the file).
+        name = unit_test_name(proposal.name, planned.version)
+        files = tuple(
+            replace(file, content=compact_unit_test_rows(file.content, {name})) if file.path.suffix == ".yml" else file
+            for file in planned.files
+        )
+        planned = replace(planned, files=files)
+    # The final bytes: dbt renders them later, outside any sandbox (generator.inert).
+    inert.check_files((project.relative(file.path), file.content) for file in planned.files)
+    return planned
 
 
 def _drop_relation(catalog: Catalog, plan_: WritePlan, project: Project) -> None:
@@ -549,6 +551,8 @@ class Request:
     provider: str | None = None
     models: tuple[str, ...] = ()
     max_attempts: int | None = None
+    llm_timeout: float | None = None  # seconds per LLM call (None: environment, config, default)
+    llm_run_timeout: float | None = None  # seconds for all LLM calls of the run
 
 
 def _style_example(project: Project, catalog: Catalog, layer: str | None) -> str | None:
@@ -624,6 +628,8 @@ def generate(project: Project, request: Request, options: Options, provider=None
             provider=request.provider,
             models=list(request.models) or None,
             max_attempts=request.max_attempts,
+            llm_timeout=request.llm_timeout,
+            llm_run_timeout=request.llm_run_timeout,
         )
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
             catalog = build_catalog(project)

@@ -2,7 +2,8 @@
 
 Each setting is resolved from, highest first: CLI flags, the environment, a config file,
 then defaults. Environment variables: `GEN_MODEL_PROVIDER`, `GEN_MODEL_MODELS` (comma
-separated), `GEN_MODEL_MAX_ATTEMPTS`, and `GEN_MODEL_CONFIG` (path of the config file).
+separated), `GEN_MODEL_MAX_ATTEMPTS`, `GEN_MODEL_LLM_TIMEOUT`, `GEN_MODEL_LLM_RUN_TIMEOUT`,
+and `GEN_MODEL_CONFIG` (path of the config file).
 
 The config file is `.gen-model.yml` in the project directory, or the file `GEN_MODEL_CONFIG`
 names. Every key is optional; an unknown key is an error naming the file and the key:
@@ -13,6 +14,10 @@ names. Every key is optional; an unknown key is an error naming the file and the
       - claude-sonnet-5-5      # the last one repeats. openai has no default: name your model.
     max_attempts: 3            # 1 call + at most 2 repair calls (1-10)
     max_output_tokens: 16000   # per call; an answer cut off there is a failed attempt
+    llm_timeout: 120           # seconds one LLM call may take in all, the SDK's retries
+                               # included (also GEN_MODEL_LLM_TIMEOUT, or --llm-timeout)
+    llm_run_timeout: 300       # seconds all LLM calls of one run may take together
+                               # (also GEN_MODEL_LLM_RUN_TIMEOUT, or --llm-run-timeout)
     base_url: http://localhost:11434/v1  # the provider's endpoint. Default: the SDK's own
                                # (it reads ANTHROPIC_BASE_URL / OPENAI_BASE_URL)
     effort: low                # anthropic only: output_config.effort; default: the model's
@@ -47,6 +52,8 @@ CONFIG_KEYS = (
     "models",
     "max_attempts",
     "max_output_tokens",
+    "llm_timeout",
+    "llm_run_timeout",
     "base_url",
     "effort",
     "temperature",
@@ -56,6 +63,11 @@ CONFIG_KEYS = (
     "deprecation_days",
 )
 MAX_ATTEMPTS_LIMIT = 10
+# How long gen-model waits for the LLM. Without a bound of its own a hanging provider holds
+# the project lock and the warehouse for the SDK's read timeout (600 s) times its retries.
+DEFAULT_LLM_TIMEOUT_S = 120.0
+DEFAULT_LLM_RUN_TIMEOUT_S = 300.0
+LLM_TIMEOUT_LIMIT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class Settings:
     models: tuple[str, ...] = DEFAULT_LADDER
     max_attempts: int = 3
     max_output_tokens: int = 16_000
+    llm_timeout: float = DEFAULT_LLM_TIMEOUT_S  # seconds per call, the SDK's retries included
+    llm_run_timeout: float = DEFAULT_LLM_RUN_TIMEOUT_S  # seconds for every call of one run
     base_url: str | None = None
     effort: str | None = None
     temperature: float | None = 0.0
@@ -117,6 +131,24 @@ def _integer(value: object, where: str, key: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{where}: {key} must be a whole number from {low} to {high}, got {value!r}")
     return value
+
+
+def _seconds(value: object, where: str, key: str) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ConfigError(f"{where}: {key} must be a number of seconds, got {value!r}") from None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= LLM_TIMEOUT_LIMIT_S
+        or value != value  # NaN
+    ):
+        raise ConfigError(
+            f"{where}: {key} must be a number of seconds above 0 and at most {LLM_TIMEOUT_LIMIT_S:g}, got {value!r}"
+        )
+    return float(value)
 
 
 def _pricing(value: object, where: str) -> dict[str, ModelPrice]:
@@ -182,6 +214,8 @@ def resolve_settings(
     provider: str | None = None,
     models: str | list[str] | tuple[str, ...] | None = None,
     max_attempts: int | None = None,
+    llm_timeout: float | None = None,
+    llm_run_timeout: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings from CLI flags (the keyword arguments), the environment, the config file, defaults.
@@ -220,6 +254,20 @@ def resolve_settings(
         "",
         None,
         lambda v, w: _integer(v, w, "max_output_tokens", 256, 1_000_000),
+    )
+    take(
+        "llm_timeout",
+        llm_timeout,
+        "--llm-timeout",
+        "GEN_MODEL_LLM_TIMEOUT",
+        lambda v, w: _seconds(v, w, "llm_timeout"),
+    )
+    take(
+        "llm_run_timeout",
+        llm_run_timeout,
+        "--llm-run-timeout",
+        "GEN_MODEL_LLM_RUN_TIMEOUT",
+        lambda v, w: _seconds(v, w, "llm_run_timeout"),
     )
     take("budget_tokens", None, "", None, lambda v, w: _integer(v, w, "budget_tokens", 0, 1_000_000))
     take("pricing", None, "", None, _pricing)

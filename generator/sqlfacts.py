@@ -75,6 +75,9 @@ class Definition:
 class Bound:
     value: Decimal
     reason: str
+    # True when the bound rests on today's data (an upstream column's minimum), not on the
+    # SQL or a test: new rows may break it, so no test may be derived from it.
+    observed: bool = False
 
 
 @dataclass(frozen=True)
@@ -305,7 +308,7 @@ class Facts:
         minimum, rows = self._profiles[key]
         if minimum is None or minimum < 0:
             return None
-        return Bound(Decimal(0), f"{base.display()} is >= 0 in all {rows:,} upstream rows")
+        return Bound(Decimal(0), f"{base.display()} is >= 0 in all {rows:,} upstream rows", observed=True)
 
     def lower_bound(self, scope: Scope, expression: exp.Expression) -> Bound | None:
         """The least value `expression` can take, with why; None if nothing is known."""
@@ -326,12 +329,12 @@ class Facts:
         if isinstance(expression, exp.Filter) and isinstance(expression.this, exp.Sum):
             inner = self.lower_bound(scope, expression.this.this)
             if inner and inner.value >= 0:
-                return Bound(Decimal(0), f"a sum of non-negative values ({inner.reason})")
+                return Bound(Decimal(0), f"a sum of non-negative values ({inner.reason})", inner.observed)
             return None
         if isinstance(expression, exp.Sum):
             inner = self.lower_bound(scope, expression.this)
             if inner and inner.value >= 0:
-                return Bound(Decimal(0), f"a sum of non-negative values ({inner.reason})")
+                return Bound(Decimal(0), f"a sum of non-negative values ({inner.reason})", inner.observed)
             return None
         if isinstance(expression, (exp.Min, exp.Max, exp.Avg, exp.AnyValue)):
             return self.lower_bound(scope, expression.this)
@@ -352,7 +355,7 @@ class Facts:
             text = "; ".join(dict.fromkeys(reasons)) or "constants"
             if constants:
                 text += f", or the coalesce default {_bound_text(constants[-1].value)}"
-            return Bound(lowest.value, text)
+            return Bound(lowest.value, text, any(b.observed for b in bounds))
         if isinstance(expression, exp.Case):
             values = [branch.args.get("true") for branch in expression.args.get("ifs") or []]
             if expression.args.get("default") is not None:
@@ -362,7 +365,9 @@ class Facts:
                 return None
             lowest = min(bounds, key=lambda bound: bound.value)
             reasons = [b.reason for b in bounds if b.reason != "a constant"]
-            return Bound(lowest.value, "; ".join(dict.fromkeys(reasons)) or "constants")
+            return Bound(
+                lowest.value, "; ".join(dict.fromkeys(reasons)) or "constants", any(b.observed for b in bounds)
+            )
         if isinstance(expression, (exp.Cast, exp.Round, exp.Floor, exp.Ceil)) and not isinstance(
             expression, exp.TryCast
         ):
@@ -370,7 +375,9 @@ class Facts:
             # Rounding a non-negative value keeps it non-negative (not any other bound).
             if inner and inner.value >= 0:
                 return Bound(
-                    Decimal(0) if inner.value < 1 else inner.value.to_integral_value("ROUND_FLOOR"), inner.reason
+                    Decimal(0) if inner.value < 1 else inner.value.to_integral_value("ROUND_FLOOR"),
+                    inner.reason,
+                    inner.observed,
                 )
             return None
         if isinstance(expression, (exp.Add, exp.Mul, exp.Div)):
@@ -378,7 +385,7 @@ class Facts:
             right = self.lower_bound(scope, expression.expression)
             if left and right and left.value >= 0 and right.value >= 0:
                 reason = "; ".join(dict.fromkeys(b.reason for b in (left, right)))
-                return Bound(Decimal(0), reason)
+                return Bound(Decimal(0), reason, left.observed or right.observed)
         return None
 
     # -- counts and sums ---------------------------------------------------------------------

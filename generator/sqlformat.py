@@ -25,6 +25,12 @@ Known limits:
     rename output columns.
   * only the top-level WITH gets the blank-line CTE layout; a WITH nested in a subquery
     keeps sqlglot's layout.
+
+dbt renders the file with Jinja, so no text of the proposal may open Jinja (`{{`, `{%`,
+`{#`): sqlglot decodes `E'\x7b'` to `{`, so an escape string holding a Jinja delimiter is
+written with its braces as `\x7b`/`\x7d` again, and so is any string literal holding one
+(as an `E''` string, DuckDB's own escape); in code the braces are kept apart (`{ {`), in comments too. What is left (a
+quoted identifier) is refused by `generator.inert`'s check of the written bytes.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ INDENT = 4
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters marking identifiers
 _LOWERCASE_SKIPS = re.compile(rf"{_OPEN}.*?{_CLOSE}|'(?:[^']|'')*'|/\*.*?\*/|\$\$.*?\$\$", re.S)
 _SIMPLE_SELECT = re.compile(r"^select \*\nfrom (\S+)$")
+# A `{` that opens Jinja: `{{`, `{%` or `{#`; and any Jinja delimiter (dbt's own test).
+_JINJA_OPENER = re.compile(r"\{(?=[{%#])")
+_JINJA_DELIMITER = re.compile(r"{[{%#]|[#}%]}")
+_LITERAL_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|/\*.*?\*/", re.S)
 
 
 def _unmarked(text: str) -> str:
@@ -52,6 +62,25 @@ class _Generator(DuckDBGenerator):
 
     The overrides change layout only (where lines break), never what is generated.
     """
+
+    def literal_sql(self, expression: exp.Literal) -> str:
+        # A string holding a Jinja delimiter is written as an escape string, braces as \x7b/\x7d.
+        if expression.is_string and _JINJA_DELIMITER.search(expression.this):
+            return self.bytestring_sql(exp.ByteString(this=expression.this))
+        return super().literal_sql(expression)
+
+    def rawstring_sql(self, expression: exp.RawString) -> str:
+        if _JINJA_DELIMITER.search(expression.this):
+            return self.bytestring_sql(exp.ByteString(this=expression.this))
+        return super().rawstring_sql(expression)
+
+    def bytestring_sql(self, expression: exp.ByteString) -> str:
+        # sqlglot decodes E'\x7b' and writes `{`: where the text holds a Jinja delimiter, every
+        # brace is written as its escape again (so neither dbt nor the parse gate sees one).
+        text = super().bytestring_sql(expression)
+        if expression.args.get("is_bytes") or not _JINJA_DELIMITER.search(expression.this):
+            return text
+        return text.replace("{", "\\x7b").replace("}", "\\x7d")
 
     def identifier_sql(self, expression: exp.Identifier) -> str:
         return f"{_OPEN}{super().identifier_sql(expression)}{_CLOSE}"
@@ -153,11 +182,14 @@ def _code(text: str) -> str:
     """Lowercase SQL outside identifiers, literals and comments, Jinja-safe.
 
     dbt renders the model file with Jinja, so `}}` closing two nested struct literals
-    would end a Jinja expression that never began: keep the braces apart.
+    would end a Jinja expression that never began, and `{{` (a map of structs) would begin
+    one: keep the braces apart.
     """
     text = text.lower()
     while "}}" in text:
         text = text.replace("}}", "} }")
+    while "{{" in text:
+        text = text.replace("{{", "{ {")
     return text
 
 
@@ -431,4 +463,17 @@ def format_sql(
         sql = f"{leading}{head}\n\n" + ",\n\n".join(pieces) + f"\n\n{final}"
     else:
         sql = leading + final
-    return templated.restore(sql).rstrip() + "\n"
+    return templated.restore(_inert_comments(sql)).rstrip() + "\n"
+
+
+def _inert_comments(sql: str) -> str:
+    """Comments with their Jinja delimiters broken (`{ {`, `} }`): dbt would render them,
+    and a comment means nothing to the SQL. String literals are matched to be skipped."""
+
+    def fix(match: re.Match) -> str:
+        text = match.group(0)
+        if not text.startswith("/*"):
+            return text
+        return re.sub(r"[}%#](?=})", r"\g<0> ", _JINJA_OPENER.sub("{ ", text))
+
+    return _LITERAL_OR_COMMENT.sub(fix, sql)

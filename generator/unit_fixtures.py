@@ -30,6 +30,7 @@ booleans stay YAML numbers and booleans; null is null.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +108,85 @@ def _placeholders_by_input(ctx: GateContext) -> dict[str, list[str]]:
         if call.placeholder in ctx.relations:
             inputs.setdefault(call.display(), []).append(call.placeholder)
     return inputs
+
+
+# -- fixtures that could happen --------------------------------------------------------------
+
+_INPUT_CALL = re.compile(
+    r"^\s*(?:ref\(\s*'(?P<ref>[^']+)'\s*(?:,\s*v(?:ersion)?\s*=\s*(?P<v>\d+)\s*)?\)"
+    r"|source\(\s*'(?P<src>[^']+)'\s*,\s*'(?P<table>[^']+)'\s*\))\s*$"
+)
+
+
+def relation_of_input(catalog, text: str):
+    """The catalog relation a unit test's `input:` (`ref('x')`, `source('a', 'b')`) names."""
+    found = _INPUT_CALL.match(text)
+    if found is None:
+        return None
+    if found.group("ref"):
+        return catalog.ref(found.group("ref"), int(found.group("v")) if found.group("v") else None)
+    return catalog.source(found.group("src"), found.group("table"))
+
+
+def _get(row: dict, column: str) -> tuple[bool, object]:
+    for key, value in row.items():
+        if str(key).lower() == column.lower():
+            return True, value
+    return False, None
+
+
+def constraint_violations(given, relations: dict[str, object]) -> list[str]:
+    """What in a unit test's given rows no warehouse that passes the inputs' tests could hold:
+    a repeated unique key (or a repeated row of an input that has one), a null in a not_null
+    column, a value outside accepted_values, a child row whose parent (an input of the same
+    test) is missing. `relations` maps each given input's text to its catalog relation."""
+    problems: list[str] = []
+    by_id = {getattr(relation, "unique_id", None): text for text, relation in relations.items() if relation}
+    rows_of = {item.input: list(item.rows) for item in given}
+    for item in given:
+        relation = relations.get(item.input)
+        if relation is None:
+            continue
+        rows = list(item.rows)
+        keys = unique_keys(relation)
+        if keys:
+            seen = Counter(repr(sorted((str(k).lower(), repr(v)) for k, v in row.items())) for row in rows)
+            if any(count > 1 for count in seen.values()):
+                problems.append(f"{item.input}: a row is given twice, but {relation.name} has a unique key")
+        for key in keys:
+            values = [tuple(_get(row, column) for column in key) for row in rows]
+            if not all(all(present for present, _ in value) for value in values):
+                continue
+            counted = Counter(
+                tuple(repr(v) for _, v in value) for value in values if all(v is not None for _, v in value)
+            )
+            for value, count in counted.items():
+                if count > 1:
+                    shown = f"{', '.join(key)} = {', '.join(value)}"
+                    problems.append(f"{item.input}: {shown} is given {count} times (unique)")
+        for column in relation.columns:
+            for position, row in enumerate(rows, start=1):
+                present, value = _get(row, column.name)
+                if not present:
+                    continue
+                if value is None and (column.not_null or (column.name,) == tuple(relation.primary_key)):
+                    problems.append(f"{item.input}: row {position}: {column.name} is null (not_null)")
+                if value is not None and column.accepted_values and str(value) not in column.accepted_values:
+                    problems.append(f"{item.input}: row {position}: {column.name} = {value!r} is not an accepted value")
+        for key in relation.foreign_keys:
+            parent_text = by_id.get(key.to)
+            if parent_text is None or parent_text == item.input:
+                continue
+            found = (_get(row, key.to_column) for row in rows_of.get(parent_text, []))
+            parents = {str(value) for present, value in found if present}
+            for position, row in enumerate(rows, start=1):
+                present, value = _get(row, key.column)
+                if present and value is not None and str(value) not in parents:
+                    problems.append(
+                        f"{item.input}: row {position}: {key.column} = {value!r} has no row in {parent_text} "
+                        f"(relationships to {key.to_column})"
+                    )
+    return problems
 
 
 # -- dbt's fixture SQL, mirrored -------------------------------------------------------------
@@ -282,11 +362,36 @@ class _Input:
     text: str  # ref('x') as the SQL writes it
     placeholders: list[str]
     relation: object
-    read: list[str]  # the columns the SQL reads, in the relation's order
+    read: list[str]  # the columns the SQL reads (and the input's key), in the relation's order
+    # Column sets the input's tests make unique (its primary key, unique columns): a row is
+    # never repeated in a fixture of such an input, since its key would be repeated too.
+    keys: list[tuple[str, ...]] = field(default_factory=list)
     source: str = ""
     view: str = ""
     select: str = ""
     rows: int = 0
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """A relationships test between two inputs of the model: each non-null `column` of the
+    child input is a `parent_column` value of the parent input."""
+
+    child: int
+    column: str
+    parent: int
+    parent_column: str
+
+
+def unique_keys(relation) -> list[tuple[str, ...]]:
+    """The column sets a relation's tests (or its primary key) make unique."""
+    keys: list[tuple[str, ...]] = []
+    if relation.primary_key:
+        keys.append(tuple(relation.primary_key))
+    for column in relation.columns:
+        if column.unique and (column.name,) not in keys:
+            keys.append((column.name,))
+    return keys
 
 
 @dataclass(frozen=True)
@@ -391,6 +496,39 @@ def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
     return edges
 
 
+def _categorical_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tuple[int, str]]:
+    """(input index, column) of every input column the SQL compares with text literals
+    (`=`, `<>`, `in`, `not in`): the values it names and its siblings it does not are
+    what a wrong value set in a filter gets wrong."""
+    from generator.sqlfacts import BaseColumn, Definition, Facts, unwrap
+
+    facts = Facts(ctx)
+    found: list[tuple[int, str]] = []
+    if facts.root is None:
+        return found
+    for scope in facts.root.traverse():
+        if not isinstance(scope.expression, exp.Select):
+            continue
+        for node in scope.expression.find_all(exp.EQ, exp.NEQ, exp.In):
+            if isinstance(node, exp.In):
+                column, literals = unwrap(node.this), [unwrap(e) for e in node.expressions]
+            else:
+                left, right = unwrap(node.this), unwrap(node.expression)
+                column, literals = (left, [right]) if isinstance(left, exp.Column) else (right, [left])
+            if not isinstance(column, exp.Column) or not literals:
+                continue
+            if not all(isinstance(literal, exp.Literal) and literal.is_string for literal in literals):
+                continue
+            target = facts.resolve(scope, column)
+            if isinstance(target, Definition):
+                target, _ = facts.pass_through(target)
+            if isinstance(target, BaseColumn) and target.placeholder in index_of:
+                key = (index_of[target.placeholder], target.column)
+                if key not in found:
+                    found.append(key)
+    return found
+
+
 def _pass_through_columns(ctx: GateContext, index_of: dict[str, int]) -> dict[int, list[tuple[str, str]]]:
     """input index -> (output column, input column) for output columns that copy an input's."""
     from generator.sqlfacts import Facts
@@ -407,6 +545,24 @@ def _pass_through_columns(ctx: GateContext, index_of: dict[str, int]) -> dict[in
         if base is not None and base.placeholder in index_of:
             copies.setdefault(index_of[base.placeholder], []).append((column.name, base.column))
     return copies
+
+
+def _parents(relations: list, wanted: list[set[str]]) -> list[_Parent]:
+    """Relationships tests from one input to another whose child column the SQL reads
+    (an unread child column is null in the fixture, which a relationships test allows)."""
+    by_id = {relation.unique_id: index for index, relation in enumerate(relations)}
+    found: list[_Parent] = []
+    for child, relation in enumerate(relations):
+        for key in relation.foreign_keys:
+            parent = by_id.get(key.to)
+            if parent is None or parent == child or key.column.lower() not in wanted[child]:
+                continue
+            if relations[parent].column(key.to_column) is None:
+                continue
+            link = _Parent(child, key.column, parent, relations[parent].column(key.to_column).name)
+            if link not in found:
+                found.append(link)
+    return found
 
 
 @dataclass
@@ -428,13 +584,26 @@ class FixtureSearch:
         self.inputs: list[_Input] = []
         by_input = _placeholders_by_input(ctx)
         read = read_columns(ctx)
-        for index, (text, placeholders) in enumerate(by_input.items()):
+        wanted_by_index: list[set[str]] = []
+        for placeholders in by_input.values():
             relation = ctx.relations[placeholders[0]]
             wanted = set().union(*(read.get(p, set()) for p in placeholders))
-            columns = [c.name for c in relation.columns if c.name.lower() in wanted]
-            self.inputs.append(_Input(index, text, placeholders, relation, columns))
+            # The primary key is given too: it shows which real row each fixture row is, and
+            # lets anyone check that no row is there twice.
+            wanted |= {k.lower() for k in relation.primary_key if relation.column(k) is not None}
+            wanted_by_index.append(wanted)
+        relations = [ctx.relations[placeholders[0]] for placeholders in by_input.values()]
+        self.parents = _parents(relations, wanted_by_index)
+        for parent in self.parents:
+            # A parent's key is given, so that the child's rows visibly have their parent.
+            wanted_by_index[parent.parent].add(parent.parent_column.lower())
+        for index, (text, placeholders) in enumerate(by_input.items()):
+            relation = relations[index]
+            columns = [c.name for c in relation.columns if c.name.lower() in wanted_by_index[index]]
+            self.inputs.append(_Input(index, text, placeholders, relation, columns, unique_keys(relation)))
         index_of = {p: item.index for item in self.inputs for p in item.placeholders}
         self.edges = _edges(ctx, index_of)
+        self.categorical = _categorical_columns(ctx, index_of)
         self.copies = _pass_through_columns(ctx, index_of)
         self._expansions: dict[tuple, list[int]] = {}
         self._values: dict[tuple[int, int], tuple] = {}
@@ -444,6 +613,7 @@ class FixtureSearch:
         self._kills: dict[tuple, bool] = {}
         self._output_rows: dict[tuple, int] = {}
         self._picked: dict[int, tuple[int, ...]] = {}
+        self._twins: dict[tuple[int, int], int] = {}
 
     # -- sandbox tables --------------------------------------------------------------------
 
@@ -746,7 +916,99 @@ class FixtureSearch:
                         continue
                     rows.append(partner)
                     queue.append((other, partner))
+        self._add_parents(chosen)
         return {index: sorted(rows) for index, rows in chosen.items()}
+
+    def twin(self, index: int, row: int) -> int | None:
+        """A copy of a row with fresh values in its unique key columns, as a new source row:
+        a second child of the same kind (two subscriptions of one account to one plan), which
+        tells sum from max or count(*) from count(distinct) without repeating a key. None if
+        a key column is not text or integer, or not given."""
+        item = self.inputs[index]
+        key_columns = {column.lower() for key in item.keys for column in key}
+        if not key_columns or not key_columns <= {c.lower() for c in item.read}:
+            return None
+        new_row = item.rows + 1 + len(self._twins)
+        listed = []
+        for column in item.read:
+            kind = (item.relation.column(column).data_type or "").lower()
+            quoted = _quote(column)
+            if column.lower() not in key_columns:
+                listed.append(quoted)
+            elif kind.startswith("varchar") or kind in ("text", "string"):
+                listed.append(f"{quoted} || '_2'")
+            elif kind in ("integer", "bigint", "int", "smallint", "hugeint"):
+                # Above every key there is, whatever the sign of this one.
+                listed.append(f"(select max({quoted}) from {item.source}) + {new_row}")
+            else:
+                return None
+        self.query(
+            f"insert into {item.source} select {new_row}, {', '.join(listed)} from {item.source} where gm_row = {row}"
+        )
+        self._twins[(index, row)] = new_row
+        return new_row
+
+    def coverage_seeds(self) -> list[tuple[int, str, int]]:
+        """(input, column, row): a row for each value (when there are few) of every column
+        the SQL compares with text literals, the named values and their unnamed siblings
+        alike; then (input, "", row) for rows near a month boundary of each timestamp."""
+        seeds: list[tuple[int, str, int]] = []
+        for index, column in self.categorical:
+            item = self.inputs[index]
+            if column.lower() not in {c.lower() for c in item.read}:
+                continue
+            quoted = _quote(column)
+            distinct = self.query(f"select count(distinct {quoted}) from {item.source}")[0][0]
+            if not distinct or distinct > MAX_DISTINCT_SEEDS:
+                continue
+            for _, row in self.query(
+                f"select {quoted}, min(gm_row) from {item.source} where {quoted} is not null group by 1 order by 1"
+            ):
+                seeds.append((index, column, int(row)))
+        for item in self.inputs:
+            for column in item.read:
+                kind = (item.relation.column(column).data_type or "").lower()
+                if not kind.startswith("timestamp"):
+                    continue
+                # Within hours of a month's start (UTC): where a month and its time zone
+                # disagree (America is 4-10 hours behind, Asia ahead), and days and weeks too.
+                quoted = _quote(column)
+                utc = f"timezone('UTC', {quoted})" if "time zone" in kind else quoted
+                for condition in (
+                    f"extract(day from {utc}) = 1 and extract(hour from {utc}) < 10",
+                    f"extract(day from {utc} + interval '1' day) = 1 and extract(hour from {utc}) >= 14",
+                ):
+                    row = self._first(item, f"{quoted} is not null and {condition}")
+                    if row is not None:
+                        seeds.append((item.index, "", row))
+        return seeds
+
+    def value_of(self, index: int, row: int, column: str):
+        """The value of one column of one source row."""
+        return self._value(index, row, column)
+
+    def _add_parents(self, chosen: dict[int, list[int]]) -> None:
+        """Add, for every child row of a relationships test between inputs, its parent row:
+        a fixture whose order has no customer could not happen. Every fixture is a union of
+        blocks, so it has every parent when each block has its own."""
+        changed = True
+        while changed:
+            changed = False
+            for link in self.parents:
+                rows = chosen.get(link.child) or []
+                values = {repr(v): v for v in (self._value(link.child, r, link.column) for r in rows) if v is not None}
+                have = {repr(self._value(link.parent, r, link.parent_column)) for r in chosen.get(link.parent) or []}
+                for text, value in values.items():
+                    if text in have:
+                        continue
+                    parent = self.inputs[link.parent]
+                    found = self.query(
+                        f"select min(gm_row) from {parent.source} where {_quote(link.parent_column)} = ?", [value]
+                    )
+                    if found and found[0][0] is not None:
+                        chosen.setdefault(link.parent, []).append(int(found[0][0]))
+                        have.add(text)
+                        changed = True
 
 
 def _merge(*picks: dict[int, list[int]]) -> dict[int, list[int]]:
@@ -872,6 +1134,22 @@ class _Chooser:
         found = _merge(fixture, *subset)
         return found if self.acceptable(found, tree) else None
 
+    def cover(self, seeds: list[tuple[int, str, int]]) -> None:
+        """Add a block for each (input, column, row) whose value of the column the fixture
+        lacks (semantic coverage, beyond the mutants searched), while every input and the
+        output stay within budget."""
+        search = self.search
+        for index, column, row in seeds:
+            chosen = self.fixture.get(index) or []
+            if not column and row in chosen:
+                continue  # a row-level seed (a boundary) already there
+            value = repr(search.value_of(index, row, column)) if column else None
+            if column and any(repr(search.value_of(index, r, column)) == value for r in chosen):
+                continue
+            candidate = _merge(self.fixture, search.block((index, row), False))
+            if _size_ok(candidate, self.max_rows) and 0 < search.output_rows(candidate) <= self.max_expect:
+                self.fixture = candidate
+
     def tell_apart(self, tree: exp.Expression) -> bool:
         """Grow the fixture so that the mutant's output differs; False if it cannot."""
         search = self.search
@@ -928,20 +1206,31 @@ def choose_rows(
                 found.append(block)
         # The seed row twice: a duplicate in the input (a double load), which is what tells
         # sum from max and count(*) from count(distinct) when the data has no such group.
+        # An input with a unique key gets a twin instead (the row copied with a fresh key):
+        # the same row twice could not happen there.
         if duplicated[seed[0]] < DUPLICATE_SEEDS:
             duplicated[seed[0]] += 1
-            twice = {index: list(rows) for index, rows in search.block(seed, False).items()}
-            twice[seed[0]] = sorted([*twice[seed[0]], seed[1]])
-            if twice not in found:
-                found.append(twice)
+            second = search.twin(*seed) if search.inputs[seed[0]].keys else seed[1]
+            if second is not None:
+                twice = {index: list(rows) for index, rows in search.block(seed, False).items()}
+                twice[seed[0]] = sorted([*twice[seed[0]], second])
+                if twice not in found:
+                    found.append(twice)
     if not found:
         return choice
     # Small blocks first: delta debugging keeps the first pieces that work.
     for block in sorted(found, key=lambda b: (sum(len(rows) for rows in b.values()), found.index(b))):
         chooser.add_block(block)
     chooser.base()
+    # Meaning first (the values a filter names and their siblings), then whatever the
+    # mutants still need, then month and time-zone boundaries while the budget allows.
+    coverage = search.coverage_seeds()
+    chooser.cover([seed for seed in coverage if seed[1]])
     for mutant in mutants:
+        if mutant.held_out:
+            continue  # held out: scored by gen-model mutate, never chosen for
         (choice.killed if chooser.tell_apart(mutant.tree) else choice.unkillable).append(mutant.label())
+    chooser.cover([seed for seed in coverage if not seed[1]])
     choice.picks = chooser.fixture
     return choice
 
@@ -975,6 +1264,10 @@ def build_unit_test(
         return None, None, f"no unit test: choosing its rows failed: {error.summary}"
     finally:
         search.teardown()
+    twins = sum(1 for (index, _), row in search._twins.items() if row in choice.picks.get(index, []))
+    problems = constraint_violations(given, {item.text: item.relation for item in search.inputs})
+    if problems:
+        return None, choice, "no unit test: its rows would break a test of its inputs: " + "; ".join(problems[:3])
     draft = UnitTest(unit_test_name(model, version), model, tuple(given), (), version)
     runner = FixtureRunner(ctx.sandbox, ctx, draft, 0)
     try:
@@ -989,10 +1282,11 @@ def build_unit_test(
         runner.close()
     killed = len(choice.killed)
     inputs = ", ".join(f"{len(g.rows)} row(s) of {g.input}" for g in given)
+    copied = f"; {twins} of them a copy of another with a new key (a second child of one kind)" if twins else ""
     description = (
-        f"Pins the reviewed logic: {inputs}, chosen from the warehouse so that {killed} plausible "
-        "changes to the SQL (a dropped filter, another join type or key, another aggregate, a flipped "
-        "boundary...) each change the expected rows; the expected rows are the accepted SQL run on them."
+        f"Pins the reviewed logic: {inputs}, real rows from the warehouse (each with its parent rows, "
+        f"no unique key twice{copied}): every value of a filtered column, then rows that make {killed} "
+        "plausible changes to the SQL change the expected rows; expected = the accepted SQL run on them."
     )
     unit_test = UnitTest(draft.name, model, tuple(given), tuple(expect), version, description)
     # The expected rows must be what dbt computes from the YAML values: check it once.

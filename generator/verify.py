@@ -10,7 +10,10 @@ fails, naming each problem, when
   contract    a generated version's contract is not enforced or a column has no data_type;
   provenance  its meta.gen_model lacks what says where it came from;
   tests       its grain is not tested (unique together, each column not null);
-  drift       an input it reads no longer exists, or no longer has a column it uses.
+  drift       an input it reads no longer exists, or no longer has a column it uses;
+  jinja       a generated file holds Jinja dbt would render beyond what gen-model writes on
+              purpose (generator.inert): a hand edit or a file from an older gen-model. These
+              files are read before dbt parses the project, and if one fails dbt is not run.
 
 Adopted hand edits are listed as `edited`, not failures. What cannot be checked (no
 warehouse yet, an input not built) is a warning that says so.
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import lockfile
+from generator import inert, lockfile
 from generator.catalog import Catalog, Relation
 from generator.errors import ConfigError
 from generator.project import Project
@@ -51,6 +54,8 @@ class Finding:
     relation: str | None = None  # drift: the input, as ref()/source()
     column: str | None = None  # drift: the column it lost
     suggestion: str | None = None
+    line: int | None = None  # jinja: where in `file`
+    col: int | None = None
 
     def sort_key(self) -> tuple:
         return (
@@ -63,7 +68,8 @@ class Finding:
         )
 
     def format(self) -> str:
-        where = f"{self.file}: " if self.file else ""
+        where = ":".join(str(part) for part in (self.file, self.line, self.col) if part is not None)
+        where = f"{where}: " if where else ""
         text = f"{where}[{self.check}] {self.message}"
         if self.suggestion:
             text += f". {self.suggestion}"
@@ -260,6 +266,31 @@ def _check_files(project: Project, lock: lockfile.Lockfile, model: str) -> list[
                         f"Review the change: `gen-model adopt {model}` accepts it as a hand edit, "
                         f"`git checkout -- {path}` undoes it"
                     ),
+                )
+            )
+    return findings
+
+
+def _check_jinja(project: Project, files: dict[str, tuple[str, int | None]]) -> list[Finding]:
+    """Generated files (path -> model, version) holding Jinja dbt would render (generator.inert)."""
+    findings = []
+    for path, (model, version) in sorted(files.items()):
+        try:
+            text = (project.project_dir / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # missing files are the files check's to report
+        for problem in inert.file_problems(path, text):
+            findings.append(
+                Finding(
+                    "jinja",
+                    ERROR,
+                    problem.message,
+                    model,
+                    version,
+                    path,
+                    suggestion=problem.suggestion,
+                    line=problem.line,
+                    col=problem.col,
                 )
             )
     return findings
@@ -468,6 +499,25 @@ def verify(project: Project) -> VerifyReport:
     """Check every generated model and lock entry of `project`; build nothing, call no LLM."""
     started = time.monotonic()
     lock = lockfile.load(project.project_dir)
+    locked_files = {
+        path: (model, entry.version)
+        for model in sorted(lock.entries)
+        for path, (entry, _, _) in lock.expected_files(model).items()
+    }
+    jinja = _check_jinja(project, locked_files)
+    if jinja:
+        # dbt would render these files while parsing: say so and do not run it.
+        report = VerifyReport(lockfile=lockfile.LOCK_NAME, warehouse=None, warehouse_found=False)
+        skipped = Finding(
+            "jinja",
+            WARNING,
+            "dbt parse was not run, so the other checks were skipped: it would render the Jinja above",
+            suggestion="Fix the files named, then run `gen-model verify` again",
+        )
+        report.findings = sorted(set(jinja), key=Finding.sort_key) + [skipped]
+        report.versions = sorted({(f.model, f.version) for f in jinja if f.model and f.version is not None})
+        report.elapsed_s = time.monotonic() - started
+        return report
     manifest, catalog = _read_project(project)
     warehouse = catalog.database_path
     report = VerifyReport(

@@ -6,7 +6,10 @@ The writer plans; `generator.transaction` writes. Rules it enforces:
   * a name taken by a hand-written model is an error;
   * the YAML of an existing generated model is edited, not rewritten: comments, extra tests
     and descriptions a person added stay (ruamel round-trip);
-  * output is deterministic: same inputs, same bytes (no timestamps, stable key order).
+  * output is deterministic: same inputs, same bytes (no timestamps, stable key order);
+  * what it adds is inert: every string dbt would render as Jinja (a description, the
+    request, a test argument, a unit-test row from the warehouse) is written as a Jinja
+    string constant that renders to itself (`generator.inert`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from generator.catalog import Catalog, Relation
 from generator.datatests import DataTest
 from generator.errors import Problem, WriteError
+from generator.inert import make_inert
 from generator.project import Project
 from generator.proposal import Proposal
 
@@ -137,7 +141,7 @@ def new_model_yaml(proposal: Proposal, entry: dict, unit_tests: list[dict] = ())
     document: dict = {"version": 2, "models": [_model_block(proposal, entry)]}
     if unit_tests:
         document["unit_tests"] = list(unit_tests)
-    text = dump_yaml(document)
+    text = dump_yaml(make_inert(document))
     # A blank line between top-level blocks, as people write them.
     return re.sub(r"\n(models|unit_tests):", r"\n\n\1:", text)
 
@@ -166,15 +170,15 @@ def add_version_to_yaml(
         if deprecation and "deprecation_date" not in item:
             # A date object is written unquoted (2027-02-19), right after `v:`.
             item.insert(1, "deprecation_date", datetime.date.fromisoformat(str(deprecation)))
-    versions.append(_to_commented(entry))
+    versions.append(_to_commented(make_inert(entry, ("versions", len(versions)))))
     block["latest_version"] = entry["v"]
-    block["description"] = proposal.description
+    block["description"] = make_inert(proposal.description)
     if unit_tests:
         existing = document.setdefault("unit_tests", CommentedSeq())
         names = {item.get("name") for item in existing}
         for test in unit_tests:
             if test["name"] not in names:
-                existing.append(_to_commented(test))
+                existing.append(_to_commented(make_inert(test)))
     stream = io.StringIO()
     yaml.dump(document, stream)
     return stream.getvalue()

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -38,6 +39,7 @@ COPIED = (
 )
 PASSED = {"success", "pass"}
 SHOWN_FAILURES = 10
+PROGRESS_SECONDS = 5.0
 
 
 def mart_row_counts(project: Project, marts: tuple[str, ...] = MARTS) -> dict[str, int]:
@@ -50,6 +52,21 @@ def mart_row_counts(project: Project, marts: tuple[str, ...] = MARTS) -> dict[st
         return {}
     table = outcome.result.results[0].agate_table
     return {str(row[0]): int(row[1]) for row in table.rows}
+
+
+def headline(message: str) -> str:
+    """The line of a dbt/warehouse error that says what went wrong.
+
+    Warehouse errors end with the SQL they point at (`LINE 5: ...` and a `^^^` marker), so
+    the last line is no summary: take the first `... Error: ...` line after dbt's own
+    `Runtime Error in model ...` heading, else the last line that is neither.
+    """
+    lines = [line.strip() for line in message.strip().splitlines()]
+    useful = [line for line in lines if line and not set(line) <= {"^", " "} and not line.startswith("LINE ")]
+    for line in useful[1:]:
+        if "Error:" in line or "Error " in line.split(":", 1)[0]:
+            return line
+    return useful[-1] if useful else ""
 
 
 def summarize(outcome: DbtOutcome, seconds: float) -> str:
@@ -65,8 +82,7 @@ def summarize(outcome: DbtOutcome, seconds: float) -> str:
             lines.append(f"  {kind + 's':<10} {counts}")
     broken = sorted((node for node in outcome.nodes if node.status in ("error", "fail")), key=lambda n: n.name)
     for node in broken[:SHOWN_FAILURES]:
-        last_line = (node.message or "").strip().splitlines()[-1:] or [""]
-        lines.append(f"  {node.status.upper():<6} {node.name}: {last_line[0].strip()}")
+        lines.append(f"  {node.status.upper():<6} {node.name}: {headline(node.message or '')}")
     if len(broken) > SHOWN_FAILURES:
         lines.append(f"  ... and {len(broken) - SHOWN_FAILURES} more (see target/run_results.json)")
     return "\n".join(lines)
@@ -126,14 +142,59 @@ def show_generation(project: Project) -> int:
     return 0
 
 
+class BuildProgress:
+    """Prints a line every few seconds while dbt builds: what it is doing, how far it got.
+
+    A dbt listener (it sees every event) plus a ticker thread, so the parse before the first
+    node, which sends no node events, still shows as alive.
+    """
+
+    def __init__(self, every: float = PROGRESS_SECONDS) -> None:
+        self.every = every
+        self.total = 0
+        self.finished = 0
+        self.current = "parsing the project"
+        self.began = time.perf_counter()
+        self._done = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+
+    def __call__(self, event) -> None:
+        name = getattr(event.info, "name", "")
+        if name == "LogStartLine":
+            self.total = max(self.total, int(getattr(event.data, "total", 0) or 0))
+            self.current = str(getattr(event.data, "description", "") or self.current)
+        elif name == "NodeFinished":
+            self.finished += 1
+
+    def _tick(self) -> None:
+        while not self._done.wait(self.every):
+            elapsed = time.perf_counter() - self.began
+            if self.total:
+                print(
+                    f"  ... {elapsed:3.0f} s  {self.finished} of {self.total} nodes done ({self.current})", flush=True
+                )
+            else:
+                print(f"  ... {elapsed:3.0f} s  {self.current}", flush=True)
+
+    def __enter__(self) -> BuildProgress:
+        self._ticker.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._ticker.join()
+
+
 def main(project_dir: str | Path | None = None, generation: bool = True) -> int:
     try:
         project = load_project(project_dir or Path.cwd())
     except GenModelError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    print("==> dbt build of the sample project (seeds, models, tests; about half a minute)", flush=True)
     began = time.perf_counter()
-    outcome = invoke(project, ["build"])
+    with BuildProgress() as progress:
+        outcome = invoke(project, ["build"], listeners=(progress,))
     print(summarize(outcome, time.perf_counter() - began))
     if not outcome.success:
         if not any(node.status in ("error", "fail") for node in outcome.nodes):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CODE = ["generator", "sample_data", "benchmarks", "tests"]
+CODE = ["generator", "sample_data", "benchmarks", "tests", "tools"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])

@@ -78,14 +78,21 @@ def test_derivation_is_deterministic(gate_proposal):
     assert [(t.key, t.reason) for t in first] == [(t.key, t.reason) for t in second]
 
 
-def test_without_an_analysable_tree_only_the_profile_speaks(gate_proposal):
+def test_without_an_analysable_tree_only_the_grain_speaks(gate_proposal):
+    # Today's profile is no evidence: it is reported, never turned into a test.
     ctx = gate_proposal(load("accounts_with_subscriptions")["proposal"])
     ctx.qualified = None
     derivation = derive_tests(ctx)
-    kinds = {test.kind for test in derivation.tests}
-    assert kinds <= {"grain", "accepted_values"}, kinds
-    assert any("profile" in test.reason for test in derivation.tests if test.kind == "accepted_values")
-    assert "tests come from the profile only" in derivation.notes[0]
+    assert {test.kind for test in derivation.tests} == {"grain"}
+    assert "only the grain is tested" in derivation.notes[0]
+    assert any(note.startswith("industry: 10 distinct values today") for note in derivation.notes)
+
+
+def test_observed_facts_are_notes_never_tests(gate_proposal):
+    derivation = derive_tests(gate_proposal(load("subscription_mix")["proposal"]))
+    assert all(test.evidence in ("proven", "inherited") for test in derivation.tests)
+    assert any(note.startswith("seats: >= 0 today") and "no accepted_range test" in note for note in derivation.notes)
+    assert all("upstream rows" not in test.reason for test in derivation.tests), "data is not the SQL"
 
 
 def test_upstream_accepted_values_beat_the_profile(gate_proposal):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from generator.datatests import DataTest
-from generator.mutate import OPERATORS, enumerate_mutants, run_mutants
+from generator.mutate import HELD_OUT, OPERATORS, MutationReport, enumerate_mutants, run_mutants
 from generator.testsql import catalog_resolver
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,10 +54,58 @@ def test_enumeration_is_deterministic_and_covers_every_operator(gate_proposal):
         (m.label(), m.tree.sql(dialect="duckdb")) for m in second
     ]
     assert [m.index for m in first] == list(range(1, len(first) + 1))
-    assert {m.operator for m in first} == set(OPERATORS)
+    searched = [m for m in first if not m.held_out]
+    assert {m.operator for m in searched} == set(OPERATORS)
     texts = [m.tree.sql(dialect="duckdb") for m in first]
     assert len(set(texts)) == len(texts), "no two mutants are the same SQL"
-    assert [m.label() for m in first] == EVERY_OPERATOR_MUTANTS
+    assert [m.label() for m in searched] == EVERY_OPERATOR_MUTANTS
+    assert first[: len(searched)] == searched, "held-out mutants come after the searched ones"
+
+
+def test_held_out_operators_change_meaning_the_search_never_sees(gate_proposal):
+    sql = """
+        select
+            account_id,
+            date_trunc('month', started_at) as month,
+            count(plan_id) as plans,
+            sum(seats) as seats,
+            count(*) filter (where subscription_status = 'active') as active,
+            sum(seats) / nullif(count(*), 0) as seats_per_subscription,
+            lag(sum(seats)) over (partition by account_id order by date_trunc('month', started_at)) as previous_seats
+        from {{ ref('stg_billing__subscriptions') }}
+        where subscription_status in ('active', 'past_due')
+        group by account_id, date_trunc('month', started_at)
+    """
+    ctx = gate_proposal(
+        {
+            "name": "held_out_shapes",
+            "layer": "marts",
+            "description": "Seats per account and month.",
+            "grain": ["account_id", "month"],
+            "sql": sql,
+            "columns": [
+                {"name": name, "description": name}
+                for name in ("account_id", "month", "plans", "seats", "active", "seats_per_subscription")
+                + ("previous_seats",)
+            ],
+        }
+    )
+    held = [m for m in enumerate_mutants(ctx) if m.held_out]
+    assert {m.operator for m in held} == set(HELD_OUT)
+    labels = [m.label() for m in held]
+    assert any("drop 'past_due' from" in label for label in labels), labels
+    assert any("= 'active'` with 'trialing' instead" in label for label in labels), labels
+    assert any("month -> week" in label for label in labels), labels
+
+
+def test_nothing_to_score_is_never_a_perfect_score():
+    report = MutationReport("positional")
+    assert report.total == 0 and report.score is None
+    assert report.to_dict()["score"] is None
+    assert report.format_text().startswith("positional: 0/0 mutants killed (nothing to score)")
+    assert "held out (operators the unit-test rows were not chosen for): 0/0 (nothing to score)" in (
+        report.format_text()
+    )
 
 
 def test_a_survivor_is_reported_with_its_diff(gate_proposal, sample_catalog):
@@ -127,7 +175,10 @@ def test_mutation_score_of_the_generated_sample_models(sample_project):
     for model in ("account_mrr", "account_payment_health", "monthly_revenue_by_tier"):
         report = mutate_model(project, model, manifest=manifest, catalog=catalog)
         assert report.score >= 0.8, report.format_text()
-        assert report.unit_tests == 1 and report.data_tests >= 10
+        # No test rests on today's data alone, so fewer data tests than a profile would give.
+        assert report.unit_tests == 1 and report.data_tests >= 7
+        held_killed, held_total, _ = report.held_out()
+        assert held_total >= 3 and held_killed == held_total, report.format_text()
         assert report.total >= 8
     # Mutants ran in the sandbox: the warehouse is as it was.
     assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == before

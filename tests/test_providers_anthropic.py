@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx2
@@ -11,10 +12,11 @@ import pytest
 from generator.catalog import Catalog
 from generator.errors import ConfigError, Problem, ProviderError
 from generator.prompt import PROPOSAL_SCHEMA, build_prompt, repair_prompt
-from generator.providers import make_provider
+from generator.providers import TimeBudget, make_provider
 from generator.providers.anthropic import FORCED_TOOL_CHOICE_REJECTED, AnthropicProvider
 from generator.retrieve import retrieve
 from generator.settings import Settings
+from tests.provider_server_support import LoopbackProvider
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_catalog.json"
 PROPOSAL = {
@@ -344,3 +346,75 @@ def test_effort_is_sent_only_when_configured(prompt):
 def test_output_limit_beyond_non_streaming_is_a_config_error():
     with pytest.raises(ConfigError, match="without streaming"):
         AnthropicProvider(max_output_tokens=64_000)
+
+
+# -- bodies that are not a Messages response, and the time budget -----------------------------
+
+MALFORMED_BODIES = [
+    (b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", "not JSON", "content-type text/html"),
+    (b"", "application/json", "not JSON", "0 bytes, empty"),
+    (b"upstream connect error", "application/json", "not JSON", "starting 'upstream connect error'"),
+    (b'{"hello": "world"}', "application/json", "JSON that is not an Anthropic Messages response", "18 bytes"),
+    (b"[1, 2]", "application/json", "JSON that is not an Anthropic Messages response", "starting '[1, 2]'"),
+    (b"plain text", None, "not JSON", "content-type none"),
+]
+
+
+@pytest.mark.parametrize("body, content_type, what, detail", MALFORMED_BODIES)
+def test_a_200_that_is_not_a_messages_response_is_a_provider_error(prompt, body, content_type, what, detail):
+    headers = {"content-type": content_type} if content_type else {}
+    recorder = Recorder(httpx2.Response(200, content=body, headers=headers))
+    with pytest.raises(ProviderError) as raised:
+        provider_with(recorder).complete(prompt, MODEL)
+    message = raised.value.message
+    assert raised.value.exit_code == 3
+    assert what in message
+    assert "status 200" in message and detail in message
+    assert "ANTHROPIC_BASE_URL" in message  # what to do
+    assert "\n" not in message
+    assert len(recorder.requests) == 1  # a 200 is not retried
+
+
+def test_a_200_error_object_quotes_the_error(prompt):
+    body = {"type": "error", "error": {"type": "api_error", "message": "gateway lost upstream"}}
+    recorder = Recorder(httpx2.Response(200, json=body))
+    with pytest.raises(ProviderError, match="the body is an error, 'gateway lost upstream'"):
+        provider_with(recorder).complete(prompt, MODEL)
+
+
+def test_control_characters_of_a_hostile_body_do_not_reach_the_terminal(prompt):
+    hostile = b"\x1b]0;owned\x07\x1b[2J<html>"
+    recorder = Recorder(httpx2.Response(200, content=hostile, headers={"content-type": "text/html"}))
+    with pytest.raises(ProviderError) as raised:
+        provider_with(recorder).complete(prompt, MODEL)
+    assert "\x1b" not in raised.value.message and "\x07" not in raised.value.message
+
+
+def test_a_hanging_provider_ends_the_call_at_its_budget(prompt):
+    with LoopbackProvider() as server:
+        server.hang()
+        provider = AnthropicProvider(base_url=server.url, budget=TimeBudget(call_s=1.0, run_s=10.0))
+        started = time.monotonic()
+        with pytest.raises(ProviderError) as raised:
+            provider.complete(prompt, MODEL)
+        elapsed = time.monotonic() - started
+    assert 0.9 < elapsed < 2.5, elapsed
+    assert raised.value.exit_code == 3
+    assert f"no complete answer from {server.url} within 1 s" in raised.value.message
+    assert "--llm-timeout" in raised.value.message
+
+
+def test_the_run_budget_bounds_every_call_together(prompt):
+    with LoopbackProvider() as server:
+        server.hang()
+        provider = AnthropicProvider(base_url=server.url, budget=TimeBudget(call_s=1.0, run_s=1.5))
+        with pytest.raises(ProviderError, match="within 1 s: the per-call"):
+            provider.complete(prompt, MODEL)
+        started = time.monotonic()
+        with pytest.raises(ProviderError, match=r"within 0\.\d+ s: the run's LLM budget of 1\.5 s"):
+            provider.complete(prompt, MODEL)
+        assert time.monotonic() - started < 1.0
+        started = time.monotonic()
+        with pytest.raises(ProviderError, match=r"no time left to ask .*\(--llm-run-timeout"):
+            provider.complete(prompt, MODEL)
+        assert time.monotonic() - started < 0.1  # refused before sending anything

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx2
@@ -11,10 +12,11 @@ import pytest
 from generator.catalog import Catalog
 from generator.errors import ConfigError, ProviderError
 from generator.prompt import PROPOSAL_SCHEMA, build_prompt
-from generator.providers import make_provider
+from generator.providers import TimeBudget, make_provider
 from generator.providers.openai import NO_KEY_PLACEHOLDER, OpenAIProvider
 from generator.retrieve import retrieve
 from generator.settings import Settings
+from tests.provider_server_support import LoopbackProvider
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_catalog.json"
 PROPOSAL = {
@@ -237,3 +239,55 @@ def test_a_server_without_named_tool_choice_gets_auto(prompt):
         {"type": "function", "function": {"name": "propose_model"}},
         "auto",
     ]
+
+
+# -- bodies that are not a chat completion, and the time budget --------------------------------
+
+
+@pytest.mark.parametrize(
+    "body, content_type, what",
+    [
+        (b"<!DOCTYPE html><html><title>Login</title></html>", "text/html; charset=utf-8", "not JSON"),
+        (b"", "application/json", "not JSON"),
+        (b'{"object": "list", "data": []}', "application/json", "JSON that is not a chat completion"),
+        (b'"ok"', "application/json", "JSON that is not a chat completion"),
+    ],
+)
+def test_a_200_that_is_not_a_chat_completion_is_a_provider_error(prompt, body, content_type, what):
+    recorder = Recorder(httpx2.Response(200, content=body, headers={"content-type": content_type}))
+    with pytest.raises(ProviderError) as raised:
+        provider_with(recorder).complete(prompt, MODEL)
+    message = raised.value.message
+    assert raised.value.exit_code == 3
+    assert what in message
+    assert f"status 200, content-type {content_type}, {len(body)} bytes" in message
+    assert "OPENAI_BASE_URL" in message
+    assert "\n" not in message
+
+
+def test_an_error_object_with_status_200_quotes_the_error(prompt):
+    body = {"error": {"message": "model 'x' is loading", "type": "server_error"}}
+    recorder = Recorder(httpx2.Response(200, json=body))
+    with pytest.raises(ProviderError, match="the body is an error, \"model 'x' is loading\""):
+        provider_with(recorder).complete(prompt, MODEL)
+
+
+def test_a_hanging_server_ends_the_call_at_its_budget(prompt):
+    with LoopbackProvider() as server:
+        server.hang()
+        provider = OpenAIProvider(base_url=f"{server.url}/v1", budget=TimeBudget(call_s=1.0, run_s=10.0))
+        started = time.monotonic()
+        with pytest.raises(ProviderError) as raised:
+            provider.complete(prompt, MODEL)
+        elapsed = time.monotonic() - started
+    assert 0.9 < elapsed < 2.5, elapsed
+    assert raised.value.exit_code == 3
+    assert "within 1 s: the per-call LLM budget of 1 s is spent" in raised.value.message
+
+
+def test_an_answer_within_the_budget_is_used(prompt):
+    with LoopbackProvider() as server:
+        server.answer(200, chat(json.dumps(PROPOSAL)))
+        provider = OpenAIProvider(base_url=f"{server.url}/v1", budget=TimeBudget(call_s=5.0, run_s=10.0))
+        assert provider.complete(prompt, MODEL).proposal == PROPOSAL
+        assert provider.budget.spent_s < 5.0

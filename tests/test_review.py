@@ -44,7 +44,7 @@ def test_review_is_deterministic_and_complete(locked_sample_project):
     assert first.output == second.output
     lines = first.output.splitlines()
     count = count_tests_on(locked_sample_project, "model.gen_model.account_mrr.v1")
-    assert count >= 10  # grain, column and unit tests
+    assert count >= 8  # grain, column and unit tests (none from today's data alone)
     for line in (
         "# gen-model review",
         "## `account_mrr` v1 (marts): new model",

@@ -210,3 +210,17 @@ def test_shop_project_fixture_builds_a_private_copy(shop_project, shop_project_b
             "select count(*) from information_schema.tables where table_name = 'scratch'"
         ).fetchall()
     assert untouched == [(0,)]
+
+
+def test_a_failure_is_summed_up_by_the_line_that_names_the_error():
+    # dbt's wording and DuckDB's caret marker vary by release; the summary picks the error line.
+    message = (
+        "Runtime Error in model stg_billing__invoices (models/staging/billing/stg_billing__invoices.sql)\n"
+        "  Catalog Error: Table with name invoices does not exist!\n"
+        '  Did you mean "raw_app.invoices"?\n\n'
+        '  LINE 12:     from "warehouse"."raw_billing"."invoices"\n'
+        "                    ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+    )
+    assert demo.headline(message) == "Catalog Error: Table with name invoices does not exist!"
+    assert demo.headline("Got 3 results, configured to fail if != 0") == "Got 3 results, configured to fail if != 0"
+    assert demo.headline("") == ""

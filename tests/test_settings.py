@@ -166,3 +166,28 @@ def test_scripted_provider_reads_its_script_relative_to_the_config(tmp_path):
 def test_unknown_provider_name_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown provider 'openia'.*Did you mean 'openai'"):
         make_provider("openia", Settings())
+
+
+def test_llm_time_budgets_come_from_flags_environment_file_or_defaults(tmp_path, monkeypatch):
+    defaults = resolve_settings(tmp_path, environ={})
+    assert (defaults.llm_timeout, defaults.llm_run_timeout) == (120.0, 300.0)
+    write_config(tmp_path, "llm_timeout: 30\nllm_run_timeout: 90\n")
+    from_file = resolve_settings(tmp_path, environ={})
+    assert (from_file.llm_timeout, from_file.llm_run_timeout) == (30.0, 90.0)
+    environ = {"GEN_MODEL_LLM_TIMEOUT": "2.5", "GEN_MODEL_LLM_RUN_TIMEOUT": "4"}
+    from_env = resolve_settings(tmp_path, environ=environ)
+    assert (from_env.llm_timeout, from_env.llm_run_timeout) == (2.5, 4.0)
+    assert from_env.origins["llm_timeout"] == "GEN_MODEL_LLM_TIMEOUT"
+    flags = resolve_settings(tmp_path, llm_timeout=1, llm_run_timeout=2, environ=environ)
+    assert (flags.llm_timeout, flags.llm_run_timeout) == (1.0, 2.0)
+    assert flags.origins["llm_run_timeout"] == "--llm-run-timeout"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    budget = make_provider("anthropic", flags).budget
+    assert (budget.call_s, budget.run_s) == (1.0, 2.0)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan", "7200"])
+def test_bad_llm_time_budgets_name_the_variable(tmp_path, value):
+    with pytest.raises(ConfigError, match=r"GEN_MODEL_LLM_TIMEOUT: llm_timeout must be a number of seconds"):
+        resolve_settings(tmp_path, environ={"GEN_MODEL_LLM_TIMEOUT": value})

@@ -2,7 +2,7 @@
 
 `python tools/lockcheck.py` exits 1 naming each mismatch and saying to run `make lock`;
 `tests/test_lock.py` runs the same check, so a stale lock fails the test suite. The check
-reads the package's dependencies, its `dev` extra and requirements/tools.in, and asks of
+reads the package's dependencies, its `dev` and `spark` extras and requirements/tools.in, and asks of
 each: does the lock pin it, at a version inside the range? And of each package the lock
 says it pinned for pyproject.toml: is it still asked for? It resolves nothing and needs no
 network; `packaging` (locked, installed with the build backend) does the version maths.
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -23,12 +23,16 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)\s*(?:;\s*(?P<marker>[^\\]+?))?\s*\\?$")
 VIA_PYPROJECT = "gen-model (pyproject.toml)"
+LOCKED_EXTRAS = ("dev", "spark")  # the extras `make lock` resolves into dev.txt
 
 
 def asked_for(pyproject: Path, tools_in: Path) -> list[Requirement]:
-    """The direct requirements: the package's, its dev extra's and the repository tools'."""
+    """The direct requirements: the package's, its locked extras' and the repository tools'."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    lines = [*project.get("dependencies", []), *project.get("optional-dependencies", {}).get("dev", [])]
+    extras = project.get("optional-dependencies", {})
+    lines = [*project.get("dependencies", [])]
+    for extra in LOCKED_EXTRAS:
+        lines += extras.get(extra, [])
     for line in tools_in.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
@@ -75,15 +79,28 @@ def problems(pyproject: Path, tools_in: Path, lock: Path) -> list[str]:
     return found
 
 
+def bootstrap_problems(uv_lock: Path, lock: Path) -> list[str]:
+    """requirements/uv.txt (installed with pip before uv exists) must pin the lock's uv."""
+    if not uv_lock.is_file():
+        return [f"{uv_lock} is missing"]
+    wanted = {str(version) for version, _ in pinned(lock)[0].get("uv", [])}
+    got = {str(version) for version, _ in pinned(uv_lock)[0].get("uv", [])}
+    if got != wanted:
+        shown_got, shown_wanted = ", ".join(sorted(got)) or "(nothing)", ", ".join(sorted(wanted))
+        return [f"{uv_lock.name} pins uv=={shown_got} but {lock.name} pins uv=={shown_wanted}"]
+    return []
+
+
 def main() -> int:
     lock = ROOT / "requirements" / "dev.txt"
     found = problems(ROOT / "pyproject.toml", ROOT / "requirements" / "tools.in", lock)
+    found += bootstrap_problems(ROOT / "requirements" / "uv.txt", lock)
     if not found:
         return 0
     print(f"error: {lock.relative_to(ROOT)} is stale:", file=sys.stderr)
     for problem in found:
         print(f"  - {problem}", file=sys.stderr)
-    print("Run `make lock` to re-resolve it, then commit requirements/dev.txt.", file=sys.stderr)
+    print("Run `make lock` to re-resolve it, then commit requirements/.", file=sys.stderr)
     return 1
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import re
+from dataclasses import dataclass
+
+import duckdb
 from sqlglot import exp
 
 from generator.errors import Problem
@@ -11,48 +16,170 @@ from generator.gates.scope import Analysis, SelectInfo, analyze
 
 RULE = "determinism"
 
+# How a function makes the rows depend on the run instead of the data; each kind has its
+# own message and advice (_ADVICE).
 _CLOCK = "clock"
 _RANDOM = "random"
 _UUID = "uuid"
 _SEQUENCE = "sequence"
+_SESSION = "session"
+_ENGINE = "engine"
+_VOLATILE = "volatile"
 
-NONDETERMINISTIC_FUNCTIONS: dict[str, str] = {
-    "random": _RANDOM,
-    "rand": _RANDOM,
-    "setseed": _RANDOM,
-    "reservoir_quantile": _RANDOM,  # quantile of a random sample of the rows
-    "uuid": _UUID,
-    "gen_random_uuid": _UUID,
-    "uuidv4": _UUID,
-    "uuidv7": _UUID,
-    "nextval": _SEQUENCE,
-    "currval": _SEQUENCE,
-    "now": _CLOCK,
-    "today": _CLOCK,
-    "current_date": _CLOCK,
-    "current_time": _CLOCK,
-    "current_timestamp": _CLOCK,
-    "current_localtime": _CLOCK,
-    "current_localtimestamp": _CLOCK,
-    "localtime": _CLOCK,
-    "localtimestamp": _CLOCK,
-    "get_current_time": _CLOCK,
-    "get_current_timestamp": _CLOCK,
-    "transaction_timestamp": _CLOCK,
-    "statement_timestamp": _CLOCK,
+# Whether a function call makes the rows depend on the run is DuckDB's own call:
+# duckdb_functions().stability classifies every overload as CONSISTENT (same arguments, same
+# result), CONSISTENT_WITHIN_QUERY (fixed for one query, but read from the run: the clock,
+# the transaction, the session's settings, variables and time zone) or VOLATILE (may differ
+# on every call). A function is refused when an overload is VOLATILE, or when every
+# overload is CONSISTENT_WITHIN_QUERY (it reads the run whatever its arguments). A function
+# with CONSISTENT and CONSISTENT_WITHIN_QUERY overloads (date_trunc, date_part, strftime,
+# last_day, ...) is CONSISTENT_WITHIN_QUERY only for timestamptz arguments, whose calendar
+# fields depend on the session's TimeZone: it is refused when an argument is known to be a
+# timestamptz. A macro is refused when its definition calls a refused function.
+STABLE = "CONSISTENT"
+WITHIN_QUERY = "CONSISTENT_WITHIN_QUERY"
+VOLATILE = "VOLATILE"
+
+# Where DuckDB's classification and a reproducible model disagree, and why.
+STABILITY_EXCEPTIONS: dict[str, str | None] = {
+    # VOLATILE only so that DuckDB never folds it into a constant: error('...') fails on the
+    # same rows on every run, which is how a model asserts something about its data.
+    "error": None,
+    # CONSISTENT, but it answers the DuckDB release, which changes when DuckDB is upgraded.
+    "version": _ENGINE,
+    # Macros for the constant 'duckdb' today; in the engines a model moves to, and maybe a
+    # later DuckDB, they name whoever runs the query.
+    "current_user": _SESSION,
+    "current_role": _SESSION,
+    "session_user": _SESSION,
+    "user": _SESSION,
+    # CONSISTENT, but it estimates from a random sample (the reservoir) of the rows.
+    "reservoir_quantile": _RANDOM,
 }
-_CLASSES: dict[type, str] = {
-    exp.Rand: _RANDOM,
-    exp.Randn: _RANDOM,
-    exp.Uuid: _UUID,
-    exp.CurrentDate: _CLOCK,
-    exp.CurrentTime: _CLOCK,
-    exp.CurrentTimestamp: _CLOCK,
-    exp.CurrentDatetime: _CLOCK,
-    exp.CurrentTimestampLTZ: _CLOCK,
-    exp.Localtime: _CLOCK,
-    exp.Localtimestamp: _CLOCK,
+# CONSISTENT for a timestamp, yet with one argument the answer is the time from it to now.
+_ONE_ARGUMENT_CLOCKS = frozenset({"age"})
+
+# Wording only: which message a refused function gets. Whether it is refused comes from
+# DuckDB (or STABILITY_EXCEPTIONS); a refused function missing here gets its class's message.
+_KIND_BY_NAME: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "now",
+            "today",
+            "current_date",
+            "get_current_time",
+            "get_current_timestamp",
+            "current_localtime",
+            "current_localtimestamp",
+            "transaction_timestamp",
+        ),
+        _CLOCK,
+    ),
+    **dict.fromkeys(("random", "setseed"), _RANDOM),
+    **dict.fromkeys(("uuid", "gen_random_uuid", "uuidv4", "uuidv7"), _UUID),
+    **dict.fromkeys(("nextval", "currval", "setval"), _SEQUENCE),
 }
+
+# SQL keywords and sqlglot nodes whose DuckDB function has another name (current_timestamp
+# is get_current_timestamp() in duckdb_functions()).
+_DUCKDB_NAME_OF_CLASS: dict[type, str] = {
+    exp.CurrentTimestamp: "get_current_timestamp",
+    exp.CurrentTimestampLTZ: "get_current_timestamp",
+    exp.CurrentDatetime: "get_current_timestamp",
+    exp.CurrentTime: "get_current_time",
+    exp.CurrentDate: "current_date",
+    exp.Localtime: "current_localtime",
+    exp.Localtimestamp: "current_localtimestamp",
+    exp.Rand: "random",
+    exp.Randn: "random",
+    exp.Uuid: "uuid",
+    exp.CurrentUser: "current_user",
+    exp.SessionUser: "session_user",
+    exp.CurrentCatalog: "current_catalog",
+    exp.CurrentDatabase: "current_database",
+    exp.CurrentSchema: "current_schema",
+    exp.CurrentVersion: "version",
+}
+# The same keywords as a macro definition spells them.
+_KEYWORD_FUNCTIONS = {
+    "current_timestamp": "get_current_timestamp",
+    "current_time": "get_current_time",
+    "localtime": "current_localtime",
+    "localtimestamp": "current_localtimestamp",
+}
+_TIMESTAMPTZ_TYPES = frozenset({exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ})
+
+
+@dataclass(frozen=True)
+class FunctionStability:
+    """What duckdb_functions() says about one function name, over all its overloads."""
+
+    stabilities: frozenset[str]
+    macro_calls: frozenset[str] = frozenset()  # for a macro: the names its definition uses
+
+
+@functools.lru_cache(maxsize=1)
+def duckdb_function_stability() -> dict[str, FunctionStability]:
+    """DuckDB's classification of its built-in functions, read once from an in-memory database.
+
+    The built-ins are the same in every database of this DuckDB version, so a fresh
+    in-memory connection answers for the warehouse without touching it.
+    """
+    connection = duckdb.connect(":memory:")
+    try:
+        rows = connection.execute(
+            "select function_name, stability, macro_definition from duckdb_functions() "
+            "where function_type in ('scalar', 'aggregate', 'window', 'macro')"
+        ).fetchall()
+    finally:
+        connection.close()
+    stabilities: dict[str, set[str]] = {}
+    calls: dict[str, set[str]] = {}
+    for name, stability, definition in rows:
+        name = name.lower()
+        stabilities.setdefault(name, set())
+        calls.setdefault(name, set())
+        if stability:
+            stabilities[name].add(stability)
+        if definition:
+            # Identifiers outside string literals; parameters and columns among them are
+            # harmless, they name no function.
+            code = re.sub(r"'(?:[^']|'')*'", "''", definition.lower())
+            words = set(re.findall(r"[a-z_][a-z0-9_]*", code))
+            calls[name] |= {_KEYWORD_FUNCTIONS.get(word, word) for word in words}
+    return {
+        name: FunctionStability(frozenset(stabilities[name]), frozenset(calls[name] - {name})) for name in stabilities
+    }
+
+
+@functools.cache
+def run_dependence(name: str) -> str | None:
+    """Why DuckDB's function `name` makes rows depend on the run (a kind), or None."""
+    return _run_dependence(name.lower(), frozenset())
+
+
+def _run_dependence(name: str, seen: frozenset[str]) -> str | None:
+    if name in STABILITY_EXCEPTIONS:
+        return STABILITY_EXCEPTIONS[name]
+    info = duckdb_function_stability().get(name)
+    if info is None or name in seen:
+        return None
+    if VOLATILE in info.stabilities:
+        return _KIND_BY_NAME.get(name, _VOLATILE)
+    if info.stabilities == {WITHIN_QUERY}:
+        return _KIND_BY_NAME.get(name, _SESSION)
+    for called in sorted(info.macro_calls):
+        kind = _run_dependence(called, seen | {name})
+        if kind is not None:
+            return kind
+    return None
+
+
+def depends_on_time_zone(name: str) -> bool:
+    """True if `name` has CONSISTENT overloads and CONSISTENT_WITHIN_QUERY (timestamptz) ones."""
+    info = duckdb_function_stability().get(name.lower())
+    return info is not None and info.stabilities == {STABLE, WITHIN_QUERY}
+
 
 # Aggregates whose result depends on the order rows arrive in.
 ORDER_SENSITIVE_AGGREGATES = frozenset(
@@ -86,23 +213,39 @@ def _date_hint(ctx: GateContext) -> str:
     return "Use a date from the data instead (e.g. the max of a date column)."
 
 
-def _function_advice(kind: str, ctx: GateContext) -> tuple[str, str]:
-    if kind == _CLOCK:
-        return "reads the clock, so every run gives different rows", _date_hint(ctx)
-    if kind == _UUID:
-        return (
-            "returns a new value on every run",
-            "Build the key from the row's key columns, e.g. md5(concat_ws('|', ...)).",
-        )
-    if kind == _SEQUENCE:
-        return (
-            "returns a new value on every run",
-            "Number rows with row_number() over (order by <unique key>).",
-        )
-    return (
+_ADVICE: dict[str, tuple[str, str | None]] = {
+    # kind: (why, what to do); None: the clock's advice, which names a date column
+    _CLOCK: ("reads the clock, so every run gives different rows", None),
+    _UUID: (
+        "returns a new value on every run",
+        "Build the key from the row's key columns, e.g. md5(concat_ws('|', ...)).",
+    ),
+    _SEQUENCE: (
+        "returns a new value on every run",
+        "Number rows with row_number() over (order by <unique key>).",
+    ),
+    _RANDOM: (
         "returns different values on every run",
         "Sample or shuffle with a hash of a key instead, e.g. hash(id) % 100 < 10.",
-    )
+    ),
+    _SESSION: (
+        "reads the session, connection or transaction running the query, not the data, so it differs between runs",
+        "Remove it, or take the value from a column of the inputs (or write it as a literal).",
+    ),
+    _ENGINE: (
+        "returns the DuckDB version, which changes when DuckDB is upgraded",
+        "Remove it: a model's rows should come from its inputs alone.",
+    ),
+    _VOLATILE: (
+        "is VOLATILE in DuckDB: it may return a different value on every call",
+        "Remove it: a model's rows should come from its inputs alone.",
+    ),
+}
+
+
+def _function_advice(kind: str, ctx: GateContext) -> tuple[str, str]:
+    reason, advice = _ADVICE[kind]
+    return reason, advice if advice is not None else _date_hint(ctx)
 
 
 def _unwrap(node: exp.Expression) -> exp.Expression:
@@ -157,18 +300,97 @@ class _Checker:
                 continue
             if not isinstance(node, (exp.Func, exp.Anonymous)):
                 continue
+            duck = self.called(node)
+            if duck is None:
+                continue
             name = function_name(node, self.sql)
-            kind = NONDETERMINISTIC_FUNCTIONS.get(name) or _CLASSES.get(type(node))
+            arguments = self._call_arguments(node)
+            kind = run_dependence(duck)
+            if kind is None and duck in _ONE_ARGUMENT_CLOCKS and len(arguments) == 1:
+                kind = _CLOCK
+            # timezone(zone, ts) converts with the zone it is given; with one argument it is
+            # the session zone's offset.
+            converts = duck == "timezone" and len(arguments) == 2
+            if kind is None and depends_on_time_zone(duck) and not converts:
+                zoned = next((a for a in arguments if self._is_timestamptz(a)), None)
+                if zoned is not None:
+                    self.time_zone(node, name, zoned)
+                continue
             if kind is None:
                 continue
             reason, advice = _function_advice(kind, self.ctx)
-            where = span(node, self.sql)
-            shown = name
-            if where is not None:
-                shown = self.ctx.sql[where[0] : where[1] + 1]
-                if self.sql[where[1] + 1 :].lstrip()[:1] == "(":
-                    shown += "()"
-            self.report(f"{shown} {reason}", node, name, advice)
+            self.report(f"{self.written(node, name)} {reason}", node, name, advice)
+
+    def called(self, node: exp.Expression) -> str | None:
+        """The DuckDB function a call names; None for syntax that is no call by name.
+
+        sqlglot models casts, CASE and AT TIME ZONE as functions too; their position is
+        borrowed from a token around them (the enclosing call's name, a column), which
+        must not be taken for a function they call.
+        """
+        if isinstance(node, exp.Anonymous):
+            return node.name.lower()
+        keyword = _DUCKDB_NAME_OF_CLASS.get(type(node))
+        where = span(node, self.sql)
+        if where is None:
+            return keyword
+        ancestor = node.find_ancestor(exp.Func)
+        if ancestor is not None and span(ancestor, self.sql) == where:
+            return None
+        written = self.sql[where[0] : where[1] + 1].lower()
+        if re.fullmatch(r"[a-z_][a-z0-9_]*", written) and self.sql[where[1] + 1 :].lstrip()[:1] == "(":
+            if written in STABILITY_EXCEPTIONS or written in duckdb_function_stability():
+                return written
+        return keyword
+
+    def written(self, node: exp.Expression, name: str) -> str:
+        """The call as the proposal spells it: `now()`, `current_date`."""
+        where = span(node, self.sql)
+        if where is None:
+            return name
+        shown = self.ctx.sql[where[0] : where[1] + 1]
+        if self.sql[where[1] + 1 :].lstrip()[:1] == "(":
+            shown += "()"
+        return shown
+
+    @staticmethod
+    def _call_arguments(node: exp.Expression) -> list[exp.Expression]:
+        """The call's arguments (sqlglot keeps some as named args, e.g. date_trunc's unit)."""
+        values: list[exp.Expression] = []
+        for value in node.args.values():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, exp.Expression):
+                    values.append(item)
+        return values
+
+    def _is_timestamptz(self, node: exp.Expression) -> bool:
+        """True when `node` is known to be a timestamptz: such a column, cast or sum."""
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, (exp.Cast, exp.TryCast)):
+            return node.to.this in _TIMESTAMPTZ_TYPES
+        if isinstance(node, (exp.Add, exp.Sub)):
+            return self._is_timestamptz(node.this) or self._is_timestamptz(node.expression)
+        if isinstance(node, exp.Column):
+            ref = self.analysis.refs.get(id(node))
+            text = (ref.data_type or "").lower() if ref is not None else ""
+            return text.startswith(("timestamp with time zone", "timestamptz"))
+        return False
+
+    def time_zone(self, node: exp.Expression, name: str, zoned: exp.Expression) -> None:
+        shown = self.show(zoned)
+        fixed = (
+            f"{shown} at time zone 'UTC'"
+            if isinstance(zoned, (exp.Column, exp.Cast))
+            else f"({shown}) at time zone 'UTC'"
+        )
+        self.report(
+            f"{self.written(node, name)} of the timestamptz {shown} depends on the session's TimeZone setting "
+            "(DuckDB classifies it CONSISTENT_WITHIN_QUERY), so machines in other time zones get other rows",
+            node,
+            name,
+            f"Fix the zone first: use {fixed} (a plain timestamp) in its place.",
+        )
 
     # -- ties -----------------------------------------------------------------------------------
 

@@ -39,6 +39,9 @@ _KEYWORDS: dict[type, tuple[str, ...]] = {
     exp.CurrentTime: ("CURRENT_TIME", "GET_CURRENT_TIME"),
     exp.Localtimestamp: ("LOCALTIMESTAMP",),
     exp.Localtime: ("LOCALTIME",),
+    exp.CurrentUser: ("CURRENT_USER",),
+    exp.SessionUser: ("SESSION_USER",),
+    exp.CurrentCatalog: ("CURRENT_CATALOG",),
 }
 
 

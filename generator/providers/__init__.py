@@ -13,11 +13,11 @@ else: ...completion.error... (repair with generator.prompt.repair_prompt, or giv
 from __future__ import annotations
 
 from generator.errors import ConfigError
-from generator.providers.base import Completion, Provider
+from generator.providers.base import Completion, Provider, TimeBudget
 from generator.settings import PROVIDERS, Settings
 from generator.suggest import did_you_mean
 
-__all__ = ["Completion", "Provider", "make_provider"]
+__all__ = ["Completion", "Provider", "TimeBudget", "make_provider"]
 
 
 def make_provider(name: str, settings: Settings | None = None, http_client=None) -> Provider:
@@ -36,6 +36,7 @@ def make_provider(name: str, settings: Settings | None = None, http_client=None)
             max_output_tokens=settings.max_output_tokens,
             effort=settings.effort,
             http_client=http_client,
+            budget=TimeBudget(settings.llm_timeout, settings.llm_run_timeout),
         )
     if name == "openai":
         from generator.providers.openai import OpenAIProvider
@@ -47,6 +48,7 @@ def make_provider(name: str, settings: Settings | None = None, http_client=None)
             max_output_tokens=settings.max_output_tokens,
             temperature=settings.temperature,
             http_client=http_client,
+            budget=TimeBudget(settings.llm_timeout, settings.llm_run_timeout),
         )
     if name == "scripted":
         from generator.providers.scripted import ScriptedProvider, load_script

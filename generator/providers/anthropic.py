@@ -4,7 +4,9 @@ The SDK reads `ANTHROPIC_API_KEY` (or its other credentials) and honours
 `ANTHROPIC_BASE_URL` for gateways; we pass `base_url` only when gen-model is configured
 with one. The SDK retries 408/409/429/5xx itself (2 retries by default, honouring
 `retry-after`), so there is no retry loop here: what still fails after its retries is a
-`ProviderError`.
+`ProviderError`. So is a call that outlasts its time budget (`TimeBudget`), and a 2xx body
+that is not a Messages response (an HTML page from a proxy, an empty body, other JSON),
+which the SDK would raise as JSONDecodeError or return as a plain string.
 
 Two things the current API decides for us (API version 2026-10-21, SDK 2.x):
 - No `temperature`: the SDK no longer has sampling parameters and the API rejects them
@@ -25,7 +27,14 @@ import anthropic
 from generator.errors import ConfigError, ProviderError
 from generator.pricing import DEFAULT_LADDER
 from generator.prompt import TOOL_NAME, Prompt
-from generator.providers.base import Completion, Provider, tool_input_to_proposal, truncated_message
+from generator.providers.base import (
+    Completion,
+    Provider,
+    TimeBudget,
+    json_object_body,
+    tool_input_to_proposal,
+    truncated_message,
+)
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_000
 # The SDK refuses non-streaming calls whose max_tokens could run past 10 minutes.
@@ -73,6 +82,7 @@ class AnthropicProvider(Provider):
         effort: str | None = None,
         http_client=None,
         max_retries: int | None = None,
+        budget: TimeBudget | None = None,
     ):
         if max_output_tokens > MAX_NONSTREAMING_OUTPUT_TOKENS:
             raise ConfigError(
@@ -94,6 +104,7 @@ class AnthropicProvider(Provider):
             raise ConfigError(MISSING_KEY)
         self.max_output_tokens = max_output_tokens
         self.effort = effort
+        self.budget = budget or TimeBudget()
         self._unforced: set[str] = set()
 
     @property
@@ -121,18 +132,39 @@ class AnthropicProvider(Provider):
         return request
 
     def complete(self, prompt: Prompt, model: str) -> Completion:
-        forced = model not in FORCED_TOOL_CHOICE_REJECTED and model not in self._unforced
         try:
-            try:
-                message = self.client.messages.create(**self._request(prompt, model, forced))
-            except anthropic.BadRequestError as error:
-                if not (forced and _rejects_forced_tool_choice(error)):
-                    raise
-                self._unforced.add(model)
-                message = self.client.messages.create(**self._request(prompt, model, forced=False))
+            message = self.budget.call(lambda timeout: self._send(prompt, model, timeout), self.endpoint)
         except anthropic.APIError as error:
             raise self._translate(error, model) from None
         return self._completion(message, model)
+
+    def _send(self, prompt: Prompt, model: str, timeout: float):
+        """The Messages API answer, the forced-tool-choice fallback included (worker thread)."""
+        forced = model not in FORCED_TOOL_CHOICE_REJECTED and model not in self._unforced
+        try:
+            return self._create(self._request(prompt, model, forced), timeout)
+        except anthropic.BadRequestError as error:
+            if not (forced and _rejects_forced_tool_choice(error)):
+                raise
+            self._unforced.add(model)
+            return self._create(self._request(prompt, model, forced=False), timeout)
+
+    def _create(self, request: dict, timeout: float):
+        raw = self.client.messages.with_raw_response.create(**request, timeout=timeout)
+        body = json_object_body(
+            raw.http_response,
+            self.endpoint,
+            "an Anthropic Messages response",
+            "content",
+            "check that base_url (or ANTHROPIC_BASE_URL) points at the Anthropic API or a gateway "
+            "that speaks it, or try again later",
+        )
+        if body.get("type", "message") != "message":
+            raise ProviderError(
+                f"{self.endpoint} answered with a JSON object of type {str(body.get('type'))[:40]!r}, "
+                "not an Anthropic Messages response; check base_url (or ANTHROPIC_BASE_URL)"
+            )
+        return raw.parse()
 
     def _completion(self, message, model: str) -> Completion:
         usage = getattr(message, "usage", None)

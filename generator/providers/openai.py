@@ -9,7 +9,9 @@ models you pulled): name it with --model, GEN_MODEL_MODELS or `models:` in .gen-
 The proposal comes back as a forced function call with the proposal schema as its
 parameters. `finish_reason == "length"` is a truncated attempt; arguments that are not a
 JSON object are a failed attempt with the parser's message. The SDK retries 408/409/429/5xx
-itself; what still fails is a ProviderError.
+itself; what still fails is a ProviderError, as is a call that outlasts its time budget
+(`TimeBudget`) and a 2xx body that is not a chat completion (an HTML page, an empty body,
+other JSON), which the SDK would raise as JSONDecodeError or return as a plain string.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import openai
 
 from generator.errors import ConfigError, ProviderError
 from generator.prompt import TOOL_NAME, Prompt
-from generator.providers.base import Completion, Provider, tool_input_to_proposal, truncated_message
+from generator.providers.base import (
+    Completion,
+    Provider,
+    TimeBudget,
+    json_object_body,
+    tool_input_to_proposal,
+    truncated_message,
+)
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_KEY_PLACEHOLDER = "no-key-needed"  # local servers ignore it; the SDK insists on some key
@@ -45,6 +54,7 @@ class OpenAIProvider(Provider):
         temperature: float | None = 0.0,
         http_client=None,
         max_retries: int | None = None,
+        budget: TimeBudget | None = None,
     ):
         endpoint = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
         api_key = os.environ.get("OPENAI_API_KEY") or None
@@ -68,6 +78,7 @@ class OpenAIProvider(Provider):
         self.endpoint = endpoint.rstrip("/")
         self.max_output_tokens = max_output_tokens
         self.temperature = temperature
+        self.budget = budget or TimeBudget()
         self._unforced: set[str] = set()
 
     def _request(self, prompt: Prompt, model: str, forced: bool) -> dict:
@@ -94,19 +105,35 @@ class OpenAIProvider(Provider):
         return request
 
     def complete(self, prompt: Prompt, model: str) -> Completion:
-        forced = model not in self._unforced
         try:
-            try:
-                response = self.client.chat.completions.create(**self._request(prompt, model, forced))
-            except openai.BadRequestError as error:
-                # Some servers (older llama.cpp, some vendors) accept tools but not a named choice.
-                if not (forced and "tool_choice" in str(error).lower()):
-                    raise
-                self._unforced.add(model)
-                response = self.client.chat.completions.create(**self._request(prompt, model, forced=False))
+            response = self.budget.call(lambda timeout: self._send(prompt, model, timeout), self.endpoint)
         except openai.APIError as error:
             raise self._translate(error, model) from None
         return self._completion(response, model)
+
+    def _send(self, prompt: Prompt, model: str, timeout: float):
+        """The chat completion, the named-tool-choice fallback included (worker thread)."""
+        forced = model not in self._unforced
+        try:
+            return self._create(self._request(prompt, model, forced), timeout)
+        except openai.BadRequestError as error:
+            # Some servers (older llama.cpp, some vendors) accept tools but not a named choice.
+            if not (forced and "tool_choice" in str(error).lower()):
+                raise
+            self._unforced.add(model)
+            return self._create(self._request(prompt, model, forced=False), timeout)
+
+    def _create(self, request: dict, timeout: float):
+        raw = self.client.chat.completions.with_raw_response.create(**request, timeout=timeout)
+        json_object_body(
+            raw.http_response,
+            self.endpoint,
+            "a chat completion",
+            "choices",
+            "check that base_url (or OPENAI_BASE_URL) is the server's OpenAI-compatible /v1 endpoint, "
+            "or try again later",
+        )
+        return raw.parse()
 
     def _completion(self, response, model: str) -> Completion:
         usage = getattr(response, "usage", None)

@@ -1,0 +1,254 @@
+"""DuckDB constructs whose rows differ on Spark after sqlglot's transpile, one class each.
+
+Each rule's docstring is its one-line summary; `nodes` are the sqlglot node types it looks
+at (the checker dispatches on them, like sqlglot's TRANSFORMS); `finding` returns the
+message for one node, or None when the node is safe. Where safety depends on a type, an
+unknown type counts as unsafe: a refusal names the rewrite, a silent difference ships
+wrong numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+INTEGER_TYPES = frozenset(exp.DataType.INTEGER_TYPES)
+EXACT_TYPES = INTEGER_TYPES | {exp.DataType.Type.DECIMAL}
+
+
+def _type(node: exp.Expression) -> exp.DataType.Type | None:
+    """The annotated type of `node`, or None when sqlglot could not infer it."""
+    kind = node.type.this if node.type is not None else None
+    return None if kind in (None, exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL) else kind
+
+
+def _int_literal(node: exp.Expression | None) -> int | None:
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        value = _int_literal(node.this)
+        return None if value is None else -value
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return int(node.this)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What is different, and the rewrite that means the same on both engines."""
+
+    message: str
+    fix: str
+
+
+class PortRule:
+    """Base: a construct whose rows differ between DuckDB and the target."""
+
+    name = ""
+    nodes: tuple[type[exp.Expression], ...] = ()
+    # True where the difference exists only while the two engines' session time zones differ.
+    time_zone_only = False
+
+    def finding(self, node: exp.Expression) -> Finding | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class RegexpReplaceFirstMatch(PortRule):
+    """regexp_replace replaces the first match in DuckDB and every match in Spark."""
+
+    name = "regexp_replace"
+    nodes = (exp.RegexpReplace,)
+
+    def finding(self, node):
+        modifiers = node.args.get("modifiers")
+        if isinstance(modifiers, exp.Literal) and "g" in modifiers.this:
+            return None
+        return Finding(
+            "regexp_replace without the 'g' option replaces only the first match in DuckDB; Spark replaces every match",
+            "Add the 'g' option (regexp_replace(s, pattern, replacement, 'g')) if every match should be replaced; "
+            "for the first match only, anchor the pattern so it can match once.",
+        )
+
+
+class RoundOfFloatingValue(PortRule):
+    """round() of a double rounds the binary value in DuckDB and its decimal text in Spark."""
+
+    name = "round"
+    nodes = (exp.Round,)
+
+    def finding(self, node):
+        if _type(node.this) in EXACT_TYPES:
+            return None
+        return Finding(
+            "round() of a value that is not a proven decimal or integer can differ in the last digit "
+            "(DuckDB rounds the double 1.005 to 1.00, Spark to 1.01)",
+            "Round an exact decimal: round(cast(x as decimal(18, 4)), 2).",
+        )
+
+
+class CastToIntegerFromFraction(PortRule):
+    """cast(x as int) rounds a fraction in DuckDB and truncates it in Spark."""
+
+    name = "cast_to_integer"
+    nodes = (exp.Cast, exp.TryCast)
+
+    def finding(self, node):
+        target = node.to.this if isinstance(node.to, exp.DataType) else None
+        if target not in INTEGER_TYPES or _type(node.this) in INTEGER_TYPES:
+            return None
+        if _int_literal(node.this) is not None or (isinstance(node.this, exp.Literal) and node.this.is_string):
+            return None
+        if isinstance(node.this, (exp.Floor, exp.Ceil)) or (
+            isinstance(node.this, exp.Round) and _int_literal(node.this.args.get("decimals")) in (None, 0)
+        ):
+            return None  # already a whole number: the cast has nothing left to round or truncate
+        return Finding(
+            f"cast to {node.to.sql('duckdb')} of a value not proven to be an integer: "
+            "DuckDB rounds (cast(2.7 as int) = 3), Spark truncates (= 2)",
+            "Say which you mean before the cast: cast(floor(x) as int), cast(ceil(x) as int) or cast(round(x) as int).",
+        )
+
+
+class DateDiffAcrossBoundaries(PortRule):
+    """date_diff counts unit boundaries in DuckDB and whole elapsed units in Spark."""
+
+    name = "date_diff"
+    nodes = (exp.DateDiff, exp.TimestampDiff, exp.DatetimeDiff)
+
+    def finding(self, node):
+        unit = node.args.get("unit")
+        unit_name = (unit.name if unit is not None else "day").lower()
+        both_dates = all(_type(side) == exp.DataType.Type.DATE for side in (node.this, node.expression))
+        if unit_name in ("day", "days", "d") and both_dates:
+            return None
+        return Finding(
+            f"date_diff('{unit_name}', ...) counts {unit_name} boundaries crossed in DuckDB but whole {unit_name}s "
+            "elapsed in Spark (2024-01-31 to 2024-02-01 is 1 month in DuckDB, 0 in Spark)",
+            "Compare dates: date_diff('day', cast(a as date), cast(b as date)); for months, "
+            "(year(b) - year(a)) * 12 + month(b) - month(a).",
+        )
+
+
+class DayOfWeekNumbering(PortRule):
+    """Weekday numbers start at Sunday = 0 in DuckDB and Sunday = 1 in Spark."""
+
+    name = "day_of_week"
+    nodes = (exp.DayOfWeek, exp.DayOfWeekIso, exp.Extract, exp.Anonymous)
+    PARTS = frozenset({"dow", "dayofweek", "isodow", "weekday", "dayofweek_iso"})
+
+    def finding(self, node):
+        if isinstance(node, exp.Extract):
+            if node.this.name.lower() not in self.PARTS:
+                return None
+        elif isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            first = node.expressions[0] if node.expressions else None
+            if name in ("date_part", "datepart"):
+                if not (isinstance(first, exp.Literal) and first.this.lower() in self.PARTS):
+                    return None
+            elif name not in self.PARTS:
+                return None
+        return Finding(
+            "weekday numbers differ: DuckDB's dow is 0 (Sunday) to 6, Spark's dayofweek 1 (Sunday) to 7, "
+            "and sqlglot does not shift them",
+            "Use the weekday's name, which is the same on both: dayname(d) (Spark: date_format(d, 'EEEE')).",
+        )
+
+
+class SubstringFromZero(PortRule):
+    """substring(s, 0, n) is n - 1 characters in DuckDB and n in Spark."""
+
+    name = "substring_start"
+    nodes = (exp.Substring,)
+
+    def finding(self, node):
+        start = _int_literal(node.args.get("start"))
+        if start is not None and start >= 1:
+            return None
+        shown = "a start that is not a literal" if start is None else f"start {start}"
+        return Finding(
+            f"substring with {shown}: positions below 1 differ (DuckDB counts position 0 before the first "
+            "character, Spark treats it as 1)",
+            "Start at 1 (substring(s, 1, n)), or use left(s, n).",
+        )
+
+
+class AsofJoin(PortRule):
+    """An ASOF join has no Spark equivalent; sqlglot writes it as a plain join."""
+
+    name = "asof_join"
+    nodes = (exp.Join,)
+
+    def finding(self, node):
+        if (node.args.get("method") or "").upper() != "ASOF":
+            return None
+        return Finding(
+            "ASOF JOIN has no Spark equivalent: transpiled, it reads ASOF as a table alias and joins every row",
+            "Join on the key, then keep the latest match: "
+            "qualify row_number() over (partition by left_key order by right_time desc) = 1.",
+        )
+
+
+class UnguardedDivision(PortRule):
+    """Division by zero is NULL in DuckDB and an error in Spark's ANSI mode."""
+
+    name = "division"
+    nodes = (exp.Div, exp.IntDiv, exp.Mod)
+
+    def finding(self, node):
+        divisor = node.expression
+        while isinstance(divisor, exp.Paren):
+            divisor = divisor.this
+        literal = _int_literal(divisor)
+        if literal not in (None, 0):
+            return None
+        if isinstance(divisor, exp.Literal) and not divisor.is_string and float(divisor.this) != 0:
+            return None
+        if isinstance(divisor, exp.Nullif) and _int_literal(divisor.expression) == 0:
+            return None
+        return Finding(
+            "division by a value that may be 0: DuckDB gives NULL, Spark (ANSI mode) fails the build",
+            "Guard the divisor: x / nullif(y, 0).",
+        )
+
+
+class SessionTimeZone(PortRule):
+    """Dates and parts cut from a timestamp with time zone follow each session's time zone."""
+
+    name = "time_zone"
+    nodes = (exp.TimestampTrunc, exp.DateTrunc, exp.Extract, exp.Cast, exp.TimeToStr, exp.Anonymous)
+    time_zone_only = True
+
+    def finding(self, node):
+        operand = node.expression if isinstance(node, exp.Extract) else node.this
+        if isinstance(node, exp.Anonymous):
+            operand = node.expressions[-1] if node.expressions else None
+        if operand is None or _type(operand) != exp.DataType.Type.TIMESTAMPTZ:
+            return None
+        return Finding(
+            "a date or part cut from a timestamp with time zone depends on the session time zone, "
+            "and the two targets do not pin the same one",
+            "Pin one zone on both targets (DuckDB settings: TimeZone: UTC; Spark "
+            "server_side_parameters: spark.sql.session.timeZone: UTC), as profiles.yml.example does.",
+        )
+
+
+RULES: tuple[PortRule, ...] = (
+    RegexpReplaceFirstMatch(),
+    RoundOfFloatingValue(),
+    CastToIntegerFromFraction(),
+    DateDiffAcrossBoundaries(),
+    DayOfWeekNumbering(),
+    SubstringFromZero(),
+    AsofJoin(),
+    UnguardedDivision(),
+    SessionTimeZone(),
+)
+
+# Table dispatch: node type -> the rules that look at it.
+BY_NODE: dict[type[exp.Expression], tuple[PortRule, ...]] = {}
+for _rule in RULES:
+    for _kind in _rule.nodes:
+        BY_NODE[_kind] = (*BY_NODE.get(_kind, ()), _rule)

@@ -1,0 +1,177 @@
+"""Tests that guard behaviour on tomorrow's data.
+
+* Unit-test fixtures could happen: no given row breaks a test of its input (a repeated
+  unique key, a null in a not_null column, a value outside accepted_values, a child row
+  whose parent input lacks its parent), checked on every unit test of the sample project
+  and on the ones `gen-model tests` writes into shop_project.
+* Derived data tests hold on legitimate new data: rows that pass every upstream test keep
+  `dbt build` green (new customers, orders of every accepted status, a refund, other
+  months; for the sample project a whole other data set).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.catalog import Column, ForeignKey, Relation
+from generator.cli import cli
+from generator.unit_fixtures import GivenInput, constraint_violations, relation_of_input
+from tests.conftest import REPO_ROOT, copy_dbt_project, dbt_build
+
+pytestmark = pytest.mark.dbt
+
+
+def unit_tests_of(project: Path) -> list[tuple[str, dict]]:
+    found = []
+    for path in sorted((project / "models").rglob("*.yml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        found += [(path.name, entry) for entry in document.get("unit_tests") or []]
+    return found
+
+
+def violations(catalog, entry: dict) -> list[str]:
+    given = tuple(GivenInput(g["input"], tuple(g.get("rows") or ())) for g in entry["given"])
+    relations = {item.input: relation_of_input(catalog, item.input) for item in given}
+    assert all(relations.values()), f"{entry['name']}: an input the catalog does not know: {relations}"
+    return constraint_violations(given, relations)
+
+
+def test_every_sample_unit_test_could_happen(sample_project_built, sample_catalog):
+    found = unit_tests_of(sample_project_built)
+    assert len(found) >= 3
+    for name, entry in found:
+        assert violations(sample_catalog, entry) == [], f"{name}: {entry['name']}"
+        for given in entry["given"]:
+            relation = relation_of_input(sample_catalog, given["input"])
+            for key in relation.primary_key:
+                assert all(key in row for row in given["rows"]), f"{given['input']}: its key {key} is shown"
+
+
+def _relation(name: str, columns, primary_key=(), foreign_keys=()) -> Relation:
+    return Relation(
+        unique_id=f"model.p.{name}",
+        resource_type="model",
+        name=name,
+        database="db",
+        schema="main",
+        identifier=name,
+        columns=tuple(columns),
+        primary_key=tuple(primary_key),
+        foreign_keys=tuple(foreign_keys),
+    )
+
+
+def test_constraint_violations_name_each_impossible_row():
+    customers = _relation(
+        "customers", [Column("customer_id", not_null=True, unique=True), Column("tier", accepted_values=("a", "b"))],
+        primary_key=("customer_id",),
+    )  # fmt: skip
+    orders = _relation(
+        "orders",
+        [Column("order_id", unique=True), Column("customer_id", not_null=True)],
+        foreign_keys=[ForeignKey("customer_id", "model.p.customers", "customer_id")],
+    )
+    relations = {"ref('customers')": customers, "ref('orders')": orders}
+    possible = (
+        GivenInput("ref('customers')", ({"customer_id": 1, "tier": "a"}, {"customer_id": 2, "tier": None})),
+        GivenInput("ref('orders')", ({"order_id": 10, "customer_id": 1}, {"order_id": 11, "customer_id": 1})),
+    )
+    assert constraint_violations(possible, relations) == []
+    impossible = (
+        GivenInput("ref('customers')", ({"customer_id": 1, "tier": "c"}, {"customer_id": 1, "tier": "a"})),
+        GivenInput("ref('orders')", ({"order_id": 10, "customer_id": 3}, {"order_id": 11, "customer_id": None})),
+    )
+    assert constraint_violations(impossible, relations) == [
+        "ref('customers'): customer_id = 1 is given 2 times (unique)",
+        "ref('customers'): row 1: tier = 'c' is not an accepted value",
+        "ref('orders'): row 2: customer_id is null (not_null)",
+        "ref('orders'): row 1: customer_id = 3 has no row in ref('customers') (relationships to customer_id)",
+    ]
+    twice = (GivenInput("ref('orders')", ({"customer_id": 1}, {"customer_id": 1})),)
+    assert constraint_violations(twice, {"ref('orders')": orders}) == [
+        "ref('orders'): a row is given twice, but orders has a unique key"
+    ]
+
+
+# Rows that pass every test of shop_project's staging models: new customers (one without
+# orders), orders of every accepted status, a refund (a negative payment: no test forbids
+# it), a gift card, an order paid twice, a later month.
+SHOP_NEW_ROWS = {
+    "raw_customers.csv": ["101,Ada,L.", "102,Alan,T.", "103,Grace,H."],
+    "raw_orders.csv": [
+        "100,101,2018-05-01,return_pending",
+        "101,101,2018-05-31,completed",
+        "102,102,2018-06-01,shipped",
+        "103,15,2018-06-02,returned",
+        "104,102,2018-06-03,placed",
+    ],
+    "raw_payments.csv": [
+        "114,100,gift_card,1500",
+        "115,101,credit_card,999",
+        "116,101,coupon,1",
+        "117,103,credit_card,-2500",
+        "118,102,bank_transfer,0",
+    ],
+}
+
+
+def test_shop_tests_and_fixtures_hold_on_new_legitimate_data(shop_project_with_package):
+    from generator.catalog_builder import build_catalog
+    from generator.project import load_project
+
+    project = shop_project_with_package
+    for model in ("customers", "orders"):
+        result = CliRunner().invoke(cli, ["tests", model, "--project-dir", str(project)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    catalog = build_catalog(load_project(project))
+    found = unit_tests_of(project)
+    assert {entry["name"] for _, entry in found} == {"customers_logic", "orders_logic"}
+    for name, entry in found:
+        assert violations(catalog, entry) == [], f"{name}: {entry['name']}"
+    marts = yaml.safe_load((project / "models" / "marts" / "marts.yml").read_text(encoding="utf-8"))
+    reasons = [
+        body["config"]["meta"]["reason"]
+        for model in marts["models"]
+        for column in model.get("columns") or []
+        for test in column.get("data_tests") or []
+        if isinstance(test, dict)
+        for body in test.values()
+        if "config" in body
+    ]
+    assert reasons and not [r for r in reasons if "upstream rows" in r], "a reason claims today's data as the SQL"
+
+    for seed, rows in SHOP_NEW_ROWS.items():
+        path = project / "seeds" / seed
+        path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + "\n" + "\n".join(rows) + "\n")
+    dbt_build(project)
+
+
+def test_sample_tests_hold_on_another_legitimate_data_set(tmp_path):
+    # Another seed at another scale: new accounts, subscriptions, invoices, payments and
+    # months, all passing the hand-written models' tests. The generated marts' data tests
+    # and unit tests must stay green.
+    from sample_data import generate
+
+    root = copy_dbt_project(REPO_ROOT, tmp_path / "project")
+    generate(scale=1.5, seed=7, raw_dir=root / "data" / "raw", warehouse=root / "warehouse.duckdb")
+    outcome = dbt_build(root)
+    generated = [n for n in outcome.nodes if n.name.split(".")[0].startswith(("account_mrr", "monthly_revenue"))]
+    assert generated, "the generated marts were built and tested"
+
+
+def test_sample_fixtures_cover_meaning(sample_project_built):
+    entries = {entry["name"]: entry for _, entry in unit_tests_of(sample_project_built)}
+    # A parent with two children of one kind, without a repeated key: a twin row.
+    mrr = entries["account_mrr_v1_logic"]
+    subscriptions = mrr["given"][0]["rows"]
+    twins = [row for row in subscriptions if str(row["subscription_id"]).endswith("_2")]
+    assert twins and all(row["subscription_id"][:-2] in {r["subscription_id"] for r in subscriptions} for row in twins)
+    assert any(row["running_subscriptions"] == 2 for row in mrr["expect"]["rows"])
+    # Every status a filter names, and the siblings it does not, each have a row.
+    revenue = entries["monthly_revenue_by_tier_v1_logic"]
+    statuses = {row["invoice_status"] for row in revenue["given"][0]["rows"]}
+    assert statuses == {"draft", "open", "paid", "uncollectible", "void"}
