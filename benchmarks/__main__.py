@@ -22,6 +22,7 @@ QUICK = (
     ("mutation score: derived tests vs unique+not_null (issue 4)", ["mutation_score.py"]),
     ("realistic bugs: unit, data tests, both vs unique+not_null (issue 13)", ["realistic_bugs.py"]),
     ("data diff speed on millions of rows (issue 6)", ["diff_speed.py", "--rows", "2000000"]),
+    ("first hour: commands vs dbt parse/build, gates vs sqlglot (issue 16)", ["first_hour.py", "--runs", "3"]),
 )
 SLOW = (
     (

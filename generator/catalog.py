@@ -59,6 +59,8 @@ class Relation:
     original_file_path: str | None = None
     generated: bool = False  # written by gen-model (has its provenance in meta)
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    # unique_ids of the models, seeds, snapshots and sources this model reads (dbt's depends_on).
+    depends_on: tuple[str, ...] = ()
 
     @property
     def relation_name(self) -> str:
@@ -213,6 +215,7 @@ class Catalog:
             item["columns"] = tuple(column(c) for c in item.get("columns") or ())
             item["primary_key"] = tuple(item.get("primary_key") or ())
             item["foreign_keys"] = tuple(ForeignKey(**fk) for fk in item.get("foreign_keys") or ())
+            item["depends_on"] = tuple(item.get("depends_on") or ())
             item.setdefault("identifier", item["name"])
             item.setdefault("database", "warehouse")
             item.setdefault("schema", "main")
@@ -243,6 +246,7 @@ class Catalog:
             database_path=Path(data["database_path"]) if data.get("database_path") else None,
             database_name=data.get("database_name"),
             has_package=data.get("has_package", True),
+            session_settings=tuple((str(k), str(v)) for k, v in data.get("session_settings") or ()),
         )
 
 

@@ -187,6 +187,15 @@ def _relation_from_node(node: Any, tests: list[Any], manifest: Any) -> Relation:
         original_file_path=node.original_file_path,
         generated="gen_model" in meta,
         meta=meta,
+        depends_on=()
+        if is_source
+        else tuple(
+            sorted(
+                uid
+                for uid in (getattr(getattr(node, "depends_on", None), "nodes", None) or ())
+                if uid.split(".", 1)[0] in ("model", "seed", "snapshot", "source")
+            )
+        ),
     )
 
 
@@ -257,9 +266,10 @@ def raw_files_of(project: Project, relations: list[Relation]) -> tuple[RawFile, 
     """
     from fnmatch import fnmatchcase
 
+    from generator import catalog_cache
     from generator.enrich.discovery import discover_raw_files
 
-    files = discover_raw_files(project.project_dir)
+    files = catalog_cache.raw_files(project, discover_raw_files)
     readers: dict[str, set[str]] = {}
     for relation in relations:
         provenance = relation.meta.get("gen_model") if isinstance(relation.meta, dict) else None
@@ -278,11 +288,34 @@ def raw_files_of(project: Project, relations: list[Relation]) -> tuple[RawFile, 
     return tuple(linked)
 
 
-def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFile, ...] | None = None) -> Catalog:
+def build_catalog(
+    project: Project,
+    manifest: Any = None,
+    raw_files: tuple[RawFile, ...] | None = None,
+    progress: Any = None,
+) -> Catalog:
     """Manifest + warehouse columns for every model, seed, snapshot and source of the project,
-    and the raw files under its raw dir (pass `raw_files` to skip discovery)."""
-    if manifest is None:
-        manifest = dbt.parse(project)
+    and the raw files under its raw dir (pass `raw_files` to skip discovery).
+
+    Without a `manifest`, an unchanged project and warehouse are read from the catalog
+    cache (see `catalog_cache`): no dbt parse at all; `progress` says "catalog from cache".
+    """
+    from generator import catalog_cache
+
+    # A manifest passed in was parsed from (or cached for) these very files, so the cached
+    # catalog for the same key is its catalog too.
+    key = catalog_cache.cache_key(project)
+    cached = catalog_cache.load(project, key)
+    if cached is not None:
+        if progress is not None:
+            progress.step("catalog from cache (project files, profile and warehouse unchanged)")
+        if raw_files is None:
+            raw_files = raw_files_of(project, list(cached.relations))
+        return replace(cached, raw_files=tuple(raw_files))
+    if manifest is None or not dbt.adapter_loaded(project):
+        # The warehouse's path and settings come from dbt's loaded adapter: a manifest from
+        # the cache loaded none, so parse for real (partial parse: the files are unchanged).
+        manifest = dbt.parse(project, cached=False)
     path, database = warehouse_path(project)
     tests = _tests_by_node(manifest)
 
@@ -310,13 +343,10 @@ def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFi
         for relation in relations
     ]
     relations.sort(key=lambda r: r.unique_id)
-    if raw_files is None:
-        raw_files = raw_files_of(project, relations)
-    return Catalog(
+    catalog = Catalog(
         project_name=project.name,
         project_dir=project.project_dir,
         relations=tuple(relations),
-        raw_files=tuple(raw_files),
         target_name=project.target_name,
         adapter_type="duckdb",
         database_path=path,
@@ -324,6 +354,10 @@ def build_catalog(project: Project, manifest: Any = None, raw_files: tuple[RawFi
         has_package=has_package(manifest),
         session_settings=session_settings(),
     )
+    catalog_cache.save(project, key, catalog)
+    if raw_files is None:
+        raw_files = raw_files_of(project, relations)
+    return replace(catalog, raw_files=tuple(raw_files))
 
 
 def _quote(identifier: str) -> str:

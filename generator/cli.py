@@ -375,9 +375,12 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
         from generator.catalog_builder import build_catalog
 
         wanted = pipeline.Request(text=request, name=name, layer=layer)
-        _, _, catalog_slice, prompt = pipeline.prompt_for_request(project, wanted, settings, build_catalog(project))
+        catalog = build_catalog(project, progress=_progress(False))
+        _, _, catalog_slice, prompt = pipeline.prompt_for_request(project, wanted, settings, catalog)
     except GenModelError as error:
         raise GenModelException(error) from None
+    for warning in pipeline.unbuilt_warnings(catalog, catalog_slice):
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         data = prompt.to_dict()
         data["sha256"] = prompt.sha256
@@ -411,7 +414,7 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
 @click.option("--upgrade", is_flag=True, help="Replace an already vendored copy with this version's.")
 def init(project_dir, profiles_dir, target, upgrade) -> None:
     """Install the gen_model dbt package (its generic tests) into a dbt project, offline."""
-    from generator.package import VENDOR_DIR, init_project
+    from generator.package import init_project
     from generator.project import load_project
 
     try:
@@ -423,7 +426,10 @@ def init(project_dir, profiles_dir, target, upgrade) -> None:
         click.echo("this is the gen_model project itself: its generic tests are already here")
     elif changed:
         click.echo(f"installed the gen_model dbt package: {', '.join(changed)} (dbt deps done)")
-        click.echo(f"commit {VENDOR_DIR.as_posix()}/ and packages.yml with your project")
+        click.echo(
+            f"commit {', '.join(changed)} with your project; dbt deps also linked it under "
+            "dbt_packages/ (build output: not committed)"
+        )
     else:
         click.echo("the gen_model dbt package is already installed (dbt deps done)")
 
@@ -732,7 +738,12 @@ def _spec_readers(model_dir) -> dict[str, list[str]]:
 @click.option("--project-dir", type=click.Path(file_okay=False), help="The dbt project (default: current directory).")
 @click.option("--raw-dir", type=click.Path(file_okay=False), help="The raw dir (default: as the models resolve it).")
 @click.option("--draft", is_flag=True, help="Write a starting spec for each file no spec reads yet (never overwrites).")
-def enrich_discover(project_dir, raw_dir, draft) -> None:
+@click.option(
+    "--save-raw-path",
+    is_flag=True,
+    help="Record the raw dir in use (--raw-dir or $GEN_MODEL_RAW_PATH) as the dbt var gen_model_raw_path.",
+)
+def enrich_discover(project_dir, raw_dir, draft, save_raw_path) -> None:
     """List the raw files (format, rows, schema) and the specs that read them.
 
     The raw dir is $GEN_MODEL_RAW_PATH, else the dbt var gen_model_raw_path, else data/raw.
@@ -782,3 +793,25 @@ def enrich_discover(project_dir, raw_dir, draft) -> None:
         click.echo(f"  drafted {shown}: check its TODOs, then run `gen-model enrich compile`")
     if draft:
         click.echo(f"{drafted} spec(s) drafted")
+    _offer_raw_path_var(base, raw_dir, save_raw_path or False, drafted > 0 or save_raw_path)
+
+
+def _offer_raw_path_var(base, raw_dir, save: bool, relevant: bool) -> None:
+    """A raw dir only this shell knows is lost on the next plain `dbt build`: save or say so."""
+    from generator.enrich.discovery import save_raw_path_var, unsaved_raw_path
+
+    value = unsaved_raw_path(base, raw_dir)
+    if value is None or not relevant:
+        return
+    if save:
+        path = save_raw_path_var(base, value)
+        shown = _relative_to(path, base)
+        click.echo(f"set vars.gen_model_raw_path: {value} in {shown}; a plain `dbt build` now finds the files")
+        return
+    where = "--raw-dir" if raw_dir else "$GEN_MODEL_RAW_PATH"
+    click.echo(
+        f"note: the raw dir {value} comes from {where}, which a plain `dbt build` does not see "
+        f"(the models would find no files). Rerun with --save-raw-path to record it in dbt_project.yml as "
+        f"vars: {{gen_model_raw_path: {value}}}, or export GEN_MODEL_RAW_PATH wherever dbt runs.",
+        err=True,
+    )

@@ -97,10 +97,14 @@ def in_directory(directory: Path):
 
 def release_duckdb() -> None:
     """Close dbt-duckdb's process-wide database handle so the file can be opened again."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # another adapter: nothing to release
+    import sys
+
+    # Not imported yet (the catalog came from cache): nothing is open, and importing the
+    # adapter only to find that out costs over a second.
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is None:
         return
+    DuckDBConnectionManager = connections.DuckDBConnectionManager  # noqa: N806 - dbt's class
     with DuckDBConnectionManager._LOCK:
         environment = DuckDBConnectionManager._ENV
         if environment is not None:
@@ -122,10 +126,13 @@ def invoke(
     runner = dbtRunner(manifest=manifest, callbacks=[messages, *listeners])
     command, rest = args[0], args[1:]
     full_args = [command, *project.dbt_args(), *_QUIET, *rest]
+    global _ADAPTER_PROJECT
     with in_directory(project.project_dir):
         try:
             outcome = runner.invoke(full_args)
         finally:
+            # dbt's process-wide adapter now holds this project's profile and target.
+            _ADAPTER_PROJECT = _identity(project)
             release_duckdb()
     nodes = []
     result = outcome.result
@@ -155,13 +162,48 @@ def invoke(
     )
 
 
-def parse(project: Project) -> Any:
-    """Parse the project (partial parse where possible) and return dbt's Manifest."""
-    outcome = invoke(project, ["parse"])
+def parse(project: Project, cached: bool = True) -> Any:
+    """Parse the project (partial parse where possible) and return dbt's Manifest.
+
+    `--no-write-json`: the Manifest object is all gen-model reads, and writing
+    target/manifest.json costs half a second here (35 MB at a thousand models). The
+    partial-parse state is still saved, and any dbt command people run writes the file.
+
+    With `cached`, an unchanged project (the catalog cache's key) reuses the Manifest
+    stored by the last parse (dbt's own msgpack form: data, never code), and no adapter is
+    loaded: `adapter_loaded(project)` says whether one is.
+    """
+    from generator import catalog_cache
+
+    key = catalog_cache.cache_key(project) if cached else None
+    if key is not None:
+        manifest = catalog_cache.load_manifest(project, key)
+        if manifest is not None:
+            return manifest
+    outcome = invoke(project, ["parse", "--no-write-json"])
     if not outcome.success or outcome.result is None:
         detail = "\n".join(outcome.errors) or "dbt parse failed"
         raise ConfigError(f"dbt could not parse the project at {project.project_dir}:\n{detail}")
+    if key is not None:
+        catalog_cache.save_manifest(project, key, outcome.result)
     return outcome.result
+
+
+# Which project (directory, profiles, target) the last invocation loaded dbt's adapter for.
+_ADAPTER_PROJECT: tuple | None = None
+
+
+def _identity(project: Project) -> tuple:
+    return (str(project.project_dir), str(project.profiles_dir), project.target)
+
+
+def adapter_loaded(project: Project) -> bool:
+    """True if dbt's process-wide adapter is `project`'s (the last invocation was for it)."""
+    import sys
+
+    factory = sys.modules.get("dbt.adapters.factory")
+    loaded = factory is not None and bool(factory.FACTORY.adapters)
+    return loaded and _ADAPTER_PROJECT == _identity(project)
 
 
 def build(project: Project, select: list[str], manifest: Any = None, extra: list[str] = ()) -> DbtOutcome:

@@ -386,6 +386,6 @@ def diff(project, model: str, from_version: int | None = None, to_version: int |
     from generator.catalog_builder import build_catalog
 
     started = time.monotonic()
-    result = diff_versions(build_catalog(project), model, from_version, to_version)
+    result = diff_versions(build_catalog(project, raw_files=()), model, from_version, to_version)
     result.elapsed_s = time.monotonic() - started
     return result

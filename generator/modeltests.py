@@ -519,7 +519,7 @@ def add_tests(
     report = TestsReport(model=name)
     with ProjectLock(project.project_dir):
         manifest = dbt.parse(project)
-        catalog = build_catalog(project, manifest)
+        catalog = build_catalog(project, manifest, raw_files=())  # raw files: unused here
         relation, node = find_model(project, catalog, manifest, name)
         if not catalog.has_package:
             raise missing_package_error(project)
@@ -631,7 +631,7 @@ def mutate_model(
     from generator.pipeline import _open_sandbox
 
     manifest = manifest if manifest is not None else dbt.parse(project)
-    catalog = catalog if catalog is not None else build_catalog(project, manifest)
+    catalog = catalog if catalog is not None else build_catalog(project, manifest, raw_files=())
     relation, node = find_model(project, catalog, manifest, name)
     own_tests, test_notes = manifest_tests(manifest, relation.unique_id)
     own_units, unit_notes = manifest_unit_tests(manifest, relation.name, relation.version)

@@ -97,7 +97,12 @@ def init_project(project: Project, upgrade: bool = False) -> list[str]:
     if updated is not None:
         atomic_write(packages_file, updated)
         changed.append(packages_file.name)
+    # dbt deps writes package-lock.yml (to commit) and installs into dbt_packages/ (not).
+    lock_file = project.project_dir / "package-lock.yml"
+    lock_before = lock_file.read_bytes() if lock_file.is_file() else None
     outcome = dbt.invoke(project, ["deps"])
     if not outcome.success:
         raise ConfigError("dbt deps failed:\n" + "\n".join(outcome.errors))
+    if lock_file.is_file() and lock_file.read_bytes() != lock_before:
+        changed.append(lock_file.name)
     return changed

@@ -17,8 +17,9 @@ from generator import __version__, dbt, inert
 from generator.catalog import Catalog
 from generator.catalog_builder import build_catalog
 from generator.datatests import DataTest, grain_tests
-from generator.errors import BuildError, GateError, GenModelError, Problem, ProposalError
+from generator.errors import BuildError, ConfigError, GateError, GenModelError, Problem, ProposalError, WriteError
 from generator.gates import GATES, GateContext, GateReport, run_gates
+from generator.gates.base import UNREPAIRABLE
 from generator.progress import QUIET, Progress
 from generator.project import Project
 from generator.proposal import Proposal, validate_proposal
@@ -140,6 +141,21 @@ def _accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
         dropped_tests=checked.dropped if checked is not None else [],
         test_notes=(checked.notes + checked.unit_test_notes) if checked is not None else [],
     )
+
+
+DRY_RUN_UNIT_TEST_NOTE = "dry run: the unit test's row search was skipped (a real run does it)"
+
+
+def _search_unit_test_rows(options: Options, report: RunReport) -> bool:
+    """Whether to search fixture rows for the unit test: the slowest step, skipped in a dry run.
+
+    A dry run shows the files and the gates; the rows only matter once they are written.
+    """
+    if options.unit_test and options.dry_run:
+        if DRY_RUN_UNIT_TEST_NOTE not in report.notes:
+            report.notes.append(DRY_RUN_UNIT_TEST_NOTE)
+        return False
+    return options.unit_test
 
 
 def _checked_tests(ctx: GateContext, unit_test: bool = True):
@@ -278,6 +294,102 @@ def write_and_build(project: Project, catalog: Catalog, plan_: WritePlan, option
         "failed": len(outcome.failed),
         "nodes": [{"name": node.name, "status": node.status} for node in outcome.nodes],
     }
+
+
+# -- fail fast: what no LLM call can repair is refused before (or instead of) the next one --
+
+# What to do about a name a hand-written model holds, per command: only options it has.
+NAME_HINTS = {
+    "generate": "Choose another name with --name (gen-model never overwrites hand-written models).",
+    "apply": "Change `name:` in the proposal file (gen-model never overwrites hand-written models).",
+}
+
+
+def refuse_taken_name(project: Project, name: str, hint: str, catalog: Catalog | None = None) -> None:
+    """Raise WriteError if a model gen-model did not write is called `name`.
+
+    Without a catalog the model paths are scanned for `<name>.sql` (gen-model only writes
+    versioned files, `<name>_v<N>.sql`), so the check costs no dbt parse; with one, dbt's
+    own view of the project decides (versioned hand-written models too).
+    """
+    if catalog is not None:
+        taken = [
+            r.original_file_path or "the project"
+            for r in catalog.relations
+            if r.resource_type == "model" and r.name == name and not r.generated
+        ]
+    else:
+        taken = sorted(
+            project.relative(path)
+            for folder in project.model_paths
+            if (project.project_dir / folder).is_dir()
+            for path in (project.project_dir / folder).rglob(f"{name}.sql")
+        )
+    if not taken:
+        return
+    raise WriteError(
+        f"a hand-written model named {name!r} already exists ({taken[0]})",
+        [
+            Problem(
+                rule="write",
+                message=f"model name {name!r} is taken by a model gen-model did not write",
+                file=taken[0],
+                identifier=name,
+                suggestion=hint,
+            )
+        ],
+    )
+
+
+def _stop_if_unrepairable(problems: list[Problem], attempt: int) -> None:
+    """End the repair loop when a problem is one no LLM answer can fix."""
+    stuck = [p for p in problems if p.details.get(UNREPAIRABLE)]
+    if stuck:
+        raise GateError(
+            f"attempt {attempt} hit problem(s) no LLM repair can fix; stopped without further calls. "
+            "Fix the project or the warehouse, then rerun",
+            problems,
+        )
+
+
+def unbuilt_warnings(catalog: Catalog, catalog_slice) -> list[str]:
+    """What `gen-model context` warns about: a missing warehouse, retrieved relations not built."""
+    if catalog.database_path is not None and not catalog.database_path.exists():
+        return [f"the warehouse {catalog.database_path} does not exist; run `dbt build` before `gen-model`"]
+    unbuilt = [r for r in catalog_slice.relations if not r.exists]
+    if not unbuilt:
+        return []
+    return [
+        f"{len(unbuilt)} of {len(catalog_slice.relations)} relation(s) in this slice are not built in the "
+        f"warehouse ({_names(unbuilt)}); a proposal cannot use them until `dbt build` runs"
+    ]
+
+
+def _names(relations: list, limit: int = 5) -> str:
+    shown = ", ".join(r.display for r in relations[:limit])
+    return shown + (f" and {len(relations) - limit} more" if len(relations) > limit else "")
+
+
+def _refuse_unbuilt_slice(catalog: Catalog, catalog_slice, options: Options) -> None:
+    """Refuse before the first LLM call when the warehouse cannot answer the request.
+
+    No warehouse file, or none of the retrieved relations built: every proposal would fail
+    the references gate, and no repair could change that. Some unbuilt: a warning.
+    """
+    if catalog.database_path is not None and not catalog.database_path.exists():
+        raise ConfigError(
+            f"the warehouse {catalog.database_path} does not exist; run `dbt build` first (no LLM call was made)"
+        )
+    relations = list(catalog_slice.relations)
+    unbuilt = [r for r in relations if not r.exists]
+    # Raw files in the slice can be answered by an enrich spec, which needs no relation.
+    if relations and len(unbuilt) == len(relations) and not catalog_slice.raw_files:
+        raise ConfigError(
+            f"none of the {len(relations)} relation(s) retrieved for this request is built in the warehouse "
+            f"({_names(unbuilt)}); run `dbt build` first (no LLM call was made)"
+        )
+    for warning in unbuilt_warnings(catalog, catalog_slice):
+        options.progress.step(f"warning: {warning}")
 
 
 def _require_package(project: Project, catalog: Catalog) -> None:
@@ -478,9 +590,11 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
         _recover(project, options)
         proposal = load_proposal(proposal_file)
         report.model, report.layer = proposal.name, proposal.layer
+        refuse_taken_name(project, proposal.name, NAME_HINTS["apply"])
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
-            catalog = build_catalog(project)
+            catalog = build_catalog(project, progress=options.progress)
         _require_package(project, catalog)
+        refuse_taken_name(project, proposal.name, NAME_HINTS["apply"], catalog)
         origin = {"origin": "proposal-file", "proposal_file": Path(proposal_file).name}
         if proposal.kind == "enrich":
             accepted_spec = _check_spec(catalog, proposal, report, options)
@@ -493,7 +607,7 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
             report.gates = ctx.report
             if not ctx.report.passed:
                 raise GateError(f"{proposal.name} was rejected by the gates", ctx.report.problems)
-            accepted = _accept(ctx, options.unit_test)
+            accepted = _accept(ctx, _search_unit_test_rows(options, report))
         finish(project, catalog, accepted, provenance_for(proposal, origin), report, options)
     return report
 
@@ -614,15 +728,14 @@ def generate(project: Project, request: Request, options: Options, provider=None
     and the catalog slice is unchanged, unless `options.refresh`: no LLM call, same files.
     """
     from generator import lockfile
-    from generator.pricing import estimate_cost
-    from generator.prompt import repair_prompt
     from generator.providers import make_provider
     from generator.settings import resolve_settings
 
     started = time.monotonic()
     report = RunReport(command="generate")
-    with _reporting(report, started), ProjectLock(project.project_dir):
-        _recover(project, options)
+    with _reporting(report, started):
+        # Everything that needs no dbt parse and no warehouse is checked first: a missing
+        # key or model id, or a name taken by a hand-written model, costs milliseconds.
         settings = resolve_settings(
             project.project_dir,
             provider=request.provider,
@@ -631,93 +744,119 @@ def generate(project: Project, request: Request, options: Options, provider=None
             llm_timeout=request.llm_timeout,
             llm_run_timeout=request.llm_run_timeout,
         )
-        with options.progress.waiting("reading the project (dbt parse + warehouse)"):
-            catalog = build_catalog(project)
-            _require_package(project, catalog)
-            locked, profiled, catalog_slice, prompt = prompt_for_request(project, request, settings, catalog)
-            catalog = _with_relations_of(catalog, profiled)
-        if locked is not None and not options.refresh:
-            replayed = _try_replay(project, catalog, catalog_slice, locked, report, options)
-            if replayed is not None:
-                return replayed
-        provider = provider or make_provider(settings.provider, settings)
-        accepted = None
-        current = prompt
-        with _open_sandbox(catalog, options.timeout_s) as sandbox:
-            for attempt in range(1, settings.max_attempts + 1):
-                model = settings.model_for_attempt(attempt)
-                with options.progress.waiting(f"asking {model} (attempt {attempt}/{settings.max_attempts})"):
-                    completion = provider.complete(current, model)
-                record = AttemptRecord(
-                    number=attempt,
-                    provider=settings.provider,
-                    model=completion.model or model,
-                    input_tokens=completion.input_tokens or 0,
-                    output_tokens=completion.output_tokens or 0,
-                    cost_usd=estimate_cost(
-                        completion.model or model,
-                        completion.input_tokens,
-                        completion.output_tokens,
-                        settings.pricing,
-                    ).usd,
-                )
-                report.attempts.append(record)
-                problems: list = []
-                if not completion.ok:
-                    record.outcome, record.error = "failed", completion.error
-                    problems = [Problem(rule="answer", message=completion.error or "no proposal")]
-                else:
-                    try:
-                        proposal = _as_proposal(completion.proposal, request, None)
-                    except ProposalError as error:
-                        problems = list(error.problems)
-                    else:
-                        report.model, report.layer = proposal.name, proposal.layer
-                        if proposal.kind == "enrich":
-                            accepted = _check_spec(catalog, proposal, report, options)
-                            problems = report.gates.problems
-                        else:
-                            ctx = check(catalog, proposal, sandbox, options)
-                            report.gates = ctx.report
-                            problems = ctx.report.problems
-                            if ctx.report.passed:
-                                accepted = _accept(ctx, options.unit_test)
-                    record.outcome = "accepted" if accepted else "rejected"
-                    record.problems = len(problems)
-                if accepted:
-                    break
-                options.progress.step(
-                    f"attempt {attempt}: {len(problems)} problem(s)"
-                    + ("; asking for a repair" if attempt < settings.max_attempts else "")
-                )
-                current = repair_prompt(prompt, completion.raw, problems)
-            else:
-                raise GateError(
-                    f"no proposal passed the gates in {settings.max_attempts} attempt(s); "
-                    "the last attempt's problems follow",
-                    problems,
-                )
-        origin = {
-            "origin": "llm",
-            "provider": settings.provider,
-            "model": report.attempts[-1].model,
-            "prompt_sha256": prompt.sha256,
-            "tokens_in": report.tokens_in,
-            "tokens_out": report.tokens_out,
-            "attempts": len(report.attempts),
-        }
-        lock_context = LockContext(
-            requested=lockfile.requested_key(request.name, request.layer),
-            catalog_fingerprint=lockfile.slice_fingerprint(catalog_slice.relations, accepted.proposal.name),
-            catalog_slice=lockfile.slice_shape(catalog_slice.relations, accepted.proposal.name),
-            attempts=[_attempt_for_lock(a) for a in report.attempts],
-        )
-        provenance = provenance_for(accepted.proposal, origin)
-        if accepted.proposal.kind == "enrich":
-            _finish_spec(project, catalog, accepted, provenance, report, options, lock_context)
-        else:
-            finish(project, catalog, accepted, provenance, report, options, lock_context)
+        early_lock = None if options.refresh else lockfile.load(project.project_dir)
+        replayable = early_lock is not None and early_lock.replay_candidate(request.text, request.name, request.layer)
+        if provider is None and not replayable:
+            # A replay needs no LLM (nor a key); anything else does, so say so now.
+            provider = make_provider(settings.provider, settings)
+            settings.model_for_attempt(1)  # no model id configured: the ConfigError says how
+        if request.name:
+            refuse_taken_name(project, request.name, NAME_HINTS["generate"])
+        with ProjectLock(project.project_dir):
+            _generate_locked(project, request, options, provider, settings, report)
     return report
+
+
+def _generate_locked(project: Project, request: Request, options: Options, provider, settings, report) -> None:
+    """The body of `generate` once the fast checks passed and the project lock is held."""
+    from generator import lockfile
+    from generator.pricing import estimate_cost
+    from generator.prompt import repair_prompt
+    from generator.providers import make_provider
+
+    _recover(project, options)
+    with options.progress.waiting("reading the project (dbt parse + warehouse)"):
+        catalog = build_catalog(project, progress=options.progress)
+        _require_package(project, catalog)
+        if request.name:  # a versioned hand-written model has no <name>.sql: dbt's view decides
+            refuse_taken_name(project, request.name, NAME_HINTS["generate"], catalog)
+        locked, profiled, catalog_slice, prompt = prompt_for_request(project, request, settings, catalog)
+        catalog = _with_relations_of(catalog, profiled)
+    if locked is not None and not options.refresh:
+        if _try_replay(project, catalog, catalog_slice, locked, report, options) is not None:
+            return
+    _refuse_unbuilt_slice(catalog, catalog_slice, options)
+    provider = provider or make_provider(settings.provider, settings)
+    accepted = None
+    current = prompt
+    with _open_sandbox(catalog, options.timeout_s) as sandbox:
+        for attempt in range(1, settings.max_attempts + 1):
+            model = settings.model_for_attempt(attempt)
+            with options.progress.waiting(f"asking {model} (attempt {attempt}/{settings.max_attempts})"):
+                completion = provider.complete(current, model)
+            record = AttemptRecord(
+                number=attempt,
+                provider=settings.provider,
+                model=completion.model or model,
+                input_tokens=completion.input_tokens or 0,
+                output_tokens=completion.output_tokens or 0,
+                cost_usd=estimate_cost(
+                    completion.model or model,
+                    completion.input_tokens,
+                    completion.output_tokens,
+                    settings.pricing,
+                ).usd,
+            )
+            report.attempts.append(record)
+            problems: list = []
+            if not completion.ok:
+                record.outcome, record.error = "failed", completion.error
+                problems = [Problem(rule="answer", message=completion.error or "no proposal")]
+            else:
+                try:
+                    proposal = _as_proposal(completion.proposal, request, None)
+                except ProposalError as error:
+                    problems = list(error.problems)
+                else:
+                    report.model, report.layer = proposal.name, proposal.layer
+                    # The user's --name was checked before the first call; a name the LLM
+                    # chose that a person's model holds ends the run as well (see NAME_HINTS).
+                    refuse_taken_name(project, proposal.name, NAME_HINTS["generate"], catalog)
+                    if proposal.kind == "enrich":
+                        accepted = _check_spec(catalog, proposal, report, options)
+                        problems = report.gates.problems
+                    else:
+                        ctx = check(catalog, proposal, sandbox, options)
+                        report.gates = ctx.report
+                        problems = ctx.report.problems
+                        if ctx.report.passed:
+                            accepted = _accept(ctx, _search_unit_test_rows(options, report))
+                record.outcome = "accepted" if accepted else "rejected"
+                record.problems = len(problems)
+            if accepted:
+                break
+            _stop_if_unrepairable(problems, attempt)
+            options.progress.step(
+                f"attempt {attempt}: {len(problems)} problem(s)"
+                + ("; asking for a repair" if attempt < settings.max_attempts else "")
+            )
+            current = repair_prompt(prompt, completion.raw, problems)
+        else:
+            raise GateError(
+                f"no proposal passed the gates in {settings.max_attempts} attempt(s); "
+                "the last attempt's problems follow",
+                problems,
+            )
+    origin = {
+        "origin": "llm",
+        "provider": settings.provider,
+        "model": report.attempts[-1].model,
+        "prompt_sha256": prompt.sha256,
+        "tokens_in": report.tokens_in,
+        "tokens_out": report.tokens_out,
+        "attempts": len(report.attempts),
+    }
+    lock_context = LockContext(
+        requested=lockfile.requested_key(request.name, request.layer),
+        catalog_fingerprint=lockfile.slice_fingerprint(catalog_slice.relations, accepted.proposal.name),
+        catalog_slice=lockfile.slice_shape(catalog_slice.relations, accepted.proposal.name),
+        attempts=[_attempt_for_lock(a) for a in report.attempts],
+    )
+    provenance = provenance_for(accepted.proposal, origin)
+    if accepted.proposal.kind == "enrich":
+        _finish_spec(project, catalog, accepted, provenance, report, options, lock_context)
+    else:
+        finish(project, catalog, accepted, provenance, report, options, lock_context)
 
 
 def prompt_for_request(project: Project, request: Request, settings, catalog: Catalog):
@@ -855,7 +994,7 @@ def _replay_restore(project: Project, catalog: Catalog, entry, report: RunReport
             report.gates = ctx.report
             if not ctx.report.passed:
                 raise GateError(stale, ctx.report.problems)
-            accepted = _accept(ctx, options.unit_test)
+            accepted = _accept(ctx, _search_unit_test_rows(options, report))
         finish(project, catalog, accepted, dict(entry.provenance), report, options, context)
     if options.dry_run:
         return report

@@ -11,6 +11,13 @@ import yaml
 
 from generator.errors import ConfigError
 
+# Folder names projects give each layer, the conventional one first.
+LAYER_FOLDERS = {
+    "staging": ("staging", "stg"),
+    "intermediate": ("intermediate", "int"),
+    "marts": ("marts", "mart"),
+}
+
 
 @dataclass(frozen=True)
 class Project:
@@ -36,6 +43,32 @@ class Project:
     def model_dir(self) -> Path:
         """Where generated models go: the first of the project's model-paths."""
         return self.project_dir / self.model_paths[0]
+
+    def layer_dir(self, layer: str) -> Path:
+        """Where a new generated model of `layer` goes, following the project's own layout.
+
+        `.gen-model.yml`'s `layers:` first; else the layer's folder under a model path, if
+        the project has one (`staging/` or `stg/`...); else, in a flat project (SQL files
+        at the top of the model path and no layer folders), the model path itself; else
+        `<model path>/<layer>/`.
+        """
+        from generator.settings import resolve_settings
+
+        configured = resolve_settings(self.project_dir).layers.get(layer)
+        if configured:
+            return self.project_dir / configured
+        bases = [self.project_dir / path for path in self.model_paths]
+        for base in bases:
+            for name in LAYER_FOLDERS.get(layer, (layer,)):
+                if (base / name).is_dir():
+                    return base / name
+        base = self.model_dir
+        has_layer_folders = any(
+            (candidate / name).is_dir() for candidate in bases for names in LAYER_FOLDERS.values() for name in names
+        )
+        if base.is_dir() and not has_layer_folders and any(base.glob("*.sql")):
+            return base
+        return base / layer
 
     def relative(self, path: Path) -> str:
         """A path relative to the project, '/'-separated, for messages and lockfiles."""

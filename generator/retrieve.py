@@ -6,8 +6,11 @@ each word weighted by its IDF over the catalog so that words every relation has 
 count little. The best hits then pull in their one-hop join neighbours: relations their
 foreign keys point at, relations whose foreign keys point at them, and relations sharing a
 key column (`account_id` in one, primary key `account_id` in another). Models are preferred
-over the sources they stage (marts read staging, not sources), only the latest version of a
-versioned model is offered, and raw files (NDJSON, CSV, ...) compete on the same terms.
+over the sources they stage (marts read staging, not sources; the link comes from dbt's
+`depends_on`, else from naming conventions), only the latest version of a versioned model
+is offered, and raw files (NDJSON, CSV, ...) compete on the same terms. Run-together names
+(`sbdailyprice`) are split against a vocabulary of the catalog's own words; on a warehouse
+of unrelated sources, the best match's source comes before tables of other sources.
 
 The ranked list fills the budget greedily: a relation that does not fit whole is rendered
 compactly (names and types only), else dropped. The same catalog and request always give
@@ -42,6 +45,11 @@ MAX_EXPANDED_HITS = 5  # only the best hits pull in neighbours
 MAX_NEIGHBOURS_PER_HIT = 6
 EXPAND_RATIO = 0.5  # ... and only those scoring at least this share of the best
 MIN_SCORE_RATIO = 0.1  # candidates below this share of the best score are not offered
+# A warehouse of unrelated raw schemas (one source per system): tables of another source
+# than the best match's come after its own, and join "neighbours" across systems (a shared
+# `id`) count for less.
+OTHER_SOURCE_FACTOR = 0.5
+OTHER_SOURCE_MIN_RATIO = 0.2  # ... and are offered only at this share of the best score (0.1 otherwise)
 
 MAX_DESCRIPTION_CHARS = 200
 MAX_COLUMN_DESCRIPTION_CHARS = 100
@@ -100,6 +108,61 @@ def terms(text: str) -> list[str]:
             continue
         words.append(stem(word))
     return words
+
+
+MIN_COMPOUND_PART = 4  # shorter pieces of a run-together name are not trusted as words
+MIN_COMPOUND_COVER = 0.6  # ... and known words must cover this share of it
+
+
+def split_compound(word: str, vocabulary: set[str] | frozenset[str]) -> tuple[str, ...]:
+    """Known words inside a run-together lower-case identifier, or () if it is not one.
+
+    `sbcustomer` -> ('customer',), `sbdailyprice` -> ('daily', 'price') when the vocabulary
+    (words seen on their own elsewhere: other names, columns, descriptions, the request)
+    has them. The split covering the most characters wins, then the one with fewest pieces;
+    a few characters may stay unmatched (`sb`), but not more than 40%.
+    """
+    size = len(word)
+    if size < MIN_COMPOUND_PART + 2:
+        return ()
+    # best[i]: (characters covered, -pieces, pieces) for word[:i]
+    best: list[tuple[int, int, tuple[str, ...]] | None] = [None] * (size + 1)
+    best[0] = (0, 0, ())
+    for start in range(size):
+        here = best[start]
+        if here is None:
+            continue
+        covered, pieces, parts = here
+        options = [(start + 1, (covered, pieces, parts))]
+        for end in range(start + MIN_COMPOUND_PART, size + 1):
+            piece = word[start:end]
+            if piece != word and piece in vocabulary:
+                options.append((end, (covered + len(piece), pieces - 1, (*parts, piece))))
+        for end, option in options:
+            if best[end] is None or option[:2] > best[end][:2]:
+                best[end] = option
+    covered, _, parts = best[size]
+    return parts if parts and covered >= MIN_COMPOUND_COVER * size else ()
+
+
+def _with_compound_parts(candidates: list, query: list[str]) -> None:
+    """Add the words inside run-together names and column names to each candidate's terms."""
+    vocabulary = {word for c in candidates for word in c.all_terms() if len(word) >= MIN_COMPOUND_PART}
+    vocabulary |= {word for word in query if len(word) >= MIN_COMPOUND_PART}
+    cache: dict[str, tuple[str, ...]] = {}
+
+    def parts(word: str) -> tuple[str, ...]:
+        if word not in cache:
+            cache[word] = split_compound(word, vocabulary)
+        return cache[word]
+
+    for candidate in candidates:
+        candidate.fields["name"] |= {p for w in list(candidate.fields["name"]) for p in parts(w)}
+        for column_terms in candidate.column_terms.values():
+            extra = {p for w in column_terms for p in parts(w)}
+            if extra:
+                column_terms |= extra
+                candidate.fields["column"] |= extra
 
 
 # -- results -------------------------------------------------------------------------------
@@ -273,6 +336,7 @@ class _Candidate:
     reasons: list[str] = field(default_factory=list)
     named: bool = False  # the request names it outright
     staged_by: Relation | None = None  # a staging model cleans it up: offer that instead
+    other_source: bool = False  # a table of another source than the best match's
 
     @property
     def name(self) -> str:
@@ -387,7 +451,16 @@ def _named_in_request(name: str, request: str) -> bool:
 
 
 def _staging_model(relation: Relation, models: dict[str, Relation]) -> Relation | None:
-    """The staging model that cleans up a source or seed, by dbt's naming convention."""
+    """The staging model that cleans up a source or seed: from dbt's depends_on when a model
+    reads it and nothing else (jaffle-shop's stg_orders reads source('ecom', 'raw_orders')),
+    else by dbt's naming convention."""
+    if relation.is_source or relation.resource_type == "seed":
+        readers = sorted(
+            (m for m in models.values() if m.depends_on == (relation.unique_id,)),
+            key=lambda m: (not m.name.lower().startswith("stg"), m.name),
+        )
+        if readers:
+            return readers[0]
     table = relation.name.lower()
     if relation.is_source:
         prefix = (relation.source_name or "").lower()
@@ -461,6 +534,8 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
     candidates += [_raw_file_candidate(f) for f in sorted(catalog.raw_files, key=lambda f: f.path)]
     if not candidates:
         return []
+    query = list(dict.fromkeys(terms(request)))
+    _with_compound_parts(candidates, query)
 
     document_count = len(candidates)
     frequency: dict[str, int] = {}
@@ -469,7 +544,6 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
             frequency[word] = frequency.get(word, 0) + 1
     idf = {word: math.log(1 + document_count / count) for word, count in frequency.items()}
 
-    query = list(dict.fromkeys(terms(request)))
     for candidate in candidates:
         _score(candidate, query, idf)
         subject = candidate.subject
@@ -527,6 +601,8 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
             target.score = max(target.score, lift)
             target.reasons.append(reason)
 
+    _prefer_best_source(relation_candidates, hits)
+
     scored = [c for c in candidates if c.score > 0]
     if not scored:
         # Nothing matched: offer an overview, models before the sources they stage.
@@ -540,8 +616,21 @@ def rank(catalog: Catalog, request: str) -> list[_Candidate]:
         return sorted(candidates, key=lambda c: (_overview_order(c, models), c.key))
 
     top = max(c.score for c in scored)
-    offered = [c for c in scored if c.score >= MIN_SCORE_RATIO * top]
+    offered = [c for c in scored if c.score >= (OTHER_SOURCE_MIN_RATIO if c.other_source else MIN_SCORE_RATIO) * top]
     return sorted(offered, key=lambda c: (-round(c.score, 9), c.key))
+
+
+def _prefer_best_source(relation_candidates: list[_Candidate], hits: list[_Candidate]) -> None:
+    """When the best match is a source table, other sources' tables score less."""
+    if not hits or not hits[0].subject.is_source:
+        return
+    best = hits[0].subject.source_name
+    for candidate in relation_candidates:
+        relation = candidate.subject
+        if relation.is_source and relation.source_name != best and candidate.score > 0:
+            candidate.score *= OTHER_SOURCE_FACTOR
+            candidate.other_source = True
+            candidate.reasons.append(f"another source than the best match's ({best})")
 
 
 def _overview_order(candidate: _Candidate, models: dict[str, Relation]) -> int:

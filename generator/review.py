@@ -371,7 +371,15 @@ def review_model(project: Project, catalog: Catalog, manifest: Any, lock: lockfi
             missing = f"v{previous.version} has **no deprecation date** despite a breaking change"
             summary.append(["Previous version", missing])
         else:
-            summary.append(["Previous version", f"v{previous.version} stays current (non-breaking change)"])
+            # Not "current": latest_version moved, so a plain ref() now reads the new version.
+            latest = files.block.get("latest_version") or current.version
+            summary.append(
+                [
+                    "Previous version",
+                    f"v{previous.version} stays available with no deprecation date (non-breaking change); "
+                    f"`latest_version` is v{latest}, so `ref('{model}')` reads v{latest}",
+                ]
+            )
     summary.append(["dbt build", cell(_build_result(project, current, manifest))])
     lines += _table(["", ""], [[f"**{label}**", value] for label, value in summary])
     lines.append("")

@@ -23,6 +23,9 @@ names. Every key is optional; an unknown key is an error naming the file and the
     effort: low                # anthropic only: output_config.effort; default: the model's
     temperature: 0             # openai only (default 0); null leaves it out of the request
     budget_tokens: 6000        # token budget of the catalog slice sent to the LLM
+    layers:                    # where generated models of each layer go, relative to the
+      staging: models/staging  # project (default: the layer's existing folder under a
+      marts: models            # model path, the model path itself in a flat project)
     deprecation_days: 90       # how long a version superseded by a breaking change stays
                                # (also GEN_MODEL_DEPRECATION_DAYS, or --deprecation-days)
     script: answers.yml        # scripted provider: the answers to replay (relative to this file)
@@ -58,6 +61,7 @@ CONFIG_KEYS = (
     "effort",
     "temperature",
     "budget_tokens",
+    "layers",
     "script",
     "pricing",
     "deprecation_days",
@@ -84,6 +88,7 @@ class Settings:
     effort: str | None = None
     temperature: float | None = 0.0
     budget_tokens: int = DEFAULT_BUDGET_TOKENS
+    layers: Mapping[str, str] = field(default_factory=dict)  # layer -> folder (project-relative)
     deprecation_days: int = 90  # a version superseded by a breaking change stays this long
     script: str | None = None
     pricing: Mapping[str, ModelPrice] = field(default_factory=dict)
@@ -168,6 +173,26 @@ def _pricing(value: object, where: str) -> dict[str, ModelPrice]:
             rates.append(float(rate))
         prices[str(model)] = ModelPrice(rates[0], rates[1], f"{where} (user-supplied)")
     return prices
+
+
+LAYER_NAMES = ("staging", "intermediate", "marts")
+
+
+def _layers(value: object, where: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: layers must map a layer ({', '.join(LAYER_NAMES)}) to a folder")
+    folders = {}
+    for layer, folder in value.items():
+        if layer not in LAYER_NAMES:
+            hint = did_you_mean(str(layer), LAYER_NAMES)
+            raise ConfigError(
+                f"{where}: unknown layer {layer!r}; expected {', '.join(LAYER_NAMES)}." + (f" {hint}" if hint else "")
+            )
+        path = Path(str(folder or ""))
+        if not isinstance(folder, str) or not folder.strip() or path.is_absolute() or ".." in path.parts:
+            raise ConfigError(f"{where}: layers.{layer} must be a folder inside the project, got {folder!r}")
+        folders[layer] = path.as_posix()
+    return folders
 
 
 def _read_config(path: Path) -> dict:
@@ -270,6 +295,7 @@ def resolve_settings(
         lambda v, w: _seconds(v, w, "llm_run_timeout"),
     )
     take("budget_tokens", None, "", None, lambda v, w: _integer(v, w, "budget_tokens", 0, 1_000_000))
+    take("layers", None, "", None, _layers)
     take("pricing", None, "", None, _pricing)
     take(
         "deprecation_days",

@@ -165,7 +165,7 @@ def _read_project(project: Project) -> tuple[Any, Catalog]:
     from generator.catalog_builder import build_catalog
 
     manifest = dbt.parse(project)
-    return manifest, build_catalog(project, manifest)
+    return manifest, build_catalog(project, manifest, raw_files=())  # raw files: not checked here
 
 
 def compiled_from_spec(relation: Relation) -> bool:
@@ -616,6 +616,30 @@ def _derive_inputs(catalog: Catalog, entry: lockfile.LockEntry, sql: str) -> tup
     return lockfile.inputs_of(ctx), None
 
 
+def _refuse_unparsable_edits(project: Project, lock: lockfile.Lockfile, model: str) -> None:
+    """Adopting SQL that does not parse would let verify pass while `dbt build` fails."""
+    from generator.errors import GateError
+    from generator.gates.parse import parse_statements
+    from generator.templating import untemplate
+
+    problems = []
+    for path, (entry, generated, adopted) in sorted(lock.expected_files(model).items()):
+        if not path.endswith(f"_v{entry.version}.sql"):
+            continue
+        digest = lockfile.file_sha256(project.project_dir / path)
+        if digest in (None, generated, adopted):
+            continue
+        sql = (project.project_dir / path).read_text(encoding="utf-8")
+        templated, _ = untemplate(sql, file=path)  # other Jinja is the editor's business
+        problems += parse_statements(templated.sql, sql, path)[1]
+    if problems:
+        raise GateError(
+            f"the hand edit of {model} does not parse as SQL; nothing was adopted. Fix it, then rerun "
+            f"`gen-model adopt {model}`",
+            problems,
+        )
+
+
 def adopt(project: Project, model: str) -> AdoptResult:
     """Record `model`'s files as they are now in the lockfile (under the project lock)."""
     from generator.transaction import ProjectLock
@@ -633,6 +657,7 @@ def adopt(project: Project, model: str) -> AdoptResult:
                 f"no generated model named {model!r} in this project or {lockfile.LOCK_NAME}"
                 + (f". {hint}" if hint else "")
             )
+        _refuse_unparsable_edits(project, lock, model)
         result = AdoptResult(model)
         present = {r.version: r for r in versions}
         for entry in lock.versions(model):

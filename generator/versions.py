@@ -146,14 +146,25 @@ class Change:
         return data
 
 
-def _renames(removed: list[str], added: list[str], old: Contract, new: Contract) -> dict[str, str]:
+def _renames(
+    removed: list[str], added: list[str], old: Contract, new: Contract, old_facts=None, new_facts=None
+) -> dict[str, str]:
     """old name -> new name for removed columns that reappear under another name.
 
     Evidence, strongest first: the same upstream columns and transform in lineage; else, for
-    a lone removed/added pair, the same position and type.
+    a lone removed/added pair, the same position and type. Either way, when both SQL texts
+    are known the two columns must be computed by the same expression: `count(*) as
+    payment_count` -> `count(distinct order_id) as order_count` is a removal and an addition.
     """
     renames: dict[str, str] = {}
     old_types, new_types = dict(old.columns), dict(new.columns)
+
+    def same_expression(before: str, after: str) -> bool:
+        if old_facts is None or new_facts is None:
+            return True  # no SQL to compare: lineage or position decides
+        left = old_facts.outputs.get(before.lower())
+        right = new_facts.outputs.get(after.lower())
+        return left is not None and left == right
 
     def origin(lineage: dict, column: str):
         item = lineage.get(column) or {}
@@ -164,7 +175,11 @@ def _renames(removed: list[str], added: list[str], old: Contract, new: Contract)
         here = origin(old.lineage, name)
         if here is None:
             continue
-        matches = [a for a in added if a not in renames.values() and origin(new.lineage, a) == here]
+        matches = [
+            a
+            for a in added
+            if a not in renames.values() and origin(new.lineage, a) == here and same_expression(name, a)
+        ]
         if len(matches) == 1:
             renames[name] = matches[0]
     left_removed = [r for r in removed if r not in renames]
@@ -174,7 +189,7 @@ def _renames(removed: list[str], added: list[str], old: Contract, new: Contract)
         new_names = [c for c, _ in new.columns]
         before, after = left_removed[0], left_added[0]
         same_type = normalize_type(old_types[before]) == normalize_type(new_types[after])
-        if same_type and old_names.index(before) == new_names.index(after):
+        if same_type and old_names.index(before) == new_names.index(after) and same_expression(before, after):
             renames[before] = after
     return renames
 
@@ -185,7 +200,10 @@ def classify(old: Contract, new: Contract, previous_version: int | None = None) 
     new_types = {name.lower(): (name, data_type) for name, data_type in new.columns}
     removed = [old_types[key][0] for key in old_types if key not in new_types]
     added = [new_types[key][0] for key in new_types if key not in old_types]
-    renames = _renames(removed, added, old, new)
+    old_facts, new_facts = logic_facts(old.sql), logic_facts(new.sql)
+    if old_facts is None or new_facts is None:
+        old_facts = new_facts = None
+    renames = _renames(removed, added, old, new, old_facts, new_facts)
 
     breaking: list[str] = []
     compatible: list[str] = []
@@ -217,9 +235,12 @@ def classify(old: Contract, new: Contract, previous_version: int | None = None) 
     kept_new = [name.lower() for name, _ in new.columns if name.lower() in old_types]
     if kept_old != kept_new:
         compatible.append("columns reordered")
+    logic = logic_changes(old_facts, new_facts) if old_facts is not None else []
     if breaking:
-        return Change(BREAKING, tuple(breaking + compatible), previous_version)
-    if not compatible:
+        return Change(BREAKING, tuple(breaking + compatible + logic), previous_version)
+    if logic:
+        compatible.extend(logic)
+    elif not compatible:
         if old.sql is not None and new.sql is not None and _normal_sql(old.sql) != _normal_sql(new.sql):
             compatible.append("logic changed; same columns, types and grain")
         elif old.description_sha != new.description_sha:
@@ -227,6 +248,85 @@ def classify(old: Contract, new: Contract, previous_version: int | None = None) 
     if compatible:
         return Change(NON_BREAKING, tuple(compatible), previous_version)
     return Change(UNCHANGED, (), previous_version)
+
+
+@dataclass(frozen=True)
+class LogicFacts:
+    """What a version's SQL does, in comparable pieces (ref()/source() written as Jinja)."""
+
+    filters: tuple[str, ...]  # each AND-ed condition of every WHERE and HAVING
+    joins: tuple[str, ...]  # "left join {{ ref('orders') }}"
+    aggregates: tuple[str, ...]  # "count(distinct order_id)"
+    outputs: dict = field(default_factory=dict, compare=False)  # output column -> its expression
+
+
+def logic_facts(sql: str | None) -> LogicFacts | None:
+    """The filters, joins and aggregates of `sql`, and each output column's expression.
+
+    None when there is no SQL or it does not parse (the caller then compares text only).
+    """
+    if not sql:
+        return None
+    import sqlglot
+    from sqlglot import exp
+
+    from generator.templating import untemplate
+
+    templated, problems = untemplate(sql)
+    if problems:
+        return None
+    try:
+        tree = sqlglot.parse_one(templated.sql, read="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return None
+
+    def text(node) -> str:
+        return templated.restore(_lowercase_words(node.sql(dialect="duckdb")))
+
+    filters: list[str] = []
+    for clause in (*tree.find_all(exp.Where), *tree.find_all(exp.Having)):
+        condition = clause.this
+        parts = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+        filters.extend(f"{clause.key} {text(part)}" for part in parts)
+    joins = []
+    for join in tree.find_all(exp.Join):
+        kind = " ".join(part for part in (join.side, join.kind) if part).lower()
+        target = join.this.copy()
+        if isinstance(target, exp.Table):
+            target.set("alias", None)
+        joins.append(f"{kind + ' ' if kind else ''}join {text(target)}")
+    aggregates = [text(node) for node in tree.find_all(exp.AggFunc)]
+    outputs: dict[str, str] = {}
+    final = tree if isinstance(tree, exp.Select) else None
+    for projection in final.expressions if final is not None else ():
+        if projection.alias_or_name:
+            outputs[projection.alias_or_name.lower()] = _normal_sql(text(projection.unalias()))
+    return LogicFacts(tuple(filters), tuple(joins), tuple(aggregates), outputs)
+
+
+_QUOTED_OR_WORD = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\b[A-Z][A-Z0-9_]*\b")
+
+
+def _lowercase_words(sql: str) -> str:
+    """sqlglot's upper-case keywords and functions in lower case, quoted text untouched."""
+    return _QUOTED_OR_WORD.sub(lambda m: m.group(0) if m.group(0)[0] in "'\"" else m.group(0).lower(), sql)
+
+
+def logic_changes(old: LogicFacts | None, new: LogicFacts | None) -> list[str]:
+    """Filters, joins and aggregates one version has and the other has not, as reasons."""
+    if old is None or new is None:
+        return []
+    reasons = []
+    for label, before, after in (
+        ("filter", old.filters, new.filters),
+        ("join", old.joins, new.joins),
+        ("aggregate", old.aggregates, new.aggregates),
+    ):
+        old_keys = {_normal_sql(item): item for item in before}
+        new_keys = {_normal_sql(item): item for item in after}
+        reasons += [f"{label} added: {new_keys[key]}" for key in new_keys if key not in old_keys]
+        reasons += [f"{label} removed: {old_keys[key]}" for key in old_keys if key not in new_keys]
+    return reasons
 
 
 def _normal_sql(sql: str) -> str:

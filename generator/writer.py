@@ -234,7 +234,7 @@ def plan_model_write(
         sql_path = project.project_dir / (existing[0].original_file_path or "")
         directory = sql_path.parent
     else:
-        directory = project.model_dir / proposal.layer
+        directory = project.layer_dir(proposal.layer)
     yml_path = directory / f"{proposal.name}.yml"
     on_disk = _existing_versions(directory, proposal.name)
     known = sorted({r.version for r in existing if r.version is not None} | set(on_disk))

@@ -41,7 +41,17 @@ def proposal(directory: Path, sql: str, columns: list[str]) -> Path:
     return path
 
 
+def unpin_time_zone(project: Path) -> None:
+    """Drop the profile's `settings: TimeZone: UTC`, as a project that pins no zone has it."""
+    profiles = project / "profiles.yml"
+    text = profiles.read_text()
+    start = text.index("      settings:\n")
+    end = text.index("TimeZone: UTC\n", start) + len("TimeZone: UTC\n")
+    profiles.write_text(text[:start] + text[end:])
+
+
 def test_run_dependent_and_time_zone_dependent_calls_are_refused_where_they_are(sample_project, tmp_path):
+    unpin_time_zone(sample_project)
     path = proposal(tmp_path, SQL, ["invoice_id", "transaction_id", "invoice_month"])
     result = CliRunner().invoke(cli, ["apply", str(path), "--project-dir", str(sample_project)])
     assert result.exit_code == 1, result.output
@@ -66,3 +76,12 @@ def test_the_advised_fix_passes_every_gate_and_builds(sample_project, tmp_path):
     result = CliRunner().invoke(cli, ["apply", str(path), "--project-dir", str(sample_project), "--no-unit-test"])
     assert result.exit_code == 0, result.output
     assert "determinism ✓" in result.output
+
+
+def test_a_zone_pinned_by_the_profile_makes_timestamptz_parts_deterministic(sample_project, tmp_path):
+    # The sample profile pins TimeZone: UTC for every session dbt opens: the same rows everywhere.
+    sql = SQL.replace("    txid_current() as transaction_id,\n", "")
+    path = proposal(tmp_path, sql, ["invoice_id", "invoice_month"])
+    result = CliRunner().invoke(cli, ["apply", str(path), "--project-dir", str(sample_project), "--no-unit-test"])
+    assert result.exit_code == 0, result.output
+    assert "[determinism]" not in result.output

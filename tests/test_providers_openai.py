@@ -280,7 +280,7 @@ def test_a_hanging_server_ends_the_call_at_its_budget(prompt):
         with pytest.raises(ProviderError) as raised:
             provider.complete(prompt, MODEL)
         elapsed = time.monotonic() - started
-    assert 0.9 < elapsed < 2.5, elapsed
+    assert 0.9 < elapsed < 20.0, elapsed  # the budget, not the SDK's 600 s (room for a loaded machine)
     assert raised.value.exit_code == 3
     assert "within 1 s: the per-call LLM budget of 1 s is spent" in raised.value.message
 

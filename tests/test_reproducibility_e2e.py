@@ -152,9 +152,16 @@ def test_breaking_regeneration_versions_deprecates_diffs_and_reviews(locked_samp
     report, provider = generate(project, [breaking_billing_summary()], refresh=True, deprecation_days=30)
     assert (report.status, report.version, report.previous_version, provider.calls) == ("written", 2, 1, 1)
     date = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
-    assert report.change == {"class": "breaking", "from_version": 1, "reasons": ["column failed_amount_total removed"]}
+    # The contract change first, then what the logic does differently (filters, aggregates).
+    reasons = [
+        "column failed_amount_total removed",
+        "filter added: where not invoice_status in ('void', 'uncollectible')",
+        "filter removed: where invoice_status <> 'void'",
+        "aggregate removed: sum(failed_amount)",
+    ]
+    assert report.change == {"class": "breaking", "from_version": 1, "reasons": reasons}
     assert report.deprecations == {1: date}
-    assert "  change:      breaking vs v1: column failed_amount_total removed" in report.format_text()
+    assert "  change:      breaking vs v1: column failed_amount_total removed; filter added" in report.format_text()
 
     # v1 stays as it was, with a deprecation date; v2 is latest and records why it exists.
     assert (project / SQL_V1).read_bytes() == v1_sql
@@ -209,7 +216,7 @@ def test_breaking_regeneration_versions_deprecates_diffs_and_reviews(locked_samp
     for expected_line in (
         f"## `{MODEL}` v2 (marts): breaking change from v1",
         "> billed, paid and failed amounts per account",
-        "| **Change** | **breaking** vs v1: column failed_amount_total removed |",
+        "| **Change** | **breaking** vs v1: " + "; ".join(reasons) + " |",
         f"| **Previous version** | v1 deprecated on {date}; `ref('{MODEL}', v=1)` keeps working |",
         "| **Lockfile** | files match `gen_model.lock` |",
         f"| **dbt build** | model success; {count} test(s): {count} pass |",

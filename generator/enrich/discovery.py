@@ -52,12 +52,13 @@ class CsvDialect:
     encoding: str
 
 
-def resolve_raw_dir(project_dir: str | Path, raw_dir: str | Path | None = None) -> Path:
-    """The raw dir: `raw_dir` if given, else $GEN_MODEL_RAW_PATH, else the dbt var
-    `gen_model_raw_path` from dbt_project.yml (when it is a plain path), else `data/raw`.
-    Relative paths are relative to the project, as dbt resolves them."""
+def resolve_raw_dir(project_dir: str | Path, raw_dir: str | Path | None = None, environment: bool = True) -> Path:
+    """The raw dir: `raw_dir` if given, else $GEN_MODEL_RAW_PATH (unless `environment` is
+    False), else the dbt var `gen_model_raw_path` from dbt_project.yml (when it is a plain
+    path), else `data/raw`. Relative paths are relative to the project, as dbt resolves them."""
     project_dir = Path(project_dir)
-    setting = str(raw_dir) if raw_dir is not None else os.environ.get("GEN_MODEL_RAW_PATH")
+    from_environment = os.environ.get("GEN_MODEL_RAW_PATH") if environment else None
+    setting = str(raw_dir) if raw_dir is not None else from_environment
     if not setting:
         try:
             config = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
@@ -67,6 +68,44 @@ def resolve_raw_dir(project_dir: str | Path, raw_dir: str | Path | None = None) 
         setting = value if isinstance(value, str) and "{" not in value else "data/raw"
     path = Path(setting).expanduser()
     return path if path.is_absolute() else project_dir / path
+
+
+def unsaved_raw_path(project_dir: str | Path, raw_dir: str | Path | None = None) -> str | None:
+    """The raw dir in effect, as a dbt var value, when a plain `dbt build` would not find it.
+
+    The compiled models read $GEN_MODEL_RAW_PATH, else the var `gen_model_raw_path`, else
+    data/raw: a dir given by --raw-dir or by the variable of this shell alone is lost on
+    the next `dbt build` (the model fails with "no file matches ..."). None when the
+    project's own var (or the default) already resolves to it.
+    """
+    project_dir = Path(project_dir)
+    if raw_dir is None and not os.environ.get("GEN_MODEL_RAW_PATH"):
+        return None
+    wanted = resolve_raw_dir(project_dir, raw_dir).resolve()
+    if resolve_raw_dir(project_dir, environment=False).resolve() == wanted:
+        return None
+    return _relative(wanted, project_dir)
+
+
+def save_raw_path_var(project_dir: str | Path, value: str) -> Path:
+    """Set `vars: {gen_model_raw_path: value}` in dbt_project.yml, keeping its comments."""
+    from ruamel.yaml import YAML
+
+    from generator.transaction import atomic_write
+
+    path = Path(project_dir) / "dbt_project.yml"
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    document = yaml.load(path.read_text(encoding="utf-8"))
+    variables = document.get("vars")
+    if variables is None:
+        document["vars"] = variables = {}
+    variables["gen_model_raw_path"] = value
+    stream = io.StringIO()
+    yaml.dump(document, stream)
+    atomic_write(path, stream.getvalue())
+    return path
 
 
 def _relative(path: Path, project_dir: Path) -> str:

@@ -17,6 +17,10 @@ from generator.errors import Problem
 from generator.proposal import Proposal
 from generator.templating import TemplatedSQL, problem_at
 
+# A `Problem.details` key: the cause lies outside the proposal (a relation the warehouse
+# lacks), so no repair of the proposal can fix it and the run stops instead of asking again.
+UNREPAIRABLE = "unrepairable"
+
 
 @dataclass(frozen=True)
 class ResultColumn:

@@ -312,6 +312,8 @@ class _Checker:
             # the session zone's offset.
             converts = duck == "timezone" and len(arguments) == 2
             if kind is None and depends_on_time_zone(duck) and not converts:
+                if self.pinned_time_zone():
+                    continue  # every session dbt opens for this target uses the same zone
                 zoned = next((a for a in arguments if self._is_timestamptz(a)), None)
                 if zoned is not None:
                     self.time_zone(node, name, zoned)
@@ -377,6 +379,15 @@ class _Checker:
             return text.startswith(("timestamp with time zone", "timestamptz"))
         return False
 
+    def pinned_time_zone(self) -> str | None:
+        """The TimeZone the dbt profile sets for every session (`settings: TimeZone: UTC`), if any.
+
+        With it pinned, a timestamptz's calendar fields are the same on every machine and
+        every run of this target, which is all determinism asks.
+        """
+        settings = getattr(self.ctx.catalog, "session_settings", ()) or ()
+        return next((value for name, value in settings if name.lower() == "timezone" and value), None)
+
     def time_zone(self, node: exp.Expression, name: str, zoned: exp.Expression) -> None:
         shown = self.show(zoned)
         fixed = (
@@ -389,7 +400,8 @@ class _Checker:
             "(DuckDB classifies it CONSISTENT_WITHIN_QUERY), so machines in other time zones get other rows",
             node,
             name,
-            f"Fix the zone first: use {fixed} (a plain timestamp) in its place.",
+            f"Fix the zone first: use {fixed} (a plain timestamp) in its place, or pin the zone for every "
+            "session in the dbt profile (settings: TimeZone: UTC).",
         )
 
     # -- ties -----------------------------------------------------------------------------------

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from sqlglot import exp
 
 from generator.catalog import Catalog, Relation
 from generator.errors import Problem
-from generator.gates.base import GateContext, Rule
+from generator.gates.base import UNREPAIRABLE, GateContext, Rule
 from generator.gates.locate import display_name, is_placeholder, span
 from generator.suggest import closest
 from generator.templating import RefCall
@@ -218,15 +219,14 @@ class ReferencesRule(Rule):
                     continue
                 if not relation.exists:
                     message, suggestion = _not_built(relation)
-                    problems.append(
-                        ctx.problem(
-                            RULE,
-                            message,
-                            span=(call.start, call.end - 1),
-                            identifier=call.display(),
-                            suggestion=suggestion,
-                        )
+                    problem = ctx.problem(
+                        RULE,
+                        message,
+                        span=(call.start, call.end - 1),
+                        identifier=call.display(),
+                        suggestion=suggestion,
                     )
+                    problems.append(replace(problem, details={UNREPAIRABLE: "not built"}))
                     continue
                 ctx.relations[name] = relation
                 continue

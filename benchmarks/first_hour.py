@@ -1,0 +1,174 @@
+"""The first hour's commands against the dbt commands a user would compare them with.
+
+Side by side in one run on the sample project (fresh processes, interleaved rounds,
+medians), as issue #16 asks:
+
+  read-only   `gen-model context|verify|review` against a warm `dbt parse`, twice: after a
+              model file changed (both parse; the catalog cache misses) and with nothing
+              changed (the catalog cache answers; target <= 0.5x);
+  apply       `gen-model apply PROPOSAL` (unit test included) against `dbt build --select`
+              of the same model, on fresh copies (target <= 1.2x);
+  gates       the static gates (parse, references, binding, safety, determinism) over the
+              DuckDB-NSQL corpus in proposals/s, beside bare sqlglot `parse_one` + `qualify`
+              on the same queries (target >= 1,000/s and <= 2x the floor).
+
+    python benchmarks/first_hour.py [--runs 3] [--skip-apply]
+
+Prints every median and ratio with its target; exit 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from apply_overhead import BIN, REPO, build_template, run  # noqa: E402
+
+READ_ONLY_CHANGED_TARGET = 1.1
+READ_ONLY_CACHED_TARGET = 0.5
+APPLY_TARGET = 1.2
+GATES_RATE_TARGET = 1000.0
+GATES_FLOOR_TARGET = 2.0
+REQUEST = "monthly recurring revenue per account, by plan"
+TOUCHED = Path("models") / "staging"
+
+
+def _touch_a_model(project: Path) -> None:
+    """Change one model file the way an edit does (content and mtime), so caches miss."""
+    path = sorted((project / TOUCHED).rglob("*.sql"))[0]
+    path.write_text(path.read_text() + "\n")
+
+
+def read_only(project: Path, runs: int) -> list[tuple[str, float, float, float]]:
+    """(command, changed median, cached median, warm dbt parse median) per command."""
+    commands = {
+        "context": ["context", REQUEST],
+        "verify": ["verify"],
+        "review": ["review", "account_mrr"],
+    }
+    parse = [str(BIN / "dbt"), "parse", "--quiet"]
+    run(parse, project)  # warm: partial parse state exists
+    parse_times: list[float] = []
+    changed: dict[str, list[float]] = {name: [] for name in commands}
+    cached: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        _touch_a_model(project)
+        parse_times.append(run(parse, project))
+        for name, args in commands.items():
+            _touch_a_model(project)
+            changed[name].append(run([str(BIN / "gen-model"), *args], project))
+            cached[name].append(run([str(BIN / "gen-model"), *args], project))
+    baseline = statistics.median(parse_times)
+    return [(name, statistics.median(changed[name]), statistics.median(cached[name]), baseline) for name in commands]
+
+
+def apply_vs_build(template: Path, scratch: Path, runs: int) -> tuple[float, float]:
+    """Medians of `gen-model apply` (unit test included) and `dbt build --select` of its model."""
+    import yaml
+
+    proposal = REPO / "examples" / "proposals" / "account_mrr.yml"
+    name = yaml.safe_load(proposal.read_text())["name"]
+    applied, built = [], []
+    for index in range(runs):
+        copy = scratch / f"apply{index}"
+        shutil.copytree(template, copy)
+        for path in (copy / "models").rglob(f"{name}*"):
+            path.unlink()
+        run([str(BIN / "dbt"), "parse", "--quiet"], copy)
+        applied.append(run([str(BIN / "gen-model"), "apply", str(proposal)], copy))
+        built.append(run([str(BIN / "dbt"), "build", "--quiet", "--select", f"{name}.v1"], copy))
+        shutil.rmtree(copy)
+    return statistics.median(applied), statistics.median(built)
+
+
+def gates_rate() -> tuple[float, float, int] | None:
+    """(gates proposals/s, bare sqlglot parse+qualify per s, queries) on the NSQL corpus."""
+    import nsql_gates
+    import sqlglot
+    from sqlglot.optimizer.qualify import qualify
+
+    corpus = nsql_gates.find_corpus()
+    if corpus is None:
+        return None
+    cases = nsql_gates.load_cases(corpus)
+    catalogs = {case.db_id: nsql_gates.catalog_for(corpus, case.db_id) for case in cases}
+    started = time.perf_counter()
+    for case in cases:
+        nsql_gates.run_case(case, catalogs[case.db_id])
+    gates = len(cases) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    with nsql_gates.quiet_sqlglot():
+        for case in cases:
+            try:
+                qualify(sqlglot.parse_one(case.query, read="duckdb"), dialect="duckdb", validate_qualify_columns=False)
+            except Exception:  # noqa: BLE001 - the floor counts the attempt, valid or not
+                pass
+    floor = len(cases) / (time.perf_counter() - started)
+    return gates, floor, len(cases)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-apply", action="store_true", help="Leave out apply vs dbt build (the slowest part).")
+    args = parser.parse_args()
+    missed = []
+    with tempfile.TemporaryDirectory(prefix="gen-model-first-hour-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        template = scratch / "template"
+        print(f"building the sample project once ({template}) ...", flush=True)
+        build_template(template)
+        project = scratch / "read_only"
+        shutil.copytree(template, project)
+        shutil.copy2(REPO / "gen_model.lock", project / "gen_model.lock")  # verify checks it
+        print(f"\nread-only commands vs a warm `dbt parse`, {args.runs} rounds, medians:")
+        for name, changed, cached, baseline in read_only(project, args.runs):
+            ratio_changed, ratio_cached = changed / baseline, cached / baseline
+            print(
+                f"  {name:<8} changed {changed:5.2f} s = {ratio_changed:4.2f}x (target <= {READ_ONLY_CHANGED_TARGET}x)"
+                f"   unchanged {cached:5.2f} s = {ratio_cached:4.2f}x (target <= {READ_ONLY_CACHED_TARGET}x)"
+                f"   dbt parse {baseline:5.2f} s"
+            )
+            if ratio_changed > READ_ONLY_CHANGED_TARGET:
+                missed.append(f"{name} (project changed)")
+            if ratio_cached > READ_ONLY_CACHED_TARGET:
+                missed.append(f"{name} (project unchanged)")
+        if not args.skip_apply:
+            applied, built = apply_vs_build(template, scratch, args.runs)
+            ratio = applied / built
+            print(f"\napply (unit test included) vs `dbt build --select`, {args.runs} fresh copies, medians:")
+            print(
+                f"  gen-model apply {applied:5.2f} s   dbt build {built:5.2f} s   "
+                f"{ratio:4.2f}x (target <= {APPLY_TARGET}x)"
+            )
+            if ratio > APPLY_TARGET:
+                missed.append("apply")
+    rates = gates_rate()
+    if rates is None:
+        print("\nstatic gates: the DuckDB-NSQL corpus is not here (../shared/corpora/duckdb-nsql); skipped")
+    else:
+        gates, floor, count = rates
+        print(f"\nstatic gates on the DuckDB-NSQL corpus ({count} queries):")
+        print(
+            f"  gates {gates:7.0f} proposals/s (target >= {GATES_RATE_TARGET:.0f})   bare sqlglot parse+qualify "
+            f"{floor:7.0f}/s   floor ratio {floor / gates:4.2f}x (target <= {GATES_FLOOR_TARGET}x)"
+        )
+        if gates < GATES_RATE_TARGET:
+            missed.append("gates rate")
+        if floor / gates > GATES_FLOOR_TARGET:
+            missed.append("gates vs floor")
+    print("\n" + ("every target met" if not missed else "missed: " + ", ".join(missed)))
+    return 0 if not missed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
