@@ -4,19 +4,26 @@
 is not a subcommand is taken as a request.
 
 Exit codes: 0 accepted and written (or nothing to do); 1 rejected by the gates or by dbt;
-2 usage or configuration error; 3 the LLM provider failed after its retries.
+2 usage or configuration error; 3 the LLM provider failed after its retries; 4 an
+unexpected error (a bug); 130 interrupted (Ctrl-C), everything being written rolled back.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import sys
+import traceback
 
 import click
 
 from generator import __version__
-from generator.errors import GenModelError
+from generator.errors import EXIT_INTERRUPTED, GenModelError, unexpected_error
 from generator.progress import Progress
+from generator.transaction import interrupt_received, note_interrupt, reset_interrupt
+
+DEBUG_ENV = "GEN_MODEL_DEBUG"
 
 
 class GenModelException(click.ClickException):
@@ -27,15 +34,107 @@ class GenModelException(click.ClickException):
         self.exit_code = error.exit_code
 
 
+class _Interrupts:
+    """SIGINT while a command runs: the first raises KeyboardInterrupt (so transactions roll
+    back); later ones are ignored, so a second Ctrl-C cannot cut the rollback short.
+
+    dbt's in-process runner catches KeyboardInterrupt (its worker pool's finalizers get it
+    too) and reports a failed, or even a finished, run: so the flag in
+    `generator.transaction`, not the exception that comes out, says whether the run was
+    interrupted, and a transaction never commits after one. A KeyboardInterrupt that lands
+    in a finalizer is not printed as an "Exception ignored" trace.
+    """
+
+    def __init__(self) -> None:
+        self.previous = None
+        self.previous_hook = None
+
+    @property
+    def received(self) -> bool:
+        return interrupt_received()
+
+    def _handle(self, signum, frame) -> None:  # noqa: ARG002
+        if not interrupt_received():
+            note_interrupt()
+            raise KeyboardInterrupt
+
+    def _unraisable(self, unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return
+        (self.previous_hook or sys.__unraisablehook__)(unraisable)
+
+    def __enter__(self) -> _Interrupts:
+        reset_interrupt()
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+            return self
+        self.previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
+        return self
+
+    def __exit__(self, *exc) -> None:
+        reset_interrupt()  # the flag belongs to this command (tests run many in one process)
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            sys.unraisablehook = self.previous_hook
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.params.get("debug")) or os.environ.get(DEBUG_ENV, "") not in ("", "0", "false", "no")
+
+
+def _interrupted() -> None:
+    click.echo(
+        f"gen-model: interrupted (Ctrl-C); what this run was writing was rolled back (exit {EXIT_INTERRUPTED})",
+        err=True,
+    )
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def _unexpected(error: BaseException, debug: bool) -> None:
+    """One line for an error nobody raised on purpose: what, the exit code, how to see more."""
+    code, meaning, fix = unexpected_error(error)
+    if debug:
+        traceback.print_exception(error, file=sys.stderr)
+    detail = " ".join(str(error).split())[:300] or "(no message)"
+    hint = "" if debug else f"; rerun with --debug or {DEBUG_ENV}=1 to see the stack trace"
+    click.echo(f"gen-model: {meaning}: {type(error).__name__}: {detail} (exit {code}). {fix}{hint}", err=True)
+    sys.exit(code)
+
+
 class DefaultToGenerate(click.Group):
-    """A group whose first argument, when it is not a subcommand, is a request to generate."""
+    """A group whose first argument, when it is not a subcommand, is a request to generate.
+
+    It is also the one top-level handler: library errors print their message and exit with
+    their code; Ctrl-C prints one line and exits 130 after rolling back; anything else
+    prints one line with its exit code and how to see the stack trace.
+    """
 
     default_command = "generate"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        leading = []
+        while args and args[0] == "--debug":
+            leading, args = [*leading, args[0]], args[1:]
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, [*leading, *args])
+
+    def invoke(self, ctx: click.Context):
+        with _Interrupts() as interrupts:
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt:
+                _interrupted()
+            except Exception as error:
+                if interrupts.received:
+                    _interrupted()  # whatever dbt or a library made of the Ctrl-C
+                if isinstance(error, (click.ClickException, click.exceptions.Exit, click.exceptions.Abort)):
+                    raise
+                if isinstance(error, GenModelError):
+                    raise GenModelException(error) from None
+                _unexpected(error, _debug(ctx))
 
 
 def project_options(function):
@@ -81,7 +180,8 @@ def _progress(as_json: bool) -> Progress:
 
 @click.group(cls=DefaultToGenerate, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="gen-model")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help=f"Show the stack trace of an unexpected error (or set {DEBUG_ENV}=1).")
+def cli(debug) -> None:  # noqa: ARG001 (read by DefaultToGenerate.invoke)
     """Turn a request into a validated, tested, versioned dbt model.
 
     \b
@@ -147,6 +247,22 @@ def apply(
     run_command(body, as_json)
 
 
+def _bounded_request(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The request goes into the prompt and the model's YAML: refuse megabytes or binary."""
+    from generator import limits
+
+    if len(value) > limits.MAX_DESCRIPTION_CHARS:
+        raise click.BadParameter(
+            f"{len(value):,} characters; the limit is {limits.MAX_DESCRIPTION_CHARS:,}. Say what you want in a few "
+            "sentences.",
+            ctx=ctx,
+            param=param,
+        )
+    if "\x00" in value:
+        raise click.BadParameter("contains a NUL character", ctx=ctx, param=param)
+    return value
+
+
 def request_options(function):
     """--name and --layer: what the user fixes about the model before the LLM sees it."""
     from generator.proposal import LAYERS
@@ -161,7 +277,7 @@ def request_options(function):
 
 
 @cli.command()
-@click.argument("request")
+@click.argument("request", callback=_bounded_request)
 @request_options
 @project_options
 @click.option(
@@ -240,7 +356,7 @@ def generate(
 
 
 @cli.command()
-@click.argument("request")
+@click.argument("request", callback=_bounded_request)
 @request_options
 @project_options
 @click.option("--json", "as_json", is_flag=True, help="Print the prompt as JSON.")
@@ -526,7 +642,10 @@ def port(model, to_target, time_zone_pinned, prove, project_dir, profiles_dir, t
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="gen-model")
+    try:
+        cli(prog_name="gen-model")
+    except KeyboardInterrupt:  # before or after a command ran (click handles it within one)
+        _interrupted()
 
 
 if __name__ == "__main__":

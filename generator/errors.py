@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Exit codes besides each error's own (0 done, 1 rejected, 2 usage, 3 provider):
+EXIT_INTERRUPTED = 130  # Ctrl-C: the run stopped and rolled back; the project is as it was
+EXIT_INTERNAL = 4  # an unexpected error, i.e. a bug in gen-model
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -112,3 +116,21 @@ class ProviderError(GenModelError):
     """The LLM provider failed after its retries (network, overload, bad answers)."""
 
     exit_code = 3
+
+
+# What an exception nobody raised on purpose maps to: (exit code, what it means, what to do).
+# Looked up along the exception's MRO; anything else is EXIT_INTERNAL, a bug to report.
+UNEXPECTED_ERRORS: dict[type[BaseException], tuple[int, str, str]] = {
+    OSError: (2, "a file or directory could not be read or written", "Check the path, its permissions and free space"),
+    MemoryError: (1, "the input is too large to process", "Make the input smaller"),
+    RecursionError: (1, "the input nests too deeply to process", "Nest the input less deeply"),
+    UnicodeError: (2, "a file is not UTF-8 text", "Save it as UTF-8, or restore it from git"),
+}
+
+
+def unexpected_error(error: BaseException) -> tuple[int, str, str]:
+    """(exit code, meaning, what to do) for an exception gen-model did not raise on purpose."""
+    for kind in type(error).__mro__:
+        if kind in UNEXPECTED_ERRORS:
+            return UNEXPECTED_ERRORS[kind]
+    return EXIT_INTERNAL, "unexpected internal error (a bug in gen-model)", "Please report it with the stack trace"

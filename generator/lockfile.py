@@ -45,14 +45,16 @@ now is what the newest entry naming it says.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
+from generator import limits
 from generator.catalog import Relation, fingerprint
-from generator.errors import ConfigError
+from generator.errors import ConfigError, Problem
 from generator.transaction import atomic_write
 
 LOCK_NAME = "gen_model.lock"
@@ -244,6 +246,11 @@ class Lockfile:
 class _LockDumper(yaml.SafeDumper):
     """Multi-line strings (SQL) as literal blocks; short lists of names in flow style."""
 
+    def ignore_aliases(self, data) -> bool:
+        # A list shared by two entries is written out twice: the reader refuses aliases
+        # that expand without bound, and a lockfile is read by people in review.
+        return True
+
 
 def _represent_str(dumper: yaml.SafeDumper, value: str):
     if "\n" in value:
@@ -264,34 +271,297 @@ def lock_path(project_dir: Path) -> Path:
     return Path(project_dir) / LOCK_NAME
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# How deep a lockfile nests: models -> versions -> entry -> proposal -> an enrich spec.
+_LOCK_DEPTH = limits.MAX_DATA_DEPTH + 8
+# A lockfile written by an older gen-model may hold aliases (a list shared by two entries);
+# they are read, but may not expand to more than this many values (billion laughs).
+_LOCK_EXPANDED = 10_000_000
+
+
+def _restore_hint(path: Path) -> str:
+    return (
+        f"Restore it from git (`git checkout -- {path.name}`, or the version before the damage); "
+        "gen-model writes it, people should not need to edit it."
+    )
+
+
+def _is_str_map(value, digest: bool = False) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) and (not digest or _SHA256.match(v)) for k, v in value.items()
+    )
+
+
+def _is_file_map(value) -> bool:
+    """path -> sha256, every path relative and inside the project (the lockfile is untrusted)."""
+    return _is_str_map(value, digest=True) and all(
+        key and not key.startswith(("/", "\\")) and ".." not in re.split(r"[\\/]", key) and ":" not in key
+        for key in value
+    )
+
+
+def _is_input(value) -> bool:
+    if isinstance(value, list):  # the first format: just the columns used
+        return all(isinstance(item, str) for item in value)
+    return (
+        isinstance(value, dict)
+        and set(value) <= {"uses", "columns"}
+        and isinstance(value.get("uses", []), list)
+        and all(isinstance(item, str) for item in value.get("uses") or [])
+        and isinstance(value.get("columns", ""), str)
+    )
+
+
+# Every key an entry may have: (required, check, what it must be). Checked before use, so a
+# damaged lockfile is an error that names the key, never a crash or a silent default.
+_ENTRY_FIELDS: dict[str, tuple[bool, object, str]] = {
+    "v": (True, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a version number (1, 2, ...)"),
+    "layer": (True, lambda v: isinstance(v, str), "a layer name"),
+    "requested": (False, _is_str_map, "a mapping of name/layer to strings"),
+    "catalog_fingerprint": (False, lambda v: isinstance(v, str), "a sha256 string"),
+    "files": (True, _is_file_map, "a mapping of file path (inside the project) to sha256 (64 hex digits)"),
+    "adopted": (False, _is_file_map, "a mapping of file path (inside the project) to sha256 (64 hex digits)"),
+    "inputs": (
+        False,
+        lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_input(i) for k, i in v.items()),
+        "a mapping of relation to {uses: [...], columns: ...}",
+    ),
+    "catalog_slice": (False, _is_str_map, "a mapping of relation to a short sha256"),
+    "attempts": (False, lambda v: isinstance(v, list) and all(isinstance(a, dict) for a in v), "a list of mappings"),
+    "provenance": (True, lambda v: isinstance(v, dict), "a mapping (meta.gen_model)"),
+    "proposal": (False, lambda v: isinstance(v, dict), "a mapping (the accepted proposal)"),
+}
+
+
+def _structure_problems(data, path: Path) -> list[tuple[tuple, str]]:
+    """(key path, message) for everything in parsed lockfile data that is not as written."""
+    if not isinstance(data, dict):
+        return [((), f"expected `version:` and a `models:` mapping, got {type(data).__name__}")]
+    problems: list[tuple[tuple, str]] = []
+    for key in data:
+        if key not in ("version", "models"):
+            problems.append(((key,), f"unknown key {str(key)[:80]!r}: a lockfile has only version and models"))
+    models = data.get("models")
+    if models in (None, [], {}):
+        return problems
+    if not isinstance(models, dict):
+        return [*problems, (("models",), "models must be a mapping of model name to its versions")]
+    for model, items in models.items():
+        where = ("models", model)
+        if not isinstance(model, str) or not isinstance(items, list) or not items:
+            problems.append((where, f"models.{str(model)[:80]} must be a non-empty list of versions"))
+            continue
+        versions: set = set()
+        for index, item in enumerate(items):
+            at = (*where, index)
+            if not isinstance(item, dict):
+                problems.append((at, f"models.{model}[{index}] must be a mapping"))
+                continue
+            if isinstance(item.get("v"), int) and item["v"] in versions:
+                problems.append(((*at, "v"), f"models.{model} lists v{item['v']} twice (a bad merge?)"))
+            versions.add(item.get("v") if isinstance(item.get("v"), int) else None)
+            for key in item:
+                if key not in _ENTRY_FIELDS:
+                    problems.append(((*at, key), f"models.{model}[{index}]: unknown key {str(key)[:80]!r}"))
+            for key, (required, check, what) in _ENTRY_FIELDS.items():
+                if key not in item:
+                    if required:
+                        problems.append((at, f"models.{model}[{index}] has no `{key}` (it is cut short?)"))
+                elif not check(item[key]):  # type: ignore[operator]
+                    problems.append(((*at, key), f"models.{model}[{index}].{key} must be {what}"))
+            problems.extend(((*at, "proposal"), message) for message in _proposal_mismatch(item, model, index))
+            # Only `gen-model adopt` records an entry without its proposal, and then with
+            # none of what a generation records: such an entry lost its end.
+            made_by_a_run = [key for key in ("inputs", "catalog_slice", "attempts", "requested") if key in item]
+            if made_by_a_run and "proposal" not in item:
+                problems.append((at, f"models.{model}[{index}] has {made_by_a_run[0]} but no `proposal` (cut short?)"))
+    return problems
+
+
+def _proposal_mismatch(item: dict, model: str, index: int) -> list[str]:
+    """The locked proposal must hash to the proposal_sha256 its provenance records.
+
+    This catches a lockfile cut short inside a proposal (its SQL or columns), which is
+    otherwise still valid YAML.
+    """
+    proposal, provenance = item.get("proposal"), item.get("provenance")
+    if not isinstance(proposal, dict) or not isinstance(provenance, dict):
+        return []
+    recorded = provenance.get("proposal_sha256")
+    if not isinstance(recorded, str):
+        return []
+    try:
+        actual = sha256_text(json.dumps(proposal, sort_keys=True, ensure_ascii=False))
+    except (TypeError, ValueError):
+        return [f"models.{model}[{index}].proposal holds values that are not plain data"]
+    if actual == recorded:
+        return []
+    return [
+        f"models.{model}[{index}].proposal does not match its provenance.proposal_sha256: it was cut short or edited"
+    ]
+
+
+def _located(text: str, path: Path, problems: list[tuple[tuple, str]]) -> list[Problem]:
+    """Problems at their line and column in the lockfile (positions are found only now)."""
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        root = None
+    located = []
+    for key_path, message in problems[:20]:
+        line, col = _position(root, key_path)
+        located.append(Problem(rule="lockfile", message=message, file=str(path), line=line, col=col))
+    return located
+
+
+def _position(node, key_path: tuple) -> tuple[int | None, int | None]:
+    """Line and column of the deepest node along `key_path` (a key points at the key)."""
+    best = node.start_mark if node is not None else None
+    for key in key_path:
+        if isinstance(node, yaml.MappingNode):
+            pair = next((p for p in node.value if isinstance(p[0], yaml.ScalarNode) and p[0].value == str(key)), None)
+            if pair is None:
+                break
+            best, node = pair[0].start_mark, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            best = node.start_mark
+        else:
+            break
+    return (best.line + 1, best.column + 1) if best is not None else (None, None)
+
+
+def _read(path: Path) -> tuple[str, object]:
+    """The lockfile's text and parsed data; every way it can be unreadable is a ConfigError."""
+    hint = _restore_hint(path)
+    raw = limits.read_limited(path, limits.MAX_LOCKFILE_BYTES, "the lockfile", ConfigError)
+    text = limits.decode_text(raw, str(path), f"{path.name} is YAML", ConfigError, hint)
+    shape = limits.yaml_shape_problem(
+        text, str(path), max_depth=_LOCK_DEPTH, max_expanded=_LOCK_EXPANDED, unique_keys=True
+    )
+    if shape is not None:
+        raise ConfigError(f"{path} cannot be read. {hint}", [replace(shape, rule="lockfile")])
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise ConfigError(
+            f"{path} is not valid YAML: {str(error).splitlines()[0]}. {hint}",
+            [
+                Problem(
+                    rule="lockfile",
+                    message=str(error).splitlines()[0][:300],
+                    file=str(path),
+                    line=mark.line + 1 if mark else None,
+                    col=mark.column + 1 if mark else None,
+                )
+            ],
+        ) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        raise ConfigError(f"{path} cannot be read: {type(error).__name__}: {str(error)[:200]}. {hint}") from None
+    return text, data
+
+
 def load(project_dir: Path) -> Lockfile:
-    """The project's lockfile; an empty one when there is none yet."""
+    """The project's lockfile; an empty one when there is none yet.
+
+    A lockfile that cannot be read is an error, never an empty lockfile: too large, not
+    UTF-8, not YAML, aliases that expand without bound, duplicate keys, an entry with a
+    missing or mistyped key, a proposal that does not match its recorded sha256 (a file
+    cut short), or no entries at all while generated models are on disk.
+    """
     path = lock_path(project_dir)
     if not path.is_file():
         return Lockfile(path)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as error:
+    text, data = _read(path)
+    if data is None:  # empty, or comments only
+        data = {}
+    version = data.get("version") if isinstance(data, dict) else None
+    if isinstance(data, dict) and data and (type(version) is not int or version != FORMAT_VERSION):
+        if type(version) is int:  # `version: true` is no version (True == 1 in Python)
+            raise ConfigError(
+                f"{path} has format version {version!r}; this gen-model reads version "
+                f"{FORMAT_VERSION}. Upgrade gen-model."
+            )
+        raise ConfigError(f"{path} has no valid `version:` (expected {FORMAT_VERSION}). {_restore_hint(path)}")
+    problems = _structure_problems(data, path)
+    if problems:
         raise ConfigError(
-            f"{path} is not valid YAML: {str(error).splitlines()[0]}. Restore it from git; "
-            "gen-model writes it, people should not need to edit it."
-        ) from None
-    if data is None:
-        return Lockfile(path)
-    if not isinstance(data, dict) or not isinstance(data.get("models") or {}, dict):
-        raise ConfigError(f"{path}: expected `version:` and a `models:` mapping")
-    if data.get("version") != FORMAT_VERSION:
-        raise ConfigError(
-            f"{path} has format version {data.get('version')!r}; this gen-model reads version "
-            f"{FORMAT_VERSION}. Upgrade gen-model."
+            f"{path} is damaged ({len(problems)} problem(s)). {_restore_hint(path)}", _located(text, path, problems)
         )
     lockfile = Lockfile(path)
     for model, items in (data.get("models") or {}).items():
-        if not isinstance(items, list):
-            raise ConfigError(f"{path}: models.{model} must be a list of versions")
         entries = [LockEntry.from_dict(str(model), item, str(path)) for item in items]
         lockfile.entries[str(model)] = sorted(entries, key=lambda e: e.version)
+    if not lockfile.entries:
+        _refuse_empty(Path(project_dir), path)
     return lockfile
+
+
+def _refuse_empty(project_dir: Path, path: Path) -> None:
+    """An empty lockfile beside generated models was emptied or cut short: never use it."""
+    generated = generated_on_disk(project_dir)
+    if not generated:
+        return
+    shown = ", ".join(generated[:5]) + (f" and {len(generated) - 5} more" if len(generated) > 5 else "")
+    raise ConfigError(
+        f"{path} has no entries, but gen-model generated models are on disk ({shown}): it was emptied or cut "
+        f"short, and writing it now would lose their records. {_restore_hint(path)} If these models were "
+        f"generated before any lockfile existed, delete {path.name} and run `gen-model adopt MODEL` for each."
+    )
+
+
+def generated_on_disk(project_dir: Path) -> list[str]:
+    """'path (model vN)' for each model version whose YAML carries gen-model's provenance.
+
+    Read straight from the model YAML files (no dbt parse): cheap, and only needed when a
+    lockfile is empty. Files that cannot be read are skipped; dbt reports them itself.
+    """
+    project_dir = Path(project_dir)
+    try:
+        config = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+        paths = config.get("model-paths") or ["models"]
+    except (OSError, ValueError, yaml.YAMLError, AttributeError):
+        paths = ["models"]
+    found = []
+    for model_path in paths if isinstance(paths, list) else ["models"]:
+        root = project_dir / str(model_path)
+        for file in sorted(root.rglob("*.yml")) if root.is_dir() else []:
+            found += [f"{file.relative_to(project_dir).as_posix()} ({name})" for name in _generated_in(file)]
+    return found
+
+
+def _generated_in(file: Path) -> list[str]:
+    try:
+        if file.stat().st_size > limits.MAX_PROPOSAL_BYTES * 10:
+            return []
+        text = file.read_text(encoding="utf-8")
+        if "gen_model:" not in text or "origin:" not in text:
+            return []
+        if limits.yaml_shape_problem(text, str(file), max_depth=_LOCK_DEPTH) is not None:
+            return []
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, ValueError, yaml.YAMLError):
+        return []
+    names = []
+    models = data.get("models") if isinstance(data, dict) else None
+    for model in models if isinstance(models, list) else []:
+        if not isinstance(model, dict):
+            continue
+        if _provenance_of(model):
+            names.append(str(model.get("name")))
+        for version in model.get("versions") or []:
+            if isinstance(version, dict) and _provenance_of(version):
+                names.append(f"{model.get('name')} v{version.get('v')}")
+    return names
+
+
+def _provenance_of(node: dict) -> bool:
+    """Whether a model or version block carries the provenance gen-model's writer puts there."""
+    config = node.get("config") if isinstance(node.get("config"), dict) else {}
+    meta = node.get("meta") or config.get("meta")
+    provenance = meta.get("gen_model") if isinstance(meta, dict) else None
+    return isinstance(provenance, dict) and "origin" in provenance and not provenance.get("quarantine_of")
 
 
 def requested_key(name: str | None, layer: str | None) -> dict:

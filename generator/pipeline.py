@@ -24,7 +24,7 @@ from generator.progress import QUIET, Progress
 from generator.project import Project
 from generator.proposal import Proposal, validate_proposal
 from generator.report import AttemptRecord, RunReport
-from generator.transaction import FileTransaction, ProjectLock, interrupts_as_exceptions
+from generator.transaction import FileTransaction, ProjectLock, interrupts_as_exceptions, raise_if_interrupted
 from generator.writer import ContractColumn, PlannedFile, WritePlan, plan_model_write, version_entry
 
 
@@ -282,6 +282,7 @@ def write_and_build(project: Project, catalog: Catalog, plan_: WritePlan, option
                     f"dbt build --select {plan_.select} failed; everything written was rolled back",
                     [Problem(rule="build", message=failure) for failure in failures],
                 )
+            raise_if_interrupted()  # dbt may swallow Ctrl-C and finish the build
         except BaseException:
             transaction.rollback()
             _drop_relation(catalog, plan_, project)

@@ -85,14 +85,41 @@ class Project:
         return args
 
 
+# dbt's own files are input too: bounded like a proposal, but anchors are common in them.
+_CONFIG_BYTES = 10_000_000
+_CONFIG_EXPANDED = 1_000_000
+
+
+def read_yaml_config(path: Path) -> object:
+    """A dbt YAML file (dbt_project.yml, profiles.yml), read within the input limits.
+
+    Too large, not UTF-8, nested too deep or expanding aliases without bound is a located
+    ConfigError; so is invalid YAML. FileNotFoundError is left to the caller.
+    """
+    from generator import limits
+
+    data = limits.read_limited(path, _CONFIG_BYTES, path.name, ConfigError)
+    text = limits.decode_text(data, str(path), f"{path.name} is YAML", ConfigError, "Save it as UTF-8 YAML.")
+    problem = limits.yaml_shape_problem(text, str(path), max_expanded=_CONFIG_EXPANDED)
+    if problem is not None:
+        raise ConfigError(f"{path} cannot be read", [problem])
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    except (ValueError, TypeError, RecursionError) as error:
+        raise ConfigError(f"{path} cannot be read: {type(error).__name__}: {str(error)[:200]}") from None
+
+
 def _read_profiles(profiles_dir: Path) -> dict:
     path = profiles_dir / "profiles.yml"
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        profiles = read_yaml_config(path) or {}
     except FileNotFoundError:
         return {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{path} must be a mapping of profile names to profiles")
+    return profiles
 
 
 def _find_profiles_dir(project_dir: Path, flag: str | None) -> Path:
@@ -130,10 +157,9 @@ def load_project(
             f"{directory} is not a dbt project (no dbt_project.yml). "
             "Run gen-model from a dbt project or pass --project-dir."
         )
-    try:
-        config = yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{project_file} is not valid YAML: {str(error).splitlines()[0]}") from None
+    config = read_yaml_config(project_file) or {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"{project_file} must be a mapping (name:, profile:, ...)")
     name = config.get("name")
     profile_name = config.get("profile") or name
     if not name:

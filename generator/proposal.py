@@ -22,6 +22,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from generator import limits
 from generator.errors import ConfigError, Problem, ProposalError
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -194,7 +195,8 @@ class Proposal:
 def _json_path(path) -> str:
     parts = []
     for part in path:
-        parts.append(f"[{part}]" if isinstance(part, int) else (f".{part}" if parts else str(part)))
+        part = part if isinstance(part, int) else _clip(str(part), 80)
+        parts.append(f"[{part}]" if isinstance(part, int) else (f".{part}" if parts else part))
     return "".join(parts) or "<proposal>"
 
 
@@ -202,18 +204,19 @@ def _schema_problem(error: jsonschema.ValidationError, file: str | None) -> Prob
     where = _json_path(error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
+        # Keys from YAML need not be strings (`1: x`, `null: y`).
+        unknown = sorted({str(key) for key in error.instance} - set(allowed))
         from difflib import get_close_matches
 
         hints = []
         for key in unknown:
             close = get_close_matches(key, allowed, n=1)
-            hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+            hints.append(f"{_clip(repr(key), 80)} (did you mean {close[0]!r}?)" if close else _clip(repr(key), 80))
         return Problem(
             rule="schema",
             message=f"unknown field{'s' if len(unknown) > 1 else ''} at {where}: {', '.join(hints)}",
             file=file,
-            identifier=unknown[0] if unknown else None,
+            identifier=_clip(unknown[0], 80) if unknown else None,
             suggestion=f"Allowed fields: {', '.join(allowed)}.",
         )
     if error.validator == "required":
@@ -230,12 +233,12 @@ def _schema_problem(error: jsonschema.ValidationError, file: str | None) -> Prob
     if error.validator == "pattern" and error.absolute_path and error.absolute_path[-1] == "name":
         return Problem(
             rule="schema",
-            message=f"{where} {error.instance!r} is not a snake_case name",
+            message=f"{where} {_clip(repr(error.instance), 80)} is not a snake_case name",
             file=file,
-            identifier=str(error.instance),
+            identifier=_clip(str(error.instance), 80),
             suggestion="Use lowercase letters, digits and underscores, starting with a letter.",
         )
-    return Problem(rule="schema", message=f"{where}: {error.message}", file=file)
+    return Problem(rule="schema", message=_clip(f"{where}: {error.message}", 300), file=file)
 
 
 def _name_problems(name: str, layer: str, file: str | None) -> list[Problem]:
@@ -456,6 +459,61 @@ def _enrich_problems(data: dict, validated, file: str | None) -> list[Problem]:
     return problems
 
 
+def _clip(text: str, limit: int = 200) -> str:
+    """Text quoted in a message, cut short: an input may hold megabytes in one value."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
+def _too_long(value: object, limit: int) -> int | None:
+    return len(value) if isinstance(value, (str, list)) and len(value) > limit else None
+
+
+def _size_problems(data: dict, file: str | None, positions) -> list[Problem]:
+    """Fields over the input limits (`generator.limits`), located; checked before the schema."""
+    problems = []
+
+    def add(path: tuple, message: str, suggestion: str) -> None:
+        line, col = positions.at(path, prefer_value=True) if positions is not None else (None, None)
+        where = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+        problems.append(
+            Problem(
+                rule=limits.RULE,
+                message=f"{where} {message}",
+                file=file,
+                line=line,
+                col=col,
+                identifier=where,
+                suggestion=suggestion,
+            )
+        )
+
+    checks = (
+        ("sql", limits.MAX_SQL_CHARS, "characters", "Split the model into smaller models that ref() each other."),
+        ("description", limits.MAX_DESCRIPTION_CHARS, "characters", "Say what one row is in a sentence or two."),
+        ("request", limits.MAX_DESCRIPTION_CHARS, "characters", "Shorten the request."),
+        ("columns", limits.MAX_COLUMNS, "columns", "Split the model; no model needs this many columns."),
+        ("grain", limits.MAX_COLUMNS, "grain columns", "The grain is the few columns that identify a row."),
+    )
+    for key, limit, unit, suggestion in checks:
+        size = _too_long(data.get(key), limit)
+        if size is not None:
+            add((key,), f"has {size:,} {unit}; the limit is {limit:,}", suggestion)
+    for index, column in enumerate(data.get("columns") if isinstance(data.get("columns"), list) else []):
+        if not isinstance(column, dict):
+            continue
+        for key, limit in (("name", limits.MAX_NAME_CHARS), ("description", limits.MAX_DESCRIPTION_CHARS)):
+            size = _too_long(column.get(key), limit) if isinstance(column.get(key), str) else None
+            if size is not None:
+                add(("columns", index, key), f"has {size:,} characters; the limit is {limit:,}", "Shorten it.")
+        if len(problems) >= 20:
+            break
+    for index, key in enumerate(data.get("grain") if isinstance(data.get("grain"), list) else []):
+        if isinstance(key, str) and len(key) > limits.MAX_NAME_CHARS:
+            add(("grain", index), f"has {len(key):,} characters; the limit is {limits.MAX_NAME_CHARS:,}", "Shorten it.")
+            break
+    return problems
+
+
 def validate_proposal(
     data: object,
     file: str | None = None,
@@ -473,6 +531,15 @@ def validate_proposal(
             "the proposal is not a mapping of fields",
             [Problem(rule="schema", message=f"expected an object, got {type(data).__name__}", file=file)],
         )
+    # Limits first: jsonschema recurses, and a multi-megabyte field is no proposal.
+    shape = limits.data_shape_problem(data, file)
+    if shape is not None:
+        raise ProposalError("the proposal is not accepted", [shape])
+    too_large = _size_problems(data, file, positions)
+    long_value = None if too_large else limits.data_shape_problem(data, file, max_chars=limits.MAX_SQL_CHARS)
+    too_large += [long_value] if long_value is not None else []
+    if too_large:
+        raise ProposalError(f"the proposal is over the input limits ({len(too_large)} problem(s))", too_large)
     validator = jsonschema.Draft202012Validator(_top_level_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
     # Missing top-level fields, and those the proposal's kind requires, are named in one line.
@@ -526,14 +593,29 @@ def validate_proposal(
 
 
 def load_proposal(path: str | Path) -> Proposal:
-    """Read a proposal file (YAML or JSON) and validate it."""
+    """Read a proposal file (YAML or JSON) and validate it.
+
+    The file is checked against the input limits (`generator.limits`) before it is parsed:
+    its size, that it is UTF-8 text, how deep it nests, and (YAML) that it uses no anchors
+    or aliases, so a hostile file is refused in milliseconds with a located error.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"proposal file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    file = str(path)
+    is_json = path.suffix == ".json"
+    data_bytes = limits.read_limited(path, limits.MAX_PROPOSAL_BYTES, "the proposal file", ProposalError)
+    text = limits.decode_text(
+        data_bytes, file, "a proposal is YAML or JSON", ProposalError, fix="Save the proposal as UTF-8 YAML or JSON."
+    )
     positions = None
+    kind = "JSON" if is_json else "YAML"
+    if not is_json:
+        problem = limits.yaml_shape_problem(text, file)
+        if problem is not None:
+            raise ProposalError(f"{path} is not accepted as a proposal", [problem])
     try:
-        if path.suffix == ".json":
+        if is_json:
             data = json.loads(text)
         else:
             from generator.enrich.yaml_positions import DuplicateKeyError, load_with_positions
@@ -547,7 +629,7 @@ def load_proposal(path: str | Path) -> Proposal:
                         Problem(
                             rule="schema",
                             message=str(error),
-                            file=str(path),
+                            file=file,
                             line=error.line,
                             col=error.col,
                             identifier=error.key,
@@ -559,11 +641,37 @@ def load_proposal(path: str | Path) -> Proposal:
         line = getattr(error, "lineno", None) or (mark.line + 1 if mark else None)
         col = getattr(error, "colno", None) or (mark.column + 1 if mark else None)
         raise ProposalError(
-            f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}",
-            [Problem(rule="schema", message=str(error).splitlines()[0], file=str(path), line=line, col=col)],
+            f"{path} is not valid {kind}",
+            [Problem(rule="schema", message=_clip(str(error).splitlines()[0]), file=file, line=line, col=col)],
         ) from None
-    position = None if path.suffix == ".json" else _yaml_sql_position(text)
-    return validate_proposal(data, file=str(path), sql_position=position, positions=positions, text=text)
+    except RecursionError:
+        raise ProposalError(
+            f"{path} is not accepted as a proposal",
+            [
+                Problem(
+                    rule=limits.RULE,
+                    message=f"mappings and lists nested more than {limits.MAX_DATA_DEPTH} deep",
+                    file=file,
+                    suggestion="Flatten the structure; no valid proposal nests this deep.",
+                )
+            ],
+        ) from None
+    except (ValueError, TypeError, OverflowError) as error:
+        # A value the parser cannot build: an integer of thousands of digits, a date that
+        # does not exist, a key that cannot be one (a set).
+        raise ProposalError(
+            f"{path} is not valid {kind}",
+            [
+                Problem(
+                    rule="schema",
+                    message=f"a value cannot be read: {_clip((str(error) or type(error).__name__).splitlines()[0])}",
+                    file=file,
+                    suggestion="Write names, descriptions and SQL as plain strings.",
+                )
+            ],
+        ) from None
+    position = None if is_json else _yaml_sql_position(text)
+    return validate_proposal(data, file=file, sql_position=position, positions=positions, text=text)
 
 
 def _yaml_sql_position(text: str) -> tuple[int, int] | None:

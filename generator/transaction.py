@@ -25,16 +25,48 @@ LOCK_NAME = ".gen_model.run.lock"
 JOURNAL_NAME = ".gen_model.journal"
 
 
+# Whether SIGINT/SIGTERM arrived during this command. dbt's in-process runner catches
+# KeyboardInterrupt (in its worker pool's finalizers too) and may even report success, so
+# the exception alone does not say whether a run was interrupted; this flag does.
+_interrupt = {"received": False}
+
+
+def note_interrupt() -> None:
+    """Record that the user asked the run to stop (called from the signal handlers)."""
+    _interrupt["received"] = True
+
+
+def reset_interrupt() -> None:
+    """Forget an earlier interrupt (a new command starts)."""
+    _interrupt["received"] = False
+
+
+def interrupt_received() -> bool:
+    return _interrupt["received"]
+
+
+def raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if an interrupt arrived, even one that something swallowed."""
+    if _interrupt["received"]:
+        raise KeyboardInterrupt("interrupted")
+
+
 def atomic_write(path: Path, content: str | bytes) -> None:
     """Write `content` to `path` so readers see the old file or the new one, never a mix."""
     data = content.encode("utf-8") if isinstance(content, str) else content
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.gen_model.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        # Ctrl-C or a full disk mid-write: leave no stray temporary file in the project.
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
 
 
 def _pid_alive(pid: int) -> bool:
@@ -78,9 +110,12 @@ class ProjectLock:
 
     def _holder(self) -> dict | None:
         try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
+            holder = json.loads(self.path.read_text())
+        except (OSError, ValueError, RecursionError):
             return None
+        if not isinstance(holder, dict) or type(holder.get("pid")) is not int or holder["pid"] <= 0:
+            return None  # not what __enter__ writes: treat as held by an unknown process
+        return holder
 
     def __exit__(self, *exc) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -110,9 +145,18 @@ class FileTransaction:
                 _remove_tree(self.journal_dir)
             return []
         try:
-            self.entries = json.loads(journal.read_text())
-        except ValueError:
-            self.entries = []
+            entries = json.loads(journal.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError):
+            entries = None
+        if not isinstance(entries, list) or not all(_journal_entry_ok(entry) for entry in entries):
+            # Deleting the journal would delete the only copies of what an interrupted run
+            # was replacing: leave it for a person.
+            raise LockError(
+                f"the journal of an interrupted run ({journal}) cannot be read, so its changes cannot be undone "
+                f"automatically. The original files are in {self.journal_dir}/ (*.bak, in the order written); "
+                "restore them by hand (or with git), then delete that directory."
+            )
+        self.entries = entries
         restored = [entry["path"] for entry in self.entries]
         self.rollback()
         return restored
@@ -148,9 +192,28 @@ class FileTransaction:
         _remove_tree(self.journal_dir)
 
     def commit(self) -> None:
-        """Keep the writes; forget the journal."""
+        """Keep the writes; forget the journal. An interrupted run rolls back instead."""
+        if interrupt_received():
+            self.rollback()
+            raise KeyboardInterrupt("interrupted before the writes were committed")
         self.entries = []
         _remove_tree(self.journal_dir)
+
+
+def _inside(path: object) -> bool:
+    """A relative path that stays inside the project (a journal names nothing else)."""
+    return isinstance(path, str) and bool(path) and not Path(path).is_absolute() and ".." not in Path(path).parts
+
+
+def _journal_entry_ok(entry: object) -> bool:
+    """An entry as `FileTransaction.write` journals it; anything else is not restored blindly."""
+    if not isinstance(entry, dict) or not _inside(entry.get("path")):
+        return False
+    backup = entry.get("backup")
+    if backup is not None and not (isinstance(backup, str) and backup.endswith(".bak") and "/" not in backup):
+        return False
+    created = entry.get("created_dirs", [])
+    return isinstance(created, list) and all(isinstance(d, str) for d in created)
 
 
 def _remove_tree(directory: Path) -> None:
@@ -175,6 +238,7 @@ def interrupts_as_exceptions():
     """Turn SIGTERM into KeyboardInterrupt while writing, so rollback runs as for Ctrl-C."""
 
     def handler(signum, frame):  # noqa: ARG001
+        note_interrupt()
         raise KeyboardInterrupt(f"signal {signum}")
 
     try:

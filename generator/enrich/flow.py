@@ -618,7 +618,7 @@ def write_spec_proposal(
     pipeline's lockfile entry). The caller holds the project lock.
     """
     from generator import dbt
-    from generator.transaction import FileTransaction, interrupts_as_exceptions
+    from generator.transaction import FileTransaction, interrupts_as_exceptions, raise_if_interrupted
 
     plan = plan_spec_write(project, catalog, accepted, provenance)
     if extra_files is not None:
@@ -643,6 +643,7 @@ def write_spec_proposal(
                     f"{label} failed; everything written was rolled back",
                     [Problem(rule="build", message=failure) for failure in failures],
                 )
+            raise_if_interrupted()  # dbt may swallow Ctrl-C and finish the build
         except BaseException:
             transaction.rollback()
             _drop_relations(catalog, plan.relations)

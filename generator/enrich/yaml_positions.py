@@ -41,6 +41,14 @@ class DuplicateKeyError(ValueError):
 
 def load_with_positions(text: str) -> tuple[object, Positions]:
     """Parse one YAML document into plain data plus the positions of its keys and values."""
+    from generator import limits
+
+    # Composing and building recurse, and aliases would be expanded here: bound both first,
+    # and report a breach as a YAML error at its place, as callers already do.
+    shape = limits.yaml_shape_problem(text, "<yaml>", max_expanded=limits.MAX_DATA_NODES)
+    if shape is not None:
+        mark = yaml.Mark("<yaml>", 0, (shape.line or 1) - 1, (shape.col or 1) - 1, None, None)
+        raise yaml.MarkedYAMLError(problem=shape.message, problem_mark=mark)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     positions = Positions()
     if node is None:

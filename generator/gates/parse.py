@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from generator import limits
 from generator.errors import Problem
 from generator.gates.base import GateContext, Rule
 from generator.gates.locate import DIALECT, span
@@ -259,6 +261,112 @@ def _token_error_offset(tokenizer, error: TokenError) -> int | None:
     return int(match.group(2)) if match else None
 
 
+# Tokens that open and close a level of nesting; sqlglot's parser recurses once per level.
+_OPENERS = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE})
+_CLOSERS = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END})
+# Prefix operators nest without brackets: `not not not x`, `- - - 1`, `lambda x: lambda y: ...`.
+_PREFIX_NAMES = ("NOT", "DASH", "PLUS", "TILDA", "LAMBDA", "EXISTS", "INTERVAL")
+_PREFIXES = frozenset(getattr(TokenType, name) for name in _PREFIX_NAMES if hasattr(TokenType, name))
+
+
+def _nesting_problem(tokens: list[Token], original: str, file: str | None) -> Problem | None:
+    """The first place the SQL nests deeper than the limit, before the recursive parser sees it.
+
+    Levels are open brackets and CASEs, a run of prefix operators, and a chain of subscripts
+    (`a[1][2]...`: each one wraps the last, and sqlglot parses long chains slowly).
+    """
+    levels: list[int] = []  # per open level: the length of the subscript chain it extends
+    closed_chain = 0
+    prefixes = 0
+    previous = None
+    for token in tokens:
+        kind = token.token_type
+        if kind in _CLOSERS:
+            closed_chain = levels.pop() if levels else 0
+            prefixes = 0
+            previous = kind
+            continue
+        chain = 0
+        if kind in _OPENERS:
+            chained = kind == TokenType.L_BRACKET and previous in (TokenType.R_BRACKET, TokenType.R_PAREN)
+            chain = closed_chain + 1 if chained else 0
+            levels.append(chain)
+        prefixes = prefixes + 1 if kind in _PREFIXES else 0
+        previous = kind
+        if len(levels) + chain + prefixes > limits.MAX_SQL_NESTING:
+            return _problem_at(
+                f"the SQL nests more than {limits.MAX_SQL_NESTING} levels deep here "
+                "(parentheses, brackets, CASE, prefix operators, subscripts)",
+                original,
+                token.start,
+                token.end,
+                identifier=original[token.start : token.end + 1],
+                suggestion="Move inner expressions into CTEs; no model needs to nest this deep.",
+                file=file,
+            )
+    return None
+
+
+def _tree_depth(tree: exp.Expression) -> int:
+    """How deep a parsed tree is, found without recursion (long and/or chains nest deep)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > limits.MAX_SQL_TREE_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return deepest
+
+
+def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
+    """Jinja that is unterminated or too long to be a ref()/source() call, found in one pass.
+
+    `untemplate` matches Jinja with a lazy regex, which rescans to the end of the SQL from
+    every opener that has no closer (quadratic: minutes on 100 KB of `{{`); this linear scan
+    refuses such SQL first, at the opener.
+    """
+    closers = {"{{": "}}", "{%": "%}", "{#": "#}"}
+    position = 0
+    while True:
+        opener = sql.find("{", position)
+        if opener == -1 or opener + 1 >= len(sql):
+            return []
+        pair = sql[opener : opener + 2]
+        if pair not in closers:
+            position = opener + 1
+            continue
+        closer = sql.find(closers[pair], opener + 2)
+        if closer == -1:
+            return [
+                problem_at(
+                    RULE,
+                    f"unterminated Jinja: {pair} has no {closers[pair]}",
+                    sql,
+                    opener,
+                    opener + 1,
+                    identifier=pair,
+                    suggestion="The only Jinja allowed is {{ ref('model') }} and {{ source('source', 'table') }}.",
+                    file=file,
+                )
+            ]
+        if pair == "{{" and closer - opener > limits.MAX_JINJA_CHARS:
+            return [
+                problem_at(
+                    RULE,
+                    f"a Jinja expression of {closer - opener + 2:,} characters is not a ref() or source() call",
+                    sql,
+                    opener,
+                    opener + 1,
+                    identifier=pair,
+                    suggestion="The only Jinja allowed is {{ ref('model') }} and {{ source('source', 'table') }}.",
+                    file=file,
+                )
+            ]
+        position = closer + 2
+
+
 def _chunks(tokens: list[Token]) -> list[list[Token]]:
     """Split a token stream into statements at semicolons, as sqlglot's parser does."""
     chunks: list[list[Token]] = [[]]
@@ -308,6 +416,9 @@ def parse_statements(
                 file=file,
             )
         ]
+    nesting = _nesting_problem(tokens, original, file)
+    if nesting is not None:
+        return [], [nesting]
     statements: list[Statement] = []
     problems: list[Problem] = []
     for chunk in _chunks(tokens):
@@ -316,9 +427,22 @@ def parse_statements(
         parser = dialect.parser(error_level=ErrorLevel.RAISE, max_errors=20)
         tree = None
         try:
-            with quiet_sqlglot():
+            # Within the nesting limit the recursive parser needs about 27 frames per level.
+            with quiet_sqlglot(), limits.recursion_headroom():
                 trees = parser.parse(chunk, sql)
             tree = trees[0] if trees else None
+        except RecursionError:
+            problems.append(
+                _problem_at(
+                    "the SQL nests too deeply to be read",
+                    original,
+                    start,
+                    chunk[0].end,
+                    identifier=keyword.split()[0] if keyword else None,
+                    suggestion="Move inner expressions into CTEs; no model needs to nest this deep.",
+                    file=file,
+                )
+            )
         except ParseError as error:
             first_word = keyword.split()[0] if keyword else ""
             if first_word and first_word not in QUERY_STARTS:
@@ -326,6 +450,19 @@ def parse_statements(
                 tree = exp.Command(this=first_word, expression=exp.Literal.string(original[start : end + 1]))
             else:
                 problems.extend(_parse_error_problems(error, sql, original, file))
+        if tree is not None and _tree_depth(tree) > limits.MAX_SQL_TREE_DEPTH:
+            problems.append(
+                _problem_at(
+                    f"the SQL's expression tree is more than {limits.MAX_SQL_TREE_DEPTH:,} levels deep",
+                    original,
+                    start,
+                    chunk[0].end,
+                    identifier=keyword.split()[0] if keyword else None,
+                    suggestion="Split long chains of and/or/+/|| into CTEs, or use in (...) lists.",
+                    file=file,
+                )
+            )
+            tree = None
         if tree is not None:
             problems.extend(_clause_order_problems(tree, original, file))
             problems.extend(_arrow_lambda_problems(tree, original, file))
@@ -354,7 +491,23 @@ class ParseRule(Rule):
 
     def check(self, ctx: GateContext) -> list[Problem]:
         file = ctx.proposal.sql_file
-        templated, problems = untemplate(ctx.sql, file=file)
+        if len(ctx.sql) > limits.MAX_SQL_CHARS:
+            return [
+                Problem(
+                    rule=RULE,
+                    message=f"the SQL has {len(ctx.sql):,} characters; the limit is {limits.MAX_SQL_CHARS:,}",
+                    file=file,
+                    suggestion="Split the model into smaller models that ref() each other.",
+                )
+            ]
+        jinja = _jinja_problems(ctx.sql, file)
+        if jinja:
+            return jinja
+        with warnings.catch_warnings():
+            # untemplate reads `{{ ... }}` with Python's own parser, which warns on stderr
+            # about things like `1abc`; the gate reports what is wrong itself.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            templated, problems = untemplate(ctx.sql, file=file)
         ctx.templated = templated
         statements, syntax = parse_statements(templated.sql, ctx.sql, file)
         problems.extend(syntax)
