@@ -320,6 +320,9 @@ def _tree_depth(tree: exp.Expression) -> int:
     return deepest
 
 
+MAX_LONE_COMMENT_OPENERS = 16
+
+
 def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
     """Jinja that is unterminated or too long to be a ref()/source() call, found in one pass.
 
@@ -329,6 +332,8 @@ def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
     """
     closers = {"{{": "}}", "{%": "%}", "{#": "#}"}
     position = 0
+    open_comments = 0
+    first_lone: int | None = None
     while True:
         opener = sql.find("{", position)
         if opener == -1 or opener + 1 >= len(sql):
@@ -338,6 +343,15 @@ def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
             position = opener + 1
             continue
         closer = sql.find(closers[pair], opener + 2)
+        # A lone `{#` is no Jinja to gen-model (it may sit in a string literal, and the writer
+        # escapes it); a few cost the regex one pass each, many would make it quadratic.
+        if closer == -1 and pair == "{#":
+            first_lone = opener if first_lone is None else first_lone
+            open_comments += 1
+            if open_comments <= MAX_LONE_COMMENT_OPENERS:
+                position = opener + 2
+                continue
+            opener = first_lone  # refused where the first lone one stands
         if closer == -1:
             return [
                 problem_at(
