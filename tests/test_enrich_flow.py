@@ -327,3 +327,26 @@ def test_generate_loop_repairs_a_spec_with_the_gates_problems(sample_project):
     spec = yaml.safe_load((sample_project / report.files[0]).read_text())
     assert spec["provenance"]["request"] == request.text
     assert spec["provenance"]["origin"] == "llm"
+
+
+def test_an_enrich_proposal_carrying_live_jinja_is_escaped_or_refused_never_written_live(sample_project, tmp_path):
+    # Issue #12: the write-time Jinja check covers the enrichment path too.
+    from generator import inert
+
+    hostile = example()
+    hostile["description"] = "Active contacts {{ env_var('HOME') }}"
+    hostile_file = tmp_path / "hostile.yml"
+    hostile_file.write_text(yaml.safe_dump(hostile, sort_keys=False))
+    before = sorted(path.relative_to(sample_project) for path in sample_project.rglob("*") if path.is_file())
+    try:
+        report = apply_enrich(sample_project, hostile_file)
+    except WriteError as error:
+        assert all(problem.rule == "jinja" for problem in error.problems)
+        after = sorted(path.relative_to(sample_project) for path in sample_project.rglob("*") if path.is_file())
+        assert [path for path in after if path.parts[0] == "models"] == [
+            path for path in before if path.parts[0] == "models"
+        ]
+        return
+    for path in report.files:
+        text = (sample_project / path).read_text()
+        assert inert.file_problems(path, text) == [], path

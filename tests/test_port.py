@@ -20,6 +20,7 @@ import pytest
 import sqlglot
 
 from generator.port import PortError, check, transpile
+from generator.port.prove import local_spark
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -108,19 +109,10 @@ def normalised(rows) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def spark():
+    """One local Spark for the module, configured as profiles.yml.example's `spark` target."""
     if shutil.which("java") is None:
         pytest.fail("no JDK on PATH: Spark needs one (.ci/run installs openjdk-17-jre-headless from apt)")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
+    session = local_spark()
     yield session
     session.stop()
 

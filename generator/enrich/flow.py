@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from generator import inert
 from generator.catalog import Catalog, Relation
 from generator.datatests import DataTest
 from generator.enrich.compiler import CompiledModel, render_spec, versioned_specs
@@ -623,6 +624,9 @@ def write_spec_proposal(
     plan = plan_spec_write(project, catalog, accepted, provenance)
     if extra_files is not None:
         plan = replace(plan, files=(*plan.files, *extra_files(plan)))
+    # The same write-time guarantee as SQL proposals: the final bytes dbt will render carry
+    # no Jinja from the spec, the request or the raw file (raises before anything is written).
+    inert.check_files((project.relative(planned.path), planned.content) for planned in plan.files)
     if getattr(options, "dry_run", False):
         return {"plan": plan, "build": None}
     progress = getattr(options, "progress", None)
