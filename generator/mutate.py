@@ -140,130 +140,190 @@ def _replace(node: exp.Expression, new: exp.Expression) -> None:
     node.replace(new)
 
 
-def _edits_for(node: exp.Expression, source_columns, siblings: dict | None = None) -> Iterator[tuple]:  # noqa: C901 - isinstance chain over node types; to become a TRANSFORMS-style table (issue: architecture)
+def _join_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    side = (node.side or "").upper()
+    kind = (node.kind or "").upper()
+    name = _short(node.this, 40)
+    if side == "LEFT":
+
+        def to_inner(join: exp.Expression) -> None:
+            join.set("side", None)
+
+        yield "join-type", f"left join {name} -> inner join", to_inner
+    elif not side and kind in ("", "INNER") and node.args.get("on") is not None:
+
+        def to_left(join: exp.Expression) -> None:
+            join.set("kind", None)
+            join.set("side", "LEFT")
+
+        yield "join-type", f"inner join {name} -> left join", to_left
+    yield from _join_key_edits(node, source_columns)
+
+
+def _predicate_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if isinstance(node.parent, exp.Filter):
+        return
+    parts = _conjuncts(node.this)
+    keyword = "where" if isinstance(node, exp.Where) else "having"
+    if len(parts) == 1:
+
+        def drop_clause(clause: exp.Expression) -> None:
+            clause.pop()
+
+        yield "drop-predicate", f"drop `{keyword} {_short(parts[0])}`", drop_clause
+        return
+    for index, part in enumerate(parts):
+
+        def drop_part(clause: exp.Expression, index=index) -> None:
+            remaining = [p for i, p in enumerate(_conjuncts(clause.this)) if i != index]
+            clause.set("this", _and(remaining))
+
+        yield "drop-predicate", f"drop `{_short(part)}` from the {keyword}", drop_part
+
+
+def _filter_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    def drop_filter(filtered: exp.Expression) -> None:
+        filtered.replace(filtered.this.copy())
+
+    yield "drop-filter", f"drop the filter of `{_short(node)}`", drop_filter
+
+
+def _aggregate_function_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    yield from _aggregate_edits(node)
+
+
+_FLIPS = {exp.LT: exp.LTE, exp.LTE: exp.LT, exp.GT: exp.GTE, exp.GTE: exp.GT, exp.EQ: exp.NEQ, exp.NEQ: exp.EQ}
+_ARITHMETIC = {exp.Add: exp.Sub, exp.Sub: exp.Add, exp.Mul: exp.Div, exp.Div: exp.Mul}
+
+
+def _boundary_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if type(node) not in _FLIPS or _in_join_condition(node):
+        return
+    target = _FLIPS[type(node)]
+
+    def flip(comparison: exp.Expression, target=target) -> None:
+        comparison.replace(target(this=comparison.this.copy(), expression=comparison.expression.copy()))
+
+    shown = target(this=node.this.copy(), expression=node.expression.copy())
+    yield "boundary", f"`{_short(node)}` -> `{_short(shown)}`", flip
+
+
+def _arithmetic_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if type(node) not in _ARITHMETIC:
+        return
+    swapped = _ARITHMETIC[type(node)]
+
+    def swap_operator(operation: exp.Expression, swapped=swapped) -> None:
+        operation.replace(swapped(this=operation.this.copy(), expression=operation.expression.copy()))
+
+    shown = swapped(this=node.this.copy(), expression=node.expression.copy())
+    yield "arithmetic", f"`{_short(node)}` -> `{_short(shown)}`", swap_operator
+
+
+def _coalesce_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if not node.expressions:
+        return
+
+    def drop_fallback(coalesce: exp.Expression) -> None:
+        coalesce.replace(coalesce.this.copy())
+
+    yield "coalesce", f"`{_short(node)}` -> `{_short(node.this)}`", drop_fallback
+
+
+def _window_order_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if not (isinstance(node.parent, exp.Order) and isinstance(node.parent.parent, exp.Window)):
+        return
+
+    def flip_direction(ordered: exp.Expression) -> None:
+        ordered.set("desc", not ordered.args.get("desc"))
+
+    direction = "desc -> asc" if node.args.get("desc") else "asc -> desc"
+    yield "window-order", f"`order by {_short(node.this)}` in a window: {direction}", flip_direction
+
+
+def _negation_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if isinstance(node.this, (exp.In, exp.Is)):
+        return
+
+    def drop_not(negation: exp.Expression) -> None:
+        negation.replace(negation.this.copy())
+
+    yield "negation", f"`{_short(node)}` -> `{_short(node.this)}`", drop_not
+
+
+def _select_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    yield from _group_by_edits(node)
+    if node.args.get("distinct") is not None:
+
+        def drop_distinct(select: exp.Expression) -> None:
+            select.set("distinct", None)
+
+        yield "distinct", "select distinct -> select", drop_distinct, node.expressions[0]
+
+
+def _count_distinct_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if not (isinstance(node.this, exp.Distinct) and len(node.this.expressions) == 1):
+        return
+
+    def count_all(count: exp.Expression) -> None:
+        count.set("this", count.this.expressions[0].copy())
+
+    yield "distinct", f"`{_short(node)}` -> count without distinct", count_all
+
+
+def _case_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    ifs = node.args.get("ifs") or []
+    if len(ifs) >= 2:
+
+        def swap_branches(case: exp.Expression) -> None:
+            first, second = case.args["ifs"][0], case.args["ifs"][1]
+            a, b = first.args["true"].copy(), second.args["true"].copy()
+            first.set("true", b)
+            second.set("true", a)
+
+        yield "case-branches", f"swap the first two branches of `{_short(node)}`", swap_branches
+    elif len(ifs) == 1:
+
+        def swap_default(case: exp.Expression) -> None:
+            branch = case.args["ifs"][0]
+            default = case.args.get("default")
+            then = branch.args["true"].copy()
+            branch.set("true", default.copy() if default is not None else exp.null())
+            case.set("default", then)
+
+        yield "case-branches", f"swap then and else of `{_short(node)}`", swap_default
+
+
+def _held_out(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    yield from _held_out_edits(node, siblings)
+
+
+# The searched operators, dispatched by node type like sqlglot's TRANSFORMS: each entry's
+# edits are tried in this order (the order numbers the mutants, so it is part of the output).
+EDITS: tuple[tuple[type | tuple[type, ...], Callable[..., Iterator[tuple]]], ...] = (
+    (exp.Join, _join_edits),
+    ((exp.Where, exp.Having), _predicate_edits),
+    (exp.Filter, _filter_edits),
+    (exp.AggFunc, _aggregate_function_edits),
+    (tuple(_FLIPS), _boundary_edits),
+    (tuple(_ARITHMETIC), _arithmetic_edits),
+    (exp.Coalesce, _coalesce_edits),
+    (exp.Ordered, _window_order_edits),
+    (exp.Not, _negation_edits),
+    (exp.Select, _select_edits),
+    (exp.Count, _count_distinct_edits),
+    (exp.Case, _case_edits),
+    (exp.Expression, _held_out),
+)
+
+
+def _edits_for(node: exp.Expression, source_columns, siblings: dict | None = None) -> Iterator[tuple]:
     """(operator, description, edit[, anchor]) for every mutation that applies at `node`;
     the anchor (default: the node) is where the mutant's line number points."""
     siblings = siblings or {}
-    if isinstance(node, exp.Join):
-        side = (node.side or "").upper()
-        kind = (node.kind or "").upper()
-        name = _short(node.this, 40)
-        if side == "LEFT":
-
-            def to_inner(join: exp.Expression) -> None:
-                join.set("side", None)
-
-            yield "join-type", f"left join {name} -> inner join", to_inner
-        elif not side and kind in ("", "INNER") and node.args.get("on") is not None:
-
-            def to_left(join: exp.Expression) -> None:
-                join.set("kind", None)
-                join.set("side", "LEFT")
-
-            yield "join-type", f"inner join {name} -> left join", to_left
-        yield from _join_key_edits(node, source_columns)
-    if isinstance(node, (exp.Where, exp.Having)) and not isinstance(node.parent, exp.Filter):
-        parts = _conjuncts(node.this)
-        keyword = "where" if isinstance(node, exp.Where) else "having"
-        if len(parts) == 1:
-
-            def drop_clause(clause: exp.Expression) -> None:
-                clause.pop()
-
-            yield "drop-predicate", f"drop `{keyword} {_short(parts[0])}`", drop_clause
-        else:
-            for index, part in enumerate(parts):
-
-                def drop_part(clause: exp.Expression, index=index) -> None:
-                    remaining = [p for i, p in enumerate(_conjuncts(clause.this)) if i != index]
-                    clause.set("this", _and(remaining))
-
-                yield "drop-predicate", f"drop `{_short(part)}` from the {keyword}", drop_part
-    if isinstance(node, exp.Filter):
-
-        def drop_filter(filtered: exp.Expression) -> None:
-            filtered.replace(filtered.this.copy())
-
-        yield "drop-filter", f"drop the filter of `{_short(node)}`", drop_filter
-    if isinstance(node, exp.AggFunc):
-        yield from _aggregate_edits(node)
-    flips = {exp.LT: exp.LTE, exp.LTE: exp.LT, exp.GT: exp.GTE, exp.GTE: exp.GT, exp.EQ: exp.NEQ, exp.NEQ: exp.EQ}
-    if type(node) in flips and not _in_join_condition(node):
-        target = flips[type(node)]
-
-        def flip(comparison: exp.Expression, target=target) -> None:
-            comparison.replace(target(this=comparison.this.copy(), expression=comparison.expression.copy()))
-
-        shown = target(this=node.this.copy(), expression=node.expression.copy())
-        yield "boundary", f"`{_short(node)}` -> `{_short(shown)}`", flip
-    arithmetic = {exp.Add: exp.Sub, exp.Sub: exp.Add, exp.Mul: exp.Div, exp.Div: exp.Mul}
-    if type(node) in arithmetic:
-        swapped = arithmetic[type(node)]
-
-        def swap_operator(operation: exp.Expression, swapped=swapped) -> None:
-            operation.replace(swapped(this=operation.this.copy(), expression=operation.expression.copy()))
-
-        shown = swapped(this=node.this.copy(), expression=node.expression.copy())
-        yield "arithmetic", f"`{_short(node)}` -> `{_short(shown)}`", swap_operator
-    if isinstance(node, exp.Coalesce) and node.expressions:
-
-        def drop_fallback(coalesce: exp.Expression) -> None:
-            coalesce.replace(coalesce.this.copy())
-
-        yield "coalesce", f"`{_short(node)}` -> `{_short(node.this)}`", drop_fallback
-    if (
-        isinstance(node, exp.Ordered)
-        and isinstance(node.parent, exp.Order)
-        and isinstance(node.parent.parent, exp.Window)
-    ):
-
-        def flip_direction(ordered: exp.Expression) -> None:
-            ordered.set("desc", not ordered.args.get("desc"))
-
-        direction = "desc -> asc" if node.args.get("desc") else "asc -> desc"
-        yield "window-order", f"`order by {_short(node.this)}` in a window: {direction}", flip_direction
-    if isinstance(node, exp.Not) and not isinstance(node.this, (exp.In, exp.Is)):
-
-        def drop_not(negation: exp.Expression) -> None:
-            negation.replace(negation.this.copy())
-
-        yield "negation", f"`{_short(node)}` -> `{_short(node.this)}`", drop_not
-    if isinstance(node, exp.Select):
-        yield from _group_by_edits(node)
-        if node.args.get("distinct") is not None:
-
-            def drop_distinct(select: exp.Expression) -> None:
-                select.set("distinct", None)
-
-            yield "distinct", "select distinct -> select", drop_distinct, node.expressions[0]
-    if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct) and len(node.this.expressions) == 1:
-
-        def count_all(count: exp.Expression) -> None:
-            count.set("this", count.this.expressions[0].copy())
-
-        yield "distinct", f"`{_short(node)}` -> count without distinct", count_all
-    if isinstance(node, exp.Case):
-        ifs = node.args.get("ifs") or []
-        if len(ifs) >= 2:
-
-            def swap_branches(case: exp.Expression) -> None:
-                first, second = case.args["ifs"][0], case.args["ifs"][1]
-                a, b = first.args["true"].copy(), second.args["true"].copy()
-                first.set("true", b)
-                second.set("true", a)
-
-            yield "case-branches", f"swap the first two branches of `{_short(node)}`", swap_branches
-        elif len(ifs) == 1:
-
-            def swap_default(case: exp.Expression) -> None:
-                branch = case.args["ifs"][0]
-                default = case.args.get("default")
-                then = branch.args["true"].copy()
-                branch.set("true", default.copy() if default is not None else exp.null())
-                case.set("default", then)
-
-            yield "case-branches", f"swap then and else of `{_short(node)}`", swap_default
-    yield from _held_out_edits(node, siblings)
+    for kinds, edits in EDITS:
+        if isinstance(node, kinds):
+            yield from edits(node, source_columns, siblings)
 
 
 def _held_out_edits(node: exp.Expression, siblings: dict[str, tuple[str, ...]]) -> Iterator[tuple]:
