@@ -524,6 +524,7 @@ class ParseRule(Rule):
             templated, problems = untemplate(ctx.sql, file=file)
         ctx.templated = templated
         statements, syntax = parse_statements(templated.sql, ctx.sql, file)
+        ctx.statements = statements
         problems.extend(syntax)
         if not statements and not syntax:
             problems.append(
