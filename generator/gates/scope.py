@@ -396,7 +396,7 @@ class Analysis:
         self.refs: dict[int, Ref] = _Refs()
         self.selects: list[SelectInfo] = []
         self.setops: list[SetOpInfo] = []
-        self.top: Shape | None = None
+        self.top: Shape | None = None  # the result's columns; keys are not searched for it
         self.top_outputs: list[Output] = []
         self._uids = itertools.count(1)
         self._alias_targets: dict[tuple[int, str], exp.Expression] = {}
@@ -592,7 +592,11 @@ class Analysis:
         if any(o.expression is None for o in outputs):
             return Shape(None, [], "select")
         shape = Shape(columns, [], "select")
-        shape.keys = self._output_keys(info, columns)
+        if not top:
+            # Keys matter where a select is read from (subquery, CTE). The top query's
+            # shape has no reader, so its key search (the dearest part of the analysis)
+            # is skipped; the top shape's keys stay empty.
+            shape.keys = self._output_keys(info, columns)
         if top:
             self.top_outputs = outputs
         return shape
