@@ -154,7 +154,12 @@ def to_proposal_sql(query: str, catalog: Catalog) -> str:
 
 
 def run_case(case: Case, catalog: Catalog) -> Verdict:
-    sql = to_proposal_sql(case.query, catalog)
+    """Turn the gold query into a proposal and run the static gates over it."""
+    return check_case(case, to_proposal_sql(case.query, catalog), catalog)
+
+
+def check_case(case: Case, sql: str, catalog: Catalog) -> Verdict:
+    """The static gates over `sql` (the case's proposal SQL): what a proposal costs them."""
     proposal = Proposal(
         name=f"nsql_{case.index}",
         layer="marts",

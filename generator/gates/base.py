@@ -51,6 +51,13 @@ class GateContext:
     # Set by `parse`: the SQL with ref()/source() swapped for same-length placeholders.
     templated: TemplatedSQL | None = None
     tree: exp.Expression | None = None
+    # Set by `parse`: every statement (generator.gates.parse.Statement), so `safety` judges
+    # them all without parsing the SQL a second time.
+    statements: list[Any] | None = None
+    # Set by the first gate that needs name resolution (generator.gates.scope.analyze), with
+    # what it was computed from: binding and determinism share one analysis per proposal.
+    analysis: Any = None
+    analysis_of: tuple[Any, ...] = ()
     # Set by `references`: placeholder identifier -> the relation it stands for.
     relations: dict[str, Relation] = field(default_factory=dict)
     # Set by `binding`: the tree with every column qualified and every * expanded.

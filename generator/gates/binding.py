@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
@@ -17,18 +18,31 @@ from generator.gates.scope import RULE, analyze
 log = logging.getLogger(__name__)
 
 
+@lru_cache(maxsize=1024)
+def _column_mapping(columns: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """One relation's columns as sqlglot's schema stores them (names read as identifiers).
+
+    Reading the names is most of what building a schema costs, and a catalog's relations
+    recur in every proposal, so it is done once per column list per process.
+    """
+    schema = MappingSchema(dialect=DIALECT, normalize=False)
+    try:
+        schema.add_table(_TABLE, dict(columns), dialect=DIALECT)
+    except SqlglotError:
+        schema.add_table(_TABLE, {name: "unknown" for name, _ in columns}, dialect=DIALECT)
+    return schema.mapping[_TABLE]
+
+
+_TABLE = "t"
+
+
 def _schema(ctx: GateContext) -> MappingSchema:
     """The catalog's columns keyed by placeholder, as sqlglot's optimizer wants them."""
-    schema = MappingSchema(dialect=DIALECT, normalize=False)
+    mapping = {}
     for placeholder, relation in ctx.relations.items():
-        columns = {}
-        for column in relation.columns:
-            columns[column.name] = column.data_type or "unknown"
-        try:
-            schema.add_table(placeholder, columns, dialect=DIALECT)
-        except SqlglotError:
-            schema.add_table(placeholder, {name: "unknown" for name in columns}, dialect=DIALECT)
-    return schema
+        columns = tuple((column.name, column.data_type or "unknown") for column in relation.columns)
+        mapping[placeholder] = dict(_column_mapping(columns))
+    return MappingSchema(mapping, dialect=DIALECT, normalize=False)
 
 
 def qualified_tree(ctx: GateContext) -> exp.Expression | None:

@@ -44,16 +44,26 @@ class Statement:
     keyword: str  # its first word, uppercase: SELECT, WITH, CREATE, PRAGMA, ...
 
 
+class _ErrorsOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+
 @contextmanager
 def quiet_sqlglot():
-    """sqlglot logs a warning when it falls back to exp.Command; we report that ourselves."""
+    """sqlglot logs a warning when it falls back to exp.Command; we report that ourselves.
+
+    A filter rather than `setLevel`: setting a level clears the cache of every logger in
+    the process (hundreds once dbt is loaded), and this runs around every statement parse.
+    sqlglot logs through the one "sqlglot" logger, so its filters see every record.
+    """
     logger = logging.getLogger("sqlglot")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    quiet = _ErrorsOnly()  # one per use, so nested uses each remove only their own
+    logger.addFilter(quiet)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logger.removeFilter(quiet)
 
 
 def _line_start(sql: str, line: int) -> int:
@@ -524,6 +534,7 @@ class ParseRule(Rule):
             templated, problems = untemplate(ctx.sql, file=file)
         ctx.templated = templated
         statements, syntax = parse_statements(templated.sql, ctx.sql, file)
+        ctx.statements = statements
         problems.extend(syntax)
         if not statements and not syntax:
             problems.append(

@@ -161,8 +161,11 @@ class SafetyRule(Rule):
         if ctx.templated is None:
             return []
         # Every statement, not only the first: the parse gate already refuses extras, and
-        # this gate must not depend on that.
-        statements, _ = parse_statements(ctx.templated.sql, ctx.sql, ctx.proposal.sql_file)
+        # this gate must not depend on that. The parse gate leaves them on the context; a
+        # context filled in some other way is parsed here.
+        statements = ctx.statements
+        if statements is None:
+            statements, _ = parse_statements(ctx.templated.sql, ctx.sql, ctx.proposal.sql_file)
         problems: list[Problem] = []
         for statement in statements:
             if statement.tree is None:

@@ -14,6 +14,7 @@ order cannot matter).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -186,6 +187,23 @@ class Ref:
     path: tuple[str, ...] = ()  # struct fields after the column
     target: exp.Expression | None = None  # for aliases: the aliased expression
     data_type: str | None = None
+
+
+class _Refs(dict):
+    """id(column node) -> Ref, counting the unknown ones.
+
+    Determinism asks "did any column here fail to resolve?" hundreds of times per
+    proposal; while nothing is unknown (the usual case) that is answered without a walk.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unknown = 0
+
+    def __setitem__(self, key: int, ref: Ref) -> None:
+        old = self.get(key)
+        self.unknown += (ref.kind == "unknown") - (old is not None and old.kind == "unknown")
+        super().__setitem__(key, ref)
 
 
 @dataclass(eq=False)
@@ -375,14 +393,20 @@ class Analysis:
         self.ctx = ctx
         self.sql = ctx.templated.sql if ctx.templated else ctx.sql
         self.problems: list[Problem] = []
-        self.refs: dict[int, Ref] = {}
+        self.refs: dict[int, Ref] = _Refs()
         self.selects: list[SelectInfo] = []
         self.setops: list[SetOpInfo] = []
-        self.top: Shape | None = None
+        self.top: Shape | None = None  # the result's columns; keys are not searched for it
         self.top_outputs: list[Output] = []
         self._uids = itertools.count(1)
         self._alias_targets: dict[tuple[int, str], exp.Expression] = {}
         self._relations: dict[str, Relation] = dict(ctx.relations)
+        # While a select's keys are searched (refs fixed, no nodes made), canonical texts
+        # and column atoms are asked for the same nodes many times: remembered by node id.
+        self._canon_memo: dict[int, str] | None = None
+        # (id(node), id(info)): column_atoms; (id(node), -id(info)): start_atoms of one key;
+        # (id(source), 0): a source's atoms.
+        self._atoms_memo: dict[tuple[int, int], set[Atom]] | None = None
         if ctx.templated is not None:
             for call in ctx.templated.calls:
                 if call.placeholder not in self._relations:
@@ -568,7 +592,11 @@ class Analysis:
         if any(o.expression is None for o in outputs):
             return Shape(None, [], "select")
         shape = Shape(columns, [], "select")
-        shape.keys = self._output_keys(info, columns)
+        if not top:
+            # Keys matter where a select is read from (subquery, CTE). The top query's
+            # shape has no reader, so its key search (the dearest part of the analysis)
+            # is skipped; the top shape's keys stay empty.
+            shape.keys = self._output_keys(info, columns)
         if top:
             self.top_outputs = outputs
         return shape
@@ -1325,6 +1353,15 @@ class Analysis:
 
     def canon(self, node: exp.Expression | None) -> str:
         """A canonical text for an expression: columns by what they resolve to."""
+        memo = self._canon_memo
+        if memo is None or node is None:
+            return self._canon(node)
+        text = memo.get(id(node))
+        if text is None:
+            text = memo[id(node)] = self._canon(node)
+        return text
+
+    def _canon(self, node: exp.Expression | None) -> str:
         if node is None:
             return "null"
         if isinstance(node, (exp.Alias, exp.Paren)) and isinstance(node.this, exp.Expression):
@@ -1355,6 +1392,15 @@ class Analysis:
 
     def column_atoms(self, node: exp.Expression, info: SelectInfo) -> set[Atom]:
         """Atoms of `info`'s sources an expression reads (through aliases and subqueries)."""
+        memo = self._atoms_memo
+        if memo is None:
+            return self._column_atoms(node, info)
+        atoms = memo.get((id(node), id(info)))
+        if atoms is None:
+            atoms = memo[(id(node), id(info))] = self._column_atoms(node, info)
+        return atoms
+
+    def _column_atoms(self, node: exp.Expression, info: SelectInfo) -> set[Atom]:
         atoms: set[Atom] = set()
         for child in node.walk():
             if isinstance(child, exp.Column):
@@ -1382,20 +1428,35 @@ class Analysis:
 
     def start_atoms(self, info: SelectInfo, keys: list[exp.Expression]) -> set[Atom]:
         atoms: set[Atom] = set()
+        memo = self._atoms_memo
         for key in keys:
-            key = self.unalias(key)
-            atoms.add(("e", self.canon(key)))
-            atom = self.atom_of(key, info)
-            if atom is not None:
-                atoms.add(atom)
+            if memo is None:
+                atoms |= self._key_atoms(key, info)
+                continue
+            found = memo.get((id(key), -id(info)))
+            if found is None:
+                found = memo[(id(key), -id(info))] = self._key_atoms(key, info)
+            atoms |= found
         return atoms
 
-    @staticmethod
-    def keyed(source: Source, closure: set[Atom]) -> bool:
+    def _key_atoms(self, key: exp.Expression, info: SelectInfo) -> set[Atom]:
+        key = self.unalias(key)
+        atom = self.atom_of(key, info)
+        return {("e", self.canon(key))} if atom is None else {("e", self.canon(key)), atom}
+
+    def keyed(self, source: Source, closure: set[Atom]) -> bool:
         for key in source.shape.keys:
             if all(source.atom(k) in closure for k in key):
                 return True
-        return source.shape.known and source.atoms() <= closure
+        if not source.shape.known:
+            return False
+        memo = self._atoms_memo
+        if memo is None:
+            return source.atoms() <= closure
+        atoms = memo.get((id(source), 0))
+        if atoms is None:
+            atoms = memo[(id(source), 0)] = source.atoms()
+        return atoms <= closure
 
     def row_determined(self, expression, info: SelectInfo, closure: set[Atom]) -> bool:
         if ("e", self.canon(expression)) in closure:
@@ -1409,6 +1470,8 @@ class Analysis:
         return True
 
     def _unresolved(self, expressions: list[exp.Expression]) -> bool:
+        if not self.refs.unknown:
+            return False
         for expression in expressions:
             for column in expression.find_all(exp.Column):
                 ref = self.refs.get(id(column))
@@ -1444,23 +1507,42 @@ class Analysis:
 
         Nothing is reported when a column in them did not resolve: binding reports that.
         """
+        return list(self._gaps(info, keys, relevant, grouped))
+
+    def _gaps(
+        self,
+        info: SelectInfo,
+        keys: list[exp.Expression],
+        relevant: list[exp.Expression],
+        grouped: bool,
+    ) -> Iterator[exp.Expression]:
+        """`undetermined`, lazily: the key search needs only whether there is a first one."""
         if self._unresolved(keys) or self._unresolved(relevant):
-            return []
+            return
         closure = self.closure(info, self.start_atoms(info, keys))
         if grouped:
             if not info.group:
-                return []  # an aggregate without GROUP BY is one row
+                return  # an aggregate without GROUP BY is one row
             if all(self.row_determined(g, info, closure) for g in info.group):
-                return []
-            return [
+                return
+            yield from (
                 e
                 for e in relevant
                 if ("e", self.canon(e)) not in closure
                 and (self._has_aggregate(e) or not self.row_determined(e, info, closure))
-            ]
-        return [e for e in relevant if not self.row_determined(e, info, closure)]
+            )
+            return
+        yield from (e for e in relevant if not self.row_determined(e, info, closure))
 
     def _output_keys(self, info: SelectInfo, columns: list[Col]) -> list[frozenset[str]]:
+        saved = self._canon_memo, self._atoms_memo
+        self._canon_memo, self._atoms_memo = {}, {}
+        try:
+            return self._search_output_keys(info, columns)
+        finally:
+            self._canon_memo, self._atoms_memo = saved
+
+    def _search_output_keys(self, info: SelectInfo, columns: list[Col]) -> list[frozenset[str]]:
         names = [c.name.lower() for c in columns]
         outputs = [o for o in info.outputs if o.expression is not None]
         limit = info.node.args.get("limit")
@@ -1474,7 +1556,7 @@ class Analysis:
         def pins(subset: list[Output]) -> bool:
             expressions = [o.expression for o in subset]
             everything = [o.expression for o in outputs]
-            return not self.undetermined(info, expressions, everything, grouped)
+            return next(self._gaps(info, expressions, everything, grouped), None) is None
 
         if outputs and len(outputs) == len(names) and pins(outputs):
             for order in (outputs, list(reversed(outputs))):
@@ -1521,7 +1603,27 @@ class Analysis:
 
 
 def analyze(ctx: GateContext) -> Analysis:
-    """Resolve every name in `ctx.tree`; problems are binding problems."""
+    """Resolve every name in `ctx.tree`; problems are binding problems.
+
+    Computed once per proposal: the analysis is kept on the context with the tree, the
+    templated SQL and the resolved relations it was built from, and reused while they are
+    the same objects (binding and determinism both read it; neither changes it).
+    """
+    basis = (ctx.tree, ctx.templated, ctx.catalog, *ctx.relations, *ctx.relations.values())
+    cached = ctx.analysis_of
+    if ctx.analysis is not None and len(cached) == len(basis) and all(map(_same, cached, basis)):
+        return ctx.analysis
+    analysis = _analyze(ctx)
+    ctx.analysis, ctx.analysis_of = analysis, basis
+    return analysis
+
+
+def _same(kept: object, now: object) -> bool:
+    """Identity for objects, equality for the placeholder names (strings)."""
+    return kept == now if isinstance(now, str) else kept is now
+
+
+def _analyze(ctx: GateContext) -> Analysis:
     analysis = Analysis(ctx)
     if ctx.tree is not None:
         analysis.top = analysis.query(ctx.tree, {}, None, top=True)

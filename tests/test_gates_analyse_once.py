@@ -1,0 +1,139 @@
+"""The static gates analyse a proposal once (issue #16): one parse, one scope analysis.
+
+Parse leaves its statements on the context and safety judges those; binding and
+determinism share one scope analysis while the tree, templated SQL, catalog and resolved
+relations it was built from stay the same objects. What the gates report must not depend
+on which gate computed what first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.catalog import Catalog
+from generator.gates import GATES, nondeterminism_problems
+from generator.gates import parse as parse_module
+from generator.gates import safety as safety_module
+from generator.gates import scope as scope_module
+from generator.gates.base import GateContext, run_gates
+from generator.gates.binding import qualified_tree
+from generator.gates.safety import SafetyRule
+from generator.proposal import ColumnSpec, Proposal
+
+FIXTURES = Path(__file__).parent / "fixtures"
+STATIC = GATES[:5]  # parse, references, binding, safety, determinism
+
+JOINED = (
+    "select o.order_id, c.full_name, o.status\nfrom {{ ref('stg_shop__orders') }} as o\n"
+    "join {{ ref('stg_shop__customers') }} as c using (customer_id)\n"
+    "order by o.order_id\nlimit 5\n"
+)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.from_dict(yaml.safe_load((FIXTURES / "catalog.yml").read_text()))
+
+
+def context(sql: str, catalog: Catalog) -> GateContext:
+    proposal = Proposal(
+        name="once",
+        layer="marts",
+        description="A proposal the gates analyse once.",
+        grain=("x",),
+        sql=sql,
+        columns=(ColumnSpec("x"),),
+    )
+    return GateContext(proposal=proposal, catalog=catalog)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How many scope analyses and statement parses the gates ran."""
+    counts = {"analysis": 0, "parse": 0}
+
+    class CountedAnalysis(scope_module.Analysis):
+        def __init__(self, ctx):
+            counts["analysis"] += 1
+            super().__init__(ctx)
+
+    real_parse = parse_module.parse_statements
+
+    def counted_parse(*args, **kwargs):
+        counts["parse"] += 1
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(scope_module, "Analysis", CountedAnalysis)
+    monkeypatch.setattr(parse_module, "parse_statements", counted_parse)
+    monkeypatch.setattr(safety_module, "parse_statements", counted_parse)
+    return counts
+
+
+def test_static_gates_parse_and_analyse_once(catalog: Catalog, counted):
+    ctx = context(JOINED, catalog)
+    report = run_gates(ctx, STATIC)
+    assert [o.status for o in report.outcomes] == ["passed"] * 5
+    assert counted == {"analysis": 1, "parse": 1}
+
+
+def test_analysis_is_shared_even_when_binding_refuses(catalog: Catalog, counted):
+    sql = "select nope, now() as at from {{ ref('stg_shop__orders') }}\n"
+    ctx = context(sql, catalog)
+    report = run_gates(ctx, STATIC)
+    assert [p.rule for p in report.problems] == ["binding", "determinism"]
+    assert counted == {"analysis": 1, "parse": 1}
+
+
+def test_analysis_is_redone_when_what_it_read_changes(catalog: Catalog):
+    ctx = context(JOINED, catalog)
+    run_gates(ctx, STATIC)
+    first = scope_module.analyze(ctx)
+    assert scope_module.analyze(ctx) is first
+    ctx.relations = dict(ctx.relations)  # a new dict, the same relations: still valid
+    assert scope_module.analyze(ctx) is first
+    placeholder = next(iter(ctx.relations))
+    ctx.relations = {placeholder: ctx.relations[placeholder]}  # one relation fewer
+    assert scope_module.analyze(ctx) is not first
+    again = scope_module.analyze(ctx)
+    ctx.tree = ctx.tree.copy()
+    assert scope_module.analyze(ctx) is not again
+
+
+def test_shared_analysis_reports_what_fresh_ones_do(catalog: Catalog):
+    """Determinism after binding (shared analysis) says what it says on its own."""
+    sql = (
+        "select c.customer_id, o.status\nfrom {{ ref('stg_shop__orders') }} as o\n"
+        "join {{ ref('stg_shop__customers') }} as c using (customer_id)\nlimit 3\n"
+    )
+    shared = context(sql, catalog)
+    report = run_gates(shared, STATIC)
+    alone = context(sql, catalog)
+    run_gates(alone, GATES[:2])  # parse, references: no analysis yet
+    assert alone.analysis is None
+    assert [p.format() for p in nondeterminism_problems(alone)] == [
+        p.format() for p in report.problems if p.rule == "determinism"
+    ]
+    assert [p.rule for p in report.problems] == ["determinism"]
+
+
+def test_safety_without_parsed_statements_parses_itself(catalog: Catalog):
+    """A context filled some other way (statements unknown) is still judged on every statement."""
+    sql = "select 1 as x;\ncopy (select 1) to 'out.csv'\n"
+    ctx = context(sql, catalog)
+    run_gates(ctx, GATES[:1])
+    from_parse = SafetyRule().check(ctx)
+    ctx.statements = None
+    assert [p.format() for p in SafetyRule().check(ctx)] == [p.format() for p in from_parse]
+    assert [p.identifier for p in from_parse] == ["COPY"]
+
+
+def test_qualified_tree_is_the_same_with_cached_column_mappings(catalog: Catalog):
+    """Per-process column mappings: a second proposal over the same relations qualifies alike."""
+    first, second = context(JOINED, catalog), context(JOINED, catalog)
+    run_gates(first, STATIC)
+    run_gates(second, STATIC)
+    assert first.qualified.sql(dialect="duckdb") == second.qualified.sql(dialect="duckdb")
+    assert qualified_tree(second).sql(dialect="duckdb") == second.qualified.sql(dialect="duckdb")
