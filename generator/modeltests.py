@@ -32,6 +32,7 @@ from generator.project import Project
 from generator.proposal import ColumnSpec, Proposal
 from generator.testsql import canonical_name, catalog_resolver
 from generator.unit_fixtures import GivenInput, UnitTest, build_unit_test
+from generator.writer import compact_test
 
 
 @dataclass
@@ -371,7 +372,7 @@ def _append_test(entry: CommentedMap, test: DataTest, path: tuple) -> None:
         entry[key] = tests
     if getattr(tests, "fa", None) is not None and tests.fa.flow_style():
         tests.fa.set_block_style()  # a mapping does not read well inside [a, b]
-    tests.append(_commented(make_inert(test.to_yaml(), (*path, key, len(tests)))))
+    tests.append(compact_test(make_inert(test.to_yaml(), (*path, key, len(tests)))))
 
 
 def add_to_yaml(
