@@ -117,6 +117,21 @@ def compact_test(test):
     return styled
 
 
+def compact_unit_test(data) -> CommentedMap:
+    """A unit test's YAML item (inert already): `versions: {include: [1]}` and each row on
+    one line (`- {id: 1, ...}`), as compact as dbt reads it."""
+    entry = _to_commented(data)
+    if isinstance(entry.get("versions"), dict):
+        entry["versions"] = _flow(entry["versions"])
+    blocks = [given for given in entry.get("given") or [] if isinstance(given, dict)]
+    if isinstance(entry.get("expect"), dict):
+        blocks.append(entry["expect"])
+    for block in blocks:
+        if block.get("rows"):
+            block["rows"] = CommentedSeq(_flow(row) for row in block["rows"])
+    return entry
+
+
 def _compact_version(entry) -> None:
     """Lay out a `versions:` item (ruamel types, in place): tests and lineage one line each."""
     for column in entry.get("columns") or []:
@@ -195,6 +210,8 @@ def new_model_yaml(proposal: Proposal, entry: dict, unit_tests: list[dict] = ())
     commented = _to_commented(make_inert(document))
     for version in commented["models"][0]["versions"]:
         _compact_version(version)
+    if unit_tests:
+        commented["unit_tests"] = CommentedSeq(compact_unit_test(test) for test in commented["unit_tests"])
     stream = io.StringIO()
     _yaml().dump(commented, stream)
     text = stream.getvalue()
@@ -245,7 +262,7 @@ def add_version_to_yaml(
         names = {item.get("name") for item in existing}
         for test in unit_tests:
             if test["name"] not in names:
-                existing.append(_to_commented(make_inert(test)))
+                existing.append(compact_unit_test(make_inert(test)))
     stream = io.StringIO()
     yaml.dump(document, stream)
     return stream.getvalue()

@@ -244,3 +244,27 @@ def test_tests_and_lineage_take_one_line_each_with_flow_style_arguments():
     ) in text
     assert "- not_null: {config: {where: month > '2020-01-01', meta: {reason: a where}}}\n" in text
     assert "                mrr: {from: [ref('a').amount], transform: aggregate:sum}\n" in text
+
+
+def test_a_unit_test_is_written_with_its_version_and_each_row_on_one_line():
+    unit = {
+        "name": "account_mrr_v1_logic",
+        "model": "account_mrr",
+        "versions": {"include": [1]},
+        "given": [{"input": "ref('a')", "rows": [{"id": 1, "note": "{{ x }}"}, {"id": 2, "note": "b, c"}]}],
+        "expect": {"rows": [{"id": 1, "mrr": "1.00"}]},
+    }
+    text = new_model_yaml(validate_proposal(PROPOSAL), entry(1), [unit])
+    assert (
+        "  - name: account_mrr_v1_logic\n"
+        "    model: account_mrr\n"
+        "    versions: {include: [1]}\n"
+        "    given:\n"
+        "      - input: ref('a')\n"
+        "        rows:\n"
+        "          - {id: 1, note: \"{{ '\\\\x7b\\\\x7b x \\\\x7d\\\\x7d' }}\"}\n"
+    ) in text
+    assert "          - {id: 2, note: 'b, c'}\n" in text
+    assert "    expect:\n      rows:\n        - {id: 1, mrr: '1.00'}\n" in text
+    again = add_version_to_yaml(text, validate_proposal(PROPOSAL), entry(2), unit_tests=[{**unit, "name": "v2"}])
+    assert again.count("versions: {include: [1]}") == 2
