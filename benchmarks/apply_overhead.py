@@ -73,6 +73,7 @@ def breakdown(directory: Path, proposal: Path) -> dict[str, float]:
     from generator.catalog_builder import build_catalog
     from generator.project import load_project
     from generator.proposal import load_proposal
+    from generator.sandbox import open_sandbox
 
     times: dict[str, float] = {}
     started = time.perf_counter()
@@ -81,9 +82,9 @@ def breakdown(directory: Path, proposal: Path) -> dict[str, float]:
     times["parse + catalog"] = time.perf_counter() - started
     started = time.perf_counter()
     options = pipeline.Options()
-    with pipeline._open_sandbox(catalog, options.timeout_s) as sandbox:
+    with open_sandbox(catalog, options.timeout_s) as sandbox:
         ctx = pipeline.check(catalog, load_proposal(proposal), sandbox, options)
-        accepted = pipeline._accept(ctx)
+        accepted = pipeline.accept(ctx)
     times["gates + derivation"] = time.perf_counter() - started
     started = time.perf_counter()
     plan = pipeline.plan(project, catalog, accepted, pipeline.provenance_for(accepted.proposal, {}))

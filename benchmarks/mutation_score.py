@@ -111,8 +111,8 @@ def held_out(project_dir: Path) -> list[dict]:
     from generator.catalog_builder import build_catalog
     from generator.modeltests import checked_tests, find_model, manifest_tests, open_model
     from generator.mutate import enumerate_mutants, run_mutants
-    from generator.pipeline import _open_sandbox
     from generator.project import load_project
+    from generator.sandbox import open_sandbox
     from generator.testsql import catalog_resolver
     from generator.unit_fixtures import build_unit_test
 
@@ -126,7 +126,7 @@ def held_out(project_dir: Path) -> list[dict]:
     for name in names:
         relation, node = find_model(project, catalog, manifest, name)
         tests, _ = manifest_tests(manifest, relation.unique_id)
-        with _open_sandbox(catalog, 60) as sandbox:
+        with open_sandbox(catalog, 60) as sandbox:
             ctx = open_model(project, catalog, relation, node, sandbox).ctx
             started = time.monotonic()
             checked_tests(ctx, model=name, version=relation.version)

@@ -133,9 +133,8 @@ def run(project_dir: Path) -> int:
         mutate_model,
         open_model,
     )
-    from generator.mutate import Mutant, run_mutants, runnable_sql
-    from generator.pipeline import _open_sandbox
-    from generator.sandbox import RESULT_TABLE, SandboxQueryError
+    from generator.mutate import Mutant, run_mutants
+    from generator.sandbox import RESULT_TABLE, SandboxQueryError, open_sandbox, runnable_sql
     from generator.templating import untemplate
     from generator.testsql import catalog_resolver
 
@@ -153,7 +152,7 @@ def run(project_dir: Path) -> int:
         sql_path = project.project_dir / relation.original_file_path
         original = sql_path.read_text(encoding="utf-8")
         row = {"bugs": 0, "unit": 0, "data": 0, "contract": 0, "caught": 0, "baseline": 0, "alarms": 0}
-        with _open_sandbox(catalog, 60.0) as sandbox:
+        with open_sandbox(catalog, 60.0) as sandbox:
             model = open_model(project, catalog, relation, node, sandbox)
             ctx = model.ctx
             mutants, refactors = [], []

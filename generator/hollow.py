@@ -86,7 +86,7 @@ def _temporal(data_type: str) -> bool:
     return data_type.startswith(("date", "timestamp", "time"))
 
 
-class _Copy:
+class Copy:
     """The corrupted copy: a fresh temp table with the result's rows for each attempt."""
 
     def __init__(self, sandbox, source: str, timeout_s: float | None):
@@ -117,14 +117,14 @@ class _Copy:
         return int(self.sandbox.execute(f"select count(*) from {CORRUPTED_TABLE}")[0][0])
 
 
-def _duplicate(copy: _Copy, condition: str = "true", times: int = 1) -> list[str]:
+def _duplicate(copy: Copy, condition: str = "true", times: int = 1) -> list[str]:
     return [
         f"insert into {CORRUPTED_TABLE} select picked.* from ("
         f"select * from {CORRUPTED_TABLE} where {copy.first_row(condition)}) as picked, range({int(times)})"
     ]
 
 
-def _set(copy: _Copy, column: str, value: str, condition: str = "true") -> list[str]:
+def _set(copy: Copy, column: str, value: str, condition: str = "true") -> list[str]:
     return [f"update {CORRUPTED_TABLE} set {_quote(column)} = {value} where {copy.first_row(condition)}"]
 
 
@@ -133,7 +133,7 @@ def _literal_of(value: object) -> str:
     return text
 
 
-def corruptions(test: DataTest, copy: _Copy, resolve: Resolver) -> Iterator[tuple[str, list[str]]]:
+def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Iterator[tuple[str, list[str]]]:  # noqa: C901 - one corruption per test kind; to become one module per kind (issue: testgen/)
     """Ways to break the result so that `test` should fail: (description, statements)."""
     macro = canonical_name(test.name)
     args = test.arguments
@@ -230,7 +230,7 @@ def corruptions(test: DataTest, copy: _Copy, resolve: Resolver) -> Iterator[tupl
             )
 
 
-def _expression_corruptions(copy: _Copy, expression: str) -> Iterator[tuple[str, list[str]]]:
+def _expression_corruptions(copy: Copy, expression: str) -> Iterator[tuple[str, list[str]]]:
     try:
         tree = parse_one(expression, read="duckdb")
     except Exception:
@@ -273,7 +273,7 @@ def check_test(
     resolve: Resolver,
     *,
     source: str = RESULT_TABLE,
-    copy: _Copy | None = None,
+    copy: Copy | None = None,
     timeout_s: float | None = None,
 ) -> Verdict:
     """Run one test on the real result and on corrupted copies; say whether it can fail."""
@@ -285,7 +285,7 @@ def check_test(
         return Verdict(test, False, None, None, None, f"does not run: {error.summary}")
     if real:
         return Verdict(test, False, real, None, None, f"fails on the real data ({real:,} failures)")
-    copy = copy or _Copy(sandbox, source, timeout_s)
+    copy = copy or Copy(sandbox, source, timeout_s)
     tried = []
     for description, statements in corruptions(test, copy, resolve):
         try:
@@ -309,7 +309,7 @@ def hollow_gate(
     sandbox, tests: list[DataTest], resolve: Resolver, *, source: str = RESULT_TABLE, timeout_s: float | None = None
 ) -> tuple[list[DataTest], list[Verdict]]:
     """Keep the tests that pass on the result and fail on its corruption; the verdicts of all."""
-    copy = _Copy(sandbox, source, timeout_s)
+    copy = Copy(sandbox, source, timeout_s)
     verdicts = [check_test(sandbox, test, resolve, source=source, copy=copy, timeout_s=timeout_s) for test in tests]
     try:
         sandbox.execute(f"drop table if exists {CORRUPTED_TABLE}")

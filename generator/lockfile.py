@@ -205,6 +205,26 @@ class Lockfile:
         ]
         return max(matches, key=lambda e: (e.model, e.version)) if matches else None
 
+    def unrecorded(self, project_dir: Path, except_model: str | None = None) -> list[str]:
+        """Generated model versions on disk (gen-model provenance in their YAML) with no entry.
+
+        A lockfile cut between two entries still reads as a whole one; writing it would make
+        the loss permanent. `except_model` is the model being written, whose older versions
+        may predate the lockfile (they are recorded as the run finds them).
+        """
+        missing = []
+        for shown in generated_on_disk(project_dir):
+            described = shown[shown.rfind("(") + 1 : -1]
+            model, _, version = described.partition(" v")
+            if model == except_model:
+                continue
+            if version.isdigit() and self.get(model, int(version)) is not None:
+                continue
+            if not version and self.entries.get(model):
+                continue
+            missing.append(shown)
+        return missing
+
     # -- writing ---------------------------------------------------------------------------
 
     def record(self, entry: LockEntry) -> None:
@@ -508,6 +528,19 @@ def _refuse_empty(project_dir: Path, path: Path) -> None:
         f"{path} has no entries, but gen-model generated models are on disk ({shown}): it was emptied or cut "
         f"short, and writing it now would lose their records. {_restore_hint(path)} If these models were "
         f"generated before any lockfile existed, delete {path.name} and run `gen-model adopt MODEL` for each."
+    )
+
+
+def refuse_unrecorded(lock: Lockfile, project_dir: Path, writing: str) -> None:
+    """Refuse to rewrite a lockfile that lacks entries for generated models on disk."""
+    missing = lock.unrecorded(Path(project_dir), except_model=writing)
+    if not missing:
+        return
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    raise ConfigError(
+        f"{lock.path} has no entry for gen-model generated models on disk ({shown}): it was cut short or "
+        f"edited, and writing it now would lose their records. {_restore_hint(lock.path)} If those models "
+        "really were never recorded, run `gen-model adopt MODEL` for each first."
     )
 
 

@@ -472,7 +472,7 @@ def add_tests(
     """`gen-model tests MODEL`: derive, check and add tests to an existing model's YAML."""
     from generator.catalog_builder import build_catalog
     from generator.package import missing_package_error
-    from generator.pipeline import _open_sandbox
+    from generator.sandbox import open_sandbox
     from generator.transaction import FileTransaction, ProjectLock, interrupts_as_exceptions
 
     started = time.monotonic()
@@ -485,7 +485,7 @@ def add_tests(
             raise missing_package_error(project)
         existing, _ = manifest_tests(manifest, relation.unique_id)
         existing_units, _ = manifest_unit_tests(manifest, relation.name, relation.version)
-        with _open_sandbox(catalog, timeout_s) as sandbox:
+        with open_sandbox(catalog, timeout_s) as sandbox:
             model = open_model(project, catalog, relation, node, sandbox)
             report.notes += model.notes
             checked = checked_tests(
@@ -588,7 +588,7 @@ def mutate_model(
     its SQL, in the sandbox. `data_tests`/`unit_tests` replace the model's own (benchmarks)."""
     from generator.catalog_builder import build_catalog
     from generator.mutate import enumerate_mutants, run_mutants
-    from generator.pipeline import _open_sandbox
+    from generator.sandbox import open_sandbox
 
     manifest = manifest if manifest is not None else dbt.parse(project)
     catalog = catalog if catalog is not None else build_catalog(project, manifest, raw_files=())
@@ -596,7 +596,7 @@ def mutate_model(
     own_tests, test_notes = manifest_tests(manifest, relation.unique_id)
     own_units, unit_notes = manifest_unit_tests(manifest, relation.name, relation.version)
     contract = bool(getattr(getattr(node.config, "contract", None), "enforced", False))
-    with _open_sandbox(catalog, timeout_s) as sandbox:
+    with open_sandbox(catalog, timeout_s) as sandbox:
         model = open_model(project, catalog, relation, node, sandbox)
         if not model.parsed:
             raise GenModelError(

@@ -56,7 +56,8 @@ from sqlglot import exp
 
 from generator.datatests import DataTest
 from generator.gates.base import GateContext, node_span
-from generator.sandbox import RESULT_TABLE, SandboxQueryError
+from generator.sandbox import RESULT_TABLE, SandboxQueryError, runnable_sql
+from generator.sqlformat import generate_sql
 from generator.templating import line_col
 from generator.testsql import NotMirrored, Resolver, count_failures
 
@@ -112,9 +113,7 @@ def _short(node: exp.Expression, width: int = 60) -> str:
     for child in node.walk():
         child.comments = None  # a comment in a description is noise
     try:
-        from generator.sqlformat import _generate
-
-        text = _generate(node)
+        text = generate_sql(node)
     except Exception:  # the formatter's internals are a convenience here, not a need
         text = _sql(node)
     text = " ".join(text.split())
@@ -141,7 +140,7 @@ def _replace(node: exp.Expression, new: exp.Expression) -> None:
     node.replace(new)
 
 
-def _edits_for(node: exp.Expression, source_columns, siblings: dict | None = None) -> Iterator[tuple]:
+def _edits_for(node: exp.Expression, source_columns, siblings: dict | None = None) -> Iterator[tuple]:  # noqa: C901 - isinstance chain over node types; to become a TRANSFORMS-style table (issue: architecture)
     """(operator, description, edit[, anchor]) for every mutation that applies at `node`;
     the anchor (default: the node) is where the mutant's line number points."""
     siblings = siblings or {}
@@ -495,31 +494,6 @@ def enumerate_mutants(ctx: GateContext, tree: exp.Expression | None = None) -> l
 # -- running ----------------------------------------------------------------------------------
 
 
-def runnable_sql(tree: exp.Expression, relations: dict, tables: dict[str, str] | None = None) -> str:
-    """DuckDB SQL for a tree with placeholders: each reads its relation, or `tables[placeholder]`."""
-    copy = tree.copy()
-    for table in list(copy.find_all(exp.Table)):
-        relation = relations.get(table.name)
-        if relation is None:
-            continue
-        alias = table.alias or relation.identifier
-        if tables and table.name in tables:
-            replacement = exp.Table(this=exp.to_identifier(tables[table.name], quoted=True))
-        else:
-            replacement = exp.Table(
-                this=exp.to_identifier(relation.identifier, quoted=True),
-                db=exp.to_identifier(relation.schema, quoted=True),
-                catalog=exp.to_identifier(relation.database, quoted=True),
-            )
-        replacement.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
-        table.replace(replacement)
-    for column in copy.find_all(exp.Column):
-        relation = relations.get(column.table)
-        if relation is not None:
-            column.set("table", exp.to_identifier(relation.identifier))
-    return copy.sql(dialect="duckdb")
-
-
 @dataclass
 class MutantOutcome:
     mutant: Mutant
@@ -662,7 +636,7 @@ def _same_rows(sandbox, left: str, right: str, timeout_s: float | None) -> bool:
     return rows[0][0] == 0
 
 
-def run_mutants(
+def run_mutants(  # noqa: C901 - runs each mutant through tests, contract and unit test with per-stage outcomes
     ctx: GateContext,
     mutants: list[Mutant],
     data_tests: list[DataTest],

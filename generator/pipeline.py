@@ -24,6 +24,7 @@ from generator.progress import QUIET, Progress
 from generator.project import Project
 from generator.proposal import Proposal, validate_proposal
 from generator.report import AttemptRecord, RunReport
+from generator.sandbox import open_sandbox
 from generator.transaction import FileTransaction, ProjectLock, interrupts_as_exceptions, raise_if_interrupted
 from generator.writer import ContractColumn, PlannedFile, WritePlan, plan_model_write, version_entry
 
@@ -75,27 +76,6 @@ class Accepted:
     test_notes: list[str] = field(default_factory=list)
 
 
-def _open_sandbox(catalog: Catalog, timeout_s: float):
-    from generator.sandbox import Sandbox
-
-    if catalog.database_path is None:
-        raise GenModelError("the catalog has no DuckDB warehouse to dry-run against")
-    # Views over raw files (dbt-duckdb external sources) may read the project's raw folder,
-    # and nothing else on disk.
-    from generator.enrich.discovery import resolve_raw_dir
-
-    raw = resolve_raw_dir(catalog.project_dir)
-    allowed = [raw] if raw.is_dir() else []
-    return Sandbox(
-        catalog.database_path,
-        catalog.database_name or catalog.database_path.stem,
-        allowed,
-        timeout_s=timeout_s,
-        base_dir=catalog.project_dir,
-        session_settings=catalog.session_settings,
-    )
-
-
 def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> GateContext:
     """Run every gate; return the context (with its report in `ctx.report`)."""
     ctx = GateContext(
@@ -115,7 +95,8 @@ def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> Ga
     return ctx
 
 
-def _accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
+def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
+    """What a proposal that passed every gate becomes: formatted SQL, contract, lineage, tests."""
     from generator.gates.contract import contract_columns
     from generator.lineage import column_lineage
     from generator.sqlformat import format_sql
@@ -458,7 +439,7 @@ def finish(
     if change is not None and change.breaking:
         from generator.versions import deprecation_date
 
-        date = deprecation_date(_deprecation_days(options, project))
+        date = deprecation_date(deprecation_days(options, project))
     plan_ = plan(project, catalog, accepted, provenance, deprecation_date=date)
     if date and plan_.previous_version is not None:
         report.deprecations = {plan_.previous_version: date}
@@ -469,6 +450,7 @@ def finish(
         report.status = "dry-run"
         return report
     lock = lockfile.load(project.project_dir)
+    lockfile.refuse_unrecorded(lock, project.project_dir, proposal.name)
     lock.record(
         _lock_entry(project, accepted.proposal, provenance, plan_, lock_context, lockfile.inputs_of(accepted.ctx))
     )
@@ -480,7 +462,7 @@ def finish(
     return report
 
 
-def _deprecation_days(options: Options, project: Project) -> int:
+def deprecation_days(options: Options, project: Project) -> int:
     """--deprecation-days, else GEN_MODEL_DEPRECATION_DAYS, else .gen-model.yml, else 90."""
     if options.deprecation_days is not None:
         return options.deprecation_days
@@ -602,12 +584,12 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
                 raise GateError(f"{proposal.name} was rejected by the gates", report.gates.problems)
             _finish_spec(project, catalog, accepted_spec, provenance_for(proposal, origin), report, options)
             return report
-        with _open_sandbox(catalog, options.timeout_s) as sandbox:
+        with open_sandbox(catalog, options.timeout_s) as sandbox:
             ctx = check(catalog, proposal, sandbox, options)
             report.gates = ctx.report
             if not ctx.report.passed:
                 raise GateError(f"{proposal.name} was rejected by the gates", ctx.report.problems)
-            accepted = _accept(ctx, _search_unit_test_rows(options, report))
+            accepted = accept(ctx, _search_unit_test_rows(options, report))
         finish(project, catalog, accepted, provenance_for(proposal, origin), report, options)
     return report
 
@@ -710,7 +692,7 @@ def prepare_prompt(project: Project, request: Request, settings, catalog: Catalo
     return profiled, catalog_slice, prompt
 
 
-def _as_proposal(data: dict, request: Request, where: str) -> Proposal:
+def as_proposal(data: dict, request: Request, where: str) -> Proposal:
     """Validate the LLM's tool input; the user's --name/--layer and words are authoritative."""
     data = dict(data)
     if request.name:
@@ -779,7 +761,7 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
     provider = provider or make_provider(settings.provider, settings)
     accepted = None
     current = prompt
-    with _open_sandbox(catalog, options.timeout_s) as sandbox:
+    with open_sandbox(catalog, options.timeout_s) as sandbox:
         for attempt in range(1, settings.max_attempts + 1):
             model = settings.model_for_attempt(attempt)
             with options.progress.waiting(f"asking {model} (attempt {attempt}/{settings.max_attempts})"):
@@ -804,7 +786,7 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
                 problems = [Problem(rule="answer", message=completion.error or "no proposal")]
             else:
                 try:
-                    proposal = _as_proposal(completion.proposal, request, None)
+                    proposal = as_proposal(completion.proposal, request, None)
                 except ProposalError as error:
                     problems = list(error.problems)
                 else:
@@ -820,7 +802,7 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
                         report.gates = ctx.report
                         problems = ctx.report.problems
                         if ctx.report.passed:
-                            accepted = _accept(ctx, _search_unit_test_rows(options, report))
+                            accepted = accept(ctx, _search_unit_test_rows(options, report))
                 record.outcome = "accepted" if accepted else "rejected"
                 record.problems = len(problems)
             if accepted:
@@ -989,12 +971,12 @@ def _replay_restore(project: Project, catalog: Catalog, entry, report: RunReport
             raise GateError(stale, report.gates.problems)
         _finish_spec(project, catalog, accepted_spec, dict(entry.provenance), report, options, context)
     else:
-        with _open_sandbox(catalog, options.timeout_s) as sandbox:
+        with open_sandbox(catalog, options.timeout_s) as sandbox:
             ctx = check(catalog, proposal, sandbox, options)
             report.gates = ctx.report
             if not ctx.report.passed:
                 raise GateError(stale, ctx.report.problems)
-            accepted = _accept(ctx, _search_unit_test_rows(options, report))
+            accepted = accept(ctx, _search_unit_test_rows(options, report))
         finish(project, catalog, accepted, dict(entry.provenance), report, options, context)
     if options.dry_run:
         return report

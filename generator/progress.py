@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 
+HEARTBEAT_S = 5.0
+
 
 class Progress:
     """Reports steps; `waiting(label)` spins (TTY) or prints one line (not a TTY)."""
@@ -32,10 +34,22 @@ class Progress:
             return
         started = time.monotonic()
         if not self.is_tty:
+            # A log or CI has no spinner: a line every HEARTBEAT_S seconds shows a long step
+            # (a cold dbt parse, a large build) is alive.
             print(f"{label} ...", file=self.stream, flush=True)
+            done = threading.Event()
+
+            def beat() -> None:
+                while not done.wait(HEARTBEAT_S):
+                    print(f"{label}: still running, {time.monotonic() - started:.0f}s", file=self.stream, flush=True)
+
+            thread = threading.Thread(target=beat, daemon=True)
+            thread.start()
             try:
                 yield
             finally:
+                done.set()
+                thread.join()
                 print(f"{label}: done in {time.monotonic() - started:.1f}s", file=self.stream, flush=True)
             return
         stop = threading.Event()

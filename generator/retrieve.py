@@ -527,7 +527,7 @@ def _neighbours(
     return found
 
 
-def rank(catalog: Catalog, request: str) -> list[_Candidate]:
+def rank(catalog: Catalog, request: str) -> list[_Candidate]:  # noqa: C901 - the scoring formula's terms, each documented where it is added
     """Every candidate worth offering for `request`, best first (ties by key)."""
     relations = sorted((r for r in catalog.relations if _eligible(r)), key=lambda r: (r.display, r.unique_id))
     candidates = [_relation_candidate(r) for r in relations]

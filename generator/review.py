@@ -490,10 +490,10 @@ def _mutation_lines(project: Project, model: str) -> list[str]:
 
 def review(project: Project, models: list[str], *, title_note: str | None = None) -> str:
     """Markdown for `models` (latest versions), one section each, sorted by name."""
-    from generator.verify import _read_project
+    from generator.verify import read_project
 
     lock = lockfile.load(project.project_dir)
-    manifest, catalog = _read_project(project)
+    manifest, catalog = read_project(project)
     known = {r.name for r in catalog.models if r.generated}
     unknown = [m for m in models if m not in known]
     if unknown:

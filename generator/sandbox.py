@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
-from generator.errors import ConfigError, GateError
+from generator.errors import ConfigError, GateError, GenModelError
 
 SANDBOX_DATABASE = "gen_model_sandbox"
 RESULT_TABLE = "gen_model_dry_run"
@@ -617,3 +618,48 @@ def _attach_message(path: Path, error: str) -> str:
     if "not a valid DuckDB database" in error:
         return f"{path} is not a DuckDB database file; check `path:` of the target in profiles.yml."
     return f"cannot open the warehouse {path} for the dry run: {_strip_excerpt(error)}"
+
+
+def open_sandbox(catalog, timeout_s: float) -> Sandbox:
+    """The sandbox on the catalog's DuckDB warehouse: read-only, no files but the raw folder."""
+    if catalog.database_path is None:
+        raise GenModelError("the catalog has no DuckDB warehouse to dry-run against")
+    # Views over raw files (dbt-duckdb external sources) may read the project's raw folder,
+    # and nothing else on disk. (Imported here: discovery brings Polars, which only this needs.)
+    from generator.enrich.discovery import resolve_raw_dir
+
+    raw = resolve_raw_dir(catalog.project_dir)
+    allowed = [raw] if raw.is_dir() else []
+    return Sandbox(
+        catalog.database_path,
+        catalog.database_name or catalog.database_path.stem,
+        allowed,
+        timeout_s=timeout_s,
+        base_dir=catalog.project_dir,
+        session_settings=catalog.session_settings,
+    )
+
+
+def runnable_sql(tree: exp.Expression, relations: dict, tables: dict[str, str] | None = None) -> str:
+    """DuckDB SQL for a tree with placeholders: each reads its relation, or `tables[placeholder]`."""
+    copy = tree.copy()
+    for table in list(copy.find_all(exp.Table)):
+        relation = relations.get(table.name)
+        if relation is None:
+            continue
+        alias = table.alias or relation.identifier
+        if tables and table.name in tables:
+            replacement = exp.Table(this=exp.to_identifier(tables[table.name], quoted=True))
+        else:
+            replacement = exp.Table(
+                this=exp.to_identifier(relation.identifier, quoted=True),
+                db=exp.to_identifier(relation.schema, quoted=True),
+                catalog=exp.to_identifier(relation.database, quoted=True),
+            )
+        replacement.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+        table.replace(replacement)
+    for column in copy.find_all(exp.Column):
+        relation = relations.get(column.table)
+        if relation is not None:
+            column.set("table", exp.to_identifier(relation.identifier))
+    return copy.sql(dialect="duckdb")

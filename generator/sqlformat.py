@@ -167,7 +167,8 @@ class _Generator(DuckDBGenerator):
         return " ".join(lines)
 
 
-def _generate(node: exp.Expression) -> str:
+def generate_sql(node: exp.Expression) -> str:
+    """One node as the formatter writes it (pretty, the project's indent), without placeholders restored."""
     generator = _Generator(
         pretty=True,
         pad=INDENT,
@@ -450,11 +451,11 @@ def format_sql(
             for node in cte.this.walk():
                 comments += node.comments or []
         else:
-            text = _compact(_generate(cte.this))
-        name_sql = _generate(alias)
+            text = _compact(generate_sql(cte.this))
+        name_sql = generate_sql(alias)
         prefix = "".join(f"/* {comment.strip()} */\n" for comment in comments)
         pieces.append(prefix + _cte_text(name_sql, cte, text))
-    final = _compact(_generate(body))
+    final = _compact(generate_sql(body))
     with_ = root.args.get("with_")
     leading_comments += (with_.comments if with_ is not None else None) or []
     leading = "".join(f"/* {comment.strip()} */\n" for comment in leading_comments)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from generator.gates.base import GateContext
-from generator.sandbox import RESULT_TABLE, SandboxQueryError
+from generator.sandbox import RESULT_TABLE, SandboxQueryError, runnable_sql
 
 MAX_ROWS_PER_INPUT = 20
 MAX_EXPECT_ROWS = 100
@@ -285,8 +285,6 @@ class FixtureRunner:
                 self.tables[placeholder] = table
 
     def _run(self, tree: exp.Expression, table: str) -> list[tuple[str, str]]:
-        from generator.mutate import runnable_sql
-
         sql = runnable_sql(tree, self.ctx.relations, self.tables)
         self.sandbox.execute(f"create or replace temp table {table} as select * from (\n{sql}\n) as q")
         return [(row[0], row[1]) for row in self.sandbox.execute(f"describe {table}")]
@@ -690,8 +688,6 @@ class FixtureSearch:
     def sql_of(self, tree: exp.Expression) -> str:
         """The tree's SQL over the fixture tables. Their names never change during a search,
         so each tree is generated once (sqlglot's generator dominated the search's time)."""
-        from generator.mutate import runnable_sql
-
         key = id(tree)
         if key not in self._sql:
             self._sql[key] = (tree, runnable_sql(tree, self.ctx.relations, self.tables()))
@@ -820,8 +816,6 @@ class FixtureSearch:
     def diff_seeds(self, mutant_tree: exp.Expression, result_table: str, limit: int = 3) -> list[tuple[int, int]]:
         """Seeds where the mutant's result on the real data differs from the original's:
         the input rows whose copied columns hold the values of a differing output row."""
-        from generator.mutate import runnable_sql
-
         if not self.copies:
             return []
         try:

@@ -160,7 +160,8 @@ class VerifyReport:
 # -- reading the project ---------------------------------------------------------------------
 
 
-def _read_project(project: Project) -> tuple[Any, Catalog]:
+def read_project(project: Project) -> tuple[Any, Catalog]:
+    """dbt's manifest and the catalog, without sniffing raw files (verify does not use them)."""
     from generator import dbt
     from generator.catalog_builder import build_catalog
 
@@ -518,7 +519,7 @@ def verify(project: Project) -> VerifyReport:
         report.versions = sorted({(f.model, f.version) for f in jinja if f.model and f.version is not None})
         report.elapsed_s = time.monotonic() - started
         return report
-    manifest, catalog = _read_project(project)
+    manifest, catalog = read_project(project)
     warehouse = catalog.database_path
     report = VerifyReport(
         lockfile=lockfile.LOCK_NAME + ("" if lock.path.is_file() else " (missing)"),
@@ -646,7 +647,7 @@ def adopt(project: Project, model: str) -> AdoptResult:
 
     with ProjectLock(project.project_dir):
         lock = lockfile.load(project.project_dir)
-        manifest, catalog = _read_project(project)
+        manifest, catalog = read_project(project)
         versions = [r for r in generated_versions(project, catalog) if r.name == model]
         if not versions and model not in lock.entries:
             from generator.suggest import did_you_mean

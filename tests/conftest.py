@@ -189,8 +189,9 @@ def gate_proposal(sample_catalog):
     passed, with the sandbox still open (closed at teardown)."""
     import contextlib
 
-    from generator.pipeline import Options, _open_sandbox, check
+    from generator.pipeline import Options, check
     from generator.proposal import Proposal, load_proposal, validate_proposal
+    from generator.sandbox import open_sandbox
 
     stack = contextlib.ExitStack()
 
@@ -199,7 +200,7 @@ def gate_proposal(sample_catalog):
             proposal = load_proposal(proposal)
         elif not isinstance(proposal, Proposal):
             proposal = validate_proposal(proposal)
-        sandbox = stack.enter_context(_open_sandbox(sample_catalog, 60))
+        sandbox = stack.enter_context(open_sandbox(sample_catalog, 60))
         ctx = check(sample_catalog, proposal, sandbox, Options())
         assert ctx.report.passed, ctx.report.format()
         return ctx

@@ -296,7 +296,7 @@ def test_an_unversioned_enrichment_model_is_not_taken_over(sample_project, tmp_p
 def test_generate_loop_repairs_a_spec_with_the_gates_problems(sample_project):
     """The `generate` dispatch, copied: an LLM answer of kind enrich, rejected once by the
     spec gates, repaired from the problems, accepted and written."""
-    from generator.pipeline import Request, _as_proposal, prepare_prompt, provenance_for
+    from generator.pipeline import Request, as_proposal, prepare_prompt, provenance_for
     from generator.prompt import repair_prompt
     from generator.providers.scripted import ScriptedProvider
     from generator.settings import resolve_settings
@@ -311,7 +311,7 @@ def test_generate_loop_repairs_a_spec_with_the_gates_problems(sample_project):
     report, current, accepted = RunReport(command="generate"), prompt, None
     for _attempt in (1, 2):
         completion = provider.complete(current, "scripted")
-        proposal = _as_proposal(completion.proposal, request, None)
+        proposal = as_proposal(completion.proposal, request, None)
         gates, accepted = check_spec_proposal(catalog, proposal, Options())
         report.gates = gates
         if accepted:

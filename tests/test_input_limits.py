@@ -692,6 +692,23 @@ def test_a_lockfile_cut_between_models_fails_verify(locked_sample_project):
     assert "monthly_revenue_by_tier v1 is generated (meta.gen_model) but not in gen_model.lock" in result.output
 
 
+def test_apply_never_rewrites_a_lockfile_cut_between_models(locked_sample_project):
+    # Cut between two entries, the file still reads as a whole lockfile; rewriting it would
+    # make the lost entry's loss permanent. Refused before anything is written.
+    lock = locked_sample_project / "gen_model.lock"
+    text = lock.read_text()
+    lock.write_text(text[: text.index("  monthly_revenue_by_tier:\n")])
+    before = snapshot(locked_sample_project)
+    proposal = locked_sample_project / "target" / "another_model.yml"
+    example = yaml.safe_load((REPO_ROOT / "examples" / "proposals" / "account_mrr.yml").read_text())
+    proposal.write_text(yaml.safe_dump({**example, "name": "account_mrr_again"}, sort_keys=False))
+    result = run("apply", str(proposal), "--project-dir", str(locked_sample_project), "--no-unit-test")
+    assert_clean_failure(
+        result, 2, "has no entry for gen-model generated models on disk", "(monthly_revenue_by_tier v1)", "git"
+    )
+    assert snapshot(locked_sample_project) == before
+
+
 @pytest.mark.parametrize(
     "content, expected",
     [

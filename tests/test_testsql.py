@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from generator.datatests import DataTest
-from generator.hollow import CORRUPTED_TABLE, _Copy, corruptions
+from generator.hollow import CORRUPTED_TABLE, Copy, corruptions
 from generator.testsql import MIRRORED, NotMirrored, canonical_name, failing_rows_sql, failures_sql
 
 PROBE_SQL = """
@@ -149,7 +149,7 @@ def test_mirror_reports_what_dbt_reports_on_good_and_corrupted_data(sample_proje
     direct = Direct(connection)
     table = '"warehouse"."main"."mirror_probe"'
     connection.execute(f"create table main.mirror_probe_original as select * from {table}")
-    copy = _Copy(direct, "main.mirror_probe_original", None)
+    copy = Copy(direct, "main.mirror_probe_original", None)
     compared, failing_states = 0, {}
     try:
         for node, test in tests:

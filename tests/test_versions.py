@@ -141,20 +141,20 @@ def test_non_breaking_is_what_the_pipeline_records_for_additions():
 
 def test_deprecation_days_come_from_the_flag_then_the_environment_then_the_config(monkeypatch, tmp_path):
     from generator.errors import ConfigError
-    from generator.pipeline import Options, _deprecation_days
+    from generator.pipeline import Options, deprecation_days
     from generator.project import Project
 
     project = Project(project_dir=tmp_path, profiles_dir=tmp_path, name="p", profile_name="p")
     monkeypatch.delenv("GEN_MODEL_DEPRECATION_DAYS", raising=False)
     monkeypatch.delenv("GEN_MODEL_CONFIG", raising=False)
-    assert _deprecation_days(Options(), project) == 90
+    assert deprecation_days(Options(), project) == 90
     (tmp_path / ".gen-model.yml").write_text("deprecation_days: 30\n")
-    assert _deprecation_days(Options(), project) == 30
+    assert deprecation_days(Options(), project) == 30
     monkeypatch.setenv("GEN_MODEL_DEPRECATION_DAYS", "14")
-    assert _deprecation_days(Options(), project) == 14
-    assert _deprecation_days(Options(deprecation_days=7), project) == 7
+    assert deprecation_days(Options(), project) == 14
+    assert deprecation_days(Options(deprecation_days=7), project) == 7
     monkeypatch.setenv("GEN_MODEL_DEPRECATION_DAYS", "two weeks")
     with pytest.raises(
         ConfigError, match="GEN_MODEL_DEPRECATION_DAYS: deprecation_days must be a whole number, got 'two weeks'"
     ):
-        _deprecation_days(Options(), project)
+        deprecation_days(Options(), project)

@@ -557,7 +557,7 @@ def _check_input(data: dict, report: _Reporter) -> InputSpec | None:
     )
 
 
-def _check_column(
+def _check_column(  # noqa: C901 - one branch per column option of the spec schema; each is a located message
     index: int,
     raw: dict,
     input_spec: InputSpec,
@@ -721,7 +721,7 @@ def _check_column(
     return column
 
 
-def _check_semantics(data: dict, file: str | None, report: _Reporter) -> EnrichSpec | None:
+def _check_semantics(data: dict, file: str | None, report: _Reporter) -> EnrichSpec | None:  # noqa: C901 - one check per cross-field rule of the spec; splitting scatters the rule list
     name = data["name"]
     version = data.get("version")
     if file is not None:

@@ -513,7 +513,7 @@ class Analysis:
 
     # -- select -------------------------------------------------------------------------
 
-    def select(self, node: exp.Select, ctes, outer, *, check_outputs, top) -> Shape:
+    def select(self, node: exp.Select, ctes, outer, *, check_outputs, top) -> Shape:  # noqa: C901 - name resolution of one SELECT, clause by clause, in SQL's evaluation order
         env = Env(outer, ctes)
         info = SelectInfo(node)
         self.selects.append(info)
@@ -617,7 +617,7 @@ class Analysis:
             if join_type not in ("semi", "anti", "full"):
                 self._equalities(on, info, direction=join_type or None, right=source)
 
-    def _add_source(self, item, env: Env, info: SelectInfo, join_type: str) -> Source | None:
+    def _add_source(self, item, env: Env, info: SelectInfo, join_type: str) -> Source | None:  # noqa: C901 - one branch per kind of FROM item sqlglot produces
         alias_node = item.args.get("alias")
         alias = alias_node.name if isinstance(alias_node, exp.TableAlias) and alias_node.name else ""
         alias_columns = [c.name for c in alias_node.columns] if isinstance(alias_node, exp.TableAlias) else []
@@ -1043,7 +1043,7 @@ class Analysis:
         relation = self._relations.get(name) if is_placeholder(name) else None
         return relation.identifier if relation is not None else name
 
-    def _column(self, node: exp.Column, env: Env, aliases, info, prefer_alias: bool) -> None:
+    def _column(self, node: exp.Column, env: Env, aliases, info, prefer_alias: bool) -> None:  # noqa: C901 - column resolution order: lambda, alias, CTE, join, outer scope
         parts = [part.name for part in node.parts]
         parts[0] = self._binding_name(parts[0]) if len(parts) > 1 else parts[0]
         params = _lambda_params(node)
