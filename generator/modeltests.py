@@ -32,6 +32,7 @@ from generator.project import Project
 from generator.proposal import ColumnSpec, Proposal
 from generator.testsql import canonical_name, catalog_resolver
 from generator.unit_fixtures import GivenInput, UnitTest, build_unit_test
+from generator.writer import compact_test, compact_unit_test
 
 
 @dataclass
@@ -291,51 +292,10 @@ def _yaml(text: str) -> tuple[YAML, object]:
     return yaml, (yaml.load(text) if text.strip() else None)
 
 
-def _commented(value):
-    """Plain data to ruamel's types; lists of scalars in flow style, as the writer does."""
-    if isinstance(value, dict):
-        mapping = CommentedMap()
-        for key, item in value.items():
-            mapping[key] = _commented(item)
-        return mapping
-    if isinstance(value, (list, tuple)):
-        sequence = CommentedSeq(_commented(item) for item in value)
-        if value and all(isinstance(item, (str, int, float, bool)) for item in value):
-            sequence.fa.set_flow_style()
-        return sequence
-    return value
-
-
 def unit_test_yaml(unit_test: UnitTest) -> CommentedMap:
     """The unit test for YAML: rows one per line (flow mappings), as people write them."""
     # Rows come from the warehouse: what dbt would render is written inert (generator.inert).
-    data = make_inert(unit_test.to_yaml())
-    entry = CommentedMap()
-    for key, value in data.items():
-        if key == "given":
-            entry[key] = CommentedSeq()
-            for given in value:
-                item = CommentedMap()
-                item["input"] = given["input"]
-                item["rows"] = _rows(given["rows"])
-                entry[key].append(item)
-        elif key == "expect":
-            entry[key] = CommentedMap()
-            entry[key]["rows"] = _rows(value["rows"])
-        else:
-            entry[key] = _commented(value)
-    return entry
-
-
-def _rows(rows: list[dict]) -> CommentedSeq:
-    sequence = CommentedSeq()
-    for row in rows:
-        mapping = CommentedMap()
-        for key, value in row.items():
-            mapping[key] = value
-        mapping.fa.set_flow_style()
-        sequence.append(mapping)
-    return sequence
+    return compact_unit_test(make_inert(unit_test.to_yaml()))
 
 
 def compact_unit_test_rows(text: str, names: set[str]) -> str:
@@ -371,7 +331,7 @@ def _append_test(entry: CommentedMap, test: DataTest, path: tuple) -> None:
         entry[key] = tests
     if getattr(tests, "fa", None) is not None and tests.fa.flow_style():
         tests.fa.set_block_style()  # a mapping does not read well inside [a, b]
-    tests.append(_commented(make_inert(test.to_yaml(), (*path, key, len(tests)))))
+    tests.append(compact_test(make_inert(test.to_yaml(), (*path, key, len(tests)))))
 
 
 def add_to_yaml(

@@ -51,6 +51,22 @@ NULL_PROPAGATING = (
 VALUE_AGGREGATES = (exp.Sum, exp.Min, exp.Max, exp.Avg, exp.AnyValue)
 
 
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _nested(claim: str, because: str) -> str:
+    """`claim (because)` as one flat phrase: a sum of a sum says its claim once, not nested."""
+    while because.startswith(claim + " (") and because.endswith(")") and _balanced(because[len(claim) + 2 : -1]):
+        because = because[len(claim) + 2 : -1]
+    return f"{claim} ({because})"
+
+
 @dataclass(frozen=True)
 class BaseColumn:
     """A column of a project relation that the SQL reads (through its placeholder)."""
@@ -256,7 +272,7 @@ class Facts:
             if not self.grouped(scope):
                 return None  # a global aggregate over no rows is null
             inner = self.never_null(scope, expression.this)
-            return f"{expression.key}() over each group of non-null values ({inner})" if inner else None
+            return _nested(f"{expression.key}() over each group of non-null values", inner) if inner else None
         if isinstance(expression, exp.Case):
             branches = [branch.args.get("true") for branch in expression.args.get("ifs") or []]
             default = expression.args.get("default")
@@ -329,12 +345,12 @@ class Facts:
         if isinstance(expression, exp.Filter) and isinstance(expression.this, exp.Sum):
             inner = self.lower_bound(scope, expression.this.this)
             if inner and inner.value >= 0:
-                return Bound(Decimal(0), f"a sum of non-negative values ({inner.reason})", inner.observed)
+                return Bound(Decimal(0), _nested("a sum of non-negative values", inner.reason), inner.observed)
             return None
         if isinstance(expression, exp.Sum):
             inner = self.lower_bound(scope, expression.this)
             if inner and inner.value >= 0:
-                return Bound(Decimal(0), f"a sum of non-negative values ({inner.reason})", inner.observed)
+                return Bound(Decimal(0), _nested("a sum of non-negative values", inner.reason), inner.observed)
             return None
         if isinstance(expression, (exp.Min, exp.Max, exp.Avg, exp.AnyValue)):
             return self.lower_bound(scope, expression.this)

@@ -26,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from generator.catalog import Catalog, Relation
 from generator.datatests import DataTest
 from generator.errors import Problem, WriteError
-from generator.inert import make_inert
+from generator.inert import jinja_string, make_inert, renders
 from generator.project import Project
 from generator.proposal import Proposal
 
@@ -84,6 +84,68 @@ def _to_commented(value):
     return value
 
 
+def _flow(value):
+    """Plain data to ruamel's types, every mapping and list in flow style (`{a: 1, b: [x]}`)."""
+    if isinstance(value, dict):
+        mapping = CommentedMap((key, _flow(item)) for key, item in value.items())
+        mapping.fa.set_flow_style()
+        return mapping
+    if isinstance(value, (list, tuple)):
+        sequence = CommentedSeq(_flow(item) for item in value)
+        sequence.fa.set_flow_style()
+        return sequence
+    return value
+
+
+def compact_test(test):
+    """A data test's YAML item (inert already) laid out for review.
+
+    A test without arguments is one line (`- not_null: {config: {meta: {reason: ...}}}`);
+    one with arguments is three: the test, `arguments: {...}`, `config: {...}`. The reason
+    stays on the test itself, so whoever reads a failing test's YAML sees what it guards.
+    """
+    if not isinstance(test, dict) or len(test) != 1:
+        return _to_commented(test)
+    ((name, body),) = test.items()
+    styled = CommentedMap()
+    if not isinstance(body, dict) or not body:
+        styled[name] = _to_commented(body)
+    elif "arguments" not in body:
+        styled[name] = _flow(body)
+    else:
+        styled[name] = CommentedMap((key, _flow(item)) for key, item in body.items())
+    return styled
+
+
+def compact_unit_test(data) -> CommentedMap:
+    """A unit test's YAML item (inert already): `versions: {include: [1]}` and each row on
+    one line (`- {id: 1, ...}`), as compact as dbt reads it."""
+    entry = _to_commented(data)
+    if isinstance(entry.get("versions"), dict):
+        entry["versions"] = _flow(entry["versions"])
+    blocks = [given for given in entry.get("given") or [] if isinstance(given, dict)]
+    if isinstance(entry.get("expect"), dict):
+        blocks.append(entry["expect"])
+    for block in blocks:
+        if block.get("rows"):
+            block["rows"] = CommentedSeq(_flow(row) for row in block["rows"])
+    return entry
+
+
+def _compact_version(entry) -> None:
+    """Lay out a `versions:` item (ruamel types, in place): tests and lineage one line each."""
+    for column in entry.get("columns") or []:
+        if isinstance(column, dict) and column.get("data_tests"):
+            column["data_tests"] = CommentedSeq(compact_test(test) for test in column["data_tests"])
+    if entry.get("data_tests"):
+        entry["data_tests"] = CommentedSeq(compact_test(test) for test in entry["data_tests"])
+    provenance = ((entry.get("config") or {}).get("meta") or {}).get("gen_model")
+    lineage = provenance.get("lineage") if isinstance(provenance, dict) else None
+    if isinstance(lineage, dict):
+        for column in list(lineage):
+            lineage[column] = _flow(lineage[column])
+
+
 def dump_yaml(data) -> str:
     stream = io.StringIO()
     _yaml().dump(_to_commented(data), stream)
@@ -98,7 +160,12 @@ def version_entry(
     model_tests: list[DataTest],
     provenance: dict,
 ) -> dict:
-    """The `versions:` item for one generated version: contract columns, tests, provenance."""
+    """The `versions:` item for one generated version: contract columns, tests, provenance.
+
+    `description` is not repeated here: it is the model block's (dbt renders a version's
+    description twice, and the reviewer would read it twice). `add_version_to_yaml` pins
+    the older versions' own text when a new version brings another one.
+    """
     by_column: dict[str, list[DataTest]] = {}
     for test in column_tests:
         by_column.setdefault(test.column.lower(), []).append(test)
@@ -113,7 +180,6 @@ def version_entry(
         column_entries.append(entry)
     entry = {
         "v": version,
-        "description": description,
         "config": {"meta": {"gen_model": provenance}},
         "columns": column_entries,
     }
@@ -141,7 +207,14 @@ def new_model_yaml(proposal: Proposal, entry: dict, unit_tests: list[dict] = ())
     document: dict = {"version": 2, "models": [_model_block(proposal, entry)]}
     if unit_tests:
         document["unit_tests"] = list(unit_tests)
-    text = dump_yaml(make_inert(document))
+    commented = _to_commented(make_inert(document))
+    for version in commented["models"][0]["versions"]:
+        _compact_version(version)
+    if unit_tests:
+        commented["unit_tests"] = CommentedSeq(compact_unit_test(test) for test in commented["unit_tests"])
+    stream = io.StringIO()
+    _yaml().dump(commented, stream)
+    text = stream.getvalue()
     # A blank line between top-level blocks, as people write them.
     return re.sub(r"\n(models|unit_tests):", r"\n\n\1:", text)
 
@@ -170,15 +243,26 @@ def add_version_to_yaml(
         if deprecation and "deprecation_date" not in item:
             # A date object is written unquoted (2027-02-19), right after `v:`.
             item.insert(1, "deprecation_date", datetime.date.fromisoformat(str(deprecation)))
-    versions.append(_to_commented(make_inert(entry, ("versions", len(versions)))))
+    added = _to_commented(make_inert(entry, ("versions", len(versions))))
+    _compact_version(added)
+    new_description = make_inert(proposal.description)
+    if block.get("description") is not None and str(block["description"]) != new_description:
+        # Versions without their own description inherit the model's: the old text stays
+        # theirs. dbt renders it once more there than on the model, hence one more escape.
+        old = str(block["description"])
+        pinned = jinja_string(old) if renders(old) else old
+        for item in versions:
+            if "description" not in item:
+                item.insert(1 + ("deprecation_date" in item), "description", pinned)
+    versions.append(added)
     block["latest_version"] = entry["v"]
-    block["description"] = make_inert(proposal.description)
+    block["description"] = new_description
     if unit_tests:
         existing = document.setdefault("unit_tests", CommentedSeq())
         names = {item.get("name") for item in existing}
         for test in unit_tests:
             if test["name"] not in names:
-                existing.append(_to_commented(make_inert(test)))
+                existing.append(compact_unit_test(make_inert(test)))
     stream = io.StringIO()
     yaml.dump(document, stream)
     return stream.getvalue()

@@ -102,3 +102,39 @@ def test_upstream_accepted_values_beat_the_profile(gate_proposal):
     currency = next(t for t in derive_tests(ctx).tests if t.describe() == "accepted_values(currency)")
     assert currency.arguments["values"] == ["USD", "EUR", "GBP", "CAD", "AUD"]
     assert "accepted_values upstream" in currency.reason
+
+
+def test_a_sum_of_sums_says_its_reason_once_not_nested(gate_proposal):
+    # Reasons are one reviewable line: a sum over a sum over a count reads "a sum of
+    # non-negative values (count...)", not "a sum of non-negative values (a sum of ...)".
+    proposal = {
+        "name": "invoice_totals",
+        "layer": "marts",
+        "description": "Invoices per account.",
+        "grain": ["account_id"],
+        "sql": (
+            "with per_status as (\n"
+            "    select account_id, invoice_status, currency, count(*) as invoices\n"
+            "    from {{ ref('invoices') }}\n"
+            "    group by account_id, invoice_status, currency\n"
+            "),\n"
+            "per_currency as (\n"
+            "    select account_id, currency, sum(invoices) as invoices\n"
+            "    from per_status\n"
+            "    group by account_id, currency\n"
+            ")\n"
+            "select account_id, sum(invoices) as invoices\n"
+            "from per_currency\n"
+            "group by account_id\n"
+        ),
+        "columns": [
+            {"name": "account_id", "description": "The account."},
+            {"name": "invoices", "description": "Its invoices."},
+        ],
+    }
+    tests = {test.describe(): test for test in derive_tests(gate_proposal(proposal)).tests}
+    reasons = [tests["not_null(invoices)"].reason, tests["gen_model.accepted_range(invoices)"].reason]
+    assert reasons == [
+        "never null: sum() over each group of non-null values (a count is never null)",
+        "lower bound from the SQL: a sum of non-negative values (count(*) of a group is at least 1)",
+    ]

@@ -56,7 +56,6 @@ models:
         enforced: true
     versions:
       - v: 1
-        description: Monthly recurring revenue per account.
         config:
           meta:
             gen_model:
@@ -67,28 +66,19 @@ models:
             data_type: varchar
             description: The account.
             data_tests:
-              - not_null:
-                  config:
-                    meta:
-                      reason: grain column (verified on 42 rows in the dry run)
+              - not_null: {config: {meta: {reason: grain column (verified on 42 rows in the dry run)}}}
           - name: month
             data_type: date
             description: First day of the month.
             data_tests:
-              - not_null:
-                  config:
-                    meta:
-                      reason: grain column (verified on 42 rows in the dry run)
+              - not_null: {config: {meta: {reason: grain column (verified on 42 rows in the dry run)}}}
           - name: mrr
             data_type: decimal(18,2)
             description: Recurring revenue in USD.
         data_tests:
           - gen_model.unique_combination_of_columns:
-              arguments:
-                combination_of_columns: [account_id, month]
-              config:
-                meta:
-                  reason: declared grain account_id, month (verified on 42 rows in the dry run)
+              arguments: {combination_of_columns: [account_id, month]}
+              config: {meta: {reason: 'declared grain account_id, month (verified on 42 rows in the dry run)'}}
 """
 
 
@@ -113,10 +103,7 @@ def test_adding_a_version_keeps_human_edits_and_deprecates_only_the_previous_one
     assert "      - v: 2\n" in updated
     # The old version's block is byte-for-byte what it was (apart from the deprecation date).
     old_block = edited.split("      - v: 1\n")[1]
-    assert (
-        old_block.replace("        description:", "        deprecation_date: 2027-02-19\n        description:", 1)
-        in updated
-    )
+    assert old_block.replace("        config:", "        deprecation_date: 2027-02-19\n        config:", 1) in updated
 
 
 def test_adding_an_existing_version_is_refused():
@@ -200,3 +187,84 @@ def test_a_version_keeps_the_deprecation_date_it_was_promised():
     assert twice.count("deprecation_date: 2027-02-19") == 1
     assert "deprecation_date: 2030-01-01" in twice.split("      - v: 2\n")[1].split("      - v: 3\n")[0]
     assert "2030-01-01" not in twice.split("      - v: 2\n")[0]
+
+
+def test_the_description_is_written_once_on_the_model_not_again_on_its_version():
+    text = new_model_yaml(validate_proposal(PROPOSAL), entry(1))
+    assert text.count(PROPOSAL["description"]) == 1
+    assert "versions:\n      - v: 1\n        config:\n" in text
+
+
+def test_a_new_description_leaves_the_old_one_on_the_versions_that_had_it():
+    changed = validate_proposal({**PROPOSAL, "description": "Recurring revenue per account, net of credits."})
+    updated = add_version_to_yaml(EXPECTED_V1, changed, entry(2), deprecations={1: "2027-02-19"})
+    old, new = updated.split("      - v: 2\n")
+    assert "    description: Recurring revenue per account, net of credits.\n" in old.split("    versions:")[0]
+    assert (
+        "      - v: 1\n        deprecation_date: 2027-02-19\n"
+        "        description: Monthly recurring revenue per account.\n" in old
+    )
+    assert "description: Monthly" not in new and "description: Recurring revenue per account" not in new
+    # The same description again: nothing is pinned.
+    same = add_version_to_yaml(EXPECTED_V1, validate_proposal(PROPOSAL), entry(2))
+    assert same.count(PROPOSAL["description"]) == 1
+
+
+def test_a_pinned_description_is_escaped_once_more_where_dbt_renders_it_twice():
+    from generator.inert import check_files
+
+    jinja = {**PROPOSAL, "description": "Revenue {{ env_var('SECRET') }} per account."}
+    first = new_model_yaml(validate_proposal(jinja), entry(1))
+    updated = add_version_to_yaml(first, validate_proposal(PROPOSAL), entry(2))
+    check_files([("models/marts/account_mrr.yml", updated)])  # raises on live Jinja
+    import jinja2
+    import yaml
+
+    pinned = yaml.safe_load(updated)["models"][0]["versions"][0]["description"]
+    render = jinja2.Environment().from_string
+    assert render(render(pinned).render()).render() == jinja["description"]
+
+
+def test_tests_and_lineage_take_one_line_each_with_flow_style_arguments():
+    from generator.datatests import DataTest
+
+    tests = [
+        DataTest("not_null", "mrr", reason="never null: a count is never null"),
+        DataTest("gen_model.accepted_range", "mrr", {"min_value": 0}, "a sum of non-negative values (x)"),
+        DataTest("not_null", "month", where="month > '2020-01-01'", reason="a where"),
+    ]
+    lineage = {"mrr": {"from": ["ref('a').amount"], "transform": "aggregate:sum"}}
+    version = version_entry(1, "", COLUMNS, tests, [], {"origin": "x", "lineage": lineage})
+    text = new_model_yaml(validate_proposal(PROPOSAL), version)
+    assert "              - not_null: {config: {meta: {reason: 'never null: a count is never null'}}}\n" in text
+    assert (
+        "              - gen_model.accepted_range:\n"
+        "                  arguments: {min_value: 0}\n"
+        "                  config: {meta: {reason: a sum of non-negative values (x)}}\n"
+    ) in text
+    assert "- not_null: {config: {where: month > '2020-01-01', meta: {reason: a where}}}\n" in text
+    assert "                mrr: {from: [ref('a').amount], transform: aggregate:sum}\n" in text
+
+
+def test_a_unit_test_is_written_with_its_version_and_each_row_on_one_line():
+    unit = {
+        "name": "account_mrr_v1_logic",
+        "model": "account_mrr",
+        "versions": {"include": [1]},
+        "given": [{"input": "ref('a')", "rows": [{"id": 1, "note": "{{ x }}"}, {"id": 2, "note": "b, c"}]}],
+        "expect": {"rows": [{"id": 1, "mrr": "1.00"}]},
+    }
+    text = new_model_yaml(validate_proposal(PROPOSAL), entry(1), [unit])
+    assert (
+        "  - name: account_mrr_v1_logic\n"
+        "    model: account_mrr\n"
+        "    versions: {include: [1]}\n"
+        "    given:\n"
+        "      - input: ref('a')\n"
+        "        rows:\n"
+        "          - {id: 1, note: \"{{ '\\\\x7b\\\\x7b x \\\\x7d\\\\x7d' }}\"}\n"
+    ) in text
+    assert "          - {id: 2, note: 'b, c'}\n" in text
+    assert "    expect:\n      rows:\n        - {id: 1, mrr: '1.00'}\n" in text
+    again = add_version_to_yaml(text, validate_proposal(PROPOSAL), entry(2), unit_tests=[{**unit, "name": "v2"}])
+    assert again.count("versions: {include: [1]}") == 2
