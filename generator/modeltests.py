@@ -298,26 +298,6 @@ def unit_test_yaml(unit_test: UnitTest) -> CommentedMap:
     return compact_unit_test(make_inert(unit_test.to_yaml()))
 
 
-def compact_unit_test_rows(text: str, names: set[str]) -> str:
-    """Rewrite the rows of the named unit tests one per line (flow mappings); nothing else."""
-    yaml, document = _yaml(text)
-    if not isinstance(document, dict) or not document.get("unit_tests"):
-        return text
-    for entry in document["unit_tests"]:
-        if not isinstance(entry, dict) or entry.get("name") not in names:
-            continue
-        for given in entry.get("given") or []:
-            for row in given.get("rows") or []:
-                if isinstance(row, CommentedMap):
-                    row.fa.set_flow_style()
-        for row in (entry.get("expect") or {}).get("rows") or []:
-            if isinstance(row, CommentedMap):
-                row.fa.set_flow_style()
-    stream = io.StringIO()
-    yaml.dump(document, stream)
-    return stream.getvalue()
-
-
 def _tests_key(entry: dict) -> str:
     return "tests" if "tests" in entry and "data_tests" not in entry else "data_tests"
 

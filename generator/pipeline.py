@@ -181,7 +181,6 @@ def plan(
 ) -> WritePlan:
     """The files the accepted proposal becomes; `deprecation_date` goes on the version it supersedes."""
     from generator.lineage import lineage_meta
-    from generator.modeltests import compact_unit_test_rows
     from generator.unit_fixtures import unit_test_name
 
     proposal = accepted.proposal
@@ -208,15 +207,6 @@ def plan(
         unit_tests_for_version=unit_tests_for_version,
         deprecation_date=deprecation_date,
     )
-    if accepted.unit_test is not None:
-        # Fixture rows read best one per line (`- {id: 1, ...}`); the writer dumps mappings as
-        # blocks, so the new unit test's rows are re-flowed here (nothing else in the file).
-        name = unit_test_name(proposal.name, planned.version)
-        files = tuple(
-            replace(file, content=compact_unit_test_rows(file.content, {name})) if file.path.suffix == ".yml" else file
-            for file in planned.files
-        )
-        planned = replace(planned, files=files)
     # The final bytes: dbt renders them later, outside any sandbox (generator.inert).
     inert.check_files((project.relative(file.path), file.content) for file in planned.files)
     return planned
