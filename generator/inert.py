@@ -33,7 +33,7 @@ import jinja2
 from jinja2 import nodes
 
 from generator.errors import Problem, WriteError
-from generator.templating import highlight, line_col
+from generator.templating import problem_at
 
 RULE = "jinja"
 # dbt's own test for "this string may render" (dbt.clients.jinja._HAS_RENDER_CHARS_PAT).
@@ -212,16 +212,9 @@ def _allowed_in_sql(node: nodes.Node) -> bool:
 
 
 def _problem(message: str, text: str, start: int, end: int, file: str, identifier: str, suggestion: str) -> Problem:
-    line, col = line_col(text, start)
-    return Problem(
-        rule=RULE,
-        message=message,
-        file=file,
-        line=line,
-        col=col,
-        identifier=identifier,
-        suggestion=suggestion,
-        highlight=highlight(text, start, max(start, end - 1)),
+    """A jinja problem at text[start:end] (end exclusive)."""
+    return problem_at(
+        RULE, message, text, start, max(start, end - 1), identifier=identifier, suggestion=suggestion, file=file
     )
 
 

@@ -518,14 +518,17 @@ def load(project_dir: Path) -> Lockfile:
     return lockfile
 
 
+def _few(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def _refuse_empty(project_dir: Path, path: Path) -> None:
     """An empty lockfile beside generated models was emptied or cut short: never use it."""
     generated = generated_on_disk(project_dir)
     if not generated:
         return
-    shown = ", ".join(generated[:5]) + (f" and {len(generated) - 5} more" if len(generated) > 5 else "")
     raise ConfigError(
-        f"{path} has no entries, but gen-model generated models are on disk ({shown}): it was emptied or cut "
+        f"{path} has no entries, but gen-model generated models are on disk ({_few(generated)}): it was emptied or cut "
         f"short, and writing it now would lose their records. {_restore_hint(path)} If these models were "
         f"generated before any lockfile existed, delete {path.name} and run `gen-model adopt MODEL` for each."
     )
@@ -536,9 +539,8 @@ def refuse_unrecorded(lock: Lockfile, project_dir: Path, writing: str) -> None:
     missing = lock.unrecorded(Path(project_dir), except_model=writing)
     if not missing:
         return
-    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     raise ConfigError(
-        f"{lock.path} has no entry for gen-model generated models on disk ({shown}): it was cut short or "
+        f"{lock.path} has no entry for gen-model generated models on disk ({_few(missing)}): it was cut short or "
         f"edited, and writing it now would lose their records. {_restore_hint(lock.path)} If those models "
         "really were never recorded, run `gen-model adopt MODEL` for each first."
     )
