@@ -751,64 +751,65 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
     provider = provider or make_provider(settings.provider, settings)
     accepted = None
     current = prompt
-    with open_sandbox(catalog, options.timeout_s) as sandbox:
-        for attempt in range(1, settings.max_attempts + 1):
-            model = settings.model_for_attempt(attempt)
-            with options.progress.waiting(f"asking {model} (attempt {attempt}/{settings.max_attempts})"):
-                completion = provider.complete(current, model)
-            record = AttemptRecord(
-                number=attempt,
-                provider=settings.provider,
-                model=completion.model or model,
-                input_tokens=completion.input_tokens or 0,
-                output_tokens=completion.output_tokens or 0,
-                cost_usd=estimate_cost(
-                    completion.model or model,
-                    completion.input_tokens,
-                    completion.output_tokens,
-                    settings.pricing,
-                ).usd,
-            )
-            report.attempts.append(record)
-            problems: list = []
-            if not completion.ok:
-                record.outcome, record.error = "failed", completion.error
-                problems = [Problem(rule="answer", message=completion.error or "no proposal")]
+    for attempt in range(1, settings.max_attempts + 1):
+        model = settings.model_for_attempt(attempt)
+        with options.progress.waiting(f"asking {model} (attempt {attempt}/{settings.max_attempts})"):
+            completion = provider.complete(current, model)
+        record = AttemptRecord(
+            number=attempt,
+            provider=settings.provider,
+            model=completion.model or model,
+            input_tokens=completion.input_tokens or 0,
+            output_tokens=completion.output_tokens or 0,
+            cost_usd=estimate_cost(
+                completion.model or model,
+                completion.input_tokens,
+                completion.output_tokens,
+                settings.pricing,
+            ).usd,
+        )
+        report.attempts.append(record)
+        problems: list = []
+        if not completion.ok:
+            record.outcome, record.error = "failed", completion.error
+            problems = [Problem(rule="answer", message=completion.error or "no proposal")]
+        else:
+            try:
+                proposal = as_proposal(completion.proposal, request, None)
+            except ProposalError as error:
+                problems = list(error.problems)
             else:
-                try:
-                    proposal = as_proposal(completion.proposal, request, None)
-                except ProposalError as error:
-                    problems = list(error.problems)
+                report.model, report.layer = proposal.name, proposal.layer
+                # The user's --name was checked before the first call; a name the LLM
+                # chose that a person's model holds ends the run as well (see NAME_HINTS).
+                refuse_taken_name(project, proposal.name, NAME_HINTS["generate"], catalog)
+                if proposal.kind == "enrich":
+                    accepted = _check_spec(catalog, proposal, report, options)
+                    problems = report.gates.problems
                 else:
-                    report.model, report.layer = proposal.name, proposal.layer
-                    # The user's --name was checked before the first call; a name the LLM
-                    # chose that a person's model holds ends the run as well (see NAME_HINTS).
-                    refuse_taken_name(project, proposal.name, NAME_HINTS["generate"], catalog)
-                    if proposal.kind == "enrich":
-                        accepted = _check_spec(catalog, proposal, report, options)
-                        problems = report.gates.problems
-                    else:
+                    # The warehouse is opened for the gates only, never across an LLM wait:
+                    # a `dbt build` of the same DuckDB file can run while the model thinks.
+                    with open_sandbox(catalog, options.timeout_s) as sandbox:
                         ctx = check(catalog, proposal, sandbox, options)
                         report.gates = ctx.report
                         problems = ctx.report.problems
                         if ctx.report.passed:
                             accepted = accept(ctx, _search_unit_test_rows(options, report))
-                record.outcome = "accepted" if accepted else "rejected"
-                record.problems = len(problems)
-            if accepted:
-                break
-            _stop_if_unrepairable(problems, attempt)
-            options.progress.step(
-                f"attempt {attempt}: {len(problems)} problem(s)"
-                + ("; asking for a repair" if attempt < settings.max_attempts else "")
-            )
-            current = repair_prompt(prompt, completion.raw, problems)
-        else:
-            raise GateError(
-                f"no proposal passed the gates in {settings.max_attempts} attempt(s); "
-                "the last attempt's problems follow",
-                problems,
-            )
+            record.outcome = "accepted" if accepted else "rejected"
+            record.problems = len(problems)
+        if accepted:
+            break
+        _stop_if_unrepairable(problems, attempt)
+        options.progress.step(
+            f"attempt {attempt}: {len(problems)} problem(s)"
+            + ("; asking for a repair" if attempt < settings.max_attempts else "")
+        )
+        current = repair_prompt(prompt, completion.raw, problems)
+    else:
+        raise GateError(
+            f"no proposal passed the gates in {settings.max_attempts} attempt(s); the last attempt's problems follow",
+            problems,
+        )
     origin = {
         "origin": "llm",
         "provider": settings.provider,

@@ -348,3 +348,27 @@ def test_no_unit_test_skips_the_row_search_but_keeps_derived_data_tests(sample_p
     assert report["unit_tests"] == 0
     assert {t["kind"] for t in report["tests"]} >= {"grain"}
     assert "unit_tests:" not in (sample_project / "models/marts/plan_seat_totals.yml").read_text()
+
+
+def test_the_warehouse_is_free_while_the_llm_thinks(sample_project):
+    # Another process (a `dbt build`, a person's DuckDB shell) can open the warehouse
+    # read-write during every LLM wait: the sandbox is opened for the gates only.
+    import sys
+
+    warehouse = sample_project / "warehouse.duckdb"
+    opened: list[int] = []
+
+    class Probing(ScriptedProvider):
+        def complete(self, prompt, model):
+            probe = f"import duckdb; duckdb.connect({str(warehouse)!r}).close()"
+            opened.append(subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode)
+            return super().complete(prompt, model)
+
+    hallucinated = dict(
+        PLAN_REVENUE, sql=PLAN_REVENUE["sql"].replace("subscriptions.seats", "subscriptions.seat_total")
+    )
+    provider = Probing([hallucinated, PLAN_REVENUE])
+    request = pipeline.Request(text="seats per plan", models=("cheap-model", "strong-model"))
+    report = pipeline.generate(load_project(sample_project), request, pipeline.Options(), provider=provider)
+    assert report.status == "written"
+    assert opened == [0, 0]  # the first wait and the repair's
