@@ -30,6 +30,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("GEN_MODEL_SHARED_DIR") or Path(__file__).parents[1].parent / "shared")
 SHOP_PROJECT = SHARED_DIR / "corpora" / "shop_project"
 
+
+def missing_shared(what: str) -> None:
+    """Skip a test whose shared corpus is absent; in CI (CI=true) fail instead, since CI
+    always has ../shared and a silent skip there would hide a broken checkout."""
+    message = f"{what} is not at {SHARED_DIR} (CI has it at ../shared; set GEN_MODEL_SHARED_DIR to use another copy)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 # What a copy of the sample dbt project needs. Add a path here when the project grows one
 # (a packages.yml, an enrichment spec folder...); build output and the venv stay behind.
 DBT_PROJECT_PATHS = (
@@ -143,10 +153,7 @@ def sample_project(sample_project_built: Path, tmp_path: Path) -> Path:
 def shop_project_built(tmp_path_factory) -> Path:
     """The shared shop project (not ours) copied and built with `dbt build`, once per session."""
     if not (SHOP_PROJECT / "dbt_project.yml").is_file():
-        pytest.skip(
-            f"the shared shop project is not at {SHOP_PROJECT} "
-            "(CI has it at ../shared; set GEN_MODEL_SHARED_DIR to use another copy)"
-        )
+        missing_shared("the shared shop project")
     root = tmp_path_factory.mktemp("shop_project_built") / "project"
     shutil.copytree(SHOP_PROJECT, root, ignore=LEFT_BEHIND)
     # /work/shared is read-only: the copy must be writable for dbt's target/ and warehouse.

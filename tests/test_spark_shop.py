@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, SHOP_PROJECT, dbt_build
+from tests.conftest import REPO_ROOT, SHOP_PROJECT, dbt_build, missing_shared
 
 pytestmark = pytest.mark.spark
 
@@ -34,7 +34,7 @@ def shop_on_spark(tmp_path_factory) -> Path:
     if shutil.which("java") is None:
         pytest.fail("no JDK on PATH: Spark needs one (.ci/run installs openjdk-17-jre-headless from apt)")
     if not (SHOP_PROJECT / "dbt_project.yml").is_file():
-        pytest.skip(f"the shared shop project is not at {SHOP_PROJECT}")
+        missing_shared("the shared shop project")
     root = tmp_path_factory.mktemp("shop_on_spark") / "project"
     shutil.copytree(SHOP_PROJECT, root)
     for path in (root, *root.rglob("*")):
