@@ -333,6 +333,19 @@ def _tree_depth(tree: exp.Expression) -> int:
 MAX_LONE_COMMENT_OPENERS = 16
 
 
+def _jinja_problem(sql: str, opener: int, pair: str, file: str | None, message: str) -> Problem:
+    return problem_at(
+        RULE,
+        message,
+        sql,
+        opener,
+        opener + 1,
+        identifier=pair,
+        suggestion="The only Jinja allowed is {{ ref('model') }} and {{ source('source', 'table') }}.",
+        file=file,
+    )
+
+
 def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
     """Jinja that is unterminated or too long to be a ref()/source() call, found in one pass.
 
@@ -363,31 +376,10 @@ def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
                 continue
             opener = first_lone  # refused where the first lone one stands
         if closer == -1:
-            return [
-                problem_at(
-                    RULE,
-                    f"unterminated Jinja: {pair} has no {closers[pair]}",
-                    sql,
-                    opener,
-                    opener + 1,
-                    identifier=pair,
-                    suggestion="The only Jinja allowed is {{ ref('model') }} and {{ source('source', 'table') }}.",
-                    file=file,
-                )
-            ]
+            return [_jinja_problem(sql, opener, pair, file, f"unterminated Jinja: {pair} has no {closers[pair]}")]
         if pair == "{{" and closer - opener > limits.MAX_JINJA_CHARS:
-            return [
-                problem_at(
-                    RULE,
-                    f"a Jinja expression of {closer - opener + 2:,} characters is not a ref() or source() call",
-                    sql,
-                    opener,
-                    opener + 1,
-                    identifier=pair,
-                    suggestion="The only Jinja allowed is {{ ref('model') }} and {{ source('source', 'table') }}.",
-                    file=file,
-                )
-            ]
+            message = f"a Jinja expression of {closer - opener + 2:,} characters is not a ref() or source() call"
+            return [_jinja_problem(sql, opener, pair, file, message)]
         position = closer + 2
 
 
