@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from test_pipeline_e2e import write_proposal
 
 from generator.cli import cli
-from generator.dbt import invoke, release_duckdb
+from generator.dbt import in_directory, invoke, release_duckdb
 from generator.inert import jinja_string
 from generator.project import load_project
 
@@ -77,8 +77,11 @@ def run_dbt_later(project: Path, model: str) -> None:
         outcome = invoke(loaded, args)
         assert outcome.success, (args, outcome.errors)
     # `docs generate` is a subcommand: generator.dbt.invoke puts its flags after the group.
+    # Run from the project, as invoke does: its DuckDB path is relative to the project, not
+    # to the test runner's directory (where parallel workers would share one file).
     try:
-        assert dbtRunner().invoke(["docs", "generate", *loaded.dbt_args()]).success
+        with in_directory(project):
+            assert dbtRunner().invoke(["docs", "generate", *loaded.dbt_args()]).success
     finally:
         release_duckdb()
 
