@@ -69,11 +69,11 @@ def _env() -> dict:
 def breakdown(directory: Path, proposal: Path) -> dict[str, float]:
     """Where apply's time goes, measured in-process on one more fresh copy."""
     sys.path.insert(0, str(REPO))
-    from generator import pipeline
-    from generator.catalog_builder import build_catalog
     from generator.project import load_project
+    from generator.project.catalog_builder import build_catalog
+    from generator.project.sandbox import open_sandbox
     from generator.proposal import load_proposal
-    from generator.sandbox import open_sandbox
+    from generator.run import pipeline
 
     times: dict[str, float] = {}
     started = time.perf_counter()

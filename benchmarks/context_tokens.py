@@ -8,7 +8,7 @@ the budget plus the fixed prompt overhead (system prompt, tool schema, framing).
 
 When the optional `bpe-openai` package is importable (`pip install bpe-openai`; it bundles
 OpenAI's cl100k_base and o200k_base vocabularies, so it works offline), it also prints how
-`generator.tokens.estimate_tokens` compares with those real tokenizers on the same text.
+`generator.llm.tokens.estimate_tokens` compares with those real tokenizers on the same text.
 
 Usage: python benchmarks/context_tokens.py [--budget 6000] [--sizes 10,100,1000]
 """
@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generator.catalog import Catalog, Column, ForeignKey, RawFile, Relation  # noqa: E402
-from generator.prompt import SYSTEM_PROMPT, build_prompt, canonical_json, tool_definition  # noqa: E402
-from generator.retrieve import retrieve  # noqa: E402
-from generator.tokens import SAFETY_FACTOR, estimate_tokens, raw_token_count  # noqa: E402
+from generator.llm.prompt import SYSTEM_PROMPT, build_prompt, canonical_json, tool_definition
+from generator.llm.retrieve import retrieve
+from generator.llm.tokens import SAFETY_FACTOR, estimate_tokens, raw_token_count
+from generator.project.catalog import Catalog, Column, ForeignKey, RawFile, Relation
 
 REQUESTS = (
     "monthly revenue per customer",

@@ -4,7 +4,7 @@ Builds a throwaway DuckDB file with two versions of a model (`v1`, `v2`) of N ro
 an integer key plus a date key (the grain), a varchar, two decimals, a double, a bigint
 and a timestamp. v2 drops 1% of v1's keys, adds as many new ones, changes 0.5% of one
 decimal and 0.2% of the varchar, widens the bigint's type, and nulls 0.1% of the doubles.
-It then runs `generator.diff.diff_relations` on the file opened read-only (as `gen-model
+It then runs `generator.ci.diff.diff_relations` on the file opened read-only (as `gen-model
 diff` does) and checks every count against what was planted. Exits 1 on a wrong count.
 
 Usage: python benchmarks/diff_speed.py [--rows 5000000] [--threads N]
@@ -22,7 +22,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generator.diff import diff_relations  # noqa: E402
+from generator.ci.diff import diff_relations
 
 
 def build(path: Path, rows: int) -> dict:

@@ -2,7 +2,7 @@
 
 For every model gen-model generated in the sample project (the repository's dbt project,
 built), and for shop_project's `customers` and `orders` after `gen-model tests` (in a temp
-copy, after `gen-model init`), mutants of the model's SQL (generator.mutate) are run
+copy, after `gen-model init`), mutants of the model's SQL (generator.testgen.mutate) are run
 against two sets of tests:
 
   derived   the model's tests as its YAML has them: derived data tests and the unit test
@@ -42,9 +42,9 @@ def shared_dir() -> Path:
 
 
 def scores(project, names, *, manifest=None, catalog=None) -> list[dict]:
-    from generator import dbt
-    from generator.catalog_builder import build_catalog
-    from generator.modeltests import baseline_tests, manifest_tests, mutate_model
+    from generator.project import dbt
+    from generator.project.catalog_builder import build_catalog
+    from generator.testgen.modeltests import baseline_tests, manifest_tests, mutate_model
 
     manifest = manifest if manifest is not None else dbt.parse(project)
     catalog = catalog if catalog is not None else build_catalog(project, manifest)
@@ -91,14 +91,13 @@ def print_table(title: str, rows: list[dict]) -> None:
 
 
 def sample_project(project_dir: Path) -> list[dict]:
-    from generator import dbt
-    from generator.catalog_builder import build_catalog
-    from generator.project import load_project
+    from generator.project import dbt, load_project
+    from generator.project.catalog_builder import build_catalog
 
     project = load_project(project_dir)
     manifest = dbt.parse(project)
     catalog = build_catalog(project, manifest)
-    from generator.verify import generated_versions
+    from generator.ci.verify import generated_versions
 
     # SQL models gen-model generated; enrichment models compiled from specs are Python.
     names = sorted({r.name for r in generated_versions(project, catalog)})
@@ -107,19 +106,18 @@ def sample_project(project_dir: Path) -> list[dict]:
 
 def held_out(project_dir: Path) -> list[dict]:
     """Unit rows chosen with the SELECTION operators, scored on the others."""
-    from generator import dbt
-    from generator.catalog_builder import build_catalog
-    from generator.modeltests import checked_tests, find_model, manifest_tests, open_model
-    from generator.mutate import enumerate_mutants, run_mutants
-    from generator.project import load_project
-    from generator.sandbox import open_sandbox
-    from generator.testsql import catalog_resolver
-    from generator.unit_fixtures import build_unit_test
+    from generator.project import dbt, load_project
+    from generator.project.catalog_builder import build_catalog
+    from generator.project.sandbox import open_sandbox
+    from generator.testgen.modeltests import checked_tests, find_model, manifest_tests, open_model
+    from generator.testgen.mutate import enumerate_mutants, run_mutants
+    from generator.testgen.testsql import catalog_resolver
+    from generator.testgen.unit_fixtures import build_unit_test
 
     project = load_project(project_dir)
     manifest = dbt.parse(project)
     catalog = build_catalog(project, manifest)
-    from generator.verify import generated_versions
+    from generator.ci.verify import generated_versions
 
     names = sorted({r.name for r in generated_versions(project, catalog)})
     rows = []
@@ -154,10 +152,9 @@ def print_held_out(rows: list[dict]) -> None:
 
 
 def shop_project() -> list[dict] | None:
-    from generator import dbt
-    from generator.modeltests import add_tests
-    from generator.package import init_project
-    from generator.project import load_project
+    from generator.project import dbt, load_project
+    from generator.testgen.modeltests import add_tests
+    from generator.write.package import init_project
 
     source = shared_dir() / "corpora" / "shop_project"
     if not (source / "dbt_project.yml").is_file():

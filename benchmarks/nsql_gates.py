@@ -27,7 +27,6 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from generator.catalog import Catalog, Column, Relation
 from generator.errors import Problem
 from generator.gates.base import GateContext
 from generator.gates.binding import BindingRule
@@ -35,6 +34,7 @@ from generator.gates.determinism import DeterminismRule
 from generator.gates.parse import ParseRule, quiet_sqlglot
 from generator.gates.references import ReferencesRule, visible_ctes
 from generator.gates.safety import SafetyRule
+from generator.project.catalog import Catalog, Column, Relation
 from generator.proposal import ColumnSpec, Proposal
 
 ROOT = Path(__file__).resolve().parent.parent

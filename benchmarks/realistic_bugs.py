@@ -123,9 +123,16 @@ BUGS: dict[str, list[tuple[str, str, str, str]]] = {
 
 
 def run(project_dir: Path) -> int:
-    from generator import dbt
-    from generator.catalog_builder import build_catalog
-    from generator.modeltests import (
+    from generator.project import dbt
+    from generator.project.catalog_builder import build_catalog
+    from generator.project.sandbox import (
+        RESULT_TABLE,
+        SandboxQueryError,
+        open_sandbox,
+        runnable_sql,
+    )
+    from generator.sql.templating import untemplate
+    from generator.testgen.modeltests import (
         baseline_tests,
         find_model,
         manifest_tests,
@@ -133,10 +140,8 @@ def run(project_dir: Path) -> int:
         mutate_model,
         open_model,
     )
-    from generator.mutate import Mutant, run_mutants
-    from generator.sandbox import RESULT_TABLE, SandboxQueryError, open_sandbox, runnable_sql
-    from generator.templating import untemplate
-    from generator.testsql import catalog_resolver
+    from generator.testgen.mutate import Mutant, run_mutants
+    from generator.testgen.testsql import catalog_resolver
 
     project = dbt_project(project_dir)
     manifest = dbt.parse(project)

@@ -17,11 +17,11 @@ import importlib
 __version__ = "0.1.0"
 
 _API = {
-    "apply": "generator.pipeline",
-    "generate": "generator.pipeline",
-    "Options": "generator.pipeline",
-    "Request": "generator.pipeline",
-    "verify": "generator.verify",
+    "apply": "generator.run.pipeline",
+    "generate": "generator.run.pipeline",
+    "Options": "generator.run.pipeline",
+    "Request": "generator.run.pipeline",
+    "verify": "generator.ci.verify",
     "load_project": "generator.project",
     "GenModelError": "generator.errors",
     "ConfigError": "generator.errors",

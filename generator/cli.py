@@ -21,7 +21,7 @@ import click
 from generator import __version__
 from generator.errors import EXIT_INTERRUPTED, GenModelError, unexpected_error
 from generator.progress import Progress
-from generator.transaction import interrupt_received, note_interrupt, reset_interrupt
+from generator.write.transaction import interrupt_received, note_interrupt, reset_interrupt
 
 DEBUG_ENV = "GEN_MODEL_DEBUG"
 
@@ -40,7 +40,7 @@ class _Interrupts:
 
     dbt's in-process runner catches KeyboardInterrupt (its worker pool's finalizers get it
     too) and reports a failed, or even a finished, run: so the flag in
-    `generator.transaction`, not the exception that comes out, says whether the run was
+    `generator.write.transaction`, not the exception that comes out, says whether the run was
     interrupted, and a transaction never commits after one. A KeyboardInterrupt that lands
     in a finalizer is not printed as an "Exception ignored" trace.
     """
@@ -230,8 +230,8 @@ def apply(
     deprecation_days,
 ) -> None:
     """Validate and write a proposal from PROPOSAL_FILE (YAML or JSON); no LLM involved."""
-    from generator import pipeline
     from generator.project import load_project
+    from generator.run import pipeline
 
     def body():
         project = load_project(project_dir, profiles_dir, target)
@@ -327,8 +327,8 @@ def generate(
     The same REQUEST against an unchanged catalog replays the answer gen_model.lock holds:
     no LLM call, the same files. --refresh asks again.
     """
-    from generator import pipeline
     from generator.project import load_project
+    from generator.run import pipeline
 
     def body():
         project = load_project(project_dir, profiles_dir, target)
@@ -364,15 +364,15 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
     """Print exactly what the LLM would be sent for REQUEST, and its size. Calls nothing."""
     import json
 
-    from generator import pipeline
+    from generator.llm.settings import resolve_settings
+    from generator.llm.tokens import estimate_tokens
     from generator.project import load_project
-    from generator.settings import resolve_settings
-    from generator.tokens import estimate_tokens
+    from generator.run import pipeline
 
     try:
         project = load_project(project_dir, profiles_dir, target)
         settings = resolve_settings(project.project_dir)
-        from generator.catalog_builder import build_catalog
+        from generator.project.catalog_builder import build_catalog
 
         wanted = pipeline.Request(text=request, name=name, layer=layer)
         catalog = build_catalog(project, progress=_progress(False))
@@ -414,8 +414,8 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
 @click.option("--upgrade", is_flag=True, help="Replace an already vendored copy with this version's.")
 def init(project_dir, profiles_dir, target, upgrade) -> None:
     """Install the gen_model dbt package (its generic tests) into a dbt project, offline."""
-    from generator.package import init_project
     from generator.project import load_project
+    from generator.write.package import init_project
 
     try:
         project = load_project(project_dir, profiles_dir, target)
@@ -444,8 +444,8 @@ def verify(project_dir, profiles_dir, target, as_json) -> None:
     the lockfile names a missing file, a generated model lacks its lock entry, contract,
     provenance or grain tests, or an input lost a column the model uses.
     """
+    from generator.ci.verify import verify as run_verify
     from generator.project import load_project
-    from generator.verify import verify as run_verify
 
     try:
         report = run_verify(load_project(project_dir, profiles_dir, target))
@@ -460,8 +460,8 @@ def verify(project_dir, profiles_dir, target, as_json) -> None:
 @project_options
 def adopt(model, project_dir, profiles_dir, target) -> None:
     """Record MODEL's files as they are now in gen_model.lock (hand edits become accepted)."""
+    from generator.ci.verify import adopt as run_adopt
     from generator.project import load_project
-    from generator.verify import adopt as run_adopt
 
     try:
         result = run_adopt(load_project(project_dir, profiles_dir, target), model)
@@ -482,7 +482,7 @@ def diff(model, from_version, to_version, project_dir, profiles_dir, target, as_
     Row counts, keys only in one version, per-column counts of changed values and a few
     example rows, all computed in DuckDB (read-only).
     """
-    from generator.diff import diff as run_diff
+    from generator.ci.diff import diff as run_diff
     from generator.project import load_project
 
     try:
@@ -509,9 +509,9 @@ def review(models, changed, base, output, project_dir, profiles_dir, target) -> 
       gen-model review account_mrr
       gen-model review --changed >> "$GITHUB_STEP_SUMMARY"
     """
+    from generator.ci.review import review as run_review
+    from generator.ci.review import review_changed
     from generator.project import load_project
-    from generator.review import review as run_review
-    from generator.review import review_changed
 
     if bool(models) == changed:
         raise click.UsageError("name the model(s) to review, or pass --changed (not both)")
@@ -546,8 +546,8 @@ def tests(model, project_dir, profiles_dir, target, dry_run, no_unit_test, as_js
     """
     import json
 
-    from generator.modeltests import add_tests
     from generator.project import load_project
+    from generator.testgen.modeltests import add_tests
 
     try:
         project = load_project(project_dir, profiles_dir, target)
@@ -571,8 +571,8 @@ def mutate(model, project_dir, profiles_dir, target, as_json, fail_under) -> Non
     """
     import json
 
-    from generator.modeltests import mutate_model
     from generator.project import load_project
+    from generator.testgen.modeltests import mutate_model
 
     try:
         project = load_project(project_dir, profiles_dir, target)

@@ -1,7 +1,7 @@
 """python -m sample_data.demo: build the sample project with dbt, then show generation.
 
 Run from the project directory after `python -m sample_data` (as `make demo` does). dbt runs
-in-process through generator.dbt; the exit status is 1 when the build fails, with dbt's
+in-process through generator.project.dbt; the exit status is 1 when the build fails, with dbt's
 errors printed. Then, on a fresh copy of the built project (target/demo_project/, kept for
 you to look at), one committed example proposal goes through `gen-model apply`, showing
 every gate and the summary, and the files it writes are compared byte for byte with the
@@ -19,9 +19,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from generator.dbt import DbtOutcome, invoke
 from generator.errors import GenModelError
 from generator.project import Project, load_project
+from generator.project.dbt import DbtOutcome, invoke
 
 MARTS = ("accounts", "subscriptions", "invoices")
 EXAMPLE = Path("examples") / "proposals" / "account_mrr.yml"

@@ -111,8 +111,8 @@ def copy_project(source: Path, target: Path) -> Path:
 
 def dbt_build(project_dir: Path):
     """`dbt build` in-process; fail the calling test with dbt's own messages if it is red."""
-    from generator.dbt import invoke
     from generator.project import load_project
+    from generator.project.dbt import invoke
     from sample_data.demo import summarize
 
     outcome = invoke(load_project(project_dir), ["build"])
@@ -183,8 +183,8 @@ def locked_sample_project(sample_project: Path) -> Path:
 @pytest.fixture(scope="session")
 def sample_catalog(sample_project_built: Path, tmp_path_factory):
     """The built sample project's catalog, from a private copy (dbt parse writes target/)."""
-    from generator.catalog_builder import build_catalog
     from generator.project import load_project
+    from generator.project.catalog_builder import build_catalog
 
     root = copy_project(sample_project_built, tmp_path_factory.mktemp("sample_catalog") / "project")
     return build_catalog(load_project(root))
@@ -196,9 +196,9 @@ def gate_proposal(sample_catalog):
     passed, with the sandbox still open (closed at teardown)."""
     import contextlib
 
-    from generator.pipeline import Options, check
+    from generator.project.sandbox import open_sandbox
     from generator.proposal import Proposal, load_proposal, validate_proposal
-    from generator.sandbox import open_sandbox
+    from generator.run.pipeline import Options, check
 
     stack = contextlib.ExitStack()
 
@@ -219,8 +219,8 @@ def gate_proposal(sample_catalog):
 @pytest.fixture(scope="session")
 def shop_project_initialised(shop_project_built: Path, tmp_path_factory) -> Path:
     """The built shop project after `gen-model init` (the package's tests vendored)."""
-    from generator.package import init_project
     from generator.project import load_project
+    from generator.write.package import init_project
 
     root = copy_project(shop_project_built, tmp_path_factory.mktemp("shop_initialised") / "project")
     init_project(load_project(root))

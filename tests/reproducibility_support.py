@@ -6,9 +6,9 @@ import copy
 import hashlib
 from pathlib import Path
 
-from generator import pipeline
+from generator.llm.providers.scripted import ScriptedProvider
 from generator.project import load_project
-from generator.providers.scripted import ScriptedProvider
+from generator.run import pipeline
 
 MODEL = "account_billing_summary"
 REQUEST = "billed, paid and failed amounts per account"

@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 import sqlglot
 
-from generator.catalog import Catalog
 from generator.gates.base import GateContext
+from generator.project.catalog import Catalog
 from generator.proposal import ColumnSpec, Proposal
-from generator.templating import untemplate
+from generator.sql.templating import untemplate
 
 DATABASE = "warehouse"
 

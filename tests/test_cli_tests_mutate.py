@@ -141,8 +141,8 @@ def test_tests_go_into_the_latest_version_of_a_generated_model(sample_project):
 
 
 def test_tests_for_sql_with_other_jinja_never_test_todays_values(sample_project):
-    from generator.dbt import invoke
     from generator.project import load_project
+    from generator.project.dbt import invoke
 
     sql = "{{ config(materialized='table') }}\nselect plan_id, plan_tier from {{ ref('stg_billing__plans') }}\n"
     (sample_project / "models" / "marts" / "plan_tiers.sql").write_text(sql, encoding="utf-8")

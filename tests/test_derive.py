@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.derive import derive_tests
+from generator.testgen.derive import derive_tests
 
 FIXTURES = Path(__file__).parent / "fixtures" / "derive"
 CASES = sorted(path.stem for path in FIXTURES.glob("*.yml"))

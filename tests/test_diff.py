@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from generator.catalog import Catalog
-from generator.diff import diff_key, diff_relations, pick_versions
+from generator.ci.diff import diff_key, diff_relations, pick_versions
 from generator.errors import ConfigError
+from generator.project.catalog import Catalog
 
 
 def columns(connection, table: str) -> list[tuple[str, str]]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.catalog import Catalog, RawFile
 from generator.enrich import discovery
 from generator.enrich.discovery import discover_raw_files, json_head, sniff_file
+from generator.project.catalog import Catalog, RawFile
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "tests" / "fixtures" / "raw"
@@ -117,8 +117,8 @@ def test_a_parquet_series_is_sampled_once_and_counted_from_footers(project, monk
 
 @pytest.mark.dbt
 def test_the_catalog_lists_raw_files_and_the_models_that_stage_them(sample_project):
-    from generator.catalog_builder import build_catalog
     from generator.project import load_project
+    from generator.project.catalog_builder import build_catalog
 
     catalog = build_catalog(load_project(sample_project))
     files = by_path(catalog.raw_files)

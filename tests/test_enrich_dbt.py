@@ -2,7 +2,7 @@
 
 The project holds the sample project's four compiled staging models (and, for the lookup,
 the snapshot spec's model plus a SQL accounts model); the raw dir is a copy of the
-contract-shaped fixtures. dbt runs in-process through `generator.dbt`.
+contract-shaped fixtures. dbt runs in-process through `generator.project.dbt`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import duckdb
 import pytest
 import yaml
 
-from generator.dbt import invoke
-from generator.package import init_project
 from generator.project import load_project
+from generator.project.dbt import invoke
+from generator.write.package import init_project
 
 pytestmark = pytest.mark.dbt
 

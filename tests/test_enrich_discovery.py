@@ -9,7 +9,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from generator.catalog import Catalog
 from generator.enrich.discovery import (
     discover_raw_files,
     resolve_raw_dir,
@@ -17,6 +16,7 @@ from generator.enrich.discovery import (
     sniff_encoding,
     sniff_file,
 )
+from generator.project.catalog import Catalog
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "tests" / "fixtures" / "raw"

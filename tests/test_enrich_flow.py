@@ -2,7 +2,7 @@
 
 Gates run against the sample project's real catalog and raw files; the compiled model runs
 in a child process. `apply_enrich` below is a local copy of the dispatch that
-`generator.pipeline.apply` gets for `kind: enrich` (the pipeline itself is edited
+`generator.run.pipeline.apply` gets for `kind: enrich` (the pipeline itself is edited
 elsewhere), so the end-to-end tests exercise exactly what `gen-model apply` will do.
 """
 
@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from generator import __version__
-from generator.catalog_builder import build_catalog
 from generator.enrich.flow import (
     AcceptedSpec,
     KeyIsGrain,
@@ -29,9 +28,10 @@ from generator.enrich.flow import (
 from generator.errors import BuildError, GateError, WriteError
 from generator.gates.base import ResultColumn
 from generator.project import load_project
+from generator.project.catalog_builder import build_catalog
 from generator.proposal import load_proposal, validate_proposal
-from generator.report import RunReport
-from generator.transaction import JOURNAL_NAME, ProjectLock
+from generator.run.report import RunReport
+from generator.write.transaction import JOURNAL_NAME, ProjectLock
 
 pytestmark = pytest.mark.dbt
 
@@ -51,7 +51,7 @@ def example() -> dict:
 
 def apply_enrich(project_dir: Path, proposal_file: Path, dry_run: bool = False) -> RunReport:
     """What `pipeline.apply` does for a kind: enrich proposal (the dispatch, copied)."""
-    from generator.pipeline import provenance_for
+    from generator.run.pipeline import provenance_for
 
     project = load_project(project_dir)
     options = Options()
@@ -296,10 +296,10 @@ def test_an_unversioned_enrichment_model_is_not_taken_over(sample_project, tmp_p
 def test_generate_loop_repairs_a_spec_with_the_gates_problems(sample_project):
     """The `generate` dispatch, copied: an LLM answer of kind enrich, rejected once by the
     spec gates, repaired from the problems, accepted and written."""
-    from generator.pipeline import Request, as_proposal, prepare_prompt, provenance_for
-    from generator.prompt import repair_prompt
-    from generator.providers.scripted import ScriptedProvider
-    from generator.settings import resolve_settings
+    from generator.llm.prompt import repair_prompt
+    from generator.llm.providers.scripted import ScriptedProvider
+    from generator.llm.settings import resolve_settings
+    from generator.run.pipeline import Request, as_proposal, prepare_prompt, provenance_for
 
     wrong = example()
     wrong["spec"]["input"]["path"] = "crm/contact.ndjson"
@@ -331,7 +331,7 @@ def test_generate_loop_repairs_a_spec_with_the_gates_problems(sample_project):
 
 def test_an_enrich_proposal_carrying_live_jinja_is_escaped_or_refused_never_written_live(sample_project, tmp_path):
     # Issue #12: the write-time Jinja check covers the enrichment path too.
-    from generator import inert
+    from generator.write import inert
 
     hostile = example()
     hostile["description"] = "Active contacts {{ env_var('HOME') }}"

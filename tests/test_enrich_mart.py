@@ -19,7 +19,7 @@ pytestmark = pytest.mark.dbt
 
 @pytest.fixture(scope="module")
 def warehouse(sample_project_built: Path):
-    from generator.dbt import release_duckdb
+    from generator.project.dbt import release_duckdb
 
     release_duckdb()
     with duckdb.connect(str(sample_project_built / "warehouse.duckdb"), read_only=True) as connection:

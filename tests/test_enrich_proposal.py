@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from generator.errors import ProposalError
-from generator.prompt import SYSTEM_PROMPT, TOOL_DESCRIPTION, tool_definition
+from generator.llm.prompt import SYSTEM_PROMPT, TOOL_DESCRIPTION, tool_definition
 from generator.proposal import PROPOSAL_SCHEMA, load_proposal, validate_proposal
 
 REPO = Path(__file__).resolve().parents[1]

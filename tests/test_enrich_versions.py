@@ -95,8 +95,8 @@ def test_the_file_name_and_the_version_must_agree(tmp_path):
 
 @pytest.mark.dbt
 def test_dbt_builds_every_version_and_refs_pin_one(tmp_path):
-    from generator.dbt import invoke
     from generator.project import load_project
+    from generator.project.dbt import invoke
 
     (tmp_path / "dbt_project.yml").write_text(
         "name: versions\nversion: '1.0.0'\nconfig-version: 2\nprofile: versions\nvars:\n  gen_model_raw_path: raw\n"

@@ -187,8 +187,8 @@ def test_a_dry_run_skips_the_unit_test_row_search_and_says_so(initialised_shop, 
 
 
 def test_an_unchanged_project_reads_the_catalog_from_cache_and_any_change_misses(initialised_shop):
-    from generator.catalog_builder import build_catalog
     from generator.project import load_project
+    from generator.project.catalog_builder import build_catalog
 
     def context():
         result = CliRunner().invoke(cli, ["context", "orders per customer", "--project-dir", str(initialised_shop)])
@@ -412,8 +412,8 @@ def test_retrieval_links_sources_to_staging_through_depends_on_and_splits_run_to
 
 
 def test_on_a_warehouse_of_unrelated_sources_the_best_matchs_source_comes_first():
-    from generator.catalog import Catalog
-    from generator.retrieve import retrieve
+    from generator.llm.retrieve import retrieve
+    from generator.project.catalog import Catalog
 
     def table(source: str, name: str, *columns: str) -> dict:
         return {"resource_type": "source", "source_name": source, "name": name, "columns": ["id", *columns]}
@@ -440,9 +440,8 @@ def test_on_a_warehouse_of_unrelated_sources_the_best_matchs_source_comes_first(
 
 
 def test_raw_files_are_sniffed_again_only_when_a_file_under_the_raw_dir_changed(unbuilt_shop):
-    from generator import catalog_cache
     from generator.enrich.discovery import discover_raw_files
-    from generator.project import load_project
+    from generator.project import catalog_cache, load_project
 
     raw = unbuilt_shop / "data" / "raw" / "crm"
     raw.mkdir(parents=True)
@@ -485,8 +484,8 @@ def test_a_warehouse_with_nothing_built_is_refused_before_the_first_call(initial
 def test_the_catalog_cache_key_follows_env_vars_dbt_reads_and_local_packages_outside(
     unbuilt_shop, tmp_path, monkeypatch
 ):
-    from generator.catalog_cache import cache_key
     from generator.project import load_project
+    from generator.project.catalog_cache import cache_key
 
     package = tmp_path / "shared_macros"
     (package / "macros").mkdir(parents=True)

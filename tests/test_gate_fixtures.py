@@ -30,13 +30,13 @@ import duckdb
 import pytest
 import yaml
 
-from generator.catalog import Catalog
 from generator.errors import Problem
 from generator.gates import GATES, nondeterminism_problems
 from generator.gates.base import GateContext, run_gates
 from generator.gates.references import resolve_call
-from generator.gates.scope import analyze
+from generator.project.catalog import Catalog
 from generator.proposal import ColumnSpec, Proposal
+from generator.sql.scope import analyze
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RULES = ("parse", "references", "binding", "safety", "determinism")

@@ -13,7 +13,7 @@ from generator.gates.base import DryRunResult, ResultColumn
 from generator.gates.contract import Contract, contract_columns
 from generator.gates.dry_run import DryRun
 from generator.gates.grain import Grain
-from generator.sandbox import Sandbox, SandboxQueryError, lowercase_type
+from generator.project.sandbox import Sandbox, SandboxQueryError, lowercase_type
 from tests.sandbox_support import DATABASE, build_warehouse, make_context
 
 INVOICES = "{{ ref('stg_billing__invoices') }}"
@@ -148,7 +148,7 @@ def test_dry_run_says_to_build_a_relation_the_warehouse_lacks(sandbox, catalog):
 
 
 def test_dry_run_reads_attached_databases(tmp_path, warehouse):
-    from generator.catalog import Catalog
+    from generator.project.catalog import Catalog
 
     crm = tmp_path / "crm.duckdb"
     connection = duckdb.connect(str(crm))
@@ -418,9 +418,9 @@ select
 
 @pytest.mark.dbt
 def test_contract_types_pass_dbt_duckdb_contract_enforcement(tmp_path):
-    from generator.catalog import Catalog
-    from generator.dbt import invoke, release_duckdb
     from generator.project import load_project
+    from generator.project.catalog import Catalog
+    from generator.project.dbt import invoke, release_duckdb
 
     project_dir = tmp_path / "typed"
     (project_dir / "models").mkdir(parents=True)
@@ -504,10 +504,10 @@ def test_end_to_end_on_a_project_we_did_not_write(tmp_path):
     """Gates, formatter and contract on the shop project, then a real dbt build of the result."""
     import shutil
 
-    from generator.catalog import Catalog
-    from generator.dbt import build, invoke
     from generator.project import load_project
-    from generator.sqlformat import format_sql
+    from generator.project.catalog import Catalog
+    from generator.project.dbt import build, invoke
+    from generator.sql.formatting import format_sql
 
     project_dir = tmp_path / "shop"
     shutil.copytree(SHOP, project_dir, ignore=shutil.ignore_patterns("*.duckdb", "target", "logs"))

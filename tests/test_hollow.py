@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.datatests import DataTest
-from generator.derive import derive_tests
-from generator.hollow import check_test, hollow_gate
-from generator.testsql import catalog_resolver
+from generator.testgen.datatests import DataTest
+from generator.testgen.derive import derive_tests
+from generator.testgen.hollow import check_test, hollow_gate
+from generator.testgen.testsql import catalog_resolver
 
 ROOT = Path(__file__).resolve().parents[1]
 # The SQL examples: an enrich proposal's tests come from its spec (tests/test_enrich_flow.py).
@@ -90,8 +90,8 @@ def test_a_derived_test_the_column_type_makes_hollow_is_dropped(gate_proposal, s
 
 @pytest.mark.dbt
 def test_apply_reports_the_dropped_test_and_does_not_write_it(sample_project):
-    from generator import pipeline
     from generator.project import load_project
+    from generator.run import pipeline
 
     report = pipeline.apply(load_project(sample_project), HOLLOW, pipeline.Options())
     assert report.status == "written"

@@ -1,4 +1,4 @@
-"""generator.inert and the formatter's escapes: what dbt would render is escaped or refused.
+"""generator.write.inert and the formatter's escapes: what dbt would render is escaped or refused.
 
 Escapes are checked against dbt's own renderer (dbt.clients.jinja.get_rendered, native and
 not), the checks against dbt's own lexer; the end-to-end payloads are in test_inert_e2e.py.
@@ -13,10 +13,10 @@ import sqlglot
 from dbt.clients.jinja import get_rendered
 
 from generator.errors import WriteError
-from generator.inert import check_files, jinja_string, make_inert, sql_problems, yaml_problems
-from generator.sqlformat import format_sql
-from generator.templating import untemplate
-from generator.writer import dump_yaml
+from generator.sql.formatting import format_sql
+from generator.sql.templating import untemplate
+from generator.write.inert import check_files, jinja_string, make_inert, sql_problems, yaml_problems
+from generator.write.writer import dump_yaml
 
 # dbt-core's add_rendered_test_kwargs: a test argument like this is rendered as `{{ value }}`.
 LOOKS_LIKE_FUNC = r"^\s*(env_var|ref|var|source|doc)\s*\(.+\)\s*$"
@@ -196,8 +196,8 @@ def test_an_identifier_that_opens_jinja_is_refused_where_it_is():
 
 
 def test_gen_model_tests_adds_inert_tests_to_any_model():
-    from generator.datatests import DataTest
-    from generator.modeltests import add_to_yaml
+    from generator.testgen.datatests import DataTest
+    from generator.testgen.modeltests import add_to_yaml
 
     test = DataTest("accepted_values", "a", {"values": ['env_var("X")', "{{ y }}", "ok"]}, "why", "accepted_values")
     versioned = "models:\n  - name: m\n    versions:\n      - v: 1\n        columns:\n          - name: a\n"
@@ -208,9 +208,14 @@ def test_gen_model_tests_adds_inert_tests_to_any_model():
 
 
 def test_every_version_the_writer_adds_is_inert_and_deterministic():
-    from generator.datatests import DataTest
     from generator.proposal import validate_proposal
-    from generator.writer import ContractColumn, add_version_to_yaml, new_model_yaml, version_entry
+    from generator.testgen.datatests import DataTest
+    from generator.write.writer import (
+        ContractColumn,
+        add_version_to_yaml,
+        new_model_yaml,
+        version_entry,
+    )
 
     payload = "{{ env_var('SECRET') }}"
     proposal = validate_proposal(

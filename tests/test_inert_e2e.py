@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from test_pipeline_e2e import write_proposal
 
 from generator.cli import cli
-from generator.dbt import in_directory, invoke, release_duckdb
-from generator.inert import jinja_string
 from generator.project import load_project
+from generator.project.dbt import in_directory, invoke, release_duckdb
+from generator.write.inert import jinja_string
 
 pytestmark = pytest.mark.dbt
 
@@ -76,7 +76,7 @@ def run_dbt_later(project: Path, model: str) -> None:
     for args in (["build", "--select", model], ["test", "--select", model]):
         outcome = invoke(loaded, args)
         assert outcome.success, (args, outcome.errors)
-    # `docs generate` is a subcommand: generator.dbt.invoke puts its flags after the group.
+    # `docs generate` is a subcommand: generator.project.dbt.invoke puts its flags after the group.
     # Run from the project, as invoke does: its DuckDB path is relative to the project, not
     # to the test runner's directory (where parallel workers would share one file).
     try:

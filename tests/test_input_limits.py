@@ -22,11 +22,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator import limits, lockfile
-from generator.catalog import Catalog
+from generator import limits
 from generator.cli import cli
 from generator.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, ProposalError
+from generator.project.catalog import Catalog
 from generator.proposal import load_proposal, validate_proposal
+from generator.write import lockfile
 from tests.conftest import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -655,7 +656,7 @@ def test_enrich_compile_of_a_deep_spec_prints_no_traceback(tmp_path):
 )
 def test_an_unreadable_journal_is_kept_for_a_person_not_deleted(tmp_path, journal):
     from generator.errors import LockError
-    from generator.transaction import JOURNAL_NAME, FileTransaction
+    from generator.write.transaction import JOURNAL_NAME, FileTransaction
 
     directory = tmp_path / JOURNAL_NAME
     directory.mkdir()
@@ -669,7 +670,7 @@ def test_an_unreadable_journal_is_kept_for_a_person_not_deleted(tmp_path, journa
 @pytest.mark.parametrize("holder", [b"\xff", b'{"pid": "x", "host": "h"}', b'{"pid": -1}', b"[1]", b"[" * 100_000])
 def test_a_garbled_run_lock_is_reported_not_a_crash(tmp_path, holder):
     from generator.errors import LockError
-    from generator.transaction import LOCK_NAME, ProjectLock
+    from generator.write.transaction import LOCK_NAME, ProjectLock
 
     (tmp_path / LOCK_NAME).write_bytes(holder)
     with pytest.raises(LockError, match="another gen-model run \\(another process\\)"):

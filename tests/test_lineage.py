@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.catalog import Catalog
 from generator.gates import GATES, GateContext, run_gates
-from generator.lineage import column_lineage, lineage_meta
+from generator.project.catalog import Catalog
 from generator.proposal import validate_proposal
+from generator.sql.lineage import column_lineage, lineage_meta
 
 CATALOG = Catalog.from_dict(yaml.safe_load((Path(__file__).parent / "fixtures" / "catalog.yml").read_text()))
 STATIC_GATES = GATES[:5]

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import lockfile
-from generator.catalog import Catalog
 from generator.errors import ConfigError
 from generator.gates import GATES
 from generator.gates.base import GateContext, run_gates
+from generator.project.catalog import Catalog
 from generator.proposal import ColumnSpec, Proposal
+from generator.write import lockfile
 
 CATALOG = Catalog.from_dict(yaml.safe_load((Path(__file__).parent / "fixtures" / "catalog.yml").read_text()))
 
@@ -117,7 +117,7 @@ def test_slice_fingerprint_ignores_the_model_itself_and_row_counts():
 def test_slice_changes_name_the_columns_of_inputs():
     from dataclasses import replace
 
-    from generator.catalog import Column
+    from generator.project.catalog import Column
 
     orders = CATALOG.ref("stg_shop__orders")
     customers = CATALOG.ref("stg_shop__customers")

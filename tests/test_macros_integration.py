@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.dbt import invoke
 from generator.project import Project, load_project
+from generator.project.dbt import invoke
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INTEGRATION_PROJECT = REPO_ROOT / "tests" / "integration_project"

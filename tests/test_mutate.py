@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from generator.datatests import DataTest
-from generator.mutate import HELD_OUT, OPERATORS, MutationReport, enumerate_mutants, run_mutants
-from generator.testsql import catalog_resolver
+from generator.testgen.datatests import DataTest
+from generator.testgen.mutate import (
+    HELD_OUT,
+    OPERATORS,
+    MutationReport,
+    enumerate_mutants,
+    run_mutants,
+)
+from generator.testgen.testsql import catalog_resolver
 
 ROOT = Path(__file__).resolve().parents[1]
 HEALTH = ROOT / "examples" / "proposals" / "account_payment_health.yml"
@@ -148,7 +154,7 @@ def test_equivalent_and_invalid_mutants_are_not_counted(gate_proposal, sample_ca
 
 
 def test_derived_tests_kill_what_the_baseline_misses(gate_proposal, sample_catalog):
-    from generator.modeltests import checked_tests
+    from generator.testgen.modeltests import checked_tests
 
     ctx = gate_proposal(HEALTH)
     checked = checked_tests(ctx, model="account_payment_health", version=1)
@@ -162,10 +168,9 @@ def test_derived_tests_kill_what_the_baseline_misses(gate_proposal, sample_catal
 
 @pytest.mark.dbt
 def test_mutation_score_of_the_generated_sample_models(sample_project):
-    from generator import dbt
-    from generator.catalog_builder import build_catalog
-    from generator.modeltests import mutate_model
-    from generator.project import load_project
+    from generator.project import dbt, load_project
+    from generator.project.catalog_builder import build_catalog
+    from generator.testgen.modeltests import mutate_model
 
     project = load_project(sample_project)
     manifest = dbt.parse(project)

@@ -32,8 +32,8 @@ from benchmarks.nsql_gates import (
 )
 from generator.gates.base import GateContext
 from generator.gates.parse import ParseRule
-from generator.gates.scope import analyze
 from generator.proposal import ColumnSpec, Proposal
+from generator.sql.scope import analyze
 
 CORPUS = find_corpus()
 # Skipped only off CI: CI always has ../shared, where a missing corpus must fail loudly.

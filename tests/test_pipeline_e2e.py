@@ -15,13 +15,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator import pipeline
 from generator.cli import cli
 from generator.errors import GateError, LockError
+from generator.llm.providers.anthropic import AnthropicProvider
+from generator.llm.providers.scripted import ScriptedProvider
 from generator.project import load_project
-from generator.providers.anthropic import AnthropicProvider
-from generator.providers.scripted import ScriptedProvider
-from generator.transaction import LOCK_NAME
+from generator.run import pipeline
+from generator.write.transaction import LOCK_NAME
 
 pytestmark = pytest.mark.dbt
 
@@ -321,7 +321,7 @@ def test_an_overloaded_provider_exits_3_and_writes_nothing(sample_project, monke
         error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
         return httpx2.Response(529, json=error, headers={"retry-after-ms": "1"})
 
-    import generator.providers as providers
+    import generator.llm.providers as providers
 
     real_factory = providers.make_provider
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.pricing import (
+from generator.llm.pricing import (
     DEFAULT_LADDER,
     PRICES,
     ModelPrice,

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.catalog import Catalog
 from generator.errors import Problem
-from generator.prompt import (
+from generator.llm.prompt import (
     BLOCK_TAGS,
     PROPOSAL_SCHEMA,
     STYLE_EXAMPLE_MAX_TOKENS,
@@ -23,8 +22,9 @@ from generator.prompt import (
     repair_messages,
     repair_prompt,
 )
-from generator.retrieve import retrieve
-from generator.tokens import estimate_tokens
+from generator.llm.retrieve import retrieve
+from generator.llm.tokens import estimate_tokens
+from generator.project.catalog import Catalog
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_catalog.json"
 REQUEST = "monthly revenue per customer"

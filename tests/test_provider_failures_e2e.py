@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.transaction import LOCK_NAME
+from generator.write.transaction import LOCK_NAME
 from tests.provider_server_support import LoopbackProvider
 
 pytestmark = pytest.mark.dbt

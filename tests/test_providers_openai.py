@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from generator.catalog import Catalog
 from generator.errors import ConfigError, ProviderError
-from generator.prompt import PROPOSAL_SCHEMA, build_prompt
-from generator.providers import TimeBudget, make_provider
-from generator.providers.openai import NO_KEY_PLACEHOLDER, OpenAIProvider
-from generator.retrieve import retrieve
-from generator.settings import Settings
+from generator.llm.prompt import PROPOSAL_SCHEMA, build_prompt
+from generator.llm.providers import TimeBudget, make_provider
+from generator.llm.providers.openai import NO_KEY_PLACEHOLDER, OpenAIProvider
+from generator.llm.retrieve import retrieve
+from generator.llm.settings import Settings
+from generator.project.catalog import Catalog
 from tests.provider_server_support import LoopbackProvider
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_catalog.json"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from generator.catalog import Catalog
 from generator.errors import ConfigError, Problem, ProviderError
-from generator.prompt import build_prompt, repair_prompt
-from generator.providers.base import Completion
-from generator.providers.scripted import ScriptedProvider, load_script
-from generator.retrieve import retrieve
+from generator.llm.prompt import build_prompt, repair_prompt
+from generator.llm.providers.base import Completion
+from generator.llm.providers.scripted import ScriptedProvider, load_script
+from generator.llm.retrieve import retrieve
+from generator.project.catalog import Catalog
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_catalog.json"
 PROPOSAL = {

@@ -14,10 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator import dbt
 from generator.cli import cli
 from generator.errors import ProviderError
-from generator.project import load_project
+from generator.project import dbt, load_project
 from tests.reproducibility_support import (
     BILLING_SUMMARY,
     LOCK,

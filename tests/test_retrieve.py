@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.catalog import Catalog, Column, ForeignKey, Relation
-from generator.retrieve import render_relation, retrieve, stem, terms
-from generator.tokens import estimate_tokens
+from generator.llm.retrieve import render_relation, retrieve, stem, terms
+from generator.llm.tokens import estimate_tokens
+from generator.project.catalog import Catalog, Column, ForeignKey, Relation
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_catalog.json"
 

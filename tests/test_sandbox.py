@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from generator.errors import ConfigError
-from generator.sandbox import (
+from generator.project.sandbox import (
     RESULT_TABLE,
     Sandbox,
     SandboxQueryError,
@@ -219,7 +219,7 @@ def test_warehouse_locked_by_another_process_is_a_config_error(tmp_path):
 
 
 def test_executable_sql_swaps_placeholders_for_relation_names(catalog):
-    from generator.templating import untemplate
+    from generator.sql.templating import untemplate
 
     ref = "{{ ref('stg_billing__invoices') }}"
     placeholder = untemplate(ref)[0].calls[0].placeholder

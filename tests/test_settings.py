@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from generator.errors import ConfigError
-from generator.pricing import DEFAULT_LADDER, ModelPrice
-from generator.providers import make_provider
-from generator.providers.scripted import ScriptedProvider
-from generator.settings import CONFIG_FILE, Settings, resolve_settings
+from generator.llm.pricing import DEFAULT_LADDER, ModelPrice
+from generator.llm.providers import make_provider
+from generator.llm.providers.scripted import ScriptedProvider
+from generator.llm.settings import CONFIG_FILE, Settings, resolve_settings
 
 
 def write_config(directory, text: str):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from generator.sandbox import RESULT_TABLE, Sandbox, executable_sql
-from generator.sqlformat import entity_name, format_sql
-from generator.templating import untemplate
+from generator.project.sandbox import RESULT_TABLE, Sandbox, executable_sql
+from generator.sql.formatting import entity_name, format_sql
+from generator.sql.templating import untemplate
 from tests.sandbox_support import DATABASE, build_warehouse, catalog_for, make_context
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sqlformat.sql"

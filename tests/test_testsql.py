@@ -1,4 +1,4 @@
-"""generator.testsql renders each test exactly as its macro does: proven against dbt itself.
+"""generator.testgen.testsql renders each test exactly as its macro does: proven against dbt itself.
 
 A probe model in a copy of the sample project carries every test gen-model can run in its
 sandbox (dbt's four and the package's seven, with `where:`, strict, exclusive and column
@@ -13,9 +13,15 @@ import duckdb
 import pytest
 import yaml
 
-from generator.datatests import DataTest
-from generator.hollow import CORRUPTED_TABLE, Copy, corruptions
-from generator.testsql import MIRRORED, NotMirrored, canonical_name, failing_rows_sql, failures_sql
+from generator.testgen.datatests import DataTest
+from generator.testgen.hollow import CORRUPTED_TABLE, Copy, corruptions
+from generator.testgen.testsql import (
+    MIRRORED,
+    NotMirrored,
+    canonical_name,
+    failing_rows_sql,
+    failures_sql,
+)
 
 PROBE_SQL = """
 select health.*, accounts.industry
@@ -127,11 +133,11 @@ def _data_test(node) -> DataTest:
 
 @pytest.mark.dbt
 def test_mirror_reports_what_dbt_reports_on_good_and_corrupted_data(sample_project):
-    from generator.catalog_builder import build_catalog
-    from generator.dbt import invoke, release_duckdb
-    from generator.hollow import SandboxQueryError
     from generator.project import load_project
-    from generator.testsql import catalog_resolver
+    from generator.project.catalog_builder import build_catalog
+    from generator.project.dbt import invoke, release_duckdb
+    from generator.testgen.hollow import SandboxQueryError
+    from generator.testgen.testsql import catalog_resolver
 
     (sample_project / "models" / "mirror_probe.sql").write_text(PROBE_SQL, encoding="utf-8")
     (sample_project / "models" / "mirror_probe.yml").write_text(yaml.safe_dump(PROBE_TESTS), encoding="utf-8")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.catalog import Catalog
-from generator.prompt import SYSTEM_PROMPT, canonical_json, tool_definition
-from generator.retrieve import retrieve
-from generator.tokens import SAFETY_FACTOR, estimate_tokens, raw_token_count
+from generator.llm.prompt import SYSTEM_PROMPT, canonical_json, tool_definition
+from generator.llm.retrieve import retrieve
+from generator.llm.tokens import SAFETY_FACTOR, estimate_tokens, raw_token_count
+from generator.project.catalog import Catalog
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_catalog.json"
 SQL = (Path(__file__).parent.parent / "benchmarks" / "context_tokens.py").read_text()

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator.catalog import Column, ForeignKey, Relation
 from generator.cli import cli
-from generator.unit_fixtures import GivenInput, constraint_violations, relation_of_input
+from generator.project.catalog import Column, ForeignKey, Relation
+from generator.testgen.unit_fixtures import GivenInput, constraint_violations, relation_of_input
 from tests.conftest import REPO_ROOT, copy_dbt_project, dbt_build
 
 pytestmark = pytest.mark.dbt
@@ -120,8 +120,8 @@ SHOP_NEW_ROWS = {
 
 
 def test_shop_tests_and_fixtures_hold_on_new_legitimate_data(shop_project_with_package):
-    from generator.catalog_builder import build_catalog
     from generator.project import load_project
+    from generator.project.catalog_builder import build_catalog
 
     project = shop_project_with_package
     for model in ("customers", "orders"):

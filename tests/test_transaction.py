@@ -8,7 +8,13 @@ import textwrap
 import pytest
 
 from generator.errors import LockError
-from generator.transaction import JOURNAL_NAME, LOCK_NAME, FileTransaction, ProjectLock, atomic_write
+from generator.write.transaction import (
+    JOURNAL_NAME,
+    LOCK_NAME,
+    FileTransaction,
+    ProjectLock,
+    atomic_write,
+)
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
@@ -49,7 +55,7 @@ def test_a_killed_run_is_undone_by_the_next_one(tmp_path):
         f"""
         import os, signal
         from pathlib import Path
-        from generator.transaction import FileTransaction
+        from generator.write.transaction import FileTransaction
         t = FileTransaction(Path({str(tmp_path)!r}))
         t.write(Path({str(existing)!r}), "half-done: true\\n")
         t.write(Path({str(tmp_path / "models" / "x_v1.sql")!r}), "select 1\\n")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.mutate import enumerate_mutants
-from generator.unit_fixtures import (
+from generator.testgen.mutate import enumerate_mutants
+from generator.testgen.unit_fixtures import (
     MAX_ROWS_PER_INPUT,
     FixtureRunner,
     GivenInput,
@@ -20,7 +20,7 @@ from generator.unit_fixtures import (
     build_unit_test,
     ddmin,
 )
-from generator.writer import dump_yaml
+from generator.write.writer import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PROPOSALS = ROOT / "examples" / "proposals"
@@ -139,8 +139,8 @@ def test_unit_tests_pass_in_dbt_build(sample_project_built):
     ],
 )
 def test_unit_tests_fail_in_dbt_build_when_the_logic_changes(model, original, changed, sample_project):
-    from generator.dbt import build
     from generator.project import load_project
+    from generator.project.dbt import build
 
     sql_file = sample_project / "models" / "marts" / f"{model}_v1.sql"
     sql = sql_file.read_text(encoding="utf-8")
@@ -155,8 +155,8 @@ def test_unit_tests_fail_in_dbt_build_when_the_logic_changes(model, original, ch
 
 @pytest.mark.dbt
 def test_a_new_version_gets_its_own_unit_test_and_keeps_the_old_ones(sample_project, tmp_path):
-    from generator import pipeline
     from generator.project import load_project
+    from generator.run import pipeline
 
     proposal = yaml.safe_load((PROPOSALS / "monthly_revenue_by_tier.yml").read_text(encoding="utf-8"))
     proposal["sql"] = proposal["sql"].replace("'paid', 'open', 'uncollectible'", "'paid', 'uncollectible'")

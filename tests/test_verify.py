@@ -13,9 +13,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from generator.ci.verify import verify
 from generator.cli import cli
 from generator.project import load_project
-from generator.verify import verify
 
 pytestmark = pytest.mark.dbt
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 import yaml
 
-from generator.versions import (
+from generator.write.versions import (
     BREAKING,
     NON_BREAKING,
     Contract,
@@ -141,8 +141,8 @@ def test_non_breaking_is_what_the_pipeline_records_for_additions():
 
 def test_deprecation_days_come_from_the_flag_then_the_environment_then_the_config(monkeypatch, tmp_path):
     from generator.errors import ConfigError
-    from generator.pipeline import Options, deprecation_days
     from generator.project import Project
+    from generator.run.pipeline import Options, deprecation_days
 
     project = Project(project_dir=tmp_path, profiles_dir=tmp_path, name="p", profile_name="p")
     monkeypatch.delenv("GEN_MODEL_DEPRECATION_DAYS", raising=False)

@@ -2,12 +2,18 @@ from pathlib import Path
 
 import pytest
 
-from generator.catalog import Catalog
-from generator.datatests import grain_tests
 from generator.errors import WriteError
 from generator.project import Project
+from generator.project.catalog import Catalog
 from generator.proposal import validate_proposal
-from generator.writer import ContractColumn, add_version_to_yaml, new_model_yaml, plan_model_write, version_entry
+from generator.testgen.datatests import grain_tests
+from generator.write.writer import (
+    ContractColumn,
+    add_version_to_yaml,
+    new_model_yaml,
+    plan_model_write,
+    version_entry,
+)
 
 PROPOSAL = {
     "name": "account_mrr",
@@ -211,7 +217,7 @@ def test_a_new_description_leaves_the_old_one_on_the_versions_that_had_it():
 
 
 def test_a_pinned_description_is_escaped_once_more_where_dbt_renders_it_twice():
-    from generator.inert import check_files
+    from generator.write.inert import check_files
 
     jinja = {**PROPOSAL, "description": "Revenue {{ env_var('SECRET') }} per account."}
     first = new_model_yaml(validate_proposal(jinja), entry(1))
@@ -226,7 +232,7 @@ def test_a_pinned_description_is_escaped_once_more_where_dbt_renders_it_twice():
 
 
 def test_tests_and_lineage_take_one_line_each_with_flow_style_arguments():
-    from generator.datatests import DataTest
+    from generator.testgen.datatests import DataTest
 
     tests = [
         DataTest("not_null", "mrr", reason="never null: a count is never null"),

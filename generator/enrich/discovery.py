@@ -3,7 +3,7 @@
 Walks the raw dir (the dbt var `gen_model_raw_path`, default `data/raw`), sniffs each file's
 format and options (NDJSON vs JSON and the JSON record path, CSV delimiter, header and
 encoding), reads its schema with Polars (nested structs flattened to dotted paths, lists
-kept whole), counts rows cheaply, and returns `generator.catalog.RawFile`s with DuckDB type
+kept whole), counts rows cheaply, and returns `generator.project.catalog.RawFile`s with DuckDB type
 names, so requests and enrichment specs can use them. Monthly drops that share a schema
 (`events-2024-01.parquet`, `events-2024-02.parquet`) are listed once, as a glob.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from generator.catalog import Column, RawFile
 from generator.enrich.types import flatten_polars_schema, from_polars
+from generator.project.catalog import Column, RawFile
 
 SAMPLE_BYTES = 256 * 1024  # what format sniffing and NDJSON schema inference look at
 SAMPLE_RECORDS = 2000
@@ -91,7 +91,7 @@ def save_raw_path_var(project_dir: str | Path, value: str) -> Path:
     """Set `vars: {gen_model_raw_path: value}` in dbt_project.yml, keeping its comments."""
     from ruamel.yaml import YAML
 
-    from generator.transaction import atomic_write
+    from generator.write.transaction import atomic_write
 
     path = Path(project_dir) / "dbt_project.yml"
     yaml = YAML(typ="rt")

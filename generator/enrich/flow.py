@@ -1,6 +1,6 @@
 """The spec flow: a `kind: enrich` proposal through gates, the writer and dbt.
 
-It mirrors the SQL flow in `generator.pipeline` step for step, with gates that fit a spec:
+It mirrors the SQL flow in `generator.run.pipeline` step for step, with gates that fit a spec:
 
   spec      the spec validates (schema and semantics, every problem located)
   input     its input file exists under the raw dir, in the format the spec says
@@ -14,7 +14,7 @@ It mirrors the SQL flow in `generator.pipeline` step for step, with gates that f
 
 `check_spec_proposal` runs them; `finish_spec_proposal` (or `write_spec_proposal` for the
 files alone) writes `<name>_v<N>.enrich.yml`, the compiled `<name>_v<N>.py`, the versioned
-`<name>.yml` (and the quarantine model) atomically through `generator.transaction`, builds
+`<name>.yml` (and the quarantine model) atomically through `generator.write.transaction`, builds
 the new version with dbt, and rolls everything back if the build fails.
 
 Versions: dbt versions Python models like SQL ones, so a generated enrichment model is
@@ -36,17 +36,17 @@ from typing import Any
 
 import yaml
 
-from generator import inert
-from generator.catalog import Catalog, Relation
-from generator.datatests import DataTest
 from generator.enrich.compiler import CompiledModel, render_spec, versioned_specs
 from generator.enrich.discovery import EXTENSIONS, resolve_raw_dir
 from generator.enrich.spec import SPEC_SUFFIX, EnrichSpec, load_spec, validate_spec
 from generator.enrich.yaml_positions import load_with_positions
 from generator.errors import BuildError, GenModelError, Problem, ProposalError, WriteError
 from generator.gates.base import GateReport, ResultColumn, Rule, run_gates
+from generator.project.catalog import Catalog, Relation
 from generator.proposal import Proposal
-from generator.writer import ContractColumn, PlannedFile, WritePlan
+from generator.testgen.datatests import DataTest
+from generator.write import inert
+from generator.write.writer import ContractColumn, PlannedFile, WritePlan
 
 # -- context and result ------------------------------------------------------------------------
 
@@ -355,7 +355,7 @@ def execute_compiled(ctx: SpecContext) -> SpecRun | Problem:
         request_file = Path(directory) / "request.json"
         request_file.write_text(json.dumps(request), encoding="utf-8")
         if relations:
-            from generator import dbt
+            from generator.project import dbt
 
             dbt.release_duckdb()  # the child attaches the warehouse read-only
         try:
@@ -583,7 +583,7 @@ def _drop_relations(catalog: Catalog, relations: tuple[str, ...]) -> None:
     """Remove what a failed build left in the warehouse for the new version."""
     import duckdb
 
-    from generator import dbt
+    from generator.project import dbt
 
     if catalog.database_path is None or not catalog.database_path.exists():
         return
@@ -618,8 +618,12 @@ def write_spec_proposal(
     `extra_files(plan) -> [PlannedFile]` adds files written in the same transaction (the
     pipeline's lockfile entry). The caller holds the project lock.
     """
-    from generator import dbt
-    from generator.transaction import FileTransaction, interrupts_as_exceptions, raise_if_interrupted
+    from generator.project import dbt
+    from generator.write.transaction import (
+        FileTransaction,
+        interrupts_as_exceptions,
+        raise_if_interrupted,
+    )
 
     plan = plan_spec_write(project, catalog, accepted, provenance)
     if extra_files is not None:

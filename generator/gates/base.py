@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 
 from sqlglot import exp
 
-from generator.catalog import Catalog, Relation
 from generator.errors import Problem
+from generator.project.catalog import Catalog, Relation
 from generator.proposal import Proposal
-from generator.templating import TemplatedSQL, problem_at
+from generator.sql.templating import TemplatedSQL, problem_at
 
 # A `Problem.details` key: the cause lies outside the proposal (a relation the warehouse
 # lacks), so no repair of the proposal can fix it and the run stops instead of asking again.
@@ -47,14 +47,14 @@ class GateContext:
     catalog: Catalog
     allow_nondeterministic: bool = False
     timeout_s: float = 60.0
-    sandbox: Any = None  # generator.sandbox.Sandbox, opened by the caller for the dry run
+    sandbox: Any = None  # generator.project.sandbox.Sandbox, opened by the caller for the dry run
     # Set by `parse`: the SQL with ref()/source() swapped for same-length placeholders.
     templated: TemplatedSQL | None = None
     tree: exp.Expression | None = None
     # Set by `parse`: every statement (generator.gates.parse.Statement), so `safety` judges
     # them all without parsing the SQL a second time.
     statements: list[Any] | None = None
-    # Set by the first gate that needs name resolution (generator.gates.scope.analyze), with
+    # Set by the first gate that needs name resolution (generator.sql.scope.analyze), with
     # what it was computed from: binding and determinism share one analysis per proposal.
     analysis: Any = None
     analysis_of: tuple[Any, ...] = ()

@@ -12,8 +12,8 @@ from sqlglot.schema import MappingSchema
 
 from generator.errors import Problem
 from generator.gates.base import GateContext, Rule
-from generator.gates.locate import DIALECT, is_placeholder
-from generator.gates.scope import RULE, analyze
+from generator.sql.locate import DIALECT, is_placeholder
+from generator.sql.scope import RULE, analyze
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from sqlglot import exp
 
 from generator.errors import Problem
 from generator.gates.base import GateContext, Rule
-from generator.gates.locate import display_sql, function_name, span
-from generator.gates.scope import Analysis, SelectInfo, analyze
+from generator.sql.locate import display_sql, function_name, span
+from generator.sql.scope import Analysis, SelectInfo, analyze
 
 RULE = "determinism"
 

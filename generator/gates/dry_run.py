@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from generator.errors import Problem
 from generator.gates.base import DryRunResult, GateContext, ResultColumn, Rule
-from generator.sandbox import (
+from generator.project.sandbox import (
     ExecutableSQL,
     SandboxQueryError,
     SandboxTimeout,
@@ -37,7 +37,7 @@ class DryRun(Rule):
                 ctx.problem(
                     self.name,
                     "no sandbox is open, so the proposal cannot be dry-run",
-                    suggestion="Open generator.sandbox.Sandbox on the warehouse and pass it "
+                    suggestion="Open generator.project.sandbox.Sandbox on the warehouse and pass it "
                     "as GateContext(sandbox=...).",
                 )
             ]

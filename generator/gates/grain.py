@@ -8,7 +8,7 @@ import decimal
 from generator.errors import Problem
 from generator.gates.base import GateContext, Rule
 from generator.gates.contract import output_expression
-from generator.sandbox import RESULT_TABLE, SandboxQueryError
+from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.suggest import did_you_mean
 
 EXAMPLES = 5

@@ -16,8 +16,8 @@ from sqlglot.tokens import Token, TokenType
 from generator import limits
 from generator.errors import Problem
 from generator.gates.base import GateContext, Rule
-from generator.gates.locate import DIALECT, span
-from generator.templating import problem_at, untemplate
+from generator.sql.locate import DIALECT, span
+from generator.sql.templating import problem_at, untemplate
 
 RULE = "parse"
 

@@ -7,12 +7,12 @@ from dataclasses import replace
 
 from sqlglot import exp
 
-from generator.catalog import Catalog, Relation
 from generator.errors import Problem
 from generator.gates.base import UNREPAIRABLE, GateContext, Rule
-from generator.gates.locate import display_name, is_placeholder, span
+from generator.project.catalog import Catalog, Relation
+from generator.sql.locate import display_name, is_placeholder, span
+from generator.sql.templating import RefCall
 from generator.suggest import closest
-from generator.templating import RefCall
 
 RULE = "references"
 

@@ -8,8 +8,8 @@ from sqlglot import exp
 
 from generator.errors import Problem
 from generator.gates.base import GateContext, Rule
-from generator.gates.locate import function_name, span
 from generator.gates.parse import Statement, is_query, parse_statements, statement_kind
+from generator.sql.locate import function_name, span
 
 RULE = "safety"
 

@@ -18,9 +18,9 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from generator.errors import GenModelError, Problem
-from generator.gates.locate import span
 from generator.port.rules import BY_NODE
-from generator.templating import TemplatedSQL, problem_at, untemplate
+from generator.sql.locate import span
+from generator.sql.templating import TemplatedSQL, problem_at, untemplate
 
 SOURCE_DIALECT = "duckdb"
 TARGETS = {"spark": "spark", "databricks": "databricks"}

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 import duckdb
 
-from generator import dbt
-from generator.catalog import Catalog, Relation
-from generator.catalog_builder import build_catalog
-from generator.modeltests import find_model, manifest_unit_tests
 from generator.port.check import ported
 from generator.port.prove import SAMPLE_ROWS, InputRows, Proof, compare, local_spark
-from generator.project import Project
-from generator.templating import RefCall, untemplate
+from generator.project import Project, dbt
+from generator.project.catalog import Catalog, Relation
+from generator.project.catalog_builder import build_catalog
+from generator.sql.templating import RefCall, untemplate
+from generator.testgen.modeltests import find_model, manifest_unit_tests
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""What CI and reviewers run: `gen-model verify`/`adopt`, `review` and `diff`."""

@@ -1,0 +1,1 @@
+"""The one LLM call: retrieval, the prompt, token estimates, prices, settings and providers."""

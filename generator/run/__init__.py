@@ -1,0 +1,1 @@
+"""A run: catalog -> proposal -> gates -> write -> dbt build -> report."""

@@ -1,0 +1,1 @@
+"""Tests for generated models: derived data tests, unit-test fixtures, the hollow-test check, mutation."""

@@ -1,0 +1,797 @@
+"""Mutation testing of a model's tests: plausible mistakes in its SQL, and which tests see them.
+
+A mutant is the model's SQL with one deliberate change, the kind a person (or an LLM)
+makes by accident. Operators, applied at every place they fit, in the order of a
+depth-first walk of the parsed SQL (so enumeration is deterministic):
+
+  join-type        inner join <-> left join
+  drop-predicate   drop one conjunct of a where/having (the whole clause if it has one)
+  drop-filter      drop the filter (where ...) of an aggregate
+  aggregate        sum -> count, sum -> avg, avg -> sum, count(x) -> sum(x), min <-> max
+  boundary         < <-> <=, > <-> >=, = <-> <>
+  arithmetic       + <-> -, * <-> /
+  coalesce         coalesce(x, fallback) -> x
+  window-order     asc <-> desc in a window's order by (which copy row_number() keeps)
+  negation         not p -> p
+  group-by         drop one grouping key (its uses outside aggregates become min(key))
+  distinct         remove select distinct / count(distinct x)
+  case-branches    swap the first two branches of a case (then <-> else with one branch)
+  join-key         compare a join key with another column of the joined relation, of the
+                   same type
+
+Each mutant runs in the sandbox (a scratch copy: the warehouse is attached read-only, and
+results live in temp tables): on the real data, where the model's data tests run against
+its result exactly as dbt would run them (generator.testgen.testsql), and on each unit test's
+fixtures, compared with the expected rows as dbt compares them. A mutant is
+
+  invalid     it does not run in DuckDB (not counted);
+  equivalent  same columns, types and rows as the original on the real data and on every
+              unit test's fixtures (not counted: no test could tell it apart);
+  killed      a data test fails, a unit test's expected rows differ, or (with an enforced
+              contract) its columns or types differ from the contract;
+  survived    none of the above (reported with its diff).
+
+score = killed / (killed + survived); with nothing killed or survived there is nothing to
+score (None, printed as such), never a perfect 1.00. Kills are also counted per kind of
+test: unit test, data tests, contract.
+
+Held-out operators are applied too but never shown to the unit-test row search
+(generator.testgen.unit_fixtures skips them), so their score is not circular:
+
+  value-set        drop one value of an `in (...)` list; compare with a sibling value of
+                   the column's accepted_values instead of the one the SQL names
+  date-unit        date_trunc('month', x) -> 'week' (week -> day, day -> month, ...)
+  distinct-add     count(x) -> count(distinct x), sum(x) -> sum(distinct x)
+  nullif           nullif(x, y) -> x
+  partition        drop one key of a window's partition by
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from generator.gates.base import GateContext, node_span
+from generator.project.sandbox import RESULT_TABLE, SandboxQueryError, runnable_sql
+from generator.sql.formatting import generate_sql
+from generator.sql.templating import line_col
+from generator.testgen.datatests import DataTest
+from generator.testgen.testsql import NotMirrored, Resolver, count_failures
+
+MUTANT_TABLE = "gen_model_mutant"
+OPERATORS = (
+    "join-type",
+    "drop-predicate",
+    "drop-filter",
+    "aggregate",
+    "boundary",
+    "arithmetic",
+    "coalesce",
+    "window-order",
+    "negation",
+    "group-by",
+    "distinct",
+    "case-branches",
+    "join-key",
+)
+HELD_OUT = ("value-set", "date-unit", "distinct-add", "nullif", "partition")
+DATE_UNITS = {"MONTH": "WEEK", "WEEK": "DAY", "DAY": "MONTH", "YEAR": "QUARTER", "QUARTER": "MONTH", "HOUR": "DAY"}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One deliberate change to the model's SQL."""
+
+    index: int
+    operator: str
+    description: str
+    line: int | None
+    tree: exp.Expression = field(compare=False, repr=False)
+
+    def label(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"#{self.index} {self.operator}: {self.description}{where}"
+
+    @property
+    def held_out(self) -> bool:
+        """An operator the unit-test row search never sees (its score is not circular)."""
+        return self.operator in HELD_OUT
+
+
+# -- enumeration ------------------------------------------------------------------------------
+
+
+def _sql(node: exp.Expression) -> str:
+    return node.sql(dialect="duckdb")
+
+
+def _short(node: exp.Expression, width: int = 60) -> str:
+    node = node.copy()
+    for child in node.walk():
+        child.comments = None  # a comment in a description is noise
+    try:
+        text = generate_sql(node)
+    except Exception:  # the formatter's internals are a convenience here, not a need
+        text = _sql(node)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _conjuncts(condition: exp.Expression) -> list[exp.Expression]:
+    if isinstance(condition, exp.And):
+        return _conjuncts(condition.this) + _conjuncts(condition.expression)
+    return [condition]
+
+
+def _and(parts: list[exp.Expression]) -> exp.Expression:
+    result = parts[0].copy()
+    for part in parts[1:]:
+        result = exp.and_(result, part.copy())
+    return result
+
+
+Edit = Callable[[exp.Expression], None]  # mutates the node (in a copy of the tree) in place
+
+
+def _replace(node: exp.Expression, new: exp.Expression) -> None:
+    node.replace(new)
+
+
+def _join_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    side = (node.side or "").upper()
+    kind = (node.kind or "").upper()
+    name = _short(node.this, 40)
+    if side == "LEFT":
+
+        def to_inner(join: exp.Expression) -> None:
+            join.set("side", None)
+
+        yield "join-type", f"left join {name} -> inner join", to_inner
+    elif not side and kind in ("", "INNER") and node.args.get("on") is not None:
+
+        def to_left(join: exp.Expression) -> None:
+            join.set("kind", None)
+            join.set("side", "LEFT")
+
+        yield "join-type", f"inner join {name} -> left join", to_left
+    yield from _join_key_edits(node, source_columns)
+
+
+def _predicate_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if isinstance(node.parent, exp.Filter):
+        return
+    parts = _conjuncts(node.this)
+    keyword = "where" if isinstance(node, exp.Where) else "having"
+    if len(parts) == 1:
+
+        def drop_clause(clause: exp.Expression) -> None:
+            clause.pop()
+
+        yield "drop-predicate", f"drop `{keyword} {_short(parts[0])}`", drop_clause
+        return
+    for index, part in enumerate(parts):
+
+        def drop_part(clause: exp.Expression, index=index) -> None:
+            remaining = [p for i, p in enumerate(_conjuncts(clause.this)) if i != index]
+            clause.set("this", _and(remaining))
+
+        yield "drop-predicate", f"drop `{_short(part)}` from the {keyword}", drop_part
+
+
+def _filter_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    def drop_filter(filtered: exp.Expression) -> None:
+        filtered.replace(filtered.this.copy())
+
+    yield "drop-filter", f"drop the filter of `{_short(node)}`", drop_filter
+
+
+def _aggregate_function_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    yield from _aggregate_edits(node)
+
+
+_FLIPS = {exp.LT: exp.LTE, exp.LTE: exp.LT, exp.GT: exp.GTE, exp.GTE: exp.GT, exp.EQ: exp.NEQ, exp.NEQ: exp.EQ}
+_ARITHMETIC = {exp.Add: exp.Sub, exp.Sub: exp.Add, exp.Mul: exp.Div, exp.Div: exp.Mul}
+
+
+def _boundary_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if type(node) not in _FLIPS or _in_join_condition(node):
+        return
+    target = _FLIPS[type(node)]
+
+    def flip(comparison: exp.Expression, target=target) -> None:
+        comparison.replace(target(this=comparison.this.copy(), expression=comparison.expression.copy()))
+
+    shown = target(this=node.this.copy(), expression=node.expression.copy())
+    yield "boundary", f"`{_short(node)}` -> `{_short(shown)}`", flip
+
+
+def _arithmetic_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if type(node) not in _ARITHMETIC:
+        return
+    swapped = _ARITHMETIC[type(node)]
+
+    def swap_operator(operation: exp.Expression, swapped=swapped) -> None:
+        operation.replace(swapped(this=operation.this.copy(), expression=operation.expression.copy()))
+
+    shown = swapped(this=node.this.copy(), expression=node.expression.copy())
+    yield "arithmetic", f"`{_short(node)}` -> `{_short(shown)}`", swap_operator
+
+
+def _coalesce_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if not node.expressions:
+        return
+
+    def drop_fallback(coalesce: exp.Expression) -> None:
+        coalesce.replace(coalesce.this.copy())
+
+    yield "coalesce", f"`{_short(node)}` -> `{_short(node.this)}`", drop_fallback
+
+
+def _window_order_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if not (isinstance(node.parent, exp.Order) and isinstance(node.parent.parent, exp.Window)):
+        return
+
+    def flip_direction(ordered: exp.Expression) -> None:
+        ordered.set("desc", not ordered.args.get("desc"))
+
+    direction = "desc -> asc" if node.args.get("desc") else "asc -> desc"
+    yield "window-order", f"`order by {_short(node.this)}` in a window: {direction}", flip_direction
+
+
+def _negation_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if isinstance(node.this, (exp.In, exp.Is)):
+        return
+
+    def drop_not(negation: exp.Expression) -> None:
+        negation.replace(negation.this.copy())
+
+    yield "negation", f"`{_short(node)}` -> `{_short(node.this)}`", drop_not
+
+
+def _select_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    yield from _group_by_edits(node)
+    if node.args.get("distinct") is not None:
+
+        def drop_distinct(select: exp.Expression) -> None:
+            select.set("distinct", None)
+
+        yield "distinct", "select distinct -> select", drop_distinct, node.expressions[0]
+
+
+def _count_distinct_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    if not (isinstance(node.this, exp.Distinct) and len(node.this.expressions) == 1):
+        return
+
+    def count_all(count: exp.Expression) -> None:
+        count.set("this", count.this.expressions[0].copy())
+
+    yield "distinct", f"`{_short(node)}` -> count without distinct", count_all
+
+
+def _case_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    ifs = node.args.get("ifs") or []
+    if len(ifs) >= 2:
+
+        def swap_branches(case: exp.Expression) -> None:
+            first, second = case.args["ifs"][0], case.args["ifs"][1]
+            a, b = first.args["true"].copy(), second.args["true"].copy()
+            first.set("true", b)
+            second.set("true", a)
+
+        yield "case-branches", f"swap the first two branches of `{_short(node)}`", swap_branches
+    elif len(ifs) == 1:
+
+        def swap_default(case: exp.Expression) -> None:
+            branch = case.args["ifs"][0]
+            default = case.args.get("default")
+            then = branch.args["true"].copy()
+            branch.set("true", default.copy() if default is not None else exp.null())
+            case.set("default", then)
+
+        yield "case-branches", f"swap then and else of `{_short(node)}`", swap_default
+
+
+def _held_out(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    yield from _held_out_edits(node, siblings)
+
+
+# The searched operators, dispatched by node type like sqlglot's TRANSFORMS: each entry's
+# edits are tried in this order (the order numbers the mutants, so it is part of the output).
+EDITS: tuple[tuple[type | tuple[type, ...], Callable[..., Iterator[tuple]]], ...] = (
+    (exp.Join, _join_edits),
+    ((exp.Where, exp.Having), _predicate_edits),
+    (exp.Filter, _filter_edits),
+    (exp.AggFunc, _aggregate_function_edits),
+    (tuple(_FLIPS), _boundary_edits),
+    (tuple(_ARITHMETIC), _arithmetic_edits),
+    (exp.Coalesce, _coalesce_edits),
+    (exp.Ordered, _window_order_edits),
+    (exp.Not, _negation_edits),
+    (exp.Select, _select_edits),
+    (exp.Count, _count_distinct_edits),
+    (exp.Case, _case_edits),
+    (exp.Expression, _held_out),
+)
+
+
+def _edits_for(node: exp.Expression, source_columns, siblings: dict | None = None) -> Iterator[tuple]:
+    """(operator, description, edit[, anchor]) for every mutation that applies at `node`;
+    the anchor (default: the node) is where the mutant's line number points."""
+    siblings = siblings or {}
+    for kinds, edits in EDITS:
+        if isinstance(node, kinds):
+            yield from edits(node, source_columns, siblings)
+
+
+def _held_out_edits(node: exp.Expression, siblings: dict[str, tuple[str, ...]]) -> Iterator[tuple]:
+    """The held-out operators (see the module docstring) at `node`."""
+    if isinstance(node, exp.In) and len(node.expressions) >= 2:
+        for index, value in enumerate(node.expressions):
+
+            def drop_value(found: exp.Expression, index=index) -> None:
+                found.set("expressions", [e.copy() for i, e in enumerate(found.expressions) if i != index])
+
+            yield "value-set", f"drop {_short(value)} from `{_short(node)}`", drop_value
+    if isinstance(node, (exp.EQ, exp.NEQ)):
+        literal = node.expression if isinstance(node.expression, exp.Literal) else None
+        if literal is not None and literal.is_string:
+            other = next((v for v in siblings.get(literal.this, ()) if v != literal.this), None)
+            if other is not None:
+
+                def sibling(found: exp.Expression, other=other) -> None:
+                    found.expression.replace(exp.Literal.string(other))
+
+                yield "value-set", f"`{_short(node)}` with '{other}' instead", sibling
+    if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)):
+        unit = node.args.get("unit")
+        name = (unit.name if unit is not None else "").upper()
+        if name in DATE_UNITS:
+            target = DATE_UNITS[name]
+
+            def change_unit(found: exp.Expression, target=target) -> None:
+                found.set("unit", exp.Literal.string(target) if isinstance(unit, exp.Literal) else exp.var(target))
+
+            yield "date-unit", f"`{_short(node)}`: {name.lower()} -> {target.lower()}", change_unit
+    if isinstance(node, (exp.Count, exp.Sum)) and node.this is not None:
+        if not isinstance(node.this, (exp.Star, exp.Distinct)):
+
+            def add_distinct(found: exp.Expression) -> None:
+                found.set("this", exp.Distinct(expressions=[found.this.copy()]))
+
+            yield "distinct-add", f"`{_short(node)}` -> distinct", add_distinct
+    if isinstance(node, exp.Nullif):
+
+        def drop_nullif(found: exp.Expression) -> None:
+            found.replace(found.this.copy())
+
+        yield "nullif", f"`{_short(node)}` -> `{_short(node.this)}`", drop_nullif
+    if isinstance(node, exp.Window):
+        for index, key in enumerate(node.args.get("partition_by") or []):
+
+            def drop_partition(found: exp.Expression, index=index) -> None:
+                keys = [k.copy() for i, k in enumerate(found.args.get("partition_by") or []) if i != index]
+                found.set("partition_by", keys or None)
+
+            yield "partition", f"drop `{_short(key)}` from a window's partition by", drop_partition
+
+
+def _in_join_condition(node: exp.Expression) -> bool:
+    """Equalities in a join's ON clause are join keys: the join-key operator covers them."""
+    parent = node.parent
+    while parent is not None and not isinstance(parent, (exp.Join, exp.Select)):
+        if isinstance(parent, (exp.Or, exp.Not)):
+            return False
+        parent = parent.parent
+    return isinstance(parent, exp.Join) and isinstance(node, exp.EQ)
+
+
+def _aggregate_edits(node: exp.Expression) -> Iterator[tuple[str, str, Edit]]:
+    argument = node.this
+    if isinstance(node, exp.Sum):
+        yield "aggregate", f"`{_short(node)}` -> count", lambda n: n.replace(exp.Count(this=n.this.copy()))
+        yield "aggregate", f"`{_short(node)}` -> avg", lambda n: n.replace(exp.Avg(this=n.this.copy()))
+    elif isinstance(node, exp.Avg):
+        yield "aggregate", f"`{_short(node)}` -> sum", lambda n: n.replace(exp.Sum(this=n.this.copy()))
+    elif isinstance(node, exp.Count) and argument is not None and not isinstance(argument, (exp.Star, exp.Distinct)):
+        yield "aggregate", f"`{_short(node)}` -> sum", lambda n: n.replace(exp.Sum(this=n.this.copy()))
+    elif isinstance(node, exp.Min):
+        yield "aggregate", f"`{_short(node)}` -> max", lambda n: n.replace(exp.Max(this=n.this.copy()))
+    elif isinstance(node, exp.Max):
+        yield "aggregate", f"`{_short(node)}` -> min", lambda n: n.replace(exp.Min(this=n.this.copy()))
+
+
+def _inside_aggregate(node: exp.Expression, stop: exp.Expression) -> bool:
+    parent = node.parent
+    while parent is not None and parent is not stop:
+        if isinstance(parent, (exp.AggFunc, exp.Window)):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _wrap_key(select: exp.Select, key: exp.Expression) -> None:
+    """Uses of a dropped grouping key in the select list become min(key)."""
+    for expression in list(select.expressions):
+        target = expression.this if isinstance(expression, exp.Alias) else expression
+        matches = [n for n in target.walk() if n == key and not _inside_aggregate(n, select)]
+        for match in matches:
+            if match is target:
+                wrapped = exp.Min(this=match.copy())
+                if isinstance(expression, exp.Alias):
+                    expression.set("this", wrapped)
+                else:
+                    expression.replace(exp.alias_(wrapped, match.alias_or_name or "key"))
+            else:
+                match.replace(exp.Min(this=match.copy()))
+
+
+def _group_by_edits(select: exp.Select) -> Iterator[tuple]:
+    group = select.args.get("group")
+    if group is None:
+        return
+    if group.args.get("all"):
+        keys = [e for e in select.expressions if not any(isinstance(n, (exp.AggFunc, exp.Window)) for n in e.walk())]
+        for index, key in enumerate(keys):
+
+            def wrap(selected: exp.Expression, index=index) -> None:
+                plain = [
+                    e
+                    for e in selected.expressions
+                    if not any(isinstance(n, (exp.AggFunc, exp.Window)) for n in e.walk())
+                ]
+                target = plain[index]
+                inner = target.this if isinstance(target, exp.Alias) else target
+                name = target.alias_or_name
+                target.replace(exp.alias_(exp.Min(this=inner.copy()), name))
+
+            yield "group-by", f"drop `{_short(key)}` from group by all", wrap, key
+        return
+    for index, key in enumerate(group.expressions):
+
+        def drop_key(selected: exp.Expression, index=index) -> None:
+            grouping = selected.args["group"]
+            removed = grouping.expressions[index]
+            remaining = [k.copy() for i, k in enumerate(grouping.expressions) if i != index]
+            if remaining:
+                grouping.set("expressions", remaining)
+            else:
+                grouping.pop()
+            _wrap_key(selected, removed)
+
+        yield "group-by", f"drop `{_short(key)}` from the group by", drop_key, key
+
+
+def _join_key_edits(join: exp.Join, source_columns) -> Iterator[tuple[str, str, Edit]]:
+    alias = join.this.alias_or_name.lower()
+    source = join.this.name.lower() if isinstance(join.this, exp.Table) else ""
+    columns = source_columns.get(source) or []
+    for position, condition in enumerate(_conjuncts(join.args["on"]) if join.args.get("on") is not None else []):
+        if not isinstance(condition, exp.EQ):
+            continue
+        for side_name in ("this", "expression"):
+            side = condition.args.get(side_name)
+            if not isinstance(side, exp.Column) or side.table.lower() != alias:
+                continue
+            known = {name.lower(): kind for name, kind in columns}
+            kind = known.get(side.name.lower())
+            if kind is None:
+                continue
+            other = next((name for name, k in columns if k == kind and name.lower() != side.name.lower()), None)
+            if other is None:
+                continue
+
+            def change_key(joined: exp.Expression, position=position, side_name=side_name, other=other) -> None:
+                target = _conjuncts(joined.args["on"])[position].args[side_name]
+                target.set("this", exp.to_identifier(other))
+
+            yield "join-key", f"join on {side.table}.{other} instead of {_short(side)}", change_key
+
+
+def source_columns(ctx: GateContext) -> dict[str, list[tuple[str, str | None]]]:
+    """Columns (and types, where known) of every relation and CTE the SQL can join."""
+    from generator.sql.facts import Definition, Facts, unwrap
+
+    columns: dict[str, list[tuple[str, str | None]]] = {}
+    for placeholder, relation in ctx.relations.items():
+        columns[placeholder.lower()] = [(c.name, c.data_type) for c in relation.columns]
+    facts = Facts(ctx)
+    if facts.root is None:
+        return columns
+    for scope in facts.root.traverse():
+        cte = scope.expression.parent
+        if not isinstance(cte, exp.CTE) or not isinstance(scope.expression, exp.Select):
+            continue
+        outputs = []
+        for select in scope.expression.selects:
+            base, _ = facts.pass_through(Definition(scope, unwrap(select)))
+            known = base.relation.column(base.column) if base else None
+            outputs.append((select.alias_or_name, known.data_type if known else None))
+        columns[cte.alias.lower()] = outputs
+    return columns
+
+
+def enumerate_mutants(ctx: GateContext, tree: exp.Expression | None = None) -> list[Mutant]:
+    """Every mutant of the SQL in `ctx.tree`, in a fixed order, without duplicates."""
+    tree = tree if tree is not None else ctx.tree
+    if tree is None:
+        return []
+    columns = source_columns(ctx)
+    # A literal's siblings: the other accepted values of any input column that accepts it.
+    siblings: dict[str, tuple[str, ...]] = {}
+    for relation in ctx.relations.values():
+        for column in relation.columns:
+            for value in column.accepted_values or ():
+                siblings.setdefault(value, tuple(column.accepted_values))
+    original = _sql(tree)
+    nodes = list(tree.walk())
+    seen = {original}
+    mutants: list[Mutant] = []
+    # The searched operators first, the held-out ones after: their numbers stay put.
+    edits = [(p, n, e) for p, n in enumerate(nodes) for e in _edits_for(n, columns, siblings)]
+    edits = [item for item in edits if item[2][0] not in HELD_OUT] + [item for item in edits if item[2][0] in HELD_OUT]
+    for position, node, (operator, description, edit, *anchor) in edits:
+        copy = tree.copy()
+        target = list(copy.walk())[position]
+        try:
+            edit(target)
+            text = _sql(copy)
+        except Exception:  # an edit that does not fit this shape of tree
+            continue
+        if text in seen:
+            continue
+        seen.add(text)
+        span = node_span(anchor[0] if anchor else node)
+        line = line_col(ctx.templated.sql, span[0])[0] if span and ctx.templated else None
+        if ctx.templated is not None:
+            description = ctx.templated.restore(description)
+        mutants.append(Mutant(len(mutants) + 1, operator, description, line, copy))
+    return mutants
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class MutantOutcome:
+    mutant: Mutant
+    status: str  # killed | survived | equivalent | invalid
+    killed_by: list[str] = field(default_factory=list)
+    error: str | None = None
+    diff: str = ""
+
+    def to_dict(self) -> dict:
+        data = {
+            "index": self.mutant.index,
+            "operator": self.mutant.operator,
+            "description": self.mutant.description,
+            "line": self.mutant.line,
+            "status": self.status,
+        }
+        if self.killed_by:
+            data["killed_by"] = self.killed_by
+        if self.error:
+            data["error"] = self.error
+        if self.diff:
+            data["diff"] = self.diff
+        return data
+
+
+@dataclass
+class MutationReport:
+    """What `gen-model mutate` prints."""
+
+    model: str
+    outcomes: list[MutantOutcome] = field(default_factory=list)
+    data_tests: int = 0
+    unit_tests: int = 0
+    notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def with_status(self, status: str) -> list[MutantOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def killed(self) -> int:
+        return len(self.with_status("killed"))
+
+    @property
+    def total(self) -> int:
+        """Mutants that count: killed or survived (not equivalent, not invalid)."""
+        return self.killed + len(self.with_status("survived"))
+
+    @property
+    def score(self) -> float | None:
+        """Killed over counted mutants; None when nothing counts (never a perfect 1.00)."""
+        return round(self.killed / self.total, 4) if self.total else None
+
+    def killed_by_kind(self, kind: str) -> int:
+        """Mutants a kind of test kills: 'unit test', 'contract' or 'data test'."""
+
+        def is_kind(name: str) -> bool:
+            if kind == "data test":
+                return not name.startswith(("unit test", "contract"))
+            return name.startswith(kind)
+
+        return sum(1 for o in self.with_status("killed") if any(is_kind(n) for n in o.killed_by))
+
+    def held_out(self) -> tuple[int, int, float | None]:
+        """(killed, counted, score) over the held-out operators alone."""
+        counted = [o for o in self.outcomes if o.mutant.held_out and o.status in ("killed", "survived")]
+        killed = sum(1 for o in counted if o.status == "killed")
+        return killed, len(counted), (round(killed / len(counted), 4) if counted else None)
+
+    def score_text(self) -> str:
+        return "nothing to score" if self.score is None else f"score {self.score:.2f}"
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "killed": self.killed,
+            "total": self.total,
+            "score": self.score,
+            "killed_by": {kind: self.killed_by_kind(kind) for kind in ("unit test", "data test", "contract")},
+            "held_out": dict(zip(("killed", "total", "score"), self.held_out(), strict=True)),
+            "survivors": [o.to_dict() for o in self.with_status("survived")],
+            "equivalent": [o.to_dict() for o in self.with_status("equivalent")],
+            "invalid": [o.to_dict() for o in self.with_status("invalid")],
+            "killed_mutants": [o.to_dict() for o in self.with_status("killed")],
+            "data_tests": self.data_tests,
+            "unit_tests": self.unit_tests,
+            "notes": self.notes,
+            "elapsed_s": round(self.elapsed_s, 2),
+        }
+
+    def format_text(self) -> str:
+        held_killed, held_total, held_score = self.held_out()
+        held = "nothing to score" if held_score is None else f"score {held_score:.2f}"
+        lines = [
+            f"{self.model}: {self.killed}/{self.total} mutants killed ({self.score_text()}) by "
+            f"{self.data_tests} data tests and {self.unit_tests} unit test(s)",
+            f"  killed by the unit test: {self.killed_by_kind('unit test')}, by data tests: "
+            f"{self.killed_by_kind('data test')}, by the contract: {self.killed_by_kind('contract')}",
+            f"  held out (operators the unit-test rows were not chosen for): {held_killed}/{held_total} ({held})",
+            f"  equivalent (not counted): {len(self.with_status('equivalent'))}, "
+            f"invalid (not counted): {len(self.with_status('invalid'))}",
+        ]
+        for outcome in self.with_status("killed"):
+            lines.append(f"  killed    {outcome.mutant.label()} by {', '.join(outcome.killed_by[:3])}")
+        for outcome in self.with_status("equivalent"):
+            lines.append(f"  equivalent {outcome.mutant.label()}")
+        for outcome in self.with_status("invalid"):
+            lines.append(f"  invalid   {outcome.mutant.label()}: {outcome.error}")
+        for outcome in self.with_status("survived"):
+            lines.append(f"  SURVIVED  {outcome.mutant.label()}")
+            lines.extend("    " + line for line in outcome.diff.rstrip("\n").splitlines())
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+def _diff(ctx: GateContext, mutant: Mutant, original_text: str) -> str:
+    from generator.sql.formatting import format_sql
+
+    try:
+        mutated = format_sql(ctx.templated, mutant.tree, ctx.relations)
+    except Exception:
+        mutated = ctx.templated.restore(mutant.tree.sql(dialect="duckdb", pretty=True)) + "\n"
+    return "".join(
+        difflib.unified_diff(
+            original_text.splitlines(keepends=True),
+            mutated.splitlines(keepends=True),
+            fromfile="original",
+            tofile=f"mutant {mutant.index}",
+            n=1,
+        )
+    )
+
+
+def _same_rows(sandbox, left: str, right: str, timeout_s: float | None) -> bool:
+    rows = sandbox.execute(
+        f"select (select count(*) from (select * from {left} except all select * from {right})) + "
+        f"(select count(*) from (select * from {right} except all select * from {left}))",
+        timeout_s=timeout_s,
+    )
+    return rows[0][0] == 0
+
+
+def run_mutants(  # noqa: C901 - runs each mutant through tests, contract and unit test with per-stage outcomes
+    ctx: GateContext,
+    mutants: list[Mutant],
+    data_tests: list[DataTest],
+    unit_tests: list,
+    resolve: Resolver,
+    *,
+    contract: bool = False,
+    timeout_s: float = 30.0,
+    model: str | None = None,
+) -> MutationReport:
+    """Run every mutant against the tests; the original's result must be in RESULT_TABLE."""
+    import time
+
+    from generator.sql.formatting import format_sql
+    from generator.testgen.unit_fixtures import FixtureRunner
+
+    started = time.monotonic()
+    sandbox = ctx.sandbox
+    report = MutationReport(model or ctx.proposal.name, data_tests=0, unit_tests=len(unit_tests))
+    usable: list[DataTest] = []
+    for test in data_tests:
+        try:
+            failures = count_failures(sandbox, test, RESULT_TABLE, resolve, timeout_s)
+        except NotMirrored:
+            report.notes.append(f"{test.describe()} is not a test gen-model can run; not used")
+            continue
+        except SandboxQueryError as error:
+            report.notes.append(f"{test.describe()} does not run ({error.summary}); not used")
+            continue
+        if failures:
+            report.notes.append(f"{test.describe()} fails on the model itself ({failures} failures); not used")
+            continue
+        usable.append(test)
+    report.data_tests = len(usable)
+    original_columns = sandbox.execute(f"describe {RESULT_TABLE}")
+    original_columns = [(row[0], row[1]) for row in original_columns]
+    runners = [FixtureRunner(sandbox, ctx, unit_test, index) for index, unit_test in enumerate(unit_tests)]
+    for runner in runners:
+        problem = runner.check_original(ctx.tree)
+        if problem:
+            report.notes.append(problem)
+    runners = [runner for runner in runners if runner.usable]
+    report.unit_tests = len(runners)
+    try:
+        original_text = format_sql(ctx.templated, ctx.tree, ctx.relations)
+    except Exception:
+        original_text = ctx.templated.restore(ctx.tree.sql(dialect="duckdb", pretty=True)) + "\n"
+    for mutant in mutants:
+        outcome = MutantOutcome(mutant, "survived")
+        try:
+            sandbox.execute(
+                f"create or replace temp table {MUTANT_TABLE} as select * from (\n"
+                f"{runnable_sql(mutant.tree, ctx.relations)}\n) as gen_model_query",
+                timeout_s=timeout_s,
+            )
+        except SandboxQueryError as error:
+            outcome.status, outcome.error = "invalid", error.summary.splitlines()[0]
+            report.outcomes.append(outcome)
+            continue
+        columns = [(row[0], row[1]) for row in sandbox.execute(f"describe {MUTANT_TABLE}")]
+        same_shape = [(n.lower(), t) for n, t in columns] == [(n.lower(), t) for n, t in original_columns]
+        equal_on_data = same_shape and _same_rows(sandbox, RESULT_TABLE, MUTANT_TABLE, timeout_s)
+        if contract and not same_shape:
+            changed = [f"{name} {kind}" for name, kind in columns if (name, kind) not in original_columns] or [
+                "columns"
+            ]
+            outcome.killed_by.append("contract (" + ", ".join(changed[:3]) + ")")
+        for test in usable:
+            try:
+                failures = count_failures(sandbox, test, MUTANT_TABLE, resolve, timeout_s)
+            except SandboxQueryError as error:
+                outcome.killed_by.append(f"{test.describe()} (error: {error.summary.splitlines()[0]})")
+                continue
+            if failures:
+                outcome.killed_by.append(test.describe())
+        equal_on_fixtures = True
+        for runner in runners:
+            verdict = runner.verdict(mutant.tree)
+            if verdict.differs_from_expected:
+                outcome.killed_by.append(f"unit test {runner.name}")
+            if not verdict.same_as_original:
+                equal_on_fixtures = False
+        if outcome.killed_by:
+            outcome.status = "killed"
+        elif equal_on_data and equal_on_fixtures:
+            outcome.status = "equivalent"
+        else:
+            outcome.diff = _diff(ctx, mutant, original_text)
+        report.outcomes.append(outcome)
+    for name in (MUTANT_TABLE,):
+        try:
+            sandbox.execute(f"drop table if exists {name}")
+        except SandboxQueryError:
+            pass
+    for runner in runners:
+        runner.close()
+    report.elapsed_s = time.monotonic() - started
+    return report

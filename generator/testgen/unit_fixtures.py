@@ -1,0 +1,1294 @@
+"""Unit tests for a model: a few real input rows, and the rows the accepted SQL makes of them.
+
+A dbt unit test (`unit_tests:`) gives each input of the model a handful of rows and states
+the rows the model must return for them. gen-model writes one per generated model:
+
+  given   rows copied from the warehouse, at most 20 per input, only the columns the SQL
+          reads. They are chosen deterministically, in two steps:
+            1. candidate blocks: a seed row of one input (evenly spaced rows, each input
+               column's minimum, maximum and first null, the first row of each value of a
+               low-cardinality column, a key without a partner in the joined input, a
+               key seen twice) plus the rows of the other inputs it joins to (the join
+               keys are read from the SQL), so that joins match;
+            2. for each mutant of the SQL (generator.testgen.mutate: a dropped filter, another join
+               type, a flipped boundary, another aggregate...), in order: if the rows
+               chosen so far do not already tell it apart from the accepted SQL, the
+               smallest set of candidate blocks that does (delta debugging) is added, as
+               long as every input stays within its row budget.
+          So the rows a filter must drop, a null, a duplicate key, an unmatched join key are
+          in the fixture exactly when the logic depends on them.
+  expect  the accepted SQL run in the sandbox on exactly the fixture dbt will build: each
+          given value cast from its YAML text to the input column's type, the expected
+          values cast to the result's types, compared as dbt compares them (as sorted
+          multisets of rows).
+
+Values are written as DuckDB's own text for them (cast to varchar), which casts back to
+the same value: decimals, dates, timestamps with their offset, lists; integers and
+booleans stay YAML numbers and booleans; null is null.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from generator.gates.base import GateContext
+from generator.project.sandbox import RESULT_TABLE, SandboxQueryError, runnable_sql
+
+MAX_ROWS_PER_INPUT = 20
+MAX_EXPECT_ROWS = 100
+BLOCK_ROWS_PER_INPUT = 6
+EXPANSION = 3  # rows of a joined input added per key value
+EVENLY_SPACED = 8
+MAX_DISTINCT_SEEDS = 12
+MAX_SEEDS = 96
+BASE_CANDIDATES = 16
+BASE_OUTPUT_ROWS = 3
+SINGLE_BLOCK_TRIES = 24
+DUPLICATE_SEEDS = 4
+PREFIXES = (1, 2, 4, 8, 16, 32)
+SOURCE_ROW_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class GivenInput:
+    """The rows one input (`ref('x')`, `source('a', 'b')`) gets in a unit test."""
+
+    input: str
+    rows: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class UnitTest:
+    """One dbt unit test of a model (as the YAML states it)."""
+
+    name: str
+    model: str
+    given: tuple[GivenInput, ...]
+    expect: tuple[dict, ...]
+    version: int | None = None
+    description: str = ""
+
+    def to_yaml(self) -> dict:
+        entry: dict = {"name": self.name, "model": self.model}
+        if self.version is not None:
+            entry["versions"] = {"include": [self.version]}
+        if self.description:
+            entry["description"] = self.description
+        entry["given"] = [{"input": given.input, "rows": [dict(row) for row in given.rows]} for given in self.given]
+        entry["expect"] = {"rows": [dict(row) for row in self.expect]}
+        return entry
+
+    def renamed(self, name: str, version: int | None) -> UnitTest:
+        return UnitTest(name, self.model, self.given, self.expect, version, self.description)
+
+
+def unit_test_name(model: str, version: int | None) -> str:
+    return f"{model}_v{version}_logic" if version is not None else f"{model}_logic"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _normal(call_text: str) -> str:
+    return "".join(call_text.split()).replace('"', "'")
+
+
+def _placeholders_by_input(ctx: GateContext) -> dict[str, list[str]]:
+    """`ref('x')` (as the SQL writes it) -> the placeholders standing for it, in SQL order."""
+    inputs: dict[str, list[str]] = {}
+    calls = sorted(ctx.templated.calls, key=lambda call: call.start) if ctx.templated else []
+    for call in calls:
+        if call.placeholder in ctx.relations:
+            inputs.setdefault(call.display(), []).append(call.placeholder)
+    return inputs
+
+
+# -- fixtures that could happen --------------------------------------------------------------
+
+_INPUT_CALL = re.compile(
+    r"^\s*(?:ref\(\s*'(?P<ref>[^']+)'\s*(?:,\s*v(?:ersion)?\s*=\s*(?P<v>\d+)\s*)?\)"
+    r"|source\(\s*'(?P<src>[^']+)'\s*,\s*'(?P<table>[^']+)'\s*\))\s*$"
+)
+
+
+def relation_of_input(catalog, text: str):
+    """The catalog relation a unit test's `input:` (`ref('x')`, `source('a', 'b')`) names."""
+    found = _INPUT_CALL.match(text)
+    if found is None:
+        return None
+    if found.group("ref"):
+        return catalog.ref(found.group("ref"), int(found.group("v")) if found.group("v") else None)
+    return catalog.source(found.group("src"), found.group("table"))
+
+
+def _get(row: dict, column: str) -> tuple[bool, object]:
+    for key, value in row.items():
+        if str(key).lower() == column.lower():
+            return True, value
+    return False, None
+
+
+def constraint_violations(given, relations: dict[str, object]) -> list[str]:
+    """What in a unit test's given rows no warehouse that passes the inputs' tests could hold:
+    a repeated unique key (or a repeated row of an input that has one), a null in a not_null
+    column, a value outside accepted_values, a child row whose parent (an input of the same
+    test) is missing. `relations` maps each given input's text to its catalog relation."""
+    problems: list[str] = []
+    by_id = {getattr(relation, "unique_id", None): text for text, relation in relations.items() if relation}
+    rows_of = {item.input: list(item.rows) for item in given}
+    for item in given:
+        relation = relations.get(item.input)
+        if relation is None:
+            continue
+        rows = list(item.rows)
+        keys = unique_keys(relation)
+        if keys:
+            seen = Counter(repr(sorted((str(k).lower(), repr(v)) for k, v in row.items())) for row in rows)
+            if any(count > 1 for count in seen.values()):
+                problems.append(f"{item.input}: a row is given twice, but {relation.name} has a unique key")
+        for key in keys:
+            values = [tuple(_get(row, column) for column in key) for row in rows]
+            if not all(all(present for present, _ in value) for value in values):
+                continue
+            counted = Counter(
+                tuple(repr(v) for _, v in value) for value in values if all(v is not None for _, v in value)
+            )
+            for value, count in counted.items():
+                if count > 1:
+                    shown = f"{', '.join(key)} = {', '.join(value)}"
+                    problems.append(f"{item.input}: {shown} is given {count} times (unique)")
+        for column in relation.columns:
+            for position, row in enumerate(rows, start=1):
+                present, value = _get(row, column.name)
+                if not present:
+                    continue
+                if value is None and (column.not_null or (column.name,) == tuple(relation.primary_key)):
+                    problems.append(f"{item.input}: row {position}: {column.name} is null (not_null)")
+                if value is not None and column.accepted_values and str(value) not in column.accepted_values:
+                    problems.append(f"{item.input}: row {position}: {column.name} = {value!r} is not an accepted value")
+        for key in relation.foreign_keys:
+            parent_text = by_id.get(key.to)
+            if parent_text is None or parent_text == item.input:
+                continue
+            found = (_get(row, key.to_column) for row in rows_of.get(parent_text, []))
+            parents = {str(value) for present, value in found if present}
+            for position, row in enumerate(rows, start=1):
+                present, value = _get(row, key.column)
+                if present and value is not None and str(value) not in parents:
+                    problems.append(
+                        f"{item.input}: row {position}: {key.column} = {value!r} has no row in {parent_text} "
+                        f"(relationships to {key.to_column})"
+                    )
+    return problems
+
+
+# -- dbt's fixture SQL, mirrored -------------------------------------------------------------
+
+
+def _sql_value(value: object) -> str:
+    """A YAML fixture value as dbt's format_row renders it before the cast."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+def fixture_sql(rows: tuple[dict, ...] | list[dict], columns: list[tuple[str, str]]) -> str:
+    """dbt's get_fixture_sql: every column of the input, cast; missing ones null."""
+    if not rows:
+        listed = ", ".join(f"cast(null as {kind}) as {_quote(name)}" for name, kind in columns)
+        return f"select {listed} limit 0"
+    selects = []
+    for row in rows:
+        lowered = {str(key).lower(): value for key, value in row.items()}
+        listed = ", ".join(
+            f"cast({_sql_value(lowered.get(name.lower()))} as {kind}) as {_quote(name)}" for name, kind in columns
+        )
+        selects.append(f"select {listed}")
+    return "\nunion all\n".join(selects)
+
+
+def _render(value_text: str | None, data_type: str):
+    """DuckDB's text for a value -> the YAML scalar written for it."""
+    if value_text is None:
+        return None
+    kind = data_type.lower()
+    if kind in ("boolean", "bool"):
+        return value_text == "true"
+    if kind in (
+        "tinyint",
+        "smallint",
+        "integer",
+        "int",
+        "bigint",
+        "hugeint",
+        "utinyint",
+        "usmallint",
+        "uinteger",
+        "ubigint",
+    ):
+        return int(value_text)
+    return value_text
+
+
+def _rendered_rows(sandbox, table: str, columns: list[tuple[str, str]], order: str | None = None) -> list[dict]:
+    if not columns:
+        return []
+    listed = ", ".join(f"cast({_quote(name)} as varchar)" for name, _ in columns)
+    rows = sandbox.execute(f"select {listed} from {table}" + (f" order by {order}" if order else ""))
+    rendered = [{name: _render(value, kind) for (name, kind), value in zip(columns, row, strict=True)} for row in rows]
+    if order is None:
+        rendered.sort(key=lambda row: [(value is None, str(value)) for value in row.values()])
+    return rendered
+
+
+@dataclass(frozen=True)
+class Verdict:
+    differs_from_expected: bool
+    same_as_original: bool
+
+
+class FixtureRunner:
+    """One unit test's fixtures loaded in the sandbox, to run the model (or a mutant) on."""
+
+    def __init__(self, sandbox, ctx: GateContext, unit_test: UnitTest, index: int):
+        self.sandbox = sandbox
+        self.ctx = ctx
+        self.unit_test = unit_test
+        self.name = unit_test.name
+        self.prefix = f"gm_unit_{index}"
+        self.tables: dict[str, str] = {}
+        self.usable = True
+        self.problem: str | None = None
+        self._original: str | None = None
+        by_input = {_normal(text): placeholders for text, placeholders in _placeholders_by_input(ctx).items()}
+        given = {_normal(item.input): item for item in unit_test.given}
+        for position, (text, placeholders) in enumerate(by_input.items()):
+            relation = ctx.relations[placeholders[0]]
+            columns = [(column.name, column.data_type or "varchar") for column in relation.columns]
+            rows = given[text].rows if text in given else ()
+            table = f"{self.prefix}_input_{position}"
+            try:
+                sandbox.execute(f"create or replace temp table {table} as {fixture_sql(rows, columns)}")
+            except SandboxQueryError as error:
+                self.usable, self.problem = False, f"unit test {self.name}: its fixture does not load: {error.summary}"
+                return
+            for placeholder in placeholders:
+                self.tables[placeholder] = table
+
+    def _run(self, tree: exp.Expression, table: str) -> list[tuple[str, str]]:
+        sql = runnable_sql(tree, self.ctx.relations, self.tables)
+        self.sandbox.execute(f"create or replace temp table {table} as select * from (\n{sql}\n) as q")
+        return [(row[0], row[1]) for row in self.sandbox.execute(f"describe {table}")]
+
+    def _differs(self, actual: str, actual_columns: list[tuple[str, str]], expected_rows) -> bool:
+        """dbt's comparison: expected values cast to the actual columns' types, as multisets."""
+        types = {name.lower(): (name, kind) for name, kind in actual_columns}
+        expected_columns = list(expected_rows[0].keys()) if expected_rows else [n for n, _ in actual_columns]
+        try:
+            chosen = [types[str(name).lower()] for name in expected_columns]
+        except KeyError:
+            return True  # dbt stops: the expected rows name a column the model does not return
+        listed = ", ".join(_quote(name) for name, _ in chosen)
+        expected_sql = fixture_sql(list(expected_rows), chosen) if expected_rows else None
+        actual_sql = f"select {listed} from {actual}"
+        if expected_sql is None:
+            count = self.sandbox.execute(f"select count(*) from {actual}")[0][0]
+            return count != 0
+        try:
+            rows = self.sandbox.execute(
+                f"with actual as ({actual_sql}), expected as ({expected_sql}) select "
+                "(select count(*) from (select * from actual except all select * from expected)) + "
+                "(select count(*) from (select * from expected except all select * from actual))"
+            )
+        except SandboxQueryError:
+            return True  # an expected value does not cast to the mutant's type: dbt errors
+        return rows[0][0] != 0
+
+    def check_original(self, tree: exp.Expression) -> str | None:
+        """The accepted SQL must reproduce the expected rows; else the unit test is unusable."""
+        if not self.usable:
+            return self.problem
+        try:
+            columns = self._run(tree, f"{self.prefix}_original")
+        except SandboxQueryError as error:
+            self.usable = False
+            return f"unit test {self.name}: the model does not run on its fixtures: {error.summary}"
+        self._original = f"{self.prefix}_original"
+        self._original_columns = columns
+        if self._differs(self._original, columns, self.unit_test.expect):
+            self.usable = False
+            return f"unit test {self.name} fails on the model itself; not used"
+        return None
+
+    def verdict(self, tree: exp.Expression) -> Verdict:
+        table = f"{self.prefix}_mutant"
+        try:
+            columns = self._run(tree, table)
+        except SandboxQueryError:
+            return Verdict(True, False)  # dbt would report the unit test as an error
+        differs = self._differs(table, columns, self.unit_test.expect)
+        same = [(n.lower(), k) for n, k in columns] == [(n.lower(), k) for n, k in self._original_columns] and (
+            self.sandbox.execute(
+                f"select (select count(*) from (select * from {table} except all select * from {self._original})) + "
+                f"(select count(*) from (select * from {self._original} except all select * from {table}))"
+            )[0][0]
+            == 0
+        )
+        return Verdict(differs, same)
+
+    def close(self) -> None:
+        for table in [*dict.fromkeys(self.tables.values()), f"{self.prefix}_original", f"{self.prefix}_mutant"]:
+            with contextlib.suppress(SandboxQueryError):
+                self.sandbox.execute(f"drop table if exists {table}")
+
+
+# -- choosing the rows -----------------------------------------------------------------------
+
+
+@dataclass
+class _Input:
+    index: int
+    text: str  # ref('x') as the SQL writes it
+    placeholders: list[str]
+    relation: object
+    read: list[str]  # the columns the SQL reads (and the input's key), in the relation's order
+    # Column sets the input's tests make unique (its primary key, unique columns): a row is
+    # never repeated in a fixture of such an input, since its key would be repeated too.
+    keys: list[tuple[str, ...]] = field(default_factory=list)
+    source: str = ""
+    view: str = ""
+    select: str = ""
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """A relationships test between two inputs of the model: each non-null `column` of the
+    child input is a `parent_column` value of the parent input."""
+
+    child: int
+    column: str
+    parent: int
+    parent_column: str
+
+
+def unique_keys(relation) -> list[tuple[str, ...]]:
+    """The column sets a relation's tests (or its primary key) make unique."""
+    keys: list[tuple[str, ...]] = []
+    if relation.primary_key:
+        keys.append(tuple(relation.primary_key))
+    for column in relation.columns:
+        if column.unique and (column.name,) not in keys:
+            keys.append((column.name,))
+    return keys
+
+
+@dataclass(frozen=True)
+class _Edge:
+    left: int
+    left_column: str
+    right: int
+    right_column: str
+
+
+def read_columns(ctx: GateContext) -> dict[str, set[str]]:
+    """placeholder -> lowercase names of the columns the SQL reads from it."""
+    from sqlglot.optimizer.pushdown_projections import pushdown_projections
+    from sqlglot.optimizer.scope import build_scope
+
+    read: dict[str, set[str]] = {placeholder: set() for placeholder in ctx.relations}
+    if ctx.qualified is None:
+        return {p: {c.name.lower() for c in r.columns} for p, r in ctx.relations.items()}
+    try:
+        pruned = pushdown_projections(ctx.qualified.copy())
+        root = build_scope(pruned)
+    except Exception:
+        root = None
+    if root is None:
+        return {p: {c.name.lower() for c in r.columns} for p, r in ctx.relations.items()}
+    for scope in root.traverse():
+        for column in scope.columns:
+            selected = scope.selected_sources.get(column.table)
+            if selected and isinstance(selected[1], exp.Table) and selected[1].name in read:
+                read[selected[1].name].add(column.name.lower())
+        for star in scope.expression.find_all(exp.Star) if isinstance(scope.expression, exp.Select) else ():
+            # count(*) reads no column; a remaining select * reads them all
+            if not isinstance(star.parent, exp.Count):
+                for _, source in scope.selected_sources.values():
+                    if isinstance(source, exp.Table) and source.name in read:
+                        read[source.name] = {c.name.lower() for c in ctx.relations[source.name].columns}
+    return read
+
+
+def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
+    """Equalities between columns of two inputs (join keys), followed through CTEs."""
+    from generator.sql.facts import BaseColumn, Definition, Facts, conjuncts, unwrap
+
+    facts = Facts(ctx)
+    if facts.root is None:
+        return []
+
+    def base(scope, column) -> BaseColumn | None:
+        target = facts.resolve(scope, column)
+        if isinstance(target, Definition):
+            found, _ = facts.pass_through(target)
+            return found
+        return target if isinstance(target, BaseColumn) else None
+
+    edges: list[_Edge] = []
+    for scope in facts.root.traverse():
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            continue
+        conditions = []
+        for join in select.args.get("joins") or []:
+            conditions += conjuncts(join.args.get("on"))
+        where = select.args.get("where")
+        conditions += conjuncts(where.this if where is not None else None)
+        for condition in conditions:
+            if not isinstance(condition, exp.EQ):
+                continue
+            left, right = unwrap(condition.this), unwrap(condition.expression)
+            if not isinstance(left, exp.Column) or not isinstance(right, exp.Column):
+                continue
+            a, b = base(scope, left), base(scope, right)
+            if a is None or b is None or a.placeholder not in index_of or b.placeholder not in index_of:
+                continue
+            edge = _Edge(index_of[a.placeholder], a.column, index_of[b.placeholder], b.column)
+            if (edge.left, edge.left_column.lower()) == (edge.right, edge.right_column.lower()):
+                continue
+            if edge not in edges:
+                edges.append(edge)
+        # A grouping key read from an input links the rows of that input that share it:
+        # aggregates only show their logic on groups of more than one row.
+        group = select.args.get("group")
+        keys = []
+        if group is not None and group.args.get("all"):
+            keys = [
+                unwrap(e) for e in select.selects if not any(isinstance(n, (exp.AggFunc, exp.Window)) for n in e.walk())
+            ]
+        elif group is not None:
+            keys = [unwrap(k) for k in group.expressions]
+        # Rows in one window partition are related the same way (which one row_number keeps).
+        for window in select.find_all(exp.Window):
+            keys += [unwrap(k) for k in window.args.get("partition_by") or []]
+        for key in keys:
+            if not isinstance(key, exp.Column):
+                continue
+            found = base(scope, key)
+            if found is None or found.placeholder not in index_of:
+                continue
+            index = index_of[found.placeholder]
+            edge = _Edge(index, found.column, index, found.column)
+            if edge not in edges:
+                edges.append(edge)
+    return edges
+
+
+def _categorical_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tuple[int, str]]:
+    """(input index, column) of every input column the SQL compares with text literals
+    (`=`, `<>`, `in`, `not in`): the values it names and its siblings it does not are
+    what a wrong value set in a filter gets wrong."""
+    from generator.sql.facts import BaseColumn, Definition, Facts, unwrap
+
+    facts = Facts(ctx)
+    found: list[tuple[int, str]] = []
+    if facts.root is None:
+        return found
+    for scope in facts.root.traverse():
+        if not isinstance(scope.expression, exp.Select):
+            continue
+        for node in scope.expression.find_all(exp.EQ, exp.NEQ, exp.In):
+            if isinstance(node, exp.In):
+                column, literals = unwrap(node.this), [unwrap(e) for e in node.expressions]
+            else:
+                left, right = unwrap(node.this), unwrap(node.expression)
+                column, literals = (left, [right]) if isinstance(left, exp.Column) else (right, [left])
+            if not isinstance(column, exp.Column) or not literals:
+                continue
+            if not all(isinstance(literal, exp.Literal) and literal.is_string for literal in literals):
+                continue
+            target = facts.resolve(scope, column)
+            if isinstance(target, Definition):
+                target, _ = facts.pass_through(target)
+            if isinstance(target, BaseColumn) and target.placeholder in index_of:
+                key = (index_of[target.placeholder], target.column)
+                if key not in found:
+                    found.append(key)
+    return found
+
+
+def _pass_through_columns(ctx: GateContext, index_of: dict[str, int]) -> dict[int, list[tuple[str, str]]]:
+    """input index -> (output column, input column) for output columns that copy an input's."""
+    from generator.sql.facts import Facts
+
+    facts = Facts(ctx)
+    copies: dict[int, list[tuple[str, str]]] = {}
+    if facts.root is None or ctx.result is None:
+        return copies
+    for column in ctx.result.columns:
+        definition = facts.output(column.name)
+        if definition is None:
+            continue
+        base, _ = facts.pass_through(definition)
+        if base is not None and base.placeholder in index_of:
+            copies.setdefault(index_of[base.placeholder], []).append((column.name, base.column))
+    return copies
+
+
+def _parents(relations: list, wanted: list[set[str]]) -> list[_Parent]:
+    """Relationships tests from one input to another whose child column the SQL reads
+    (an unread child column is null in the fixture, which a relationships test allows)."""
+    by_id = {relation.unique_id: index for index, relation in enumerate(relations)}
+    found: list[_Parent] = []
+    for child, relation in enumerate(relations):
+        for key in relation.foreign_keys:
+            parent = by_id.get(key.to)
+            if parent is None or parent == child or key.column.lower() not in wanted[child]:
+                continue
+            if relations[parent].column(key.to_column) is None:
+                continue
+            link = _Parent(child, key.column, parent, relations[parent].column(key.to_column).name)
+            if link not in found:
+                found.append(link)
+    return found
+
+
+@dataclass
+class FixtureChoice:
+    """The chosen rows (gm_row per input) and what they tell apart."""
+
+    picks: dict[int, list[int]] = field(default_factory=dict)
+    killed: list[str] = field(default_factory=list)
+    unkillable: list[str] = field(default_factory=list)
+
+
+class FixtureSearch:
+    """Chooses fixture rows from the warehouse for one model (see the module docstring)."""
+
+    def __init__(self, ctx: GateContext, *, timeout_s: float | None = None):
+        self.ctx = ctx
+        self.sandbox = ctx.sandbox
+        self.timeout_s = timeout_s
+        self.inputs: list[_Input] = []
+        by_input = _placeholders_by_input(ctx)
+        read = read_columns(ctx)
+        wanted_by_index: list[set[str]] = []
+        for placeholders in by_input.values():
+            relation = ctx.relations[placeholders[0]]
+            wanted = set().union(*(read.get(p, set()) for p in placeholders))
+            # The primary key is given too: it shows which real row each fixture row is, and
+            # lets anyone check that no row is there twice.
+            wanted |= {k.lower() for k in relation.primary_key if relation.column(k) is not None}
+            wanted_by_index.append(wanted)
+        relations = [ctx.relations[placeholders[0]] for placeholders in by_input.values()]
+        self.parents = _parents(relations, wanted_by_index)
+        for parent in self.parents:
+            # A parent's key is given, so that the child's rows visibly have their parent.
+            wanted_by_index[parent.parent].add(parent.parent_column.lower())
+        for index, (text, placeholders) in enumerate(by_input.items()):
+            relation = relations[index]
+            columns = [c.name for c in relation.columns if c.name.lower() in wanted_by_index[index]]
+            self.inputs.append(_Input(index, text, placeholders, relation, columns, unique_keys(relation)))
+        index_of = {p: item.index for item in self.inputs for p in item.placeholders}
+        self.edges = _edges(ctx, index_of)
+        self.categorical = _categorical_columns(ctx, index_of)
+        self.copies = _pass_through_columns(ctx, index_of)
+        self._expansions: dict[tuple, list[int]] = {}
+        self._values: dict[tuple[int, int], tuple] = {}
+        self._shapes: dict[int, list[tuple[str, str]] | None] = {}
+        # id(tree) -> (tree, sql): the tree is kept so its id cannot be reused.
+        self._sql: dict[int, tuple[exp.Expression, str]] = {}
+        self._kills: dict[tuple, bool] = {}
+        self._output_rows: dict[tuple, int] = {}
+        self._picked: dict[int, tuple[int, ...]] = {}
+        self._twins: dict[tuple[int, int], int] = {}
+
+    # -- sandbox tables --------------------------------------------------------------------
+
+    def setup(self) -> None:
+        for item in self.inputs:
+            item.source = f"gm_source_{item.index}"
+            item.view = f"gm_fixture_{item.index}"
+            relation = item.relation
+            read = [_quote(c) for c in item.read] or ["1 as gm_nothing"]
+            order = ", ".join(f"{_quote(c)} nulls first" for c in item.read) or "1"
+            total = self.sandbox.execute(f"select count(*) from {relation.relation_name}", timeout_s=self.timeout_s)[0][
+                0
+            ]
+            limited = relation.relation_name
+            if total > SOURCE_ROW_LIMIT:
+                # A deterministic spread of rows of a large input (hash order, not the first N).
+                limited = (
+                    f"(select * from {relation.relation_name} order by hash({', '.join(read)}) "
+                    f"limit {SOURCE_ROW_LIMIT})"
+                )
+            self.sandbox.execute(
+                f"create or replace temp table {item.source} as select row_number() over (order by {order}) "
+                f"as gm_row, {', '.join(read)} from {limited} as gm_input",
+                timeout_s=self.timeout_s,
+            )
+            item.rows = int(self.sandbox.execute(f"select count(*) from {item.source}")[0][0])
+            wanted = {c.lower() for c in item.read}
+            listed = ", ".join(
+                _quote(c.name)
+                if c.name.lower() in wanted
+                else f"cast(null as {c.data_type or 'varchar'}) as {_quote(c.name)}"
+                for c in relation.columns
+            )
+            item.select = f"select {listed} from {item.source}"
+        self.pick({})
+
+    def teardown(self) -> None:
+        for item in self.inputs:
+            with contextlib.suppress(SandboxQueryError):
+                self.sandbox.execute(f"drop table if exists {item.view}")
+                self.sandbox.execute(f"drop table if exists {item.source}")
+
+    def tables(self) -> dict[str, str]:
+        return {p: item.view for item in self.inputs for p in item.placeholders}
+
+    def query(self, sql: str, parameters=None) -> list[tuple]:
+        """A query on the small fixture tables, without the sandbox's per-query timer thread
+        (it costs more than these queries do); errors are the sandbox's errors all the same."""
+        import duckdb
+
+        try:
+            cursor = self.sandbox.connection.execute(sql, parameters)
+            return cursor.fetchall() if cursor.description else []
+        except duckdb.Error as error:
+            raise SandboxQueryError(str(error).split("\n")[0], str(error), sql) from None
+
+    def pick(self, picks: dict[int, list[int]]) -> None:
+        """Make the fixture tables hold exactly these rows (gm_row per input)."""
+        for item in self.inputs:
+            rows = tuple(picks.get(item.index) or ())
+            if self._picked.get(item.index) == rows:
+                continue  # this input's table already holds exactly these rows
+            self.query(f"create or replace temp table {item.view} as {self.rows_sql(item, rows, item.select)}")
+            self._picked[item.index] = rows
+
+    @staticmethod
+    def rows_sql(item: _Input, rows, select: str) -> str:
+        """`select` over the source, restricted to `rows` (a row listed twice comes twice)."""
+        if not rows:
+            return f"{select} where false"
+        listed = ", ".join(f"({int(r)})" for r in rows)
+        return f"{select} join (values {listed}) as gm_picked(gm_row) using (gm_row)"
+
+    def sql_of(self, tree: exp.Expression) -> str:
+        """The tree's SQL over the fixture tables. Their names never change during a search,
+        so each tree is generated once (sqlglot's generator dominated the search's time)."""
+        key = id(tree)
+        if key not in self._sql:
+            self._sql[key] = (tree, runnable_sql(tree, self.ctx.relations, self.tables()))
+        return self._sql[key][1]
+
+    def shape(self, tree: exp.Expression) -> list[tuple[str, str]] | None:
+        """The columns a (mutant) query returns on the fixtures, or None if it does not run."""
+        key = id(tree)
+        if key not in self._shapes:
+            try:
+                rows = self.query(f"describe (select * from (\n{self.sql_of(tree)}\n) as q)")
+                self._shapes[key] = [(row[0], row[1]) for row in rows]
+            except SandboxQueryError:
+                self._shapes[key] = None
+        return self._shapes[key]
+
+    def kills(self, picks: dict[int, list[int]], mutant_tree: exp.Expression) -> bool:
+        """Would a unit test with these rows (expecting the original's output) fail on the mutant?
+
+        Remembered per (rows, mutant): delta debugging asks the same question again and again.
+        """
+        key = (_picks_key(picks), id(mutant_tree))
+        if key not in self._kills:
+            self._kills[key] = self._kills_uncached(picks, mutant_tree)
+        return self._kills[key]
+
+    def _kills_uncached(self, picks: dict[int, list[int]], mutant_tree: exp.Expression) -> bool:
+        original = self.shape(self.ctx.tree)
+        actual = self.shape(mutant_tree)
+        if original is None or actual is None:
+            return False  # a mutant that does not run says nothing about the rows
+        types = {name.lower(): (name, kind) for name, kind in actual}
+        if any(name.lower() not in types for name, _ in original):
+            return True
+        listed = ", ".join(
+            f"cast(cast({_quote(name)} as varchar) as {types[name.lower()][1]}) as {_quote(name)}"
+            for name, _ in original
+        )
+        plain = ", ".join(_quote(types[name.lower()][0]) for name, _ in original)
+        try:
+            rows = self.query(
+                f"with {self.fixture_ctes(picks)}, "
+                f"expected as (select {listed} from (\n{self.sql_of(self.ctx.tree)}\n) as e), "
+                f"actual as (select {plain} from (\n{self.sql_of(mutant_tree)}\n) as a) "
+                "select (select count(*) from (select * from actual except all select * from expected)) + "
+                "(select count(*) from (select * from expected except all select * from actual))"
+            )
+        except SandboxQueryError:
+            return False  # a runtime error on some rows says nothing about the logic
+        return rows[0][0] != 0
+
+    def output_rows(self, picks: dict[int, list[int]]) -> int:
+        key = _picks_key(picks)
+        if key not in self._output_rows:
+            self._output_rows[key] = self._output_rows_uncached(picks)
+        return self._output_rows[key]
+
+    def _output_rows_uncached(self, picks: dict[int, list[int]]) -> int:
+        try:
+            query = f"with {self.fixture_ctes(picks)} select count(*) from (\n{self.sql_of(self.ctx.tree)}\n) as q"
+            return int(self.query(query)[0][0])
+        except SandboxQueryError:
+            return -1
+
+    def fixture_ctes(self, picks: dict[int, list[int]]) -> str:
+        """The fixture tables as CTEs of the same names (a CTE shadows a table): a search
+        question is then one statement, instead of re-creating tables before each."""
+        return ", ".join(
+            f"{item.view} as ({self.rows_sql(item, tuple(picks.get(item.index) or ()), item.select)})"
+            for item in self.inputs
+        )
+
+    # -- candidates ------------------------------------------------------------------------
+
+    def _first(self, item: _Input, condition: str, order: str = "gm_row") -> int | None:
+        rows = self.query(f"select gm_row from {item.source} where {condition} order by {order} limit 1")
+        return int(rows[0][0]) if rows else None
+
+    def seeds(self) -> list[tuple[int, int]]:
+        seeds: list[tuple[int, int]] = []
+
+        def add(index: int, row: int | None) -> None:
+            if row is not None and (index, row) not in seeds:
+                seeds.append((index, row))
+
+        for item in self.inputs:
+            if not item.rows:
+                continue
+            count = min(EVENLY_SPACED, item.rows)
+            for k in range(count):
+                add(item.index, 1 + (k * (item.rows - 1)) // max(1, count - 1))
+            for column in item.read:
+                quoted = _quote(column)
+                add(item.index, self._first(item, f"{quoted} is null"))
+                add(item.index, self._first(item, f"{quoted} is not null", f"{quoted} asc, gm_row"))
+                add(item.index, self._first(item, f"{quoted} is not null", f"{quoted} desc, gm_row"))
+                distinct = self.query(f"select count(distinct {quoted}) from {item.source}")[0][0]
+                if distinct and distinct <= MAX_DISTINCT_SEEDS:
+                    for (row,) in self.query(f"select min(gm_row) from {item.source} group by {quoted} order by 1"):
+                        add(item.index, int(row))
+            for edge in self.edges:
+                for mine, column, other, other_column in (
+                    (edge.left, edge.left_column, edge.right, edge.right_column),
+                    (edge.right, edge.right_column, edge.left, edge.left_column),
+                ):
+                    if mine != item.index:
+                        continue
+                    partner = self.inputs[other]
+                    quoted, other_quoted = _quote(column), _quote(other_column)
+                    add(
+                        item.index,
+                        self._first(
+                            item,
+                            f"{quoted} is not null and {quoted} not in "
+                            f"(select {other_quoted} from {partner.source} where {other_quoted} is not null)",
+                        ),
+                    )
+                    add(
+                        item.index,
+                        self._first(
+                            item, f"{quoted} in (select {quoted} from {item.source} group by all having count(*) > 1)"
+                        ),
+                    )
+        return seeds[:MAX_SEEDS] if len(seeds) > MAX_SEEDS else seeds
+
+    def diff_seeds(self, mutant_tree: exp.Expression, result_table: str, limit: int = 3) -> list[tuple[int, int]]:
+        """Seeds where the mutant's result on the real data differs from the original's:
+        the input rows whose copied columns hold the values of a differing output row."""
+        if not self.copies:
+            return []
+        try:
+            self.sandbox.execute(
+                "create or replace temp table gm_mutant_real as select * from (\n"
+                f"{runnable_sql(mutant_tree, self.ctx.relations)}\n) as q",
+                timeout_s=self.timeout_s,
+            )
+            names = [row[0] for row in self.sandbox.execute(f"describe {result_table}")]
+            mutant_names = [row[0] for row in self.sandbox.execute("describe gm_mutant_real")]
+            if [n.lower() for n in names] != [n.lower() for n in mutant_names]:
+                return []
+            listed = ", ".join(_quote(n) for n in names)
+            rows = self.sandbox.execute(
+                f"(select {listed} from (select {listed} from {result_table} except all "
+                f"select {listed} from gm_mutant_real) order by all limit {limit}) union all "
+                f"(select {listed} from (select {listed} from gm_mutant_real except all "
+                f"select {listed} from {result_table}) order by all limit {limit})",
+                timeout_s=self.timeout_s,
+            )
+        except SandboxQueryError:
+            return []
+        finally:
+            with contextlib.suppress(SandboxQueryError):
+                self.sandbox.execute("drop table if exists gm_mutant_real")
+        position = {name.lower(): i for i, name in enumerate(names)}
+        seeds: list[tuple[int, int]] = []
+        for row in rows:
+            for index, columns in sorted(self.copies.items()):
+                conditions, values = [], []
+                for output, column in columns:
+                    value = row[position[output.lower()]] if output.lower() in position else None
+                    if value is not None:
+                        conditions.append(f"{_quote(column)} = ?")
+                        values.append(value)
+                if not conditions:
+                    continue
+                item = self.inputs[index]
+                found = self.query(
+                    f"select gm_row from {item.source} where {' and '.join(conditions)} order by gm_row limit 2",
+                    values,
+                )
+                for (gm_row,) in found:
+                    if (index, int(gm_row)) not in seeds:
+                        seeds.append((index, int(gm_row)))
+        return seeds
+
+    def _value(self, index: int, row: int, column: str):
+        key = (index, row)
+        if key not in self._values:
+            item = self.inputs[index]
+            listed = ", ".join(_quote(c) for c in item.read) or "1"
+            self._values[key] = self.query(f"select {listed} from {item.source} where gm_row = {row}")[0]
+        item = self.inputs[index]
+        return self._values[key][[c.lower() for c in item.read].index(column.lower())]
+
+    def _partners(self, index: int, row: int, edge: _Edge) -> list[int]:
+        if edge.left == index:
+            column, other, other_column = edge.left_column, edge.right, edge.right_column
+        else:
+            column, other, other_column = edge.right_column, edge.left, edge.left_column
+        value = self._value(index, row, column)
+        if value is None:
+            return []
+        key = (other, other_column.lower(), repr(value))
+        if key not in self._expansions:
+            partner = self.inputs[other]
+            found = self.query(
+                f"select gm_row from {partner.source} where {_quote(other_column)} = ? "
+                f"order by gm_row limit {EXPANSION}",
+                [value],
+            )
+            self._expansions[key] = [int(r[0]) for r in found]
+        return self._expansions[key]
+
+    def block(self, seed: tuple[int, int], groups: bool = False) -> dict[int, list[int]]:
+        """A seed row and, transitively, the rows of other inputs its join keys match (and,
+        with `groups`, rows of its own input in the same group)."""
+        chosen: dict[int, list[int]] = {seed[0]: [seed[1]]}
+        queue = [seed]
+        while queue:
+            index, row = queue.pop(0)
+            for edge in self.edges:
+                if index not in (edge.left, edge.right):
+                    continue
+                if edge.left == edge.right and not groups:
+                    continue
+                other = edge.right if edge.left == index else edge.left
+                for partner in self._partners(index, row, edge):
+                    rows = chosen.setdefault(other, [])
+                    if partner in rows or len(rows) >= BLOCK_ROWS_PER_INPUT:
+                        continue
+                    rows.append(partner)
+                    queue.append((other, partner))
+        self._add_parents(chosen)
+        return {index: sorted(rows) for index, rows in chosen.items()}
+
+    def twin(self, index: int, row: int) -> int | None:
+        """A copy of a row with fresh values in its unique key columns, as a new source row:
+        a second child of the same kind (two subscriptions of one account to one plan), which
+        tells sum from max or count(*) from count(distinct) without repeating a key. None if
+        a key column is not text or integer, or not given."""
+        item = self.inputs[index]
+        key_columns = {column.lower() for key in item.keys for column in key}
+        if not key_columns or not key_columns <= {c.lower() for c in item.read}:
+            return None
+        new_row = item.rows + 1 + len(self._twins)
+        listed = []
+        for column in item.read:
+            kind = (item.relation.column(column).data_type or "").lower()
+            quoted = _quote(column)
+            if column.lower() not in key_columns:
+                listed.append(quoted)
+            elif kind.startswith("varchar") or kind in ("text", "string"):
+                listed.append(f"{quoted} || '_2'")
+            elif kind in ("integer", "bigint", "int", "smallint", "hugeint"):
+                # Above every key there is, whatever the sign of this one.
+                listed.append(f"(select max({quoted}) from {item.source}) + {new_row}")
+            else:
+                return None
+        self.query(
+            f"insert into {item.source} select {new_row}, {', '.join(listed)} from {item.source} where gm_row = {row}"
+        )
+        self._twins[(index, row)] = new_row
+        return new_row
+
+    def coverage_seeds(self) -> list[tuple[int, str, int]]:
+        """(input, column, row): a row for each value (when there are few) of every column
+        the SQL compares with text literals, the named values and their unnamed siblings
+        alike; then (input, "", row) for rows near a month boundary of each timestamp."""
+        seeds: list[tuple[int, str, int]] = []
+        for index, column in self.categorical:
+            item = self.inputs[index]
+            if column.lower() not in {c.lower() for c in item.read}:
+                continue
+            quoted = _quote(column)
+            distinct = self.query(f"select count(distinct {quoted}) from {item.source}")[0][0]
+            if not distinct or distinct > MAX_DISTINCT_SEEDS:
+                continue
+            for _, row in self.query(
+                f"select {quoted}, min(gm_row) from {item.source} where {quoted} is not null group by 1 order by 1"
+            ):
+                seeds.append((index, column, int(row)))
+        for item in self.inputs:
+            for column in item.read:
+                kind = (item.relation.column(column).data_type or "").lower()
+                if not kind.startswith("timestamp"):
+                    continue
+                # Within hours of a month's start (UTC): where a month and its time zone
+                # disagree (America is 4-10 hours behind, Asia ahead), and days and weeks too.
+                quoted = _quote(column)
+                utc = f"timezone('UTC', {quoted})" if "time zone" in kind else quoted
+                for condition in (
+                    f"extract(day from {utc}) = 1 and extract(hour from {utc}) < 10",
+                    f"extract(day from {utc} + interval '1' day) = 1 and extract(hour from {utc}) >= 14",
+                ):
+                    row = self._first(item, f"{quoted} is not null and {condition}")
+                    if row is not None:
+                        seeds.append((item.index, "", row))
+        return seeds
+
+    def value_of(self, index: int, row: int, column: str):
+        """The value of one column of one source row."""
+        return self._value(index, row, column)
+
+    def _add_parents(self, chosen: dict[int, list[int]]) -> None:
+        """Add, for every child row of a relationships test between inputs, its parent row:
+        a fixture whose order has no customer could not happen. Every fixture is a union of
+        blocks, so it has every parent when each block has its own."""
+        changed = True
+        while changed:
+            changed = False
+            for link in self.parents:
+                rows = chosen.get(link.child) or []
+                values = {repr(v): v for v in (self._value(link.child, r, link.column) for r in rows) if v is not None}
+                have = {repr(self._value(link.parent, r, link.parent_column)) for r in chosen.get(link.parent) or []}
+                for text, value in values.items():
+                    if text in have:
+                        continue
+                    parent = self.inputs[link.parent]
+                    found = self.query(
+                        f"select min(gm_row) from {parent.source} where {_quote(link.parent_column)} = ?", [value]
+                    )
+                    if found and found[0][0] is not None:
+                        chosen.setdefault(link.parent, []).append(int(found[0][0]))
+                        have.add(text)
+                        changed = True
+
+
+def _merge(*picks: dict[int, list[int]]) -> dict[int, list[int]]:
+    """Rows of several picks together; a row picked twice (a duplicate) stays twice."""
+    merged: dict[int, Counter] = {}
+    for pick in picks:
+        for index, rows in pick.items():
+            merged.setdefault(index, Counter())
+            merged[index] |= Counter(rows)
+    return {index: sorted(rows.elements()) for index, rows in sorted(merged.items())}
+
+
+def _picks_key(picks: dict[int, list[int]]) -> tuple:
+    """A hashable identity for a choice of rows (inputs without rows do not count)."""
+    return tuple(sorted((index, tuple(rows)) for index, rows in picks.items() if rows))
+
+
+def _size_ok(picks: dict[int, list[int]], limit: int) -> bool:
+    return all(len(rows) <= limit for rows in picks.values())
+
+
+def ddmin(items: list, failing: Callable[[list], bool]) -> list:
+    """Zeller's delta debugging: a 1-minimal sublist of `items` for which `failing` holds."""
+    n = 2
+    while len(items) >= 2:
+        chunk = max(1, len(items) // n)
+        chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+        reduced = False
+        for piece in chunks:
+            if failing(piece):
+                items, n, reduced = piece, 2, True
+                break
+        if not reduced:
+            for piece in chunks:
+                complement = [item for item in items if item not in piece]
+                if complement and failing(complement):
+                    items, n, reduced = complement, max(n - 1, 2), True
+                    break
+        if not reduced:
+            if n >= len(items):
+                break
+            n = min(len(items), 2 * n)
+    return items
+
+
+class _Chooser:
+    """The greedy choice of fixture rows (see choose_rows)."""
+
+    def __init__(self, search: FixtureSearch, max_rows: int, max_expect: int, result_table: str | None):
+        self.search = search
+        self.max_rows = max_rows
+        self.max_expect = max_expect
+        self.result_table = result_table
+        self.blocks: list[dict[int, list[int]]] = []
+        self.everything: dict[int, list[int]] = {}
+        self.fixture: dict[int, list[int]] = {}
+        self.costs: dict[tuple[str, int], int] = {}
+        self.current_rows = 0
+
+    def add_block(self, block: dict[int, list[int]]) -> None:
+        if block not in self.blocks:
+            self.blocks.append(block)
+            self.everything = _merge(self.everything, block)
+
+    def base(self) -> None:
+        """The smallest output among fixtures made of one block of each group of inputs the
+        joins connect (the first, smallest, block of the others and each of the first blocks)."""
+        search, blocks = self.search, self.blocks
+        components: list[set[int]] = []
+        for block in blocks:
+            if not any(set(block) <= component for component in components):
+                components.append(set(block))
+        firsts = [next(b for b in blocks if set(b) <= component) for component in components]
+        self.fixture = _merge(*firsts)
+        best = search.output_rows(self.fixture)
+
+        def better(rows: int, than: int) -> bool:
+            # Enough output rows to read the logic in (BASE_OUTPUT_ROWS), no more than needed.
+            if rows <= 0:
+                return False
+            if than <= 0:
+                return True
+            if (rows >= BASE_OUTPUT_ROWS) != (than >= BASE_OUTPUT_ROWS):
+                return rows >= BASE_OUTPUT_ROWS
+            return rows < than if rows >= BASE_OUTPUT_ROWS else rows > than
+
+        for block in blocks[:BASE_CANDIDATES]:
+            others = [f for f, component in zip(firsts, components, strict=True) if not set(block) <= component]
+            candidate = _merge(block, *others)
+            rows = search.output_rows(candidate)
+            if better(rows, best) and _size_ok(candidate, self.max_rows):
+                self.fixture, best = candidate, rows
+
+    def cost(self, position: int) -> tuple[int, int, int]:
+        """How many output rows a block adds to the fixture so far (then its size)."""
+        key = (repr(self.fixture), position)
+        if key not in self.costs:
+            added = self.search.output_rows(_merge(self.fixture, self.blocks[position]))
+            self.costs[key] = added - max(self.current_rows, 0)
+        return (self.costs[key], sum(len(rows) for rows in self.blocks[position].values()), position)
+
+    def acceptable(self, candidate: dict[int, list[int]], tree: exp.Expression) -> bool:
+        # Cheapest checks first: sizes, then the output's row count, then the mutant.
+        return (
+            _size_ok(candidate, self.max_rows)
+            and 0 < self.search.output_rows(candidate) <= self.max_expect
+            and self.search.kills(candidate, tree)
+        )
+
+    def smallest_killing(self, pieces: list, tree: exp.Expression) -> dict[int, list[int]] | None:
+        fixture = self.fixture
+        # Delta debugging costs about n log n runs: start it from the shortest prefix of the
+        # (ordered) pieces that tells the mutant apart.
+        for size in (*PREFIXES, len(pieces)):
+            prefix = pieces[:size]
+            if prefix and self.search.kills(_merge(fixture, *prefix), tree):
+                break
+            if size >= len(pieces):
+                return None
+        else:
+            return None
+        subset = ddmin(prefix, lambda chosen: self.search.kills(_merge(fixture, *chosen), tree))
+        found = _merge(fixture, *subset)
+        return found if self.acceptable(found, tree) else None
+
+    def cover(self, seeds: list[tuple[int, str, int]]) -> None:
+        """Add a block for each (input, column, row) whose value of the column the fixture
+        lacks (semantic coverage, beyond the mutants searched), while every input and the
+        output stay within budget."""
+        search = self.search
+        for index, column, row in seeds:
+            chosen = self.fixture.get(index) or []
+            if not column and row in chosen:
+                continue  # a row-level seed (a boundary) already there
+            value = repr(search.value_of(index, row, column)) if column else None
+            if column and any(repr(search.value_of(index, r, column)) == value for r in chosen):
+                continue
+            candidate = _merge(self.fixture, search.block((index, row), False))
+            if _size_ok(candidate, self.max_rows) and 0 < search.output_rows(candidate) <= self.max_expect:
+                self.fixture = candidate
+
+    def tell_apart(self, tree: exp.Expression) -> bool:
+        """Grow the fixture so that the mutant's output differs; False if it cannot."""
+        search = self.search
+        if search.kills(self.fixture, tree):
+            return True
+        if not search.kills(_merge(self.fixture, self.everything), tree) and self.result_table:
+            # No candidate shows the difference: seed from where the real data shows it.
+            for seed in search.diff_seeds(tree, self.result_table):
+                for groups in (False, True):
+                    self.add_block(search.block(seed, groups))
+            if not search.kills(_merge(self.fixture, self.everything), tree):
+                return False  # no rows the search knows of tell this mutant apart
+        positions = sorted(
+            (p for p, b in enumerate(self.blocks) if _merge(self.fixture, b) != self.fixture),
+            key=lambda p: (sum(len(rows) for rows in self.blocks[p].values()), p),
+        )
+        candidates = [self.blocks[p] for p in positions]
+        # The smallest blocks first; if that makes too many expected rows, the blocks that
+        # alone keep them within budget (ordered by the rows they add), then any one block.
+        found = self.smallest_killing(candidates, tree)
+        if found is None:
+            self.current_rows = search.output_rows(self.fixture)
+            budget = self.max_expect - max(self.current_rows, 0)
+            by_cost = sorted(positions, key=self.cost)
+            affordable = [self.blocks[p] for p in by_cost if self.cost(p)[0] <= budget]
+            if len(affordable) < len(candidates):
+                found = self.smallest_killing(affordable, tree)
+            if found is None:
+                singles = (_merge(self.fixture, b) for b in affordable[:SINGLE_BLOCK_TRIES])
+                found = next((c for c in singles if self.acceptable(c, tree)), None)
+        if found is None:
+            return False
+        self.fixture = found
+        return True
+
+
+def choose_rows(
+    search: FixtureSearch,
+    mutants,
+    *,
+    max_rows: int = MAX_ROWS_PER_INPUT,
+    max_expect: int = MAX_EXPECT_ROWS,
+    result_table: str | None = None,
+) -> FixtureChoice:
+    """Pick fixture rows: a base that returns rows, then blocks that tell mutants apart."""
+    choice = FixtureChoice()
+    chooser = _Chooser(search, max_rows, max_expect, result_table)
+    found: list[dict[int, list[int]]] = []
+    duplicated: Counter = Counter()
+    for seed in search.seeds():
+        for groups in (False, True):
+            block = search.block(seed, groups)
+            if block not in found:
+                found.append(block)
+        # The seed row twice: a duplicate in the input (a double load), which is what tells
+        # sum from max and count(*) from count(distinct) when the data has no such group.
+        # An input with a unique key gets a twin instead (the row copied with a fresh key):
+        # the same row twice could not happen there.
+        if duplicated[seed[0]] < DUPLICATE_SEEDS:
+            duplicated[seed[0]] += 1
+            second = search.twin(*seed) if search.inputs[seed[0]].keys else seed[1]
+            if second is not None:
+                twice = {index: list(rows) for index, rows in search.block(seed, False).items()}
+                twice[seed[0]] = sorted([*twice[seed[0]], second])
+                if twice not in found:
+                    found.append(twice)
+    if not found:
+        return choice
+    # Small blocks first: delta debugging keeps the first pieces that work.
+    for block in sorted(found, key=lambda b: (sum(len(rows) for rows in b.values()), found.index(b))):
+        chooser.add_block(block)
+    chooser.base()
+    # Meaning first (the values a filter names and their siblings), then whatever the
+    # mutants still need, then month and time-zone boundaries while the budget allows.
+    coverage = search.coverage_seeds()
+    chooser.cover([seed for seed in coverage if seed[1]])
+    for mutant in mutants:
+        if mutant.held_out:
+            continue  # held out: scored by gen-model mutate, never chosen for
+        (choice.killed if chooser.tell_apart(mutant.tree) else choice.unkillable).append(mutant.label())
+    chooser.cover([seed for seed in coverage if not seed[1]])
+    choice.picks = chooser.fixture
+    return choice
+
+
+def build_unit_test(
+    ctx: GateContext,
+    mutants,
+    *,
+    model: str,
+    version: int | None,
+    timeout_s: float | None = None,
+) -> tuple[UnitTest | None, FixtureChoice | None, str | None]:
+    """The unit test for the accepted SQL in `ctx` (sandbox open), or None and why not."""
+    if ctx.tree is None or not ctx.relations or ctx.sandbox is None:
+        return None, None, "no parsed SQL or no inputs: no unit test"
+    search = FixtureSearch(ctx, timeout_s=timeout_s)
+    try:
+        search.setup()
+        choice = choose_rows(search, mutants, result_table=RESULT_TABLE if ctx.result is not None else None)
+        given = []
+        for item in search.inputs:
+            rows = choice.picks.get(item.index, [])
+            columns = [(c.name, c.data_type or "varchar") for c in item.relation.columns if c.name in item.read]
+            if rows:
+                table = f"({FixtureSearch.rows_sql(item, rows, f'select * from {item.source}')})"
+                rendered = _rendered_rows(search.sandbox, table, columns, order="gm_row")
+            else:
+                rendered = []
+            given.append(GivenInput(item.text, tuple(rendered)))
+    except SandboxQueryError as error:
+        return None, None, f"no unit test: choosing its rows failed: {error.summary}"
+    finally:
+        search.teardown()
+    twins = sum(1 for (index, _), row in search._twins.items() if row in choice.picks.get(index, []))
+    problems = constraint_violations(given, {item.text: item.relation for item in search.inputs})
+    if problems:
+        return None, choice, "no unit test: its rows would break a test of its inputs: " + "; ".join(problems[:3])
+    draft = UnitTest(unit_test_name(model, version), model, tuple(given), (), version)
+    runner = FixtureRunner(ctx.sandbox, ctx, draft, 0)
+    try:
+        if not runner.usable:
+            return None, choice, runner.problem
+        try:
+            columns = runner._run(ctx.tree, f"{runner.prefix}_original")
+        except SandboxQueryError as error:
+            return None, choice, f"no unit test: the model does not run on the chosen rows: {error.summary}"
+        expect = _rendered_rows(ctx.sandbox, f"{runner.prefix}_original", columns)
+    finally:
+        runner.close()
+    killed = len(choice.killed)
+    inputs = ", ".join(f"{len(g.rows)} row(s) of {g.input}" for g in given)
+    copied = f"; {twins} of them a copy of another with a new key (a second child of one kind)" if twins else ""
+    description = (
+        f"Pins the reviewed logic: {inputs}, real rows from the warehouse (each with its parent rows, "
+        f"no unique key twice{copied}): every value of a filtered column, then rows that make {killed} "
+        "plausible changes to the SQL change the expected rows; expected = the accepted SQL run on them."
+    )
+    unit_test = UnitTest(draft.name, model, tuple(given), tuple(expect), version, description)
+    # The expected rows must be what dbt computes from the YAML values: check it once.
+    check = FixtureRunner(ctx.sandbox, ctx, unit_test, 1)
+    try:
+        problem = check.check_original(ctx.tree)
+    finally:
+        check.close()
+    if problem:
+        return None, choice, problem
+    return unit_test, choice, None
