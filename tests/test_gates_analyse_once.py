@@ -16,12 +16,13 @@ import yaml
 from generator.gates import GATES, nondeterminism_problems
 from generator.gates import parse as parse_module
 from generator.gates import safety as safety_module
-from generator.gates.base import GateContext, run_gates
+from generator.gates.base import run_gates
 from generator.gates.binding import qualified_tree
 from generator.gates.safety import SafetyRule
 from generator.project.catalog import Catalog
 from generator.proposal import ColumnSpec, Proposal
 from generator.sql import scope as scope_module
+from generator.sql.context import GateContext
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STATIC = GATES[:5]  # parse, references, binding, safety, determinism

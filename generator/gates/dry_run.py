@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from generator.errors import Problem
-from generator.gates.base import DryRunResult, GateContext, ResultColumn, Rule
+from generator.gates.base import Rule
 from generator.project.sandbox import (
     ExecutableSQL,
     SandboxQueryError,
@@ -11,6 +11,7 @@ from generator.project.sandbox import (
     executable,
     lowercase_type,
 )
+from generator.sql.context import DryRunResult, GateContext, ResultColumn
 
 # DuckDB's error class (the text before the first colon) -> what to do about it.
 _HINTS = {

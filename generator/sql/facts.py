@@ -20,8 +20,8 @@ from decimal import Decimal
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, build_scope
 
-from generator.gates.base import GateContext
 from generator.project.catalog import Relation
+from generator.sql.context import GateContext
 
 # Functions that return null exactly when an argument is null (and never otherwise).
 NULL_PROPAGATING = (

@@ -54,8 +54,8 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from generator.gates.base import GateContext, node_span
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError, runnable_sql
+from generator.sql.context import GateContext, node_span
 from generator.sql.formatting import generate_sql
 from generator.sql.templating import line_col
 from generator.testgen.datatests import DataTest

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from generator.gates.base import GateContext
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError, runnable_sql
+from generator.sql.context import GateContext
 
 MAX_ROWS_PER_INPUT = 20
 MAX_EXPECT_ROWS = 100
