@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from generator.project.sandbox import RESULT_TABLE, SandboxQueryError, runnable_sql
+from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.sql.context import GateContext
+from generator.sql.runnable import runnable_sql
 
 MAX_ROWS_PER_INPUT = 20
 MAX_EXPECT_ROWS = 100
