@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.optimizer.scope import Scope, build_scope
 
 from generator.errors import Problem
 from generator.project.catalog import Catalog, Relation
@@ -63,6 +64,10 @@ class GateContext:
     relations: dict[str, Relation] = field(default_factory=dict)
     # Set by `binding`: the tree with every column qualified and every * expanded.
     qualified: exp.Expression | None = None
+    # Set by the first reader of sqlglot's scopes over `qualified` (qualified_scope), with
+    # the tree they were built from: facts, test derivation and the lockfile share them.
+    scopes: Any = None
+    scopes_of: exp.Expression | None = None
     # Set by `dry_run`.
     result: DryRunResult | None = None
 
@@ -120,3 +125,23 @@ def resolve_call(catalog: Catalog, call: RefCall) -> Relation | None:
     if call.kind == "source":
         return catalog.source(call.args[0], call.args[1])
     return catalog.ref(call.name, version=call.version, package=call.package)
+
+
+def qualified_scope(ctx: GateContext) -> Scope | None:
+    """sqlglot's root scope over `ctx.qualified`, built once per qualified tree.
+
+    None when there is no qualified tree, it is not a query, or sqlglot cannot scope it
+    (some DuckDB constructs): then nothing is known about what the SQL reads. Readers
+    only read the scopes; a new qualified tree (a new object) gets scopes of its own.
+    """
+    tree = ctx.qualified
+    if tree is None or not isinstance(tree, exp.Query):
+        return None
+    if ctx.scopes_of is tree:
+        return ctx.scopes
+    try:
+        root = build_scope(tree)
+    except Exception:  # sqlglot cannot scope some DuckDB constructs: no scopes then
+        root = None
+    ctx.scopes, ctx.scopes_of = root, tree
+    return root

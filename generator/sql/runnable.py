@@ -88,6 +88,7 @@ def executable_sql(ctx: Any) -> str:
 
 def _regenerated(ctx: Any) -> ExecutableSQL:
     """Fallback for trees built without token positions: rewrite the tree and print it."""
+
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Identifier) and node.name in ctx.relations:
             relation = ctx.relations[node.name]
