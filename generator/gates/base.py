@@ -3,6 +3,9 @@
 Each rule's docstring is its one-line summary (shown in `gen-model --help`-style listings
 and reports). A rule reports *every* problem it finds; a rule whose prerequisites failed
 is skipped, so one bad reference does not drown the report in follow-on errors.
+
+The context the rules read and fill in (`GateContext`) lives in `generator.sql.context`,
+below the rules, so the SQL analysis it feeds does not depend on the rule framework.
 """
 
 from __future__ import annotations
