@@ -48,7 +48,7 @@ PIVOT_ADVICE = (
 
 
 class Analysis(NameLookup, KeySearch):
-    """The result: binding findings, every reference's resolution, every select's facts."""
+    """The result: what did not resolve (findings), every reference's resolution, every select's facts."""
 
     def __init__(self, ctx: GateContext):
         self.ctx = ctx
