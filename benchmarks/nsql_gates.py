@@ -28,7 +28,6 @@ import yaml
 from sqlglot import exp
 
 from generator.errors import Problem
-from generator.gates.base import GateContext
 from generator.gates.binding import BindingRule
 from generator.gates.determinism import DeterminismRule
 from generator.gates.parse import ParseRule, quiet_sqlglot
@@ -36,6 +35,7 @@ from generator.gates.references import ReferencesRule, visible_ctes
 from generator.gates.safety import SafetyRule
 from generator.project.catalog import Catalog, Column, Relation
 from generator.proposal import ColumnSpec, Proposal
+from generator.sql.context import GateContext
 
 ROOT = Path(__file__).resolve().parent.parent
 # CI checks out the repo next to shared/; worktrees sit one level deeper.

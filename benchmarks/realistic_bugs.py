@@ -125,12 +125,8 @@ BUGS: dict[str, list[tuple[str, str, str, str]]] = {
 def run(project_dir: Path) -> int:
     from generator.project import dbt
     from generator.project.catalog_builder import build_catalog
-    from generator.project.sandbox import (
-        RESULT_TABLE,
-        SandboxQueryError,
-        open_sandbox,
-        runnable_sql,
-    )
+    from generator.project.sandbox import RESULT_TABLE, SandboxQueryError, open_sandbox
+    from generator.sql.runnable import runnable_sql
     from generator.sql.templating import untemplate
     from generator.testgen.modeltests import (
         baseline_tests,

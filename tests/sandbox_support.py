@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import sqlglot
 
-from generator.gates.base import GateContext
 from generator.project.catalog import Catalog
 from generator.proposal import ColumnSpec, Proposal
+from generator.sql.context import GateContext
 from generator.sql.templating import untemplate
 
 DATABASE = "warehouse"

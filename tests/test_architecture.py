@@ -98,6 +98,24 @@ def test_no_import_cycles_between_modules():
     assert not found, "import cycles (function-level imports included): " + "; ".join(" <-> ".join(c) for c in found)
 
 
+# The SQL-analysis library answers questions about SQL; the stages that use it (rules,
+# derived tests, writing, the LLM, CI, the pipeline) sit above it, never below.
+SQL_MAY_NOT_IMPORT = ("gates", "testgen", "run", "write", "llm", "ci")
+
+
+def test_the_sql_library_imports_no_stage_above_it():
+    graph = imports(modules())
+    forbidden = tuple(f"generator.{package}" for package in SQL_MAY_NOT_IMPORT)
+    offenders = [
+        f"{module} imports {imported}"
+        for module, imported_modules in sorted(graph.items())
+        if module == "generator.sql" or module.startswith("generator.sql.")
+        for imported in sorted(imported_modules)
+        if imported in forbidden or imported.startswith(tuple(f"{f}." for f in forbidden))
+    ]
+    assert not offenders, "generator.sql depends on a stage above it: " + "; ".join(offenders)
+
+
 def test_no_private_name_is_imported_from_another_module():
     offenders = []
     for root in (PACKAGE, PACKAGE.parent / "tests", PACKAGE.parent / "benchmarks"):

@@ -26,11 +26,11 @@ from generator.enrich.flow import (
     finish_spec_proposal,
 )
 from generator.errors import BuildError, GateError, WriteError
-from generator.gates.base import ResultColumn
 from generator.project import load_project
 from generator.project.catalog_builder import build_catalog
 from generator.proposal import load_proposal, validate_proposal
 from generator.run.report import RunReport
+from generator.sql.context import ResultColumn
 from generator.write.transaction import JOURNAL_NAME, ProjectLock
 
 pytestmark = pytest.mark.dbt

@@ -32,10 +32,10 @@ import yaml
 
 from generator.errors import Problem
 from generator.gates import GATES, nondeterminism_problems
-from generator.gates.base import GateContext, run_gates
-from generator.gates.references import resolve_call
+from generator.gates.base import run_gates
 from generator.project.catalog import Catalog
 from generator.proposal import ColumnSpec, Proposal
+from generator.sql.context import GateContext, resolve_call
 from generator.sql.scope import analyze
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -16,12 +16,20 @@ import yaml
 from generator.gates import GATES, nondeterminism_problems
 from generator.gates import parse as parse_module
 from generator.gates import safety as safety_module
-from generator.gates.base import GateContext, run_gates
+from generator.gates.base import run_gates
 from generator.gates.binding import qualified_tree
 from generator.gates.safety import SafetyRule
 from generator.project.catalog import Catalog
 from generator.proposal import ColumnSpec, Proposal
+from generator.sql import context as context_module
 from generator.sql import scope as scope_module
+from generator.sql.columns import columns_read
+from generator.sql.context import GateContext
+from generator.sql.facts import Facts
+from generator.sql.lineage import column_lineage
+from generator.testgen.mutate import source_columns
+from generator.testgen.unit_fixtures import read_columns
+from generator.write.lockfile import used_columns
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STATIC = GATES[:5]  # parse, references, binding, safety, determinism
@@ -137,3 +145,42 @@ def test_qualified_tree_is_the_same_with_cached_column_mappings(catalog: Catalog
     run_gates(second, STATIC)
     assert first.qualified.sql(dialect="duckdb") == second.qualified.sql(dialect="duckdb")
     assert qualified_tree(second).sql(dialect="duckdb") == second.qualified.sql(dialect="duckdb")
+
+
+def test_what_reads_the_qualified_tree_shares_one_analysis_and_one_scope_build(catalog, counted, monkeypatch):
+    """Facts, test derivation, fixtures, lineage and the lockfile run no analysis of their
+    own, and sqlglot's scopes over the qualified tree are built once for all of them."""
+    builds = []
+    real_build = context_module.build_scope
+
+    def counted_build(tree):
+        builds.append(tree)
+        return real_build(tree)
+
+    monkeypatch.setattr(context_module, "build_scope", counted_build)
+    ctx = context(JOINED, catalog)
+    run_gates(ctx, STATIC)
+    first = Facts(ctx).root
+    assert Facts(ctx).root is first is not None
+    assert columns_read(ctx) == {p: set(c) for p, c in read_columns_by_catalog(ctx).items()}
+    source_columns(ctx)
+    column_lineage(ctx)
+    assert used_columns(ctx) == {
+        "ref('stg_shop__customers')": ["customer_id", "full_name"],
+        "ref('stg_shop__orders')": ["customer_id", "order_id", "status"],
+    }
+    assert counted["analysis"] == 1
+    assert len(builds) == 1
+    ctx.qualified = ctx.qualified.copy()  # a new tree: scopes of its own
+    assert Facts(ctx).root is not first
+    assert len(builds) == 2
+
+
+def read_columns_by_catalog(ctx: GateContext) -> dict[str, list[str]]:
+    """The fixtures' view (lowercase names per placeholder), spelled as the catalog does."""
+    read = read_columns(ctx)
+    return {
+        placeholder: [c.name for c in ctx.relations[placeholder].columns if c.name.lower() in read[placeholder]]
+        for placeholder in read
+        if read[placeholder]
+    }

@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from generator.gates import GATES
-from generator.gates.base import DryRunResult, ResultColumn
 from generator.gates.contract import Contract, contract_columns
 from generator.gates.dry_run import DryRun
 from generator.gates.grain import Grain
 from generator.project.sandbox import Sandbox, SandboxQueryError, lowercase_type
+from generator.sql.context import DryRunResult, ResultColumn
 from tests.sandbox_support import DATABASE, build_warehouse, make_context
 
 INVOICES = "{{ ref('stg_billing__invoices') }}"

@@ -10,9 +10,10 @@ import yaml
 
 from generator.errors import ConfigError
 from generator.gates import GATES
-from generator.gates.base import GateContext, run_gates
+from generator.gates.base import run_gates
 from generator.project.catalog import Catalog
 from generator.proposal import ColumnSpec, Proposal
+from generator.sql.context import GateContext
 from generator.write import lockfile
 
 CATALOG = Catalog.from_dict(yaml.safe_load((Path(__file__).parent / "fixtures" / "catalog.yml").read_text()))

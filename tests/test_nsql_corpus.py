@@ -30,9 +30,9 @@ from benchmarks.nsql_gates import (
     run_case,
     run_corpus,
 )
-from generator.gates.base import GateContext
 from generator.gates.parse import ParseRule
 from generator.proposal import ColumnSpec, Proposal
+from generator.sql.context import GateContext
 from generator.sql.scope import analyze
 
 CORPUS = find_corpus()

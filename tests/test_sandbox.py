@@ -12,15 +12,8 @@ import duckdb
 import pytest
 
 from generator.errors import ConfigError
-from generator.project.sandbox import (
-    RESULT_TABLE,
-    Sandbox,
-    SandboxQueryError,
-    SandboxTimeout,
-    default_memory_limit,
-    executable,
-    executable_sql,
-)
+from generator.project.sandbox import RESULT_TABLE, Sandbox, SandboxQueryError, SandboxTimeout, default_memory_limit
+from generator.sql.runnable import executable, executable_sql
 from tests.sandbox_support import DATABASE, build_warehouse, make_context
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from generator.project.sandbox import RESULT_TABLE, Sandbox, executable_sql
+from generator.project.sandbox import RESULT_TABLE, Sandbox
 from generator.sql.formatting import entity_name, format_sql
+from generator.sql.runnable import executable_sql
 from generator.sql.templating import untemplate
 from tests.sandbox_support import DATABASE, build_warehouse, catalog_for, make_context
 

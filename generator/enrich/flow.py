@@ -41,9 +41,10 @@ from generator.enrich.discovery import EXTENSIONS, resolve_raw_dir
 from generator.enrich.spec import SPEC_SUFFIX, EnrichSpec, load_spec, validate_spec
 from generator.enrich.yaml_positions import load_with_positions
 from generator.errors import BuildError, GenModelError, Problem, ProposalError, WriteError
-from generator.gates.base import GateReport, ResultColumn, Rule, run_gates
+from generator.gates.base import GateReport, Rule, run_gates
 from generator.project.catalog import Catalog, Relation
 from generator.proposal import Proposal
+from generator.sql.context import ResultColumn
 from generator.testgen.datatests import DataTest
 from generator.write import inert
 from generator.write.writer import ContractColumn, PlannedFile, WritePlan

@@ -5,7 +5,7 @@ GATES is the pipeline, in order. Each rule lives in a module of its own: the sta
 execute the proposal in the DuckDB sandbox.
 """
 
-from generator.gates.base import GateContext, GateReport, Rule, run_gates
+from generator.gates.base import GateReport, Rule, run_gates
 from generator.gates.binding import BindingRule
 from generator.gates.contract import Contract
 from generator.gates.determinism import DeterminismRule, nondeterminism_problems
@@ -14,6 +14,7 @@ from generator.gates.grain import Grain
 from generator.gates.parse import ParseRule
 from generator.gates.references import ReferencesRule
 from generator.gates.safety import SafetyRule
+from generator.sql.context import GateContext
 
 GATES: tuple[Rule, ...] = (
     ParseRule(),

@@ -11,9 +11,10 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
 from generator.errors import Problem
-from generator.gates.base import GateContext, Rule
+from generator.gates.base import Rule
+from generator.sql.context import GateContext
 from generator.sql.locate import DIALECT, is_placeholder
-from generator.sql.scope import RULE, analyze
+from generator.sql.scope import analyze
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +80,25 @@ def qualified_tree(ctx: GateContext) -> exp.Expression | None:
 class BindingRule(Rule):
     """Every column resolves against the catalog, unambiguously; stars expand to unique names."""
 
-    name = RULE
+    name = "binding"
     requires = ("references",)
 
     def check(self, ctx: GateContext) -> list[Problem]:
         if ctx.tree is None:
             return []
-        analysis = analyze(ctx)
-        problems = sorted(analysis.problems, key=lambda p: (p.line or 0, p.col or 0))
+        problems: list[Problem] = []
+        for finding in analyze(ctx).findings:
+            problem = ctx.problem(
+                self.name,
+                finding.message,
+                identifier=finding.identifier,
+                suggestion=finding.suggestion,
+                span=finding.span,
+            )
+            # Two findings can locate to one problem (same line and column): report it once.
+            if problem not in problems:
+                problems.append(problem)
+        problems.sort(key=lambda p: (p.line or 0, p.col or 0))
         if not problems:
             ctx.qualified = qualified_tree(ctx)
         return problems

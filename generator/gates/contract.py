@@ -7,8 +7,9 @@ import re
 from sqlglot import exp
 
 from generator.errors import Problem
-from generator.gates.base import GateContext, ResultColumn, Rule
+from generator.gates.base import Rule
 from generator.project.sandbox import SandboxQueryError, lowercase_type, reserved_words
+from generator.sql.context import GateContext, ResultColumn
 from generator.suggest import did_you_mean
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

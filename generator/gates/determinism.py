@@ -10,7 +10,8 @@ import duckdb
 from sqlglot import exp
 
 from generator.errors import Problem
-from generator.gates.base import GateContext, Rule
+from generator.gates.base import Rule
+from generator.sql.context import GateContext
 from generator.sql.locate import display_sql, function_name, span
 from generator.sql.scope import Analysis, SelectInfo, analyze
 

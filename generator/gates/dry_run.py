@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from generator.errors import Problem
-from generator.gates.base import DryRunResult, GateContext, ResultColumn, Rule
-from generator.project.sandbox import (
-    ExecutableSQL,
-    SandboxQueryError,
-    SandboxTimeout,
-    executable,
-    lowercase_type,
-)
+from generator.gates.base import Rule
+from generator.project.sandbox import SandboxQueryError, SandboxTimeout, lowercase_type
+from generator.sql.context import DryRunResult, GateContext, ResultColumn
+from generator.sql.runnable import ExecutableSQL, executable
 
 # DuckDB's error class (the text before the first colon) -> what to do about it.
 _HINTS = {

@@ -6,9 +6,10 @@ import datetime
 import decimal
 
 from generator.errors import Problem
-from generator.gates.base import GateContext, Rule
+from generator.gates.base import Rule
 from generator.gates.contract import output_expression
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
+from generator.sql.context import GateContext
 from generator.suggest import did_you_mean
 
 EXAMPLES = 5

@@ -15,20 +15,16 @@ from sqlglot.tokens import Token, TokenType
 
 from generator import limits
 from generator.errors import Problem
-from generator.gates.base import GateContext, Rule
+from generator.gates.base import Rule
+from generator.sql.context import GateContext
 from generator.sql.locate import DIALECT, span
+from generator.sql.scope import PIVOT_ADVICE
 from generator.sql.templating import problem_at, untemplate
 
 RULE = "parse"
 
 # First words of a query; a statement starting otherwise is not one, even if it fails to parse.
 QUERY_STARTS = frozenset({"SELECT", "WITH", "FROM", "VALUES", "(", "TABLE"})
-
-# PIVOT's columns come from the data; a model's columns must be fixed in the SQL.
-PIVOT_ADVICE = (
-    "Pivot with conditional aggregates so the columns are fixed, e.g. "
-    "sum(amount) filter (where status = 'placed') as placed_amount."
-)
 
 # What a model may be: a query. VALUES is a query too (a constant table).
 QUERY_TYPES = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)

@@ -8,8 +8,9 @@ from dataclasses import replace
 from sqlglot import exp
 
 from generator.errors import Problem
-from generator.gates.base import UNREPAIRABLE, GateContext, Rule
+from generator.gates.base import Rule
 from generator.project.catalog import Catalog, Relation
+from generator.sql.context import UNREPAIRABLE, GateContext, resolve_call
 from generator.sql.locate import display_name, is_placeholder, span
 from generator.sql.templating import RefCall
 from generator.suggest import closest
@@ -22,13 +23,6 @@ FILE_LIKE = re.compile(
     r"(://|[/\\*?]|\.(csv|tsv|txt|parquet|json|jsonl|ndjson|gz|zst|xlsx|arrow|avro|db|duckdb|sqlite)$)",
     re.I,
 )
-
-
-def resolve_call(catalog: Catalog, call: RefCall) -> Relation | None:
-    """The relation a ref()/source() call names, or None."""
-    if call.kind == "source":
-        return catalog.source(call.args[0], call.args[1])
-    return catalog.ref(call.name, version=call.version, package=call.package)
 
 
 def _source_display(source_name: str, table: str) -> str:

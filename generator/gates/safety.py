@@ -7,8 +7,9 @@ import re
 from sqlglot import exp
 
 from generator.errors import Problem
-from generator.gates.base import GateContext, Rule
+from generator.gates.base import Rule
 from generator.gates.parse import Statement, is_query, parse_statements, statement_kind
+from generator.sql.context import GateContext
 from generator.sql.locate import function_name, span
 
 RULE = "safety"

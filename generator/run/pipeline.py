@@ -16,7 +16,6 @@ import duckdb
 from generator import __version__
 from generator.errors import BuildError, ConfigError, GateError, GenModelError, Problem, ProposalError, WriteError
 from generator.gates import GATES, GateContext, GateReport, run_gates
-from generator.gates.base import UNREPAIRABLE
 from generator.progress import QUIET, Progress
 from generator.project import Project, dbt
 from generator.project.catalog import Catalog
@@ -24,6 +23,7 @@ from generator.project.catalog_builder import build_catalog
 from generator.project.sandbox import open_sandbox
 from generator.proposal import Proposal, validate_proposal
 from generator.run.report import AttemptRecord, RunReport
+from generator.sql.context import UNREPAIRABLE
 from generator.testgen.datatests import DataTest, grain_tests
 from generator.write import inert
 from generator.write.transaction import (

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlglot import exp
-from sqlglot.optimizer.scope import Scope, build_scope
+from sqlglot.optimizer.scope import Scope
 
-from generator.gates.base import GateContext
 from generator.project.catalog import Relation
+from generator.sql.context import GateContext, qualified_scope
 
 # Functions that return null exactly when an argument is null (and never otherwise).
 NULL_PROPAGATING = (
@@ -141,12 +141,8 @@ class Facts:
     def __init__(self, ctx: GateContext, sandbox=None):
         self.ctx = ctx
         self.sandbox = sandbox if sandbox is not None else ctx.sandbox
-        self.root: Scope | None = None
-        if ctx.qualified is not None and isinstance(ctx.qualified, exp.Query):
-            try:
-                self.root = build_scope(ctx.qualified)
-            except Exception:  # sqlglot cannot scope some DuckDB constructs: no facts then
-                self.root = None
+        # Shared with every other reader of the qualified tree's scopes (built once).
+        self.root: Scope | None = qualified_scope(ctx)
         self._profiles: dict[tuple[str, str], tuple] = {}
 
     # -- following columns -----------------------------------------------------------------

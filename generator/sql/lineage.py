@@ -13,8 +13,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import Node, lineage
 
-from generator.gates.base import GateContext
 from generator.project.catalog import Relation
+from generator.sql.context import GateContext
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from decimal import Decimal
 
 from sqlglot import exp
 
-from generator.gates.base import GateContext
 from generator.project.sandbox import RESULT_TABLE
+from generator.sql.context import GateContext
 from generator.sql.facts import AggregateShape, Facts, unwrap
 from generator.testgen.datatests import PACKAGE, DataTest, grain_tests
 

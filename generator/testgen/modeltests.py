@@ -22,10 +22,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from generator.errors import BuildError, ConfigError, GenModelError, Problem
-from generator.gates.base import GateContext
 from generator.project import Project, dbt
 from generator.project.catalog import Catalog, Relation
 from generator.proposal import ColumnSpec, Proposal
+from generator.sql.context import GateContext
 from generator.testgen.datatests import PACKAGE, DataTest
 from generator.testgen.hollow import Verdict, hollow_gate
 from generator.testgen.testsql import canonical_name, catalog_resolver
@@ -190,9 +190,9 @@ def open_model(project: Project, catalog: Catalog, relation: Relation, node, san
     """Gate the model's SQL as a proposal (parse, references, binding, safety) and run it
     in the sandbox; if the SQL has Jinja beyond ref()/source(), read the built relation."""
     from generator.gates import GATES, run_gates
-    from generator.gates.base import DryRunResult, ResultColumn
     from generator.gates.dry_run import DryRun
     from generator.project.sandbox import lowercase_type
+    from generator.sql.context import DryRunResult, ResultColumn
 
     path = project.project_dir / relation.original_file_path
     sql = path.read_text(encoding="utf-8")

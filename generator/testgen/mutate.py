@@ -54,9 +54,10 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from generator.gates.base import GateContext, node_span
-from generator.project.sandbox import RESULT_TABLE, SandboxQueryError, runnable_sql
+from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
+from generator.sql.context import GateContext, node_span
 from generator.sql.formatting import generate_sql
+from generator.sql.runnable import runnable_sql
 from generator.sql.templating import line_col
 from generator.testgen.datatests import DataTest
 from generator.testgen.testsql import NotMirrored, Resolver, count_failures

@@ -199,7 +199,7 @@ def count_failures(sandbox, test: DataTest, model: str, resolve: Resolver, timeo
 def catalog_resolver(catalog) -> Resolver:
     """Resolve `ref()`/`source()` argument strings against a catalog, as dbt renders them."""
     from generator.errors import GenModelError
-    from generator.gates.references import resolve_call
+    from generator.sql.context import resolve_call
     from generator.sql.templating import untemplate
 
     def resolve(text: str) -> str:

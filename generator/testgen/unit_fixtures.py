@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from generator.gates.base import GateContext
-from generator.project.sandbox import RESULT_TABLE, SandboxQueryError, runnable_sql
+from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
+from generator.sql.context import GateContext
+from generator.sql.runnable import runnable_sql
 
 MAX_ROWS_PER_INPUT = 20
 MAX_EXPECT_ROWS = 100
@@ -401,32 +402,14 @@ class _Edge:
 
 
 def read_columns(ctx: GateContext) -> dict[str, set[str]]:
-    """placeholder -> lowercase names of the columns the SQL reads from it."""
-    from sqlglot.optimizer.pushdown_projections import pushdown_projections
-    from sqlglot.optimizer.scope import build_scope
+    """placeholder -> lowercase names of the columns the SQL reads from it (all of them
+    when that cannot be told)."""
+    from generator.sql.columns import columns_read
 
-    read: dict[str, set[str]] = {placeholder: set() for placeholder in ctx.relations}
-    if ctx.qualified is None:
+    read = columns_read(ctx)
+    if read is None:
         return {p: {c.name.lower() for c in r.columns} for p, r in ctx.relations.items()}
-    try:
-        pruned = pushdown_projections(ctx.qualified.copy())
-        root = build_scope(pruned)
-    except Exception:
-        root = None
-    if root is None:
-        return {p: {c.name.lower() for c in r.columns} for p, r in ctx.relations.items()}
-    for scope in root.traverse():
-        for column in scope.columns:
-            selected = scope.selected_sources.get(column.table)
-            if selected and isinstance(selected[1], exp.Table) and selected[1].name in read:
-                read[selected[1].name].add(column.name.lower())
-        for star in scope.expression.find_all(exp.Star) if isinstance(scope.expression, exp.Select) else ():
-            # count(*) reads no column; a remaining select * reads them all
-            if not isinstance(star.parent, exp.Count):
-                for _, source in scope.selected_sources.values():
-                    if isinstance(source, exp.Table) and source.name in read:
-                        read[source.name] = {c.name.lower() for c in ctx.relations[source.name].columns}
-    return read
+    return {p: {c.lower() for c in read.get(p, ())} for p in ctx.relations}
 
 
 def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:

@@ -723,64 +723,13 @@ def used_columns(ctx) -> dict[str, list[str]]:
     Unlike lineage (output columns only), this includes columns used in filters, joins,
     group by and windows: dropping any of them upstream breaks the model. Columns are
     followed through CTEs and subqueries; an import CTE's `select *` counts only for the
-    columns actually used from it.
+    columns actually used from it (generator.sql.columns says which).
     """
-    from sqlglot import exp
-    from sqlglot.optimizer.scope import Scope, build_scope
+    from generator.sql.columns import columns_read
 
-    tree = getattr(ctx, "qualified", None)
-    if tree is None:
-        return {}
-    root = build_scope(tree)
-    if root is None:
-        return {}
     found: dict[str, set[str]] = {}
-    seen: set[tuple[int, str | None]] = set()
-
-    def add(table: exp.Table, column: str) -> None:
-        relation = ctx.relations.get(table.name)
-        if relation is None:
-            return
-        known = relation.column(column)
-        found.setdefault(relation.display, set()).add(known.name if known else column)
-
-    def projection_of(column: exp.Column, select: exp.Expression) -> str | None:
-        node = column
-        while node is not None and node.parent is not select:
-            node = node.parent
-        if node is not None and node.arg_key == "expressions":
-            return node.alias_or_name.lower()
-        return None
-
-    def visit(scope: Scope, demanded: str | None) -> None:
-        key = (id(scope), demanded)
-        if key in seen:
-            return
-        seen.add(key)
-        if scope.set_operation_scopes:
-            for branch in scope.set_operation_scopes:
-                visit(branch, None)
-            return
-        select = scope.expression
-        for column in scope.columns:
-            if demanded is not None:
-                projection = projection_of(column, select)
-                if projection is not None and projection != demanded:
-                    continue
-            source = scope.sources.get(column.table)
-            if isinstance(source, exp.Table):
-                add(source, column.name)
-            elif isinstance(source, Scope):
-                visit(source, column.name.lower())
-        for child in [*scope.subquery_scopes, *scope.udtf_scopes]:
-            visit(child, None)
-        # A source scanned with no column named (count(*) over a CTE) still reads its rows:
-        # its filters and joins matter even when no projection does.
-        for source in scope.sources.values():
-            if isinstance(source, Scope):
-                visit(source, "\0")
-
-    visit(root, None)
+    for placeholder, columns in (columns_read(ctx) or {}).items():
+        found.setdefault(ctx.relations[placeholder].display, set()).update(columns)
     return {display: sorted(columns, key=str.lower) for display, columns in sorted(found.items())}
 
 
