@@ -313,40 +313,7 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
 
     def checked_batches(self) -> str:
         """`checked_batches`: a file's checked rows a batch at a time, by input format."""
-        if self.spec.input.format == "parquet":
-            return '''def checked_batches(
-    path: Path, file_id: int, records: pl.LazyFrame, found: dict
-) -> Iterator[pl.DataFrame]:
-    """The file's rows checked, BATCH_ROWS at a time, read by pyarrow a batch at a time.
-
-    Polars' reader decodes a whole row group at once, and a monthly drop is often one row
-    group: reading batches keeps memory to a few of them. Rows are numbered as `records`
-    numbers them (from 1), in the same order.
-    """
-    parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
-    first = 1
-    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-        numbers = pl.int_range(first, first + batch.num_rows, dtype=pl.Int64)
-        chunk = pl.from_arrow(batch).lazy().with_columns(_row=numbers, _file=pl.lit(file_id))
-        yield checked(chunk.with_columns(pl.col("_file").cast(pl.UInt32)), found).collect()
-        first += batch.num_rows
-'''
-        if self.spec.input.format == "ndjson":
-            return '''def checked_batches(
-    path: Path, file_id: int, records: Records, found: dict
-) -> Iterator[pl.DataFrame]:
-    """The file's rows checked, BATCH_LINES at a time, as they are decoded."""
-    for frame in records:
-        batch = checked(frame.lazy(), found).collect()
-        del frame  # the lines decoded are freed while the batch is used
-        yield batch
-'''
-        return '''def checked_batches(
-    path: Path, file_id: int, records: pl.LazyFrame, found: dict
-) -> Iterator[pl.DataFrame]:
-    """The file's rows checked, BATCH_ROWS at a time, by Polars' streaming engine."""
-    return checked(records, found).collect_batches(chunk_size=BATCH_ROWS)
-'''
+        return blocks.CHECKED_BATCHES[self.spec.input.format]
 
     def key_hash(self) -> str:
         """`key_hash`: a 64-bit hash of the key."""
@@ -460,23 +427,8 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
     def left_out(self) -> str:
         """`left_out`: the good rows of an NDJSON spill that must not load."""
         if self.spec.dedupe is None:
-            return '''def left_out(keys: list[pl.DataFrame]) -> pl.DataFrame:
-    """The good rows that must not load (`_file`, `_row`, `_error`): every copy of a key read
-    more than once."""
-    if not keys:
-        return pl.DataFrame(schema={"_file": pl.UInt32, "_row": pl.Int64, "_error": pl.String})
-    flagged = duplicates(pl.concat(keys))
-    return flagged.filter(pl.col("_error").is_not_null()).select("_file", "_row", "_error")
-'''
-        return '''def left_out(keys: list[pl.DataFrame]) -> pl.DataFrame:
-    """The good rows that do not load (`_file`, `_row`): the versions dedupe passes over,
-    usually far fewer than those it chooses."""
-    if not keys:
-        return pl.DataFrame(schema={"_file": pl.UInt32, "_row": pl.Int64})
-    every = pl.concat(keys)
-    chosen = dedupe(every).select("_file", "_row")
-    return every.join(chosen, on=["_file", "_row"], how="anti").select("_file", "_row")
-'''
+            return blocks.LEFT_OUT_DUPLICATES
+        return blocks.LEFT_OUT_PASSED_OVER
 
     def filter_rows(self) -> str:
         """`filter_rows`: the spec's filters (empty when there are none)."""
@@ -550,29 +502,7 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
 
     def finish(self) -> str:
         """`finish`, `arrow_batches` and `copied`: the output checked and handed to DuckDB."""
-        return '''def finish(rows: pl.DataFrame) -> pl.DataFrame:
-    """The output columns in contract order, checked against OUTPUT_SCHEMA."""
-    frame = rows.select(list(OUTPUT_SCHEMA))
-    wrong = [
-        f"{column} is {frame.schema.get(column)}, expected {dtype}"
-        for column, dtype in OUTPUT_SCHEMA.items()
-        if frame.schema.get(column) != dtype
-    ]
-    if wrong:
-        raise EnrichError(f"{NAME}: the output does not match its contract: {'; '.join(wrong)}")
-    return frame
-
-
-def arrow_batches(frame: pl.DataFrame) -> list[pa.RecordBatch]:
-    """A frame as Arrow record batches of the stream's schema (ARROW_SCHEMA)."""
-    return frame.to_arrow().cast(ARROW_SCHEMA).to_batches()
-
-
-def copied(frame: pl.DataFrame) -> pl.DataFrame:
-    """A few rows kept for later, copied out of their batch: filtered text still points
-    into the whole batch's buffers, which would stay in memory with it."""
-    return pl.from_arrow(frame.to_arrow())
-'''
+        return blocks.FINISH
 
     def describe_errors(self) -> str:
         """`describe_errors`: the first bad rows, for the build log (on_error: fail)."""
@@ -838,20 +768,7 @@ def copied(frame: pl.DataFrame) -> pl.DataFrame:
             text += '        flagged = duplicates(pl.concat(held)).filter(pl.col("_error").is_not_null())\n'
             text += '        bad.append(flagged.select("_file", "_row", "_record", "_error"))\n'
         text += '    bad = pl.concat(bad).sort("_file", "_row")\n'
-        text += '''    file_ids = list(range(len(files)))
-    return bad.select(
-        source_file=pl.col("_file").replace_strict(file_ids, names, return_dtype=pl.String),
-        source_row=pl.col("_row"),
-        source_record=pl.col("_record"),
-        error=pl.col("_error"),
-    )
-
-
-def model(dbt, session):
-    """dbt-duckdb entry point: a Polars DataFrame of the bad rows, which dbt writes as the table."""
-    return quarantined(raw_dir_from(dbt.config.meta_get("gen_model_raw_path")))
-'''
-        return text
+        return text + blocks.QUARANTINE_COLUMNS_AND_MODEL.lstrip("\n")
 
     # -- assembly ----------------------------------------------------------------------
 
