@@ -202,27 +202,7 @@ class ModelWriter:
                     "        ",
                 )
             text += "    ]\n"
-            text += (
-                "    # Cast under temporary names first: an output may reuse an input field's "
-                "name,\n    # and each reason compares the value read with the value cast.\n"
-                '    rows = rows.with_columns(**{f"cast:{name}": value '
-                "for name, value in casts.items()})\n"
-                "    reasons = [\n"
-                "        pl.when(pl.col(field).is_not_null() & "
-                'pl.col(f"cast:{column}").is_null()).then(\n'
-                "            pl.format(\n"
-                "                \"{}: cannot parse '{}' as {}\",\n"
-                "                pl.lit(column),\n"
-                "                pl.col(field).cast(pl.String),\n"
-                "                pl.lit(kind),\n"
-                "            )\n"
-                "        )\n"
-                "        for column, field, kind in failures\n"
-                "    ]\n"
-                '    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))\n'
-                '    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) '
-                "for name in casts])\n"
-            )
+            text += blocks.CAST_WITH_REASONS.lstrip("\n")
         else:
             text += "    return rows.with_columns(**casts)\n"
         return text
@@ -736,38 +716,46 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
         """`quarantined` and the quarantine model's `model(dbt, session)`."""
         spec = self.spec
         no_dedupe = spec.dedupe is None
-        text = "def quarantined(raw_dir: Path) -> pl.DataFrame:\n"
-        text += '    """Every row that did not load, with its file, row, record and reason, in file order."""\n'
-        text += "    files = input_files(raw_dir)\n"
-        text += "    names = [path.relative_to(raw_dir).as_posix() for path in files]\n"
-        if no_dedupe:
-            text += "    held = []\n"
-        text += "    bad = []\n"
-        text += "    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]\n"
-        if no_dedupe:
-            text += "    repeated = repeated_keys(loaded).implode()\n"
-        text += "    for file_id, (records, unreadable, found) in enumerate(loaded):\n"
+        held = "    held = []\n" if no_dedupe else ""
+        repeated = "    repeated = repeated_keys(loaded).implode()\n" if no_dedupe else ""
         if spec.input.format == "ndjson":
             # A batch of lines at a time: the file is decoded a chunk at a time.
-            indent = " " * 12
-            text += "        for frame in records:\n"
-            text += "            rows = checked(frame.lazy(), found)\n"
-            collect = "collect()"
+            indent, collect = " " * 12, "collect()"
+            rows = "        for frame in records:\n            rows = checked(frame.lazy(), found)\n"
         else:
-            indent = " " * 8
-            text += "        rows = checked(records, found)\n"
-            collect = 'collect(engine="streaming")'
-        text += indent + 'failed = rows.filter(pl.col("_error").is_not_null())\n'
-        text += indent + f'bad.append(failed.select("_file", "_row", "_record", "_error").{collect})\n'
+            indent, collect = " " * 8, 'collect(engine="streaming")'
+            rows = "        rows = checked(records, found)\n"
+        per_file = [
+            'failed = rows.filter(pl.col("_error").is_not_null())',
+            f'bad.append(failed.select("_file", "_row", "_record", "_error").{collect})',
+        ]
         if no_dedupe:
-            text += indent + 'kept = rows.filter(pl.col("_error").is_null() & key_hash().is_in(repeated))\n'
-            text += indent + f'held.append(kept.select("_file", "_row", "_record", *KEY).{collect})\n'
-        text += "        bad.append(rejected_rows(file_id, unreadable))\n"
-        if no_dedupe:
-            text += "    if held:\n"
-            text += '        flagged = duplicates(pl.concat(held)).filter(pl.col("_error").is_not_null())\n'
-            text += '        bad.append(flagged.select("_file", "_row", "_record", "_error"))\n'
-        text += '    bad = pl.concat(bad).sort("_file", "_row")\n'
+            per_file += [
+                'kept = rows.filter(pl.col("_error").is_null() & key_hash().is_in(repeated))',
+                f'held.append(kept.select("_file", "_row", "_record", *KEY).{collect})',
+            ]
+        duplicates = (
+            """\
+    if held:
+        flagged = duplicates(pl.concat(held)).filter(pl.col("_error").is_not_null())
+        bad.append(flagged.select("_file", "_row", "_record", "_error"))
+"""
+            if no_dedupe
+            else ""
+        )
+        text = f"""\
+def quarantined(raw_dir: Path) -> pl.DataFrame:
+    \"\"\"Every row that did not load, with its file, row, record and reason, in file order.\"\"\"
+    files = input_files(raw_dir)
+    names = [path.relative_to(raw_dir).as_posix() for path in files]
+{held}    bad = []
+    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]
+{repeated}    for file_id, (records, unreadable, found) in enumerate(loaded):
+{rows}{"".join(indent + line + chr(10) for line in per_file)}\
+        bad.append(rejected_rows(file_id, unreadable))
+{duplicates}\
+    bad = pl.concat(bad).sort("_file", "_row")
+"""
         return text + blocks.QUARANTINE_COLUMNS_AND_MODEL.lstrip("\n")
 
     # -- assembly ----------------------------------------------------------------------

@@ -645,3 +645,23 @@ def model(dbt, session):
     """dbt-duckdb entry point: a Polars DataFrame of the bad rows, which dbt writes as the table."""
     return quarantined(raw_dir_from(dbt.config.meta_get("gen_model_raw_path")))
 '''
+
+# The end of `cast_fields` when a cast can fail: each value read that did not cast is a reason.
+CAST_WITH_REASONS = """
+    # Cast under temporary names first: an output may reuse an input field's name,
+    # and each reason compares the value read with the value cast.
+    rows = rows.with_columns(**{f"cast:{name}": value for name, value in casts.items()})
+    reasons = [
+        pl.when(pl.col(field).is_not_null() & pl.col(f"cast:{column}").is_null()).then(
+            pl.format(
+                "{}: cannot parse '{}' as {}",
+                pl.lit(column),
+                pl.col(field).cast(pl.String),
+                pl.lit(kind),
+            )
+        )
+        for column, field, kind in failures
+    ]
+    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))
+    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) for name in casts])
+"""
