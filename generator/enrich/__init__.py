@@ -4,9 +4,11 @@ A person or an LLM writes a declarative spec (`<model>.enrich.yml`, data, never 
 a deterministic compiler turns it into a readable Polars model that dbt-duckdb runs.
 Stages, one module each: `discovery` (what raw files exist and their schemas), `spec`
 (load and validate a spec), `expressions` (the closed expression vocabulary), `compiler`
-(spec -> Python model + model YAML). `types` maps DuckDB type names to Polars dtypes.
-`flow` takes a `kind: enrich` proposal through gates, writer and dbt (import it directly:
-it pulls in the gate framework); `runner` executes a compiled model in a child process.
+(spec -> Python model + model YAML: `emit` writes the Python, `casts` its casts,
+`formatting` its layout, `model_yaml` the YAML, `runtime_blocks` holds the fixed code).
+`types` maps DuckDB type names to Polars dtypes. `flow` takes a `kind: enrich` proposal
+through gates, writer and dbt (import it directly: it pulls in the gate framework);
+`runner` executes a compiled model in a child process.
 """
 
 from generator.enrich.compiler import (

@@ -536,3 +536,132 @@ BLOCKS = {
 }
 
 READERS = {"ndjson": READ_NDJSON, "json": READ_JSON, "csv": READ_CSV, "parquet": READ_PARQUET}
+
+# `checked_batches` by input format: a file's checked rows, a batch at a time.
+CHECKED_PARQUET_BATCHES = '''
+def checked_batches(
+    path: Path, file_id: int, records: pl.LazyFrame, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_ROWS at a time, read by pyarrow a batch at a time.
+
+    Polars' reader decodes a whole row group at once, and a monthly drop is often one row
+    group: reading batches keeps memory to a few of them. Rows are numbered as `records`
+    numbers them (from 1), in the same order.
+    """
+    parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    first = 1
+    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+        numbers = pl.int_range(first, first + batch.num_rows, dtype=pl.Int64)
+        chunk = pl.from_arrow(batch).lazy().with_columns(_row=numbers, _file=pl.lit(file_id))
+        yield checked(chunk.with_columns(pl.col("_file").cast(pl.UInt32)), found).collect()
+        first += batch.num_rows
+'''
+
+CHECKED_NDJSON_BATCHES = '''
+def checked_batches(
+    path: Path, file_id: int, records: Records, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_LINES at a time, as they are decoded."""
+    for frame in records:
+        batch = checked(frame.lazy(), found).collect()
+        del frame  # the lines decoded are freed while the batch is used
+        yield batch
+'''
+
+CHECKED_LAZY_BATCHES = '''
+def checked_batches(
+    path: Path, file_id: int, records: pl.LazyFrame, found: dict
+) -> Iterator[pl.DataFrame]:
+    """The file's rows checked, BATCH_ROWS at a time, by Polars' streaming engine."""
+    return checked(records, found).collect_batches(chunk_size=BATCH_ROWS)
+'''
+CHECKED_BATCHES = {
+    "parquet": CHECKED_PARQUET_BATCHES,
+    "ndjson": CHECKED_NDJSON_BATCHES,
+    "json": CHECKED_LAZY_BATCHES,
+    "csv": CHECKED_LAZY_BATCHES,
+}
+
+# `left_out` for NDJSON, without dedupe and with it: the spilled good rows that must not load.
+LEFT_OUT_DUPLICATES = '''
+def left_out(keys: list[pl.DataFrame]) -> pl.DataFrame:
+    """The good rows that must not load (`_file`, `_row`, `_error`): every copy of a key read
+    more than once."""
+    if not keys:
+        return pl.DataFrame(schema={"_file": pl.UInt32, "_row": pl.Int64, "_error": pl.String})
+    flagged = duplicates(pl.concat(keys))
+    return flagged.filter(pl.col("_error").is_not_null()).select("_file", "_row", "_error")
+'''
+
+LEFT_OUT_PASSED_OVER = '''
+def left_out(keys: list[pl.DataFrame]) -> pl.DataFrame:
+    """The good rows that do not load (`_file`, `_row`): the versions dedupe passes over,
+    usually far fewer than those it chooses."""
+    if not keys:
+        return pl.DataFrame(schema={"_file": pl.UInt32, "_row": pl.Int64})
+    every = pl.concat(keys)
+    chosen = dedupe(every).select("_file", "_row")
+    return every.join(chosen, on=["_file", "_row"], how="anti").select("_file", "_row")
+'''
+
+# The output checked against its contract and handed to DuckDB as Arrow batches.
+FINISH = '''
+def finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The output columns in contract order, checked against OUTPUT_SCHEMA."""
+    frame = rows.select(list(OUTPUT_SCHEMA))
+    wrong = [
+        f"{column} is {frame.schema.get(column)}, expected {dtype}"
+        for column, dtype in OUTPUT_SCHEMA.items()
+        if frame.schema.get(column) != dtype
+    ]
+    if wrong:
+        raise EnrichError(f"{NAME}: the output does not match its contract: {'; '.join(wrong)}")
+    return frame
+
+
+def arrow_batches(frame: pl.DataFrame) -> list[pa.RecordBatch]:
+    """A frame as Arrow record batches of the stream's schema (ARROW_SCHEMA)."""
+    return frame.to_arrow().cast(ARROW_SCHEMA).to_batches()
+
+
+def copied(frame: pl.DataFrame) -> pl.DataFrame:
+    """A few rows kept for later, copied out of their batch: filtered text still points
+    into the whole batch's buffers, which would stay in memory with it."""
+    return pl.from_arrow(frame.to_arrow())
+'''
+
+# The end of `quarantined` (its rows as the quarantine's columns) and the quarantine's entry point.
+QUARANTINE_COLUMNS_AND_MODEL = '''
+    file_ids = list(range(len(files)))
+    return bad.select(
+        source_file=pl.col("_file").replace_strict(file_ids, names, return_dtype=pl.String),
+        source_row=pl.col("_row"),
+        source_record=pl.col("_record"),
+        error=pl.col("_error"),
+    )
+
+
+def model(dbt, session):
+    """dbt-duckdb entry point: a Polars DataFrame of the bad rows, which dbt writes as the table."""
+    return quarantined(raw_dir_from(dbt.config.meta_get("gen_model_raw_path")))
+'''
+
+# The end of `cast_fields` when a cast can fail: each value read that did not cast is a reason.
+CAST_WITH_REASONS = """
+    # Cast under temporary names first: an output may reuse an input field's name,
+    # and each reason compares the value read with the value cast.
+    rows = rows.with_columns(**{f"cast:{name}": value for name, value in casts.items()})
+    reasons = [
+        pl.when(pl.col(field).is_not_null() & pl.col(f"cast:{column}").is_null()).then(
+            pl.format(
+                "{}: cannot parse '{}' as {}",
+                pl.lit(column),
+                pl.col(field).cast(pl.String),
+                pl.lit(kind),
+            )
+        )
+        for column, field, kind in failures
+    ]
+    rows = rows.with_columns(_error=join_reasons(pl.col("_error"), *reasons))
+    return rows.select(pl.col("^_.*$"), *[pl.col(f"cast:{name}").alias(name) for name in casts])
+"""

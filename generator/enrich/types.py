@@ -11,57 +11,52 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Aliases a person may write; the canonical name is what we emit.
-ALIASES = {
-    "text": "varchar",
-    "string": "varchar",
-    "str": "varchar",
-    "char": "varchar",
-    "bpchar": "varchar",
-    "int": "integer",
-    "int4": "integer",
-    "signed": "integer",
-    "int8": "bigint",
-    "long": "bigint",
-    "int2": "smallint",
-    "short": "smallint",
-    "int1": "tinyint",
-    "float8": "double",
-    "double precision": "double",
-    "float4": "float",
-    "real": "float",
-    "bool": "boolean",
-    "logical": "boolean",
-    "timestamptz": "timestamp with time zone",
-    "datetime": "timestamp",
-    "numeric": "decimal",
+# Aliases a person may write, by the canonical name we emit.
+_SPELLINGS = {
+    "varchar": ("text", "string", "str", "char", "bpchar"),
+    "integer": ("int", "int4", "signed"),
+    "bigint": ("int8", "long"),
+    "smallint": ("int2", "short"),
+    "tinyint": ("int1",),
+    "double": ("float8", "double precision"),
+    "float": ("float4", "real"),
+    "boolean": ("bool", "logical"),
+    "timestamp with time zone": ("timestamptz",),
+    "timestamp": ("datetime",),
+    "decimal": ("numeric",),
 }
+ALIASES = {alias: name for name, aliases in _SPELLINGS.items() for alias in aliases}
 
-# name -> (kind, Polars dtype source)
-SCALARS: dict[str, tuple[str, str]] = {
-    "varchar": ("text", "pl.String"),
-    "bigint": ("integer", "pl.Int64"),
-    "integer": ("integer", "pl.Int32"),
-    "smallint": ("integer", "pl.Int16"),
-    "tinyint": ("integer", "pl.Int8"),
-    "ubigint": ("integer", "pl.UInt64"),
-    "uinteger": ("integer", "pl.UInt32"),
-    "usmallint": ("integer", "pl.UInt16"),
-    "utinyint": ("integer", "pl.UInt8"),
-    "hugeint": ("integer", "pl.Int128"),
-    "double": ("float", "pl.Float64"),
-    "float": ("float", "pl.Float32"),
-    "boolean": ("boolean", "pl.Boolean"),
-    "date": ("date", "pl.Date"),
-    "time": ("time", "pl.Time"),
-    "timestamp": ("timestamp", 'pl.Datetime("us")'),
-    "timestamp_ms": ("timestamp", 'pl.Datetime("ms")'),
-    "timestamp_ns": ("timestamp", 'pl.Datetime("ns")'),
-    "timestamp with time zone": ("timestamptz", 'pl.Datetime("us", "UTC")'),
-    "interval": ("interval", 'pl.Duration("us")'),
-    "blob": ("binary", "pl.Binary"),
-    "null": ("null", "pl.Null"),
+# kind -> {name: Polars dtype source}, in the order `did_you_mean` offers the names.
+_BY_KIND: dict[str, dict[str, str]] = {
+    "text": {"varchar": "pl.String"},
+    "integer": {
+        "bigint": "pl.Int64",
+        "integer": "pl.Int32",
+        "smallint": "pl.Int16",
+        "tinyint": "pl.Int8",
+        "ubigint": "pl.UInt64",
+        "uinteger": "pl.UInt32",
+        "usmallint": "pl.UInt16",
+        "utinyint": "pl.UInt8",
+        "hugeint": "pl.Int128",
+    },
+    "float": {"double": "pl.Float64", "float": "pl.Float32"},
+    "boolean": {"boolean": "pl.Boolean"},
+    "date": {"date": "pl.Date"},
+    "time": {"time": "pl.Time"},
+    "timestamp": {
+        "timestamp": 'pl.Datetime("us")',
+        "timestamp_ms": 'pl.Datetime("ms")',
+        "timestamp_ns": 'pl.Datetime("ns")',
+    },
+    "timestamptz": {"timestamp with time zone": 'pl.Datetime("us", "UTC")'},
+    "interval": {"interval": 'pl.Duration("us")'},
+    "binary": {"blob": "pl.Binary"},
+    "null": {"null": "pl.Null"},
 }
+# name -> (kind, Polars dtype source)
+SCALARS = {name: (kind, polars) for kind, names in _BY_KIND.items() for name, polars in names.items()}
 
 NUMERIC_KINDS = ("integer", "float", "decimal")
 TEMPORAL_KINDS = ("date", "timestamp", "timestamptz")
@@ -84,10 +79,12 @@ class DataType:
 
     @property
     def is_numeric(self) -> bool:
+        """True for integer, float and decimal types."""
         return self.kind in NUMERIC_KINDS
 
     @property
     def is_temporal(self) -> bool:
+        """True for dates and timestamps (with or without time zone)."""
         return self.kind in TEMPORAL_KINDS
 
     def polars(self) -> str:
