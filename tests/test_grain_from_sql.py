@@ -123,14 +123,15 @@ def test_a_join_that_can_fan_out_is_named_where_it_is(setup):
     assert problem.line == 3
 
 
-def test_grouping_finer_than_the_grain_is_named(setup):
+def test_grouping_finer_than_the_grain_is_left_to_the_data(setup):
+    # The extra grouping columns usually depend on the grain through an upstream model's joins,
+    # which the analysis does not follow across models: refusing them would refuse good models.
     sql = (
         f"select customer_id, sum(amount) as amount\nfrom {INVOICES}\nwhere invoice_id < 7\n"
         "group by customer_id, status"
     )
-    _, [problem] = grain_check(setup, sql, ["customer_id", "amount"], ["customer_id"])
-    assert problem.message.endswith("it groups by status, which (customer_id) does not determine")
-    assert problem.line == 4
+    ctx, problems = grain_check(setup, sql, ["customer_id", "amount"], ["customer_id"])
+    assert problems == [] and ctx.observed_grain is None
 
 
 def test_union_all_is_not_a_grain_guarantee(setup):
@@ -146,7 +147,56 @@ def test_allow_observed_grain_accepts_and_says_why(setup):
     sql = f"select customer_name, region from {CUSTOMERS}"
     ctx, problems = grain_check(setup, sql, ["customer_name", "region"], ["customer_name"], allow=True)
     assert problems == []
-    assert ctx.observed_grain == (
-        "(customer_name) is unique in today's data only: no unique test of ref('stg_crm__customers') "
-        "makes (customer_name) identify its rows"
+    assert ctx.observed_grain == "no unique test of ref('stg_crm__customers') makes (customer_name) identify its rows"
+
+
+# -- through the CLI, on a project we did not write ----------------------------------------
+
+DIRECTORY = {
+    "name": "customer_directory",
+    "layer": "marts",
+    "description": "Customers by full name.",
+    # Unique among today's 100 customers, but nothing says two customers never share a name.
+    "grain": ["full_name"],
+    "sql": "select first_name || ' ' || last_name as full_name, customer_id\nfrom {{ ref('stg_customers') }}\n",
+    "columns": [
+        {"name": "full_name", "description": "First and last name."},
+        {"name": "customer_id", "description": "The customer."},
+    ],
+}
+
+
+@pytest.mark.dbt
+def test_apply_refuses_an_observed_grain_and_accepts_it_when_allowed(shop_project_with_package, tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    project = shop_project_with_package
+    proposal = tmp_path / "customer_directory.yml"
+    proposal.write_text(yaml.safe_dump(DIRECTORY, sort_keys=False))
+    refused = CliRunner().invoke(cli, ["apply", str(proposal), "--project-dir", str(project)])
+    assert refused.exit_code == 1, refused.output
+    assert (
+        "the grain (full_name) is unique in today's data, but the SQL does not guarantee it: "
+        "no unique test of ref('stg_customers') makes (full_name) identify its rows"
+    ) in refused.stderr
+    assert "Traceback" not in refused.output
+    assert not (project / "models" / "marts" / "customer_directory_v1.sql").exists()
+
+    accepted = CliRunner().invoke(
+        cli, ["apply", str(proposal), "--project-dir", str(project), "--allow-observed-grain"]
     )
+    assert accepted.exit_code == 0, accepted.output
+    written = yaml.safe_load((project / "models" / "marts" / "customer_directory.yml").read_text())
+    [version] = written["models"][0]["versions"]
+    [grain_test] = [t for t in version["data_tests"] if "gen_model.unique_combination_of_columns" in t]
+    assert grain_test["gen_model.unique_combination_of_columns"]["config"] == {
+        "severity": "warn",
+        "meta": {
+            "reason": "observed grain, unique in today's data only: no unique test of ref('stg_customers') "
+            "makes (full_name) identify its rows"
+        },
+    }
+    assert "grain accepted from the data (--allow-observed-grain), its test warns" in accepted.output

@@ -83,7 +83,7 @@ class Grain(Rule):
             return []
         grain = ", ".join(keys)
         if ctx.allow_observed_grain:
-            ctx.observed_grain = f"({grain}) is unique in today's data only: {evidence.reason}"
+            ctx.observed_grain = evidence.reason
             return []
         return [
             ctx.problem(

@@ -134,14 +134,7 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
         lineage=column_lineage(ctx),
         unit_test=checked.unit_test if checked is not None else None,
         dropped_tests=checked.dropped if checked is not None else [],
-        test_notes=[
-            *(
-                [f"grain accepted from the data (--allow-observed-grain): {ctx.observed_grain}"]
-                if ctx.observed_grain
-                else []
-            ),
-            *((checked.notes + checked.unit_test_notes) if checked is not None else []),
-        ],
+        test_notes=_observed_grain_note(ctx) + ((checked.notes + checked.unit_test_notes) if checked else []),
     )
 
 

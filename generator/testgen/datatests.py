@@ -25,7 +25,8 @@ class DataTest:
     kind: str = ""  # grain | not_null | accepted_values | relationships | range | rowcount | invariant
     where: str | None = None  # dbt's `where:` config (filters the model, never compare_model)
     # Where the evidence comes from: proven (by the SQL) | inherited (an upstream test) |
-    # observed (today's data; never emitted, see generator.testgen.derive). Not written to the YAML.
+    # observed (today's data: only the warn-severity grain test of --allow-observed-grain; see
+    # generator.testgen.derive). Not written to the YAML.
     evidence: str = field(default="proven", compare=False)
     # dbt's `severity:`; "warn" only for a grain observed in the data (--allow-observed-grain).
     severity: str | None = None
@@ -75,7 +76,7 @@ def grain_tests(
         DataTest(
             name="gen_model.unique_combination_of_columns",
             arguments={"combination_of_columns": list(grain)},
-            reason=f"observed grain, not guaranteed by the SQL: {observed}" if observed else reason,
+            reason=f"observed grain, unique in today's data only: {observed}" if observed else reason,
             kind="grain",
             evidence="observed" if observed else "proven",
             severity="warn" if observed else None,
