@@ -216,6 +216,11 @@ def deprecation_option(function):
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
+@click.option(
+    "--allow-observed-grain",
+    is_flag=True,
+    help="Accept a grain unique in the data but not guaranteed by the SQL (its test then warns).",
+)
 @click.option("--no-unit-test", is_flag=True, help="Derive data tests only; skip the unit test's row search.")
 @deprecation_option
 def apply(
@@ -226,6 +231,7 @@ def apply(
     dry_run,
     as_json,
     allow_nondeterministic,
+    allow_observed_grain,
     no_unit_test,
     deprecation_days,
 ) -> None:
@@ -238,6 +244,7 @@ def apply(
         options = pipeline.Options(
             dry_run=dry_run,
             allow_nondeterministic=allow_nondeterministic,
+            allow_observed_grain=allow_observed_grain,
             progress=_progress(as_json),
             deprecation_days=deprecation_days,
             unit_test=not no_unit_test,
@@ -298,6 +305,11 @@ def request_options(function):
 @click.option("--dry-run", is_flag=True, help="Run every gate and show the files; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 @click.option("--allow-nondeterministic", is_flag=True, help="Accept now(), random(), partial orders knowingly.")
+@click.option(
+    "--allow-observed-grain",
+    is_flag=True,
+    help="Accept a grain unique in the data but not guaranteed by the SQL (its test then warns).",
+)
 @click.option("--no-unit-test", is_flag=True, help="Derive data tests only; skip the unit test's row search.")
 @click.option(
     "--refresh", is_flag=True, help="Ask the LLM even if gen_model.lock has an answer for this request and catalog."
@@ -318,6 +330,7 @@ def generate(
     dry_run,
     as_json,
     allow_nondeterministic,
+    allow_observed_grain,
     no_unit_test,
     refresh,
     deprecation_days,
@@ -335,6 +348,7 @@ def generate(
         options = pipeline.Options(
             dry_run=dry_run,
             allow_nondeterministic=allow_nondeterministic,
+            allow_observed_grain=allow_observed_grain,
             progress=_progress(as_json),
             refresh=refresh,
             deprecation_days=deprecation_days,

@@ -10,6 +10,7 @@ from generator.gates.base import Rule
 from generator.gates.contract import output_expression
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.sql.context import GateContext
+from generator.sql.grain import grain_evidence
 from generator.suggest import did_you_mean
 
 EXAMPLES = 5
@@ -62,7 +63,7 @@ class Grain(Rule):
         if problems:
             return problems
         try:
-            return self._nulls(ctx, keys) + self._duplicates(ctx, keys)
+            problems = self._nulls(ctx, keys) + self._duplicates(ctx, keys)
         except SandboxQueryError as error:
             return [
                 ctx.problem(
@@ -71,6 +72,30 @@ class Grain(Rule):
                     suggestion="Choose grain columns of simple types (ids, dates, text).",
                 )
             ]
+        return problems or self._implied(ctx, keys)
+
+    def _implied(self, ctx: GateContext, keys: list[str]) -> list[Problem]:
+        """Unique today is not enough: the SQL must guarantee it, or the person running
+        gen-model must accept a grain observed in the data (`--allow-observed-grain`)."""
+        if ctx.analysis is None:
+            return []
+        evidence = grain_evidence(ctx.analysis, ctx.tree, keys)
+        if evidence.implied:
+            return []
+        grain = ", ".join(keys)
+        if ctx.allow_observed_grain:
+            ctx.observed_grain = evidence.reason
+            return []
+        return [
+            ctx.problem(
+                self.name,
+                f"the grain ({grain}) is unique in today's data, but the SQL does not guarantee it: {evidence.reason}",
+                evidence.node,
+                identifier=grain,
+                suggestion=f"{evidence.fix} If the data guarantees it by a rule no test states, "
+                "rerun with --allow-observed-grain: the model then gets a warn-severity uniqueness test.",
+            )
+        ]
 
     def _nulls(self, ctx: GateContext, keys: list[str]) -> list[Problem]:
         counts = ", ".join(f"count(*) filter (where {_quote(key)} is null)" for key in keys)

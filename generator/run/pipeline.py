@@ -47,6 +47,7 @@ class Options:
 
     dry_run: bool = False
     allow_nondeterministic: bool = False
+    allow_observed_grain: bool = False  # accept a grain only the data shows (warn-severity test)
     timeout_s: float = 60.0
     progress: Progress = field(default_factory=lambda: QUIET)
     # Ask the LLM even when gen_model.lock holds an answer for the same request and catalog.
@@ -94,6 +95,7 @@ def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> Ga
         proposal=proposal,
         catalog=catalog,
         allow_nondeterministic=options.allow_nondeterministic,
+        allow_observed_grain=options.allow_observed_grain,
         timeout_s=options.timeout_s,
         sandbox=sandbox,
     )
@@ -120,7 +122,7 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
     tests = (
         checked.kept
         if checked is not None
-        else grain_tests(proposal.grain, ctx.result.row_count if ctx.result else None)
+        else grain_tests(proposal.grain, ctx.result.row_count if ctx.result else None, ctx.observed_grain)
     )
     return Accepted(
         proposal=proposal,
@@ -132,8 +134,14 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
         lineage=column_lineage(ctx),
         unit_test=checked.unit_test if checked is not None else None,
         dropped_tests=checked.dropped if checked is not None else [],
-        test_notes=(checked.notes + checked.unit_test_notes) if checked is not None else [],
+        test_notes=_observed_grain_note(ctx) + ((checked.notes + checked.unit_test_notes) if checked else []),
     )
+
+
+def _observed_grain_note(ctx: GateContext) -> list[str]:
+    if not ctx.observed_grain:
+        return []
+    return [f"grain accepted from the data (--allow-observed-grain), its test warns: {ctx.observed_grain}"]
 
 
 DRY_RUN_UNIT_TEST_NOTE = "dry run: the unit test's row search was skipped (a real run does it)"

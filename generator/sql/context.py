@@ -48,6 +48,10 @@ class GateContext:
     proposal: Proposal
     catalog: Catalog
     allow_nondeterministic: bool = False
+    # A grain the data shows unique but the SQL does not guarantee: refused unless allowed,
+    # and then `observed_grain` says why, for a warn-severity test and the report.
+    allow_observed_grain: bool = False
+    observed_grain: str | None = None
     timeout_s: float = 60.0
     sandbox: Any = None  # generator.project.sandbox.Sandbox, opened by the caller for the dry run
     # Set by `parse`: the SQL with ref()/source() swapped for same-length placeholders.

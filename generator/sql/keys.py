@@ -28,6 +28,7 @@ from generator.sql.shapes import (
     SelectInfo,
     Source,
     conjuncts,
+    dedupe_names,
     in_window,
     is_aggregate,
 )
@@ -299,6 +300,16 @@ class KeySearch:
             )
             return
         yield from (e for e in relevant if not self.row_determined(e, info, closure))
+
+    def output_keys(self, info: SelectInfo) -> list[frozenset[str]]:
+        """The sets of output columns (lowercase) that identify a row of `info`'s result.
+
+        The top select's keys are not searched while analysing (nothing reads them there);
+        the grain gate asks for them here, once, after the dry run.
+        """
+        if any(o.expression is None for o in info.outputs):
+            return []
+        return self._output_keys(info, dedupe_names([Col(o.name, o.data_type) for o in info.outputs]))
 
     def _output_keys(self, info: SelectInfo, columns: list[Col]) -> list[frozenset[str]]:
         saved = self._canon_memo, self._atoms_memo

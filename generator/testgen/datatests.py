@@ -25,8 +25,11 @@ class DataTest:
     kind: str = ""  # grain | not_null | accepted_values | relationships | range | rowcount | invariant
     where: str | None = None  # dbt's `where:` config (filters the model, never compare_model)
     # Where the evidence comes from: proven (by the SQL) | inherited (an upstream test) |
-    # observed (today's data; never emitted, see generator.testgen.derive). Not written to the YAML.
+    # observed (today's data: only the warn-severity grain test of --allow-observed-grain; see
+    # generator.testgen.derive). Not written to the YAML.
     evidence: str = field(default="proven", compare=False)
+    # dbt's `severity:`; "warn" only for a grain observed in the data (--allow-observed-grain).
+    severity: str | None = None
 
     def to_yaml(self) -> dict | str:
         """The YAML entry under `data_tests:`."""
@@ -36,6 +39,8 @@ class DataTest:
         config: dict = {}
         if self.where:
             config["where"] = self.where
+        if self.severity:
+            config["severity"] = self.severity
         if self.reason:
             config["meta"] = {"reason": self.reason}
         if config:
@@ -57,15 +62,24 @@ class DataTest:
         return f"{self.name}({self.column})" if self.column else self.name
 
 
-def grain_tests(grain: tuple[str, ...] | list[str], row_count: int | None) -> list[DataTest]:
-    """The grain test every generated model gets: unique together and each key not null."""
+def grain_tests(
+    grain: tuple[str, ...] | list[str], row_count: int | None, observed: str | None = None
+) -> list[DataTest]:
+    """The grain test every generated model gets: unique together and each key not null.
+
+    `observed` (why the SQL does not guarantee the grain, from --allow-observed-grain) makes
+    the uniqueness test warn instead of fail: new data may legitimately break it.
+    """
     verified = f" (verified on {row_count:,} rows in the dry run)" if row_count is not None else ""
+    reason = f"declared grain {', '.join(grain)}{verified}"
     tests = [
         DataTest(
             name="gen_model.unique_combination_of_columns",
             arguments={"combination_of_columns": list(grain)},
-            reason=f"declared grain {', '.join(grain)}{verified}",
+            reason=f"observed grain, unique in today's data only: {observed}" if observed else reason,
             kind="grain",
+            evidence="observed" if observed else "proven",
+            severity="warn" if observed else None,
         )
     ]
     tests += [

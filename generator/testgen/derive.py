@@ -436,7 +436,7 @@ class _Deriver:
 
     def run(self) -> Derivation:
         if self.grain:
-            for test in grain_tests(self.grain, self.rows if self.ctx.result else None):
+            for test in grain_tests(self.grain, self.rows if self.ctx.result else None, self.ctx.observed_grain):
                 self.add(test)
         if self.facts.root is None:
             self.result.notes.append("the SQL could not be analysed (no qualified tree): only the grain is tested")
