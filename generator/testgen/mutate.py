@@ -59,7 +59,8 @@ from generator.project.sandbox import RESULT_TABLE, SandboxQueryError, runnable_
 from generator.sql.formatting import generate_sql
 from generator.sql.templating import line_col
 from generator.testgen.datatests import DataTest
-from generator.testgen.testsql import NotMirrored, Resolver, count_failures
+from generator.testgen.kinds.base import Resolver
+from generator.testgen.testsql import NotMirrored, count_failures
 
 MUTANT_TABLE = "gen_model_mutant"
 OPERATORS = (

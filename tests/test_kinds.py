@@ -1,0 +1,29 @@
+"""generator.testgen.kinds: one module per test kind, every one of them registered."""
+
+from __future__ import annotations
+
+import pkgutil
+
+from generator.testgen import kinds
+from generator.testgen.kinds import KINDS, fail_calc
+from generator.testgen.testsql import MIRRORED
+
+
+def test_every_kind_module_is_in_the_registry_under_its_name():
+    modules = {info.name for info in pkgutil.iter_modules(kinds.__path__)} - {"base"}
+    registered = {kind.__name__.rsplit(".", 1)[-1] for kind in KINDS.values()}
+    assert registered == modules, "a kind module without its line in KINDS (or the reverse)"
+    for name, kind in KINDS.items():
+        assert kind.NAME == name
+        assert callable(kind.failing_rows) and callable(kind.corruptions), name
+
+
+def test_the_mirrored_tests_are_the_registered_kinds():
+    assert MIRRORED == tuple(KINDS)
+
+
+def test_fail_calc_is_count_unless_the_macro_sets_it():
+    assert fail_calc("not_null") == "count(*)"
+    assert fail_calc("someone_else.custom") == "count(*)"
+    assert fail_calc("gen_model.equal_rowcount") == "coalesce(sum(row_count_difference), 0)"
+    assert fail_calc("gen_model.fewer_rows_than") == "coalesce(sum(excess_rows), 0)"
