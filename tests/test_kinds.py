@@ -10,7 +10,10 @@ from generator.testgen.testsql import MIRRORED
 
 
 def test_every_kind_module_is_in_the_registry_under_its_name():
-    modules = {info.name for info in pkgutil.iter_modules(kinds.__path__)} - {"base"}
+    modules = {info.name for info in pkgutil.iter_modules(kinds.__path__)} - {
+        "base",
+        "evidence",
+    }  # what the kinds share
     registered = {kind.__name__.rsplit(".", 1)[-1] for kind in KINDS.values()}
     assert registered == modules, "a kind module without its line in KINDS (or the reverse)"
     for name, kind in KINDS.items():
@@ -27,3 +30,10 @@ def test_fail_calc_is_count_unless_the_macro_sets_it():
     assert fail_calc("someone_else.custom") == "count(*)"
     assert fail_calc("gen_model.equal_rowcount") == "coalesce(sum(row_count_difference), 0)"
     assert fail_calc("gen_model.fewer_rows_than") == "coalesce(sum(excess_rows), 0)"
+
+
+def test_every_kind_derived_per_column_has_a_derive():
+    from generator.testgen.derive import COLUMN_KINDS
+
+    for kind in COLUMN_KINDS:
+        assert kind in KINDS.values() and callable(kind.derive), kind.__name__

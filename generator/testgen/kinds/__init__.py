@@ -8,6 +8,9 @@ Each module states, for one test (dbt's own four, the package's macros/generic_t
   corruptions   the defects of the result that should make it fail, for the hollow-test
                 gate (generator.testgen.hollow)
   FAIL_CALC     what dbt counts as failures, where the macro sets it (else count(*))
+  derive        where a kind has a derivation of its own (generator.testgen.derive runs
+                it per column, in derive.COLUMN_KINDS): the tests of that kind the SQL,
+                the upstream tests or the data give evidence for
 
 Adding a kind is one module here and one line in KINDS (and tests/test_testsql.py proves
 the rendering against dbt).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlglot import exp, parse_one
 
+from generator.sql.facts import AggregateShape, unwrap
 from generator.testgen.datatests import PACKAGE, DataTest
 from generator.testgen.kinds.base import (
     CORRUPTED_TABLE,
@@ -71,3 +72,86 @@ def column_corruptions(copy: Copy, name: str, kind: str, condition: str) -> Corr
             f"move {name} 10000 days earlier in one row",
             set_value(copy, name, f"{quoted} - interval 10000 day", condition),
         )
+
+
+# -- derivation (generator.testgen.derive) ------------------------------------------------
+
+
+def derive_invariants(deriver, shapes: dict[str, AggregateShape]) -> None:
+    """expression_is_true: a filtered count (or a sum of non-negative values) is at most the
+    unfiltered one over the same rows; disjoint filters add up to at most it."""
+    names = list(shapes)
+    for total_name in names:
+        total = shapes[total_name]
+        if total.condition is not None:
+            continue
+        if total.function == "sum" and not non_negative(deriver.facts, total):
+            continue
+        parts = [
+            name
+            for name in names
+            if name != total_name
+            and shapes[name].scope is total.scope
+            and shapes[name].function == total.function
+            and shapes[name].argument == total.argument
+            and shapes[name].condition is not None
+        ]
+        if not parts:
+            continue
+        disjoint = disjoint_equalities([shapes[name].condition for name in parts])
+        if disjoint and len(parts) > 1:
+            conditions = " / ".join(shapes[name].condition.sql(dialect="duckdb") for name in parts)
+            deriver.add(
+                DataTest(
+                    f"{PACKAGE}.expression_is_true",
+                    None,
+                    {"expression": f"{' + '.join(parts)} <= {total_name}"},
+                    f"{', '.join(parts)} {total.function} disjoint subsets ({conditions}) of the rows "
+                    f"{total_name} {total.function}s",
+                    "invariant",
+                )
+            )
+            continue
+        for name in parts:
+            condition = shapes[name].condition.sql(dialect="duckdb")
+            deriver.add(
+                DataTest(
+                    f"{PACKAGE}.expression_is_true",
+                    None,
+                    {"expression": f"{name} <= {total_name}"},
+                    f"{name} {total.function}s the rows where {condition} among those {total_name} {total.function}s",
+                    "invariant",
+                )
+            )
+
+
+def non_negative(facts, shape: AggregateShape) -> bool:
+    """Whether the aggregated argument is proven (not observed) never negative."""
+    try:
+        argument = parse_one(shape.argument, read="duckdb")
+    except Exception:
+        return False
+    bound = facts.lower_bound(shape.scope, argument)
+    return bound is not None and bound.value >= 0 and not bound.observed
+
+
+def disjoint_equalities(conditions: list[exp.Expression]) -> bool:
+    """Conditions `c = 'a'`, `c = 'b'`, ... on one column with distinct literals."""
+    column, seen = None, set()
+    for condition in conditions:
+        condition = unwrap(condition)
+        if not isinstance(condition, exp.EQ):
+            return False
+        left, right = unwrap(condition.this), unwrap(condition.expression)
+        if isinstance(right, exp.Column):
+            left, right = right, left
+        if not isinstance(left, exp.Column) or not isinstance(right, exp.Literal):
+            return False
+        key = (left.table.lower(), left.name.lower())
+        if column is not None and key != column:
+            return False
+        column = key
+        if right.this in seen:
+            return False
+        seen.add(right.this)
+    return True

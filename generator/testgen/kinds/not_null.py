@@ -18,3 +18,16 @@ def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Corruptions:
     """The value set to null in one row that has one."""
     column = test.column
     yield f"set {column} to null in one row", set_value(copy, column, "null", f"{quote(column)} is not null")
+
+
+# -- derivation (generator.testgen.derive) ------------------------------------------------
+
+
+def derive(deriver, name: str, data_type: str, definition) -> None:
+    """not_null when the SQL guarantees a value (a grain column has its own)."""
+    if name.lower() in deriver.grain_lower or definition is None:
+        return
+    reason = deriver.facts.never_null(definition.scope, definition.expression)
+    if reason:
+        evidence = "inherited" if "upstream" in reason else "proven"
+        deriver.add(DataTest("not_null", name, reason=f"never null: {reason}", kind="not_null", evidence=evidence))

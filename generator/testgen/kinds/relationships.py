@@ -13,6 +13,7 @@ from generator.testgen.kinds.base import (
     is_text,
     set_value,
 )
+from generator.testgen.kinds.evidence import call_display
 
 NAME = "relationships"
 
@@ -47,4 +48,48 @@ def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Corruptions:
         yield (
             f"set {column} to a day after {parent}'s latest {field} in one row",
             set_value(copy, column, f"(select max({field}) + interval 1 day from {parent})"),
+        )
+
+
+# -- derivation (generator.testgen.derive) ------------------------------------------------
+
+
+def derive(deriver, name: str, data_type: str, definition) -> None:
+    """relationships for a pass-through of a column with one upstream, or of its relation's key."""
+    if definition is None:
+        return
+    base, _ = deriver.facts.pass_through(definition)
+    if base is None:
+        return
+    for key in base.relation.foreign_keys:
+        if key.column.lower() != base.column.lower():
+            continue
+        target = deriver.catalog.by_unique_id(key.to)
+        if target is None:
+            continue
+        deriver.add(
+            DataTest(
+                "relationships",
+                name,
+                {"to": target.display, "field": key.to_column},
+                f"passes through {base.display()}, which has a relationships test to "
+                f"{target.display}.{key.to_column} upstream",
+                "relationships",
+                evidence="inherited",
+            )
+        )
+        return
+    # The relation's own key (a unique column that is not its key, such as a domain,
+    # would make a true but pointless test).
+    if tuple(k.lower() for k in base.relation.primary_key) == (base.column.lower(),):
+        display = call_display(deriver.ctx, base.placeholder, base.relation)
+        deriver.add(
+            DataTest(
+                "relationships",
+                name,
+                {"to": display, "field": base.column},
+                f"passes through {base.display()}, the unique key of {display}",
+                "relationships",
+                evidence="inherited",
+            )
         )
