@@ -37,3 +37,17 @@ def test_every_kind_derived_per_column_has_a_derive():
 
     for kind in COLUMN_KINDS:
         assert kind in KINDS.values() and callable(kind.derive), kind.__name__
+
+
+def test_a_test_is_covered_by_one_that_states_the_same_by_its_kind():
+    from generator.testgen.datatests import DataTest
+    from generator.testgen.existing import already_covered
+
+    combination = "gen_model.unique_combination_of_columns"
+    unique_a = DataTest("unique", "A")
+    assert already_covered(DataTest(combination, None, {"combination_of_columns": ["a"]}), [unique_a]) is unique_a
+    pair = DataTest(combination, None, {"combination_of_columns": ["B", "a"]})
+    assert already_covered(DataTest(combination, None, {"combination_of_columns": ["a", "b"]}), [pair]) is pair
+    quoted = DataTest("accepted_values", "s", {"values": ["x", "y"], "quote": False})
+    assert already_covered(DataTest("accepted_values", "s", {"values": ["y", "x"]}), [quoted]) is quoted
+    assert already_covered(DataTest("not_null", "s"), [unique_a, quoted]) is None

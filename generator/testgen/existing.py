@@ -6,7 +6,8 @@ the ones it states against mutants of its SQL.
 
 from __future__ import annotations
 
-from generator.testgen.datatests import PACKAGE, DataTest
+from generator.testgen.datatests import DataTest
+from generator.testgen.kinds import KINDS
 from generator.testgen.testsql import canonical_name
 from generator.testgen.unit_runner import GivenInput, UnitTest
 
@@ -89,7 +90,7 @@ def _same_test(a: DataTest, b: DataTest) -> bool:
     if (a.column or "").lower() != (b.column or "").lower():
         return False
     keys = set(a.arguments) | set(b.arguments)
-    keys -= {"quote"} if canonical_name(a.name) == "accepted_values" else set()
+    keys -= getattr(KINDS.get(canonical_name(a.name)), "IGNORED_ARGUMENTS", frozenset())
     return all(_normal_argument(a.arguments.get(k)) == _normal_argument(b.arguments.get(k)) for k in keys)
 
 
@@ -98,18 +99,10 @@ def already_covered(test: DataTest, existing: list[DataTest]) -> DataTest | None
     for other in existing:
         if _same_test(test, other):
             return other
-    macro = canonical_name(test.name)
-    if macro == f"{PACKAGE}.unique_combination_of_columns":
-        columns = [str(c).lower() for c in test.arguments.get("combination_of_columns") or []]
+    # A kind may also be stated by other tests (a one-column combination by `unique`).
+    covered_by = getattr(KINDS.get(canonical_name(test.name)), "covered_by", None)
+    if covered_by is not None:
         for other in existing:
-            other_macro = canonical_name(other.name)
-            if other_macro == "unique" and len(columns) == 1 and (other.column or "").lower() == columns[0]:
-                return other
-            if (
-                other_macro == macro
-                and not other.where
-                and sorted(str(c).lower() for c in other.arguments.get("combination_of_columns") or [])
-                == sorted(columns)
-            ):
+            if covered_by(test, other, canonical_name(other.name)):
                 return other
     return None

@@ -8,6 +8,9 @@ Each module states, for one test (dbt's own four, the package's macros/generic_t
   corruptions   the defects of the result that should make it fail, for the hollow-test
                 gate (generator.testgen.hollow)
   FAIL_CALC     what dbt counts as failures, where the macro sets it (else count(*))
+  IGNORED_ARGUMENTS, covered_by
+                optional: arguments that do not change what a test states, and the
+                other tests that state it already (generator.testgen.existing)
   derive        where a kind has a derivation of its own (generator.testgen.derive runs
                 it per column, in derive.COLUMN_KINDS): the tests of that kind the SQL,
                 the upstream tests or the data give evidence for

@@ -21,6 +21,8 @@ from generator.testgen.kinds.base import (
 from generator.testgen.kinds.evidence import is_text_type
 
 NAME = "accepted_values"
+# `quote` changes how the values are rendered, not what the test states.
+IGNORED_ARGUMENTS = frozenset({"quote"})
 
 
 def failing_rows(test: DataTest, relation: str, resolve: Resolver) -> str:

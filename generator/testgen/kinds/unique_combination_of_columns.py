@@ -17,6 +17,19 @@ def failing_rows(test: DataTest, relation: str, resolve: Resolver) -> str:
     return f"select {listed}, count(*) as n_records\nfrom {relation}\ngroup by {listed}\nhaving count(*) > 1"
 
 
+def covered_by(test: DataTest, other: DataTest, other_name: str) -> bool:
+    """Whether `other` (of canonical name `other_name`) states `test` already: `unique` on
+    its one column, or the same combination in another order, on every row."""
+    columns = [str(c).lower() for c in test.arguments.get("combination_of_columns") or []]
+    if other_name == "unique" and len(columns) == 1 and (other.column or "").lower() == columns[0]:
+        return True
+    return (
+        other_name == NAME
+        and not other.where
+        and sorted(str(c).lower() for c in other.arguments.get("combination_of_columns") or []) == sorted(columns)
+    )
+
+
 def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Corruptions:
     """A row duplicated."""
     yield "duplicate a row", duplicate_row(copy)
