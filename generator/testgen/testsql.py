@@ -2,7 +2,7 @@
 
 The hollow-test gate and the mutation runner execute tests thousands of times against
 tables that exist only in the sandbox (a corrupted copy of a result, a mutant's result);
-a dbt invocation per run would cost seconds each. So each test is rendered here exactly
+a dbt invocation per run would cost seconds each. So each test is rendered exactly
 as its macro renders it: dbt's own four (dbt/include/global_project/macros/
 generic_test_sql/) and the package's (macros/generic_tests/), same SQL, same `where:`
 subquery (get_where_subquery), same `fail_calc` (dbt's get_test_sql). Nothing is quoted
@@ -10,7 +10,8 @@ that the macros do not quote, and arguments are inlined the way Jinja prints the
 
 tests/test_testsql.py holds the mirror to the macros: it compiles the same tests with dbt
 and compares failure counts on good and corrupted data. A mirror that drifted would make
-the hollow gate lie, so a change to a macro must change this module too.
+the hollow gate lie, so a change to a macro must change its kind's module
+(generator.testgen.kinds) too.
 """
 
 from __future__ import annotations
