@@ -197,7 +197,7 @@ def test_an_identifier_that_opens_jinja_is_refused_where_it_is():
 
 def test_gen_model_tests_adds_inert_tests_to_any_model():
     from generator.testgen.datatests import DataTest
-    from generator.testgen.modeltests import add_to_yaml
+    from generator.testgen.yaml_edit import add_to_yaml
 
     test = DataTest("accepted_values", "a", {"values": ['env_var("X")', "{{ y }}", "ok"]}, "why", "accepted_values")
     versioned = "models:\n  - name: m\n    versions:\n      - v: 1\n        columns:\n          - name: a\n"

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from generator.testgen.datatests import DataTest
-from generator.testgen.hollow import CORRUPTED_TABLE, Copy, corruptions
+from generator.testgen.hollow import corruptions
+from generator.testgen.kinds.base import CORRUPTED_TABLE, Copy
 from generator.testgen.testsql import (
     MIRRORED,
     NotMirrored,

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.project.catalog import Column, ForeignKey, Relation
-from generator.testgen.unit_fixtures import GivenInput, constraint_violations, relation_of_input
+from generator.testgen.unit_fixtures import constraint_violations, relation_of_input
+from generator.testgen.unit_runner import GivenInput
 from tests.conftest import REPO_ROOT, copy_dbt_project, dbt_build
 
 pytestmark = pytest.mark.dbt

@@ -12,14 +12,8 @@ import pytest
 import yaml
 
 from generator.testgen.mutate import enumerate_mutants
-from generator.testgen.unit_fixtures import (
-    MAX_ROWS_PER_INPUT,
-    FixtureRunner,
-    GivenInput,
-    UnitTest,
-    build_unit_test,
-    ddmin,
-)
+from generator.testgen.unit_fixtures import MAX_ROWS_PER_INPUT, build_unit_test, ddmin
+from generator.testgen.unit_runner import FixtureRunner, GivenInput, UnitTest
 from generator.write.writer import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[1]

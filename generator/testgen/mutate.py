@@ -60,7 +60,8 @@ from generator.sql.formatting import generate_sql
 from generator.sql.runnable import runnable_sql
 from generator.sql.templating import line_col
 from generator.testgen.datatests import DataTest
-from generator.testgen.testsql import NotMirrored, Resolver, count_failures
+from generator.testgen.kinds.base import Resolver
+from generator.testgen.testsql import NotMirrored, count_failures
 
 MUTANT_TABLE = "gen_model_mutant"
 OPERATORS = (
@@ -671,12 +672,7 @@ class MutationReport:
 
 
 def _diff(ctx: GateContext, mutant: Mutant, original_text: str) -> str:
-    from generator.sql.formatting import format_sql
-
-    try:
-        mutated = format_sql(ctx.templated, mutant.tree, ctx.relations)
-    except Exception:
-        mutated = ctx.templated.restore(mutant.tree.sql(dialect="duckdb", pretty=True)) + "\n"
+    mutated = _sql_text(ctx, mutant.tree)
     return "".join(
         difflib.unified_diff(
             original_text.splitlines(keepends=True),
@@ -697,7 +693,101 @@ def _same_rows(sandbox, left: str, right: str, timeout_s: float | None) -> bool:
     return rows[0][0] == 0
 
 
-def run_mutants(  # noqa: C901 - runs each mutant through tests, contract and unit test with per-stage outcomes
+def _usable_tests(
+    sandbox, data_tests: list[DataTest], resolve: Resolver, timeout_s: float, notes: list[str]
+) -> list[DataTest]:
+    """The data tests that run and pass on the original result; a note on each other one."""
+    usable: list[DataTest] = []
+    for test in data_tests:
+        try:
+            failures = count_failures(sandbox, test, RESULT_TABLE, resolve, timeout_s)
+        except NotMirrored:
+            notes.append(f"{test.describe()} is not a test gen-model can run; not used")
+            continue
+        except SandboxQueryError as error:
+            notes.append(f"{test.describe()} does not run ({error.summary}); not used")
+            continue
+        if failures:
+            notes.append(f"{test.describe()} fails on the model itself ({failures} failures); not used")
+            continue
+        usable.append(test)
+    return usable
+
+
+def _sql_text(ctx: GateContext, tree: exp.Expression) -> str:
+    """`tree` as the model's file would say it (formatted; restored as is if it cannot be)."""
+    from generator.sql.formatting import format_sql
+
+    try:
+        return format_sql(ctx.templated, tree, ctx.relations)
+    except Exception:
+        return ctx.templated.restore(tree.sql(dialect="duckdb", pretty=True)) + "\n"
+
+
+@dataclass
+class _Run:
+    """What every mutant is run against: the usable tests and unit tests, the original's shape."""
+
+    ctx: GateContext
+    tests: list[DataTest]
+    runners: list
+    resolve: Resolver
+    contract: bool
+    timeout_s: float
+    original_columns: list[tuple[str, str]]
+    original_text: str
+
+    def outcome(self, mutant: Mutant) -> MutantOutcome:
+        sandbox = self.ctx.sandbox
+        outcome = MutantOutcome(mutant, "survived")
+        try:
+            sandbox.execute(
+                f"create or replace temp table {MUTANT_TABLE} as select * from (\n"
+                f"{runnable_sql(mutant.tree, self.ctx.relations)}\n) as gen_model_query",
+                timeout_s=self.timeout_s,
+            )
+        except SandboxQueryError as error:
+            outcome.status, outcome.error = "invalid", error.summary.splitlines()[0]
+            return outcome
+        columns = [(row[0], row[1]) for row in sandbox.execute(f"describe {MUTANT_TABLE}")]
+        same_shape = [(n.lower(), t) for n, t in columns] == [(n.lower(), t) for n, t in self.original_columns]
+        equal_on_data = same_shape and _same_rows(sandbox, RESULT_TABLE, MUTANT_TABLE, self.timeout_s)
+        if self.contract and not same_shape:
+            changed = [f"{name} {kind}" for name, kind in columns if (name, kind) not in self.original_columns] or [
+                "columns"
+            ]
+            outcome.killed_by.append("contract (" + ", ".join(changed[:3]) + ")")
+        outcome.killed_by.extend(self.failing_tests())
+        equal_on_fixtures = True
+        for runner in self.runners:
+            verdict = runner.verdict(mutant.tree)
+            if verdict.differs_from_expected:
+                outcome.killed_by.append(f"unit test {runner.name}")
+            if not verdict.same_as_original:
+                equal_on_fixtures = False
+        if outcome.killed_by:
+            outcome.status = "killed"
+        elif equal_on_data and equal_on_fixtures:
+            outcome.status = "equivalent"
+        else:
+            outcome.diff = _diff(self.ctx, mutant, self.original_text)
+        return outcome
+
+    def failing_tests(self) -> list[str]:
+        """The data tests that fail on the mutant's result (an error counts: dbt would fail)."""
+        failing = []
+        for test in self.tests:
+            try:
+                failures = count_failures(self.ctx.sandbox, test, MUTANT_TABLE, self.resolve, self.timeout_s)
+            except SandboxQueryError as error:
+                failing.append(f"{test.describe()} (error: {error.summary.splitlines()[0]})")
+                continue
+            if failures:
+                failing.append(test.describe())
+        return failing
+
+
+def run_mutants(
     ctx: GateContext,
     mutants: list[Mutant],
     data_tests: list[DataTest],
@@ -711,29 +801,14 @@ def run_mutants(  # noqa: C901 - runs each mutant through tests, contract and un
     """Run every mutant against the tests; the original's result must be in RESULT_TABLE."""
     import time
 
-    from generator.sql.formatting import format_sql
-    from generator.testgen.unit_fixtures import FixtureRunner
+    from generator.testgen.unit_runner import FixtureRunner
 
     started = time.monotonic()
     sandbox = ctx.sandbox
     report = MutationReport(model or ctx.proposal.name, data_tests=0, unit_tests=len(unit_tests))
-    usable: list[DataTest] = []
-    for test in data_tests:
-        try:
-            failures = count_failures(sandbox, test, RESULT_TABLE, resolve, timeout_s)
-        except NotMirrored:
-            report.notes.append(f"{test.describe()} is not a test gen-model can run; not used")
-            continue
-        except SandboxQueryError as error:
-            report.notes.append(f"{test.describe()} does not run ({error.summary}); not used")
-            continue
-        if failures:
-            report.notes.append(f"{test.describe()} fails on the model itself ({failures} failures); not used")
-            continue
-        usable.append(test)
+    usable = _usable_tests(sandbox, data_tests, resolve, timeout_s, report.notes)
     report.data_tests = len(usable)
-    original_columns = sandbox.execute(f"describe {RESULT_TABLE}")
-    original_columns = [(row[0], row[1]) for row in original_columns]
+    original_columns = [(row[0], row[1]) for row in sandbox.execute(f"describe {RESULT_TABLE}")]
     runners = [FixtureRunner(sandbox, ctx, unit_test, index) for index, unit_test in enumerate(unit_tests)]
     for runner in runners:
         problem = runner.check_original(ctx.tree)
@@ -741,57 +816,12 @@ def run_mutants(  # noqa: C901 - runs each mutant through tests, contract and un
             report.notes.append(problem)
     runners = [runner for runner in runners if runner.usable]
     report.unit_tests = len(runners)
+    run = _Run(ctx, usable, runners, resolve, contract, timeout_s, original_columns, _sql_text(ctx, ctx.tree))
+    report.outcomes = [run.outcome(mutant) for mutant in mutants]
     try:
-        original_text = format_sql(ctx.templated, ctx.tree, ctx.relations)
-    except Exception:
-        original_text = ctx.templated.restore(ctx.tree.sql(dialect="duckdb", pretty=True)) + "\n"
-    for mutant in mutants:
-        outcome = MutantOutcome(mutant, "survived")
-        try:
-            sandbox.execute(
-                f"create or replace temp table {MUTANT_TABLE} as select * from (\n"
-                f"{runnable_sql(mutant.tree, ctx.relations)}\n) as gen_model_query",
-                timeout_s=timeout_s,
-            )
-        except SandboxQueryError as error:
-            outcome.status, outcome.error = "invalid", error.summary.splitlines()[0]
-            report.outcomes.append(outcome)
-            continue
-        columns = [(row[0], row[1]) for row in sandbox.execute(f"describe {MUTANT_TABLE}")]
-        same_shape = [(n.lower(), t) for n, t in columns] == [(n.lower(), t) for n, t in original_columns]
-        equal_on_data = same_shape and _same_rows(sandbox, RESULT_TABLE, MUTANT_TABLE, timeout_s)
-        if contract and not same_shape:
-            changed = [f"{name} {kind}" for name, kind in columns if (name, kind) not in original_columns] or [
-                "columns"
-            ]
-            outcome.killed_by.append("contract (" + ", ".join(changed[:3]) + ")")
-        for test in usable:
-            try:
-                failures = count_failures(sandbox, test, MUTANT_TABLE, resolve, timeout_s)
-            except SandboxQueryError as error:
-                outcome.killed_by.append(f"{test.describe()} (error: {error.summary.splitlines()[0]})")
-                continue
-            if failures:
-                outcome.killed_by.append(test.describe())
-        equal_on_fixtures = True
-        for runner in runners:
-            verdict = runner.verdict(mutant.tree)
-            if verdict.differs_from_expected:
-                outcome.killed_by.append(f"unit test {runner.name}")
-            if not verdict.same_as_original:
-                equal_on_fixtures = False
-        if outcome.killed_by:
-            outcome.status = "killed"
-        elif equal_on_data and equal_on_fixtures:
-            outcome.status = "equivalent"
-        else:
-            outcome.diff = _diff(ctx, mutant, original_text)
-        report.outcomes.append(outcome)
-    for name in (MUTANT_TABLE,):
-        try:
-            sandbox.execute(f"drop table if exists {name}")
-        except SandboxQueryError:
-            pass
+        sandbox.execute(f"drop table if exists {MUTANT_TABLE}")
+    except SandboxQueryError:
+        pass
     for runner in runners:
         runner.close()
     report.elapsed_s = time.monotonic() - started
