@@ -112,6 +112,7 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
     from generator.gates.contract import contract_columns
     from generator.sql.formatting import format_sql
     from generator.sql.lineage import column_lineage
+    from generator.sql.style import project_style
 
     proposal = ctx.proposal
     columns = [ContractColumn(*column) for column in contract_columns(ctx)]
@@ -125,7 +126,7 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
     return Accepted(
         proposal=proposal,
         ctx=ctx,
-        sql=format_sql(ctx.templated, ctx.tree, ctx.relations),
+        sql=format_sql(ctx.templated, ctx.tree, ctx.relations, project_style(ctx.catalog)),
         columns=columns,
         column_tests=[t for t in tests if t.column],
         model_tests=[t for t in tests if not t.column],
