@@ -38,10 +38,12 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-from sqlglot import exp
+
+if TYPE_CHECKING:  # sqlglot loads when SQL is handled, not for every command that opens a warehouse
+    from sqlglot import exp
 
 from generator.errors import ConfigError, GateError, GenModelError
 
@@ -642,6 +644,8 @@ def open_sandbox(catalog, timeout_s: float) -> Sandbox:
 
 def runnable_sql(tree: exp.Expression, relations: dict, tables: dict[str, str] | None = None) -> str:
     """DuckDB SQL for a tree with placeholders: each reads its relation, or `tables[placeholder]`."""
+    from sqlglot import exp
+
     copy = tree.copy()
     for table in list(copy.find_all(exp.Table)):
         relation = relations.get(table.name)

@@ -10,13 +10,12 @@ import contextlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from generator import __version__
 from generator.errors import BuildError, ConfigError, GateError, GenModelError, Problem, ProposalError, WriteError
-from generator.gates import GATES, GateContext, GateReport, run_gates
-from generator.gates.base import UNREPAIRABLE
 from generator.progress import QUIET, Progress
 from generator.project import Project, dbt
 from generator.project.catalog import Catalog
@@ -39,6 +38,9 @@ from generator.write.writer import (
     plan_model_write,
     version_entry,
 )
+
+if TYPE_CHECKING:  # the gates (and sqlglot) load when a proposal is checked, not for `context`
+    from generator.gates import GateContext
 
 
 @dataclass
@@ -90,6 +92,8 @@ class Accepted:
 
 def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> GateContext:
     """Run every gate; return the context (with its report in `ctx.report`)."""
+    from generator.gates import GATES, GateContext, GateReport, run_gates
+
     ctx = GateContext(
         proposal=proposal,
         catalog=catalog,
@@ -327,6 +331,8 @@ def refuse_taken_name(project: Project, name: str, hint: str, catalog: Catalog |
 
 def _stop_if_unrepairable(problems: list[Problem], attempt: int) -> None:
     """End the repair loop when a problem is one no LLM answer can fix."""
+    from generator.gates.base import UNREPAIRABLE
+
     stuck = [p for p in problems if p.details.get(UNREPAIRABLE)]
     if stuck:
         raise GateError(
