@@ -165,7 +165,7 @@ def read_project(project: Project) -> tuple[Any, Catalog]:
     from generator.project import dbt
     from generator.project.catalog_builder import build_catalog
 
-    manifest = dbt.parse(project)
+    manifest = dbt.read_manifest(project)
     return manifest, build_catalog(project, manifest, raw_files=())  # raw files: not checked here
 
 

@@ -189,6 +189,25 @@ def parse(project: Project, cached: bool = True) -> Any:
     return outcome.result
 
 
+def read_manifest(project: Project) -> Any:
+    """What `gen-model verify`/`review`/`adopt` read of the manifest: `nodes` and `unit_tests`.
+
+    On an unchanged project (the catalog cache's key) that is the facts the last such read
+    stored (`catalog_cache.ManifestFacts`, plain JSON): dbt is not even imported, which is
+    most of what these commands cost. Otherwise `parse(project)`'s Manifest, whose facts are
+    stored for next time.
+    """
+    from generator.project import catalog_cache
+
+    key = catalog_cache.cache_key(project)
+    facts = catalog_cache.load_facts(project, key)
+    if facts is not None:
+        return facts
+    manifest = parse(project)
+    catalog_cache.save_facts(project, key, manifest)
+    return manifest
+
+
 # Which project (directory, profiles, target) the last invocation loaded dbt's adapter for.
 _ADAPTER_PROJECT: tuple | None = None
 

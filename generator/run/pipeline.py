@@ -10,12 +10,12 @@ import contextlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from generator import __version__
 from generator.errors import BuildError, ConfigError, GateError, GenModelError, Problem, ProposalError, WriteError
-from generator.gates import GATES, GateContext, GateReport, run_gates
 from generator.progress import QUIET, Progress
 from generator.project import Project, dbt
 from generator.project.catalog import Catalog
@@ -23,7 +23,6 @@ from generator.project.catalog_builder import build_catalog
 from generator.project.sandbox import open_sandbox
 from generator.proposal import Proposal, validate_proposal
 from generator.run.report import AttemptRecord, RunReport
-from generator.sql.context import UNREPAIRABLE
 from generator.testgen.datatests import DataTest, grain_tests
 from generator.write import inert
 from generator.write.transaction import (
@@ -39,6 +38,9 @@ from generator.write.writer import (
     plan_model_write,
     version_entry,
 )
+
+if TYPE_CHECKING:  # the gates (and sqlglot) load when a proposal is checked, not for `context`
+    from generator.gates import GateContext
 
 
 @dataclass
@@ -91,6 +93,8 @@ class Accepted:
 
 def check(catalog: Catalog, proposal: Proposal, sandbox, options: Options) -> GateContext:
     """Run every gate; return the context (with its report in `ctx.report`)."""
+    from generator.gates import GATES, GateContext, GateReport, run_gates
+
     ctx = GateContext(
         proposal=proposal,
         catalog=catalog,
@@ -114,6 +118,7 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
     from generator.gates.contract import contract_columns
     from generator.sql.formatting import format_sql
     from generator.sql.lineage import column_lineage
+    from generator.sql.style import project_style
 
     proposal = ctx.proposal
     columns = [ContractColumn(*column) for column in contract_columns(ctx)]
@@ -127,7 +132,7 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
     return Accepted(
         proposal=proposal,
         ctx=ctx,
-        sql=format_sql(ctx.templated, ctx.tree, ctx.relations),
+        sql=format_sql(ctx.templated, ctx.tree, ctx.relations, project_style(ctx.catalog)),
         columns=columns,
         column_tests=[t for t in tests if t.column],
         model_tests=[t for t in tests if not t.column],
@@ -334,6 +339,8 @@ def refuse_taken_name(project: Project, name: str, hint: str, catalog: Catalog |
 
 def _stop_if_unrepairable(problems: list[Problem], attempt: int) -> None:
     """End the repair loop when a problem is one no LLM answer can fix."""
+    from generator.sql.context import UNREPAIRABLE
+
     stuck = [p for p in problems if p.details.get(UNREPAIRABLE)]
     if stuck:
         raise GateError(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from generator.errors import Problem
-from generator.gates.base import GateReport
+
+if TYPE_CHECKING:  # an annotation only: the gates (and sqlglot) load when a proposal is checked
+    from generator.gates.base import GateReport
 
 
 @dataclass

@@ -3,7 +3,9 @@
 dbt Labs' style (jaffle-shop): import CTEs first, one `name as (select * from {{ ref() }})`
 per relation the model reads, named after the entity; then the logical CTEs; then the
 final select. Lowercase keywords and functions, trailing commas, 4-space indents, one
-column per line, explicit `as`, a blank line between CTEs, one trailing newline.
+column per line, explicit `as`, a blank line between CTEs, one trailing newline. A project
+that writes its keywords in upper case, or its date parts (`'month'`) in one case, gets
+them so (`generator.sql.style` reads which); otherwise date parts are as sqlglot writes them.
 
 The text comes from sqlglot's DuckDB generator (never another dialect's), pretty-printed
 with 4-space indents. Its keywords are uppercase f-strings all over the generator, so
@@ -41,16 +43,20 @@ from collections.abc import Mapping
 from sqlglot import exp
 from sqlglot.generators.duckdb import DuckDBGenerator
 
+from generator.sql.style import DATE_PART_FUNCTIONS, DATE_PARTS, DEFAULT_STYLE, UPPER, SqlStyle
 from generator.sql.templating import RefCall, TemplatedSQL
 
 INDENT = 4
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters marking identifiers
 _LOWERCASE_SKIPS = re.compile(rf"{_OPEN}.*?{_CLOSE}|'(?:[^']|'')*'|/\*.*?\*/|\$\$.*?\$\$", re.S)
-_SIMPLE_SELECT = re.compile(r"^select \*\nfrom (\S+)$")
+_SIMPLE_SELECT = re.compile(r"^select \*\nfrom (\S+)$", re.I)
 # A `{` that opens Jinja: `{{`, `{%` or `{#`; and any Jinja delimiter (dbt's own test).
 _JINJA_OPENER = re.compile(r"\{(?=[{%#])")
 _JINJA_DELIMITER = re.compile(r"{[{%#]|[#}%]}")
 _LITERAL_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|/\*.*?\*/", re.S)
+# The end of the text before a function's first argument: `date_trunc(`.
+_CALL_OPENED = re.compile(r"\b(\w+)\(\s*$")
+_DATE_PART_CALLS = DATE_PART_FUNCTIONS | {"extract"}
 
 
 def _unmarked(text: str) -> str:
@@ -60,8 +66,18 @@ def _unmarked(text: str) -> str:
 class _Generator(DuckDBGenerator):
     """DuckDB's generator, marking identifiers and closer to dbt's layout.
 
-    The overrides change layout only (where lines break), never what is generated.
+    The overrides change layout only (where lines break), never what is generated; and,
+    when the project has a case for date parts, the units after `interval` and in
+    `extract(... from x)` are marked like identifiers so that the keywords' case leaves them.
     """
+
+    date_part_case: str | None = None  # set per instance from the project's style
+
+    def var_sql(self, expression: exp.Var) -> str:
+        text = super().var_sql(expression)
+        if self.date_part_case is None or not _is_date_part_var(expression):
+            return text
+        return f"{_OPEN}{text.upper() if self.date_part_case == UPPER else text.lower()}{_CLOSE}"
 
     def literal_sql(self, expression: exp.Literal) -> str:
         # A string holding a Jinja delimiter is written as an escape string, braces as \x7b/\x7d.
@@ -167,8 +183,18 @@ class _Generator(DuckDBGenerator):
         return " ".join(lines)
 
 
-def generate_sql(node: exp.Expression) -> str:
-    """One node as the formatter writes it (pretty, the project's indent), without placeholders restored."""
+def _is_date_part_var(var: exp.Var) -> bool:
+    """A unit written as a bare word: `interval 1 month`, `extract(month from x)`."""
+    parent = var.parent
+    in_place = (isinstance(parent, exp.Interval) and var.arg_key == "unit") or (
+        isinstance(parent, exp.Extract) and var.arg_key == "this"
+    )
+    return in_place and var.name.lower() in DATE_PARTS
+
+
+def generate_sql(node: exp.Expression, style: SqlStyle = DEFAULT_STYLE) -> str:
+    """One node as the formatter writes it (pretty, the project's indent and case),
+    without placeholders restored."""
     generator = _Generator(
         pretty=True,
         pad=INDENT,
@@ -176,17 +202,24 @@ def generate_sql(node: exp.Expression) -> str:
         normalize_functions="lower",
         dialect="duckdb",
     )
-    return _lowercase(generator.generate(node, copy=True))
+    generator.date_part_case = style.date_parts
+    return _cased(generator.generate(node, copy=True), style)
 
 
-def _code(text: str) -> str:
-    """Lowercase SQL outside identifiers, literals and comments, Jinja-safe.
+def _keyword(text: str, style: SqlStyle) -> str:
+    """Fixed SQL text the formatter writes itself (`with`, `as`), in the project's case."""
+    return text.upper() if style.keywords == UPPER else text
+
+
+def _code(text: str, upper: bool = False) -> str:
+    """Lowercase (or, in an upper-case project, uppercase) SQL outside identifiers,
+    literals and comments, Jinja-safe.
 
     dbt renders the model file with Jinja, so `}}` closing two nested struct literals
     would end a Jinja expression that never began, and `{{` (a map of structs) would begin
     one: keep the braces apart.
     """
-    text = text.lower()
+    text = text.upper() if upper else text.lower()
     while "}}" in text:
         text = text.replace("}}", "} }")
     while "{{" in text:
@@ -194,17 +227,37 @@ def _code(text: str) -> str:
     return text
 
 
-def _lowercase(sql: str) -> str:
-    """Lowercase everything but identifiers, string literals and comments; drop the marks."""
+def _date_part_literal(code_before: str, literal: str, case: str | None) -> str:
+    """A string literal in the project's case for date parts when it is one: the first
+    argument of `date_trunc(`, `date_diff(`, `extract(`... sqlglot writes the units it
+    knows in upper case (`'MONTH'`) and keeps the others as written (`'year'`)."""
+    if case is None or literal[1:-1].lower() not in DATE_PARTS:
+        return literal
+    call = _CALL_OPENED.search(code_before)
+    if call is None or call.group(1).lower() not in _DATE_PART_CALLS:
+        return literal
+    return literal.upper() if case == UPPER else literal.lower()
+
+
+def _cased(sql: str, style: SqlStyle = DEFAULT_STYLE) -> str:
+    """Everything but identifiers, string literals and comments in the keywords' case
+    (lower unless the project writes upper), date-part literals in theirs; drop the marks."""
+    upper = style.keywords == UPPER
     pieces, last = [], 0
     for match in _LOWERCASE_SKIPS.finditer(sql):
-        pieces.append(_code(sql[last : match.start()]))
+        code = sql[last : match.start()]
+        pieces.append(_code(code, upper))
         text = match.group(0)
-        # Only the marks around identifiers go; a string literal is kept byte for byte,
-        # even if it happens to hold these private-use characters itself.
-        pieces.append(text[1:-1] if text.startswith(_OPEN) else text)
+        # Only the marks around identifiers go; a string literal is kept byte for byte
+        # (even if it happens to hold these private-use characters itself), a date part's
+        # case aside.
+        if text.startswith(_OPEN):
+            text = text[1:-1]
+        elif text.startswith("'"):
+            text = _date_part_literal(code, text, style.date_parts)
+        pieces.append(text)
         last = match.end()
-    pieces.append(_code(sql[last:]))
+    pieces.append(_code(sql[last:], upper))
     return "".join(pieces)
 
 
@@ -212,10 +265,10 @@ def _indent(text: str, width: int = INDENT) -> str:
     return "\n".join((" " * width + line) if line.strip() else "" for line in text.split("\n"))
 
 
-def _compact(sql: str) -> str:
+def _compact(sql: str, style: SqlStyle = DEFAULT_STYLE) -> str:
     """`select * from x` on one line, as dbt style writes it."""
     match = _SIMPLE_SELECT.match(sql)
-    return f"select * from {match.group(1)}" if match else sql
+    return f"{_keyword('select * from', style)} {match.group(1)}" if match else sql
 
 
 # -- import CTEs ---------------------------------------------------------------------------
@@ -397,16 +450,17 @@ def _read_through(
 # -- the whole statement -------------------------------------------------------------------
 
 
-def _cte_text(name_sql: str, cte: exp.CTE, body: str) -> str:
+def _cte_text(name_sql: str, cte: exp.CTE, body: str, style: SqlStyle) -> str:
     materialized = cte.args.get("materialized")
     keyword = {True: " materialized", False: " not materialized"}.get(materialized, "")
-    return f"{name_sql} as{keyword} (\n\n{_indent(body)}\n\n)"
+    return f"{name_sql} {_keyword('as' + keyword, style)} (\n\n{_indent(body)}\n\n)"
 
 
 def format_sql(
     templated: TemplatedSQL,
     tree: exp.Expression,
     relations: Mapping[str, object] | None = None,
+    style: SqlStyle = DEFAULT_STYLE,
 ) -> str:
     """The model's SQL in dbt style, with placeholders restored as `{{ ref() }}` Jinja.
 
@@ -414,6 +468,8 @@ def format_sql(
     `templated.sql` (DuckDB dialect). `relations` (placeholder -> Relation, as the
     references gate leaves it) is optional: it tells which warehouse identifier an
     unaliased ref() is known by to its columns, when that differs from the model name.
+    `style` is the project's case for keywords and date parts (`generator.sql.style`);
+    the default writes lowercase keywords and date parts as sqlglot does.
     Deterministic; formatting the result again gives the same text.
     """
     from generator.project.sandbox import reserved_words
@@ -447,20 +503,20 @@ def format_sql(
         for node in alias.walk():
             comments += node.pop_comments()
         if call is not None:
-            text = f"select * from {call.placeholder}"
+            text = f"{_keyword('select * from', style)} {call.placeholder}"
             for node in cte.this.walk():
                 comments += node.comments or []
         else:
-            text = _compact(generate_sql(cte.this))
-        name_sql = generate_sql(alias)
+            text = _compact(generate_sql(cte.this, style), style)
+        name_sql = generate_sql(alias, style)
         prefix = "".join(f"/* {comment.strip()} */\n" for comment in comments)
-        pieces.append(prefix + _cte_text(name_sql, cte, text))
-    final = _compact(generate_sql(body))
+        pieces.append(prefix + _cte_text(name_sql, cte, text, style))
+    final = _compact(generate_sql(body, style), style)
     with_ = root.args.get("with_")
     leading_comments += (with_.comments if with_ is not None else None) or []
     leading = "".join(f"/* {comment.strip()} */\n" for comment in leading_comments)
     if pieces:
-        head = "with recursive" if with_ is not None and with_.args.get("recursive") else "with"
+        head = _keyword("with recursive" if with_ is not None and with_.args.get("recursive") else "with", style)
         sql = f"{leading}{head}\n\n" + ",\n\n".join(pieces) + f"\n\n{final}"
     else:
         sql = leading + final

@@ -26,6 +26,7 @@ unchanged.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -57,8 +58,11 @@ _CONSTRUCT_ENDS = {
 _ESCAPED = {"\\": "\\\\", "'": "\\'", "{": "\\x7b", "}": "\\x7d", "%": "\\x25", "#": "\\x23"}
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
     # dbt's own environment (its delimiters and extensions), so the lexer is the one dbt uses.
+    # One per process: it only lexes and parses here (never renders), and building one per
+    # YAML value cost verify a large share of its time.
     from dbt_common.clients.jinja import get_environment
 
     return get_environment()
