@@ -345,9 +345,8 @@ def _jinja_problem(sql: str, opener: int, pair: str, file: str | None, message: 
 def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
     """Jinja that is unterminated or too long to be a ref()/source() call, found in one pass.
 
-    `untemplate` matches Jinja with a lazy regex, which rescans to the end of the SQL from
-    every opener that has no closer (quadratic: minutes on 100 KB of `{{`); this linear scan
-    refuses such SQL first, at the opener.
+    `untemplate` passes over an opener without a closer (it is no Jinja to it); in a
+    proposal that is a mistake to name at the opener, before anything else reads the SQL.
     """
     closers = {"{{": "}}", "{%": "%}", "{#": "#}"}
     position = 0

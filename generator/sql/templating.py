@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from generator.errors import Problem
 
-_JINJA_ANY = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
 _PLACEHOLDER = re.compile(r"__gm\d+_+")
 
 
@@ -168,16 +169,44 @@ def _parse_call(inner: str) -> tuple[str, tuple[str, ...], int | None] | str:
     return kind, tuple(args), version
 
 
+def jinja_spans(sql: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each `{{ }}`, `{% %}` and `{# #}` in `sql`, left to right, in linear time.
+
+    What the lazy regex `{{.*?}}|{%.*?%}|{#.*?#}` finds, without its quadratic rescans: an
+    opener with no closer after it makes the regex scan to the end once per such opener
+    (minutes on 100 KB of `{{` in a hand-written model). Once a closer is missing after one
+    position it is missing after every later one, so each kind is searched for in vain once.
+    """
+    unclosed: set[str] = set()
+    position = 0
+    while True:
+        opener = sql.find("{", position)
+        if opener == -1:
+            return
+        pair = sql[opener : opener + 2]
+        closer = _CLOSERS.get(pair)
+        if closer is None or pair in unclosed:
+            position = opener + 1
+            continue
+        end = sql.find(closer, opener + 2)
+        if end == -1:
+            unclosed.add(pair)
+            position = opener + 1
+            continue
+        yield opener, end + 2
+        position = end + 2
+
+
 def untemplate(sql: str, file: str | None = None) -> tuple[TemplatedSQL, list[Problem]]:
     """Swap ref()/source() calls for placeholders; report every other piece of Jinja."""
     problems: list[Problem] = []
     calls: list[RefCall] = []
     pieces: list[str] = []
     last = 0
-    for match in _JINJA_ANY.finditer(sql):
-        text = match.group(0)
-        pieces.append(sql[last : match.start()])
-        last = match.end()
+    for start, end in jinja_spans(sql):
+        text = sql[start:end]
+        pieces.append(sql[last:start])
+        last = end
         if not text.startswith("{{"):
             kind = "statements ({% ... %})" if text.startswith("{%") else "comments ({# ... #})"
             problems.append(
@@ -185,8 +214,8 @@ def untemplate(sql: str, file: str | None = None) -> tuple[TemplatedSQL, list[Pr
                     "parse",
                     f"Jinja {kind} are not allowed in a proposal",
                     sql,
-                    match.start(),
-                    match.end() - 1,
+                    start,
+                    end - 1,
                     identifier=text,
                     suggestion="Write plain SQL; the only Jinja allowed is {{ ref() }} and {{ source() }}.",
                     file=file,
@@ -201,8 +230,8 @@ def untemplate(sql: str, file: str | None = None) -> tuple[TemplatedSQL, list[Pr
                     "parse",
                     f"Jinja expression {text.strip()!r} {parsed}",
                     sql,
-                    match.start(),
-                    match.end() - 1,
+                    start,
+                    end - 1,
                     identifier=text,
                     suggestion="Use {{ ref('model') }} or {{ source('source', 'table') }}.",
                     file=file,
@@ -218,8 +247,8 @@ def untemplate(sql: str, file: str | None = None) -> tuple[TemplatedSQL, list[Pr
                 args=args,
                 version=version,
                 text=text,
-                start=match.start(),
-                end=match.end(),
+                start=start,
+                end=end,
                 placeholder=placeholder.split()[0] if placeholder.strip() else placeholder,
             )
         )
