@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from generator import Options, __version__, apply
-from generator.enrich.flow import SpecContext, SpecRun
 from generator.errors import BuildError, WriteError
 from generator.gates.base import ResultColumn
+from generator.gates.enrich_context import SpecContext, SpecRun
 from generator.gates.enrich_grain import KeyIsGrain
 from generator.project import load_project
 from generator.project.catalog_builder import build_catalog
@@ -223,6 +223,15 @@ def test_apply_writes_a_versioned_model_builds_it_and_is_idempotent(sample_proje
     (model,) = yaml.safe_load((sample_project / report.files[2]).read_text())["models"]
     assert model["latest_version"] == 2 and [v["v"] for v in model["versions"]] == [1, 2]
     assert {"stg_crm__active_contacts_v1", "stg_crm__active_contacts_v2"} <= read_tables(sample_project)
+    # Classified against v1 as a SQL version is, and recorded where the spec keeps provenance;
+    # no deprecation date: the compiled YAML has no place for one (run.spec.AcceptedSpec).
+    change = {
+        "class": "non-breaking",
+        "from_version": 1,
+        "reasons": ["no difference in columns, types or key; the spec changed"],
+    }
+    assert second.change == change and second.deprecations == {}
+    assert yaml.safe_load((sample_project / second.files[0]).read_text())["provenance"]["change"] == change
 
 
 def test_the_same_proposal_writes_the_same_bytes(sample_project_built, tmp_path):

@@ -1,11 +1,10 @@
-"""What the spec gates share, and the files an accepted `kind: enrich` proposal becomes.
+"""The files an accepted `kind: enrich` proposal becomes.
 
 An enrich proposal goes through the same run as a SQL one (`generator.run`): its gates are
-`generator.gates.SPEC_RULES` (spec, input, lookup, compile, execute, grain, contract), they
-read and fill a `SpecContext`, and `generator.run.finish` writes, builds and locks the result.
-This module holds the context, what executing the compiled model produced (`SpecRun`), and
-`plan_spec_write`: `<name>_v<N>.enrich.yml`, the compiled `<name>_v<N>.py`, the versioned
-`<name>.yml` (and the quarantine model).
+`generator.gates.SPEC_RULES` (spec, input, lookup, compile, execute, grain, contract), and
+`generator.run.finish` writes, builds and locks the result. This module holds what an
+accepted spec becomes, `plan_spec_write`: `<name>_v<N>.enrich.yml`, the compiled
+`<name>_v<N>.py`, the versioned `<name>.yml` (and the quarantine model).
 
 Versions: dbt versions Python models like SQL ones, so a generated enrichment model is
 versioned like a generated SQL model (`_v<N>`, `latest_version`, older versions kept). A
@@ -15,63 +14,18 @@ proposal never adds versions to it (edit the spec and run `gen-model enrich comp
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from generator.enrich.compiler import CompiledModel, render_spec, versioned_specs
+from generator.enrich.compiler import render_spec, versioned_specs
 from generator.enrich.spec import SPEC_SUFFIX, EnrichSpec, load_spec, validate_spec
 from generator.enrich.yaml_positions import load_with_positions
 from generator.errors import Problem, WriteError
-from generator.gates.base import ResultColumn
 from generator.project.catalog import Catalog, Relation
 from generator.proposal import Proposal
 from generator.write.writer import PlannedFile, WritePlan
-
-# -- context and result ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SpecRun:
-    """What executing the compiled model on the real input produced."""
-
-    columns: tuple[ResultColumn, ...]
-    row_count: int
-    null_keys: int
-    duplicate_keys: int
-    duplicate_rows: int
-    duplicate_examples: tuple[tuple[str, ...], ...]
-    quarantined: int | None
-    quarantine_examples: tuple[tuple, ...]
-    warnings: tuple[str, ...]
-    elapsed_s: float
-    peak_rss_mib: float
-
-
-@dataclass
-class SpecContext:
-    """What the spec gates read, and what earlier gates leave for later ones."""
-
-    proposal: Proposal
-    catalog: Catalog
-    timeout_s: float = 60.0
-    spec: EnrichSpec | None = None  # set by `spec`
-    raw_dir: Path | None = None  # set by `input`
-    input_files: list[Path] = field(default_factory=list)
-    lookup: Relation | None = None  # set by `lookup`
-    compiled: CompiledModel | None = None  # set by `compile`
-    result: SpecRun | None = None  # set by `execute`
-
-    @property
-    def file(self) -> str:
-        return self.proposal.source_file or "<proposal>"
-
-    def problem(self, rule: str, message: str, **kwargs) -> Problem:
-        return Problem(rule=rule, message=message, file=self.proposal.source_file, **kwargs)
-
-
-# -- writing --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -198,8 +152,6 @@ def plan_spec_write(project, catalog: Catalog, proposal: Proposal, spec: EnrichS
 
 
 __all__ = [
-    "SpecContext",
-    "SpecRun",
     "SpecWritePlan",
     "plan_spec_write",
     "render_spec_file",

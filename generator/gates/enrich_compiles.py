@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from generator.enrich.compiler import render_spec
-from generator.enrich.flow import SpecContext
 from generator.errors import GenModelError, Problem
 from generator.gates.base import Rule
+from generator.gates.enrich_context import SpecContext
 
 
 class Compiles(Rule):

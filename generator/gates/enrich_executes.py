@@ -13,9 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from generator.enrich.flow import SpecContext, SpecRun
 from generator.errors import Problem
 from generator.gates.base import ResultColumn, Rule
+from generator.gates.enrich_context import SpecContext, SpecRun
 
 
 class Executes(Rule):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from generator.enrich.flow import SpecContext
 from generator.errors import Problem
 from generator.gates.base import Rule
+from generator.gates.enrich_context import SpecContext
 
 
 class KeyIsGrain(Rule):

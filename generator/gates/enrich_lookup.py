@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from difflib import get_close_matches
 
-from generator.enrich.flow import SpecContext
 from generator.errors import Problem
 from generator.gates.base import Rule
+from generator.gates.enrich_context import SpecContext
 
 
 class LookupExists(Rule):

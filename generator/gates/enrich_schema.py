@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from generator.enrich.flow import SpecContext
 from generator.enrich.spec import EnrichSpec, validate_spec
 from generator.errors import Problem, ProposalError
 from generator.gates.base import Rule
+from generator.gates.enrich_context import SpecContext
 
 
 class SpecSchema(Rule):

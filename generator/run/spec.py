@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from generator.enrich.flow import SpecContext, SpecRun, plan_spec_write, versioned_enrich
+from generator.enrich.flow import plan_spec_write, versioned_enrich
 from generator.enrich.spec import EnrichSpec
 from generator.gates import SPEC_RULES, run_gates
+from generator.gates.enrich_context import SpecContext, SpecRun
 from generator.project import Project
 from generator.project.catalog import Catalog, Relation
 from generator.proposal import Proposal
