@@ -73,7 +73,9 @@ def breakdown(directory: Path, proposal: Path) -> dict[str, float]:
     from generator.project.catalog_builder import build_catalog
     from generator.project.sandbox import open_sandbox
     from generator.proposal import load_proposal
-    from generator.run import pipeline
+    from generator.run.accept import accept, check, plan
+    from generator.run.finish import provenance_for, write_and_build
+    from generator.run.options import Options
 
     times: dict[str, float] = {}
     started = time.perf_counter()
@@ -81,16 +83,16 @@ def breakdown(directory: Path, proposal: Path) -> dict[str, float]:
     catalog = build_catalog(project)
     times["parse + catalog"] = time.perf_counter() - started
     started = time.perf_counter()
-    options = pipeline.Options()
+    options = Options()
     with open_sandbox(catalog, options.timeout_s) as sandbox:
-        ctx = pipeline.check(catalog, load_proposal(proposal), sandbox, options)
-        accepted = pipeline.accept(ctx)
+        ctx = check(catalog, load_proposal(proposal), sandbox, options)
+        accepted = accept(ctx)
     times["gates + derivation"] = time.perf_counter() - started
     started = time.perf_counter()
-    plan = pipeline.plan(project, catalog, accepted, pipeline.provenance_for(accepted.proposal, {}))
+    written = plan(project, catalog, accepted, provenance_for(accepted.proposal, {}))
     times["plan"] = time.perf_counter() - started
     started = time.perf_counter()
-    pipeline.write_and_build(project, catalog, plan, options)
+    write_and_build(project, catalog, written, options, *accepted.build_target(written))
     times["write + dbt build"] = time.perf_counter() - started
     return times
 

@@ -17,10 +17,10 @@ import importlib
 __version__ = "0.1.0"
 
 _API = {
-    "apply": "generator.run.pipeline",
-    "generate": "generator.run.pipeline",
-    "Options": "generator.run.pipeline",
-    "Request": "generator.run.pipeline",
+    "apply": "generator.run.apply",
+    "generate": "generator.run.generate",
+    "Options": "generator.run.options",
+    "Request": "generator.run.options",
     "verify": "generator.ci.verify",
     "load_project": "generator.project",
     "GenModelError": "generator.errors",

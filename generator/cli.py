@@ -237,11 +237,12 @@ def apply(
 ) -> None:
     """Validate and write a proposal from PROPOSAL_FILE (YAML or JSON); no LLM involved."""
     from generator.project import load_project
-    from generator.run import pipeline
+    from generator.run.apply import apply as apply_proposal
+    from generator.run.options import Options
 
     def body():
         project = load_project(project_dir, profiles_dir, target)
-        options = pipeline.Options(
+        options = Options(
             dry_run=dry_run,
             allow_nondeterministic=allow_nondeterministic,
             allow_observed_grain=allow_observed_grain,
@@ -249,7 +250,7 @@ def apply(
             deprecation_days=deprecation_days,
             unit_test=not no_unit_test,
         )
-        return pipeline.apply(project, proposal_file, options)
+        return apply_proposal(project, proposal_file, options)
 
     run_command(body, as_json)
 
@@ -341,11 +342,12 @@ def generate(
     no LLM call, the same files. --refresh asks again.
     """
     from generator.project import load_project
-    from generator.run import pipeline
+    from generator.run.generate import generate as generate_model
+    from generator.run.options import Options, Request
 
     def body():
         project = load_project(project_dir, profiles_dir, target)
-        options = pipeline.Options(
+        options = Options(
             dry_run=dry_run,
             allow_nondeterministic=allow_nondeterministic,
             allow_observed_grain=allow_observed_grain,
@@ -354,7 +356,7 @@ def generate(
             deprecation_days=deprecation_days,
             unit_test=not no_unit_test,
         )
-        wanted = pipeline.Request(
+        wanted = Request(
             text=request,
             name=name,
             layer=layer,
@@ -364,7 +366,7 @@ def generate(
             llm_timeout=llm_timeout,
             llm_run_timeout=llm_run_timeout,
         )
-        return pipeline.generate(project, wanted, options)
+        return generate_model(project, wanted, options)
 
     run_command(body, as_json)
 
@@ -381,19 +383,21 @@ def context(request, name, layer, project_dir, profiles_dir, target, as_json) ->
     from generator.llm.settings import resolve_settings
     from generator.llm.tokens import estimate_tokens
     from generator.project import load_project
-    from generator.run import pipeline
+    from generator.run.generate import prompt_for_request
+    from generator.run.guards import unbuilt_warnings
+    from generator.run.options import Request
 
     try:
         project = load_project(project_dir, profiles_dir, target)
         settings = resolve_settings(project.project_dir)
         from generator.project.catalog_builder import build_catalog
 
-        wanted = pipeline.Request(text=request, name=name, layer=layer)
+        wanted = Request(text=request, name=name, layer=layer)
         catalog = build_catalog(project, progress=_progress(False))
-        _, _, catalog_slice, prompt = pipeline.prompt_for_request(project, wanted, settings, catalog)
+        _, _, catalog_slice, prompt = prompt_for_request(project, wanted, settings, catalog)
     except GenModelError as error:
         raise GenModelException(error) from None
-    for warning in pipeline.unbuilt_warnings(catalog, catalog_slice):
+    for warning in unbuilt_warnings(catalog, catalog_slice):
         click.echo(f"warning: {warning}", err=True)
     if as_json:
         data = prompt.to_dict()

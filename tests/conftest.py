@@ -198,7 +198,8 @@ def gate_proposal(sample_catalog):
 
     from generator.project.sandbox import open_sandbox
     from generator.proposal import Proposal, load_proposal, validate_proposal
-    from generator.run.pipeline import Options, check
+    from generator.run.accept import check
+    from generator.run.options import Options
 
     stack = contextlib.ExitStack()
 

@@ -6,9 +6,10 @@ import copy
 import hashlib
 from pathlib import Path
 
+from generator import Options, Request
 from generator.llm.providers.scripted import ScriptedProvider
 from generator.project import load_project
-from generator.run import pipeline
+from generator.run.generate import generate as generate_model
 
 MODEL = "account_billing_summary"
 REQUEST = "billed, paid and failed amounts per account"
@@ -59,9 +60,7 @@ def breaking_billing_summary() -> dict:
 def generate(project_dir: Path, answers: list, request: str = REQUEST, **options) -> tuple:
     """`gen-model "REQUEST"` with a scripted LLM; returns (report, provider)."""
     provider = ScriptedProvider(answers)
-    report = pipeline.generate(
-        load_project(project_dir), pipeline.Request(text=request), pipeline.Options(**options), provider=provider
-    )
+    report = generate_model(load_project(project_dir), Request(text=request), Options(**options), provider=provider)
     return report, provider
 
 

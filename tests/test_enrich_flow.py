@@ -1,9 +1,8 @@
 """The spec flow: an enrich proposal through its gates, the writer and a real dbt build.
 
 Gates run against the sample project's real catalog and raw files; the compiled model runs
-in a child process. `apply_enrich` below is a local copy of the dispatch that
-`generator.run.pipeline.apply` gets for `kind: enrich` (the pipeline itself is edited
-elsewhere), so the end-to-end tests exercise exactly what `gen-model apply` will do.
+in a child process. `apply_enrich` below is `generator.apply`, what `gen-model apply` runs:
+the same finish (write, build, lock) as a SQL proposal's.
 """
 
 from __future__ import annotations
@@ -16,22 +15,18 @@ import duckdb
 import pytest
 import yaml
 
-from generator import __version__
-from generator.enrich.flow import (
-    AcceptedSpec,
-    KeyIsGrain,
-    SpecContext,
-    SpecRun,
-    check_spec_proposal,
-    finish_spec_proposal,
-)
-from generator.errors import BuildError, GateError, WriteError
+from generator import Options, __version__, apply
+from generator.errors import BuildError, WriteError
+from generator.gates.enrich_context import SpecContext, SpecRun
+from generator.gates.enrich_grain import KeyIsGrain
 from generator.project import load_project
 from generator.project.catalog_builder import build_catalog
 from generator.proposal import load_proposal, validate_proposal
+from generator.run.finish import finish, provenance_for
 from generator.run.report import RunReport
+from generator.run.spec import AcceptedSpec, check_spec
 from generator.sql.context import ResultColumn
-from generator.write.transaction import JOURNAL_NAME, ProjectLock
+from generator.write.transaction import JOURNAL_NAME
 
 pytestmark = pytest.mark.dbt
 
@@ -39,34 +34,13 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "proposals" / "stg_crm__active_contacts.yml"
 
 
-class Options:
-    dry_run = False
-    timeout_s = 60.0
-    progress = None
-
-
 def example() -> dict:
     return yaml.safe_load(EXAMPLE.read_text())
 
 
 def apply_enrich(project_dir: Path, proposal_file: Path, dry_run: bool = False) -> RunReport:
-    """What `pipeline.apply` does for a kind: enrich proposal (the dispatch, copied)."""
-    from generator.run.pipeline import provenance_for
-
-    project = load_project(project_dir)
-    options = Options()
-    options.dry_run = dry_run
-    report = RunReport(command="apply")
-    with ProjectLock(project.project_dir):
-        proposal = load_proposal(proposal_file)
-        catalog = build_catalog(project)
-        gates, accepted = check_spec_proposal(catalog, proposal, options)
-        report.gates = gates
-        if accepted is None:
-            raise GateError(f"{proposal.name} was rejected by the gates", gates.problems)
-        origin = {"origin": "proposal-file", "proposal_file": proposal_file.name}
-        finish_spec_proposal(project, catalog, accepted, provenance_for(proposal, origin), report, options)
-    return report
+    """`gen-model apply PROPOSAL_FILE` for a kind: enrich proposal."""
+    return apply(load_project(project_dir), proposal_file, Options(dry_run=dry_run))
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +52,9 @@ def catalog_project(sample_project_built, tmp_path_factory):
 
 
 def gates_of(catalog, data: dict, timeout_s: float = 60.0):
-    options = Options()
-    options.timeout_s = timeout_s
-    report, accepted = check_spec_proposal(catalog, validate_proposal(data, file="proposal.yml"), options)
-    return {o.name: o for o in report.outcomes}, accepted
+    report = RunReport(command="apply")
+    accepted = check_spec(catalog, validate_proposal(data, file="proposal.yml"), report, Options(timeout_s=timeout_s))
+    return {o.name: o for o in report.gates.outcomes}, accepted
 
 
 def test_the_example_passes_every_gate_on_the_real_file(catalog_project):
@@ -222,6 +195,7 @@ def test_apply_writes_a_versioned_model_builds_it_and_is_idempotent(sample_proje
         folder + "stg_crm__active_contacts.yml",
         folder + "stg_crm__active_contacts__quarantine_v1.py",
         folder + "stg_crm__active_contacts__quarantine.yml",
+        "gen_model.lock",
     ]
     assert report.build["failed"] == 0 and report.build["passed"] >= 8
     assert {"stg_crm__active_contacts_v1", "stg_crm__active_contacts__quarantine_v1"} <= read_tables(sample_project)
@@ -249,6 +223,15 @@ def test_apply_writes_a_versioned_model_builds_it_and_is_idempotent(sample_proje
     (model,) = yaml.safe_load((sample_project / report.files[2]).read_text())["models"]
     assert model["latest_version"] == 2 and [v["v"] for v in model["versions"]] == [1, 2]
     assert {"stg_crm__active_contacts_v1", "stg_crm__active_contacts_v2"} <= read_tables(sample_project)
+    # Classified against v1 as a SQL version is, and recorded where the spec keeps provenance;
+    # no deprecation date: the compiled YAML has no place for one (run.spec.AcceptedSpec).
+    change = {
+        "class": "non-breaking",
+        "from_version": 1,
+        "reasons": ["no difference in columns, types or key; the spec changed"],
+    }
+    assert second.change == change and second.deprecations == {}
+    assert yaml.safe_load((sample_project / second.files[0]).read_text())["provenance"]["change"] == change
 
 
 def test_the_same_proposal_writes_the_same_bytes(sample_project_built, tmp_path):
@@ -294,12 +277,13 @@ def test_an_unversioned_enrichment_model_is_not_taken_over(sample_project, tmp_p
 
 
 def test_generate_loop_repairs_a_spec_with_the_gates_problems(sample_project):
-    """The `generate` dispatch, copied: an LLM answer of kind enrich, rejected once by the
+    """The `generate` loop, step by step: an LLM answer of kind enrich, rejected once by the
     spec gates, repaired from the problems, accepted and written."""
     from generator.llm.prompt import repair_prompt
     from generator.llm.providers.scripted import ScriptedProvider
     from generator.llm.settings import resolve_settings
-    from generator.run.pipeline import Request, as_proposal, prepare_prompt, provenance_for
+    from generator.run.generate import as_proposal, prepare_prompt
+    from generator.run.options import Request
 
     wrong = example()
     wrong["spec"]["input"]["path"] = "crm/contact.ndjson"
@@ -312,17 +296,16 @@ def test_generate_loop_repairs_a_spec_with_the_gates_problems(sample_project):
     for _attempt in (1, 2):
         completion = provider.complete(current, "scripted")
         proposal = as_proposal(completion.proposal, request, None)
-        gates, accepted = check_spec_proposal(catalog, proposal, Options())
-        report.gates = gates
+        accepted = check_spec(catalog, proposal, report, Options())
         if accepted:
             break
-        current = repair_prompt(prompt, completion.raw, gates.problems)
+        current = repair_prompt(prompt, completion.raw, report.gates.problems)
     assert accepted is not None and provider.calls == 2
     repair = provider.conversations[1].messages[-1]["content"]
     assert "[input] spec.input.path 'crm/contact.ndjson' matches no file" in repair
     assert "Did you mean 'crm/contacts.ndjson'?" in repair
     origin = {"origin": "llm", "provider": "scripted", "model": "scripted", "attempts": 2}
-    finish_spec_proposal(project, catalog, accepted, provenance_for(accepted.proposal, origin), report, Options())
+    finish(project, catalog, accepted, provenance_for(accepted.proposal, origin), report, Options())
     assert report.status == "written"
     spec = yaml.safe_load((sample_project / report.files[0]).read_text())
     assert spec["provenance"]["request"] == request.text

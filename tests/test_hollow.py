@@ -90,10 +90,10 @@ def test_a_derived_test_the_column_type_makes_hollow_is_dropped(gate_proposal, s
 
 @pytest.mark.dbt
 def test_apply_reports_the_dropped_test_and_does_not_write_it(sample_project):
+    from generator import Options, apply
     from generator.project import load_project
-    from generator.run import pipeline
 
-    report = pipeline.apply(load_project(sample_project), HOLLOW, pipeline.Options())
+    report = apply(load_project(sample_project), HOLLOW, Options())
     assert report.status == "written"
     assert [d["test"] for d in report.dropped_tests] == ["gen_model.accepted_range(failed_payments)"]
     assert report.dropped_tests[0]["why"].startswith("cannot fail:")

@@ -15,12 +15,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from generator import Options, Request, apply, generate
 from generator.cli import cli
 from generator.errors import GateError, LockError
 from generator.llm.providers.anthropic import AnthropicProvider
 from generator.llm.providers.scripted import ScriptedProvider
-from generator.project import load_project
-from generator.run import pipeline
+from generator.project import dbt, load_project
 from generator.write.transaction import LOCK_NAME
 
 pytestmark = pytest.mark.dbt
@@ -122,15 +122,15 @@ def test_apply_is_byte_identical_across_fresh_copies_and_a_rerun_writes_nothing(
         copy = tmp_path / f"copy{index}"
         shutil.copytree(sample_project_built, copy)
         project = load_project(copy)
-        report = pipeline.apply(project, PAYMENT_HEALTH, pipeline.Options())
+        report = apply(project, PAYMENT_HEALTH, Options())
         # The example is already applied in the repo; a fresh copy says so and keeps its files.
         assert report.status == "unchanged"
         (copy / "models/marts/account_payment_health_v1.sql").unlink()
         (copy / "models/marts/account_payment_health.yml").unlink()
-        report = pipeline.apply(load_project(copy), PAYMENT_HEALTH, pipeline.Options())
+        report = apply(load_project(copy), PAYMENT_HEALTH, Options())
         assert report.status == "written"
         outputs.append(files_of(copy, report))
-        rerun = pipeline.apply(load_project(copy), PAYMENT_HEALTH, pipeline.Options())
+        rerun = apply(load_project(copy), PAYMENT_HEALTH, Options())
         assert rerun.status == "unchanged" and rerun.files == []
         assert files_of(copy, report) == outputs[-1]
     assert outputs[0] == outputs[1]
@@ -163,7 +163,7 @@ def test_a_failing_build_rolls_back_files_and_warehouse(sample_project, tmp_path
     project_file.write_text(yaml.safe_dump(config, sort_keys=False))
     git_snapshot(sample_project)
     with pytest.raises(Exception) as raised:
-        pipeline.apply(load_project(sample_project), write_proposal(tmp_path, PLAN_REVENUE), pipeline.Options())
+        apply(load_project(sample_project), write_proposal(tmp_path, PLAN_REVENUE), Options())
     assert raised.value.exit_code == 1
     assert "everything written was rolled back" in raised.value.message
     assert git_status(sample_project) == ""
@@ -182,9 +182,9 @@ def test_ctrl_c_during_the_build_leaves_the_project_as_it_was(sample_project, tm
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline.dbt, "build", interrupted)
+    monkeypatch.setattr(dbt, "build", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        pipeline.apply(load_project(sample_project), write_proposal(tmp_path, PLAN_REVENUE), pipeline.Options())
+        apply(load_project(sample_project), write_proposal(tmp_path, PLAN_REVENUE), Options())
     assert git_status(sample_project) == ""
     assert not (sample_project / LOCK_NAME).exists()
 
@@ -195,7 +195,7 @@ def test_a_second_run_is_refused_while_one_holds_the_lock(sample_project, tmp_pa
 
     (sample_project / LOCK_NAME).write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname()}))
     with pytest.raises(LockError) as raised:
-        pipeline.apply(load_project(sample_project), write_proposal(tmp_path, PLAN_REVENUE), pipeline.Options())
+        apply(load_project(sample_project), write_proposal(tmp_path, PLAN_REVENUE), Options())
     assert raised.value.exit_code == 2
     assert f"pid {os.getppid()}" in raised.value.message
 
@@ -243,8 +243,8 @@ def test_the_repair_loop_sends_every_problem_back_and_climbs_the_ladder(sample_p
         PLAN_REVENUE, sql=PLAN_REVENUE["sql"].replace("subscriptions.seats", "subscriptions.seat_total")
     )
     provider = ScriptedProvider([hallucinated, PLAN_REVENUE])
-    request = pipeline.Request(text="seats per plan", models=("cheap-model", "strong-model"))
-    report = pipeline.generate(load_project(sample_project), request, pipeline.Options(), provider=provider)
+    request = Request(text="seats per plan", models=("cheap-model", "strong-model"))
+    report = generate(load_project(sample_project), request, Options(), provider=provider)
     assert report.status == "written"
     assert provider.models == ["cheap-model", "strong-model"]
     assert [a.outcome for a in report.attempts] == ["rejected", "accepted"]
@@ -261,9 +261,9 @@ def test_generation_stops_at_max_attempts_and_writes_nothing(sample_project):
     git_snapshot(sample_project)
     bad = dict(PLAN_REVENUE, sql="select plan_id from plans")
     provider = ScriptedProvider([bad, bad, bad])
-    request = pipeline.Request(text="seats per plan", models=("m",), max_attempts=2)
+    request = Request(text="seats per plan", models=("m",), max_attempts=2)
     with pytest.raises(GateError) as raised:
-        pipeline.generate(load_project(sample_project), request, pipeline.Options(), provider=provider)
+        generate(load_project(sample_project), request, Options(), provider=provider)
     assert provider.calls == 2
     assert raised.value.message.startswith("no proposal passed the gates in 2 attempt(s)")
     assert git_status(sample_project) == ""
@@ -302,8 +302,8 @@ def test_generate_through_the_real_anthropic_sdk(sample_project, monkeypatch):
     client = httpx2.Client(transport=httpx2.MockTransport(handler))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     provider = AnthropicProvider(http_client=client)
-    request = pipeline.Request(text="seats and subscriptions per plan")
-    report = pipeline.generate(load_project(sample_project), request, pipeline.Options(), provider=provider)
+    request = Request(text="seats and subscriptions per plan")
+    report = generate(load_project(sample_project), request, Options(), provider=provider)
     assert report.status == "written"
     assert len(seen) == 1, "one LLM call"
     assert "seats and subscriptions per plan" in json.dumps(seen[0]["messages"])
@@ -368,7 +368,7 @@ def test_the_warehouse_is_free_while_the_llm_thinks(sample_project):
         PLAN_REVENUE, sql=PLAN_REVENUE["sql"].replace("subscriptions.seats", "subscriptions.seat_total")
     )
     provider = Probing([hallucinated, PLAN_REVENUE])
-    request = pipeline.Request(text="seats per plan", models=("cheap-model", "strong-model"))
-    report = pipeline.generate(load_project(sample_project), request, pipeline.Options(), provider=provider)
+    request = Request(text="seats per plan", models=("cheap-model", "strong-model"))
+    report = generate(load_project(sample_project), request, Options(), provider=provider)
     assert report.status == "written"
     assert opened == [0, 0]  # the first wait and the repair's

@@ -149,8 +149,8 @@ def test_unit_tests_fail_in_dbt_build_when_the_logic_changes(model, original, ch
 
 @pytest.mark.dbt
 def test_a_new_version_gets_its_own_unit_test_and_keeps_the_old_ones(sample_project, tmp_path):
+    from generator import Options, apply
     from generator.project import load_project
-    from generator.run import pipeline
 
     proposal = yaml.safe_load((PROPOSALS / "monthly_revenue_by_tier.yml").read_text(encoding="utf-8"))
     proposal["sql"] = proposal["sql"].replace("'paid', 'open', 'uncollectible'", "'paid', 'uncollectible'")
@@ -158,7 +158,7 @@ def test_a_new_version_gets_its_own_unit_test_and_keeps_the_old_ones(sample_proj
     changed = tmp_path / "monthly_revenue_by_tier.yml"
     changed.write_text(yaml.safe_dump(proposal, sort_keys=False), encoding="utf-8")
 
-    report = pipeline.apply(load_project(sample_project), changed, pipeline.Options())
+    report = apply(load_project(sample_project), changed, Options())
     assert (report.status, report.version, report.unit_tests) == ("written", 2, 1)
     text = (sample_project / "models" / "marts" / "monthly_revenue_by_tier.yml").read_text(encoding="utf-8")
     document = yaml.safe_load(text)

@@ -142,7 +142,8 @@ def test_non_breaking_is_what_the_pipeline_records_for_additions():
 def test_deprecation_days_come_from_the_flag_then_the_environment_then_the_config(monkeypatch, tmp_path):
     from generator.errors import ConfigError
     from generator.project import Project
-    from generator.run.pipeline import Options, deprecation_days
+    from generator.run.finish import deprecation_days
+    from generator.run.options import Options
 
     project = Project(project_dir=tmp_path, profiles_dir=tmp_path, name="p", profile_name="p")
     monkeypatch.delenv("GEN_MODEL_DEPRECATION_DAYS", raising=False)

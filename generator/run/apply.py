@@ -1,0 +1,42 @@
+"""`gen-model apply`: a proposal from a file through the same gates, writer and build."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from generator.errors import GateError
+from generator.project import Project
+from generator.project.catalog_builder import build_catalog
+from generator.run.accept import accept_proposal
+from generator.run.finish import finish, provenance_for
+from generator.run.guards import NAME_HINTS, recover, refuse_taken_name, reporting, require_package
+from generator.run.options import Options
+from generator.run.report import RunReport
+from generator.write.transaction import ProjectLock
+
+
+def apply(project: Project, proposal_file: str | Path, options: Options) -> RunReport:
+    """`gen-model apply`: a proposal from a file through the same gates and writer."""
+    from generator.proposal import load_proposal
+
+    started = time.monotonic()
+    report = RunReport(command="apply")
+    with reporting(report, started), ProjectLock(project.project_dir):
+        recover(project, options)
+        proposal = load_proposal(proposal_file)
+        report.model, report.layer = proposal.name, proposal.layer
+        refuse_taken_name(project, proposal.name, NAME_HINTS["apply"])
+        with options.progress.waiting("reading the project (dbt parse + warehouse)"):
+            catalog = build_catalog(project, progress=options.progress)
+        require_package(project, catalog)
+        refuse_taken_name(project, proposal.name, NAME_HINTS["apply"], catalog)
+        accepted = accept_proposal(catalog, proposal, report, options)
+        if accepted is None:
+            raise GateError(f"{proposal.name} was rejected by the gates", report.gates.problems)
+        origin = {"origin": "proposal-file", "proposal_file": Path(proposal_file).name}
+        finish(project, catalog, accepted, provenance_for(proposal, origin), report, options)
+    return report
+
+
+__all__ = ["apply"]
