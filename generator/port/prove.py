@@ -179,6 +179,9 @@ def local_spark():
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", "2")
+            # As profiles.yml.example's target: should dbt-spark reuse this JVM with Hive on,
+            # Derby's log goes to target/, not the working directory.
+            .config("spark.driver.extraJavaOptions", "-Dderby.system.home=target")
             .getOrCreate()
         )
     except Exception as error:  # noqa: BLE001 - no JVM, no Java: say what to install
