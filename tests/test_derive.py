@@ -92,6 +92,7 @@ def test_observed_facts_are_notes_never_tests(gate_proposal):
     derivation = derive_tests(gate_proposal(load("subscription_mix")["proposal"]))
     assert all(test.evidence in ("proven", "inherited") for test in derivation.tests)
     assert any(note.startswith("seats: >= 0 today") and "no accepted_range test" in note for note in derivation.notes)
+    assert not [note for note in derivation.notes if "))" in note], "a note reads one level deep"
     assert all("upstream rows" not in test.reason for test in derivation.tests), "data is not the SQL"
 
 

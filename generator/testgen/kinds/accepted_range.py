@@ -77,8 +77,9 @@ def derive(deriver, name: str, data_type: str, definition) -> None:
         return
     if bound.observed:
         deriver.result.notes.append(
-            f"{name}: >= {bound_value(bound.value)} today ({bound.reason}), but no test upstream says so; "
-            "no accepted_range test"
+            # The reason may hold parentheses of its own: a colon keeps the note one level deep.
+            f"{name}: >= {bound_value(bound.value)} today: {bound.reason}; no test upstream says so, "
+            "so no accepted_range test"
         )
         return
     deriver.add(
