@@ -200,3 +200,40 @@ def test_apply_refuses_an_observed_grain_and_accepts_it_when_allowed(shop_projec
         },
     }
     assert "grain accepted from the data (--allow-observed-grain), its test warns" in accepted.output
+
+
+# -- what was allowed is recorded, and a replay repeats it ---------------------------------
+
+SIGNUPS = {
+    "name": "account_signups",
+    "layer": "marts",
+    "description": "Accounts by the moment they signed up.",
+    # Unique among today's 500 accounts; no test says two accounts never sign up together.
+    "grain": ["signed_up_at"],
+    "sql": "select created_at as signed_up_at, account_id\nfrom {{ ref('stg_app__accounts') }}\n",
+    "columns": [
+        {"name": "signed_up_at", "description": "When the account was created."},
+        {"name": "account_id", "description": "The account."},
+    ],
+}
+
+
+@pytest.mark.dbt
+def test_an_allowed_observed_grain_is_recorded_and_replayed_without_the_flag(locked_sample_project):
+    import yaml
+
+    from tests.reproducibility_support import digests, generate
+
+    project, request = locked_sample_project, "accounts by signup time"
+    files = ("models/marts/account_signups_v1.sql", "models/marts/account_signups.yml", "gen_model.lock")
+    report, provider = generate(project, [SIGNUPS], request=request, allow_observed_grain=True)
+    assert (report.status, provider.calls) == ("written", 1), report.format_text()
+    entry = yaml.safe_load((project / "gen_model.lock").read_text())["models"]["account_signups"][0]
+    assert entry["provenance"]["allowed"] == ["observed_grain"]
+    written = digests(project, *files)
+
+    for path in files[:2]:
+        (project / path).unlink()
+    report, provider = generate(project, [], request=request)  # no --allow-observed-grain
+    assert (report.status, provider.calls) == ("replayed", 0), report.format_text()
+    assert digests(project, *files) == written

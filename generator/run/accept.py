@@ -76,6 +76,18 @@ class Accepted:
         old_sql = sql_path.read_text(encoding="utf-8") if sql_path.is_file() else None
         return contract_of_relation(relation, old_sql)
 
+    def allowances(self) -> list[str]:
+        """`nondeterministic` when the determinism gate had problems it was told to allow,
+        `observed_grain` when the grain holds in the data only."""
+        from generator.gates import nondeterminism_problems
+
+        allowed = []
+        if self.ctx.allow_nondeterministic and nondeterminism_problems(self.ctx):
+            allowed.append("nondeterministic")
+        if self.ctx.observed_grain:
+            allowed.append("observed_grain")
+        return allowed
+
     def plan(self, project: Project, catalog: Catalog, provenance: dict, deprecation_date: str | None) -> WritePlan:
         """The versioned SQL file and `<name>.yml` (generator.run.accept.plan)."""
         return plan(project, catalog, self, provenance, deprecation_date)

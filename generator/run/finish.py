@@ -38,6 +38,9 @@ class Finishable(Protocol):
     def fill_report(self, report: RunReport) -> None:
         """Rows, tests and notes: what the gates learned, for the report."""
 
+    def allowances(self) -> list[str]:
+        """The --allow-* flags this proposal needed to pass (recorded, so a replay needs none)."""
+
     def owns(self, relation: Relation) -> bool:
         """Whether `relation` is a version gen-model wrote from a proposal of this kind."""
 
@@ -149,6 +152,9 @@ def finish(
             note = accepted.record_unchanged(project, catalog, provenance, same, lock_context)
             report.notes.extend([note] if note else [])
         return report
+    allowed = accepted.allowances()
+    if allowed:
+        provenance = {**provenance, "allowed": allowed}
     change = None if lock_context.replay else classify_change(project, catalog, accepted)
     if change is not None:
         provenance = {**provenance, "change": change.to_meta()}

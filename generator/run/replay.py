@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from generator.errors import GateError
 from generator.project import Project
 from generator.project.catalog import Catalog
@@ -91,6 +93,14 @@ def _replay_restore(project: Project, catalog: Catalog, entry, report: RunReport
         catalog_slice=dict(entry.catalog_slice),
         attempts=list(entry.attempts),
         replay=True,
+    )
+    # What the locked version was allowed (--allow-*), it is allowed again: a replay repeats
+    # the accepted run, whatever flags this one has.
+    allowed = set(entry.provenance.get("allowed") or ())
+    options = replace(
+        options,
+        allow_nondeterministic=options.allow_nondeterministic or "nondeterministic" in allowed,
+        allow_observed_grain=options.allow_observed_grain or "observed_grain" in allowed,
     )
     accepted = accept_proposal(catalog, proposal, report, options)
     if accepted is None:

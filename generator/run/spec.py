@@ -54,6 +54,10 @@ class AcceptedSpec:
             report.notes.append(f"{result.quarantined:,} bad row(s) of {path} go to the quarantine model")
         report.notes.extend(result.warnings)
 
+    def allowances(self) -> list[str]:
+        """None: the spec gates have no --allow-* flag."""
+        return []
+
     def owns(self, relation: Relation) -> bool:
         """A versioned enrichment model (a person's unversioned spec is never ours)."""
         return versioned_enrich(relation)
