@@ -157,3 +157,21 @@ def test_tests_for_sql_with_other_jinja_never_test_todays_values(sample_project)
         "grain can be tested (today's values are no evidence), and there is no unit test"
     ) in result.output.splitlines()
     assert not (sample_project / "models" / "marts" / "plan_tiers.yml").exists()
+
+
+def test_no_new_tests_says_which_reason_holds():
+    from generator.testgen.datatests import DataTest
+    from generator.testgen.hollow import Verdict
+    from generator.testgen.modeltests import TestsReport
+
+    test = DataTest("not_null", "customer_id", reason="grain column")
+    covered = TestsReport("customers", status="unchanged", skipped=[(test, "as not_null(customer_id)")])
+    assert covered.format_text().startswith("✓ customers: no new tests (its YAML has them already)\n")
+    dropped = Verdict(test, kept=False, real_failures=3, corruption=None, corrupted_failures=None, why="fails today")
+    hollow = TestsReport("customers", status="unchanged", dropped=[dropped])
+    assert hollow.format_text().startswith("✓ customers: no new tests (the 1 it derived were dropped, see why below)\n")
+    assert "  - not_null(customer_id)" in hollow.format_text()
+    nothing = TestsReport("customers", status="unchanged", notes=["the SQL could not be analysed"])
+    assert nothing.format_text().splitlines()[0] == (
+        "✓ customers: no new tests (nothing the SQL and its inputs guarantee is left to test, see the notes)"
+    )

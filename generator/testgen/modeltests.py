@@ -116,6 +116,9 @@ class TestsReport:
             "elapsed_s": round(self.elapsed_s, 2),
         }
 
+    def _why_none(self) -> str:
+        return _why_none_text(len(self.skipped), len(self.dropped))
+
     def format_text(self) -> str:
         headline = {
             "written": f"✓ {self.model}: added {len(self.added)} data test(s)"
@@ -124,7 +127,7 @@ class TestsReport:
             "dry-run": f"✓ {self.model}: would add {len(self.added)} data test(s)"
             + (" and a unit test" if self.unit_test else "")
             + f" to {self.file} (dry run: nothing written)",
-            "unchanged": f"✓ {self.model}: no new tests (its YAML has them already)",
+            "unchanged": f"✓ {self.model}: no new tests ({self._why_none()})",
         }.get(self.status, self.status)
         lines = [headline]
         for test in self.added:
@@ -143,6 +146,16 @@ class TestsReport:
         if self.status == "dry-run" and self.diff:
             lines += ["", self.diff.rstrip("\n")]
         return "\n".join(lines)
+
+
+def _why_none_text(skipped: int, dropped: int) -> str:
+    """Why `gen-model tests` added nothing: the YAML has them, the hollow check dropped them,
+    or there was nothing to derive (each says where to look, below the headline)."""
+    if skipped:
+        return "its YAML has them already"
+    if dropped:
+        return f"the {dropped} it derived were dropped, see why below"
+    return "nothing the SQL and its inputs guarantee is left to test, see the notes"
 
 
 def _properties_file(project: Project, relation: Relation, node) -> Path:
