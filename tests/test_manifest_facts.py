@@ -18,24 +18,9 @@ import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
+from tests.shop_support import ORDER_COUNTS
 
 REPO = Path(__file__).resolve().parents[1]
-ORDER_COUNTS = {
-    "name": "customer_order_counts",
-    "layer": "marts",
-    "description": "Orders per customer.",
-    "grain": ["customer_id"],
-    "sql": (
-        "select customers.customer_id, count(orders.order_id) as order_count\n"
-        "from {{ ref('stg_customers') }} as customers\n"
-        "left join {{ ref('stg_orders') }} as orders on orders.customer_id = customers.customer_id\n"
-        "group by customers.customer_id\n"
-    ),
-    "columns": [
-        {"name": "customer_id", "description": "The customer."},
-        {"name": "order_count", "description": "Their orders."},
-    ],
-}
 # Runs the CLI, then says on stderr whether dbt's Manifest class was ever imported.
 RUN_AND_TELL = (
     "import sys\n"
@@ -58,10 +43,10 @@ def gen_model(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def applied_shop(shop_project: Path, tmp_path: Path) -> Path:
+def applied_shop(shop_project_with_package: Path, tmp_path: Path) -> Path:
     """The built shop project, initialised, with one generated model applied."""
+    shop_project = shop_project_with_package
     runner = CliRunner()
-    assert runner.invoke(cli, ["init", "--project-dir", str(shop_project)]).exit_code == 0
     proposal = tmp_path / "order_counts.yml"
     proposal.write_text(yaml.safe_dump(ORDER_COUNTS, sort_keys=False))
     result = runner.invoke(cli, ["apply", str(proposal), "--no-unit-test", "--project-dir", str(shop_project)])

@@ -49,11 +49,9 @@ SHOUTED = re.compile(
 
 
 @pytest.fixture
-def initialised_shop(shop_project: Path) -> Path:
-    """The built shop project with the gen_model package vendored (`gen-model init`)."""
-    result = CliRunner().invoke(cli, ["init", "--project-dir", str(shop_project)])
-    assert result.exit_code == 0, result.output
-    return shop_project
+def initialised_shop(shop_project_with_package: Path) -> Path:
+    """The built shop project with the gen_model package vendored (`gen-model init`, once per session)."""
+    return shop_project_with_package
 
 
 def apply(project: Path, tmp_path: Path) -> str:

@@ -19,7 +19,7 @@ from generator.gates.base import Rule
 from generator.sql.context import GateContext
 from generator.sql.locate import DIALECT, span
 from generator.sql.scope import PIVOT_ADVICE
-from generator.sql.templating import problem_at, untemplate
+from generator.sql.templating import JINJA_CLOSERS, problem_at, untemplate
 
 RULE = "parse"
 
@@ -348,7 +348,6 @@ def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
     `untemplate` passes over an opener without a closer (it is no Jinja to it); in a
     proposal that is a mistake to name at the opener, before anything else reads the SQL.
     """
-    closers = {"{{": "}}", "{%": "%}", "{#": "#}"}
     position = 0
     open_comments = 0
     first_lone: int | None = None
@@ -357,10 +356,10 @@ def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
         if opener == -1 or opener + 1 >= len(sql):
             return []
         pair = sql[opener : opener + 2]
-        if pair not in closers:
+        if pair not in JINJA_CLOSERS:
             position = opener + 1
             continue
-        closer = sql.find(closers[pair], opener + 2)
+        closer = sql.find(JINJA_CLOSERS[pair], opener + 2)
         # A lone `{#` is no Jinja to gen-model (it may sit in a string literal, and the writer
         # escapes it); a few cost the regex one pass each, many would make it quadratic.
         if closer == -1 and pair == "{#":
@@ -371,7 +370,7 @@ def _jinja_problems(sql: str, file: str | None) -> list[Problem]:
                 continue
             opener = first_lone  # refused where the first lone one stands
         if closer == -1:
-            return [_jinja_problem(sql, opener, pair, file, f"unterminated Jinja: {pair} has no {closers[pair]}")]
+            return [_jinja_problem(sql, opener, pair, file, f"unterminated Jinja: {pair} has no {JINJA_CLOSERS[pair]}")]
         if pair == "{{" and closer - opener > limits.MAX_JINJA_CHARS:
             message = f"a Jinja expression of {closer - opener + 2:,} characters is not a ref() or source() call"
             return [_jinja_problem(sql, opener, pair, file, message)]

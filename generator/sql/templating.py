@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from generator.errors import Problem
 
-_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
+# Each Jinja opener and the closer that ends it.
+JINJA_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
 _PLACEHOLDER = re.compile(r"__gm\d+_+")
 
 
@@ -184,7 +185,7 @@ def jinja_spans(sql: str) -> Iterator[tuple[int, int]]:
         if opener == -1:
             return
         pair = sql[opener : opener + 2]
-        closer = _CLOSERS.get(pair)
+        closer = JINJA_CLOSERS.get(pair)
         if closer is None or pair in unclosed:
             position = opener + 1
             continue

@@ -117,7 +117,13 @@ class TestsReport:
         }
 
     def _why_none(self) -> str:
-        return _why_none_text(len(self.skipped), len(self.dropped))
+        """Why nothing was added: the YAML has the tests, the hollow check dropped them, or
+        there was nothing to derive (each says where to look, below the headline)."""
+        if self.skipped:
+            return "its YAML has them already"
+        if self.dropped:
+            return f"the {len(self.dropped)} it derived were dropped, see why below"
+        return "nothing the SQL and its inputs guarantee is left to test, see the notes"
 
     def format_text(self) -> str:
         headline = {
@@ -146,16 +152,6 @@ class TestsReport:
         if self.status == "dry-run" and self.diff:
             lines += ["", self.diff.rstrip("\n")]
         return "\n".join(lines)
-
-
-def _why_none_text(skipped: int, dropped: int) -> str:
-    """Why `gen-model tests` added nothing: the YAML has them, the hollow check dropped them,
-    or there was nothing to derive (each says where to look, below the headline)."""
-    if skipped:
-        return "its YAML has them already"
-    if dropped:
-        return f"the {dropped} it derived were dropped, see why below"
-    return "nothing the SQL and its inputs guarantee is left to test, see the notes"
 
 
 def _properties_file(project: Project, relation: Relation, node) -> Path:
