@@ -228,3 +228,20 @@ def adapter_loaded(project: Project) -> bool:
 def build(project: Project, select: list[str], manifest: Any = None, extra: list[str] = ()) -> DbtOutcome:
     """`dbt build --select ...` in-process."""
     return invoke(project, ["build", "--select", *select, *extra], manifest=manifest)
+
+
+def compile_node(project: Project, selector: str, unique_id: str, manifest: Any = None) -> str:
+    """dbt's compiled SQL of one node (`dbt compile --select selector`, in-process).
+
+    For a model whose Jinja (macros, loops, var()) only dbt can render. Raises ConfigError
+    with dbt's messages if it does not compile.
+    """
+    # --no-write-json: the compiled node is read from the result, manifest.json stays as it is.
+    outcome = invoke(project, ["compile", "--select", selector, "--no-write-json"], manifest=manifest)
+    results = getattr(outcome.result, "results", None) or ()
+    compiled = next((item.node for item in results if item.node.unique_id == unique_id), None)
+    code = getattr(compiled, "compiled_code", None)
+    if not outcome.success or not code:
+        detail = "\n".join(outcome.errors) or f"dbt compile did not compile {unique_id}"
+        raise ConfigError(f"dbt could not compile {selector}:\n{detail}")
+    return code

@@ -28,7 +28,7 @@ from generator.sql.context import GateContext
 from generator.testgen.datatests import PACKAGE, DataTest
 from generator.testgen.existing import already_covered, manifest_tests, manifest_unit_tests
 from generator.testgen.hollow import Verdict, hollow_gate
-from generator.testgen.model import find_model, open_model
+from generator.testgen.model import find_model, model_sql, open_model, selector
 from generator.testgen.testsql import canonical_name, catalog_resolver
 from generator.testgen.unit_fixtures import build_unit_test
 from generator.testgen.unit_runner import UnitTest
@@ -161,10 +161,6 @@ def _properties_file(project: Project, relation: Relation, node) -> Path:
     return (project.project_dir / relation.original_file_path).with_suffix(".yml")
 
 
-def _selector(relation: Relation) -> str:
-    return f"{relation.name}.v{relation.version}" if relation.version is not None else relation.name
-
-
 def add_tests(
     project: Project, name: str, *, dry_run: bool = False, unit_test: bool = True, timeout_s: float = 60.0
 ) -> TestsReport:
@@ -184,8 +180,9 @@ def add_tests(
             raise missing_package_error(project)
         existing, _ = manifest_tests(manifest, relation.unique_id)
         existing_units, _ = manifest_unit_tests(manifest, relation.name, relation.version)
+        source = model_sql(project, catalog, relation, manifest)  # before the sandbox: dbt may compile
         with open_sandbox(catalog, timeout_s) as sandbox:
-            model = open_model(project, catalog, relation, node, sandbox)
+            model = open_model(project, catalog, relation, node, sandbox, source)
             report.notes += model.notes
             checked = checked_tests(
                 model.ctx,
@@ -242,18 +239,18 @@ def add_tests(
             report.elapsed_s = time.monotonic() - started
             return report
         transaction = FileTransaction(project.project_dir)
-        selector = _selector(relation)
+        select = selector(relation)
         with interrupts_as_exceptions():
             try:
                 transaction.write(path, after)
-                outcome = dbt.invoke(project, ["test", "--select", selector])
+                outcome = dbt.invoke(project, ["test", "--select", select])
                 if not outcome.success:
                     failures = [
                         f"{n.name}: {n.status}" + (f" ({n.failures} failing rows)" if n.failures else "")
                         for n in outcome.failed
                     ] or list(outcome.errors)
                     raise BuildError(
-                        f"dbt test --select {selector} failed with the new tests; {report.file} was restored",
+                        f"dbt test --select {select} failed with the new tests; {report.file} was restored",
                         [Problem(rule="build", message=failure) for failure in failures],
                     )
             except BaseException:
@@ -261,7 +258,7 @@ def add_tests(
                 raise
             transaction.commit()
         report.build = {
-            "selector": selector,
+            "selector": select,
             "passed": sum(1 for n in outcome.nodes if n.status in ("success", "pass")),
             "failed": len(outcome.failed),
         }
@@ -295,8 +292,9 @@ def mutate_model(
     own_tests, test_notes = manifest_tests(manifest, relation.unique_id)
     own_units, unit_notes = manifest_unit_tests(manifest, relation.name, relation.version)
     contract = bool(getattr(getattr(node.config, "contract", None), "enforced", False))
+    source = model_sql(project, catalog, relation, manifest)  # before the sandbox: dbt may compile
     with open_sandbox(catalog, timeout_s) as sandbox:
-        model = open_model(project, catalog, relation, node, sandbox)
+        model = open_model(project, catalog, relation, node, sandbox, source)
         if not model.parsed:
             raise GenModelError(
                 f"{name}'s SQL cannot be mutated: " + "; ".join(model.notes),
@@ -311,6 +309,14 @@ def mutate_model(
             contract=contract,
             timeout_s=min(timeout_s, 30.0),
             model=relation.name if relation.version is None else f"{relation.name}.v{relation.version}",
+        )
+    if model.compiled:
+        # Mutants are of the compiled SQL, run as plain SQL in the sandbox: the person's file is never edited.
+        report.notes.insert(
+            0,
+            f"the SQL mutated is dbt's compiled SQL of {relation.original_file_path} (it uses Jinja beyond "
+            f"ref() and source()), relations as ref()/source(); each mutant runs from that plain SQL in the "
+            f"sandbox, line numbers are those of target/compiled/",
         )
     if data_tests is None:
         report.notes = test_notes + unit_notes + report.notes
