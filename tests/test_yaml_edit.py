@@ -1,0 +1,237 @@
+"""Tests added to a properties YAML as text: every line a person wrote stays byte-identical.
+
+`generator.testgen.yaml_edit.add_to_yaml` on YAML people write: comments, blank lines, quoted
+strings, long lines, flow-style rows and lists, block scalars, 2- and 4-space indents, the
+`versions:` of a model. The diff must be pure insertions (a flow list on its key's line is
+the one line that may change: `data_tests: [a]` becomes `data_tests:` with a below it).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import pytest
+import yaml
+
+from generator.testgen.datatests import DataTest
+from generator.testgen.unit_runner import GivenInput, UnitTest
+from generator.testgen.yaml_edit import add_to_yaml
+
+NOT_NULL = DataTest("not_null", "order_id", reason="grain column")
+FEWER = DataTest("gen_model.fewer_rows_than", None, {"compare_model": "ref('raw_payments')"}, reason="a group by")
+UNIT = UnitTest(
+    "order_payments_logic",
+    "order_payments",
+    (GivenInput("ref('raw_payments')", ({"order_id": 1, "amount": 100},)),),
+    ({"order_id": 1, "total_amount": 1},),
+    None,
+    "pins the logic",
+)
+
+PERSON = """\
+version: 2
+
+# Payments per order (written by hand).
+models:
+  - name: order_payments
+    description: "One row per order: what was paid, by method."   # quoted, with a comment
+    columns:
+      - name: order_id
+        description: 'The order.'
+        data_tests:
+          - unique    # the grain
+      - name: notes
+        description: |
+          A block scalar: kept as it is,
+
+          blank line included.
+      - name: total_amount
+        description: LONG
+
+unit_tests:
+  - name: by_method   # a person wrote this one
+    model: order_payments
+    given:
+      - input: ref('raw_payments')
+        rows:
+          - {id: 1, order_id: 1, payment_method: credit_card, amount: 1000}
+          - {id: 2, order_id: 1, payment_method: "coupon",    amount: 250}
+    expect:
+      rows:
+        - {order_id: 1, total_amount: 12.5}
+
+# trailing comment
+""".replace(
+    "LONG",  # a long line (over the linter's limit here), as people write them
+    "Everything paid for the order in dollars, whichever method was used, credit card or coupon or bank "
+    "transfer or gift card, summed over all of its payments.",
+)
+
+
+def changes(before: str, after: str) -> tuple[list[str], list[str]]:
+    """(removed lines, inserted lines) of the diff from `before` to `after`."""
+    removed: list[str] = []
+    inserted: list[str] = []
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag in ("replace", "delete"):
+            removed += old[i1:i2]
+        if tag in ("replace", "insert"):
+            inserted += new[j1:j2]
+    return removed, inserted
+
+
+def by_name(items: list[dict]) -> dict:
+    return {item["name"]: item for item in items}
+
+
+def test_tests_go_in_as_pure_insertions_into_what_a_person_wrote():
+    extra = DataTest("not_null", "total_amount", reason="a sum of a not-null column")
+    after = add_to_yaml(PERSON, "order_payments", None, [NOT_NULL, extra], [FEWER], [UNIT], "m.yml")
+    removed, inserted = changes(PERSON, after)
+    assert removed == []
+    assert inserted[0] == "          - not_null: {config: {meta: {reason: grain column}}}\n"
+    document = yaml.safe_load(after)
+    model = document["models"][0]
+    columns = by_name(model["columns"])
+    assert columns["order_id"]["data_tests"][0] == "unique"
+    assert columns["notes"]["description"] == "A block scalar: kept as it is,\n\nblank line included.\n"
+    assert list(columns["total_amount"]["data_tests"][0]) == ["not_null"]
+    assert list(model["data_tests"][0]) == ["gen_model.fewer_rows_than"]
+    assert [u["name"] for u in document["unit_tests"]] == ["by_method", "order_payments_logic"]
+    # The unit test goes after the person's, before the file's trailing comment.
+    assert after.endswith("        - {order_id: 1, total_amount: 1}\n\n# trailing comment\n")
+
+
+def test_a_flow_list_on_its_key_line_is_the_one_line_that_changes():
+    text = (
+        "models:\n"
+        "  - name: order_payments\n"
+        "    columns:\n"
+        "      - name: order_id\n"
+        "        data_tests: [unique, {accepted_range: {arguments: {min_value: 0}}}]   # keep me\n"
+        "      - name: amount\n"
+    )
+    after = add_to_yaml(text, "order_payments", None, [NOT_NULL], [], [], "m.yml")
+    removed, inserted = changes(text, after)
+    assert removed == ["        data_tests: [unique, {accepted_range: {arguments: {min_value: 0}}}]   # keep me\n"]
+    assert inserted == [
+        "        data_tests:   # keep me\n",
+        "          - unique\n",
+        "          - {accepted_range: {arguments: {min_value: 0}}}\n",
+        "          - not_null: {config: {meta: {reason: grain column}}}\n",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # 2 spaces, lists not indented under their key (`- ` at the key's column).
+        (
+            "models:\n- name: order_payments\n  columns:\n  - name: order_id\n    data_tests:\n    - unique\n",
+            "    - not_null: {config: {meta: {reason: grain column}}}\n",
+        ),
+        # 4 spaces, the dash 2 in.
+        (
+            "models:\n    - name: order_payments\n      columns:\n          - name: order_id\n",
+            "            data_tests:\n                - not_null: {config: {meta: {reason: grain column}}}\n",
+        ),
+    ],
+)
+def test_new_lines_are_indented_like_the_file(text, expected):
+    after = add_to_yaml(text, "order_payments", None, [NOT_NULL], [], [], "m.yml")
+    removed, inserted = changes(text, after)
+    assert removed == []
+    assert "".join(inserted) == expected
+    assert yaml.safe_load(after)["models"][0]["columns"][0]["data_tests"][-1] == {
+        "not_null": {"config": {"meta": {"reason": "grain column"}}}
+    }
+
+
+def test_a_key_with_nothing_under_it_gets_its_items_below_it():
+    text = "models:\n  - name: order_payments\n    columns:\n      - name: order_id\n        data_tests:\n"
+    after = add_to_yaml(text, "order_payments", None, [NOT_NULL], [], [], "m.yml")
+    assert changes(text, after) == ([], ["          - not_null: {config: {meta: {reason: grain column}}}\n"])
+
+
+def test_new_columns_models_and_unit_tests_are_appended():
+    text = "version: 2\nmodels:\n  - name: other   # not ours\n    description: x\n"
+    after = add_to_yaml(text, "order_payments", None, [NOT_NULL], [FEWER], [UNIT], "m.yml")
+    removed, _ = changes(text, after)
+    assert removed == []
+    document = yaml.safe_load(after)
+    assert [m["name"] for m in document["models"]] == ["other", "order_payments"]
+    ours = document["models"][1]
+    assert ours["columns"][0]["name"] == "order_id" and ours["data_tests"]
+    assert document["unit_tests"][0]["name"] == "order_payments_logic"
+
+    column = DataTest("not_null", "amount", reason="r")
+    again = add_to_yaml(after, "order_payments", None, [column], [], [UNIT], "m.yml")
+    removed, inserted = changes(after, again)
+    assert removed == []
+    assert inserted == [
+        "      - name: amount\n",
+        "        data_tests:\n",
+        "          - not_null: {config: {meta: {reason: r}}}\n",
+    ]
+
+
+def test_tests_of_a_version_go_into_its_entry():
+    text = (
+        "models:\n"
+        "  - name: order_payments\n"
+        "    latest_version: 2\n"
+        "    versions:\n"
+        "      - v: 1\n"
+        "        columns:\n"
+        "          - name: order_id\n"
+        "      - v: 2   # the current one\n"
+        "        columns:\n"
+        "          - name: order_id\n"
+        '            description: "The order."\n'
+        "    config:\n"
+        "      materialized: table\n"
+    )
+    after = add_to_yaml(text, "order_payments", 2, [NOT_NULL], [FEWER], [], "m.yml")
+    removed, _ = changes(text, after)
+    assert removed == []
+    versions = yaml.safe_load(after)["models"][0]["versions"]
+    assert "data_tests" not in versions[0]["columns"][0]
+    assert list(versions[1]["columns"][0]["data_tests"][0]) == ["not_null"]
+    assert list(versions[1]["data_tests"][0]) == ["gen_model.fewer_rows_than"]
+
+
+def test_a_column_written_as_a_flow_mapping_is_still_edited_correctly():
+    # Text insertion cannot add to `{...}`: the file is dumped as before (correct, not byte-kept).
+    text = "models:\n  - name: order_payments\n    columns:\n      - {name: order_id, description: x}\n"
+    after = add_to_yaml(text, "order_payments", None, [NOT_NULL], [], [], "m.yml")
+    column = yaml.safe_load(after)["models"][0]["columns"][0]
+    assert column["description"] == "x" and list(column["data_tests"][0]) == ["not_null"]
+
+
+def test_a_new_file_is_laid_out_as_before():
+    after = add_to_yaml("", "order_payments", None, [NOT_NULL], [FEWER], [UNIT], "m.yml")
+    assert after == (
+        "version: 2\n"
+        "models:\n"
+        "  - name: order_payments\n"
+        "    columns:\n"
+        "      - name: order_id\n"
+        "        data_tests:\n"
+        "          - not_null: {config: {meta: {reason: grain column}}}\n"
+        "    data_tests:\n"
+        "      - gen_model.fewer_rows_than:\n"
+        "          arguments: {compare_model: ref('raw_payments')}\n"
+        "          config: {meta: {reason: a group by}}\n"
+        "unit_tests:\n"
+        "  - name: order_payments_logic\n"
+        "    model: order_payments\n"
+        "    description: pins the logic\n"
+        "    given:\n"
+        "      - input: ref('raw_payments')\n"
+        "        rows:\n"
+        "          - {order_id: 1, amount: 100}\n"
+        "    expect:\n"
+        "      rows:\n"
+        "        - {order_id: 1, total_amount: 1}\n"
+    )
