@@ -4,8 +4,9 @@ Three callers share this:
   * the pipeline (`checked_tests`): derivation, the hollow-test gate and the unit test for
     an accepted proposal, while its sandbox is open;
   * `gen-model tests MODEL` (`add_tests`): the same for a model that exists, hand-written
-    or generated; new tests are added to its YAML (ruamel round-trip: comments, order and
-    every test a person wrote stay as they are; tests that exist already are skipped);
+    or generated; new tests are inserted into its YAML as text (every line a person wrote
+    stays byte-identical; tests that exist already are skipped). A model with Jinja beyond
+    ref()/source() is analysed as dbt compiles it (generator.testgen.model.model_sql);
   * `gen-model mutate MODEL` (`mutate_model`): the model's own tests, read from dbt's
     manifest, against mutants of its SQL.
 
