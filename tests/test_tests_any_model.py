@@ -215,3 +215,22 @@ def test_a_model_dbt_cannot_compile_keeps_todays_fallback_and_says_why(jaffle, m
     assert mutated.exit_code != 0
     assert "order_payments's SQL cannot be mutated" in mutated.output
     assert "dbt could not compile it" in mutated.output
+
+
+@pytest.mark.parametrize(
+    "written",
+    ['"shop"."main"."raw_payments"', "shop.main.raw_payments", '"SHOP"."Main"."raw_payments"'],
+)
+def test_compiled_relation_names_turn_back_into_refs(written):
+    from generator.project.catalog import Catalog, Relation
+    from generator.testgen.model import plain_sql
+
+    seed = Relation("seed.shop.raw_payments", "seed", "raw_payments", "shop", "main", "raw_payments")
+    model = Relation(
+        "model.shop.m", "model", "m", "shop", "main", "m", depends_on=("seed.shop.raw_payments", "model.shop.gone")
+    )
+    catalog = Catalog("shop", Path("."), relations=(seed, model))
+    compiled = f"select amount from {written} as p\njoin other.main.raw_payments_old as o on true\n"
+    assert plain_sql(compiled, catalog, model) == (
+        "select amount from {{ ref('raw_payments') }} as p\njoin other.main.raw_payments_old as o on true\n"
+    )
