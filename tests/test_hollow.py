@@ -103,3 +103,13 @@ def test_apply_reports_the_dropped_test_and_does_not_write_it(sample_project):
     names = [next(iter(t)) if isinstance(t, dict) else t for t in columns["failed_payments"]["data_tests"]]
     assert names == ["not_null"]
     assert report.build["failed"] == 0
+
+
+def test_a_row_count_test_checked_first_plans_its_corruption_from_the_result(gate_proposal, sample_catalog):
+    # Row-count kinds plan their corruption before the corrupted copy exists: a
+    # fewer_rows_than checked first once failed with "gen_model_corrupted does not exist".
+    ctx = gate_proposal(ROOT / "examples" / "proposals" / "monthly_revenue_by_tier.yml")
+    test = DataTest("gen_model.fewer_rows_than", None, {"compare_model": "ref('invoices')"})
+    verdict = check_test(ctx.sandbox, test, catalog_resolver(sample_catalog))
+    assert verdict.kept, verdict.why
+    assert verdict.corruption.startswith("duplicate rows until there are")

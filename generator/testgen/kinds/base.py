@@ -77,8 +77,12 @@ class Copy:
         return self.types.get((column or "").lower(), "")
 
     def count(self) -> int:
-        """The copy's row count now."""
-        return int(self.sandbox.execute(f"select count(*) from {CORRUPTED_TABLE}")[0][0])
+        """The result's row count: what every corruption starts from.
+
+        Counted on the result, not the copy: a kind plans its corruptions before the
+        first `fresh()`, when the copy does not exist yet.
+        """
+        return int(self.sandbox.execute(f"select count(*) from {self.source}")[0][0])
 
 
 def duplicate_row(copy: Copy, condition: str = "true", times: int = 1) -> list[str]:
