@@ -176,3 +176,27 @@ def test_sample_fixtures_cover_meaning(sample_project_built):
     revenue = entries["monthly_revenue_by_tier_v1_logic"]
     statuses = {row["invoice_status"] for row in revenue["given"][0]["rows"]}
     assert statuses == {"draft", "open", "paid", "uncollectible", "void"}
+
+
+def _utc(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text[:-3] + "+00:00" if text.endswith("+00") else text)
+
+
+def test_sample_fixtures_hold_rows_at_month_boundaries_where_time_zones_disagree(sample_project_built):
+    from datetime import timedelta
+
+    entries = {entry["name"]: entry for _, entry in unit_tests_of(sample_project_built)}
+    # The model truncates started_at to a month: a start in the first hours of a UTC month
+    # (the month before in the Americas) and one in its last hours (the next one in Asia).
+    for name, column in (
+        ("account_mrr_v1_logic", "started_at"),
+        ("monthly_revenue_by_tier_v1_logic", "period_start_at"),
+    ):
+        values = [_utc(row[column]) for row in entries[name]["given"][0]["rows"] if row.get(column)]
+        assert any(v.day == 1 and v.hour < 10 for v in values), f"{name}: no {column} in a month's first hours"
+        assert any((v + timedelta(days=1)).day == 1 and v.hour >= 14 for v in values), f"{name}: no late {column}"
+        assert "month or week boundaries" in entries[name]["description"]
+    # account_payment_health only takes the max of created_at: no boundary to cover.
+    assert "boundaries" not in entries["account_payment_health_v1_logic"]["description"]
