@@ -43,11 +43,12 @@ def test_tests_on_a_hand_written_model_add_and_never_alter(shop_project_with_pac
     before_text = marts(project)
     before = yaml.safe_load(before_text)
 
-    # Five: lifetime_value >= 0 holds only because no payment is negative today (a note, no test).
+    # Four: lifetime_value >= 0 holds only because no payment is negative today, and a
+    # relationships test on the key read from stg_customers restates nothing (notes, no tests).
     dry = run("tests", "customers", "--project-dir", str(project), "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert dry.output.startswith(
-        "✓ customers: would add 5 data test(s) and a unit test to models/marts/marts.yml (dry run: nothing written)\n"
+        "✓ customers: would add 4 data test(s) and a unit test to models/marts/marts.yml (dry run: nothing written)\n"
     )
     assert "--- a/models/marts/marts.yml\n+++ b/models/marts/marts.yml\n" in dry.output
     assert "  = not_null(customer_id)" in dry.output and "already there (as not_null(customer_id))" in dry.output
@@ -55,15 +56,13 @@ def test_tests_on_a_hand_written_model_add_and_never_alter(shop_project_with_pac
 
     written = run("tests", "customers", "--project-dir", str(project))
     assert written.exit_code == 0, written.output
-    assert written.output.startswith("✓ customers: added 5 data test(s) and a unit test to models/marts/marts.yml\n")
+    assert written.output.startswith("✓ customers: added 4 data test(s) and a unit test to models/marts/marts.yml\n")
     assert "  dbt test:  " in written.output and ", 0 failed (customers)" in written.output
     after = yaml.safe_load(marts(project))
     customers = {m["name"]: m for m in after["models"]}["customers"]
     key = {c["name"]: c for c in customers["columns"]}["customer_id"]
     assert key["data_tests"][:2] == ["unique", "not_null"], "a person's tests come first, unchanged"
-    assert key["data_tests"][2]["relationships"]["config"]["meta"]["reason"] == (
-        "passes through ref('stg_customers').customer_id, the unique key of ref('stg_customers')"
-    )
+    assert key["data_tests"] == ["unique", "not_null"], "no relationships test to the key's own relation"
     assert {m["name"]: m for m in after["models"]}["orders"] == {m["name"]: m for m in before["models"]}["orders"]
     assert [u["name"] for u in after["unit_tests"]] == ["customers_logic"]
     assert all(body["config"]["meta"]["reason"] for t in customers["data_tests"] for body in t.values())
@@ -77,9 +76,9 @@ def test_tests_on_a_hand_written_model_add_and_never_alter(shop_project_with_pac
     assert orders.exit_code == 0, orders.output
     report = json.loads(orders.output)
     added = {(t["name"], t["column"]) for t in report["added"]}
-    # A relationships test to another model (customers) exists; the upstream one is new.
-    assert ("relationships", "customer_id") in added
-    assert ("accepted_values", "status") in added
+    # customer_id and status pass through unchanged: their upstream tests are inherited, not restated.
+    assert ("relationships", "customer_id") not in added and ("accepted_values", "status") not in added
+    assert any("inherited from ref('stg_orders').status" in note for note in report["notes"]), report["notes"]
     assert report["status"] == "written" and report["unit_test"] == "orders_logic"
     orders_yaml = {m["name"]: m for m in yaml.safe_load(marts(project))["models"]}["orders"]
     customer_id = {c["name"]: c for c in orders_yaml["columns"]}["customer_id"]
@@ -111,7 +110,7 @@ def test_mutate_a_generated_model(sample_project):
     result = run("mutate", "account_payment_health", "--project-dir", str(sample_project))
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
-    assert first.startswith("account_payment_health.v1: 21/21 mutants killed (score 1.00) by 12 data tests")
+    assert first.startswith("account_payment_health.v1: 21/21 mutants killed (score 1.00) by 11 data tests")
     assert result.output.splitlines()[2].endswith("3/3 (score 1.00)"), "held-out mutants are scored apart"
 
 

@@ -5,14 +5,16 @@ evidence in the test's `meta.reason`:
 
   grain            declared grain, verified unique and not null on the dry run's rows
   not_null         the SQL guarantees a value: a count, a coalesce with a constant, an
-                   aggregate per group of non-null values, a pass-through of a column that
-                   is not_null upstream (and not on the nullable side of an outer join)
-  accepted_values  text passed through from a column with accepted_values upstream, less
-                   what the where clauses on its way exclude; the values a where clause
-                   admits; the literal outputs of a CASE. Never a profile of today's data:
-                   a new store or product is legitimate tomorrow
-  relationships    a pass-through of a column with a relationships test upstream (same
-                   target), or of the primary key of the upstream relation it is read from
+                   aggregate per group of non-null values
+  accepted_values  text passed through from a column with accepted_values upstream when
+                   the where clauses on its way exclude some of them (the narrower set);
+                   the values a where clause admits; the literal outputs of a CASE. Never
+                   a profile of today's data: a new store or product is legitimate tomorrow
+  (inherited)      a test that would restate an upstream test on a column passed through
+                   unchanged, where that test guarantees it (not_null with no outer join
+                   on the way, the same accepted_values, a relationships test, or a key
+                   read from its own relation), adds no check here: a note says
+                   "inherited from ...", and no test is written
   accepted_range   a lower bound the SQL gives: counts >= 0 (>= 1 per group), sums of
                    non-negative inputs >= 0; [0, 1] for a filtered count over its total.
                    An input that is merely non-negative today gives no bound

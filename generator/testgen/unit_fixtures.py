@@ -4,13 +4,19 @@ A dbt unit test (`unit_tests:`) gives each input of the model a handful of rows 
 the rows the model must return for them. gen-model writes one per generated model:
 
   given   rows copied from the warehouse, at most 20 per input, only the columns the SQL
-          reads. They are chosen deterministically, in two steps:
+          reads. They are chosen deterministically, in three steps:
             1. candidate blocks: a seed row of one input (evenly spaced rows, each input
                column's minimum, maximum and first null, the first row of each value of a
                low-cardinality column, a key without a partner in the joined input, a
                key seen twice) plus the rows of the other inputs it joins to (the join
                keys are read from the SQL), so that joins match;
-            2. for each mutant of the SQL (generator.testgen.mutate: a dropped filter, another join
+            2. semantic coverage, within budget, each the cheapest candidate that changes
+               the expected rows: a row for every value of a column the SQL compares with
+               text literals (named or not); rows at month and week boundaries, in the
+               hours where time zones disagree, of every date or timestamp it truncates,
+               compares or shifts; a twin (a row copied with a fresh key) for an input it
+               groups, so one group has two children of one kind;
+            3. for each mutant of the SQL (generator.testgen.mutate: a dropped filter, another join
                type, a flipped boundary, another aggregate...), in order: if the rows
                chosen so far do not already tell it apart from the accepted SQL, the
                smallest set of candidate blocks that does (delta debugging) is added, as
@@ -65,6 +71,33 @@ SINGLE_BLOCK_TRIES = 24
 DUPLICATE_SEEDS = 4
 PREFIXES = (1, 2, 4, 8, 16, 32)
 SOURCE_ROW_LIMIT = 200_000
+COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
+# Boundary classes of a date or timestamp the SQL truncates or compares: (what, condition
+# on a timestamp read in UTC, condition on a date). Time zones west of UTC (the Americas,
+# 3-10 hours behind) put the first hours of a UTC day in the day before; zones east of it
+# (Europe to Asia, 1-10 hours ahead) put its last hours in the day after.
+BOUNDARIES = (
+    (
+        "first hours of a month (UTC)",
+        "extract(day from {v}) = 1 and extract(hour from {v}) < 10",
+        "extract(day from {v}) = 1",
+    ),
+    (
+        "last hours of a month (UTC)",
+        "extract(day from {v} + interval '1' day) = 1 and extract(hour from {v}) >= 14",
+        "extract(day from {v} + interval '1' day) = 1",
+    ),
+    (
+        "first hours of a week (Monday, UTC)",
+        "isodow({v}) = 1 and extract(hour from {v}) < 10",
+        "isodow({v}) = 1",
+    ),
+    (
+        "last hours of a week (Sunday, UTC)",
+        "isodow({v}) = 7 and extract(hour from {v}) >= 14",
+        "isodow({v}) = 7",
+    ),
+)
 
 
 def _quote(name: str) -> str:
@@ -308,6 +341,76 @@ def _categorical_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tup
     return found
 
 
+# Expressions that truncate, compare, shift or take apart a value: a date or timestamp
+# under one of them is where a month, week, day or time-zone boundary changes the result.
+_TEMPORAL_USES = (
+    exp.TimestampTrunc,
+    exp.DateTrunc,
+    exp.Extract,
+    exp.Cast,
+    exp.AtTimeZone,
+    exp.TimeToStr,
+    exp.DateDiff,
+    exp.LastDay,
+    exp.Year,
+    exp.Month,
+    exp.Day,
+    exp.DayOfWeek,
+    exp.Week,
+    exp.Quarter,
+    exp.GenerateSeries,
+    exp.Add,
+    exp.Sub,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Between,
+    exp.EQ,
+    exp.NEQ,
+)
+_TEMPORAL_FUNCTIONS = frozenset({"timezone", "date_part", "datepart", "date_diff", "datesub", "date_sub", "strftime"})
+
+
+def _base_columns(facts, scope, expression: exp.Expression, depth: int = 0) -> list:
+    """The input columns an expression is computed from, followed through CTEs and subqueries."""
+    from generator.sql.facts import BaseColumn, Definition
+
+    found = []
+    for column in expression.find_all(exp.Column):
+        target = facts.resolve(scope, column)
+        if isinstance(target, BaseColumn):
+            found.append(target)
+        elif isinstance(target, Definition) and depth < 8:
+            found += _base_columns(facts, target.scope, target.expression, depth + 1)
+    return found
+
+
+def _temporal_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tuple[int, str]]:
+    """(input index, column) of every input column the SQL truncates, compares, shifts or
+    takes apart (`date_trunc`, `extract`, `<`, `+ interval`...): the ones whose rows near a
+    month, week or day boundary, in hours where time zones disagree, tell a boundary or
+    time-zone mistake apart. The column's type is checked by the caller."""
+    from generator.sql.facts import Facts
+
+    facts = Facts(ctx)
+    found: list[tuple[int, str]] = []
+    if facts.root is None:
+        return found
+    for scope in facts.root.traverse():
+        if not isinstance(scope.expression, exp.Select):
+            continue
+        for node in scope.expression.find_all(exp.Func, exp.Binary, exp.Between):
+            named = isinstance(node, exp.Anonymous) and str(node.name).lower() in _TEMPORAL_FUNCTIONS
+            if not (named or isinstance(node, _TEMPORAL_USES)):
+                continue
+            for base in _base_columns(facts, scope, node):
+                key = (index_of[base.placeholder], base.column) if base.placeholder in index_of else None
+                if key is not None and key not in found:
+                    found.append(key)
+    return found
+
+
 def _pass_through_columns(ctx: GateContext, index_of: dict[str, int]) -> dict[int, list[tuple[str, str]]]:
     """input index -> (output column, input column) for output columns that copy an input's."""
     from generator.sql.facts import Facts
@@ -351,6 +454,7 @@ class FixtureChoice:
     picks: dict[int, list[int]] = field(default_factory=dict)
     killed: list[str] = field(default_factory=list)
     unkillable: list[str] = field(default_factory=list)
+    boundaries: list[str] = field(default_factory=list)  # boundary classes with a row
 
 
 class FixtureSearch:
@@ -383,6 +487,7 @@ class FixtureSearch:
         index_of = {p: item.index for item in self.inputs for p in item.placeholders}
         self.edges = _edges(ctx, index_of)
         self.categorical = _categorical_columns(ctx, index_of)
+        self.temporal = _temporal_columns(ctx, index_of)
         self.copies = _pass_through_columns(ctx, index_of)
         self._expansions: dict[tuple, list[int]] = {}
         self._values: dict[tuple[int, int], tuple] = {}
@@ -391,6 +496,7 @@ class FixtureSearch:
         self._sql: dict[int, tuple[exp.Expression, str]] = {}
         self._kills: dict[tuple, bool] = {}
         self._output_rows: dict[tuple, int] = {}
+        self._outputs: dict[tuple, tuple] = {}
         self._picked: dict[int, tuple[int, ...]] = {}
         self._twins: dict[tuple[int, int], int] = {}
 
@@ -532,6 +638,18 @@ class FixtureSearch:
             return int(self.query(query)[0][0])
         except SandboxQueryError:
             return -1
+
+    def output(self, picks: dict[int, list[int]]) -> tuple:
+        """The accepted SQL's rows on these fixture rows, as a sorted multiset (for telling
+        whether a row added changes what the unit test expects)."""
+        key = _picks_key(picks)
+        if key not in self._outputs:
+            try:
+                query = f"with {self.fixture_ctes(picks)} select * from (\n{self.sql_of(self.ctx.tree)}\n) as q"
+                self._outputs[key] = tuple(sorted(repr(row) for row in self.query(query)))
+            except SandboxQueryError:
+                self._outputs[key] = ()
+        return self._outputs[key]
 
     def fixture_ctes(self, picks: dict[int, list[int]]) -> str:
         """The fixture tables as CTEs of the same names (a CTE shadows a table): a search
@@ -699,6 +817,8 @@ class FixtureSearch:
         a second child of the same kind (two subscriptions of one account to one plan), which
         tells sum from max or count(*) from count(distinct) without repeating a key. None if
         a key column is not text or integer, or not given."""
+        if (index, row) in self._twins:
+            return self._twins[(index, row)]
         item = self.inputs[index]
         key_columns = {column.lower() for key in item.keys for column in key}
         if not key_columns or not key_columns <= {c.lower() for c in item.read}:
@@ -723,11 +843,11 @@ class FixtureSearch:
         self._twins[(index, row)] = new_row
         return new_row
 
-    def coverage_seeds(self) -> list[tuple[int, str, int]]:
-        """(input, column, row): a row for each value (when there are few) of every column
-        the SQL compares with text literals, the named values and their unnamed siblings
-        alike; then (input, "", row) for rows near a month boundary of each timestamp."""
-        seeds: list[tuple[int, str, int]] = []
+    def value_candidates(self) -> list[tuple[int, str, list[int]]]:
+        """(input, what, rows): for every value (when there are few) of every column the SQL
+        compares with text literals, the named values and their unnamed siblings alike, the
+        first few rows that hold it."""
+        found: list[tuple[int, str, list[int]]] = []
         for index, column in self.categorical:
             item = self.inputs[index]
             if column.lower() not in {c.lower() for c in item.read}:
@@ -736,27 +856,57 @@ class FixtureSearch:
             distinct = self.query(f"select count(distinct {quoted}) from {item.source}")[0][0]
             if not distinct or distinct > MAX_DISTINCT_SEEDS:
                 continue
-            for _, row in self.query(
-                f"select {quoted}, min(gm_row) from {item.source} where {quoted} is not null group by 1 order by 1"
-            ):
-                seeds.append((index, column, int(row)))
+            rows = self.query(
+                f"select {quoted}, list(gm_row order by gm_row)[1:{COVERAGE_CANDIDATES}] from {item.source} "
+                f"where {quoted} is not null group by 1 order by 1"
+            )
+            found += [(index, f"{column} = {value!r}", [int(r) for r in picked]) for value, picked in rows]
+        return found
+
+    def boundary_candidates(self) -> list[tuple[int, str, list[int]]]:
+        """(input, what, rows): for every date or timestamp column the SQL truncates, compares
+        or shifts, the first few rows of each boundary class (see BOUNDARIES): the chooser
+        keeps the one that adds the fewest expected rows."""
+        found: list[tuple[int, str, list[int]]] = []
+        for index, column in self.temporal:
+            item = self.inputs[index]
+            if column.lower() not in {c.lower() for c in item.read}:
+                continue
+            kind = (item.relation.column(column).data_type or "").lower()
+            if not kind.startswith(("timestamp", "date")):
+                continue
+            quoted = _quote(column)
+            # Hours are read in UTC, where the warehouse's zone and the reader's disagree most.
+            value = f"timezone('UTC', {quoted})" if "time zone" in kind else quoted
+            for label, timestamp_condition, date_condition in BOUNDARIES:
+                condition = (timestamp_condition if kind.startswith("timestamp") else date_condition).format(v=value)
+                rows = self.query(
+                    f"select gm_row from {item.source} where {quoted} is not null and {condition} "
+                    f"order by gm_row limit {COVERAGE_CANDIDATES}"
+                )
+                if rows:
+                    found.append((index, f"{column}: {label}", [int(r[0]) for r in rows]))
+        return found
+
+    def twin_candidates(self, fixture: dict[int, list[int]]) -> list[tuple[int, str, list[int]]]:
+        """(input, what, rows): for every input with a unique key whose rows the SQL groups
+        or partitions, and without a twin in the fixture yet, twins of its first fixture
+        rows: two children of one kind in one group (what tells sum from sum(distinct),
+        count(*) from count(distinct)), which no fixture row repeated could be."""
+        found: list[tuple[int, str, list[int]]] = []
+        grouped = {edge.left for edge in self.edges if edge.left == edge.right}
         for item in self.inputs:
-            for column in item.read:
-                kind = (item.relation.column(column).data_type or "").lower()
-                if not kind.startswith("timestamp"):
-                    continue
-                # Within hours of a month's start (UTC): where a month and its time zone
-                # disagree (America is 4-10 hours behind, Asia ahead), and days and weeks too.
-                quoted = _quote(column)
-                utc = f"timezone('UTC', {quoted})" if "time zone" in kind else quoted
-                for condition in (
-                    f"extract(day from {utc}) = 1 and extract(hour from {utc}) < 10",
-                    f"extract(day from {utc} + interval '1' day) = 1 and extract(hour from {utc}) >= 14",
-                ):
-                    row = self._first(item, f"{quoted} is not null and {condition}")
-                    if row is not None:
-                        seeds.append((item.index, "", row))
-        return seeds
+            picked = fixture.get(item.index) or []
+            if item.index not in grouped or not item.keys or not picked:
+                continue
+            twins = {row for (index, _), row in self._twins.items() if index == item.index}
+            if twins & set(picked):
+                continue
+            originals = [row for row in picked if row not in twins][:COVERAGE_CANDIDATES]
+            rows = [twin for twin in (self.twin(item.index, row) for row in originals) if twin is not None]
+            if rows:
+                found.append((item.index, f"two rows of one group in {item.text}", rows))
+        return found
 
     def value_of(self, index: int, row: int, column: str):
         """The value of one column of one source row."""
@@ -909,21 +1059,35 @@ class _Chooser:
         found = _merge(fixture, *subset)
         return found if self.acceptable(found, tree) else None
 
-    def cover(self, seeds: list[tuple[int, str, int]]) -> None:
-        """Add a block for each (input, column, row) whose value of the column the fixture
-        lacks (semantic coverage, beyond the mutants searched), while every input and the
-        output stay within budget."""
+    def cover(self, classes: list[tuple[int, str, list[int]]]) -> list[str]:
+        """Semantic coverage beyond the mutants searched: for each class (a value of a filtered
+        column, a boundary of a truncated date) without a row in the fixture, add the candidate
+        row (with its block) that changes the expected rows while adding the fewest of them,
+        within budget; a candidate that changes nothing (its row is filtered away, say) only
+        when none does. Returns the classes covered."""
         search = self.search
-        for index, column, row in seeds:
-            chosen = self.fixture.get(index) or []
-            if not column and row in chosen:
-                continue  # a row-level seed (a boundary) already there
-            value = repr(search.value_of(index, row, column)) if column else None
-            if column and any(repr(search.value_of(index, r, column)) == value for r in chosen):
+        covered: list[str] = []
+        for index, what, rows in classes:
+            if set(rows) & set(self.fixture.get(index) or []):
+                covered.append(what)
                 continue
-            candidate = _merge(self.fixture, search.block((index, row), False))
-            if _size_ok(candidate, self.max_rows) and 0 < search.output_rows(candidate) <= self.max_expect:
-                self.fixture = candidate
+            current = search.output_rows(self.fixture)
+            best: tuple | None = None
+            for position, row in enumerate(rows):
+                candidate = _merge(self.fixture, search.block((index, row), False))
+                produced = search.output_rows(candidate)
+                if not _size_ok(candidate, self.max_rows) or not 0 < produced <= self.max_expect:
+                    continue
+                # Another row count is another output; the same count needs a look at the rows.
+                same = produced == current and search.output(candidate) == search.output(self.fixture)
+                size = sum(len(picked) for picked in candidate.values())
+                rank = (same, produced - current, size, position)
+                if best is None or rank < best[0]:
+                    best = (rank, candidate)
+            if best is not None:
+                self.fixture = best[1]
+                covered.append(what)
+        return covered
 
     def tell_apart(self, tree: exp.Expression) -> bool:
         """Grow the fixture so that the mutant's output differs; False if it cannot."""
@@ -997,15 +1161,16 @@ def choose_rows(
     for block in sorted(found, key=lambda b: (sum(len(rows) for rows in b.values()), found.index(b))):
         chooser.add_block(block)
     chooser.base()
-    # Meaning first (the values a filter names and their siblings), then whatever the
-    # mutants still need, then month and time-zone boundaries while the budget allows.
-    coverage = search.coverage_seeds()
-    chooser.cover([seed for seed in coverage if seed[1]])
+    # Meaning first (the values a filter names and their siblings; rows at the month and
+    # week boundaries of the dates it truncates or compares, in the hours where time zones
+    # disagree, the cheapest of each), then whatever the mutants still need.
+    chooser.cover(search.value_candidates())
+    choice.boundaries = chooser.cover(search.boundary_candidates())
+    chooser.cover(search.twin_candidates(chooser.fixture))
     for mutant in mutants:
         if mutant.held_out:
             continue  # held out: scored by gen-model mutate, never chosen for
         (choice.killed if chooser.tell_apart(mutant.tree) else choice.unkillable).append(mutant.label())
-    chooser.cover([seed for seed in coverage if not seed[1]])
     choice.picks = chooser.fixture
     return choice
 
@@ -1058,10 +1223,16 @@ def build_unit_test(
     killed = len(choice.killed)
     inputs = ", ".join(f"{len(g.rows)} row(s) of {g.input}" for g in given)
     copied = f"; {twins} of them a copy of another with a new key (a second child of one kind)" if twins else ""
+    boundaries = (
+        f", rows at {len(choice.boundaries)} month or week boundaries (in the hours where time zones disagree) "
+        "of the dates it truncates or compares"
+        if choice.boundaries
+        else ""
+    )
     description = (
         f"Pins the reviewed logic: {inputs}, real rows from the warehouse (each with its parent rows, "
-        f"no unique key twice{copied}): every value of a filtered column, then rows that make {killed} "
-        "plausible changes to the SQL change the expected rows; expected = the accepted SQL run on them."
+        f"no unique key twice{copied}): every value of a filtered column{boundaries}, then rows that make "
+        f"{killed} plausible changes to the SQL change the expected rows; expected = the accepted SQL run on them."
     )
     unit_test = UnitTest(draft.name, model, tuple(given), tuple(expect), version, description)
     # The expected rows must be what dbt computes from the YAML values: check it once.

@@ -24,10 +24,20 @@ def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Corruptions:
 
 
 def derive(deriver, name: str, data_type: str, definition) -> None:
-    """not_null when the SQL guarantees a value (a grain column has its own)."""
+    """not_null when the SQL guarantees a value (a grain column has its own); none for a
+    column passed through unchanged from one tested not_null upstream (no outer join can
+    null it on the way, or the SQL would not guarantee it): that test adds no check here."""
     if name.lower() in deriver.grain_lower or definition is None:
         return
     reason = deriver.facts.never_null(definition.scope, definition.expression)
-    if reason:
-        evidence = "inherited" if "upstream" in reason else "proven"
-        deriver.add(DataTest("not_null", name, reason=f"never null: {reason}", kind="not_null", evidence=evidence))
+    if not reason:
+        return
+    base, _ = deriver.facts.pass_through(definition)
+    if base is not None:
+        deriver.result.notes.append(
+            f"{name}: not_null inherited from {base.display()}, passed through unchanged: "
+            "not tested again here (the upstream test guarantees it)"
+        )
+        return
+    evidence = "inherited" if "upstream" in reason else "proven"
+    deriver.add(DataTest("not_null", name, reason=f"never null: {reason}", kind="not_null", evidence=evidence))

@@ -55,7 +55,11 @@ def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Corruptions:
 
 
 def derive(deriver, name: str, data_type: str, definition) -> None:
-    """relationships for a pass-through of a column with one upstream, or of its relation's key."""
+    """No relationships test for a column passed through unchanged, only a note: from a
+    column with a relationships test upstream (to the same target: that test guarantees
+    it), or from the key of the relation it is read from (every value is one of its keys
+    by construction; only an edit of this SQL could break it, and the unit test pins it).
+    A relationships test ignores nulls, so no outer join on the way changes this."""
     if definition is None:
         return
     base, _ = deriver.facts.pass_through(definition)
@@ -67,29 +71,15 @@ def derive(deriver, name: str, data_type: str, definition) -> None:
         target = deriver.catalog.by_unique_id(key.to)
         if target is None:
             continue
-        deriver.add(
-            DataTest(
-                "relationships",
-                name,
-                {"to": target.display, "field": key.to_column},
-                f"passes through {base.display()}, which has a relationships test to "
-                f"{target.display}.{key.to_column} upstream",
-                "relationships",
-                evidence="inherited",
-            )
+        deriver.result.notes.append(
+            f"{name}: relationships to {target.display}.{key.to_column} inherited from {base.display()}, "
+            "passed through unchanged: not tested again here (the upstream test guarantees it)"
         )
         return
-    # The relation's own key (a unique column that is not its key, such as a domain,
-    # would make a true but pointless test).
+    # The relation's own key (a unique column that is not its key, such as a domain, says nothing).
     if tuple(k.lower() for k in base.relation.primary_key) == (base.column.lower(),):
         display = call_display(deriver.ctx, base.placeholder, base.relation)
-        deriver.add(
-            DataTest(
-                "relationships",
-                name,
-                {"to": display, "field": base.column},
-                f"passes through {base.display()}, the unique key of {display}",
-                "relationships",
-                evidence="inherited",
-            )
+        deriver.result.notes.append(
+            f"{name}: read unchanged from {display}'s unique key {base.column}: no relationships test "
+            "(every value is one of its keys by construction)"
         )
