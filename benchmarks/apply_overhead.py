@@ -46,6 +46,9 @@ def build_template(directory: Path) -> None:
         elif source.exists():
             shutil.copy2(source, directory / name)
     shutil.copy2(directory / "profiles.yml.example", directory / "profiles.yml")
+    # The sample project's other generated models are recorded there; apply refuses to
+    # rewrite a lock that lost their records.
+    shutil.copy2(REPO / "gen_model.lock", directory / "gen_model.lock")
     run([sys.executable, "-m", "sample_data", "--scale", "1"], directory)
     run([str(BIN / "dbt"), "build", "--quiet"], directory)
 
