@@ -226,5 +226,16 @@ def adapter_loaded(project: Project) -> bool:
 
 
 def build(project: Project, select: list[str], manifest: Any = None, extra: list[str] = ()) -> DbtOutcome:
-    """`dbt build --select ...` in-process."""
+    """`dbt build --select ...` in-process.
+
+    Without a `manifest`, the project is parsed first (partial parse, `--no-write-json`) and
+    the build runs on that Manifest: dbt's build would parse the same way but also write
+    manifest.json, which its run writes again when it ends; once is enough. A project that
+    does not parse is a failed outcome carrying dbt's parse errors, as a build's would be.
+    """
+    if manifest is None:
+        parsed = invoke(project, ["parse", "--no-write-json"])
+        if not parsed.success or parsed.result is None:
+            return parsed
+        manifest = parsed.result
     return invoke(project, ["build", "--select", *select, *extra], manifest=manifest)
