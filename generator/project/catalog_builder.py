@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from generator.errors import ConfigError
-from generator.project import Project, dbt
+from generator.project import Project, dbt, dbt_utils
 from generator.project.catalog import Catalog, Column, ForeignKey, RawFile, Relation
 from generator.write.package import has_package
 
@@ -351,6 +351,7 @@ def build_catalog(
         database_path=path,
         database_name=database,
         has_package=has_package(manifest),
+        dbt_utils_tests=dbt_utils.installed_tests(manifest.macros),
         session_settings=session_settings(),
     )
     catalog_cache.save(project, key, catalog)
