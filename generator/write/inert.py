@@ -341,7 +341,7 @@ def _offset(text: str, line: int | None, col: int | None) -> int:
 
 def yaml_problems(text: str, file: str) -> list[Problem]:
     """Every string in a generated YAML file that dbt would render as more than itself, located."""
-    if _clean_by_fast_scan(text):
+    if certainly_clean(text):
         return []
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
@@ -379,7 +379,7 @@ def yaml_problems(text: str, file: str) -> list[Problem]:
     return problems
 
 
-def _clean_by_fast_scan(text: str) -> bool:
+def certainly_clean(text: str) -> bool:
     """True if the file certainly has no problem: libyaml composes it (C, no construction)
     and no scalar in it renders. A ruamel round-trip load costs verify and apply most of
     their own time, and only a problem needs its location; anything this scan cannot
