@@ -209,7 +209,7 @@ def test_verify_and_review_on_an_unchanged_project_reuse_the_stored_manifest(ini
     runner = CliRunner()
     project = str(initialised_shop)
     assert runner.invoke(cli, ["apply", str(proposal), "--no-unit-test", "--project-dir", project]).exit_code == 0
-    stored = initialised_shop / "target" / "gen_model_manifest.msgpack"
+    stored = initialised_shop / "target" / "gen_model_manifest_facts.json"
     outputs = []
     for _ in range(2):
         verified = runner.invoke(cli, ["verify", "--project-dir", project])

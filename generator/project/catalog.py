@@ -129,6 +129,8 @@ class Catalog:
     database_path: Path | None = None  # the DuckDB file, when the target is DuckDB
     database_name: str | None = None  # the name dbt gives that database (attach alias)
     has_package: bool = True  # the gen_model dbt package (its generic tests) is installed
+    # gen_model's tests the project's dbt_utils has too (generator.project.dbt_utils)
+    dbt_utils_tests: tuple[str, ...] = ()
     session_settings: tuple[tuple[str, str], ...] = ()  # DuckDB settings the profile sets
 
     # -- lookups -------------------------------------------------------------------------
@@ -246,6 +248,7 @@ class Catalog:
             database_path=Path(data["database_path"]) if data.get("database_path") else None,
             database_name=data.get("database_name"),
             has_package=data.get("has_package", True),
+            dbt_utils_tests=tuple(str(name) for name in data.get("dbt_utils_tests") or ()),
             session_settings=tuple((str(k), str(v)) for k, v in data.get("session_settings") or ()),
         )
 

@@ -18,9 +18,8 @@ from typing import Any
 import duckdb
 
 from generator.errors import ConfigError
-from generator.project import Project, dbt
+from generator.project import Project, dbt, dbt_utils
 from generator.project.catalog import Catalog, Column, ForeignKey, RawFile, Relation
-from generator.write.package import has_package
 
 # Text columns with at most this many distinct values get sample values in the catalog.
 SAMPLE_MAX_DISTINCT = 12
@@ -315,6 +314,8 @@ def build_catalog(
         # The warehouse's path and settings come from dbt's loaded adapter: a manifest from
         # the cache loaded none, so parse for real (partial parse: the files are unchanged).
         manifest = dbt.parse(project, cached=False)
+    from generator.write import package  # loads ruamel: not for a cached catalog, nor context's
+
     path, database = warehouse_path(project)
     tests = _tests_by_node(manifest)
 
@@ -350,7 +351,8 @@ def build_catalog(
         adapter_type="duckdb",
         database_path=path,
         database_name=database,
-        has_package=has_package(manifest),
+        has_package=package.has_package(manifest),
+        dbt_utils_tests=dbt_utils.installed_tests(manifest.macros),
         session_settings=session_settings(),
     )
     catalog_cache.save(project, key, catalog)

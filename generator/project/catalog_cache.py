@@ -32,7 +32,7 @@ from generator.project import Project
 from generator.project.catalog import Catalog
 
 CACHE_NAME = "gen_model_catalog.json"
-FORMAT = 1
+FORMAT = 2  # 2: the catalog records the project's dbt_utils tests
 # Folders never part of what dbt parses (besides hidden ones and the target path).
 SKIPPED_DIRS = {"logs", "__pycache__", "node_modules"}
 SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".py", ".md", ".jinja", ".j2"}

@@ -195,7 +195,8 @@ def read_manifest(project: Project) -> Any:
     On an unchanged project (the catalog cache's key) that is the facts the last such read
     stored (`catalog_cache.ManifestFacts`, plain JSON): dbt is not even imported, which is
     most of what these commands cost. Otherwise `parse(project)`'s Manifest, whose facts are
-    stored for next time.
+    stored for next time. The whole Manifest is not stored (dbt's msgpack of it costs a
+    changed project's verify a tenth of its time): these commands never read it.
     """
     from generator.project import catalog_cache
 
@@ -203,7 +204,7 @@ def read_manifest(project: Project) -> Any:
     facts = catalog_cache.load_facts(project, key)
     if facts is not None:
         return facts
-    manifest = parse(project)
+    manifest = parse(project, cached=False)
     catalog_cache.save_facts(project, key, manifest)
     return manifest
 
@@ -226,7 +227,18 @@ def adapter_loaded(project: Project) -> bool:
 
 
 def build(project: Project, select: list[str], manifest: Any = None, extra: list[str] = ()) -> DbtOutcome:
-    """`dbt build --select ...` in-process."""
+    """`dbt build --select ...` in-process.
+
+    Without a `manifest`, the project is parsed first (partial parse, `--no-write-json`) and
+    the build runs on that Manifest: dbt's build would parse the same way but also write
+    manifest.json, which its run writes again when it ends; once is enough. A project that
+    does not parse is a failed outcome carrying dbt's parse errors, as a build's would be.
+    """
+    if manifest is None:
+        parsed = invoke(project, ["parse", "--no-write-json"])
+        if not parsed.success or parsed.result is None:
+            return parsed
+        manifest = parsed.result
     return invoke(project, ["build", "--select", *select, *extra], manifest=manifest)
 
 

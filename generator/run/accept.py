@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from generator.project import Project
+from generator.project import Project, dbt_utils
 from generator.project.catalog import Catalog, Relation
 from generator.project.sandbox import open_sandbox
 from generator.proposal import Proposal
@@ -241,6 +241,10 @@ def plan(
 
     proposal = accepted.proposal
     provenance = {**provenance, "lineage": lineage_meta(accepted.lineage)}
+    # dbt_utils' tests where the project has dbt_utils and not gen_model (no `init` needed).
+    column_tests = dbt_utils.named_for_project(accepted.column_tests, catalog)
+    model_tests = dbt_utils.named_for_project(accepted.model_tests, catalog)
+    dbt_utils.require_tests_package(column_tests + model_tests, catalog, project)
 
     def unit_tests_for_version(version: int) -> list[dict]:
         if accepted.unit_test is None:
@@ -256,8 +260,8 @@ def plan(
             version,
             proposal.description,
             accepted.columns,
-            accepted.column_tests,
-            accepted.model_tests,
+            column_tests,
+            model_tests,
             provenance,
         ),
         unit_tests_for_version=unit_tests_for_version,

@@ -28,7 +28,10 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
         report.model, report.layer = proposal.name, proposal.layer
         refuse_taken_name(project, proposal.name, NAME_HINTS["apply"])
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
-            catalog = build_catalog(project, progress=options.progress)
+            # Only an enrichment proposal reads raw files: sniffing them (Polars) is not
+            # a SQL proposal's cost.
+            raw_files = None if proposal.kind == "enrich" else ()
+            catalog = build_catalog(project, raw_files=raw_files, progress=options.progress)
         require_package(project, catalog)
         refuse_taken_name(project, proposal.name, NAME_HINTS["apply"], catalog)
         accepted = accept_proposal(catalog, proposal, report, options)

@@ -14,8 +14,6 @@ from generator.project import Project
 from generator.project.catalog import Catalog
 from generator.project.catalog_builder import build_catalog
 from generator.proposal import Proposal, validate_proposal
-from generator.run.accept import accept_proposal
-from generator.run.finish import finish, provenance_for
 from generator.run.guards import (
     NAME_HINTS,
     recover,
@@ -26,7 +24,6 @@ from generator.run.guards import (
     stop_if_unrepairable,
 )
 from generator.run.options import LockContext, Options, Request
-from generator.run.replay import try_replay
 from generator.run.report import AttemptRecord, RunReport
 from generator.write.transaction import ProjectLock
 
@@ -121,9 +118,14 @@ def generate(project: Project, request: Request, options: Options, provider=None
 
 def _generate_locked(project: Project, request: Request, options: Options, provider, settings, report) -> None:
     """The body of `generate` once the fast checks passed and the project lock is held."""
+    # The gates, the writer and dbt's build are imported here, not with the module:
+    # `gen-model context` reuses prompt_for_request and needs none of them.
     from generator.llm.pricing import estimate_cost
     from generator.llm.prompt import repair_prompt
     from generator.llm.providers import make_provider
+    from generator.run.accept import accept_proposal
+    from generator.run.finish import finish, provenance_for
+    from generator.run.replay import try_replay
     from generator.write import lockfile
 
     recover(project, options)

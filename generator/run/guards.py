@@ -113,8 +113,12 @@ def refuse_unbuilt_slice(catalog: Catalog, catalog_slice, options: Options) -> N
 
 
 def require_package(project: Project, catalog: Catalog) -> None:
-    """Generated YAML uses the package's tests: refuse before any LLM call or write."""
-    if not catalog.has_package:
+    """Generated YAML uses the package's tests: refuse before any LLM call or write.
+
+    A project with dbt_utils' grain test needs no gen_model (generator.project.dbt_utils):
+    the rare test dbt_utils lacks is refused when the files are planned.
+    """
+    if not catalog.has_package and "unique_combination_of_columns" not in catalog.dbt_utils_tests:
         from generator.write.package import missing_package_error
 
         raise missing_package_error(project)

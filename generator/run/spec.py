@@ -74,6 +74,11 @@ class AcceptedSpec:
 
     def plan(self, project: Project, catalog: Catalog, provenance: dict, deprecation_date: str | None) -> WritePlan:
         """The new version's spec, compiled model and YAML; `deprecation_date` is never set (`deprecates`)."""
+        if not catalog.has_package:
+            # An enrichment model's YAML names gen_model's tests: dbt_utils does not stand in.
+            from generator.write.package import missing_package_error
+
+            raise missing_package_error(project)
         planned = plan_spec_write(project, catalog, self.proposal, self.spec, provenance)
         # The same write-time guarantee as SQL proposals: the final bytes dbt will render carry
         # no Jinja from the spec, the request or the raw file (raises before anything is written).

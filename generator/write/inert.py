@@ -156,6 +156,7 @@ def make_inert(data, path: tuple = ()):
     return data
 
 
+@functools.lru_cache(maxsize=4096)  # generated YAML repeats its escaped values; the check is pure
 def _inert_through(value: str, times: int, test_argument: bool) -> bool:
     """Do `times` renders by dbt leave plain text, running nothing?
 
@@ -340,6 +341,8 @@ def _offset(text: str, line: int | None, col: int | None) -> int:
 
 def yaml_problems(text: str, file: str) -> list[Problem]:
     """Every string in a generated YAML file that dbt would render as more than itself, located."""
+    if certainly_clean(text):
+        return []
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -374,6 +377,50 @@ def yaml_problems(text: str, file: str) -> list[Problem]:
             )
         )
     return problems
+
+
+def certainly_clean(text: str) -> bool:
+    """True if the file certainly has no problem: libyaml composes it (C, no construction)
+    and no scalar in it renders. A ruamel round-trip load costs verify and apply most of
+    their own time, and only a problem needs its location; anything this scan cannot
+    decide exactly as the round-trip check would (invalid YAML, duplicate or merge keys,
+    custom tags, non-string keys) returns False and takes the full check."""
+    import yaml
+
+    if not getattr(yaml, "__with_libyaml__", False):
+        return False
+    try:
+        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return False
+    intended = _intended_jinja()
+    stack: list[tuple[object, tuple]] = [(root, ())] if root is not None else []
+    while stack:
+        node, path = stack.pop()
+        if not node.tag.startswith(_YAML_TAGS):
+            return False  # a custom tag: ruamel keeps it tagged, the full check decides
+        if isinstance(node, yaml.ScalarNode):
+            # A scalar libyaml resolves to a bool, number, null or date holds none of the
+            # characters that render, so reading every scalar as text decides the same.
+            value = node.value
+            if value not in intended and not _inert_through(value, *_render_plan(path)):
+                return False
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, index)) for index, item in enumerate(node.value))
+        else:
+            keys = set()
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag != _YAML_STR or key.value in keys:
+                    return False  # merge keys, complex or non-string keys, duplicates
+                if _RENDER_CHARS.search(key.value):
+                    return False
+                keys.add(key.value)
+                stack.append((value, (*path, key.value)))
+    return True
+
+
+_YAML_TAGS = "tag:yaml.org,2002:"
+_YAML_STR = _YAML_TAGS + "str"
 
 
 def _intended_jinja() -> frozenset[str]:

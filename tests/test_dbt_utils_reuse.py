@@ -1,0 +1,84 @@
+"""A project that already installs dbt_utils needs no `gen-model init`: generated YAML uses
+dbt_utils' tests (same names, same arguments) and `dbt build` passes.
+
+dbt's hub is unreachable here, so dbt_utils is tests/fixtures/dbt_utils: a stand-in with
+dbt_utils 1.x's macro names, arguments and SQL for the tests gen-model names, installed
+into a copy of ../shared/corpora/shop_project as a `local:` package.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.errors import ConfigError
+from generator.project import dbt, load_project
+from generator.project.catalog import Catalog
+from generator.project.dbt_utils import named_for_project, require_tests_package
+from generator.testgen.datatests import DataTest
+from tests.shop_support import ORDER_COUNTS
+
+DBT_UTILS = Path(__file__).resolve().parent / "fixtures" / "dbt_utils"
+
+
+@pytest.fixture
+def shop_with_dbt_utils(shop_project: Path) -> Path:
+    """The built shop project with dbt_utils installed (`dbt deps` of a `local:` package)."""
+    (shop_project / "packages.yml").write_text(f"packages:\n  - local: {DBT_UTILS}\n")
+    outcome = dbt.invoke(load_project(shop_project), ["deps"])
+    assert outcome.success, outcome.errors
+    return shop_project
+
+
+def test_apply_without_init_writes_dbt_utils_tests_and_dbt_build_passes(shop_with_dbt_utils, tmp_path):
+    project = shop_with_dbt_utils
+    packages_before = (project / "packages.yml").read_text()
+    proposal = tmp_path / "customer_order_counts.yml"
+    proposal.write_text(yaml.safe_dump(ORDER_COUNTS, sort_keys=False))
+    result = CliRunner().invoke(cli, ["apply", str(proposal), "--project-dir", str(project), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["status"] == "written", report
+    assert report["build"]["failed"] == 0 and report["build"]["passed"] > 0, report["build"]
+
+    [yml] = list((project / "models").rglob("customer_order_counts.yml"))
+    text = yml.read_text()
+    assert "- dbt_utils." in text, text
+    assert "- gen_model." not in text, "a gen_model test in a project without gen_model:\n" + text
+    assert not (project / "vendor").exists(), "apply vendored the gen_model package: init was not asked for"
+    assert (project / "packages.yml").read_text() == packages_before
+
+    built = dbt.invoke(load_project(project), ["build", "--select", "customer_order_counts"])
+    assert built.success, built.failure_messages()
+    names = {node.name for node in built.nodes}
+    assert any(name.startswith("dbt_utils_") for name in names), names
+
+
+def _catalog(has_package: bool, dbt_utils_tests: tuple[str, ...]) -> Catalog:
+    return Catalog(project_name="p", project_dir=Path("."), has_package=has_package, dbt_utils_tests=dbt_utils_tests)
+
+
+GRAIN = DataTest(name="gen_model.unique_combination_of_columns", arguments={"combination_of_columns": ["a"]})
+STRICT = DataTest(name="gen_model.fewer_rows_than", arguments={"compare_model": "ref('x')", "strict": True})
+ALL = ("accepted_range", "equal_rowcount", "expression_is_true", "fewer_rows_than", "not_null_proportion")
+
+
+def test_gen_model_installed_keeps_its_names_even_beside_dbt_utils():
+    catalog = _catalog(True, ("unique_combination_of_columns", *ALL))
+    assert named_for_project([GRAIN, STRICT], catalog) == [GRAIN, STRICT]
+    require_tests_package([GRAIN, STRICT], catalog, None)  # gen_model is there: nothing to refuse
+
+
+def test_an_argument_dbt_utils_does_not_take_keeps_gen_model_and_needs_init():
+    catalog = _catalog(False, ("unique_combination_of_columns", *ALL))
+    tests = named_for_project([GRAIN, STRICT, DataTest(name="not_null", column="a")], catalog)
+    assert [test.name for test in tests] == ["dbt_utils.unique_combination_of_columns", STRICT.name, "not_null"]
+    assert tests[0].arguments == GRAIN.arguments
+    project = load_project(Path(__file__).resolve().parents[1])
+    with pytest.raises(ConfigError, match="gen_model.fewer_rows_than have no dbt_utils equivalent"):
+        require_tests_package(tests, catalog, project)
