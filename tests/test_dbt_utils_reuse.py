@@ -65,6 +65,7 @@ def _catalog(has_package: bool, dbt_utils_tests: tuple[str, ...]) -> Catalog:
 
 GRAIN = DataTest(name="gen_model.unique_combination_of_columns", arguments={"combination_of_columns": ["a"]})
 STRICT = DataTest(name="gen_model.fewer_rows_than", arguments={"compare_model": "ref('x')", "strict": True})
+AT_MOST = DataTest(name="gen_model.fewer_rows_than", arguments={"compare_model": "ref('x')"})
 ALL = ("accepted_range", "equal_rowcount", "expression_is_true", "fewer_rows_than", "not_null_proportion")
 
 
@@ -74,11 +75,18 @@ def test_gen_model_installed_keeps_its_names_even_beside_dbt_utils():
     require_tests_package([GRAIN, STRICT], catalog, None)  # gen_model is there: nothing to refuse
 
 
-def test_an_argument_dbt_utils_does_not_take_keeps_gen_model_and_needs_init():
+def test_a_test_that_means_something_else_in_dbt_utils_keeps_gen_model_and_needs_init():
+    # dbt_utils.fewer_rows_than fails on equal counts: only a strict gen_model one is the same test.
     catalog = _catalog(False, ("unique_combination_of_columns", *ALL))
-    tests = named_for_project([GRAIN, STRICT, DataTest(name="not_null", column="a")], catalog)
-    assert [test.name for test in tests] == ["dbt_utils.unique_combination_of_columns", STRICT.name, "not_null"]
+    tests = named_for_project([GRAIN, STRICT, AT_MOST, DataTest(name="not_null", column="a")], catalog)
+    assert [test.name for test in tests] == [
+        "dbt_utils.unique_combination_of_columns",
+        "dbt_utils.fewer_rows_than",
+        AT_MOST.name,
+        "not_null",
+    ]
     assert tests[0].arguments == GRAIN.arguments
+    assert tests[1].arguments == {"compare_model": "ref('x')"}, "dbt_utils' macro takes no `strict`"
     project = load_project(Path(__file__).resolve().parents[1])
     with pytest.raises(ConfigError, match="gen_model.fewer_rows_than have no dbt_utils equivalent"):
         require_tests_package(tests, catalog, project)

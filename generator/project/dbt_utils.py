@@ -4,9 +4,10 @@ Most of gen_model's generic tests are dbt_utils' tests of the same name, taking 
 arguments and failing on the same rows (macros/generic_tests/README.md). When a project
 has dbt_utils and not gen_model, the generated YAML names dbt_utils' tests, which people
 there already know, and nothing is vendored. A test dbt_utils does not have
-(`row_count_between`), or an argument its macro does not take (`fewer_rows_than`'s
-`strict`), stays gen_model's: such a model needs `gen-model init` after all, and
-`require_tests_package` says so before anything is written.
+(`row_count_between`), or one that means something else there (dbt_utils'
+`fewer_rows_than` fails on equal counts, gen_model's only when `strict`), stays
+gen_model's: such a model needs `gen-model init` after all, and `require_tests_package`
+says so before anything is written.
 
 A project with gen_model installed keeps gen_model's names, dbt_utils or not: its
 generated files do not change.
@@ -32,6 +33,11 @@ SAME_TESTS: dict[str, frozenset[str]] = {
 }
 
 
+# dbt_utils' fewer_rows_than fails on equal row counts; gen_model's does only with `strict: true`.
+# So only a strict one is the same test (written without the argument dbt_utils does not take).
+STRICT_ONLY = frozenset({"fewer_rows_than"})
+
+
 def installed_tests(macros) -> tuple[str, ...]:
     """The tests of SAME_TESTS that dbt_utils defines in a manifest's `macros`, sorted."""
     return tuple(sorted(name for name in SAME_TESTS if f"macro.{NAME}.test_{name}" in macros))
@@ -41,9 +47,12 @@ def _as_dbt_utils(test: DataTest, available: tuple[str, ...]) -> DataTest:
     if not test.name.startswith(f"{PACKAGE}."):
         return test
     macro = test.macro
-    if macro not in available or not set(test.arguments) <= SAME_TESTS[macro]:
+    arguments = dict(test.arguments)
+    if macro in STRICT_ONLY and arguments.pop("strict", False) is not True:
         return test
-    return replace(test, name=f"{NAME}.{macro}")
+    if macro not in available or not set(arguments) <= SAME_TESTS[macro]:
+        return test
+    return replace(test, name=f"{NAME}.{macro}", arguments=arguments)
 
 
 def named_for_project(tests: list[DataTest], catalog: Catalog) -> list[DataTest]:
