@@ -184,7 +184,7 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
     return Accepted(
         proposal=proposal,
         ctx=ctx,
-        sql=format_sql(ctx.templated, ctx.tree, ctx.relations, project_style(ctx.catalog)),
+        sql=format_sql(ctx.templated, ctx.tree, ctx.relations, project_style(ctx.catalog), ctx.dialect.sqlglot),
         columns=columns,
         column_tests=[t for t in tests if t.column],
         model_tests=[t for t in tests if not t.column],
