@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from generator.dialects import get_dialect
 from generator.project import Project
 from generator.project.catalog import Catalog, Relation
-from generator.project.sandbox import open_sandbox
 from generator.proposal import Proposal
 from generator.run.options import LockContext, Options
 from generator.run.report import RunReport
@@ -191,7 +191,9 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
         lineage=column_lineage(ctx),
         unit_test=checked.unit_test if checked is not None else None,
         dropped_tests=checked.dropped if checked is not None else [],
-        test_notes=_observed_grain_note(ctx) + ((checked.notes + checked.unit_test_notes) if checked else []),
+        test_notes=_observed_grain_note(ctx)
+        + ((checked.notes + checked.unit_test_notes) if checked else [])
+        + ([SPARK_TESTS_NOTE.format(engine=ctx.dialect.engine)] if ctx.dialect.name != "duckdb" else []),
     )
 
 
@@ -216,9 +218,15 @@ def search_unit_test_rows(options: Options, report: RunReport) -> bool:
     return options.unit_test
 
 
+SPARK_TESTS_NOTE = (
+    "on {engine}: only the grain tests are generated; derived data tests, the hollow-test check "
+    "and the unit test run their SQL on DuckDB only (not built for {engine} yet)"
+)
+
+
 def _checked_tests(ctx: GateContext, unit_test: bool = True):
     """Derived tests, the hollow-test gate and the unit test, while the sandbox is open."""
-    if ctx.sandbox is None or ctx.result is None:
+    if ctx.sandbox is None or ctx.result is None or ctx.dialect.name != "duckdb":
         return None
     from generator.testgen.modeltests import checked_tests
 
@@ -274,7 +282,7 @@ def check_sql(catalog: Catalog, proposal: Proposal, report: RunReport, options: 
     The warehouse is opened for the gates only, never across an LLM wait: a `dbt build` of
     the same DuckDB file can run while the model thinks.
     """
-    with open_sandbox(catalog, options.timeout_s) as sandbox:
+    with get_dialect(catalog.adapter_type).open_dry_run(catalog, options.timeout_s) as sandbox:
         ctx = check(catalog, proposal, sandbox, options)
         report.gates = ctx.report
         if not ctx.report.passed:
