@@ -146,3 +146,29 @@ def test_the_writer_formats_in_the_targets_dialect():
     assert "`order count`" in formatted
     assert "x -> x + 1" in formatted
     assert "{{ ref('stg_shop__orders') }}" in formatted
+
+
+def test_the_prompt_speaks_the_targets_dialect():
+    from generator.llm.prompt import SYSTEM_PROMPT, system_prompt, tool_definition
+
+    assert system_prompt(get_dialect("duckdb")) == SYSTEM_PROMPT  # DuckDB's prompt is unchanged
+    spark = system_prompt(get_dialect("spark"))
+    assert "for a Spark warehouse" in spark and "DuckDB" not in spark.split("Raw files:")[0]
+    assert "1. sql is Spark SQL" in spark
+    assert "backquote a name the catalog quotes" in spark
+    assert "parquet.`/path`" in spark and "reflect" in spark
+    assert "sort_array()" in spark
+    assert "Spark SQL" in tool_definition(get_dialect("spark"))["description"]
+
+
+def test_an_enrichment_spec_on_spark_is_a_clear_configuration_error():
+    from generator.proposal import load_proposal
+    from generator.run.accept import accept_proposal
+    from generator.run.options import Options
+    from generator.run.report import RunReport
+
+    proposal = load_proposal(Path(__file__).parents[1] / "examples/proposals/stg_crm__active_contacts.yml")
+    with pytest.raises(ConfigError) as raised:
+        accept_proposal(spark_catalog(), proposal, RunReport(command="apply"), Options())
+    assert raised.value.exit_code == 2
+    assert "run on DuckDB targets only" in str(raised.value)

@@ -273,7 +273,8 @@ def relation_name(relation) -> str:
 
 
 PROMPT = {
-    "engine": "Spark",
+    "engine": "for a Spark warehouse (Spark SQL, run by dbt-spark)",
+    "quoting": "(backquote a name the catalog quotes, never double-quote it)",
     "sql_rule": "sql is Spark SQL: exactly one select statement (with CTEs), no semicolon, no DDL or "
     "DML, no SET, USE, ADD JAR, CREATE FUNCTION, CACHE or TRANSFORM ... USING. Quote names with "
     "backticks, never double quotes (a double-quoted word is a string in Spark).",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from generator.dialects import get_dialect
+from generator.errors import ConfigError
 from generator.project import Project
 from generator.project.catalog import Catalog, Relation
 from generator.proposal import Proposal
@@ -297,8 +298,15 @@ CHECKS = {"sql": check_sql, "enrich": check_spec}
 def accept_proposal(catalog: Catalog, proposal: Proposal, report: RunReport, options: Options):
     """Run the gates of the proposal's kind; the accepted proposal (a `Finishable`), or None.
 
-    Either way `report.gates` holds the gates' report.
+    Either way `report.gates` holds the gates' report. An enrichment spec on a target other
+    than DuckDB is a ConfigError: its compiled Polars model runs on dbt-duckdb only.
     """
+    if proposal.kind == "enrich" and catalog.adapter_type != "duckdb":
+        raise ConfigError(
+            f"{proposal.name}: enrichment specs (kind: enrich) compile to Polars Python models that "
+            f"run on DuckDB targets only; target {catalog.target_name!r} uses {catalog.adapter_type}. "
+            "Normalise the file on a DuckDB target, or load it as a dbt seed or source."
+        )
     return CHECKS[proposal.kind](catalog, proposal, report, options)
 
 
