@@ -20,17 +20,17 @@ log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1024)
-def _column_mapping(columns: tuple[tuple[str, str], ...]) -> dict[str, str]:
+def _column_mapping(columns: tuple[tuple[str, str], ...], dialect: str = DIALECT) -> dict[str, str]:
     """One relation's columns as sqlglot's schema stores them (names read as identifiers).
 
     Reading the names is most of what building a schema costs, and a catalog's relations
     recur in every proposal, so it is done once per column list per process.
     """
-    schema = MappingSchema(dialect=DIALECT, normalize=False)
+    schema = MappingSchema(dialect=dialect, normalize=False)
     try:
-        schema.add_table(_TABLE, dict(columns), dialect=DIALECT)
+        schema.add_table(_TABLE, dict(columns), dialect=dialect)
     except SqlglotError:
-        schema.add_table(_TABLE, {name: "unknown" for name, _ in columns}, dialect=DIALECT)
+        schema.add_table(_TABLE, {name: "unknown" for name, _ in columns}, dialect=dialect)
     return schema.mapping[_TABLE]
 
 
@@ -40,10 +40,11 @@ _TABLE = "t"
 def _schema(ctx: GateContext) -> MappingSchema:
     """The catalog's columns keyed by placeholder, as sqlglot's optimizer wants them."""
     mapping = {}
+    dialect = ctx.dialect.sqlglot
     for placeholder, relation in ctx.relations.items():
         columns = tuple((column.name, column.data_type or "unknown") for column in relation.columns)
-        mapping[placeholder] = dict(_column_mapping(columns))
-    return MappingSchema(mapping, dialect=DIALECT, normalize=False)
+        mapping[placeholder] = dict(_column_mapping(columns, dialect))
+    return MappingSchema(mapping, dialect=dialect, normalize=False)
 
 
 def qualified_tree(ctx: GateContext) -> exp.Expression | None:
@@ -65,7 +66,7 @@ def qualified_tree(ctx: GateContext) -> exp.Expression | None:
         return qualify(
             tree,
             schema=_schema(ctx),
-            dialect=DIALECT,
+            dialect=ctx.dialect.sqlglot,
             validate_qualify_columns=False,
             identify=False,
             quote_identifiers=False,

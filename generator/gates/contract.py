@@ -1,4 +1,4 @@
-"""contract: the proposal's columns are the result's columns, in order, each typed by DuckDB."""
+"""contract: the proposal's columns are the result's columns, in order, each typed by the engine."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from generator.errors import Problem
 from generator.gates.base import Rule
-from generator.project.sandbox import SandboxQueryError, lowercase_type, reserved_words
+from generator.project.sandbox import SandboxQueryError, reserved_words
 from generator.sql.context import GateContext, ResultColumn
 from generator.suggest import did_you_mean
 
@@ -195,7 +195,7 @@ class Contract(Rule):
             return []
         casts = ", ".join(f"cast(null as {column.data_type}) as c{index}" for index, column in enumerate(typed))
         try:
-            back = [lowercase_type(kind) for _, kind in ctx.sandbox.describe(f"select {casts}")]
+            back = [ctx.dialect.contract_type(kind) for _, kind in ctx.sandbox.describe(f"select {casts}")]
         except SandboxQueryError as error:
             back = [f"an error: {error.summary}"] * len(typed)
         problems = []

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from dataclasses import dataclass
 
-import duckdb
 from sqlglot import exp
 
+from generator.dialects import CLOCK, ENGINE, RANDOM, SEQUENCE, SESSION, UUID, VOLATILE
+from generator.dialects.duckdb import (
+    ORDER_SENSITIVE_AGGREGATES,
+    STABILITY_EXCEPTIONS,
+    depends_on_time_zone,
+    duckdb_function_stability,
+    run_dependence,
+)
 from generator.errors import Problem
 from generator.gates.base import Rule
 from generator.sql.context import GateContext
@@ -17,189 +22,7 @@ from generator.sql.scope import Analysis, SelectInfo, analyze
 
 RULE = "determinism"
 
-# How a function makes the rows depend on the run instead of the data; each kind has its
-# own message and advice (_ADVICE).
-_CLOCK = "clock"
-_RANDOM = "random"
-_UUID = "uuid"
-_SEQUENCE = "sequence"
-_SESSION = "session"
-_ENGINE = "engine"
-_VOLATILE = "volatile"
-
-# Whether a function call makes the rows depend on the run is DuckDB's own call:
-# duckdb_functions().stability classifies every overload as CONSISTENT (same arguments, same
-# result), CONSISTENT_WITHIN_QUERY (fixed for one query, but read from the run: the clock,
-# the transaction, the session's settings, variables and time zone) or VOLATILE (may differ
-# on every call). A function is refused when an overload is VOLATILE, or when every
-# overload is CONSISTENT_WITHIN_QUERY (it reads the run whatever its arguments). A function
-# with CONSISTENT and CONSISTENT_WITHIN_QUERY overloads (date_trunc, date_part, strftime,
-# last_day, ...) is CONSISTENT_WITHIN_QUERY only for timestamptz arguments, whose calendar
-# fields depend on the session's TimeZone: it is refused when an argument is known to be a
-# timestamptz. A macro is refused when its definition calls a refused function.
-STABLE = "CONSISTENT"
-WITHIN_QUERY = "CONSISTENT_WITHIN_QUERY"
-VOLATILE = "VOLATILE"
-
-# Where DuckDB's classification and a reproducible model disagree, and why.
-STABILITY_EXCEPTIONS: dict[str, str | None] = {
-    # VOLATILE only so that DuckDB never folds it into a constant: error('...') fails on the
-    # same rows on every run, which is how a model asserts something about its data.
-    "error": None,
-    # CONSISTENT, but it answers the DuckDB release, which changes when DuckDB is upgraded.
-    "version": _ENGINE,
-    # Macros for the constant 'duckdb' today; in the engines a model moves to, and maybe a
-    # later DuckDB, they name whoever runs the query.
-    "current_user": _SESSION,
-    "current_role": _SESSION,
-    "session_user": _SESSION,
-    "user": _SESSION,
-    # CONSISTENT, but it estimates from a random sample (the reservoir) of the rows.
-    "reservoir_quantile": _RANDOM,
-}
-# CONSISTENT for a timestamp, yet with one argument the answer is the time from it to now.
-_ONE_ARGUMENT_CLOCKS = frozenset({"age"})
-
-# Wording only: which message a refused function gets. Whether it is refused comes from
-# DuckDB (or STABILITY_EXCEPTIONS); a refused function missing here gets its class's message.
-_KIND_BY_NAME: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "now",
-            "today",
-            "current_date",
-            "get_current_time",
-            "get_current_timestamp",
-            "current_localtime",
-            "current_localtimestamp",
-            "transaction_timestamp",
-        ),
-        _CLOCK,
-    ),
-    **dict.fromkeys(("random", "setseed"), _RANDOM),
-    **dict.fromkeys(("uuid", "gen_random_uuid", "uuidv4", "uuidv7"), _UUID),
-    **dict.fromkeys(("nextval", "currval", "setval"), _SEQUENCE),
-}
-
-# SQL keywords and sqlglot nodes whose DuckDB function has another name (current_timestamp
-# is get_current_timestamp() in duckdb_functions()).
-_DUCKDB_NAME_OF_CLASS: dict[type, str] = {
-    exp.CurrentTimestamp: "get_current_timestamp",
-    exp.CurrentTimestampLTZ: "get_current_timestamp",
-    exp.CurrentDatetime: "get_current_timestamp",
-    exp.CurrentTime: "get_current_time",
-    exp.CurrentDate: "current_date",
-    exp.Localtime: "current_localtime",
-    exp.Localtimestamp: "current_localtimestamp",
-    exp.Rand: "random",
-    exp.Randn: "random",
-    exp.Uuid: "uuid",
-    exp.CurrentUser: "current_user",
-    exp.SessionUser: "session_user",
-    exp.CurrentCatalog: "current_catalog",
-    exp.CurrentDatabase: "current_database",
-    exp.CurrentSchema: "current_schema",
-    exp.CurrentVersion: "version",
-}
-# The same keywords as a macro definition spells them.
-_KEYWORD_FUNCTIONS = {
-    "current_timestamp": "get_current_timestamp",
-    "current_time": "get_current_time",
-    "localtime": "current_localtime",
-    "localtimestamp": "current_localtimestamp",
-}
 _TIMESTAMPTZ_TYPES = frozenset({exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ})
-
-
-@dataclass(frozen=True)
-class FunctionStability:
-    """What duckdb_functions() says about one function name, over all its overloads."""
-
-    stabilities: frozenset[str]
-    macro_calls: frozenset[str] = frozenset()  # for a macro: the names its definition uses
-
-
-@functools.lru_cache(maxsize=1)
-def duckdb_function_stability() -> dict[str, FunctionStability]:
-    """DuckDB's classification of its built-in functions, read once from an in-memory database.
-
-    The built-ins are the same in every database of this DuckDB version, so a fresh
-    in-memory connection answers for the warehouse without touching it.
-    """
-    connection = duckdb.connect(":memory:")
-    try:
-        rows = connection.execute(
-            "select function_name, stability, macro_definition from duckdb_functions() "
-            "where function_type in ('scalar', 'aggregate', 'window', 'macro')"
-        ).fetchall()
-    finally:
-        connection.close()
-    stabilities: dict[str, set[str]] = {}
-    calls: dict[str, set[str]] = {}
-    for name, stability, definition in rows:
-        name = name.lower()
-        stabilities.setdefault(name, set())
-        calls.setdefault(name, set())
-        if stability:
-            stabilities[name].add(stability)
-        if definition:
-            # Identifiers outside string literals; parameters and columns among them are
-            # harmless, they name no function.
-            code = re.sub(r"'(?:[^']|'')*'", "''", definition.lower())
-            words = set(re.findall(r"[a-z_][a-z0-9_]*", code))
-            calls[name] |= {_KEYWORD_FUNCTIONS.get(word, word) for word in words}
-    return {
-        name: FunctionStability(frozenset(stabilities[name]), frozenset(calls[name] - {name})) for name in stabilities
-    }
-
-
-@functools.cache
-def run_dependence(name: str) -> str | None:
-    """Why DuckDB's function `name` makes rows depend on the run (a kind), or None."""
-    return _run_dependence(name.lower(), frozenset())
-
-
-def _run_dependence(name: str, seen: frozenset[str]) -> str | None:
-    if name in STABILITY_EXCEPTIONS:
-        return STABILITY_EXCEPTIONS[name]
-    info = duckdb_function_stability().get(name)
-    if info is None or name in seen:
-        return None
-    if VOLATILE in info.stabilities:
-        return _KIND_BY_NAME.get(name, _VOLATILE)
-    if info.stabilities == {WITHIN_QUERY}:
-        return _KIND_BY_NAME.get(name, _SESSION)
-    for called in sorted(info.macro_calls):
-        kind = _run_dependence(called, seen | {name})
-        if kind is not None:
-            return kind
-    return None
-
-
-def depends_on_time_zone(name: str) -> bool:
-    """True if `name` has CONSISTENT overloads and CONSISTENT_WITHIN_QUERY (timestamptz) ones."""
-    info = duckdb_function_stability().get(name.lower())
-    return info is not None and info.stabilities == {STABLE, WITHIN_QUERY}
-
-
-# Aggregates whose result depends on the order rows arrive in.
-ORDER_SENSITIVE_AGGREGATES = frozenset(
-    {
-        "first",
-        "last",
-        "any_value",
-        "arbitrary",
-        "list",
-        "array_agg",
-        "string_agg",
-        "group_concat",
-        "listagg",
-        "json_group_array",
-        "json_group_object",
-    }
-)
-# Sorting an aggregate's result makes the order it was built in irrelevant.
-_SORTS = frozenset({"list_sort", "array_sort", "list_reverse_sort", "array_reverse_sort"})
 # Window functions that tell tied rows apart (the row gets a value others tied with it do not).
 _ROW_POSITIONAL = (exp.RowNumber, exp.Lag, exp.Lead, exp.Ntile)
 # Window functions that read one row of the frame: only that row's value matters.
@@ -216,29 +39,29 @@ def _date_hint(ctx: GateContext) -> str:
 
 _ADVICE: dict[str, tuple[str, str | None]] = {
     # kind: (why, what to do); None: the clock's advice, which names a date column
-    _CLOCK: ("reads the clock, so every run gives different rows", None),
-    _UUID: (
+    CLOCK: ("reads the clock, so every run gives different rows", None),
+    UUID: (
         "returns a new value on every run",
         "Build the key from the row's key columns, e.g. md5(concat_ws('|', ...)).",
     ),
-    _SEQUENCE: (
+    SEQUENCE: (
         "returns a new value on every run",
         "Number rows with row_number() over (order by <unique key>).",
     ),
-    _RANDOM: (
+    RANDOM: (
         "returns different values on every run",
         "Sample or shuffle with a hash of a key instead, e.g. hash(id) % 100 < 10.",
     ),
-    _SESSION: (
+    SESSION: (
         "reads the session, connection or transaction running the query, not the data, so it differs between runs",
         "Remove it, or take the value from a column of the inputs (or write it as a literal).",
     ),
-    _ENGINE: (
-        "returns the DuckDB version, which changes when DuckDB is upgraded",
+    ENGINE: (
+        "returns the {engine} version, which changes when {engine} is upgraded",
         "Remove it: a model's rows should come from its inputs alone.",
     ),
-    _VOLATILE: (
-        "is VOLATILE in DuckDB: it may return a different value on every call",
+    VOLATILE: (
+        "is VOLATILE in {engine}: it may return a different value on every call",
         "Remove it: a model's rows should come from its inputs alone.",
     ),
 }
@@ -246,7 +69,7 @@ _ADVICE: dict[str, tuple[str, str | None]] = {
 
 def _function_advice(kind: str, ctx: GateContext) -> tuple[str, str]:
     reason, advice = _ADVICE[kind]
-    return reason, advice if advice is not None else _date_hint(ctx)
+    return reason.format(engine=ctx.dialect.engine), advice if advice is not None else _date_hint(ctx)
 
 
 def _unwrap(node: exp.Expression) -> exp.Expression:
@@ -267,6 +90,8 @@ class _Checker:
         self.ctx = ctx
         self.analysis = analysis
         self.sql = ctx.templated.sql
+        self.dialect = ctx.dialect.sqlglot
+        self.rules = ctx.dialect.determinism
         self.problems: list[Problem] = []
 
     def report(self, message: str, node, identifier: str | None, suggestion: str | None) -> None:
@@ -276,13 +101,13 @@ class _Checker:
             None,
             identifier=identifier,
             suggestion=suggestion,
-            span=span(node, self.sql),
+            span=span(node, self.sql, self.dialect),
         )
         if problem not in self.problems:
             self.problems.append(problem)
 
     def show(self, node: exp.Expression) -> str:
-        return display_sql(node, self.ctx.templated)
+        return display_sql(node, self.ctx.templated, self.dialect)
 
     def keys_text(self, keys: list[exp.Expression]) -> str:
         return ", ".join(self.show(k) for k in keys)
@@ -304,15 +129,15 @@ class _Checker:
             duck = self.called(node)
             if duck is None:
                 continue
-            name = function_name(node, self.sql)
+            name = function_name(node, self.sql, self.dialect)
             arguments = self._call_arguments(node)
-            kind = run_dependence(duck)
-            if kind is None and duck in _ONE_ARGUMENT_CLOCKS and len(arguments) == 1:
-                kind = _CLOCK
+            kind = self.rules.run_dependence(duck)
+            if kind is None and duck in self.rules.one_argument_clocks and len(arguments) == 1:
+                kind = CLOCK
             # timezone(zone, ts) converts with the zone it is given; with one argument it is
             # the session zone's offset.
             converts = duck == "timezone" and len(arguments) == 2
-            if kind is None and depends_on_time_zone(duck) and not converts:
+            if kind is None and self.rules.depends_on_time_zone(duck) and not converts:
                 if self.pinned_time_zone():
                     continue  # every session dbt opens for this target uses the same zone
                 zoned = next((a for a in arguments if self._is_timestamptz(a)), None)
@@ -325,7 +150,7 @@ class _Checker:
             self.report(f"{self.written(node, name)} {reason}", node, name, advice)
 
     def called(self, node: exp.Expression) -> str | None:
-        """The DuckDB function a call names; None for syntax that is no call by name.
+        """The engine's function a call names; None for syntax that is no call by name.
 
         sqlglot models casts, CASE and AT TIME ZONE as functions too; their position is
         borrowed from a token around them (the enclosing call's name, a column), which
@@ -333,22 +158,22 @@ class _Checker:
         """
         if isinstance(node, exp.Anonymous):
             return node.name.lower()
-        keyword = _DUCKDB_NAME_OF_CLASS.get(type(node))
-        where = span(node, self.sql)
+        keyword = self.rules.name_of_class.get(type(node))
+        where = span(node, self.sql, self.dialect)
         if where is None:
             return keyword
         ancestor = node.find_ancestor(exp.Func)
-        if ancestor is not None and span(ancestor, self.sql) == where:
+        if ancestor is not None and span(ancestor, self.sql, self.dialect) == where:
             return None
         written = self.sql[where[0] : where[1] + 1].lower()
         if re.fullmatch(r"[a-z_][a-z0-9_]*", written) and self.sql[where[1] + 1 :].lstrip()[:1] == "(":
-            if written in STABILITY_EXCEPTIONS or written in duckdb_function_stability():
+            if self.rules.known(written):
                 return written
         return keyword
 
     def written(self, node: exp.Expression, name: str) -> str:
         """The call as the proposal spells it: `now()`, `current_date`."""
-        where = span(node, self.sql)
+        where = span(node, self.sql, self.dialect)
         if where is None:
             return name
         shown = self.ctx.sql[where[0] : where[1] + 1]
@@ -377,7 +202,7 @@ class _Checker:
         if isinstance(node, exp.Column):
             ref = self.analysis.refs.get(id(node))
             text = (ref.data_type or "").lower() if ref is not None else ""
-            return text.startswith(("timestamp with time zone", "timestamptz"))
+            return text.startswith(self.rules.zoned_type_prefixes) and not text.startswith("timestamp_ntz")
         return False
 
     def pinned_time_zone(self) -> str | None:
@@ -387,7 +212,8 @@ class _Checker:
         every run of this target, which is all determinism asks.
         """
         settings = getattr(self.ctx.catalog, "session_settings", ()) or ()
-        return next((value for name, value in settings if name.lower() == "timezone" and value), None)
+        setting = self.rules.time_zone_setting
+        return next((value for name, value in settings if name.lower() == setting and value), None)
 
     def time_zone(self, node: exp.Expression, name: str, zoned: exp.Expression) -> None:
         shown = self.show(zoned)
@@ -398,11 +224,11 @@ class _Checker:
         )
         self.report(
             f"{self.written(node, name)} of the timestamptz {shown} depends on the session's TimeZone setting "
-            "(DuckDB classifies it CONSISTENT_WITHIN_QUERY), so machines in other time zones get other rows",
+            f"({self.rules.time_zone_reason}), so machines in other time zones get other rows",
             node,
             name,
             f"Fix the zone first: use {fixed} (a plain timestamp) in its place, or pin the zone for every "
-            "session in the dbt profile (settings: TimeZone: UTC).",
+            f"session in the dbt profile ({self.rules.time_zone_advice}).",
         )
 
     # -- ties -----------------------------------------------------------------------------------
@@ -546,13 +372,13 @@ class _Checker:
         analysis = self.analysis
         for window in info.windows:
             function = _unwrap(window.this)
-            name = function_name(function, self.sql)
+            name = function_name(function, self.sql, self.dialect)
             partition, order, spec = self._window_parts(info, window)
             rows_frame = spec is not None and str(spec.args.get("kind") or "").lower() == "rows"
             outputs = self.analysis.relevant_outputs(info)
             if isinstance(function, _ROW_POSITIONAL):
                 relevant = outputs + self._arguments(function)
-            elif isinstance(function, _FRAME_VALUE) or name in ORDER_SENSITIVE_AGGREGATES:
+            elif isinstance(function, _FRAME_VALUE) or name in self.rules.order_sensitive_aggregates:
                 relevant = self._arguments(function) + (outputs if rows_frame else [])
             elif rows_frame and order is not None:
                 relevant = outputs + self._arguments(function)
@@ -601,16 +427,17 @@ class _Checker:
     def aggregates(self, info: SelectInfo) -> None:
         analysis = self.analysis
         for aggregate in info.aggregates:
-            name = function_name(aggregate, self.sql)
+            name = function_name(aggregate, self.sql, self.dialect)
             if isinstance(aggregate, (exp.ArgMax, exp.ArgMin)):
                 self.arg_extreme(info, aggregate, name)
                 continue
-            if name not in ORDER_SENSITIVE_AGGREGATES:
+            if name not in self.rules.order_sensitive_aggregates:
                 continue
             wrapper = _outer(aggregate)
             parent = wrapper.parent
             if isinstance(parent, exp.ArraySort) or (
-                isinstance(parent, (exp.Func, exp.Anonymous)) and function_name(parent, self.sql) in _SORTS
+                isinstance(parent, (exp.Func, exp.Anonymous))
+                and function_name(parent, self.sql, self.dialect) in self.rules.sorts
             ):
                 continue
             order = None
@@ -629,15 +456,12 @@ class _Checker:
             if name in ("first", "last", "any_value", "arbitrary") and not order_keys:
                 group = f" by the GROUP BY ({self.keys_text(info.group)})" if info.group else ""
                 message = f"{name}({shown}) picks an arbitrary row's value: {shown} is not determined{group}"
-                advice = (
-                    f"Add {shown} to the GROUP BY, use min()/max(), or order the rows: "
-                    f"{name}({shown} order by <unique key>)."
-                )
+                advice = self.rules.pick_advice.format(name=name, shown=shown)
             elif not order_keys:
                 message = f"{name}() without ORDER BY collects values in an arbitrary order"
                 separator = aggregate.args.get("separator")
                 extra = f", {self.show(separator)}" if separator is not None else ""
-                advice = f"Order inside the call, e.g. {name}({shown}{extra} order by {shown})."
+                advice = self.rules.collect_advice.format(name=name, shown=shown, extra=extra)
             else:
                 tied = self.keys_text(order_keys)
                 message = f"{name}() over rows tied on ({tied}) collects them in an arbitrary order"
@@ -693,3 +517,15 @@ class DeterminismRule(Rule):
         if ctx.allow_nondeterministic:
             return []
         return nondeterminism_problems(ctx)
+
+
+# DuckDB's classification, read by tests and benchmarks through this module.
+__all__ = [
+    "ORDER_SENSITIVE_AGGREGATES",
+    "STABILITY_EXCEPTIONS",
+    "DeterminismRule",
+    "depends_on_time_zone",
+    "duckdb_function_stability",
+    "nondeterminism_problems",
+    "run_dependence",
+]

@@ -1,10 +1,11 @@
-"""dry_run: execute the proposal on the real warehouse data, in the sandbox."""
+"""dry_run: execute the proposal on the real warehouse data, in the sandbox (DuckDB) or the
+target's own session (Spark: schema from the analysed plan first, then a timed run)."""
 
 from __future__ import annotations
 
 from generator.errors import Problem
 from generator.gates.base import Rule
-from generator.project.sandbox import SandboxQueryError, SandboxTimeout, lowercase_type
+from generator.project.sandbox import SandboxQueryError, SandboxTimeout
 from generator.sql.context import DryRunResult, GateContext, ResultColumn
 from generator.sql.runnable import ExecutableSQL, executable
 
@@ -56,14 +57,18 @@ class DryRun(Rule):
         except SandboxQueryError as error:
             return [self._failure(ctx, runnable, error)]
         ctx.result = DryRunResult(
-            columns=tuple(ResultColumn(name, lowercase_type(kind)) for name, kind in outcome.columns),
+            columns=tuple(ResultColumn(name, ctx.dialect.contract_type(kind)) for name, kind in outcome.columns),
             row_count=outcome.row_count,
             elapsed_s=outcome.elapsed_s,
         )
         return []
 
     def _databases(self, ctx: GateContext) -> list[Problem]:
-        """Every relation must live in a database the sandbox attached, under dbt's name."""
+        """Every relation must live in a database the sandbox attached, under dbt's name.
+
+        A dry run in the target's own session (Spark) attaches nothing: it has no names."""
+        if not ctx.sandbox.database_names:
+            return []
         attached = {name.lower() for name in ctx.sandbox.database_names}
         problems = []
         for placeholder, relation in sorted(ctx.relations.items()):
@@ -85,9 +90,9 @@ class DryRun(Rule):
         return problems
 
     def _failure(self, ctx: GateContext, runnable: ExecutableSQL, error: SandboxQueryError) -> Problem:
-        """DuckDB's own message, located in the proposal when DuckDB gave a position."""
+        """The engine's own message, located in the proposal when it gave a position."""
         summary = error.summary
-        message = f"DuckDB could not run the proposal: {summary}"
+        message = f"{ctx.dialect.engine} could not run the proposal: {summary}"
         kind = summary.split(":", 1)[0]
         suggestion = _HINTS.get(kind)
         if kind == "Catalog Error":

@@ -389,14 +389,15 @@ def _chunks(tokens: list[Token]) -> list[list[Token]]:
 
 
 def parse_statements(
-    sql: str, original: str | None = None, file: str | None = None
+    sql: str, original: str | None = None, file: str | None = None, dialect_name: str = DIALECT
 ) -> tuple[list[Statement], list[Problem]]:
-    """Tokenize and parse `sql` (DuckDB dialect) into statements; report every syntax error.
+    """Tokenize and parse `sql` (in sqlglot's `dialect_name`, DuckDB's by default) into
+    statements; report every syntax error.
 
     `sql` is the templated SQL; `original` (same offsets) is what messages quote.
     """
     original = sql if original is None else original
-    dialect = Dialect.get_or_raise(DIALECT)
+    dialect = Dialect.get_or_raise(dialect_name)
     tokenizer = dialect.tokenizer()
     try:
         tokens = tokenizer.tokenize(sql)
@@ -473,7 +474,8 @@ def parse_statements(
                 )
             )
             tree = None
-        if tree is not None:
+        if tree is not None and dialect_name == "duckdb":
+            # DuckDB's own refusals that sqlglot parses anyway (Spark writes lambdas x -> f(x)).
             problems.extend(_clause_order_problems(tree, original, file))
             problems.extend(_arrow_lambda_problems(tree, original, file))
         statements.append(Statement(tree=tree, start=start, end=end, keyword=keyword))
@@ -519,7 +521,7 @@ class ParseRule(Rule):
             warnings.simplefilter("ignore", SyntaxWarning)
             templated, problems = untemplate(ctx.sql, file=file)
         ctx.templated = templated
-        statements, syntax = parse_statements(templated.sql, ctx.sql, file)
+        statements, syntax = parse_statements(templated.sql, ctx.sql, file, ctx.dialect.sqlglot)
         ctx.statements = statements
         problems.extend(syntax)
         if not statements and not syntax:

@@ -181,7 +181,7 @@ class ReferencesRule(Rule):
         for table in tree.find_all(exp.Table):
             if table_function(table) or not isinstance(table.this, exp.Identifier):
                 continue
-            where = span(table, sql)
+            where = span(table, sql, ctx.dialect.sqlglot)
             name = table.name
             if is_placeholder(name):
                 call = templated.call_for(name)

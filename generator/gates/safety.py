@@ -6,6 +6,7 @@ import re
 
 from sqlglot import exp
 
+from generator.dialects import SafetyRules
 from generator.errors import Problem
 from generator.gates.base import Rule
 from generator.gates.parse import Statement, is_query, parse_statements, statement_kind
@@ -13,71 +14,6 @@ from generator.sql.context import GateContext
 from generator.sql.locate import function_name, span
 
 RULE = "safety"
-
-# Table functions a model may use: they compute rows, they read nothing.
-ALLOWED_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest", "json_each", "json_tree"})
-
-_READS_FILES = "reads files or URLs"
-_OTHER_DATABASE = "reads another database"
-_RUNS_SQL = "runs SQL from a string"
-_SYSTEM = "reads DuckDB's internal state (settings, secrets, catalogs, extensions)"
-_ENVIRONMENT = "reads the environment of the process running dbt"
-
-# Scalar and table functions refused wherever they appear, by exact name ...
-BLOCKED_FUNCTIONS: dict[str, str] = {
-    "getenv": _ENVIRONMENT,
-    # Settings can hold credentials (s3_secret_access_key, ...) and make a model depend on
-    # the session running it; a model must not read them.
-    "current_setting": _SYSTEM,
-    "which_secret": _SYSTEM,
-    "query": _RUNS_SQL,
-    "query_table": _RUNS_SQL,
-    "json_execute_serialized_sql": _RUNS_SQL,
-    "glob": _READS_FILES,
-    "sniff_csv": _READS_FILES,
-    "st_read": _READS_FILES,
-    "st_readosm": _READS_FILES,
-    "st_readshp": _READS_FILES,
-    "st_read_meta": _READS_FILES,
-    "arrow_scan": _READS_FILES,
-    "iceberg_scan": _READS_FILES,
-    "delta_scan": _READS_FILES,
-    "load_extension": _SYSTEM,
-    "install_extension": _SYSTEM,
-    "checkpoint": _SYSTEM,
-    "force_checkpoint": _SYSTEM,
-    "enable_logging": _SYSTEM,
-    "disable_logging": _SYSTEM,
-    "truncate_duckdb_logs": _SYSTEM,
-    "start_ui": _SYSTEM,
-    "start_ui_server": _SYSTEM,
-    "stop_ui_server": _SYSTEM,
-}
-# ... and by prefix.
-BLOCKED_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("read_", _READS_FILES),
-    ("parquet_", _READS_FILES),
-    ("iceberg_", _READS_FILES),
-    ("delta_", _READS_FILES),
-    ("http_", _READS_FILES),
-    ("duckdb_", _SYSTEM),
-    ("pragma_", _SYSTEM),
-    ("postgres_", _OTHER_DATABASE),
-    ("pg_", _OTHER_DATABASE),
-    ("mysql_", _OTHER_DATABASE),
-    ("sqlite_", _OTHER_DATABASE),
-    ("ducklake_", _OTHER_DATABASE),
-    ("odbc_", _OTHER_DATABASE),
-    ("bigquery_", _OTHER_DATABASE),
-)
-
-_ADVICE = {
-    _READS_FILES: "Read files through a dbt source (or a seed), so the file is declared and loaded once.",
-    _OTHER_DATABASE: "Declare the other database's table as a dbt source.",
-    _RUNS_SQL: "Write the query itself; a model's SQL must be visible to the gates.",
-    _SYSTEM: "Configure DuckDB in the dbt profile; a model only reads relations.",
-    _ENVIRONMENT: "Pass configuration through the dbt project, not the process environment.",
-}
 
 URL = re.compile(r"^(https?|s3|s3a|s3n|gs|gcs|az|azure|abfss?|r2|hf|ftp)://", re.I)
 FILE_LIKE = re.compile(
@@ -114,41 +50,16 @@ _STATEMENT_REASONS: tuple[tuple[tuple[type, ...], str, str], ...] = (
         "Configure settings in the dbt profile (settings:).",
     ),
 )
-_COMMAND_REASONS = {
-    "CALL": ("calls a procedure", "Write a select statement."),
-    "EXPORT": ("writes files", "Declare files as dbt sources; dbt materializes the model."),
-    "IMPORT": ("reads files", "Declare files as dbt sources."),
-    "RESET": ("changes the session", "Configure settings in the dbt profile (settings:)."),
-    "CHECKPOINT": ("writes the database file", "Write a select statement."),
-    "FORCE": ("writes the database file", "Write a select statement."),
-    "VACUUM": ("writes the database file", "Write a select statement."),
-    "LOAD": ("loads an extension", "Configure extensions in the dbt profile."),
-    "INSTALL": ("installs an extension", "Configure extensions in the dbt profile."),
-    "DETACH": ("disconnects a database", "Write a select statement."),
-    "BEGIN": ("controls transactions", "Write a select statement; dbt runs it in a transaction."),
-    "ABORT": ("controls transactions", "Write a select statement; dbt runs it in a transaction."),
-}
 
 
-def blocked_reason(name: str) -> str | None:
-    """Why a function name is refused, or None if it may be called."""
-    lowered = name.lower()
-    if lowered in BLOCKED_FUNCTIONS:
-        return BLOCKED_FUNCTIONS[lowered]
-    for prefix, reason in BLOCKED_PREFIXES:
-        if lowered.startswith(prefix):
-            return reason
-    return None
-
-
-def _statement_reason(statement: Statement) -> tuple[str, str]:
+def _statement_reason(statement: Statement, rules: SafetyRules) -> tuple[str, str]:
     tree = statement.tree
     for types, reason, advice in _STATEMENT_REASONS:
         if isinstance(tree, types):
             return reason, advice
     kind = statement_kind(statement)
-    if kind in _COMMAND_REASONS:
-        return _COMMAND_REASONS[kind]
+    if kind in rules.command_reasons:
+        return rules.command_reasons[kind]
     return "is not a select", "Write a select statement."
 
 
@@ -166,13 +77,13 @@ class SafetyRule(Rule):
         # context filled in some other way is parsed here.
         statements = ctx.statements
         if statements is None:
-            statements, _ = parse_statements(ctx.templated.sql, ctx.sql, ctx.proposal.sql_file)
+            statements, _ = parse_statements(ctx.templated.sql, ctx.sql, ctx.proposal.sql_file, ctx.dialect.sqlglot)
         problems: list[Problem] = []
         for statement in statements:
             if statement.tree is None:
                 continue
             if not is_query(statement.tree):
-                reason, advice = _statement_reason(statement)
+                reason, advice = _statement_reason(statement, ctx.dialect.safety)
                 kind = statement_kind(statement)
                 problems.append(
                     ctx.problem(
@@ -188,15 +99,29 @@ class SafetyRule(Rule):
 
     def _nodes(self, ctx: GateContext, tree: exp.Expression) -> list[Problem]:
         sql = ctx.templated.sql
+        rules = ctx.dialect.safety
+        dialect = ctx.dialect.sqlglot
         problems = []
         for node in tree.walk(bfs=False):
+            blocked = next((entry for entry in rules.blocked_nodes if isinstance(node, entry[0])), None)
+            if blocked is not None:
+                problems.append(
+                    ctx.problem(
+                        RULE,
+                        blocked[1],
+                        span=span(node, sql, dialect),
+                        identifier=node.key,
+                        suggestion=blocked[2],
+                    )
+                )
+                continue
             if node is not tree and isinstance(node, (exp.DDL, exp.DML, exp.Command, exp.Copy, exp.Pragma, exp.Set)):
                 kind = node.key.upper()
                 problems.append(
                     ctx.problem(
                         RULE,
                         f"{kind} inside a query; a model may only read",
-                        span=span(node, sql),
+                        span=span(node, sql, dialect),
                         identifier=kind,
                         suggestion="Write only the select.",
                     )
@@ -206,16 +131,16 @@ class SafetyRule(Rule):
             elif isinstance(node, exp.Unnest):
                 continue
             elif isinstance(node, (exp.Func, exp.Anonymous)):
-                name = function_name(node, sql)
-                reason = blocked_reason(name)
+                name = function_name(node, sql, dialect)
+                reason = rules.blocked_reason(name)
                 if reason and not self._is_table_function(node):
                     problems.append(
                         ctx.problem(
                             RULE,
                             f"{name}() {reason}",
-                            span=span(node, sql),
+                            span=span(node, sql, dialect),
                             identifier=name,
-                            suggestion=_ADVICE[reason],
+                            suggestion=rules.advice[reason],
                         )
                     )
         return problems
@@ -226,19 +151,21 @@ class SafetyRule(Rule):
 
     def _table(self, ctx: GateContext, table: exp.Table) -> list[Problem]:
         sql = ctx.templated.sql
+        rules = ctx.dialect.safety
+        dialect = ctx.dialect.sqlglot
         function = table.this
         if isinstance(function, (exp.Func, exp.Anonymous)):
-            name = function_name(function, sql)
-            if name in ALLOWED_TABLE_FUNCTIONS:
+            name = function_name(function, sql, dialect)
+            if name in rules.allowed_table_functions:
                 return []
-            reason = blocked_reason(name)
+            reason = rules.blocked_reason(name)
             urls = [
                 literal.this
                 for literal in function.find_all(exp.Literal)
                 if literal.is_string and URL.match(literal.this)
             ]
             if reason is None and urls:
-                reason = _READS_FILES
+                reason = rules.reads_files
             message = (
                 f"table function {name}() {reason}"
                 if reason
@@ -250,16 +177,26 @@ class SafetyRule(Rule):
                 ctx.problem(
                     RULE,
                     message,
-                    span=span(function, sql),
+                    span=span(function, sql, dialect),
                     identifier=name,
-                    suggestion=_ADVICE.get(reason)
-                    or "Allowed table functions: " + ", ".join(sorted(ALLOWED_TABLE_FUNCTIONS)) + ".",
+                    suggestion=rules.advice.get(reason)
+                    or "Allowed table functions: " + ", ".join(sorted(rules.allowed_table_functions)) + ".",
                 )
             ]
         if not isinstance(function, exp.Identifier):
             return []
-        where = span(table, sql)
+        where = span(table, sql, dialect)
         quote = ctx.sql[where[0]] if where else ""
+        if rules.path_formats and table.db.lower() in rules.path_formats:
+            return [
+                ctx.problem(
+                    RULE,
+                    f"FROM {table.db}.`{table.name}` reads the file {table.name!r} directly, by path",
+                    span=where,
+                    identifier=f"{table.db}.{table.name}",
+                    suggestion=rules.advice[rules.reads_files],
+                )
+            ]
         if URL.match(table.name) or quote == "'" or FILE_LIKE.search(table.name):
             what = "URL" if URL.match(table.name) else "file"
             return [
@@ -268,7 +205,7 @@ class SafetyRule(Rule):
                     f"FROM '{table.name}' reads the {what} directly",
                     span=where,
                     identifier=table.name,
-                    suggestion=_ADVICE[_READS_FILES],
+                    suggestion=rules.advice[rules.reads_files],
                 )
             ]
         return []

@@ -166,9 +166,44 @@ def _make_prompt(system: str, messages: list[dict], tool: dict, style_included: 
     )
 
 
-def tool_definition() -> dict:
-    """The forced tool: its input schema is the proposal schema."""
-    return {"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": PROPOSAL_SCHEMA}
+# The DuckDB sentences of the system prompt that a dialect's `prompt` texts replace, by key
+# (generator.dialects); the rest (refs, naming, columns, grain, specs) holds on every engine.
+DUCKDB_SENTENCES = {
+    "sql_rule": (
+        "sql is DuckDB SQL: exactly one select statement (with CTEs), no semicolon, no DDL or "
+        "DML, no SET, PRAGMA, ATTACH, INSTALL, LOAD or COPY. Write lambdas as lambda x: f(x) "
+        "(DuckDB 2 rejects x -> f(x))."
+    ),
+    "files_rule": "No file or URL access: no read_csv, read_parquet, read_json, glob or 'path' as a table.",
+    "determinism_rule": (
+        "Deterministic: no now(), current_date, current_timestamp, random(), uuid() or similar. "
+        "row_number(), rank(), first(), last(), string_agg(), list() and limit need an order by that "
+        "is a total order (it ends with a unique key)."
+    ),
+    "quoting": "(double-quote a name the catalog quotes)",
+    "engine": "for a DuckDB warehouse",
+}
+
+
+def system_prompt(dialect=None) -> str:
+    """The system prompt in the target's dialect (a `generator.dialects.Dialect`; DuckDB's when None)."""
+    if dialect is None or not dialect.prompt:
+        return SYSTEM_PROMPT
+    text = SYSTEM_PROMPT
+    for key, duckdb_text in DUCKDB_SENTENCES.items():
+        if key in dialect.prompt:
+            if duckdb_text not in text:
+                raise ValueError(f"the system prompt no longer says {duckdb_text[:40]!r}...")
+            text = text.replace(duckdb_text, dialect.prompt[key], 1)
+    return text
+
+
+def tool_definition(dialect=None) -> dict:
+    """The forced tool, its description in the target's dialect: its input schema is the proposal schema."""
+    description = TOOL_DESCRIPTION
+    if dialect is not None and dialect.prompt.get("engine"):
+        description = description.replace("DuckDB SQL", f"{dialect.engine} SQL")
+    return {"name": TOOL_NAME, "description": description, "input_schema": PROPOSAL_SCHEMA}
 
 
 def build_prompt(
@@ -178,8 +213,10 @@ def build_prompt(
     name: str | None = None,
     layer: str | None = None,
     style_example: str | None = None,
+    dialect=None,
 ) -> Prompt:
-    """The prompt for one request over a retrieved catalog slice.
+    """The prompt for one request over a retrieved catalog slice, in the target's `dialect`
+    (a `generator.dialects.Dialect`; DuckDB's when None).
 
     `name`/`layer` (the user's `--name`/`--layer`) become requirements. `style_example` is
     an existing hand-written model's SQL; it is included only if it fits both
@@ -206,7 +243,7 @@ def build_prompt(
         parts.append(" ".join(requirements))
     parts.append(f"Call {TOOL_NAME} once with the complete proposal answering the request.")
     messages = [{"role": "user", "content": "\n\n".join(parts)}]
-    return _make_prompt(SYSTEM_PROMPT, messages, tool_definition(), style_included)
+    return _make_prompt(system_prompt(dialect), messages, tool_definition(dialect), style_included)
 
 
 # -- repair --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from generator.dialects import get_dialect
 from generator.errors import ConfigError
 from generator.project import Project, dbt, dbt_utils
 from generator.project.catalog import Catalog, Column, ForeignKey, RawFile, Relation
@@ -29,28 +30,42 @@ KEY_TESTS = ("unique_combination_of_columns",)
 
 
 def session_settings() -> tuple[tuple[str, str], ...]:
-    """The DuckDB `settings:` of the loaded dbt-duckdb profile (TimeZone and the like)."""
+    """The session settings of the loaded profile: dbt-duckdb's `settings:` (TimeZone and
+    the like), dbt-spark's `server_side_parameters` (spark.sql.session.timeZone, ...)."""
     from dbt.adapters.factory import FACTORY
 
     adapter = next(iter(FACTORY.adapters.values()), None)
-    settings = getattr(getattr(adapter, "config", None), "credentials", None)
-    settings = getattr(settings, "settings", None) or {}
+    credentials = getattr(getattr(adapter, "config", None), "credentials", None)
+    settings = getattr(credentials, "settings", None) or getattr(credentials, "server_side_parameters", None) or {}
     return tuple(sorted((str(name), str(value)) for name, value in settings.items()))
+
+
+def loaded_adapter_type(project: Project) -> str:
+    """The type of the adapter dbt loaded for the target, if gen-model supports it.
+
+    An adapter without a dialect module (generator.dialects) is a ConfigError (exit 2)
+    naming the supported ones.
+    """
+    from dbt.adapters.factory import FACTORY
+
+    adapter = next(iter(FACTORY.adapters.values()), None)
+    if adapter is None:
+        raise ConfigError("dbt did not load an adapter for this project; run `dbt debug` to see why")
+    try:
+        get_dialect(adapter.type())
+    except ConfigError as error:
+        raise ConfigError(f"target {project.target_name!r}: {error}") from None
+    return adapter.type()
 
 
 def warehouse_path(project: Project) -> tuple[Path, str]:
     """The DuckDB file and database name of the project's target, from dbt's own config."""
     from dbt.adapters.factory import FACTORY
 
-    adapter = next(iter(FACTORY.adapters.values()), None)
-    if adapter is None:
-        raise ConfigError("dbt did not load an adapter for this project; run `dbt debug` to see why")
-    if adapter.type() != "duckdb":
-        raise ConfigError(
-            f"target {project.target_name!r} uses the {adapter.type()} adapter; gen-model's sandbox "
-            "and dry run need a DuckDB target. Generate against a DuckDB target (--target), then "
-            "build anywhere."
-        )
+    adapter_type = loaded_adapter_type(project)
+    if adapter_type != "duckdb":
+        raise ConfigError(f"target {project.target_name!r} uses the {adapter_type} adapter, which has no DuckDB file")
+    adapter = next(iter(FACTORY.adapters.values()))
     credentials = adapter.config.credentials
     path = str(credentials.path)
     if path == ":memory:" or path.startswith("md:"):
@@ -235,6 +250,29 @@ def open_warehouse(path: Path, database: str):
         connection.close()
 
 
+def spark_columns(
+    project: Project, relations: list[Relation], settings: tuple[tuple[str, str], ...]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(schema, table) -> [(column, Spark type)] for each relation the Spark metastore has.
+
+    Read from the analysed plan of each table (no rows are read), in the session dbt-spark
+    uses in this process, or one started with the profile's settings.
+    """
+    from generator.dialects.spark_session import spark_session
+
+    spark = spark_session(project.project_dir, settings)
+    columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for relation in relations:
+        name = f"{relation.schema}.{relation.identifier}"
+        if not spark.catalog.tableExists(name):
+            continue
+        schema = spark.table(name).schema
+        columns[(relation.schema.lower(), relation.identifier.lower())] = [
+            (field.name, field.dataType.simpleString()) for field in schema.fields
+        ]
+    return columns
+
+
 def _sql_string(value: str) -> str:
     return value.replace("'", "''")
 
@@ -316,7 +354,11 @@ def build_catalog(
         manifest = dbt.parse(project, cached=False)
     from generator.write import package  # loads ruamel: not for a cached catalog, nor context's
 
-    path, database = warehouse_path(project)
+    adapter_type = loaded_adapter_type(project)
+    if adapter_type == "duckdb":
+        path, database = warehouse_path(project)
+    else:
+        path, database = None, ""
     tests = _tests_by_node(manifest)
 
     relations: list[Relation] = []
@@ -333,9 +375,12 @@ def build_catalog(
             continue  # no relation in the warehouse to read or dry-run against
         relations.append(_relation_from_node(node, tests.get(node.unique_id, []), manifest))
 
-    dbt.release_duckdb()
-    with open_warehouse(path, database) as connection:
-        columns = _warehouse_columns(connection, database) if connection else {}
+    if path is None:
+        columns = spark_columns(project, relations, session_settings())
+    else:
+        dbt.release_duckdb()
+        with open_warehouse(path, database) as connection:
+            columns = _warehouse_columns(connection, database) if connection else {}
     relations = [
         _merge_columns(relation, columns.get((relation.schema.lower(), relation.identifier.lower())))
         if relation.database.lower() == database.lower()
@@ -348,14 +393,16 @@ def build_catalog(
         project_dir=project.project_dir,
         relations=tuple(relations),
         target_name=project.target_name,
-        adapter_type="duckdb",
+        adapter_type=adapter_type,
         database_path=path,
         database_name=database,
         has_package=package.has_package(manifest),
         dbt_utils_tests=dbt_utils.installed_tests(manifest.macros),
         session_settings=session_settings(),
     )
-    catalog_cache.save(project, key, catalog)
+    if path is not None:
+        # Spark's tables live in its metastore, which the cache's warehouse stamp cannot see.
+        catalog_cache.save(project, key, catalog)
     if raw_files is None:
         raw_files = raw_files_of(project, relations)
     return replace(catalog, raw_files=tuple(raw_files))

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from generator.dialects import get_dialect
+from generator.errors import ConfigError
 from generator.project import Project, dbt_utils
 from generator.project.catalog import Catalog, Relation
-from generator.project.sandbox import open_sandbox
 from generator.proposal import Proposal
 from generator.run.options import LockContext, Options
 from generator.run.report import RunReport
@@ -184,14 +185,16 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
     return Accepted(
         proposal=proposal,
         ctx=ctx,
-        sql=format_sql(ctx.templated, ctx.tree, ctx.relations, project_style(ctx.catalog)),
+        sql=format_sql(ctx.templated, ctx.tree, ctx.relations, project_style(ctx.catalog), ctx.dialect.sqlglot),
         columns=columns,
         column_tests=[t for t in tests if t.column],
         model_tests=[t for t in tests if not t.column],
         lineage=column_lineage(ctx),
         unit_test=checked.unit_test if checked is not None else None,
         dropped_tests=checked.dropped if checked is not None else [],
-        test_notes=_observed_grain_note(ctx) + ((checked.notes + checked.unit_test_notes) if checked else []),
+        test_notes=_observed_grain_note(ctx)
+        + ((checked.notes + checked.unit_test_notes) if checked else [])
+        + ([SPARK_TESTS_NOTE.format(engine=ctx.dialect.engine)] if ctx.dialect.name != "duckdb" else []),
     )
 
 
@@ -216,9 +219,15 @@ def search_unit_test_rows(options: Options, report: RunReport) -> bool:
     return options.unit_test
 
 
+SPARK_TESTS_NOTE = (
+    "on {engine}: only the grain tests are generated; derived data tests, the hollow-test check "
+    "and the unit test run their SQL on DuckDB only (not built for {engine} yet)"
+)
+
+
 def _checked_tests(ctx: GateContext, unit_test: bool = True):
     """Derived tests, the hollow-test gate and the unit test, while the sandbox is open."""
-    if ctx.sandbox is None or ctx.result is None:
+    if ctx.sandbox is None or ctx.result is None or ctx.dialect.name != "duckdb":
         return None
     from generator.testgen.modeltests import checked_tests
 
@@ -278,7 +287,7 @@ def check_sql(catalog: Catalog, proposal: Proposal, report: RunReport, options: 
     The warehouse is opened for the gates only, never across an LLM wait: a `dbt build` of
     the same DuckDB file can run while the model thinks.
     """
-    with open_sandbox(catalog, options.timeout_s) as sandbox:
+    with get_dialect(catalog.adapter_type).open_dry_run(catalog, options.timeout_s) as sandbox:
         ctx = check(catalog, proposal, sandbox, options)
         report.gates = ctx.report
         if not ctx.report.passed:
@@ -293,8 +302,15 @@ CHECKS = {"sql": check_sql, "enrich": check_spec}
 def accept_proposal(catalog: Catalog, proposal: Proposal, report: RunReport, options: Options):
     """Run the gates of the proposal's kind; the accepted proposal (a `Finishable`), or None.
 
-    Either way `report.gates` holds the gates' report.
+    Either way `report.gates` holds the gates' report. An enrichment spec on a target other
+    than DuckDB is a ConfigError: its compiled Polars model runs on dbt-duckdb only.
     """
+    if proposal.kind == "enrich" and catalog.adapter_type != "duckdb":
+        raise ConfigError(
+            f"{proposal.name}: enrichment specs (kind: enrich) compile to Polars Python models that "
+            f"run on DuckDB targets only; target {catalog.target_name!r} uses {catalog.adapter_type}. "
+            "Normalise the file on a DuckDB target, or load it as a dbt seed or source."
+        )
     return CHECKS[proposal.kind](catalog, proposal, report, options)
 
 

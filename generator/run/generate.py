@@ -51,6 +51,7 @@ def _style_example(project: Project, catalog: Catalog, layer: str | None) -> str
 
 def prepare_prompt(project: Project, request: Request, settings, catalog: Catalog | None = None):
     """Catalog -> retrieval (profiling only what is retrieved) -> the prompt. Calls no LLM."""
+    from generator.dialects import get_dialect
     from generator.llm.prompt import build_prompt
     from generator.llm.retrieve import retrieve
     from generator.project.catalog_builder import profile_relations
@@ -65,6 +66,7 @@ def prepare_prompt(project: Project, request: Request, settings, catalog: Catalo
         name=request.name,
         layer=request.layer,
         style_example=_style_example(project, catalog, request.layer),
+        dialect=get_dialect(catalog.adapter_type),
     )
     return profiled, catalog_slice, prompt
 

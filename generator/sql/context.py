@@ -14,6 +14,7 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, build_scope
 
+from generator.dialects import Dialect, get_dialect
 from generator.errors import Problem
 from generator.project.catalog import Catalog, Relation
 from generator.proposal import Proposal
@@ -74,6 +75,11 @@ class GateContext:
     scopes_of: exp.Expression | None = None
     # Set by `dry_run`.
     result: DryRunResult | None = None
+
+    @property
+    def dialect(self) -> Dialect:
+        """The engine the target runs on (the catalog's adapter type): its SQL, rules and dry run."""
+        return get_dialect(self.catalog.adapter_type)
 
     @property
     def sql(self) -> str:

@@ -37,11 +37,12 @@ quoted identifier) is refused by `generator.write.inert`'s check of the written 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
 from sqlglot import exp
-from sqlglot.generators.duckdb import DuckDBGenerator
+from sqlglot.dialects.dialect import Dialect
 
 from generator.sql.style import DATE_PART_FUNCTIONS, DATE_PARTS, DEFAULT_STYLE, UPPER, SqlStyle
 from generator.sql.templating import RefCall, TemplatedSQL
@@ -63,8 +64,8 @@ def _unmarked(text: str) -> str:
     return text.replace(_OPEN, "").replace(_CLOSE, "")
 
 
-class _Generator(DuckDBGenerator):
-    """DuckDB's generator, marking identifiers and closer to dbt's layout.
+class _Formatting:
+    """Mixed into a dialect's generator (DuckDB's, Spark's): marks identifiers, closer to dbt's layout.
 
     The overrides change layout only (where lines break), never what is generated; and,
     when the project has a case for date parts, the units after `interval` and in
@@ -72,6 +73,7 @@ class _Generator(DuckDBGenerator):
     """
 
     date_part_case: str | None = None  # set per instance from the project's style
+    lambda_keyword = True  # DuckDB's `lambda x: f(x)`; set per dialect by _generator_class
 
     def var_sql(self, expression: exp.Var) -> str:
         text = super().var_sql(expression)
@@ -151,7 +153,8 @@ class _Generator(DuckDBGenerator):
         return f"{self.sql(expression, 'this')} FILTER (WHERE {condition})"
 
     def lambda_sql(self, expression: exp.Lambda, arrow_sep: str = "->", wrap: bool = True) -> str:
-        if self.dialect.version < (1, 3):
+        # DuckDB 1.3+ deprecates `x -> f(x)`; other engines (Spark) write lambdas with arrows.
+        if not self.lambda_keyword or self.dialect.version < (1, 3):
             return super().lambda_sql(expression, arrow_sep=arrow_sep, wrap=wrap)
         return f"LAMBDA {self.expressions(expression, flat=True)}: {self.sql(expression, 'this')}"
 
@@ -192,15 +195,22 @@ def _is_date_part_var(var: exp.Var) -> bool:
     return in_place and var.name.lower() in DATE_PARTS
 
 
-def generate_sql(node: exp.Expression, style: SqlStyle = DEFAULT_STYLE) -> str:
-    """One node as the formatter writes it (pretty, the project's indent and case),
-    without placeholders restored."""
-    generator = _Generator(
+@functools.cache
+def _generator_class(dialect: str) -> type:
+    """The formatter for one sqlglot dialect: its own generator with `_Formatting` first."""
+    base = Dialect.get_or_raise(dialect).generator_class
+    return type(f"_{base.__name__}Formatter", (_Formatting, base), {"lambda_keyword": dialect == "duckdb"})
+
+
+def generate_sql(node: exp.Expression, style: SqlStyle = DEFAULT_STYLE, dialect: str = "duckdb") -> str:
+    """One node as the formatter writes it (pretty, the project's indent and case, in
+    sqlglot's `dialect`), without placeholders restored."""
+    generator = _generator_class(dialect)(
         pretty=True,
         pad=INDENT,
         indent=INDENT,
         normalize_functions="lower",
-        dialect="duckdb",
+        dialect=dialect,
     )
     generator.date_part_case = style.date_parts
     return _cased(generator.generate(node, copy=True), style)
@@ -461,8 +471,10 @@ def format_sql(
     tree: exp.Expression,
     relations: Mapping[str, object] | None = None,
     style: SqlStyle = DEFAULT_STYLE,
+    dialect: str = "duckdb",
 ) -> str:
-    """The model's SQL in dbt style, with placeholders restored as `{{ ref() }}` Jinja.
+    """The model's SQL in dbt style (in sqlglot's `dialect`: the target's), with
+    placeholders restored as `{{ ref() }}` Jinja.
 
     `templated` is what `untemplate` made of the proposal and `tree` is sqlglot's parse of
     `templated.sql` (DuckDB dialect). `relations` (placeholder -> Relation, as the
@@ -507,11 +519,11 @@ def format_sql(
             for node in cte.this.walk():
                 comments += node.comments or []
         else:
-            text = _compact(generate_sql(cte.this, style), style)
-        name_sql = generate_sql(alias, style)
+            text = _compact(generate_sql(cte.this, style, dialect), style)
+        name_sql = generate_sql(alias, style, dialect)
         prefix = "".join(f"/* {comment.strip()} */\n" for comment in comments)
         pieces.append(prefix + _cte_text(name_sql, cte, text, style))
-    final = _compact(generate_sql(body, style), style)
+    final = _compact(generate_sql(body, style, dialect), style)
     with_ = root.args.get("with_")
     leading_comments += (with_.comments if with_ is not None else None) or []
     leading = "".join(f"/* {comment.strip()} */\n" for comment in leading_comments)

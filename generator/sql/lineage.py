@@ -104,7 +104,7 @@ def column_lineage(ctx: GateContext) -> list[ColumnLineage]:
     result = []
     for output in tree.named_selects:
         try:
-            root = lineage(output, tree, schema=schema, dialect="duckdb", trim_selects=False)
+            root = lineage(output, tree, schema=schema, dialect=ctx.dialect.sqlglot, trim_selects=False)
         except (SqlglotError, KeyError, ValueError, AttributeError):
             result.append(ColumnLineage(output, (), "unknown", ""))
             continue
@@ -120,7 +120,7 @@ def column_lineage(ctx: GateContext) -> list[ColumnLineage]:
                 column=output,
                 upstream=tuple(upstream[key] for key in sorted(upstream)),
                 transform=_transform(root, output),
-                expression=ctx.templated.restore(expression.sql(dialect="duckdb")) if ctx.templated else "",
+                expression=ctx.templated.restore(expression.sql(dialect=ctx.dialect.sqlglot)) if ctx.templated else "",
             )
         )
     return result

@@ -16,6 +16,7 @@ from sqlglot.errors import TokenError
 
 from generator.sql.templating import TemplatedSQL
 
+# The default dialect: DuckDB's. Callers with a gate context pass `ctx.dialect.sqlglot`.
 DIALECT = "duckdb"
 PLACEHOLDER = re.compile(r"^__gm\d+_+$")
 
@@ -61,25 +62,26 @@ def _inner_span(node: exp.Expression, sql: str) -> tuple[int, int] | None:
 
 
 @lru_cache(maxsize=64)
-def _tokens(sql: str) -> tuple:
+def _tokens(sql: str, dialect: str = DIALECT) -> tuple:
     try:
-        return tuple(Dialect.get_or_raise(DIALECT).tokenize(sql))
+        return tuple(Dialect.get_or_raise(dialect).tokenize(sql))
     except TokenError:
         return ()
 
 
-def _keyword_tokens(sql: str, keywords: tuple[str, ...]) -> list:
+def _keyword_tokens(sql: str, keywords: tuple[str, ...], dialect: str = DIALECT) -> list:
     wanted = {keyword.upper() for keyword in keywords}
     result = []
-    for token in _tokens(sql):
+    for token in _tokens(sql, dialect):
         text = " ".join(sql[token.start : token.end + 1].upper().split())
         if text in wanted:
             result.append(token)
     return result
 
 
-def span(node: exp.Expression | None, sql: str) -> tuple[int, int] | None:
-    """Character range of `node` in `sql` (the templated SQL, same offsets as the original)."""
+def span(node: exp.Expression | None, sql: str, dialect: str = DIALECT) -> tuple[int, int] | None:
+    """Character range of `node` in `sql` (the templated SQL, same offsets as the original),
+    tokenized in `dialect` (sqlglot's name) where a keyword must be found."""
     if node is None:
         return None
     meta = node._meta
@@ -88,12 +90,12 @@ def span(node: exp.Expression | None, sql: str) -> tuple[int, int] | None:
     keywords = next((words for kind, words in _KEYWORDS.items() if isinstance(node, kind)), None)
     inner = _inner_span(node, sql)
     if keywords:
-        candidates = _keyword_tokens(sql, keywords)
+        candidates = _keyword_tokens(sql, keywords, dialect)
         if inner is not None:
             # The keyword that opens this clause is the last one before its contents.
             before = [token for token in candidates if token.end < inner[0]]
             if before:
-                return _with_using(sql, before[-1])
+                return _with_using(sql, before[-1], dialect)
         elif candidates:
             # A node without positioned children (CURRENT_DATE): match by occurrence order.
             root = node.root()
@@ -102,7 +104,7 @@ def span(node: exp.Expression | None, sql: str) -> tuple[int, int] | None:
             token = candidates[min(index, len(candidates) - 1)]
             return token.start, token.end
     if isinstance(node, exp.Func) and inner is not None:
-        name = _function_token(sql, inner[0])
+        name = _function_token(sql, inner[0], dialect)
         if name is not None:
             return name
     if isinstance(node, (exp.Column, exp.Table)):
@@ -112,18 +114,18 @@ def span(node: exp.Expression | None, sql: str) -> tuple[int, int] | None:
     return inner
 
 
-def _with_using(sql: str, token) -> tuple[int, int]:
+def _with_using(sql: str, token, dialect: str = DIALECT) -> tuple[int, int]:
     """`USING SAMPLE` is two tokens: point at both."""
     if sql[token.start : token.end + 1].upper() == "SAMPLE":
-        previous = [t for t in _tokens(sql) if t.end < token.start]
+        previous = [t for t in _tokens(sql, dialect) if t.end < token.start]
         if previous and sql[previous[-1].start : previous[-1].end + 1].upper() == "USING":
             return previous[-1].start, token.end
     return token.start, token.end
 
 
-def _function_token(sql: str, contents_start: int) -> tuple[int, int] | None:
+def _function_token(sql: str, contents_start: int, dialect: str = DIALECT) -> tuple[int, int] | None:
     """The name of the call whose arguments start at `contents_start`: `name (` before it."""
-    tokens = [t for t in _tokens(sql) if t.end < contents_start]
+    tokens = [t for t in _tokens(sql, dialect) if t.end < contents_start]
     for back in range(1, min(4, len(tokens)) + 1):
         token = tokens[-back]
         if sql[token.start : token.end + 1] == "(" and back < len(tokens):
@@ -142,11 +144,11 @@ def source_text(node: exp.Expression, sql: str) -> str | None:
     return None
 
 
-def function_name(node: exp.Expression, sql: str) -> str:
+def function_name(node: exp.Expression, sql: str, dialect: str = DIALECT) -> str:
     """A function call's name, lowercase, as written (sqlglot renames many functions)."""
     if isinstance(node, exp.Anonymous):
         return node.name.lower()
-    where = span(node, sql)
+    where = span(node, sql, dialect)
     written = sql[where[0] : where[1] + 1] if where else None
     if written and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", written):
         return written.lower()
@@ -159,9 +161,9 @@ def is_placeholder(name: str | None) -> bool:
     return bool(name) and bool(PLACEHOLDER.match(name))
 
 
-def display_sql(node: exp.Expression, templated: TemplatedSQL | None) -> str:
-    """SQL of a node for messages, with placeholders shown as the ref()/source() they are."""
-    text = node.sql(dialect=DIALECT)
+def display_sql(node: exp.Expression, templated: TemplatedSQL | None, dialect: str = DIALECT) -> str:
+    """SQL of a node for messages (in `dialect`), with placeholders shown as the ref()/source() they are."""
+    text = node.sql(dialect=dialect)
     if templated is not None:
         for call in templated.calls:
             text = text.replace(call.placeholder, call.display())

@@ -68,7 +68,7 @@ def executable(ctx: Any) -> ExecutableSQL:
         if "start" not in meta or "end" not in meta:
             unpositioned = True
             break
-        edits[meta["start"]] = (meta["start"], meta["end"] + 1, relation.relation_name)
+        edits[meta["start"]] = (meta["start"], meta["end"] + 1, ctx.dialect.relation_name(relation))
     if unpositioned:
         return _regenerated(ctx)
     ordered = tuple(edits[start] for start in sorted(edits))
@@ -97,7 +97,9 @@ def _regenerated(ctx: Any) -> ExecutableSQL:
         return node
 
     tree = ctx.tree.copy().transform(swap)
-    return ExecutableSQL(sql=tree.sql(dialect="duckdb"), templated=ctx.templated.sql, edits=(), positions_map=False)
+    return ExecutableSQL(
+        sql=tree.sql(dialect=ctx.dialect.sqlglot), templated=ctx.templated.sql, edits=(), positions_map=False
+    )
 
 
 def _without_final_semicolon(sql: str) -> str:

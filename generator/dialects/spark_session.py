@@ -1,0 +1,173 @@
+"""The dry run on Spark, in the session dbt-spark runs in (session mode: in this process).
+
+There is no sandbox: Spark has no read-only, offline mode a query cannot leave. The static
+safety gate (generator.dialects.spark) is the wall; what runs here has passed it. What this
+module adds is the dry run's shape on a real engine:
+
+  * the result's schema comes from the analysed plan (`spark.sql(q).schema` analyses, it
+    does not execute): names and Spark's own types, exactly what dbt-spark's contract
+    check reads (its cursor describes a DataFrame by `dataType.simpleString()`);
+  * the query then runs once, completely (`localCheckpoint(eager=True)`: every column of
+    every row, so a failing cast fails here and not in `dbt build`), under a time budget:
+    a timer cancels the run's job group;
+  * the result is a temp view, RESULT_TABLE, which the grain gate queries. gen-model's own
+    helper SQL is written in DuckDB's spelling and transpiled to Spark by sqlglot.
+
+The session is the one dbt-spark created in this process if there is one, else a new one
+with the profile's `server_side_parameters` (the catalog's session settings), started in
+the project directory because those settings hold paths relative to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from generator.project.sandbox import RESULT_TABLE, Materialised, SandboxQueryError, SandboxTimeout
+
+_JOB_GROUPS = itertools.count(1)
+
+
+def spark_session(project_dir: Path, settings: Sequence[tuple[str, str]] = ()) -> Any:
+    """The process's Spark session: dbt-spark's if it started one, else one configured as
+    dbt-spark would configure it (Hive support, the profile's server_side_parameters)."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    from generator.project.dbt import in_directory
+
+    builder = SparkSession.builder.enableHiveSupport()
+    for name, value in settings:
+        builder = builder.config(name, value)
+    with in_directory(Path(project_dir)):
+        return builder.getOrCreate()
+
+
+def to_spark(sql: str) -> str:
+    """gen-model's helper SQL (DuckDB's spelling: double-quoted names) in Spark SQL."""
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+
+
+def _message(error: BaseException) -> str:
+    """Spark's message without the JVM stack trace."""
+    text = str(getattr(error, "getMessage", lambda: None)() or error)
+    text = text.split("\n\tat ", 1)[0]
+    text = re.sub(r"\nJVM stacktrace:.*", "", text, flags=re.S)
+    return text.strip()
+
+
+class SparkDryRun:
+    """The dry run's interface (as generator.project.sandbox.Sandbox offers it), on Spark."""
+
+    # Relations are named by schema and table in the one metastore: no databases to attach.
+    database_names: tuple[str, ...] = ()
+
+    def __init__(self, catalog: Any, timeout_s: float = 60.0):
+        self.project_dir = Path(catalog.project_dir)
+        self.settings = tuple(catalog.session_settings)
+        self.timeout_s = float(timeout_s)
+        self._spark: Any = None
+        self._checkpoint: Any = None
+
+    def __enter__(self) -> SparkDryRun:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Take the session (see the module)."""
+        if self._spark is None:
+            self._spark = spark_session(self.project_dir, self.settings)
+
+    def close(self) -> None:
+        """Drop the result view and its checkpointed rows; the session stays for dbt."""
+        if self._spark is None:
+            return
+        with contextlib.suppress(Exception):
+            self._spark.catalog.dropTempView(RESULT_TABLE)
+        if self._checkpoint is not None:
+            with contextlib.suppress(Exception):
+                self._checkpoint.unpersist()
+            self._checkpoint = None
+        self._spark = None
+
+    @property
+    def spark(self) -> Any:
+        if self._spark is None:
+            raise RuntimeError("the Spark dry run is not open; use it as a context manager")
+        return self._spark
+
+    @contextlib.contextmanager
+    def _deadline(self, sql: str, timeout_s: float | None) -> Iterator[None]:
+        """Cancel the jobs started in the block if it runs past `timeout_s`."""
+        limit = self.timeout_s if timeout_s is None else float(timeout_s)
+        context = self.spark.sparkContext
+        group = f"gen-model-dry-run-{next(_JOB_GROUPS)}"
+        context.setJobGroup(group, "gen-model dry run", interruptOnCancel=True)
+        fired = threading.Event()
+
+        def fire() -> None:
+            fired.set()
+            context.cancelJobGroup(group)
+
+        timer = threading.Timer(limit, fire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except Exception as error:
+            if fired.is_set():
+                raise SandboxTimeout(limit, sql) from None
+            message = _message(error)
+            raise SandboxQueryError(message, message, sql) from None
+        finally:
+            timer.cancel()
+            timer.join()
+            context.setLocalProperty("spark.jobGroup.id", None)
+
+    def _analysed(self, sql: str) -> Any:
+        """The DataFrame of `sql`, analysed (Spark resolves names and types) but not run."""
+        try:
+            return self.spark.sql(sql)
+        except Exception as error:
+            message = _message(error)
+            raise SandboxQueryError(message, message, sql) from None
+
+    def describe(self, sql: str, timeout_s: float | None = None) -> tuple[tuple[str, str], ...]:
+        """(name, Spark type) of each column `sql` (Spark SQL) returns, from the analysed plan."""
+        frame = self._analysed(sql)
+        return tuple((field.name, field.dataType.simpleString()) for field in frame.schema.fields)
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None, timeout_s: float | None = None) -> list[tuple]:
+        """Run gen-model's own helper SQL (DuckDB's spelling, transpiled) and fetch its rows."""
+        if parameters:
+            raise ValueError("the Spark dry run takes no query parameters")
+        spark_sql = to_spark(sql)
+        frame = self._analysed(spark_sql)
+        with self._deadline(spark_sql, timeout_s):
+            return [tuple(row) for row in frame.collect()]
+
+    def materialise(self, sql: str, timeout_s: float | None = None) -> Materialised:
+        """Schema from the analysed plan, then one complete, timed run into RESULT_TABLE."""
+        frame = self._analysed(sql)
+        columns = tuple((field.name, field.dataType.simpleString()) for field in frame.schema.fields)
+        started = time.perf_counter()
+        with self._deadline(sql, timeout_s):
+            checkpoint = frame.localCheckpoint(eager=True)
+            row_count = checkpoint.count()
+        elapsed = time.perf_counter() - started
+        self._checkpoint = checkpoint
+        checkpoint.createOrReplaceTempView(RESULT_TABLE)
+        return Materialised(RESULT_TABLE, columns, int(row_count), elapsed)
