@@ -656,3 +656,29 @@ def test_missing_input_and_unrendered_raw_dir_are_clear(tmp_path):
         module.build(tmp_path)
     with pytest.raises(module.rt.EnrichError, match="set the dbt var gen_model_raw_path"):
         module.rt.raw_dir_from("{{ env_var('GEN_MODEL_RAW_PATH', 'data/raw') }}")
+
+
+def test_a_new_runtime_version_makes_every_compiled_model_stale(monkeypatch):
+    """A model pins the runtime it was compiled for: a version bump is a recompile to review."""
+    from generator.enrich import emit
+
+    assert stale_files(SNAPSHOT) == []
+    monkeypatch.setattr(emit, "RUNTIME_VERSION", 2)
+    monkeypatch.setattr(emit, "RUNTIME_MODULE", "gen_model_runtime_v2")
+    stale = {path.name for path in stale_files(SNAPSHOT)}
+    assert {"stg_crm__contacts_linked__checked.py", "stg_crm__contacts_linked.sql"} <= stale
+    code = render_spec(load_spec(SNAPSHOT), SNAPSHOT.name).files["stg_crm__contacts_linked__checked.py"]
+    assert 'RUNTIME = "gen_model_runtime_v2"' in code
+
+
+def test_the_runtime_needs_no_gen_model():
+    """dbt runs compiled models without gen-model installed: the runtime imports Polars,
+    pyarrow and the standard library only."""
+    tree = ast.parse((REPO / "python" / "gen_model_runtime_v1.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported - set(sys.stdlib_module_names) == {"polars", "pyarrow", "dbt"}, imported
