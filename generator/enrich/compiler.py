@@ -50,6 +50,7 @@ __all__ = [
     "CompiledModel",
     "compile_files",
     "compile_spec",
+    "compiled_by_gen_model",
     "find_specs",
     "render_spec",
     "sha256_of",
@@ -154,7 +155,8 @@ def compile_files(path: Path) -> CompiledModel:
     return render_spec(spec, path.name, versions)
 
 
-def _compiled_by_us(path: Path) -> bool:
+def compiled_by_gen_model(path: Path) -> bool:
+    """Whether `path` is a file the enrichment compiler wrote (it says so in its header)."""
     return path.is_file() and "Compiled by gen-model" in path.read_text(encoding="utf-8")
 
 
@@ -175,7 +177,7 @@ def compile_spec(path: str | Path) -> list[Path]:
         written.append(target)
     for file_name in compiled.removed:
         stale = path.parent / file_name
-        if _compiled_by_us(stale):
+        if compiled_by_gen_model(stale):
             stale.unlink()
     return written
 
@@ -201,7 +203,7 @@ def stale_files(path: str | Path) -> list[Path]:
         target = path.parent / file_name
         if not target.is_file() or target.read_text(encoding="utf-8") != content:
             stale.append(target)
-    stale += [path.parent / name for name in compiled.removed if _compiled_by_us(path.parent / name)]
+    stale += [path.parent / name for name in compiled.removed if compiled_by_gen_model(path.parent / name)]
     return stale
 
 
