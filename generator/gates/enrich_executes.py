@@ -94,10 +94,13 @@ def execute_compiled(ctx: SpecContext) -> SpecRun | Problem:
         )
     if done.returncode != 0 or outcome is None:
         detail = (done.stderr or done.stdout).strip().splitlines()
+        suggestion = "This is probably a compiler defect: report it with the spec."
+        if detail and "gen-model runtime v" in detail[-1] and "not found" in detail[-1]:
+            suggestion = "Install the gen_model dbt package's runtime: run `gen-model init`, then `dbt deps`."
         return ctx.problem(
             "execute",
             f"the compiled model failed on {spec.input.path}: {detail[-1] if detail else done.returncode}",
-            suggestion="This is probably a compiler defect: report it with the spec.",
+            suggestion=suggestion,
             details={"stderr": done.stderr[-4000:]},
         )
     return SpecRun(
