@@ -682,3 +682,11 @@ def test_the_runtime_needs_no_gen_model():
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
     assert imported - set(sys.stdlib_module_names) == {"polars", "pyarrow", "dbt"}, imported
+
+
+def test_compiled_sql_quotes_only_the_column_names_that_need_it():
+    from generator.enrich.emit import sql_identifier
+
+    assert sql_identifier("contact_id") == "contact_id"
+    assert sql_identifier("order") == '"order"', "a reserved word"
+    assert sql_identifier("_error") == "_error"

@@ -12,6 +12,8 @@ input is read once. Layout comes from `formatting`, casts from `casts`.
 
 from __future__ import annotations
 
+import re
+
 from generator.enrich.casts import ISO_8601, cast_source
 from generator.enrich.expressions import HELPERS, py_literal
 from generator.enrich.formatting import comment, docstring, one_docstring, parenthesised, py_list, wrapped
@@ -69,8 +71,27 @@ def checked_ref(spec: EnrichSpec) -> str:
     return f"{{{{ ref({py_literal(spec.checked_name)}) }}}}"
 
 
+# DuckDB's reserved words (duckdb_keywords(): reserved and type_function): a spec column
+# named like one is quoted in the compiled SQL; others are not (the project's SQL style).
+RESERVED = frozenset(
+    """
+    all analyse analyze and anti any array as asc asof asymmetric at authorization binary both
+    by case cast check collate collation column columns concurrently constraint create cross
+    default deferrable desc describe distinct do else end except false fetch for foreign freeze
+    from full generated glob group having ilike in initially inner intersect into is isnull join
+    lambda lateral leading left like limit map natural not notnull null offset on only or order
+    outer overlaps pivot pivot_longer pivot_wider placing positional primary qualify references
+    returning right select semi show similar some struct summarize symmetric table tablesample
+    then to trailing true try_cast tuple union unique unpack unpivot using variadic verbose when
+    where window with
+    """.split()
+)
+
+
 def sql_identifier(name: str) -> str:
-    """A column name quoted for DuckDB (a spec's column may be a reserved word)."""
+    """A column name for DuckDB, quoted only when it must be (a reserved word, say)."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in RESERVED:
+        return name
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -6,19 +6,19 @@
 -- 02ed6b58f72ef1c7. Do not edit: change the spec and recompile.
 -- The input is read and checked once, by stg_crm__contacts__checked.
 select
-    "contact_id",
-    "email",
-    "email_domain",
-    "first_name",
-    "last_name",
-    "company_name",
-    "job_title",
-    "lifecycle_stage",
-    "owner_id",
-    "phone",
-    "created_at",
-    "updated_at",
-    "is_archived",
-    "account_id"
+    contact_id,
+    email,
+    email_domain,
+    first_name,
+    last_name,
+    company_name,
+    job_title,
+    lifecycle_stage,
+    owner_id,
+    phone,
+    created_at,
+    updated_at,
+    is_archived,
+    account_id
 from {{ ref("stg_crm__contacts__checked") }}
 where _error is null

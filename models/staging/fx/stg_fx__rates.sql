@@ -5,8 +5,8 @@
 -- 5fd942a61c123041. Do not edit: change the spec and recompile.
 -- The input is read and checked once, by stg_fx__rates__checked.
 select
-    "rate_date",
-    "currency_code",
-    "units_per_usd"
+    rate_date,
+    currency_code,
+    units_per_usd
 from {{ ref("stg_fx__rates__checked") }}
 where _error is null

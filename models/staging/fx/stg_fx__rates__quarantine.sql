@@ -5,9 +5,9 @@
 -- 5fd942a61c123041. Do not edit: change the spec and recompile.
 -- The input is read and checked once, by stg_fx__rates__checked.
 select
-    "_source_file" as "source_file",
-    "_source_row" as "source_row",
-    "_source_record" as "source_record",
-    "_error" as "error"
+    _source_file as source_file,
+    _source_row as source_row,
+    _source_record as source_record,
+    _error as error
 from {{ ref("stg_fx__rates__checked") }}
 where _error is not null
