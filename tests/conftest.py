@@ -50,6 +50,7 @@ DBT_PROJECT_PATHS = (
     "selectors.yml",
     "models",
     "macros",
+    "python",
     "seeds",
     "snapshots",
     "analyses",

@@ -40,25 +40,27 @@ def test_compile_check_passes_on_up_to_date_files(project):
 def test_compile_check_lists_stale_files_and_fails(project):
     spec = project / "models" / "staging" / "fx" / "stg_fx__rates.enrich.yml"
     spec.write_text(spec.read_text().replace("units_per_usd > 0", "units_per_usd > 0.5"))
-    (project / "models" / "staging" / "crm" / "stg_crm__contacts__quarantine.py").unlink()
+    (project / "models" / "staging" / "crm" / "stg_crm__contacts__quarantine.sql").unlink()
     result = run("compile", "--check")
     assert result.exit_code == 1
     assert result.output == (
-        "stale: models/staging/crm/stg_crm__contacts__quarantine.py "
+        "stale: models/staging/crm/stg_crm__contacts__quarantine.sql "
         "(compiled from models/staging/crm/stg_crm__contacts.enrich.yml)\n"
-        "stale: models/staging/fx/stg_fx__rates.py (compiled from models/staging/fx/stg_fx__rates.enrich.yml)\n"
-        "stale: models/staging/fx/stg_fx__rates.yml (compiled from models/staging/fx/stg_fx__rates.enrich.yml)\n"
-        "stale: models/staging/fx/stg_fx__rates__quarantine.py "
+        "stale: models/staging/fx/stg_fx__rates__checked.py "
         "(compiled from models/staging/fx/stg_fx__rates.enrich.yml)\n"
+        "stale: models/staging/fx/stg_fx__rates.sql (compiled from models/staging/fx/stg_fx__rates.enrich.yml)\n"
+        "stale: models/staging/fx/stg_fx__rates__quarantine.sql "
+        "(compiled from models/staging/fx/stg_fx__rates.enrich.yml)\n"
+        "stale: models/staging/fx/stg_fx__rates.yml (compiled from models/staging/fx/stg_fx__rates.enrich.yml)\n"
         "stale: models/staging/fx/stg_fx__rates__quarantine.yml "
         "(compiled from models/staging/fx/stg_fx__rates.enrich.yml)\n"
-        "5 compiled file(s) out of date with their spec; run `gen-model enrich compile`\n"
+        "6 compiled file(s) out of date with their spec; run `gen-model enrich compile`\n"
     )
-    assert not (project / "models" / "staging" / "crm" / "stg_crm__contacts__quarantine.py").exists()
+    assert not (project / "models" / "staging" / "crm" / "stg_crm__contacts__quarantine.sql").exists()
 
     fixed = run("compile")
     assert fixed.exit_code == 0
-    assert fixed.output.splitlines()[-1] == "2 specs compiled, 5 file(s) written"
+    assert fixed.output.splitlines()[-1] == "2 specs compiled, 6 file(s) written"
     assert run("compile", "--check").exit_code == 0
 
 

@@ -42,16 +42,44 @@ def load_module(path: Path):
     return module
 
 
-def model(name: str):
-    return load_module(MODELS[name] / f"{name}.py")
-
-
 # stg_crm__contacts looks accounts up by domain: a stand-in for stg_app__accounts.
 ACCOUNTS = pl.DataFrame({"account_id": ["acc_00001", "acc_00002"], "domain": ["acme.com", "globex.com"]})
 
 
-def quarantine(name: str):
-    return load_module(MODELS[name] / f"{name}__quarantine.py")
+class Compiled:
+    """A compiled enrichment model run without dbt, through the runtime it loads.
+
+    Under `on_error: quarantine` the Python model is `<name>__checked`; `build` and
+    `quarantined` return what the model's and the quarantine's SQL select from it.
+    """
+
+    def __init__(self, path: Path):
+        checked = path.with_name(f"{path.stem}__checked.py")
+        self.module = load_module(checked if checked.is_file() else path)
+        self.rt, self.spec = self.module.rt, self.module.SPEC
+
+    def rows(self, raw_dir: Path, lookup: pl.DataFrame | None = ACCOUNTS) -> pl.DataFrame:
+        return self.rt.build(self.spec, raw_dir, lookup)
+
+    def build(self, raw_dir: Path, lookup: pl.DataFrame | None = ACCOUNTS) -> pl.DataFrame:
+        frame = self.rows(raw_dir, lookup)
+        if self.spec.checked:
+            frame = frame.filter(pl.col("_error").is_null()).select(list(self.spec.output_schema))
+        return frame
+
+    def quarantined(self, raw_dir: Path, lookup: pl.DataFrame | None = ACCOUNTS) -> pl.DataFrame:
+        frame = self.rows(raw_dir, lookup).filter(pl.col("_error").is_not_null())
+        return frame.select(
+            source_file="_source_file", source_row="_source_row", source_record="_source_record", error="_error"
+        )
+
+
+def model(name: str) -> Compiled:
+    return Compiled(MODELS[name] / f"{name}.py")
+
+
+def quarantine(name: str) -> Compiled:
+    return Compiled(MODELS[name] / f"{name}.py")
 
 
 # -- determinism and layout --------------------------------------------------------------------
@@ -91,11 +119,36 @@ def test_quarantine_files_follow_on_error(tmp_path):
     copy = tmp_path / "stg_fx__rates.enrich.yml"
     shutil.copy(MODELS["stg_fx__rates"] / copy.name, copy)
     compile_spec(copy)
-    assert (tmp_path / "stg_fx__rates__quarantine.py").is_file()
+    checked = ["stg_fx__rates__checked.py", "stg_fx__rates__checked.yml", "stg_fx__rates.sql"]
+    quarantine = ["stg_fx__rates__quarantine.sql", "stg_fx__rates__quarantine.yml"]
+    assert all((tmp_path / name).is_file() for name in checked + quarantine)
+    assert not (tmp_path / "stg_fx__rates.py").exists(), "one read: the model selects from __checked"
     copy.write_text(copy.read_text().replace("on_error: quarantine", "on_error: fail"))
     compile_spec(copy)
-    assert not (tmp_path / "stg_fx__rates__quarantine.py").exists(), "stale quarantine removed"
-    assert not (tmp_path / "stg_fx__rates__quarantine.yml").exists()
+    assert (tmp_path / "stg_fx__rates.py").is_file()
+    for name in checked + quarantine:
+        assert not (tmp_path / name).exists(), f"stale {name} removed"
+
+
+def test_a_model_and_its_quarantine_are_short_and_read_the_input_once():
+    """Issue #15: the CRM model plus its quarantine were 1,304 lines, the quarantine a second
+    reader repeating the model's code; the fixed code is the runtime now, read once."""
+    directory = MODELS["stg_crm__contacts"]
+    code = [
+        directory / name
+        for name in (
+            "stg_crm__contacts__checked.py",
+            "stg_crm__contacts.sql",
+            "stg_crm__contacts__quarantine.sql",
+        )
+    ]
+    lines = sum(len(path.read_text().splitlines()) for path in code)
+    assert lines < 1304 / 2, lines
+    quarantine_sql = (directory / "stg_crm__contacts__quarantine.sql").read_text()
+    assert 'ref("stg_crm__contacts__checked")' in quarantine_sql
+    assert "contacts.ndjson" not in quarantine_sql.split("select", 1)[1], "the quarantine does not read the input"
+    assert not (directory / "stg_crm__contacts__quarantine.py").exists()
+    assert 'ref("stg_crm__contacts__checked")' in (directory / "stg_crm__contacts.sql").read_text()
 
 
 VARIANTS = {
@@ -235,7 +288,7 @@ def test_generated_code_is_a_valid_dbt_python_model(tmp_path):
         calls.visit(tree)
         names = [(function, args) for function, args, _ in calls.dbt_function_calls]
         assert ("meta_get", ["gen_model_raw_path"]) in names, path
-        if "stg_vendor__accounts.py" == path.name:
+        if "stg_vendor__accounts__checked.py" == path.name:
             assert ("ref", ["stg_app__accounts"]) in names
 
 
@@ -438,7 +491,7 @@ def test_csv_rows_with_wrong_field_counts_or_bad_values_are_quarantined():
 
 def test_fail_mode_names_file_record_and_reason():
     module = model("stg_firmographics__companies")
-    with pytest.raises(module.EnrichError) as raised:
+    with pytest.raises(module.rt.EnrichError) as raised:
         module.build(RAW / "malformed")
     message = str(raised.value)
     assert "1 bad row(s) in firmographics/companies.json; nothing was loaded" in message
@@ -450,8 +503,8 @@ def test_fail_mode_ndjson_lists_every_bad_line(tmp_path):
     text = (MODELS["stg_crm__contacts"] / spec_path.name).read_text()
     spec_path.write_text(text.replace("on_error: quarantine", "on_error: fail"))
     compile_spec(spec_path)
-    module = load_module(tmp_path / "stg_crm__contacts.py")
-    with pytest.raises(module.EnrichError) as raised:
+    module = Compiled(tmp_path / "stg_crm__contacts.py")
+    with pytest.raises(module.rt.EnrichError) as raised:
         module.build(RAW / "malformed", ACCOUNTS)
     lines = str(raised.value).splitlines()
     assert lines[0].startswith("stg_crm__contacts: 3 bad row(s) in crm/contacts.ndjson")
@@ -465,15 +518,15 @@ def test_a_broken_json_document_fails_even_in_quarantine_mode(tmp_path):
     (tmp_path / "firmographics").mkdir()
     (tmp_path / "firmographics" / "companies.json").write_text('{"data": [{"domain": "a.com"},\n')
     module = model("stg_firmographics__companies")
-    with pytest.raises(module.EnrichError, match=r"companies.json:2:1: not valid JSON"):
+    with pytest.raises(module.rt.EnrichError, match=r"companies.json:2:1: not valid JSON"):
         module.build(tmp_path)
 
 
 def test_schema_drift_missing_field_is_an_error_new_field_a_warning(monkeypatch):
     module = model("stg_crm__contacts")
     warned = []
-    monkeypatch.setattr(module, "warn", warned.append)
-    with pytest.raises(module.EnrichError) as raised:
+    monkeypatch.setattr(module.rt, "warn", warned.append)
+    with pytest.raises(module.rt.EnrichError) as raised:
         module.build(RAW / "drift", ACCOUNTS)
     message = str(raised.value)
     assert "crm/contacts.ndjson: schema drift, missing field(s): updatedAt" in message
@@ -487,10 +540,10 @@ def test_schema_drift_policy_is_followed(tmp_path, monkeypatch):
     text = text.replace("missing: error", "missing: warn").replace("new: warn", "new: error")
     spec_path.write_text(text)
     compile_spec(spec_path)
-    module = load_module(tmp_path / "stg_crm__contacts.py")
+    module = Compiled(tmp_path / "stg_crm__contacts.py")
     warned = []
-    monkeypatch.setattr(module, "warn", warned.append)
-    with pytest.raises(module.EnrichError, match=r"new field\(s\): updated_at, source"):
+    monkeypatch.setattr(module.rt, "warn", warned.append)
+    with pytest.raises(module.rt.EnrichError, match=r"new field\(s\): updated_at, source"):
         module.build(RAW / "drift", ACCOUNTS)
     assert warned == ["stg_crm__contacts: crm/contacts.ndjson: schema drift, missing field(s): updatedAt"]
     # Retyped: `archived` arrives as text; the policy says error.
@@ -500,7 +553,7 @@ def test_schema_drift_policy_is_followed(tmp_path, monkeypatch):
     for record in records:
         record["archived"] = "no"
     retyped.joinpath("contacts.ndjson").write_text("\n".join(map(json.dumps, records)))
-    with pytest.raises(module.EnrichError, match=r"retyped field\(s\): archived is String, expected Boolean"):
+    with pytest.raises(module.rt.EnrichError, match=r"retyped field\(s\): archived is String, expected Boolean"):
         module.build(tmp_path / "retyped", ACCOUNTS)
 
 
@@ -515,7 +568,7 @@ def test_a_field_first_seen_after_the_type_sample_still_loads(tmp_path):
         del record["properties"]["phone"]  # the key is absent, not null, in almost every line
         lines.append(record)
     # Not among the first lines, and not on the sample's stride (every 3rd line).
-    assert 20_000 > module.SAMPLE_LINES and 20_000 % (30_001 // module.SAMPLE_LINES) != 0
+    assert 20_000 > module.rt.SAMPLE_LINES and 20_000 % (30_001 // module.rt.SAMPLE_LINES) != 0
     lines[20_000]["properties"]["phone"] = "+1 555 0199"
     (tmp_path / "crm").mkdir()
     (tmp_path / "crm" / "contacts.ndjson").write_text("\n".join(map(json.dumps, lines)))
@@ -538,8 +591,7 @@ def test_ndjson_chunk_boundaries_change_nothing(tmp_path, monkeypatch):
     whole = module.build(RAW / "malformed", ACCOUNTS)
     whole_bad = bad_module.quarantined(RAW / "malformed")
     for size in (1, 97, 4096):  # smaller than a line, a few lines, the whole file
-        monkeypatch.setattr(module, "CHUNK_BYTES", size)
-        monkeypatch.setattr(bad_module, "CHUNK_BYTES", size)
+        monkeypatch.setattr(module.rt, "CHUNK_BYTES", size)
         assert module.build(RAW / "malformed", ACCOUNTS).equals(whole)
         assert bad_module.quarantined(RAW / "malformed").equals(whole_bad)
 
@@ -559,8 +611,7 @@ def test_ndjson_value_of_the_wrong_type_past_the_sample_is_quarantined_by_field(
     """Types come from a sample; a line further down that does not fit is set aside, named."""
     module = model("stg_crm__contacts")
     bad_module = quarantine("stg_crm__contacts")
-    for sampled in (module, bad_module):
-        monkeypatch.setattr(sampled, "SAMPLE_LINES", 10)
+    monkeypatch.setattr(module.rt, "SAMPLE_LINES", 10)
     base = raw_contacts()[0]
     lines = []
     for number in range(1000):
@@ -569,7 +620,7 @@ def test_ndjson_value_of_the_wrong_type_past_the_sample_is_quarantined_by_field(
         lines.append(record)
     lines[500]["archived"] = "yes"
     path = write_contacts(tmp_path, [json.dumps(record) for record in lines]) / "crm" / "contacts.ndjson"
-    assert module.sample_types(path)["archived"] == pl.Boolean, "the sample must miss line 501"
+    assert module.rt.sample_types(path)["archived"] == pl.Boolean, "the sample must miss line 501"
     frame = module.build(tmp_path, ACCOUNTS)
     assert frame.height == 999
     assert "500" not in frame["contact_id"].to_list()
@@ -581,7 +632,7 @@ def test_ndjson_value_of_the_wrong_type_past_the_sample_is_quarantined_by_field(
 def test_later_timestamp_formats_parse_only_what_earlier_ones_left():
     module = model("stg_crm__contacts")
     frame = pl.DataFrame({"text": [" 2024-01-02T03:04:05Z", "2024-01-02 03:04:05", None, "soon", ""]})
-    parsed = frame.select(module.parse_timestamp(pl.col("text"), module.ISO_8601, "Europe/Berlin"))
+    parsed = frame.select(module.rt.parse_timestamp(pl.col("text"), module.module.ISO_8601, "Europe/Berlin"))
     assert parsed.schema["text"] == pl.Datetime("us", "UTC")
     assert [str(value) for value in parsed["text"]] == [
         "2024-01-02 03:04:05+00:00",
@@ -595,13 +646,47 @@ def test_later_timestamp_formats_parse_only_what_earlier_ones_left():
 def test_the_contract_check_catches_a_wrong_output_type():
     module = model("stg_fx__rates")
     frame = pl.DataFrame({"rate_date": ["2024-01-01"], "currency_code": ["EUR"], "units_per_usd": [0.9]})
-    with pytest.raises(module.EnrichError, match="rate_date is String, expected Date"):
-        module.finish(frame)
+    with pytest.raises(module.rt.EnrichError, match="rate_date is String, expected Date"):
+        module.rt.finish(module.spec, frame)
 
 
 def test_missing_input_and_unrendered_raw_dir_are_clear(tmp_path):
     module = model("stg_events__events")
-    with pytest.raises(module.EnrichError, match=r"no file matches 'events/events-\*.parquet'"):
+    with pytest.raises(module.rt.EnrichError, match=r"no file matches 'events/events-\*.parquet'"):
         module.build(tmp_path)
-    with pytest.raises(module.EnrichError, match="set the dbt var gen_model_raw_path"):
-        module.raw_dir_from("{{ env_var('GEN_MODEL_RAW_PATH', 'data/raw') }}")
+    with pytest.raises(module.rt.EnrichError, match="set the dbt var gen_model_raw_path"):
+        module.rt.raw_dir_from("{{ env_var('GEN_MODEL_RAW_PATH', 'data/raw') }}")
+
+
+def test_a_new_runtime_version_makes_every_compiled_model_stale(monkeypatch):
+    """A model pins the runtime it was compiled for: a version bump is a recompile to review."""
+    from generator.enrich import emit
+
+    assert stale_files(SNAPSHOT) == []
+    monkeypatch.setattr(emit, "RUNTIME_VERSION", 2)
+    monkeypatch.setattr(emit, "RUNTIME_MODULE", "gen_model_runtime_v2")
+    stale = {path.name for path in stale_files(SNAPSHOT)}
+    assert {"stg_crm__contacts_linked__checked.py", "stg_crm__contacts_linked.sql"} <= stale
+    code = render_spec(load_spec(SNAPSHOT), SNAPSHOT.name).files["stg_crm__contacts_linked__checked.py"]
+    assert 'RUNTIME = "gen_model_runtime_v2"' in code
+
+
+def test_the_runtime_needs_no_gen_model():
+    """dbt runs compiled models without gen-model installed: the runtime imports Polars,
+    pyarrow and the standard library only."""
+    tree = ast.parse((REPO / "python" / "gen_model_runtime_v1.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported - set(sys.stdlib_module_names) == {"polars", "pyarrow", "dbt"}, imported
+
+
+def test_compiled_sql_quotes_only_the_column_names_that_need_it():
+    from generator.enrich.emit import sql_identifier
+
+    assert sql_identifier("contact_id") == "contact_id"
+    assert sql_identifier("order") == '"order"', "a reserved word"
+    assert sql_identifier("_error") == "_error"

@@ -176,7 +176,8 @@ def test_schema_drift_is_an_error_and_new_fields_a_warning(project, monkeypatch)
     monkeypatch.setenv("GEN_MODEL_RAW_PATH", str(RAW / "drift"))
     outcome = build(project, "--select", "+stg_crm__contacts")
     assert not outcome.success
-    (node,) = [n for n in outcome.nodes if n.name == "stg_crm__contacts"]
+    # The input is read by stg_crm__contacts__checked, for the model and its quarantine.
+    (node,) = [n for n in outcome.nodes if n.name == "stg_crm__contacts__checked"]
     assert "crm/contacts.ndjson: schema drift, missing field(s): updatedAt" in node.message
     assert any("new field(s): updated_at, source" in warning for warning in outcome.warnings)
     assert query(
@@ -210,3 +211,19 @@ def test_lookup_attaches_columns_from_a_dbt_model(project):
     assert archived == [(0,)], "the filter dropped archived contacts"
     types = dict(query(project, "select column_name, column_type from (describe stg_crm__contacts_linked)"))
     assert types["contact_id"] == "BIGINT" and types["created_on"] == "DATE"
+
+
+def test_a_missing_runtime_fails_the_build_saying_what_to_run(project, monkeypatch):
+    import sys
+
+    for folder in ("vendor/gen_model/python", "dbt_packages/gen_model/python"):
+        shutil.rmtree(project.project_dir / folder, ignore_errors=True)
+    # dbt runs in this process: a runtime another test loaded must not stand in for the file.
+    monkeypatch.delitem(sys.modules, "gen_model_runtime_v1", raising=False)
+    outcome = build(project, "--select", "stg_events__events")
+    assert not outcome.success
+    (node,) = [n for n in outcome.nodes if n.name == "stg_events__events"]
+    assert node.status == "error"
+    assert "gen-model runtime v1 not found at" in node.message
+    assert str(project.project_dir / "vendor" / "gen_model" / "python" / "gen_model_runtime_v1.py") in node.message
+    assert "run gen-model init / dbt deps" in node.message

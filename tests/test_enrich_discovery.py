@@ -179,10 +179,11 @@ def test_drafted_specs_validate_compile_and_run(project, tmp_path):
         "stg_fx__fx_rates",
     ]
     raw_dir = project / "data" / "raw"
-    companies = modules["stg_firmographics__companies"].build(raw_dir)
+    companies = modules["stg_firmographics__companies"]
+    companies = companies.rt.build(companies.SPEC, raw_dir)
     assert companies.height == 11 and companies.columns[:2] == ["domain", "company_name"]
     assert dict(companies.schema)["metrics_employees"] == pl.Int64
     # No dedupe in a draft: a repeated key is reported, not silently collapsed.
     fx = modules["stg_fx__fx_rates"]
-    with pytest.raises(fx.EnrichError, match=r"duplicate key rate_date \(the spec has no dedupe\)"):
-        fx.build(raw_dir)
+    with pytest.raises(fx.rt.EnrichError, match=r"duplicate key rate_date \(the spec has no dedupe\)"):
+        fx.rt.build(fx.SPEC, raw_dir)

@@ -189,21 +189,28 @@ def test_apply_writes_a_versioned_model_builds_it_and_is_idempotent(sample_proje
     report = apply_enrich(sample_project, EXAMPLE)
     assert report.status == "written" and report.version == 1
     folder = "models/staging/crm/"
+    # on_error: quarantine: __checked_v1 reads the input once; the model and its quarantine
+    # are SQL selects from it.
     assert report.files == [
         folder + "stg_crm__active_contacts_v1.enrich.yml",
-        folder + "stg_crm__active_contacts_v1.py",
+        folder + "stg_crm__active_contacts__checked_v1.py",
+        folder + "stg_crm__active_contacts__checked_v1.yml",
+        folder + "stg_crm__active_contacts_v1.sql",
+        folder + "stg_crm__active_contacts__quarantine_v1.sql",
         folder + "stg_crm__active_contacts.yml",
-        folder + "stg_crm__active_contacts__quarantine_v1.py",
         folder + "stg_crm__active_contacts__quarantine.yml",
         "gen_model.lock",
     ]
+    model_yaml = folder + "stg_crm__active_contacts.yml"
     assert report.build["failed"] == 0 and report.build["passed"] >= 8
-    assert {"stg_crm__active_contacts_v1", "stg_crm__active_contacts__quarantine_v1"} <= read_tables(sample_project)
+    tables = read_tables(sample_project)
+    assert {"stg_crm__active_contacts_v1", "stg_crm__active_contacts__quarantine_v1"} <= tables
+    assert "stg_crm__active_contacts__checked_v1" in tables
     spec = yaml.safe_load((sample_project / report.files[0]).read_text())
     assert spec["version"] == 1
     assert spec["provenance"]["origin"] == "proposal-file"
     assert spec["provenance"]["generator_version"] == __version__
-    (model,) = yaml.safe_load((sample_project / report.files[2]).read_text())["models"]
+    (model,) = yaml.safe_load((sample_project / model_yaml).read_text())["models"]
     meta = model["versions"][0]["config"]["meta"]["gen_model"]
     assert meta["proposal_sha256"] == load_proposal(EXAMPLE).sha256()
     assert meta["spec"] == "stg_crm__active_contacts_v1.enrich.yml"
@@ -219,8 +226,9 @@ def test_apply_writes_a_versioned_model_builds_it_and_is_idempotent(sample_proje
     changed_file.write_text(yaml.safe_dump(changed, sort_keys=False))
     second = apply_enrich(sample_project, changed_file)
     assert second.status == "written" and (second.version, second.previous_version) == (2, 1)
-    assert folder + "stg_crm__active_contacts_v1.py" not in second.files, "v1 is left alone"
-    (model,) = yaml.safe_load((sample_project / report.files[2]).read_text())["models"]
+    assert folder + "stg_crm__active_contacts_v1.sql" not in second.files, "v1 is left alone"
+    assert folder + "stg_crm__active_contacts__checked_v1.py" not in second.files
+    (model,) = yaml.safe_load((sample_project / model_yaml).read_text())["models"]
     assert model["latest_version"] == 2 and [v["v"] for v in model["versions"]] == [1, 2]
     assert {"stg_crm__active_contacts_v1", "stg_crm__active_contacts_v2"} <= read_tables(sample_project)
     # Classified against v1 as a SQL version is, and recorded where the spec keeps provenance;

@@ -1,4 +1,4 @@
-"""Versioned enrichment specs: `<name>_v<N>.enrich.yml` compiles to `<name>_v<N>.py`, and
+"""Versioned enrichment specs: `<name>_v<N>.enrich.yml` compiles to `<name>_v<N>.*`, and
 one `<name>.yml` describes every version (dbt versions Python models like SQL ones)."""
 
 from __future__ import annotations
@@ -39,10 +39,12 @@ def test_each_version_compiles_to_its_own_model_and_one_yaml_lists_them(tmp_path
     compile_spec(second)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "stg_crm__people.yml",
+        "stg_crm__people__checked_v1.py",  # v1 quarantines: its input is read once, here
+        "stg_crm__people__checked_v1.yml",
         "stg_crm__people__quarantine.yml",
-        "stg_crm__people__quarantine_v1.py",
+        "stg_crm__people__quarantine_v1.sql",
         "stg_crm__people_v1.enrich.yml",
-        "stg_crm__people_v1.py",
+        "stg_crm__people_v1.sql",
         "stg_crm__people_v2.enrich.yml",
         "stg_crm__people_v2.py",
     ]
@@ -54,9 +56,10 @@ def test_each_version_compiles_to_its_own_model_and_one_yaml_lists_them(tmp_path
     assert two["spec"] == "stg_crm__people_v2.enrich.yml" and "request" not in two
     (quarantine,) = yaml.safe_load((tmp_path / "stg_crm__people__quarantine.yml").read_text())["models"]
     assert [v["v"] for v in quarantine["versions"]] == [1], "v2 fails on bad rows instead"
-    code = (tmp_path / "stg_crm__people_v1.py").read_text()
-    assert 'NAME = "stg_crm__people_v1"' in code
-    assert '"stg_crm__people__quarantine_v1"' in code
+    code = (tmp_path / "stg_crm__people__checked_v1.py").read_text()
+    assert 'name="stg_crm__people_v1"' in code
+    assert 'quarantine="stg_crm__people__quarantine_v1"' in code
+    assert 'ref("stg_crm__people__checked_v1")' in (tmp_path / "stg_crm__people_v1.sql").read_text()
     # Compiling either spec again changes nothing: the YAML is a function of all of them.
     assert compile_spec(first) == [] and compile_spec(second) == []
     assert stale_files(first) == [] and stale_files(second) == []
@@ -105,6 +108,8 @@ def test_dbt_builds_every_version_and_refs_pin_one(tmp_path):
         "versions:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n"
     )
     shutil.copytree(RAW / "crm", tmp_path / "raw" / "crm")
+    # The enrichment runtime, where `gen-model init` vendors it.
+    shutil.copytree(REPO / "python", tmp_path / "vendor" / "gen_model" / "python")
     models = tmp_path / "models"
     models.mkdir()
     compile_spec(versioned(models, 1, extra="filter:\n  - not is_archived\n"))
@@ -116,7 +121,13 @@ def test_dbt_builds_every_version_and_refs_pin_one(tmp_path):
     outcome = invoke(load_project(tmp_path, profiles_dir=tmp_path), ["build"])
     assert outcome.success, "\n".join(outcome.errors)
     built = {node.name for node in outcome.nodes if node.resource_type.endswith("model")}
-    assert built == {"stg_crm__people", "stg_crm__people__quarantine", "pinned"}
+    assert built == {
+        "stg_crm__people",
+        "stg_crm__people__quarantine",
+        "stg_crm__people__checked_v1",
+        "stg_crm__people__checked_v2",
+        "pinned",
+    }
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
         tables = {row[0] for row in connection.sql("select table_name from duckdb_tables()").fetchall()}
         counts = dict(connection.sql("select * from pinned").fetchall())

@@ -5,7 +5,8 @@ a deterministic compiler turns it into a readable Polars model that dbt-duckdb r
 Stages, one module each: `discovery` (what raw files exist and their schemas), `spec`
 (load and validate a spec), `expressions` (the closed expression vocabulary), `compiler`
 (spec -> Python model + model YAML: `emit` writes the Python, `casts` its casts,
-`formatting` its layout, `model_yaml` the YAML, `runtime_blocks` holds the fixed code).
+`formatting` its layout, `model_yaml` the YAML; the fixed code is the versioned runtime,
+`python/gen_model_runtime_v<N>.py` in the dbt package, which compiled models import).
 `types` maps DuckDB type names to Polars dtypes. `flow` takes a `kind: enrich` proposal
 through gates, writer and dbt (import it directly: it pulls in the gate framework);
 `runner` executes a compiled model in a child process.

@@ -1,25 +1,24 @@
-"""Spec -> a dbt-duckdb Python model (Polars, streaming) and its model YAML. Deterministic.
+"""Spec -> dbt-duckdb models (Polars, streaming) and their model YAML. Deterministic.
 
-The generated file depends only on Polars, pyarrow and the standard library, so it reads
-top to bottom: constants from the spec, fixed helpers (reading, drift, parsing), then one
-function per spec step (`cast_fields`, `derive`, `check_rows`, `dedupe`, `filter_rows`,
-`attach_lookup`, `finish`), `stream` and dbt's `model(dbt, session)`. Recompiling an
-unchanged spec gives byte-identical files; every line fits in 100 columns so `ruff check`
-passes.
+A compiled model carries only what its spec says: constants from the spec (the expected
+fields, the output schema), one function per spec step (`cast_fields`, `derive`,
+`check_rows`, `filter_rows`, the lookup) and dbt's `model(dbt, session)`. The fixed code
+(reading, drift, parsing, dedupe, streaming) is the versioned runtime
+(`python/gen_model_runtime_v1.py` in the gen_model dbt package), which the model loads by
+path from the dbt project; a runtime upgrade is a new file and a reviewed version bump,
+not a rewrite of every model. Recompiling an unchanged spec gives byte-identical files;
+every line fits in 100 columns so `ruff check` passes.
 
 The model returns an Arrow stream (`pyarrow.RecordBatchReader`), which dbt-duckdb's
 `materialize` registers and DuckDB writes while it reads: memory holds a few batches, not
-the input. Dedupe needs no whole frame either: a first pass hashes every key (only the
-columns the key needs are read), rows whose key hash repeats (a few) are held back and
-chosen among once every row is read, and every other row streams straight through, in
-read order. A bad row under `on_error: fail` raises at the end of the stream, so DuckDB's
-`create table ... as select` fails and nothing is written. `build()` collects the stream
-into a DataFrame for tests and notebooks.
+the input. A bad row under `on_error: fail` raises at the end of the stream, so DuckDB's
+`create table ... as select` fails and nothing is written.
 
-With `on_error: quarantine` a second model, `<name>__quarantine`, is compiled from the same
-spec: a dbt Python model returns one relation, and a separate model keeps the bad rows in
-the DAG (documented, testable, selectable) instead of a side table dbt does not know.
-Versioned specs (`version: N`) compile to `<name>_vN.py` with one YAML for every version.
+With `on_error: quarantine` the Python model is `<name>__checked`: it reads the input once
+and returns the good rows and the bad ones (with their file, row, record and reason). The
+model `<name>` and its quarantine `<name>__quarantine` are SQL selects from it, so the bad
+rows stay in the DAG (documented, testable, selectable) and the input is not read twice.
+Versioned specs (`version: N`) compile to `<name>_vN.*` with one YAML for every version.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from generator.enrich.emit import ModelWriter
 from generator.enrich.formatting import LINE_LENGTH
 from generator.enrich.model_yaml import (
     RAW_PATH_META,
+    render_checked_yaml,
     render_model_yaml,
     render_quarantine_yaml,
     render_versioned_quarantine_yaml,
@@ -50,6 +50,7 @@ __all__ = [
     "CompiledModel",
     "compile_files",
     "compile_spec",
+    "compiled_by_gen_model",
     "find_specs",
     "render_spec",
     "sha256_of",
@@ -83,24 +84,31 @@ def render_spec(
     """
     spec_file = spec_file or spec.spec_file_name
     writer = ModelWriter(spec, spec_file)
-    files = {f"{spec.model_file}.py": writer.render()}
+    files: dict[str, str] = {}
     removed: list[str] = []
+    if spec.on_error == "quarantine":
+        # One read for both: `<name>__checked` reads and checks the input; the model and
+        # its quarantine select their rows from it.
+        files[f"{spec.checked_name}.py"] = writer.render()
+        files[f"{spec.checked_name}.yml"] = render_checked_yaml(spec, spec_file)
+        files[f"{spec.model_file}.sql"] = writer.render_sql()
+        files[f"{spec.quarantine_name}.sql"] = writer.render_sql(quarantine=True)
+        removed += [f"{spec.model_file}.py", f"{spec.quarantine_name}.py"]
+    else:
+        files[f"{spec.model_file}.py"] = writer.render()
+        removed += [f"{spec.checked_name}.py", f"{spec.checked_name}.yml", f"{spec.model_file}.sql"]
+        removed += [f"{spec.quarantine_name}.sql", f"{spec.quarantine_name}.py"]
     if spec.version is None:
         files[f"{spec.name}.yml"] = render_model_yaml(spec, spec_file)
         if spec.on_error == "quarantine":
-            files[f"{spec.name}__quarantine.py"] = writer.render(quarantine=True)
             files[f"{spec.name}__quarantine.yml"] = render_quarantine_yaml(spec, spec_file)
         else:
-            removed += [f"{spec.name}__quarantine.py", f"{spec.name}__quarantine.yml"]
+            removed.append(f"{spec.name}__quarantine.yml")
     else:
         siblings = {other.version: other for other in versions or [spec] if other.version}
         siblings[spec.version] = spec
         everything = [siblings[version] for version in sorted(siblings)]
         files[f"{spec.name}.yml"] = render_versioned_yaml(everything)
-        if spec.on_error == "quarantine":
-            files[f"{spec.quarantine_name}.py"] = writer.render(quarantine=True)
-        else:
-            removed.append(f"{spec.quarantine_name}.py")
         quarantine_yaml = render_versioned_quarantine_yaml(everything)
         if quarantine_yaml is None:
             removed.append(f"{spec.name}__quarantine.yml")
@@ -147,7 +155,8 @@ def compile_files(path: Path) -> CompiledModel:
     return render_spec(spec, path.name, versions)
 
 
-def _compiled_by_us(path: Path) -> bool:
+def compiled_by_gen_model(path: Path) -> bool:
+    """Whether `path` is a file the enrichment compiler wrote (it says so in its header)."""
     return path.is_file() and "Compiled by gen-model" in path.read_text(encoding="utf-8")
 
 
@@ -168,7 +177,7 @@ def compile_spec(path: str | Path) -> list[Path]:
         written.append(target)
     for file_name in compiled.removed:
         stale = path.parent / file_name
-        if _compiled_by_us(stale):
+        if compiled_by_gen_model(stale):
             stale.unlink()
     return written
 
@@ -194,7 +203,7 @@ def stale_files(path: str | Path) -> list[Path]:
         target = path.parent / file_name
         if not target.is_file() or target.read_text(encoding="utf-8") != content:
             stale.append(target)
-    stale += [path.parent / name for name in compiled.removed if _compiled_by_us(path.parent / name)]
+    stale += [path.parent / name for name in compiled.removed if compiled_by_gen_model(path.parent / name)]
     return stale
 
 

@@ -1,41 +1,102 @@
-"""The compiled model's Python text: one method per section of the generated file.
+"""The compiled model's text: only what its spec says, around the versioned runtime.
 
-`ModelWriter(spec, spec_file).render()` is the model; `render(quarantine=True)` its
-`<name>__quarantine` companion. Fixed code comes from `runtime_blocks`, layout from
-`formatting`, casts from `casts`.
+`ModelWriter(spec, spec_file).render()` is the Python model: `<name>` under `on_error:
+fail`, `<name>__checked` under `on_error: quarantine`. It holds the spec as data (the
+expected fields, the output schema) and the spec's own functions (`cast_fields`,
+`derive`, `check_rows`, `filter_rows`, the lookup), and hands them to the runtime
+(`python/gen_model_runtime_v<RUNTIME_VERSION>.py` in the gen_model dbt package), which
+reads, checks, deduplicates and streams the rows. `render_sql()` is the SQL select from
+`<name>__checked` that the model and its quarantine are under `on_error: quarantine`: the
+input is read once. Layout comes from `formatting`, casts from `casts`.
 """
 
 from __future__ import annotations
 
-from generator.enrich import runtime_blocks as blocks
+import re
+
 from generator.enrich.casts import ISO_8601, cast_source
 from generator.enrich.expressions import HELPERS, py_literal
-from generator.enrich.formatting import (
-    comment,
-    docstring,
-    one_docstring,
-    parenthesised,
-    py_list,
-    split_words,
-    wrapped,
-)
+from generator.enrich.formatting import comment, docstring, one_docstring, parenthesised, py_list, wrapped
 from generator.enrich.spec import EnrichSpec
 from generator.enrich.types import DataType
 
 COMPILER_VERSION = 1
-LOCATIONS = {
-    "ndjson": 'f"{file}:{row}"',
-    "csv": 'f"{file}:{row}"',
-    "json": 'f"{file} record {row}"',
-    "parquet": 'f"{file} row {row}"',
-}
+# The runtime a compiled model imports. A change to what the runtime does is a new version
+# (a new file beside the old one): models compiled for an older version keep theirs.
+RUNTIME_VERSION = 1
+RUNTIME_MODULE = f"gen_model_runtime_v{RUNTIME_VERSION}"
+# Where a model looks for the runtime, relative to the dbt project dir (dbt runs from it):
+# the gen_model package itself, a project that installed it (dbt deps) or vendored it
+# (gen-model init). Fixed here, never read from data.
+RUNTIME_DIRS = ("python", "dbt_packages/gen_model/python", "vendor/gen_model/python")
+# What `<name>__checked` adds to the output columns, and what the quarantine calls them.
+STATUS_COLUMNS = (
+    ("_source_file", "source_file"),
+    ("_source_row", "source_row"),
+    ("_source_record", "source_record"),
+    ("_error", "error"),
+)
+
+LOADER = '''\
+RUNTIME = "{module}"
+# Where the runtime ships (the gen_model dbt package), relative to the dbt project dir that
+# dbt runs from: the package itself, installed by dbt deps, or vendored by gen-model init.
+RUNTIME_DIRS = {dirs}
 
 
-_NOTHING_LOADED = "nothing was loaded (on_error: fail)"
+def load_runtime():
+    """The gen-model runtime this model was compiled for, loaded once per process."""
+    if RUNTIME in sys.modules:
+        return sys.modules[RUNTIME]
+    paths = [Path(folder, f"{{RUNTIME}}.py").resolve() for folder in RUNTIME_DIRS]
+    path = next((path for path in paths if path.is_file()), None)
+    if path is None:
+        raise RuntimeError(
+            f"gen-model runtime v{version} not found at {{', '.join(map(str, paths))}}; "
+            "run gen-model init / dbt deps"
+        )
+    spec = importlib.util.spec_from_file_location(RUNTIME, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # Shared once complete: dbt runs models in threads, which may load it at the same time.
+    return sys.modules.setdefault(RUNTIME, module)
+
+
+rt = load_runtime()
+'''
+
+
+def checked_ref(spec: EnrichSpec) -> str:
+    """The Jinja that names `<name>__checked` in the SQL of the model and its quarantine."""
+    return f"{{{{ ref({py_literal(spec.checked_name)}) }}}}"
+
+
+# DuckDB's reserved words (duckdb_keywords(): reserved and type_function): a spec column
+# named like one is quoted in the compiled SQL; others are not (the project's SQL style).
+RESERVED = frozenset(
+    """
+    all analyse analyze and anti any array as asc asof asymmetric at authorization binary both
+    by case cast check collate collation column columns concurrently constraint create cross
+    default deferrable desc describe distinct do else end except false fetch for foreign freeze
+    from full generated glob group having ilike in initially inner intersect into is isnull join
+    lambda lateral leading left like limit map natural not notnull null offset on only or order
+    outer overlaps pivot pivot_longer pivot_wider placing positional primary qualify references
+    returning right select semi show similar some struct summarize symmetric table tablesample
+    then to trailing true try_cast tuple union unique unpack unpivot using variadic verbose when
+    where window with
+    """.split()
+)
+
+
+def sql_identifier(name: str) -> str:
+    """A column name for DuckDB, quoted only when it must be (a reserved word, say)."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in RESERVED:
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 class ModelWriter:
-    """The Python text of one spec's model (or its quarantine), section by section."""
+    """The text of one spec's compiled files, section by section."""
 
     def __init__(self, spec: EnrichSpec, spec_file: str):
         self.spec = spec
@@ -63,26 +124,36 @@ class ModelWriter:
         if spec.lookup:
             self.expression_helpers |= spec.lookup.key.helpers | spec.lookup.lookup_key.helpers
 
+    @property
+    def checked(self) -> bool:
+        """The Python model is `<name>__checked` (bad rows kept for the quarantine)."""
+        return self.spec.on_error == "quarantine"
+
     # -- sections ----------------------------------------------------------------------
 
-    def header(self, quarantine: bool) -> str:
+    def provenance(self) -> str:
+        """Where the file came from, for every compiled file's header."""
+        return (
+            f"Compiled by gen-model (enrich compiler {COMPILER_VERSION}, runtime v{RUNTIME_VERSION}) "
+            f"from {self.spec_file}, sha256 {self.spec.sha256[:16]}. Do not edit: change the spec "
+            "and recompile."
+        )
+
+    def header(self) -> str:
         """The module docstring: what the model is, where it came from, what its input is."""
         spec = self.spec
-        if quarantine:
+        if self.checked:
             title = (
-                f"{spec.quarantine_name}: the rows of {spec.model_file}'s input that did not "
-                "load, with the file, the row and the reason."
+                f"{spec.checked_name}: {spec.model_file}'s input read once and checked: the good "
+                f"rows for {spec.model_file}, the bad ones (file, row, record, reason) for "
+                f"{spec.quarantine_name}."
             )
         else:
             title = f"{spec.model_file}: {spec.description}"
         lines = [
             docstring('"""' + title),
             "",
-            docstring(
-                f"Compiled by gen-model (enrich compiler {COMPILER_VERSION}) from "
-                f"{self.spec_file}, sha256 {spec.sha256[:16]}. Do not edit: change the spec "
-                "and recompile."
-            ),
+            docstring(self.provenance()),
             "",
             docstring(
                 f"Input: {spec.input.path} ({spec.input.format}) under the raw dir, the dbt var "
@@ -96,53 +167,25 @@ class ModelWriter:
         ]
         return "\n".join(lines) + '\n"""\n'
 
-    def imports(self, quarantine: bool = False) -> str:
-        """The imports the chosen blocks use, standard library first."""
-        stdlib = []
-        if self.spec.input.format == "csv":
-            stdlib.append("import csv")
-        if self.spec.input.format in ("ndjson", "json"):
-            stdlib.append("import json")
-        if self.spec.input.field_names == "snake_case":
-            stdlib.append("import re")
-        if not quarantine and self.spec.input.format == "ndjson":
-            stdlib.append("import tempfile")
-        abc = []
-        if self.helpers & blocks.NEEDS_FIRST_PARSE:
-            abc.append("Callable")
-        if not quarantine or self.spec.input.format == "ndjson":
-            abc.append("Iterator")
-        if abc:
-            stdlib.append(f"from collections.abc import {', '.join(abc)}")
-        stdlib.append("from pathlib import Path")
-        third_party = "import polars as pl\n" + ("" if quarantine else "import pyarrow as pa\n")
-        if not quarantine and self.spec.input.format == "parquet":
-            third_party += "import pyarrow.parquet as pq\n"
-        return "\n".join(stdlib) + "\n\n" + third_party
+    def imports(self) -> str:
+        """The imports: the loader's, and Polars."""
+        return "import importlib.util\nimport sys\nfrom pathlib import Path\n\nimport polars as pl\n"
 
-    def constants(self, quarantine: bool) -> str:
-        """The spec as data: name, input, key, the expected fields, drift, the output schema."""
+    def loader(self) -> str:
+        """`load_runtime`: the runtime file, found in the dbt project, loaded by path."""
+        dirs = "[" + ", ".join(py_literal(folder) for folder in RUNTIME_DIRS) + "]"
+        text = LOADER.format(module=RUNTIME_MODULE, dirs=dirs, version=RUNTIME_VERSION)
+        names = sorted({"join_reasons", *self.helpers})
+        aliases = "".join(f"{name} = rt.{name}\n" for name in names)
+        return text + "\n" + comment("The runtime's helpers this spec's casts and checks use.") + "\n" + aliases
+
+    def constants(self) -> str:
+        """The spec as data: the expected fields and the output schema."""
         spec = self.spec
-        out = [f"NAME = {py_literal(spec.model_file)}", f"INPUT = {py_literal(spec.input.path)}"]
-        if spec.input.format == "json":
-            record_path = spec.input.record_path.split(".") if spec.input.record_path else []
-            out.append(f"RECORD_PATH = {py_list(record_path)}")
-        if spec.input.format == "csv":
-            encoding = spec.input.encoding
-            if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
-                encoding = "utf-8-sig"  # a byte order mark is common in spreadsheet exports
-            out += [
-                f"ENCODING = {py_literal(encoding)}",
-                f"DELIMITER = {py_literal(spec.input.delimiter)}",
-                f"QUOTE = {py_literal(spec.input.quote)}",
-                f"HEADER = {spec.input.header!r}",
-            ]
-        out.append(f"KEY = {py_list(spec.key)}")
+        text = ""
         if self.uses_iso:
-            out.append("")
-            out.append(comment("ISO 8601 timestamps; naive ones are read in the column's time_zone."))
-            out.append(wrapped(f"ISO_8601 = {py_list(ISO_8601)}", "").rstrip())
-        text = "\n".join(out) + "\n\n"
+            text += comment("ISO 8601 timestamps; naive ones are read in the column's time_zone.") + "\n"
+            text += wrapped(f"ISO_8601 = {py_list(ISO_8601)}", "") + "\n"
         text += comment(
             "The input fields the spec expects, by path, typed as read; each file is checked "
             "against them (drift) and conformed to them."
@@ -150,40 +193,13 @@ class ModelWriter:
         text += "\nEXPECTED_FIELDS = {\n"
         for path, dtype in spec.input.fields:
             text += wrapped(f"{py_literal(path)}: {dtype.polars()},  # {dtype.name}", "    ")
+        text += "}\n\n"
+        text += comment("The output in order, as the model YAML declares it (DuckDB types in comments).")
+        text += "\nOUTPUT_SCHEMA = {\n"
+        for name, dtype, _ in spec.output_columns:
+            text += wrapped(f"{py_literal(name)}: {dtype.polars()},  # {dtype.name}", "    ")
         text += "}\n"
-        drift = spec.input.drift
-        text += (
-            f'DRIFT = {{"missing": {py_literal(drift.missing)}, "new": '
-            f'{py_literal(drift.new)}, "retyped": {py_literal(drift.retyped)}}}\n'
-        )
-        if not quarantine:
-            text += "\n" + comment("The output in order, as the model YAML declares it (DuckDB types in comments).")
-            text += "\nOUTPUT_SCHEMA = {\n"
-            for name, dtype, _ in spec.output_columns:
-                text += wrapped(f"{py_literal(name)}: {dtype.polars()},  # {dtype.name}", "    ")
-            text += "}\n"
         return text
-
-    def fixed_blocks(self) -> str:
-        """The runtime blocks this spec needs: errors, its reader, drift, parse helpers."""
-        spec = self.spec
-        snake = spec.input.field_names == "snake_case"
-        drift = blocks.DRIFT.replace("FIELD_NAME(path)", "snake_case(path)" if snake else "path")
-        reader = blocks.READERS[spec.input.format].replace("FIELD_NAME(path)", "snake_case(path)" if snake else "path")
-        # Expected fields the sample did not show are decoded too, unless paths are renamed
-        # (their raw names are then unknown).
-        reader = reader.replace("UNSEEN_FIELDS(fields)", "fields" if snake else "EXPECTED_FIELDS | fields")
-        parts = [blocks.ERROR_AND_WARN, reader]
-        if spec.input.field_names == "snake_case":
-            parts.append(blocks.SNAKE_CASE)
-        parts.append(drift)
-        if self.helpers & blocks.NEEDS_FIRST_PARSE:
-            parts.append(blocks.FIRST_PARSE)
-        for helper in sorted(self.helpers):
-            parts.append(blocks.BLOCKS[helper])
-        for helper in sorted(self.expression_helpers):
-            parts.append("\n" + HELPERS[helper])
-        return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
 
     def cast_fields(self) -> str:
         """`cast_fields`: each `from` column cast, with a reason for each value that did not cast."""
@@ -193,19 +209,14 @@ class ModelWriter:
         for name, source in self.casts:
             text += wrapped(f"{py_literal(name)}: {source},", "        ")
         text += "    }\n"
-        if self.failures:
-            text += "    # (column, input field, type): a value that was there but did not cast\n"
-            text += "    failures = [\n"
-            for name, field, type_name in self.failures:
-                text += wrapped(
-                    f"({py_literal(name)}, {py_literal(field)}, {py_literal(type_name)}),",
-                    "        ",
-                )
-            text += "    ]\n"
-            text += blocks.CAST_WITH_REASONS.lstrip("\n")
-        else:
-            text += "    return rows.with_columns(**casts)\n"
-        return text
+        if not self.failures:
+            return text + "    return rt.cast_with_reasons(rows, casts, [])\n"
+        text += "    # (column, input field, type): a value that was there but did not cast\n"
+        text += "    failures = [\n"
+        for name, field, type_name in self.failures:
+            text += wrapped(f"({py_literal(name)}, {py_literal(field)}, {py_literal(type_name)}),", "        ")
+        text += "    ]\n"
+        return text + "    return rt.cast_with_reasons(rows, casts, failures)\n"
 
     def derive(self) -> str:
         """`derive`: the spec's expression columns, in order (empty when there are none)."""
@@ -246,169 +257,6 @@ class ModelWriter:
         text += "    ]\n"
         text += "    return rows.with_columns(_error=join_reasons(*reasons))\n"
         return text
-
-    def load(self, quarantine: bool) -> str:
-        """`load` (open and drift-check a file) and `checked` (its rows cast and checked)."""
-        spec = self.spec
-        records = (
-            "    # The record as read, kept before a cast overwrites a field of the same name.\n"
-            "    rows = rows.with_columns("
-            "_record=pl.struct(list(EXPECTED_FIELDS)).struct.json_encode())\n"
-            if quarantine
-            else ""
-        )
-        steps = "cast_fields(rows)"
-        if any(column.expr is not None for column in spec.columns):
-            steps = f"derive({steps})"
-        if spec.input.format == "ndjson":
-            records_type = "Records"
-            records_text = "decoded a chunk at a time, on each pass over them"
-        else:
-            records_type = "pl.LazyFrame"
-            records_text = "a lazy plan: they are read when it is collected, once per pass"
-        returns = docstring(
-            f"Returns its records ({records_text}), the records that could not be read at all "
-            "(row, text, reason; complete once the records are read), and where each expected "
-            "field is.",
-            "    ",
-        )
-        return f'''def load(raw_dir: Path, path: Path, file_id: int) -> tuple[{records_type}, list, dict]:
-    """One input file opened and drift-checked.
-
-{returns}
-    """
-    name = path.relative_to(raw_dir).as_posix()
-    try:
-        records, unreadable, fields = read_file(path, name, file_id)
-    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as error:
-        raise EnrichError(f"{{name}}: cannot be read: {{error}}") from None
-    return records, unreadable, check_drift(name, fields)
-
-
-def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
-    """Records conformed to the expected fields, cast and checked row by row (`_error`)."""
-    rows = conform(records, found)
-{records}    return check_rows({steps})
-'''
-
-    def checked_batches(self) -> str:
-        """`checked_batches`: a file's checked rows a batch at a time, by input format."""
-        return blocks.CHECKED_BATCHES[self.spec.input.format]
-
-    def key_hash(self) -> str:
-        """`key_hash`: a 64-bit hash of the key."""
-        key = self.spec.key
-        value = f"pl.col({py_literal(key[0])})" if len(key) == 1 else "pl.struct(KEY)"
-        return (
-            "def key_hash() -> pl.Expr:\n"
-            '    """A 64-bit hash of the key: equal keys hash alike, different ones almost never."""\n'
-            f"    return {value}.hash()\n"
-        )
-
-    def repeated_keys(self) -> str:
-        """`repeated_keys`: the first pass that finds the keys read more than once."""
-        if self.spec.input.format == "ndjson":
-            # Only a quarantine without dedupe asks: NDJSON models choose from a spill.
-            records_type = "Records"
-            summary = "The hashes of keys read more than once, from a first pass over the files' rows."
-            use = (
-                "Rows with these keys wait until every row is read, to report the duplicate. A hash "
-                "shared by two different keys only holds back a few more rows: the report compares keys."
-            )
-            first_pass = (
-                "    for records, _, found in loaded:\n"
-                "        for frame in records:\n"
-                "            rows = checked(frame.lazy(), found).select(_hash=key_hash())\n"
-                '            hashes.append(rows.collect()["_hash"])\n'
-            )
-        else:
-            records_type = "pl.LazyFrame"
-            summary = (
-                "The hashes of keys read more than once, from a first pass over the files' rows that "
-                "computes only what the key needs (a Parquet file's key columns, say)."
-            )
-            use = (
-                "Rows with these keys (a few) wait until every row is read, to choose a version or "
-                "report the duplicate; the others stream straight through. A hash shared by two "
-                "different keys only holds back a few more rows: the choice itself compares keys."
-            )
-            first_pass = (
-                "    for records, _, found in loaded:\n"
-                "        rows = checked(records, found).select(_hash=key_hash())\n"
-                '        hashes.append(rows.collect(engine="streaming")["_hash"])\n'
-            )
-        text = f"def repeated_keys(loaded: list[tuple[{records_type}, list, dict]]) -> pl.Series:\n"
-        text += docstring('"""' + summary, "    ") + "\n\n"
-        text += docstring(use, "    ") + '\n    """\n'
-        text += '    hashes = [pl.Series("_hash", [], pl.UInt64)]\n'
-        text += first_pass
-        text += "    every = pl.concat(hashes).sort()\n"
-        text += "    return every.filter(every == every.shift(1)).unique()\n"
-        return text
-
-    def location(self) -> str:
-        """`location`: where a row came from, as the build log shows it."""
-        return (
-            "def location(file: str, row: int) -> str:\n"
-            '    """Where a row came from, as the build log shows it."""\n'
-            f"    return {LOCATIONS[self.spec.input.format]}\n"
-        )
-
-    def dedupe(self) -> str:
-        """`dedupe` (the spec's choice of one row per key), or `duplicates` without one."""
-        dedupe = self.spec.dedupe
-        if dedupe is None:
-            message = py_literal(f"duplicate key {', '.join(self.spec.key)} (the spec has no dedupe)")
-            key = f"pl.col({py_literal(self.spec.key[0])})" if len(self.spec.key) == 1 else "pl.struct(KEY)"
-            text = "def duplicates(rows: pl.DataFrame) -> pl.DataFrame:\n"
-            text += one_docstring(
-                "Rows whose key was read more than once are bad rows: the spec has no dedupe.",
-                "    ",
-            )
-            text += "    return rows.with_columns(\n"
-            text += wrapped(f"_error=pl.when({key}.is_duplicated()).then(pl.lit({message}))", "        ")
-            text += "    )\n"
-            return text
-        key = list(self.spec.key)
-        if dedupe.keep in ("latest", "earliest"):
-            assert dedupe.by is not None
-            latest = dedupe.keep == "latest"
-            order = [*key, dedupe.by, "_file", "_row"]
-            descending = [False] * len(key) + [latest, latest, latest]
-            summary = f"One row per key: the {dedupe.keep} by {dedupe.by}; ties go to the row read " + (
-                "last." if latest else "first."
-            )
-        else:
-            last = dedupe.keep == "last"
-            order = [*key, "_file", "_row"]
-            descending = [False] * len(key) + [last, last]
-            summary = f"One row per key: the {dedupe.keep} one read."
-        text = "def dedupe(rows: pl.DataFrame) -> pl.DataFrame:\n"
-        text += one_docstring(summary, "    ").rstrip("\n")[:-3].rstrip() + "\n\n"
-        if self.spec.input.format == "ndjson":
-            rows_text = (
-                "`rows` are the good rows' keys, numbered in read order by `_file` and `_row`; "
-                "the rows chosen are the ones that load."
-            )
-        else:
-            rows_text = (
-                "`rows` are the rows whose key was read more than once (see repeated_keys), "
-                "numbered in read order by `_file` and `_row`. The result is sorted by the key."
-            )
-        text += docstring(rows_text, "    ")
-        text += '\n    """\n'
-        text += "    chosen = rows.sort(\n"
-        text += wrapped(f"{py_list(order)},", "        ")
-        text += wrapped(f"descending={descending!r},", "        ")
-        text += "        nulls_last=True,\n    )\n"
-        text += '    return chosen.unique(subset=KEY, keep="first", maintain_order=True)\n'
-        return text
-
-    def left_out(self) -> str:
-        """`left_out`: the good rows of an NDJSON spill that must not load."""
-        if self.spec.dedupe is None:
-            return blocks.LEFT_OUT_DUPLICATES
-        return blocks.LEFT_OUT_PASSED_OVER
 
     def filter_rows(self) -> str:
         """`filter_rows`: the spec's filters (empty when there are none)."""
@@ -480,220 +328,65 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
         assert lookup is not None
         return lookup.key.dtype
 
-    def finish(self) -> str:
-        """`finish`, `arrow_batches` and `copied`: the output checked and handed to DuckDB."""
-        return blocks.FINISH
+    def expression_helper_blocks(self) -> str:
+        """The expression helpers the spec's expressions call (`email_domain`, ...)."""
+        return "\n\n\n".join(HELPERS[helper].strip("\n") for helper in sorted(self.expression_helpers))
 
-    def describe_errors(self) -> str:
-        """`describe_errors`: the first bad rows, for the build log (on_error: fail)."""
+    def spec_value(self) -> str:
+        """`SPEC`: what the runtime is told about this spec."""
         spec = self.spec
-        advice = (
-            "Fix the input, or set on_error: quarantine in the spec to load the good rows "
-            f"and keep the bad ones in {spec.quarantine_name}."
-        )
-        return f'''def describe_errors(errors: pl.DataFrame, files: list[str]) -> str:
-    """The first bad rows, one per line, for the build log."""
-    shown = errors.sort("_file", "_row").head(10)
-    lines = [
-        f"  {{location(files[file], row)}}: {{reason}}"
-        for file, row, reason in shown.select("_file", "_row", "_error").iter_rows()
-    ]
-    if errors.height > shown.height:
-        lines.append(f"  ... and {{errors.height - shown.height}} more")
-    summary = f"{{NAME}}: {{errors.height}} bad row(s) in {{INPUT}}; {_NOTHING_LOADED}"
-    advice = (
-{"".join(wrapped(py_literal(part), "        ") for part in split_words(advice))}    )
-    return "\\n".join([summary, *lines, advice])
-'''
-
-    def output_steps(self, value: str) -> str:
-        """The calls that turn checked rows `value` into output rows."""
-        spec = self.spec
+        fields = [
+            ("name", py_literal(spec.model_file)),
+            ("input", py_literal(spec.input.path)),
+            ("format", py_literal(spec.input.format)),
+            ("key", py_list(spec.key)),
+            ("expected_fields", "EXPECTED_FIELDS"),
+            ("drift", self.drift()),
+            ("output_schema", "OUTPUT_SCHEMA"),
+            ("columns", py_list([column.name for column in spec.columns])),
+            ("cast_fields", "cast_fields"),
+            ("check_rows", "check_rows"),
+            ("quarantine", py_literal(spec.quarantine_name)),
+        ]
+        if self.checked:
+            fields.append(("checked", "True"))
+        if any(column.expr is not None for column in spec.columns):
+            fields.append(("derive", "derive"))
         if spec.filters:
-            value = f"filter_rows({value})"
+            fields.append(("filter_rows", "filter_rows"))
         if spec.lookup:
-            value = f"attach_lookup({value}, candidates)"
-        return f"finish({value})"
-
-    def report_errors(self, indent: str) -> str:
-        """The stream's handling of its bad rows, once every row is read: fail or warn."""
-        text = indent + "errors = pl.concat(errors)\n" + indent + "if errors.height:\n"
-        if self.spec.on_error == "fail":
-            return text + indent + "    raise EnrichError(describe_errors(errors, names))\n"
-        return text + (
-            f"{indent}    warn(\n"
-            f'{indent}        f"{{NAME}}: {{errors.height}} bad row(s) in {{INPUT}} were set aside in "\n'
-            f"{indent}        {py_literal(self.spec.quarantine_name)}\n"
-            f"{indent}    )\n"
-        )
-
-    def stream(self) -> str:
-        """`stream` for the formats read twice (key columns first, then every row)."""
-        spec = self.spec
-        lookup = spec.lookup
-        signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
-        steps = ["checked"]
-        if spec.filters:
-            steps.append("filtered")
-        if lookup:
-            steps.append(f"joined to {lookup.model}")
-        steps_text = ", ".join(steps[:-1]) + (" and " if len(steps) > 1 else "") + steps[-1] + " "
-        fail = spec.on_error == "fail"
-        bad_rows = (
-            "A bad row fails the whole stream once every row is read, so DuckDB writes nothing (on_error: fail)."
-            if fail
-            else f"Bad rows are left out; {spec.quarantine_name} lists them."
-        )
-        text = f"def stream({signature}) -> pa.RecordBatchReader:\n"
-        text += (
-            docstring(
-                '"""The model\'s rows as a stream of Arrow batches, which DuckDB writes as it reads them.',
-                "    ",
-            )
-            + "\n\n"
-        )
-        text += docstring(
-            f"Rows are {steps_text}and streamed in read order, file by file and batch "
-            "by batch, so memory holds a few batches, not the input. Rows whose key was read "
-            "more than once are held back and "
-            + ("deduplicated" if spec.dedupe else "reported as duplicates")
-            + " once every row is read; they come last, sorted by the key. "
-            + bad_rows,
-            "    ",
-        )
-        text += '\n    """\n'
-        text += self.opening(fail)
-        text += "    repeated = repeated_keys(loaded).implode()\n"
-        if lookup:
-            text += "    candidates = lookup_candidates(lookup)\n"
-        text += f"""
-    def batches() -> Iterator[pa.RecordBatch]:
-        errors, held = [], []
-        for file_id, (records, unreadable, found) in enumerate(loaded):
-            unread = rejected_rows(file_id, unreadable)
-            errors.append(unread.select("_file", "_row", "_error"))
-            for batch in checked_batches(files[file_id], file_id, records, found):
-                batch = batch.select("_file", "_row", "_error", *COLUMNS)
-                batch = batch.with_columns(_held=key_hash().is_in(repeated))
-                failed = batch.filter(pl.col("_error").is_not_null())
-                errors.append(copied(failed.select("_file", "_row", "_error")))
-                kept = batch.filter(pl.col("_error").is_null())
-                held.append(copied(kept.filter(pl.col("_held"))))
-                ready = kept.filter(~pl.col("_held"))
-                yield from arrow_batches({self.output_steps("ready")})
-"""
+            fields += [("lookup_candidates", "lookup_candidates"), ("attach_lookup", "attach_lookup")]
         if spec.dedupe:
-            text += "        repeats = dedupe(pl.concat(held)) if held else None\n"
-        else:
-            # Without dedupe a repeated key is a bad row: every copy of it goes to the errors.
-            text += """\
-        repeats = None
-        if held:
-            flagged = duplicates(pl.concat(held))
-            failed = flagged.filter(pl.col("_error").is_not_null())
-            errors.append(failed.select("_file", "_row", "_error"))
-            repeats = flagged.filter(pl.col("_error").is_null()).sort(KEY)
-"""
-        text += self.report_errors(" " * 8)
-        text += f"""\
-        if repeats is not None:
-            yield from arrow_batches({self.output_steps("repeats")})
+            dedupe = f'{{"keep": {py_literal(spec.dedupe.keep)}, "by": {py_literal(spec.dedupe.by)}}}'
+            fields.append(("dedupe", dedupe))
+        if spec.input.field_names == "snake_case":
+            fields.append(("snake_case", "True"))
+        if spec.input.format == "json" and spec.input.record_path:
+            fields.append(("record_path", py_list(spec.input.record_path.split("."))))
+        if spec.input.format == "csv":
+            fields.append(("csv", self.csv_settings()))
+        text = "SPEC = rt.Spec(\n"
+        for name, value in fields:
+            text += wrapped(f"{name}={value},", "    ")
+        return text + ")\n"
 
-    return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())
-"""
-        return text
-
-    def opening(self, fail: bool) -> str:
-        """The stream's first lines: the input files, opened and drift-checked."""
-        names = "    names = [path.relative_to(raw_dir).as_posix() for path in files]\n" if fail else ""
+    def drift(self) -> str:
+        """The spec's drift settings as a dict literal."""
+        drift = self.spec.input.drift
         return (
-            "    files = input_files(raw_dir)\n"
-            + names
-            + "    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]\n"
+            f'{{"missing": {py_literal(drift.missing)}, "new": {py_literal(drift.new)}, '
+            f'"retyped": {py_literal(drift.retyped)}}}'
         )
 
-    def stream_ndjson(self) -> str:
-        """`stream` for NDJSON: decoded once, good rows spilled, read back once chosen."""
+    def csv_settings(self) -> str:
+        """A CSV input's dialect as a dict literal."""
         spec = self.spec
-        lookup = spec.lookup
-        signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
-        fail = spec.on_error == "fail"
-        order = list(spec.key)
-        if spec.dedupe is not None and spec.dedupe.by is not None and spec.dedupe.by not in order:
-            order.append(spec.dedupe.by)
-        choice = (
-            "the " + spec.dedupe.keep + " version of each key"
-            if spec.dedupe
-            else "the rows whose key was read once (a repeated key is a bad row)"
-        )
-        bad_rows = (
-            "A bad row fails the stream before DuckDB is handed any row (on_error: fail)."
-            if fail
-            else f"Bad rows are left out; {spec.quarantine_name} lists them."
-        )
-        text = f"def stream({signature}) -> pa.RecordBatchReader:\n"
-        text += (
-            docstring(
-                '"""The model\'s rows as a stream of Arrow batches, which DuckDB writes as it reads them.',
-                "    ",
-            )
-            + "\n\n"
-        )
-        text += docstring(
-            "Each file is decoded and checked once, a batch of lines at a time, and the good rows "
-            "are set aside in a temporary Arrow file, so memory holds a batch and every row's key, "
-            f"not the input. Once every row is read, {choice} is known; those rows are read back "
-            "and streamed, in read order" + (f", joined to {lookup.model}" if lookup else "") + ". " + bad_rows,
-            "    ",
-        )
-        text += '\n    """\n'
-        text += self.opening(fail)
-        keys = wrapped(f"keys.append(kept.select({py_list([*order, '_file', '_row'])[1:-1]}))", " " * 20)
-        text += f"""
-    def batches() -> Iterator[pa.RecordBatch]:
-        with tempfile.TemporaryDirectory(prefix=f"{{NAME}}_") as spill:
-            parts, keys, errors = [], [], []
-            for file_id, (records, unreadable, found) in enumerate(loaded):
-                for batch in checked_batches(files[file_id], file_id, records, found):
-                    batch = batch.select("_file", "_row", "_error", *COLUMNS)
-                    failed = batch.filter(pl.col("_error").is_not_null())
-                    errors.append(copied(failed.select("_file", "_row", "_error")))
-                    kept = batch.filter(pl.col("_error").is_null()).drop("_error")
-{keys}\
-                    parts.append(Path(spill) / f"{{len(parts):06}}.arrow")
-                    kept.write_ipc(parts[-1], compression="uncompressed")
-                    del batch, failed, kept  # freed before the next batch is read
-                unread = rejected_rows(file_id, unreadable)
-                errors.append(unread.select("_file", "_row", "_error"))
-            passed_over = left_out(keys)
-            keys.clear()
-"""
-        if not spec.dedupe:
-            text += "            errors.append(passed_over)\n"
-        text += self.report_errors(" " * 12)
-        if lookup:
-            text += "            candidates = lookup_candidates(lookup)\n"
-        text += f"""\
-            for part in parts:
-                rows = pl.read_ipc(part)
-                rows = rows.join(
-                    passed_over, on=["_file", "_row"], how="anti", maintain_order="left"
-                )
-                yield from arrow_batches({self.output_steps("rows")})
-
-    return pa.RecordBatchReader.from_batches(ARROW_SCHEMA, batches())
-"""
-        return text
-
-    def build(self) -> str:
-        """`build`: the stream collected, for tests and notebooks."""
-        lookup = self.spec.lookup
-        signature = "raw_dir: Path, lookup: pl.DataFrame" if lookup else "raw_dir: Path"
-        call = "stream(raw_dir, lookup)" if lookup else "stream(raw_dir)"
+        encoding = spec.input.encoding
+        if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+            encoding = "utf-8-sig"  # a byte order mark is common in spreadsheet exports
         return (
-            f"def build({signature}) -> pl.DataFrame:\n"
-            '    """The model\'s rows in memory (for tests and notebooks): the stream, collected."""\n'
-            f"    return pl.from_arrow({call}.read_all())\n"
+            f'{{"encoding": {py_literal(encoding)}, "delimiter": {py_literal(spec.input.delimiter)}, '
+            f'"quote": {py_literal(spec.input.quote)}, "header": {spec.input.header!r}}}'
         )
 
     def model(self) -> str:
@@ -701,102 +394,62 @@ def checked(records: pl.LazyFrame, found: dict) -> pl.LazyFrame:
         lookup = self.spec.lookup
         text = "def model(dbt, session):\n"
         text += '    """dbt-duckdb entry point: an Arrow stream, which dbt writes as the table while it is read."""\n'
-        text += '    raw_dir = raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))\n'
+        # Here, not in the runtime: dbt hands a Python model only the config keys it reads.
+        text += '    raw_dir = rt.raw_dir_from(dbt.config.meta_get("gen_model_raw_path"))\n'
         if lookup:
             args = [py_literal(lookup.model)]
             if lookup.version is not None:
                 args.append(f"v={lookup.version}")
             text += wrapped(f"lookup = dbt.ref({', '.join(args)}).pl()", "    ")
-            text += "    return stream(raw_dir, lookup)\n"
+            text += "    return rt.stream(SPEC, raw_dir, lookup)\n"
         else:
-            text += "    return stream(raw_dir)\n"
+            text += "    return rt.stream(SPEC, raw_dir)\n"
         return text
-
-    def quarantined(self) -> str:
-        """`quarantined` and the quarantine model's `model(dbt, session)`."""
-        spec = self.spec
-        no_dedupe = spec.dedupe is None
-        held = "    held = []\n" if no_dedupe else ""
-        repeated = "    repeated = repeated_keys(loaded).implode()\n" if no_dedupe else ""
-        if spec.input.format == "ndjson":
-            # A batch of lines at a time: the file is decoded a chunk at a time.
-            indent, collect = " " * 12, "collect()"
-            rows = "        for frame in records:\n            rows = checked(frame.lazy(), found)\n"
-        else:
-            indent, collect = " " * 8, 'collect(engine="streaming")'
-            rows = "        rows = checked(records, found)\n"
-        per_file = [
-            'failed = rows.filter(pl.col("_error").is_not_null())',
-            f'bad.append(failed.select("_file", "_row", "_record", "_error").{collect})',
-        ]
-        if no_dedupe:
-            per_file += [
-                'kept = rows.filter(pl.col("_error").is_null() & key_hash().is_in(repeated))',
-                f'held.append(kept.select("_file", "_row", "_record", *KEY).{collect})',
-            ]
-        duplicates = (
-            """\
-    if held:
-        flagged = duplicates(pl.concat(held)).filter(pl.col("_error").is_not_null())
-        bad.append(flagged.select("_file", "_row", "_record", "_error"))
-"""
-            if no_dedupe
-            else ""
-        )
-        text = f"""\
-def quarantined(raw_dir: Path) -> pl.DataFrame:
-    \"\"\"Every row that did not load, with its file, row, record and reason, in file order.\"\"\"
-    files = input_files(raw_dir)
-    names = [path.relative_to(raw_dir).as_posix() for path in files]
-{held}    bad = []
-    loaded = [load(raw_dir, path, file_id) for file_id, path in enumerate(files)]
-{repeated}    for file_id, (records, unreadable, found) in enumerate(loaded):
-{rows}{"".join(indent + line + chr(10) for line in per_file)}\
-        bad.append(rejected_rows(file_id, unreadable))
-{duplicates}\
-    bad = pl.concat(bad).sort("_file", "_row")
-"""
-        return text + blocks.QUARANTINE_COLUMNS_AND_MODEL.lstrip("\n")
 
     # -- assembly ----------------------------------------------------------------------
 
-    def render(self, quarantine: bool = False) -> str:
-        """The whole file, sections in order; `quarantine` renders `<name>__quarantine`."""
-        spec = self.spec
-        ndjson = spec.input.format == "ndjson"
-        sections = [self.header(quarantine), self.imports(quarantine), self.constants(quarantine)]
-        if not quarantine:
-            sections[-1] += wrapped(f"COLUMNS = {py_list([c.name for c in spec.columns])}", "")
-            sections[-1] += "ARROW_SCHEMA = pl.DataFrame(schema=OUTPUT_SCHEMA).to_arrow().schema\n"
-            if not ndjson:
-                sections[-1] += (
-                    "BATCH_ROWS = 100_000  # rows per batch handed to DuckDB: memory holds a few, not the input\n"
-                )
-        sections.append(self.fixed_blocks())
-        sections += [self.cast_fields(), self.derive(), self.check_rows(), self.load(quarantine)]
-        # NDJSON is decoded once and the rows set aside, so only a quarantine without dedupe
-        # needs a pass for repeated keys; the other formats read their key columns first.
-        needs_keys = spec.dedupe is None if quarantine else not ndjson
-        if needs_keys:
-            sections += [self.key_hash(), self.repeated_keys()]
-        if not quarantine:
-            sections.append(self.checked_batches())
-        if quarantine:
-            if spec.dedupe is None:
-                sections.append(self.dedupe())
-            sections.append(self.quarantined())
-        else:
-            sections += [
-                self.dedupe(),
-                self.left_out() if ndjson else "",
-                self.filter_rows(),
-                self.attach_lookup(),
-                self.finish(),
-                self.location() if spec.on_error == "fail" else "",
-                self.describe_errors() if spec.on_error == "fail" else "",
-                self.stream_ndjson() if ndjson else self.stream(),
-                self.build(),
-                self.model(),
-            ]
+    def render(self) -> str:
+        """The Python model, sections in order: `<name>`, or `<name>__checked` when the
+        spec quarantines."""
+        sections = [
+            self.header(),
+            self.imports(),
+            self.loader(),
+            self.constants(),
+            self.cast_fields(),
+            self.derive(),
+            self.check_rows(),
+            self.filter_rows(),
+            self.attach_lookup(),
+            self.expression_helper_blocks(),
+            self.spec_value(),
+            self.model(),
+        ]
         head, imports, *rest = [section.strip("\n") for section in sections if section.strip()]
         return head + "\n\n" + imports + "\n\n" + "\n\n\n".join(rest) + "\n"
+
+    def render_sql(self, quarantine: bool = False) -> str:
+        """`<name>` (its good rows) or `<name>__quarantine` (its bad rows) as a select from
+        `<name>__checked`, which read the input once for both."""
+        spec = self.spec
+        if quarantine:
+            title = (
+                f"{spec.quarantine_name}: the rows of {spec.model_file}'s input that did not "
+                "load, with the file, the row, the record and the reason."
+            )
+            columns = [f"{sql_identifier(status)} as {sql_identifier(name)}" for status, name in STATUS_COLUMNS]
+            condition = "is not null"
+        else:
+            title = f"{spec.model_file}: {spec.description}"
+            columns = [sql_identifier(name) for name, _, _ in spec.output_columns]
+            condition = "is null"
+        text = _sql_comment(title) + "--\n" + _sql_comment(self.provenance())
+        text += _sql_comment(f"The input is read and checked once, by {spec.checked_name}.")
+        text += "select\n" + ",\n".join(f"    {column}" for column in columns) + "\n"
+        text += f"from {checked_ref(spec)}\nwhere _error {condition}\n"
+        return text
+
+
+def _sql_comment(text: str) -> str:
+    """Prose as `--` comment lines."""
+    return "".join("-- " + line[2:] + "\n" for line in comment(text).splitlines())

@@ -123,7 +123,7 @@ def plan_spec_write(project, catalog: Catalog, proposal: Proposal, spec: EnrichS
     spec_text = render_spec_file(proposal, version, provenance)
     spec_name = f"{name}_v{version}{SPEC_SUFFIX}"
     spec_path = directory / spec_name
-    if spec_path.exists() or (directory / f"{name}_v{version}.py").exists():
+    if spec_path.exists() or any((directory / f"{name}_v{version}{suffix}").exists() for suffix in (".py", ".sql")):
         raise WriteError(f"{spec_path} already exists; gen-model never overwrites a version")
     data, positions = load_with_positions(spec_text)
     written = validate_spec(data, file=spec_name, positions=positions, text=spec_text)
@@ -138,8 +138,9 @@ def plan_spec_write(project, catalog: Catalog, proposal: Proposal, spec: EnrichS
     selects = [f"{name}.v{version}"]
     relations = [written.model_file]
     if written.on_error == "quarantine":
-        selects.append(f"{name}__quarantine.v{version}")
-        relations.append(written.quarantine_name)
+        # The model and its quarantine select from `__checked`, which must be built first.
+        selects += [written.checked_name, f"{name}__quarantine.v{version}"]
+        relations += [written.checked_name, written.quarantine_name]
     return SpecWritePlan(
         model_name=name,
         version=version,

@@ -162,6 +162,33 @@ def render_versioned_yaml(specs: list[EnrichSpec]) -> str:
     return _yaml({"version": 2, "models": [model]}, _versioned_header(specs) + _CONTRACT_NOTE)
 
 
+def render_checked_yaml(spec: EnrichSpec, spec_file: str) -> str:
+    """The YAML of `<name>__checked`: where the raw files are, and which model it is read for.
+
+    It carries no `gen_model` provenance: it is part of its model (compiled, verified and
+    locked with it), not a model of its own, nor a second reader of the input.
+    """
+    model = {
+        "name": spec.checked_name,
+        "description": (
+            f"{spec.model_file}'s input read once and checked: the rows of {spec.model_file} "
+            f"and of {spec.quarantine_name} (those with an _error). Select from those two, not this."
+        ),
+        "config": {
+            "materialized": "table",
+            "meta": {"gen_model_raw_path": RAW_PATH_META, "gen_model_checked_for": spec.model_file},
+        },
+        # The model's columns (null on a bad row), then the quarantine's under internal names.
+        "columns": [{"name": name, "data_type": dtype.name} for name, dtype, _ in spec.output_columns]
+        + [
+            {"name": f"_{column}", "description": description, "data_type": dtype}
+            for column, dtype, description in QUARANTINE_COLUMNS
+        ],
+    }
+    header = f"# Compiled by gen-model from {spec_file}: edit the spec, then recompile.\n"
+    return _yaml({"version": 2, "models": [model]}, header)
+
+
 def _quarantine_columns(model_file: str) -> list[dict]:
     columns = [
         {"name": column, "description": description, "data_type": dtype}

@@ -5,11 +5,14 @@ compiled model here, in a child process it can time out and kill:
 
     python -m generator.enrich.runner REQUEST.json
 
-REQUEST names the compiled model (and its quarantine model), the raw dir, the warehouse to
-read lookups from (attached read-only) and the key. The model's `model(dbt, session)` gets
-a stand-in for dbt's `dbt` object (its `config.meta_get` and `ref`) and an in-memory
-DuckDB session, and its result is materialised as dbt-duckdb's `materialize` does it
-(`register`, then `create table ... as select *`). One JSON line on stdout says what came
+REQUEST names the compiled Python model, the raw dir, the warehouse to read lookups from
+(attached read-only) and the key; under `on_error: quarantine` the Python model is
+`<name>__checked` and REQUEST carries the SQL of the model and its quarantine, which select
+from it. The model loads the versioned runtime from the dbt project dir (this process's
+working directory) exactly as under dbt. Its `model(dbt, session)` gets a stand-in for
+dbt's `dbt` object (its `config.meta_get` and `ref`) and an in-memory DuckDB session, and
+its result is materialised as dbt-duckdb's `materialize` does it (`register`, then
+`create table ... as select *`). One JSON line on stdout says what came
 out: DuckDB's column types, the row count, key statistics, the quarantined rows, warnings
 and the peak memory. Exit status 0: it ran; 3: the model rejected its input (EnrichError,
 message in "error"); anything else is a crash (traceback on stderr).
@@ -117,12 +120,18 @@ def run(request: dict) -> dict:
         session.execute(f"attach '{path}' as {_quote(request['database'])} (read_only)")
     dbt = _Dbt(session, request["raw_dir"], request.get("relations", {}))
     module = _load(request["model"], "enrich_model")
-    module.warn = warnings.append
+    runtime = module.rt  # the runtime the model loaded, as it loads it under dbt
+    runtime.warn = warnings.append
+    checked = request.get("quarantine_sql") is not None
     started = time.perf_counter()
     try:
-        _materialise(session, module.model(dbt, session), "model")
-    except module.EnrichError as error:
+        _materialise(session, module.model(dbt, session), "checked" if checked else "model")
+    except runtime.EnrichError as error:
         return {"error": str(error), "warnings": warnings}
+    if checked:
+        # The model and its quarantine: the SQL dbt runs, reading `checked`.
+        session.execute(f"create table model as {request['model_sql']}")
+        session.execute(f"create table quarantine as {request['quarantine_sql']}")
     elapsed = time.perf_counter() - started
     columns = session.execute(
         "select column_name, lower(data_type) from duckdb_columns() "
@@ -148,10 +157,7 @@ def run(request: dict) -> dict:
         "seconds": elapsed,
         "warnings": warnings,
     }
-    if request.get("quarantine"):
-        quarantine = _load(request["quarantine"], "enrich_quarantine")
-        quarantine.warn = warnings.append
-        _materialise(session, quarantine.model(dbt, session), "quarantine")
+    if checked:
         result["quarantined"] = session.execute("select count(*) from quarantine").fetchone()[0]
         result["quarantine_examples"] = session.execute(
             "select source_file, source_row, error from quarantine order by source_file, source_row limit 5"

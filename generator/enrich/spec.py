@@ -282,6 +282,13 @@ class EnrichSpec:
         return f"{self.model_file}{SPEC_SUFFIX}"
 
     @property
+    def checked_name(self) -> str:
+        """The model that reads the input once for the model and its quarantine
+        (`on_error: quarantine`): `<name>__checked[_v<version>]`."""
+        base = f"{self.name}__checked"
+        return base if self.version is None else f"{base}_v{self.version}"
+
+    @property
     def quarantine_name(self) -> str:
         """The quarantine model's relation: `<name>__quarantine[_v<version>]`."""
         base = f"{self.name}__quarantine"

@@ -1,7 +1,8 @@
 """execute: the compiled model runs on the real input file, within a time limit.
 
-The DuckDB sandbox runs SQL, not Python: the model (and its quarantine model) runs in a
-child process (`generator.enrich.runner`), materialised as dbt-duckdb does it, and DuckDB's
+The DuckDB sandbox runs SQL, not Python: the model (under `on_error: quarantine`, its
+`__checked` model and the model's and quarantine's selects from it) runs in a child
+process (`generator.enrich.runner`), materialised as dbt-duckdb does it, and DuckDB's
 types, the row count and the key's nulls and repeats come back for the later gates.
 """
 
@@ -13,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from generator.enrich.emit import checked_ref
 from generator.errors import Problem
 from generator.gates.base import Rule
 from generator.gates.enrich_context import SpecContext, SpecRun
@@ -34,8 +36,9 @@ class Executes(Rule):
 
 
 def execute_compiled(ctx: SpecContext) -> SpecRun | Problem:
-    """Run the compiled model (and its quarantine model) on the raw dir in a child process."""
+    """Run the compiled model (and its quarantine) on the raw dir in a child process."""
     catalog, spec = ctx.catalog, ctx.spec
+    quarantines = spec.on_error == "quarantine"
     with tempfile.TemporaryDirectory(prefix="gen_model_enrich_") as directory:
         files = {}
         for name, content in ctx.compiled.files.items():
@@ -48,14 +51,18 @@ def execute_compiled(ctx: SpecContext) -> SpecRun | Problem:
             key = lookup.model if lookup.version is None else f"{lookup.model}@{lookup.version}"
             relations[key] = ctx.lookup.relation_name
         request = {
-            "model": files[f"{spec.model_file}.py"],
-            "quarantine": files.get(f"{spec.quarantine_name}.py"),
+            "model": files[f"{spec.checked_name if quarantines else spec.model_file}.py"],
             "raw_dir": str(ctx.raw_dir),
             "warehouse": str(catalog.database_path) if relations and catalog.database_path else None,
             "database": catalog.database_name or (catalog.database_path.stem if catalog.database_path else None),
             "relations": relations,
             "key": list(spec.key),
         }
+        if quarantines:
+            # The model and its quarantine are SQL selects from `__checked`: run as compiled.
+            ref = checked_ref(spec)
+            for key, name in (("model_sql", spec.model_file), ("quarantine_sql", spec.quarantine_name)):
+                request[key] = ctx.compiled.files[f"{name}.sql"].replace(ref, "checked")
         request_file = Path(directory) / "request.json"
         request_file.write_text(json.dumps(request), encoding="utf-8")
         if relations:
@@ -87,10 +94,13 @@ def execute_compiled(ctx: SpecContext) -> SpecRun | Problem:
         )
     if done.returncode != 0 or outcome is None:
         detail = (done.stderr or done.stdout).strip().splitlines()
+        suggestion = "This is probably a compiler defect: report it with the spec."
+        if detail and "gen-model runtime v" in detail[-1] and "not found" in detail[-1]:
+            suggestion = "Install the gen_model dbt package's runtime: run `gen-model init`, then `dbt deps`."
         return ctx.problem(
             "execute",
             f"the compiled model failed on {spec.input.path}: {detail[-1] if detail else done.returncode}",
-            suggestion="This is probably a compiler defect: report it with the spec.",
+            suggestion=suggestion,
             details={"stderr": done.stderr[-4000:]},
         )
     return SpecRun(

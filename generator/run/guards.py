@@ -37,11 +37,15 @@ def refuse_taken_name(project: Project, name: str, hint: str, catalog: Catalog |
             if r.resource_type == "model" and r.name == name and not r.generated
         ]
     else:
+        from generator.enrich.compiler import compiled_by_gen_model
+
+        # An enrichment spec compiles `<name>.sql` (a select from `<name>__checked`): ours.
         taken = sorted(
             project.relative(path)
             for folder in project.model_paths
             if (project.project_dir / folder).is_dir()
             for path in (project.project_dir / folder).rglob(f"{name}.sql")
+            if not compiled_by_gen_model(path)
         )
     if not taken:
         return

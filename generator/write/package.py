@@ -1,7 +1,8 @@
-"""The gen_model dbt package: the generic tests generated models rely on.
+"""The gen_model dbt package: the generic tests and the runtime generated models rely on.
 
-A generated model's YAML uses `gen_model.unique_combination_of_columns` and friends, so a
-project must have the package before anything is written into it. `gen-model init`
+A generated model's YAML uses `gen_model.unique_combination_of_columns` and friends, and a
+compiled enrichment model loads the versioned runtime (`python/gen_model_runtime_v<N>.py`),
+so a project must have the package before anything is written into it. `gen-model init`
 vendors it into the project (`vendor/gen_model/`, committed, reviewable, no network) and
 adds a `local:` entry to packages.yml, then runs `dbt deps`.
 """
@@ -21,10 +22,14 @@ from generator.write.transaction import atomic_write
 
 PACKAGE_NAME = "gen_model"
 VENDOR_DIR = Path("vendor") / PACKAGE_NAME
+# What the package ships: the generic tests, and the enrichment runtime compiled models load
+# (every version: a model compiled for an older runtime keeps loading it).
+PACKAGE_FOLDERS = ("macros", "python")
 
 VENDORED_PROJECT = f"""\
-# Vendored by `gen-model init` (gen-model {__version__}): the generic tests that generated
-# models use. Refresh with `gen-model init --upgrade`; edits here are overwritten then.
+# Vendored by `gen-model init` (gen-model {__version__}): the generic tests and the
+# enrichment runtime (python/) that generated models use. Refresh with
+# `gen-model init --upgrade`; edits here are overwritten then.
 name: {PACKAGE_NAME}
 version: "{__version__}"
 config-version: 2
@@ -33,12 +38,12 @@ macro-paths: ["macros"]
 
 
 def package_source() -> Path:
-    """Where this installation keeps the package's macros (a wheel, or the repository)."""
+    """Where this installation keeps the package's macros and runtime (a wheel, or the repository)."""
     package = Path(__file__).resolve().parents[1]  # generator/, where the wheel puts _dbt_package
     for candidate in (package / "_dbt_package", package.parent):
-        if (candidate / "macros" / "generic_tests").is_dir():
+        if (candidate / "macros" / "generic_tests").is_dir() and (candidate / "python").is_dir():
             return candidate
-    raise ConfigError("this gen-model installation has no dbt macros (macros/generic_tests); reinstall it")
+    raise ConfigError("this gen-model installation has no dbt package (macros/generic_tests and python/); reinstall it")
 
 
 def has_package(manifest) -> bool:
@@ -84,10 +89,11 @@ def init_project(project: Project, upgrade: bool = False) -> list[str]:
     changed = []
     target = project.project_dir / VENDOR_DIR
     if upgrade or not target.exists():
-        source = package_source() / "macros"
+        source = package_source()
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(source, target / "macros", ignore=shutil.ignore_patterns("__pycache__"))
+        for folder in PACKAGE_FOLDERS:
+            shutil.copytree(source / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
         atomic_write(target / "dbt_project.yml", VENDORED_PROJECT)
         changed.append(f"{VENDOR_DIR.as_posix()}/")
     packages_file = project.project_dir / "packages.yml"
