@@ -25,7 +25,7 @@ def with_spark_target(project) -> None:
     (project / "profiles.yml").write_text(yaml.safe_dump(profiles))
 
 
-def test_the_spark_target_builds_the_ported_file_and_duckdb_the_original(shop_project):
+def test_the_spark_target_builds_the_ported_file(shop_project):
     from pyspark.sql import SparkSession
 
     from generator.port.model import port_model
@@ -43,7 +43,8 @@ def test_the_spark_target_builds_the_ported_file_and_duckdb_the_original(shop_pr
     ported = port_model(duckdb_project, "orders", "spark", prove=True, spark=SparkSession.builder.getOrCreate())
     write_port(duckdb_project, ported)
 
-    built = dbt.invoke(on_spark, ["build", "--select", "+orders"])
+    # cautious: tests of what is built only (not stg_orders -> stg_customers, left unbuilt here)
+    built = dbt.invoke(on_spark, ["build", "--select", "+orders", "--indirect-selection", "cautious"])
     assert built.success, built.errors
     assert {node.name for node in built.nodes if node.status == "success"} >= {"orders", "stg_orders"}
     manifest = json.loads((shop_project / "target" / "manifest.json").read_text())
