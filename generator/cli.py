@@ -620,8 +620,14 @@ def mutate(model, project_dir, profiles_dir, target, as_json, fail_under) -> Non
     is_flag=True,
     help="Run the unit-test rows and a sample of the real inputs on DuckDB and a local Spark; rows must match.",
 )
+@click.option(
+    "--write",
+    "write_it",
+    is_flag=True,
+    help="Prove (implies --prove), then write the port beside the model, enabled on that engine only.",
+)
 @project_options
-def port(model, to_target, time_zone_pinned, prove, project_dir, profiles_dir, target) -> None:
+def port(model, to_target, time_zone_pinned, prove, write_it, project_dir, profiles_dir, target) -> None:
     """Check MODEL for DuckDB constructs whose rows differ on another engine; print its SQL there.
 
     Refused, each at its line and column with the rewrite that means the same on both:
@@ -629,14 +635,18 @@ def port(model, to_target, time_zone_pinned, prove, project_dir, profiles_dir, t
     date_diff other than days between dates, weekday numbers, substring from 0, ASOF
     joins, unguarded division, time-zone-dependent parts. With --prove, the model's
     unit-test rows and a sample of its real inputs run on both engines and must give
-    identical rows (exit 1 with the differing rows otherwise). Writes nothing.
+    identical rows (exit 1 with the differing rows otherwise). Writes nothing unless
+    --write: then, only once proven, MODEL's SQL for the engine goes to <model's folder>/
+    <engine>/MODEL.sql, dbt_project.yml enables each file on its own engine, and the proof
+    goes into gen_model.lock.
     """
     from generator.port.model import port_model
+    from generator.port.write import write_port
     from generator.project import load_project
 
     try:
         project = load_project(project_dir, profiles_dir, target)
-        ported = port_model(project, model, to_target, same_time_zone=time_zone_pinned, prove=prove)
+        ported = port_model(project, model, to_target, same_time_zone=time_zone_pinned, prove=prove or write_it)
     except GenModelError as error:
         raise GenModelException(error) from None
     click.echo(f"-- {ported.name} ({ported.path}) for {ported.target}: no construct with a known difference")
@@ -651,11 +661,23 @@ def port(model, to_target, time_zone_pinned, prove, project_dir, profiles_dir, t
             for row in row_set.only_target:
                 click.echo(f"--   only on {proof.target}: {row}")
         if not proof.holds:
+            written = "; nothing was written" if write_it else ""
             click.echo(
-                f"error: {ported.name} gives other rows on {proof.target}; it is not portable as written", err=True
+                f"error: {ported.name} gives other rows on {proof.target}; it is not portable as written{written}",
+                err=True,
             )
             sys.exit(1)
-    click.echo(ported.sql, nl=False)
+    if not write_it:
+        click.echo(ported.sql, nl=False)
+        return
+    try:
+        written = write_port(project, ported)
+    except GenModelError as error:
+        raise GenModelException(error) from None
+    click.echo(
+        f"-- wrote {written.file}; {written.config} enables it on {ported.target} targets only "
+        f"and {ported.path} everywhere else; the proof is in {written.lock}"
+    )
 
 
 def main() -> None:

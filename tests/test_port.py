@@ -218,3 +218,128 @@ def test_port_prove_through_the_cli_says_what_it_compared(spark, shop_project):
     assert result.exit_code == 0, result.output
     assert "-- identical: a sample of the real inputs (up to 1000 rows each), 99 rows (duckdb " in result.output
     assert "FROM {{ ref('stg_orders') }} AS o" in result.output
+
+
+# --- writing the proven port into the project -------------------------------------------
+
+
+def port_cli(project: Path, *args: str):
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    return CliRunner().invoke(cli, ["port", *args, "--project-dir", str(project)])
+
+
+def snapshot(project: Path) -> dict:
+    """Every file a port could touch (target/ and the warehouse are dbt's)."""
+    return {
+        path.relative_to(project).as_posix(): path.read_bytes()
+        for path in project.rglob("*")
+        if path.is_file() and "target" not in path.relative_to(project).parts and path.suffix != ".duckdb"
+    }
+
+
+@pytest.mark.spark
+def test_port_write_puts_the_proven_spark_version_beside_the_model(spark, shop_project):
+    from generator.ci.review import review
+    from generator.ci.verify import verify
+    from generator.project import load_project
+    from generator.write import lockfile
+    from tests.conftest import dbt_build
+
+    orders = shop_project / "models" / "marts" / "orders.sql"
+    original = orders.read_bytes()
+    result = port_cli(shop_project, "orders", "--to", "spark", "--write")
+    assert result.exit_code == 0, result.output
+    assert "-- wrote models/marts/spark/orders.sql; dbt_project.yml enables it on spark targets only" in result.output
+
+    assert orders.read_bytes() == original  # the person's SQL is not touched
+    ported = (shop_project / "models" / "marts" / "spark" / "orders.sql").read_text()
+    assert ported.startswith("-- orders for spark, written by `gen-model port orders --to spark --write`")
+    assert "FROM {{ ref('stg_orders') }} AS o" in ported
+    config = (shop_project / "dbt_project.yml").read_text()
+    assert config.endswith(
+        "    marts:\n      +materialized: table\n"
+        "      orders:\n        +enabled: \"{{ target.type != 'spark' }}\"\n"
+        "      spark:\n        orders:\n          +enabled: \"{{ target.type == 'spark' }}\"\n"
+    )
+    assert 'model-paths: ["models"]' in config  # the rest of the person's file as it was
+
+    port = lockfile.load(shop_project).ports["orders"]["spark"]
+    assert port["source"] == "models/marts/orders.sql"
+    assert port["source_sha256"] == lockfile.sha256_bytes(original)
+    assert port["file"] == "models/marts/spark/orders.sql"
+    assert port["sha256"] == lockfile.sha256_text(ported)
+    assert set(port["engines"]) == {"duckdb", "spark"}
+    assert port["row_sets"] == [{"name": "a sample of the real inputs (up to 1000 rows each)", "rows": 99}]
+
+    # The DuckDB target still builds the person's file, with its tests; nothing else changed.
+    outcome = dbt_build(shop_project)
+    built = {node.name for node in outcome.nodes if node.status == "success"}
+    assert "orders" in built
+    project = load_project(shop_project)
+    from generator.project import dbt
+
+    manifest = dbt.parse(project)
+    assert manifest.nodes["model.shop.orders"].original_file_path == "models/marts/orders.sql"
+
+    markdown = review(project, ["orders"])
+    assert "### Port to spark" in markdown
+    assert "| a sample of the real inputs (up to 1000 rows each) | 99 |" in markdown
+    assert [finding for finding in verify(project).findings if finding.check in ("port", "jinja")] == []
+
+    # The model changes after the proof: verify says the port is stale and what to rerun.
+    orders.write_text(orders.read_text().replace("o.status,", "o.status as order_status,"))
+    [stale] = [finding for finding in verify(load_project(shop_project)).findings if finding.check == "port"]
+    assert stale.severity == "error" and stale.file == "models/marts/orders.sql"
+    assert "the port is stale" in stale.message
+    assert stale.suggestion == "Run `gen-model port orders --to spark --write` to prove and write it again"
+
+
+def test_port_write_refuses_a_known_difference_and_writes_nothing(shop_project):
+    orders = shop_project / "models" / "marts" / "orders.sql"
+    orders.write_text(orders.read_text().replace("o.status,", "o.status,\n    substring(o.status, 0, 3) as prefix,"))
+    before = snapshot(shop_project)
+    result = port_cli(shop_project, "orders", "--to", "spark", "--write")
+    assert result.exit_code == 1, result.output
+    assert "models/marts/orders.sql:15:5: [port:substring_start]" in result.output
+    assert snapshot(shop_project) == before
+
+
+@pytest.mark.spark
+def test_port_write_refuses_other_rows_and_writes_nothing(spark, shop_project):
+    customers = shop_project / "models" / "marts" / "customers.sql"
+    customers.write_text(customers.read_text().replace("c.last_name,", "c.last_name,\n    hash(c.first_name) as h,"))
+    before = snapshot(shop_project)
+    result = port_cli(shop_project, "customers", "--to", "spark", "--write")
+    assert result.exit_code == 1, result.output
+    assert "-- DIFFERENT: a sample of the real inputs" in result.output
+    assert "it is not portable as written; nothing was written" in result.output
+    assert snapshot(shop_project) == before
+
+
+def test_a_port_without_a_proof_is_not_written(shop_project):
+    from generator.port.model import PortedModel
+    from generator.port.write import PortWriteError, write_port
+    from generator.project import load_project
+
+    before = snapshot(shop_project)
+    unproven = PortedModel("orders", "models/marts/orders.sql", "spark", "select 1 as order_id\n")
+    with pytest.raises(PortWriteError, match="no proof that the rows are identical on spark; nothing written"):
+        write_port(load_project(shop_project), unproven)
+    assert snapshot(shop_project) == before
+
+
+def test_a_damaged_port_record_is_a_located_lockfile_error(tmp_path):
+    from generator.errors import ConfigError
+    from generator.write import lockfile
+
+    (tmp_path / "gen_model.lock").write_text(
+        "version: 1\nmodels: {}\nports:\n  orders:\n    spark:\n      source: /etc/passwd\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        lockfile.load(tmp_path)
+    assert "ports.orders.spark must have exactly source, source_sha256, file, sha256, engines, row_sets" in str(
+        [problem.message for problem in raised.value.problems]
+    )

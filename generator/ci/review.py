@@ -333,7 +333,8 @@ def review_model(project: Project, catalog: Catalog, manifest: Any, lock: lockfi
         key=lambda r: r.version,
     )
     if not versions:
-        return [f"## {code(model)}", "", "Not a generated model of this project (no `meta.gen_model`).", ""]
+        lines = [f"## {code(model)}", "", "Not a generated model of this project (no `meta.gen_model`).", ""]
+        return lines + port_section(lock, model)
     current = catalog.ref(model) if catalog.ref(model) in versions else versions[-1]
     earlier = [r for r in versions if r.version < current.version]
     previous = earlier[-1] if earlier else None
@@ -462,6 +463,23 @@ def review_model(project: Project, catalog: Catalog, manifest: Any, lock: lockfi
     if previous is not None:
         lines += _diff_section(catalog, previous, current)
     lines += _generation_section(current, entry)
+    return lines + port_section(lock, model)
+
+
+def port_section(lock: lockfile.Lockfile, model: str) -> list[str]:
+    """The proof behind each port of `model` written into the project (`gen-model port --write`)."""
+    lines: list[str] = []
+    for target, port in sorted(lock.ports.get(model, {}).items()):
+        engines = ", ".join(f"{engine} {version}" for engine, version in port["engines"].items())
+        lines += [
+            f"### Port to {target}",
+            "",
+            f"{code(port['file'])}, transpiled from {code(port['source'])}, builds on {target} targets "
+            f"(the original everywhere else). Rows proven identical on {cell(engines)}:",
+            "",
+        ]
+        lines += _table(["Rows compared", "Rows"], [[cell(s["name"]), _number(s["rows"])] for s in port["row_sets"]])
+        lines += ["", f"Proof recorded in {code(lockfile.LOCK_NAME)} (`ports.{model}.{target}`).", ""]
     return lines
 
 
@@ -500,7 +518,7 @@ def review(project: Project, models: list[str], *, title_note: str | None = None
 
     lock = lockfile.load(project.project_dir)
     manifest, catalog = read_project(project)
-    known = {r.name for r in catalog.models if r.generated}
+    known = {r.name for r in catalog.models if r.generated} | set(lock.ports)
     unknown = [m for m in models if m not in known]
     if unknown:
         from generator.suggest import did_you_mean

@@ -8,6 +8,7 @@ DuckDB and a local Spark, and the rows must be identical.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import duckdb
@@ -30,6 +31,8 @@ class PortedModel:
     target: str
     sql: str
     proof: Proof | None = None
+    version: int | None = None  # the model's version, when it is versioned
+    source_sha256: str = ""  # the model's file as checked and proven
 
 
 def _input_relation(catalog: Catalog, call: RefCall) -> Relation | None:
@@ -87,6 +90,7 @@ def port_model(
     catalog = build_catalog(project, manifest)
     relation, _node = find_model(project, catalog, manifest, name)
     path = relation.original_file_path
+    source_bytes = (project.project_dir / path).read_bytes()  # what the lock's sha256 is of
     sql = (project.project_dir / path).read_text(encoding="utf-8")
     templated, _ = untemplate(sql, path)
     relations = {call.placeholder: _input_relation(catalog, call) for call in templated.calls}
@@ -103,4 +107,12 @@ def port_model(
             sets.append((f"a sample of the real inputs (up to {sample_rows} rows each)", sample))
         results = tuple(compare(label, templated.sql, target_sql, inputs, spark) for label, inputs in sets)
         proof = Proof(target, {"duckdb": duckdb.__version__, target: spark.version}, results)
-    return PortedModel(relation.name, path, target, templated.restore(target_sql) + "\n", proof)
+    return PortedModel(
+        relation.name,
+        path,
+        target,
+        templated.restore(target_sql) + "\n",
+        proof,
+        relation.version,
+        hashlib.sha256(source_bytes).hexdigest(),
+    )

@@ -34,6 +34,15 @@ the same runs give the same bytes):
           attempts: [...]                       # LLM calls: model, tokens, outcome
           provenance: {...}                     # meta.gen_model exactly as written (no lineage)
           proposal: {...}                       # the accepted proposal
+    ports:                                      # `gen-model port --write`: proven copies
+      orders:                                   #   (any model, generated or hand-written)
+        spark:
+          source: models/marts/orders.sql       # the model as proven, and its sha256
+          source_sha256: 5d1e...
+          file: models/marts/spark/orders.sql   # the ported file, and its sha256
+          sha256: 0b7c...
+          engines: {duckdb: 1.4.3, spark: 4.0.1}
+          row_sets: [{name: a sample of the real inputs (up to 1000 rows each), rows: 99}]
 
 Request, provider, model id, prompt sha256 and the change class live in `provenance`, the
 block written into the model's YAML, so lockfile and YAML cannot disagree about them.
@@ -165,6 +174,9 @@ class Lockfile:
 
     path: Path
     entries: dict[str, list[LockEntry]] = field(default_factory=dict)
+    # model -> target -> the proof of its port (PORT_FIELDS); a hand-written model has
+    # no entry in `entries`, so ports live beside them, keyed by model name.
+    ports: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -233,6 +245,10 @@ class Lockfile:
         versions.append(entry)
         self.entries[entry.model] = sorted(versions, key=lambda e: e.version)
 
+    def record_port(self, model: str, target: str, port: dict) -> None:
+        """Add or replace the proof of `model`'s port to `target` (PORT_FIELDS' keys)."""
+        self.ports.setdefault(model, {})[target] = {key: port[key] for key in PORT_FIELDS if key in port}
+
     def remove(self, model: str, version: int) -> None:
         remaining = [e for e in self.entries.get(model, []) if e.version != version]
         if remaining:
@@ -241,10 +257,16 @@ class Lockfile:
             self.entries.pop(model, None)
 
     def to_dict(self) -> dict:
-        return {
+        data: dict = {
             "version": FORMAT_VERSION,
             "models": {model: [e.to_dict() for e in self.versions(model)] for model in sorted(self.entries)},
         }
+        if self.ports:  # absent until a port is written: older lockfiles keep their bytes
+            data["ports"] = {
+                model: {target: dict(self.ports[model][target]) for target in sorted(self.ports[model])}
+                for model in sorted(self.ports)
+            }
+        return data
 
     def dumps(self) -> str:
         """The file's text: deterministic (fixed key order, sorted models and versions)."""
@@ -353,14 +375,57 @@ _ENTRY_FIELDS: dict[str, tuple[bool, object, str]] = {
 }
 
 
+def _is_row_sets(value) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(item, dict)
+        and set(item) == {"name", "rows"}
+        and isinstance(item["name"], str)
+        and type(item["rows"]) is int
+        for item in value
+    )
+
+
+# Every key a port record has (all required): the proof `gen-model port --write` made.
+PORT_FIELDS: dict[str, tuple[object, str]] = {
+    "source": (lambda v: _is_file_map({v: "0" * 64}) if isinstance(v, str) else False, "a path inside the project"),
+    "source_sha256": (lambda v: isinstance(v, str) and bool(_SHA256.match(v)), "a sha256 (64 hex digits)"),
+    "file": (lambda v: _is_file_map({v: "0" * 64}) if isinstance(v, str) else False, "a path inside the project"),
+    "sha256": (lambda v: isinstance(v, str) and bool(_SHA256.match(v)), "a sha256 (64 hex digits)"),
+    "engines": (_is_str_map, "a mapping of engine to version"),
+    "row_sets": (_is_row_sets, "a list of {name, rows}"),
+}
+
+
+def _port_problems(ports) -> list[tuple[tuple, str]]:
+    """(key path, message) for a `ports:` section that is not as `record_port` writes it."""
+    if not isinstance(ports, dict):
+        return [(("ports",), "ports must be a mapping of model name to its ported targets")]
+    problems: list[tuple[tuple, str]] = []
+    for model, targets in ports.items():
+        if not isinstance(model, str) or not isinstance(targets, dict) or not targets:
+            problems.append((("ports", model), f"ports.{str(model)[:80]} must be a mapping of target to its proof"))
+            continue
+        for target, port in targets.items():
+            at = ("ports", model, target)
+            if not isinstance(port, dict) or set(port) != set(PORT_FIELDS):
+                problems.append((at, f"ports.{model}.{str(target)[:80]} must have exactly {', '.join(PORT_FIELDS)}"))
+                continue
+            for key, (check, what) in PORT_FIELDS.items():
+                if not check(port[key]):  # type: ignore[operator]
+                    problems.append(((*at, key), f"ports.{model}.{target}.{key} must be {what}"))
+    return problems
+
+
 def _structure_problems(data, path: Path) -> list[tuple[tuple, str]]:
     """(key path, message) for everything in parsed lockfile data that is not as written."""
     if not isinstance(data, dict):
         return [((), f"expected `version:` and a `models:` mapping, got {type(data).__name__}")]
     problems: list[tuple[tuple, str]] = []
     for key in data:
-        if key not in ("version", "models"):
-            problems.append(((key,), f"unknown key {str(key)[:80]!r}: a lockfile has only version and models"))
+        if key not in ("version", "models", "ports"):
+            problems.append(((key,), f"unknown key {str(key)[:80]!r}: a lockfile has only version, models and ports"))
+    if "ports" in data:
+        problems += _port_problems(data["ports"])
     models = data.get("models")
     if models in (None, [], {}):
         return problems
@@ -513,6 +578,10 @@ def load(project_dir: Path) -> Lockfile:
     for model, items in (data.get("models") or {}).items():
         entries = [LockEntry.from_dict(str(model), item, str(path)) for item in items]
         lockfile.entries[str(model)] = sorted(entries, key=lambda e: e.version)
+    lockfile.ports = {
+        model: {target: dict(port) for target, port in targets.items()}
+        for model, targets in (data.get("ports") or {}).items()
+    }
     if not lockfile.entries:
         _refuse_empty(Path(project_dir), path)
     return lockfile
