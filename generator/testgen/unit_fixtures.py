@@ -635,10 +635,15 @@ class FixtureSearch:
             expected, found = self.original_rows(picks), self.rows_of(picks, mutant_tree)
             if expected is not None and found is not None:
                 return Counter(expected) != Counter(found)
-        return self._kills_in_sql(picks, original, actual, mutant_tree)
+        return self.kills_in_sql(picks, mutant_tree)
 
-    def _kills_in_sql(self, picks, original, actual, mutant_tree: exp.Expression) -> bool:
-        """dbt's comparison in one statement: expected values cast to the mutant's types."""
+    def kills_in_sql(self, picks: dict[int, list[int]], mutant_tree: exp.Expression) -> bool:
+        """kills() as one statement that compares as dbt does, whatever the columns' types:
+        the expected values cast from their text to the mutant's types, rows as multisets."""
+        original = self.shape(self.ctx.tree)
+        actual = self.shape(mutant_tree)
+        if original is None or actual is None:
+            return False
         types = {name.lower(): (name, kind) for name, kind in actual}
         if any(name.lower() not in types for name, _ in original):
             return True
