@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
+from generator.run.accept import DRY_RUN_UNIT_TEST_NOTE, search_unit_test_rows
+from generator.run.options import Options
+from generator.run.report import RunReport
 from generator.testgen.mutate import enumerate_mutants
-from generator.testgen.unit_fixtures import MAX_ROWS_PER_INPUT, build_unit_test, ddmin
+from generator.testgen.unit_fixtures import MAX_ROWS_PER_INPUT, FixtureSearch, build_unit_test, ddmin
 from generator.testgen.unit_runner import FixtureRunner, GivenInput, UnitTest
 from generator.write.writer import dump_yaml
 
@@ -100,6 +104,36 @@ def test_unit_test_choice_is_deterministic(gate_proposal):
         return dump_yaml(unit_test.to_yaml()), choice.killed
 
     assert choose() == choose()
+
+
+@pytest.mark.parametrize("model", GENERATED)
+def test_mutants_compared_as_values_are_told_apart_as_dbt_compares_them(model, gate_proposal):
+    # The search compares a mutant's rows to the accepted SQL's as fetched values when their
+    # columns match; every answer must be the one dbt's comparison (in SQL) gives.
+    ctx = gate_proposal(PROPOSALS / f"{model}.yml")
+    search = FixtureSearch(ctx)
+    search.setup()
+    try:
+        seeds = search.seeds()
+        fixtures = [search.block(seed, True) for seed in seeds[:: max(1, len(seeds) // 4)]]
+        mutants = [mutant for mutant in enumerate_mutants(ctx) if not mutant.held_out]
+        assert mutants and fixtures
+        answers = Counter()
+        for picks in fixtures:
+            for mutant in mutants:
+                assert search.kills(picks, mutant.tree) == search.kills_in_sql(picks, mutant.tree), mutant.label()
+                answers[search.kills(picks, mutant.tree)] += 1
+        assert answers[True] and answers[False], "both answers must be exercised"
+    finally:
+        search.teardown()
+
+
+def test_a_dry_run_skips_the_unit_test_row_search_and_says_so():
+    report = RunReport("apply")
+    assert search_unit_test_rows(Options(dry_run=True), report) is False
+    assert report.notes == [DRY_RUN_UNIT_TEST_NOTE]
+    assert search_unit_test_rows(Options(), RunReport("apply")) is True
+    assert search_unit_test_rows(Options(unit_test=False), RunReport("apply")) is False
 
 
 def test_ddmin_finds_a_minimal_failing_subset():

@@ -104,6 +104,27 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# DuckDB types whose values come back to Python as values that compare as DuckDB compares
+# them (no float: NaN and -0.0; no interval: months are not days; no nested types).
+_PLAIN_TYPE = re.compile(
+    r"(varchar|boolean|date|time|timestamp|timestamp with time zone|u?(tinyint|smallint|integer|bigint)"
+    r"|hugeint|decimal\(\d+,\s*\d+\))",
+    re.IGNORECASE,
+)
+
+
+def _comparable_as_values(original: list[tuple[str, str]], actual: list[tuple[str, str]]) -> bool:
+    """Whether a mutant's rows compare to the original's as fetched values: the same column
+    names (one of each) in the same order, of the same plain types."""
+    names = [name.lower() for name, _ in original]
+    return (
+        len(set(names)) == len(names)
+        and names == [name.lower() for name, _ in actual]
+        and [kind for _, kind in original] == [kind for _, kind in actual]
+        and all(_PLAIN_TYPE.fullmatch(kind) for _, kind in original)
+    )
+
+
 # -- fixtures that could happen --------------------------------------------------------------
 
 _INPUT_CALL = re.compile(
@@ -496,7 +517,7 @@ class FixtureSearch:
         self._sql: dict[int, tuple[exp.Expression, str]] = {}
         self._kills: dict[tuple, bool] = {}
         self._output_rows: dict[tuple, int] = {}
-        self._outputs: dict[tuple, tuple] = {}
+        self._original_rows: dict[tuple, list[tuple] | None] = {}
         self._picked: dict[int, tuple[int, ...]] = {}
         self._twins: dict[tuple[int, int], int] = {}
 
@@ -606,6 +627,23 @@ class FixtureSearch:
         actual = self.shape(mutant_tree)
         if original is None or actual is None:
             return False  # a mutant that does not run says nothing about the rows
+        if _comparable_as_values(original, actual):
+            # The same columns of the same plain types: the expected values' round trip
+            # through text is the identity, so the multisets of rows compare as Python
+            # values. The original's rows are shared with every question on these rows
+            # (each mutant's, the output's size), so only the mutant runs here.
+            expected, found = self.original_rows(picks), self.rows_of(picks, mutant_tree)
+            if expected is not None and found is not None:
+                return Counter(expected) != Counter(found)
+        return self.kills_in_sql(picks, mutant_tree)
+
+    def kills_in_sql(self, picks: dict[int, list[int]], mutant_tree: exp.Expression) -> bool:
+        """kills() as one statement that compares as dbt does, whatever the columns' types:
+        the expected values cast from their text to the mutant's types, rows as multisets."""
+        original = self.shape(self.ctx.tree)
+        actual = self.shape(mutant_tree)
+        if original is None or actual is None:
+            return False
         types = {name.lower(): (name, kind) for name, kind in actual}
         if any(name.lower() not in types for name, _ in original):
             return True
@@ -626,30 +664,41 @@ class FixtureSearch:
             return False  # a runtime error on some rows says nothing about the logic
         return rows[0][0] != 0
 
+    def rows_of(self, picks: dict[int, list[int]], tree: exp.Expression) -> list[tuple] | None:
+        """A query's rows on these fixture rows, or None if it fails on them."""
+        try:
+            return self.query(f"with {self.fixture_ctes(picks)} select * from (\n{self.sql_of(tree)}\n) as q")
+        except SandboxQueryError:
+            return None
+
+    def original_rows(self, picks: dict[int, list[int]]) -> list[tuple] | None:
+        """The accepted SQL's rows on these fixture rows (None if it fails on them), asked
+        once per choice of rows: its size, its rows and every mutant's comparison share it."""
+        key = _picks_key(picks)
+        if key not in self._original_rows:
+            self._original_rows[key] = self.rows_of(picks, self.ctx.tree)
+        return self._original_rows[key]
+
     def output_rows(self, picks: dict[int, list[int]]) -> int:
+        """How many rows the accepted SQL returns on these fixture rows (-1 if it fails)."""
+        rows = self.original_rows(picks)
+        if rows is not None:
+            return len(rows)
         key = _picks_key(picks)
         if key not in self._output_rows:
-            self._output_rows[key] = self._output_rows_uncached(picks)
+            # Counting may not compute a column that fails on these rows: ask as before.
+            try:
+                query = f"with {self.fixture_ctes(picks)} select count(*) from (\n{self.sql_of(self.ctx.tree)}\n) as q"
+                self._output_rows[key] = int(self.query(query)[0][0])
+            except SandboxQueryError:
+                self._output_rows[key] = -1
         return self._output_rows[key]
-
-    def _output_rows_uncached(self, picks: dict[int, list[int]]) -> int:
-        try:
-            query = f"with {self.fixture_ctes(picks)} select count(*) from (\n{self.sql_of(self.ctx.tree)}\n) as q"
-            return int(self.query(query)[0][0])
-        except SandboxQueryError:
-            return -1
 
     def output(self, picks: dict[int, list[int]]) -> tuple:
         """The accepted SQL's rows on these fixture rows, as a sorted multiset (for telling
         whether a row added changes what the unit test expects)."""
-        key = _picks_key(picks)
-        if key not in self._outputs:
-            try:
-                query = f"with {self.fixture_ctes(picks)} select * from (\n{self.sql_of(self.ctx.tree)}\n) as q"
-                self._outputs[key] = tuple(sorted(repr(row) for row in self.query(query)))
-            except SandboxQueryError:
-                self._outputs[key] = ()
-        return self._outputs[key]
+        rows = self.original_rows(picks)
+        return tuple(sorted(repr(row) for row in rows)) if rows is not None else ()
 
     def fixture_ctes(self, picks: dict[int, list[int]]) -> str:
         """The fixture tables as CTEs of the same names (a CTE shadows a table): a search
