@@ -13,10 +13,10 @@ new tests) is rewritten in block style, its own lines only; a comment after it s
 first line, and the collections inside it the tests do not go into keep their flow style.
 
 The file is never dumped whole (that would re-lay-out everything a person wrote): where even
-that one rewrite would lose something (an anchor or alias, a comment inside `{...}`, a second
-YAML document), the file is left as it is and a WriteError says where and what to change by
-hand. A new (empty) file is laid out by a ruamel dump. Values from the warehouse are written
-inert (generator.write.inert).
+that one rewrite would lose something (an anchor or alias where the tests go, a merge key, a
+comment inside `{...}`, a second YAML document), the file is left as it is and a WriteError
+says where and what to change by hand. A new (empty) file is laid out by a ruamel dump.
+Values from the warehouse are written inert (generator.write.inert).
 """
 
 from __future__ import annotations
@@ -219,8 +219,8 @@ def _plain(node):
 
 def _scan(text: str) -> tuple[dict[tuple[int, int], tuple[int, int]], list[tuple[int, int]]]:
     """(where each flow `[...]`/`{...}` ends, keyed by where it starts; where each anchor and
-    alias is).
-    A second document is refused here: which one the tests go into is a person's call."""
+    alias is). A second document is refused here (which one the tests go into is a person's
+    call), and so is a merge key."""
     ends: dict[tuple[int, int], tuple[int, int]] = {}
     aliases: list[tuple[int, int]] = []
     starts: list[tuple[int, int]] = []
@@ -234,6 +234,9 @@ def _scan(text: str) -> tuple[dict[tuple[int, int], tuple[int, int]], list[tuple
                 raise _Refused(
                     mark.line, mark.column, "a second YAML document", "move the model's entry into its own file"
                 )
+        if kind == "ScalarEvent" and event.value == "<<" and event.style is None:
+            # A merge key: the keys it brings are not where the text says they are.
+            raise _Refused(mark.line, mark.column, "a merge key (<<)", "write out the keys it merges in")
         if kind == "AliasEvent" or getattr(event, "anchor", None) is not None:
             aliases.append((mark.line, mark.column))
         if kind in ("MappingStartEvent", "SequenceStartEvent"):
