@@ -415,3 +415,37 @@ def test_a_new_file_is_laid_out_as_before():
         "      rows:\n"
         "        - {order_id: 1, total_amount: 1}\n"
     )
+
+
+@pytest.mark.dbt
+def test_gen_model_tests_rewrites_only_an_inline_column_entry(shop_project_with_package):
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    marts = shop_project_with_package / "models" / "marts" / "marts.yml"
+    key = "      - name: customer_id\n        data_tests: [unique, not_null]\n"
+    inline = '      - {name: order_count, description: "Orders placed."}   # written inline\n'
+    original = marts.read_text(encoding="utf-8")
+    assert original.count(key) == 1, "the shop project's YAML changed: update this test"
+    before = original.replace(key, key + inline)
+    marts.write_text(before, encoding="utf-8")
+
+    result = CliRunner().invoke(cli, ["tests", "customers", "--project-dir", str(shop_project_with_package)])
+    assert result.exit_code == 0, result.output
+    after = marts.read_text(encoding="utf-8")
+    removed, inserted = changes(before, after)
+    assert removed == [inline], "only the inline entry is rewritten; every other line is kept"
+    assert inserted[:4] == [
+        "      - name: order_count   # written inline\n",
+        '        description: "Orders placed."\n',
+        "        data_tests:\n",
+        "          - not_null: {config: {meta: {reason: 'never null: coalesce(..., 0) always has a value'}}}\n",
+    ]
+    document, previous = yaml.safe_load(after), yaml.safe_load(before)
+    columns = by_name(by_name(document["models"])["customers"]["columns"])
+    assert columns["customer_id"]["data_tests"] == ["unique", "not_null"]
+    assert columns["order_count"]["description"] == "Orders placed."
+    assert [list(test)[0] for test in columns["order_count"]["data_tests"]] == ["not_null", "gen_model.accepted_range"]
+    assert by_name(document["models"])["orders"] == by_name(previous["models"])["orders"]
+    assert [u["name"] for u in document["unit_tests"]] == ["customers_logic"]
