@@ -449,3 +449,14 @@ def test_gen_model_tests_rewrites_only_an_inline_column_entry(shop_project_with_
     assert [list(test)[0] for test in columns["order_count"]["data_tests"]] == ["not_null", "gen_model.accepted_range"]
     assert by_name(document["models"])["orders"] == by_name(previous["models"])["orders"]
     assert [u["name"] for u in document["unit_tests"]] == ["customers_logic"]
+
+    # A merge key is refused (its keys are not where the text says): exit 1, located, nothing written.
+    orders = "  - name: orders\n"
+    merged = after.replace(orders, orders + "    <<: {config: {enabled: true}}\n")
+    marts.write_text(merged, encoding="utf-8")
+    refused = CliRunner().invoke(cli, ["tests", "orders", "--project-dir", str(shop_project_with_package)])
+    assert refused.exit_code == 1, refused.output
+    line = merged.splitlines().index("    <<: {config: {enabled: true}}") + 1
+    assert f"models/marts/marts.yml:{line}:5: [yaml-edit] cannot add the tests of orders" in refused.output
+    assert "a merge key (<<). To add them, write out the keys it merges in by hand" in refused.output
+    assert marts.read_text(encoding="utf-8") == merged
