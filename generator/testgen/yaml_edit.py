@@ -222,8 +222,8 @@ def _scan(text: str) -> tuple[dict[tuple[int, int], tuple[int, int]], list[tuple
     alias is). A second document is refused here (which one the tests go into is a person's
     call), and so is a merge key."""
     ends: dict[tuple[int, int], tuple[int, int]] = {}
-    aliases: list[tuple[int, int]] = []
-    starts: list[tuple[int, int]] = []
+    shared: list[tuple[int, int]] = []
+    starts: list[tuple[int, int] | None] = []
     documents = 0
     for event in YAML(typ="rt").parse(text):
         kind = type(event).__name__
@@ -238,14 +238,14 @@ def _scan(text: str) -> tuple[dict[tuple[int, int], tuple[int, int]], list[tuple
             # A merge key: the keys it brings are not where the text says they are.
             raise _Refused(mark.line, mark.column, "a merge key (<<)", "write out the keys it merges in")
         if kind == "AliasEvent" or getattr(event, "anchor", None) is not None:
-            aliases.append((mark.line, mark.column))
+            shared.append((mark.line, mark.column))
         if kind in ("MappingStartEvent", "SequenceStartEvent"):
             starts.append((mark.line, mark.column) if event.flow_style else None)
         elif kind in ("MappingEndEvent", "SequenceEndEvent"):
             start = starts.pop()
             if start is not None:
                 ends[start] = (event.start_mark.line, event.start_mark.column + 1)  # after its `]` or `}`
-    return ends, aliases
+    return ends, shared
 
 
 # What may follow a flow collection on its last line when it is rewritten: a comment, kept.
@@ -260,7 +260,7 @@ class _TextEdit:
 
     def __init__(self, text: str):
         self.lines = (text if text.endswith("\n") else text + "\n").splitlines(keepends=True)
-        self.ends, self.aliases = _scan("".join(self.lines))
+        self.ends, self.shared = _scan("".join(self.lines))
         _, self.document = _yaml("".join(self.lines))
         if self.document is None:  # comments only: what is added goes below them
             self.document = CommentedMap()
@@ -358,7 +358,7 @@ class _TextEdit:
             span = (first, self.end_after(first, 1))
         else:
             return
-        for line, col in self.aliases:
+        for line, col in self.shared:
             if span[0] <= line < span[1]:
                 raise _Refused(
                     line, col, "an anchor (&) or alias (*) where the tests go", "write out what it stands for"
@@ -414,7 +414,7 @@ class _TextEdit:
         tail = self.lines[end_line][end_col:].rstrip()
         body = "".join(self.lines[line : end_line + 1])
         inside = body[col : len(body) - len(self.lines[end_line]) + end_col]
-        shared = next(((a, b) for a, b in self.aliases if line <= a <= end_line), None)
+        shared = next(((a, b) for a, b in self.shared if line <= a <= end_line), None)
         if shared is not None:
             raise _Refused(
                 *shared, "an anchor (&) or alias (*) in what must be rewritten", "write out what it stands for"
