@@ -5,12 +5,18 @@ and column of each place a test goes (the column's mapping, its `data_tests` lis
 model's or its version's entry, the top-level `unit_tests:`), and the new tests are
 inserted there as text, indented like the lines around them. A new test is appended
 under its column (or the model, or the model's version), a unit test under `unit_tests:`.
-The one line that may change: a `data_tests: [a, b]` written in flow style becomes
-`data_tests:` with its items below it (a mapping does not read well inside [a, b]).
 
-A new file, and the shapes text insertion does not edit (a column or model written as a
-flow mapping `{...}`, a flow list that spans lines), are written by a ruamel round-trip
-dump instead. Values from the warehouse are written inert (generator.write.inert).
+The one exception: what the tests go into written in flow style, `data_tests: [a, b]`,
+`- {name: id, description: x}`, `columns: [{name: id}]`, `unit_tests: []`. A mapping does
+not read well inside [...] or {...}, so that one flow collection (the outermost around the
+new tests) is rewritten in block style, its own lines only; a comment after it stays on its
+first line, and the collections inside it the tests do not go into keep their flow style.
+
+The file is never dumped whole (that would re-lay-out everything a person wrote): where even
+that one rewrite would lose something (an anchor or alias where the tests go, a merge key, a
+comment inside `{...}`, a second YAML document), the file is left as it is and a WriteError
+says where and what to change by hand. A new (empty) file is laid out by a ruamel dump.
+Values from the warehouse are written inert (generator.write.inert).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, Problem, WriteError
 from generator.testgen.datatests import DataTest
 from generator.testgen.unit_runner import UnitTest
 from generator.write.inert import make_inert
@@ -63,7 +69,7 @@ def _append_test(entry: CommentedMap, test: DataTest, path: tuple) -> None:
     tests.append(compact_test(make_inert(test.to_yaml(), (*path, key, len(tests)))))
 
 
-def _round_trip(
+def _new_file(
     text: str,
     model: str,
     version: int | None,
@@ -72,7 +78,7 @@ def _round_trip(
     unit_tests: list[UnitTest],
     file: str,
 ) -> str:
-    """`text` loaded, the tests added, dumped: a new file's layout (and the fallback)."""
+    """`text` (empty) loaded, the tests added, dumped: a new file's layout."""
     yaml, document = _yaml(text)
     if document is None:
         document = CommentedMap()
@@ -122,8 +128,12 @@ def _round_trip(
 # -- insertion as text --------------------------------------------------------------------------
 
 
-class _Unsupported(Exception):
-    """A shape the text editor does not edit in place (the round-trip dump does)."""
+class _Refused(Exception):
+    """A shape the editor cannot change without rewriting what a person wrote (0-based place)."""
+
+    def __init__(self, line: int, col: int, why: str, fix: str):
+        super().__init__(why)
+        self.line, self.col, self.why, self.fix = line, col, why, fix
 
 
 @dataclass(frozen=True)
@@ -139,17 +149,22 @@ def _flow(node) -> bool:
     return getattr(node, "fa", None) is not None and node.fa.flow_style()
 
 
+def _anchored(node) -> bool:
+    anchor = getattr(node, "anchor", None)
+    return anchor is not None and anchor.value is not None
+
+
 def _indentation(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def _dash_col(line: str, col: int) -> int:
+def _dash_col(line: str, col: int, index: int) -> int:
     """The column of the `-` that opens the sequence item whose value starts at `col`."""
     position = col - 1
     while position >= 0 and line[position] == " ":
         position -= 1
     if position < 0 or line[position] != "-":
-        raise _Unsupported("a sequence item without its dash on the same line")
+        raise _Refused(index, col, "a list item without its dash on its line", "put the item on its dash's line")
     return position
 
 
@@ -174,8 +189,8 @@ def _style(document: CommentedMap, lines: list[str]) -> _Style:
             key_line, key_col = parent.lc.key(key)
             if sequence is None and isinstance(value, CommentedSeq) and len(value) and not _flow(value):
                 line, col = value.lc.item(0)
-                if line > key_line:
-                    sequence, offset = col - key_col, _dash_col(lines[line], col) - key_col
+                if line > key_line and lines[line][:col].strip().startswith("-"):
+                    sequence, offset = col - key_col, _dash_col(lines[line], col, line) - key_col
             if mapping is None and isinstance(value, CommentedMap) and not _flow(value) and value.lc.line > key_line:
                 mapping = value.lc.col - key_col
         if sequence is not None and mapping is not None:
@@ -188,23 +203,87 @@ def _style(document: CommentedMap, lines: list[str]) -> _Style:
     )
 
 
-# A flow list that opens and closes on its key's line, and what follows it there.
-_FLOW_TAIL = re.compile(r"^\[.*\](?P<tail>[ \t]*(#.*)?)$")
+def _plain(node):
+    """`node` without the comments ruamel attached to it (the rewritten lines keep the one after
+    it themselves; one inside is refused), each collection in the style it has now."""
+    if isinstance(node, CommentedMap):
+        copy = CommentedMap((key, _plain(value)) for key, value in node.items())
+    elif isinstance(node, CommentedSeq):
+        copy = CommentedSeq(_plain(value) for value in node)
+    else:
+        return node
+    if _flow(node):
+        copy.fa.set_flow_style()
+    return copy
+
+
+def _scan(text: str) -> tuple[dict[tuple[int, int], tuple[int, int]], list[tuple[int, int]]]:
+    """(where each flow `[...]`/`{...}` ends, keyed by where it starts; where each anchor and
+    alias is). A second document is refused here (which one the tests go into is a person's
+    call), and so is a merge key."""
+    ends: dict[tuple[int, int], tuple[int, int]] = {}
+    shared: list[tuple[int, int]] = []
+    starts: list[tuple[int, int] | None] = []
+    documents = 0
+    for event in YAML(typ="rt").parse(text):
+        kind = type(event).__name__
+        mark = event.start_mark
+        if kind == "DocumentStartEvent":
+            documents += 1
+            if documents > 1:
+                raise _Refused(
+                    mark.line, mark.column, "a second YAML document", "move the model's entry into its own file"
+                )
+        if kind == "ScalarEvent" and event.value == "<<" and event.style is None:
+            # A merge key: the keys it brings are not where the text says they are.
+            raise _Refused(mark.line, mark.column, "a merge key (<<)", "write out the keys it merges in")
+        if kind == "AliasEvent" or getattr(event, "anchor", None) is not None:
+            shared.append((mark.line, mark.column))
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            starts.append((mark.line, mark.column) if event.flow_style else None)
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            start = starts.pop()
+            if start is not None:
+                ends[start] = (event.start_mark.line, event.start_mark.column + 1)  # after its `]` or `}`
+    return ends, shared
+
+
+# What may follow a flow collection on its last line when it is rewritten: a comment, kept.
+_TAIL = re.compile(r"^[ \t]*(#.*)?$")
+# A comment inside a flow collection: a rewrite would lose it.
+_COMMENT = re.compile(r"(^|\s)#")
 
 
 class _TextEdit:
-    """Insertions (and flow-list key lines rewritten) at line positions of the original text."""
+    """Insertions, and the flow collections that must grow rewritten in block style, at line
+    positions of the original text; every other line is kept as it is."""
 
     def __init__(self, text: str):
         self.lines = (text if text.endswith("\n") else text + "\n").splitlines(keepends=True)
+        self.ends, self.shared = _scan("".join(self.lines))
         _, self.document = _yaml("".join(self.lines))
+        if self.document is None:  # comments only: what is added goes below them
+            self.document = CommentedMap()
         if not isinstance(self.document, CommentedMap) or _flow(self.document):
-            raise _Unsupported("the file is not a block mapping")
+            raise _Refused(0, 0, "the file is not a block mapping", "write it as `version: 2` and `models:` lines")
+        self.parents: dict[int, tuple] = {}
+        self._link(self.document)
         self.style = _style(self.document, self.lines)
         self.inserted: dict[int, list[str]] = {}
         self.replaced: dict[int, str] = {}
+        self.rewrites: dict[int, object] = {}
+
+    def _link(self, node) -> None:
+        """Each collection's parent and its key (or index) there."""
+        children = node.items() if isinstance(node, CommentedMap) else enumerate(node)
+        for key, value in children:
+            if isinstance(value, (CommentedMap, CommentedSeq)) and id(value) not in self.parents:
+                self.parents[id(value)] = (node, key)
+                self._link(value)
 
     def result(self) -> str:
+        for node in self.rewrites.values():
+            self.rewrite(node)
         out: list[str] = []
         for index, line in enumerate(self.lines):
             out += self.inserted.get(index, [])
@@ -243,13 +322,57 @@ class _TextEdit:
 
     def mapping_end(self, mapping: CommentedMap) -> int:
         if mapping is self.document:
-            return self.end_after(-1, 0)
+            return self.end_after(-1, 0) if mapping else len(self.lines)
         return self.end_after(mapping.lc.line, mapping.lc.col)
+
+    def chain(self, node) -> list:
+        """`node` and its ancestors, the document first."""
+        nodes = [node]
+        while id(nodes[0]) in self.parents:
+            nodes.insert(0, self.parents[id(nodes[0])][0])
+        return nodes
+
+    def flowing(self, node) -> bool:
+        """`node` was written as `[...]`/`{...}` (an empty one too), or is one being rewritten."""
+        if id(node) in self.rewrites:
+            return True
+        return node is not self.document and (node.lc.line, node.lc.col) in self.ends
+
+    def refuse_shared(self, owner: CommentedMap, key: str, chain: list, outer) -> None:
+        """An anchored node on the way, or an anchor or alias where the items go, is shared with
+        another place in the file: adding to it would add there too (or lose the alias)."""
+        for node in chain:
+            if _anchored(node):
+                raise _Refused(
+                    node.lc.line,
+                    node.lc.col,
+                    "an anchor (&) on what the tests go into",
+                    "replace the anchor and its aliases (*) with what they stand for",
+                )
+        if outer is not None:
+            span = (outer.lc.line, self.ends[(outer.lc.line, outer.lc.col)][0] + 1)
+        elif owner is not self.document:
+            span = (owner.lc.line, self.mapping_end(owner))
+        elif key in owner:
+            first = owner.lc.key(key)[0]
+            span = (first, self.end_after(first, 1))
+        else:
+            return
+        for line, col in self.shared:
+            if span[0] <= line < span[1]:
+                raise _Refused(
+                    line, col, "an anchor (&) or alias (*) where the tests go", "write out what it stands for"
+                )
 
     def append(self, owner: CommentedMap, key: str, items: list) -> None:
         """Append `items` to the list at `owner[key]`, creating the key if it is absent."""
-        if _flow(owner):
-            raise _Unsupported("a flow mapping")
+        value = owner.get(key)
+        chain = self.chain(owner) + ([value] if isinstance(value, (CommentedMap, CommentedSeq)) else [])
+        outer = next((node for node in chain if self.flowing(node)), None)
+        self.refuse_shared(owner, key, chain, outer)
+        if outer is not None:
+            self.grow(outer, chain, owner, key, items)
+            return
         key_col = 0 if owner is self.document else owner.lc.col
         if key not in owner:
             block = CommentedMap()
@@ -257,30 +380,67 @@ class _TextEdit:
             self.insert(self.mapping_end(owner), self.render(block, key_col))
             return
         key_line, key_col = owner.lc.key(key)
-        value = owner[key]
         if value is None:  # `key:` with nothing under it: the items go right below it
             self.insert(key_line + 1, self.render(CommentedSeq(items), key_col + self.style.offset))
             return
-        if not isinstance(value, CommentedSeq):
-            raise _Unsupported(f"{key} is not a list")
-        if _flow(value):
-            self.unfold(value, key_line, key_col, items)
-            return
-        if not value:
-            raise _Unsupported(f"an empty {key}")
+        if not isinstance(value, CommentedSeq) or not value:
+            raise _Refused(key_line, key_col, f"{key} is not a list", f"make {key} a list")
         line, col = value.lc.item(len(value) - 1)
-        dash = _dash_col(self.lines[line], col)
+        dash = _dash_col(self.lines[line], col, line)
         self.insert(self.end_after(line, dash + 1), self.render(CommentedSeq(items), dash))
 
-    def unfold(self, value: CommentedSeq, key_line: int, key_col: int, items: list) -> None:
-        """`key: [a, b]` -> `key:` with a, b and the new items as a block list below it."""
-        text = self.lines[key_line]
-        match = _FLOW_TAIL.match(text[value.lc.col :].rstrip("\n")) if value.lc.line == key_line else None
-        if match is None or key_line in self.replaced:
-            raise _Unsupported("a flow list that spans lines")
-        self.replaced[key_line] = text[: value.lc.col].rstrip() + match.group("tail") + "\n"
-        block = CommentedSeq([*value, *items])
-        self.insert(key_line + 1, self.render(block, key_col + self.style.offset))
+    def grow(self, outer, chain: list, owner: CommentedMap, key: str, items: list) -> None:
+        """Add `items` to `owner[key]` inside the flow collection `outer`, which is rewritten
+        in block style when the result is put together (its own lines only)."""
+        value = owner.get(key)
+        if value is not None and not isinstance(value, CommentedSeq):
+            line, col = owner.lc.key(key)
+            raise _Refused(line, col, f"{key} is not a list", f"make {key} a list")
+        # Only the collections on the way to the new items turn to block style: a mapping does
+        # not read well inside {...} or [a, b]; their siblings keep the flow style they were written in.
+        for node in chain[chain.index(outer) :]:
+            node.fa.set_block_style()
+        if value is None:
+            owner[key] = CommentedSeq(items)
+        else:
+            value.fa.set_block_style()
+            value.extend(items)
+        self.rewrites[id(outer)] = outer
+
+    def rewrite(self, outer) -> None:
+        """Replace the lines of the flow collection `outer` with it dumped in block style."""
+        line, col = outer.lc.line, outer.lc.col
+        end_line, end_col = self.ends[(line, col)]
+        tail = self.lines[end_line][end_col:].rstrip()
+        body = "".join(self.lines[line : end_line + 1])
+        inside = body[col : len(body) - len(self.lines[end_line]) + end_col]
+        shared = next(((a, b) for a, b in self.shared if line <= a <= end_line), None)
+        if shared is not None:
+            raise _Refused(
+                *shared, "an anchor (&) or alias (*) in what must be rewritten", "write out what it stands for"
+            )
+        if not _TAIL.match(tail) or _COMMENT.search(inside):
+            raise _Refused(
+                line, col, "a flow `[...]`/`{...}` with a comment in it or text after it", "write it in block style"
+            )
+        parent, key = self.parents[id(outer)]
+        prefix = self.lines[line][:col]
+        if isinstance(parent, CommentedSeq):
+            if prefix.strip() != "-":
+                raise _Refused(
+                    line, col, "a flow `[...]`/`{...}` not alone on its `- ` line", "write it in block style"
+                )
+            text = self.render(CommentedSeq([_plain(outer)]), _dash_col(self.lines[line], col, line))
+            first, _, rest = text.partition("\n")
+            text = first + tail + "\n" + rest
+        else:
+            if parent.lc.key(key)[0] != line or not prefix.rstrip().endswith(":"):
+                raise _Refused(line, col, "a flow `[...]`/`{...}` not on its key's line", "write it in block style")
+            step = self.style.offset if isinstance(outer, CommentedSeq) else self.style.mapping
+            text = prefix.rstrip() + tail + "\n" + self.render(_plain(outer), parent.lc.key(key)[1] + step)
+        self.replaced[line] = text
+        for index in range(line + 1, end_line + 1):
+            self.replaced[index] = ""
 
     def add_tests(self, owner: CommentedMap, tests: list[DataTest], path: tuple) -> None:
         """Append data tests under `owner` (a column, model or version), at `path` in the file."""
@@ -335,7 +495,8 @@ def _insert(
     document = edit.document
     models = document.get("models")
     if models is not None and not isinstance(models, CommentedSeq):
-        raise _Unsupported("models is not a list")
+        line, col = document.lc.key("models")
+        raise _Refused(line, col, "models is not a list", "make models a list")
     block = next((m for m in models or () if isinstance(m, dict) and m.get("name") == model), None)
     if block is None:
         if column_tests or model_tests:
@@ -344,7 +505,8 @@ def _insert(
         target, path = _target(block, model, version, file)
         columns = target.get("columns")
         if columns is not None and not isinstance(columns, CommentedSeq):
-            raise _Unsupported("columns is not a list")
+            line, col = target.lc.key("columns")
+            raise _Refused(line, col, "columns is not a list", "make columns a list")
         by_column: dict[str, list[DataTest]] = {}
         for test in column_tests:
             by_column.setdefault(test.column.lower(), []).append(test)
@@ -385,11 +547,22 @@ def add_to_yaml(
     file: str,
 ) -> str:
     """`text` (a properties YAML, maybe empty) with the tests added to model `model`; every
-    line of `text` is kept as it is (see the module docstring for the one exception)."""
+    line of `text` is kept as it is (see the module docstring for the one exception).
+
+    Raises WriteError, located at the place in `text`, where the tests cannot go in that way."""
     arguments = (model, version, column_tests, model_tests, unit_tests, file)
-    if text.strip():
-        try:
-            return _insert(text, *arguments)
-        except _Unsupported:
-            pass  # a shape only a dump can edit: the round trip, as before
-    return _round_trip(text, *arguments)
+    if not text.strip():
+        return _new_file(text, *arguments)
+    try:
+        return _insert(text, *arguments)
+    except _Refused as refused:
+        # Never a whole-file rewrite instead: that would re-lay-out everything a person wrote.
+        problem = Problem(
+            "yaml-edit",
+            f"cannot add the tests of {model} without rewriting what a person wrote: {refused.why}",
+            file,
+            refused.line + 1,
+            refused.col + 1,
+            suggestion=f"To add them, {refused.fix} by hand and run again.",
+        )
+        raise WriteError(f"{file} was left as it is", [problem]) from None
