@@ -12,16 +12,15 @@ import shutil
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.spark_support import spark_profile
 
 pytestmark = pytest.mark.spark
 
 
 def with_spark_target(project) -> None:
     """profiles.yml.example's `spark` target added to the project's own profile."""
-    example = yaml.safe_load((REPO_ROOT / "profiles.yml.example").read_text())
     profiles = yaml.safe_load((project / "profiles.yml").read_text())
-    profiles["shop"]["outputs"]["spark"] = dict(example["gen_model"]["outputs"]["spark"], schema="shop")
+    profiles["shop"]["outputs"].update(spark_profile("shop", "shop")["shop"]["outputs"])
     (project / "profiles.yml").write_text(yaml.safe_dump(profiles))
 
 

@@ -11,7 +11,6 @@ contract types are Spark's own and `dbt build --select` passes on Spark; hostile
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,9 @@ import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
-from tests.conftest import REPO_ROOT, SHOP_PROJECT, dbt_build, missing_shared
+from tests.conftest import dbt_build
 from tests.shop_support import ORDER_COUNTS
+from tests.spark_support import shop_copy_on_spark
 
 pytestmark = pytest.mark.spark
 
@@ -68,24 +68,9 @@ HOSTILE = {
 }
 
 
-def spark_profile(profile_name: str) -> dict:
-    """profiles.yml.example's `spark` target under the project's profile name, own schema."""
-    example = yaml.safe_load((REPO_ROOT / "profiles.yml.example").read_text())
-    target = dict(example["gen_model"]["outputs"]["spark"], schema=SCHEMA)
-    return {profile_name: {"target": "spark", "outputs": {"spark": target}}}
-
-
 @pytest.fixture(scope="module")
 def shop_on_spark(tmp_path_factory) -> Path:
-    if shutil.which("java") is None:
-        pytest.fail("no JDK on PATH: Spark needs one (.ci/run installs openjdk-17-jre-headless from apt)")
-    if not (SHOP_PROJECT / "dbt_project.yml").is_file():
-        missing_shared("the shared shop project")
-    root = tmp_path_factory.mktemp("shop_generate_on_spark") / "project"
-    shutil.copytree(SHOP_PROJECT, root)
-    for path in (root, *root.rglob("*")):
-        path.chmod(path.stat().st_mode | 0o200)
-    (root / "profiles.yml").write_text(yaml.safe_dump(spark_profile("shop")))
+    root = shop_copy_on_spark(tmp_path_factory, "shop_generate_on_spark", SCHEMA)
     initialised = CliRunner().invoke(cli, ["init", "--project-dir", str(root)])
     assert initialised.exit_code == 0, initialised.output
     dbt_build(root)
