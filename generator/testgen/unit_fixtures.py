@@ -264,13 +264,18 @@ def read_columns(ctx: GateContext) -> dict[str, set[str]]:
     return {p: {c.lower() for c in read.get(p, ())} for p in ctx.relations}
 
 
+def _select_scopes(facts) -> list:
+    """Every SELECT scope of the query `facts` answers for (none if it did not qualify)."""
+    if facts.root is None:
+        return []
+    return [scope for scope in facts.root.traverse() if isinstance(scope.expression, exp.Select)]
+
+
 def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
     """Equalities between columns of two inputs (join keys), followed through CTEs."""
     from generator.sql.facts import BaseColumn, Definition, Facts, conjuncts, unwrap
 
     facts = Facts(ctx)
-    if facts.root is None:
-        return []
 
     def base(scope, column) -> BaseColumn | None:
         target = facts.resolve(scope, column)
@@ -280,10 +285,8 @@ def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
         return target if isinstance(target, BaseColumn) else None
 
     edges: list[_Edge] = []
-    for scope in facts.root.traverse():
+    for scope in _select_scopes(facts):
         select = scope.expression
-        if not isinstance(select, exp.Select):
-            continue
         conditions = []
         for join in select.args.get("joins") or []:
             conditions += conjuncts(join.args.get("on"))
@@ -337,11 +340,7 @@ def _categorical_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tup
 
     facts = Facts(ctx)
     found: list[tuple[int, str]] = []
-    if facts.root is None:
-        return found
-    for scope in facts.root.traverse():
-        if not isinstance(scope.expression, exp.Select):
-            continue
+    for scope in _select_scopes(facts):
         for node in scope.expression.find_all(exp.EQ, exp.NEQ, exp.In):
             if isinstance(node, exp.In):
                 column, literals = unwrap(node.this), [unwrap(e) for e in node.expressions]
@@ -416,11 +415,7 @@ def _temporal_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tuple[
 
     facts = Facts(ctx)
     found: list[tuple[int, str]] = []
-    if facts.root is None:
-        return found
-    for scope in facts.root.traverse():
-        if not isinstance(scope.expression, exp.Select):
-            continue
+    for scope in _select_scopes(facts):
         for node in scope.expression.find_all(exp.Func, exp.Binary, exp.Between):
             named = isinstance(node, exp.Anonymous) and str(node.name).lower() in _TEMPORAL_FUNCTIONS
             if not (named or isinstance(node, _TEMPORAL_USES)):
