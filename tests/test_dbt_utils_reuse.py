@@ -19,7 +19,7 @@ from generator.cli import cli
 from generator.errors import ConfigError
 from generator.project import dbt, load_project
 from generator.project.catalog import Catalog
-from generator.project.dbt_utils import named_for_project, require_tests_package
+from generator.project.dbt_utils import as_gen_model, named_for_project, require_tests_package
 from generator.testgen.datatests import DataTest
 from tests.shop_support import ORDER_COUNTS
 
@@ -90,3 +90,75 @@ def test_a_test_that_means_something_else_in_dbt_utils_keeps_gen_model_and_needs
     project = load_project(Path(__file__).resolve().parents[1])
     with pytest.raises(ConfigError, match="gen_model.fewer_rows_than have no dbt_utils equivalent"):
         require_tests_package(tests, catalog, project)
+
+
+def test_a_dbt_utils_test_in_the_yaml_counts_as_the_gen_model_one():
+    written = DataTest(name="dbt_utils.fewer_rows_than", arguments={"compare_model": "ref('x')"})
+    assert as_gen_model(written) == STRICT and as_gen_model(written).arguments == STRICT.arguments
+    assert as_gen_model(DataTest(name="dbt_utils.unique_combination_of_columns", arguments=GRAIN.arguments)) == GRAIN
+    other = DataTest(name="dbt_utils.at_least_one", column="a")  # not one gen_model has: as it is
+    assert as_gen_model(other) is other
+
+
+# -- gen-model tests MODEL --------------------------------------------------------------------
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_tests_without_init_writes_dbt_utils_tests_and_dbt_build_passes(shop_with_dbt_utils):
+    project = shop_with_dbt_utils
+    marts = project / "models" / "marts" / "marts.yml"
+    packages_before = (project / "packages.yml").read_text()
+    result = run("tests", "customers", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("✓ customers: added 4 data test(s) and a unit test to models/marts/marts.yml\n")
+    assert "  + dbt_utils.equal_rowcount " in result.output
+    assert "  = dbt_utils.unique_combination_of_columns       already there (as unique(customer_id))" in result.output
+    text = marts.read_text()
+    assert "- dbt_utils.accepted_range:" in text and "- dbt_utils.equal_rowcount:" in text, text
+    assert "gen_model." not in text, "a gen_model test in a project without gen_model:\n" + text
+    assert not (project / "vendor").exists()
+    assert (project / "packages.yml").read_text() == packages_before
+
+    built = dbt.invoke(load_project(project), ["build", "--select", "customers"])
+    assert built.success, built.failure_messages()
+    names = {node.name for node in built.nodes}
+    assert any(name.startswith("dbt_utils_equal_rowcount_customers") for name in names), names
+    assert any(name.startswith("dbt_utils_accepted_range_customers") for name in names), names
+
+
+def test_tests_finds_a_hand_written_dbt_utils_test_already_there(shop_with_dbt_utils):
+    project = shop_with_dbt_utils
+    marts = project / "models" / "marts" / "marts.yml"
+    marts.write_text(
+        marts.read_text().replace(
+            "    description: One row per order with its payment totals.\n",
+            "    description: One row per order with its payment totals.\n"
+            "    data_tests:\n"
+            "      - dbt_utils.equal_rowcount:\n"
+            "          arguments: {compare_model: \"ref('stg_orders')\"}\n",
+        )
+    )
+    result = run("tests", "orders", "--project-dir", str(project), "--dry-run", "--no-unit-test")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("✓ orders: would add 2 data test(s) to models/marts/marts.yml (dry run")
+    assert "  = dbt_utils.equal_rowcount " in result.output
+    assert "already there (as dbt_utils.equal_rowcount)" in result.output
+
+
+def test_tests_refuses_a_test_only_gen_model_has_before_writing(shop_with_dbt_utils):
+    # A filter keeps at most the input's rows: gen_model's fewer_rows_than, which dbt_utils'
+    # (failing on equal counts) is not.
+    project = shop_with_dbt_utils
+    (project / "models" / "marts" / "completed_orders.sql").write_text(
+        "select order_id, customer_id, status\nfrom {{ ref('stg_orders') }}\nwhere status = 'completed'\n"
+    )
+    assert dbt.invoke(load_project(project), ["build", "--select", "completed_orders"]).success
+    result = run("tests", "completed_orders", "--project-dir", str(project))
+    assert result.exit_code == 2, result.output
+    assert "does not install the gen_model dbt package" in result.output
+    assert f"Run `gen-model init --project-dir {project}` once" in result.output
+    assert "The generated tests gen_model.fewer_rows_than have no dbt_utils equivalent." in result.output
+    assert not (project / "models" / "marts" / "completed_orders.yml").exists()
