@@ -9,6 +9,7 @@ into a copy of ../shared/corpora/shop_project as a `local:` package.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from generator.project.dbt_utils import as_gen_model, named_for_project, require
 from generator.testgen.datatests import DataTest
 from tests.shop_support import ORDER_COUNTS
 
-DBT_UTILS = Path(__file__).resolve().parent / "fixtures" / "dbt_utils"
+REPO = Path(__file__).resolve().parents[1]
+DBT_UTILS = REPO / "tests" / "fixtures" / "dbt_utils"
 
 
 @pytest.fixture
@@ -87,7 +89,7 @@ def test_a_test_that_means_something_else_in_dbt_utils_keeps_gen_model_and_needs
     ]
     assert tests[0].arguments == GRAIN.arguments
     assert tests[1].arguments == {"compare_model": "ref('x')"}, "dbt_utils' macro takes no `strict`"
-    project = load_project(Path(__file__).resolve().parents[1])
+    project = load_project(REPO)
     with pytest.raises(ConfigError, match="gen_model.fewer_rows_than have no dbt_utils equivalent"):
         require_tests_package(tests, catalog, project)
 
@@ -162,3 +164,32 @@ def test_tests_refuses_a_test_only_gen_model_has_before_writing(shop_with_dbt_ut
     assert f"Run `gen-model init --project-dir {project}` once" in result.output
     assert "The generated tests gen_model.fewer_rows_than have no dbt_utils equivalent." in result.output
     assert not (project / "models" / "marts" / "completed_orders.yml").exists()
+
+
+# -- gen-model enrich compile -----------------------------------------------------------------
+
+
+def test_enrich_compile_needs_gen_models_runtime_which_dbt_utils_does_not_have(shop_with_dbt_utils):
+    # Every compiled enrichment model loads gen_model's runtime (python/gen_model_runtime_v1.py):
+    # dbt_utils cannot stand in, so compile refuses before writing, and works after `init`.
+    project = shop_with_dbt_utils
+    folder = project / "models" / "staging" / "fx"
+    folder.mkdir()
+    shutil.copy2(REPO / "models" / "staging" / "fx" / "stg_fx__rates.enrich.yml", folder)
+    shutil.copytree(REPO / "tests" / "fixtures" / "raw" / "fx", project / "data" / "raw" / "fx")
+
+    refused = run("enrich", "compile", "--project-dir", str(project))
+    assert refused.exit_code == 2, refused.output
+    assert "does not install the gen_model dbt package, whose runtime (python/gen_model_runtime_v1.py)" in (
+        refused.output
+    )
+    assert f"Run `gen-model init --project-dir {project}` once" in refused.output
+    assert [path.name for path in folder.iterdir()] == ["stg_fx__rates.enrich.yml"], "compile wrote"
+    assert run("enrich", "compile", "--check", "--project-dir", str(project)).exit_code == 1, "--check writes nothing"
+
+    assert run("init", "--project-dir", str(project)).exit_code == 0
+    compiled = run("enrich", "compile", "--project-dir", str(project))
+    assert compiled.exit_code == 0, compiled.output
+    assert compiled.output.endswith("1 spec compiled, 6 file(s) written\n"), compiled.output
+    built = dbt.invoke(load_project(project), ["build", "--select", "+stg_fx__rates+"])
+    assert built.success, built.failure_messages()
