@@ -187,7 +187,12 @@ def test_enrich_compile_needs_gen_models_runtime_which_dbt_utils_does_not_have(s
     assert [path.name for path in folder.iterdir()] == ["stg_fx__rates.enrich.yml"], "compile wrote"
     assert run("enrich", "compile", "--check", "--project-dir", str(project)).exit_code == 1, "--check writes nothing"
 
-    assert run("init", "--project-dir", str(project)).exit_code == 0
+    initialised = run("init", "--project-dir", str(project))
+    assert initialised.exit_code == 0, initialised.output
+    # Every file it writes, the lock file dbt deps rewrote included (dbt_utils was in it already).
+    assert initialised.output.startswith(
+        "installed the gen_model dbt package: vendor/gen_model/, packages.yml, package-lock.yml (dbt deps done)\n"
+    ), initialised.output
     compiled = run("enrich", "compile", "--project-dir", str(project))
     assert compiled.exit_code == 0, compiled.output
     assert compiled.output.endswith("1 spec compiled, 6 file(s) written\n"), compiled.output
