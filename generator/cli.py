@@ -722,12 +722,18 @@ def enrich_compile(paths, project_dir, check) -> None:
     from pathlib import Path
 
     from generator.enrich.compiler import compile_spec, find_specs, stale_files
+    from generator.write.package import require_runtime
 
     base = Path(project_dir or ".")
     specs = find_specs(list(paths) or [base / "models"])
     if not specs:
         click.echo(f"no enrichment specs (*.enrich.yml) under {', '.join(paths) or _relative_to(base / 'models', '.')}")
         return
+    try:
+        if not check:
+            require_runtime(base)  # before anything is written: dbt could not build what would be
+    except GenModelError as error:
+        raise GenModelException(error) from None
     failed, changed = 0, []
     for spec in specs:
         shown = _relative_to(spec, base)

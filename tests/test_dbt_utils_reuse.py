@@ -9,6 +9,7 @@ into a copy of ../shared/corpora/shop_project as a `local:` package.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,12 @@ from generator.cli import cli
 from generator.errors import ConfigError
 from generator.project import dbt, load_project
 from generator.project.catalog import Catalog
-from generator.project.dbt_utils import named_for_project, require_tests_package
+from generator.project.dbt_utils import as_gen_model, named_for_project, require_tests_package
 from generator.testgen.datatests import DataTest
 from tests.shop_support import ORDER_COUNTS
 
-DBT_UTILS = Path(__file__).resolve().parent / "fixtures" / "dbt_utils"
+REPO = Path(__file__).resolve().parents[1]
+DBT_UTILS = REPO / "tests" / "fixtures" / "dbt_utils"
 
 
 @pytest.fixture
@@ -87,6 +89,112 @@ def test_a_test_that_means_something_else_in_dbt_utils_keeps_gen_model_and_needs
     ]
     assert tests[0].arguments == GRAIN.arguments
     assert tests[1].arguments == {"compare_model": "ref('x')"}, "dbt_utils' macro takes no `strict`"
-    project = load_project(Path(__file__).resolve().parents[1])
+    project = load_project(REPO)
     with pytest.raises(ConfigError, match="gen_model.fewer_rows_than have no dbt_utils equivalent"):
         require_tests_package(tests, catalog, project)
+
+
+def test_a_dbt_utils_test_in_the_yaml_counts_as_the_gen_model_one():
+    written = DataTest(name="dbt_utils.fewer_rows_than", arguments={"compare_model": "ref('x')"})
+    assert as_gen_model(written) == STRICT and as_gen_model(written).arguments == STRICT.arguments
+    assert as_gen_model(DataTest(name="dbt_utils.unique_combination_of_columns", arguments=GRAIN.arguments)) == GRAIN
+    other = DataTest(name="dbt_utils.at_least_one", column="a")  # not one gen_model has: as it is
+    assert as_gen_model(other) is other
+
+
+# -- gen-model tests MODEL --------------------------------------------------------------------
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_tests_without_init_writes_dbt_utils_tests_and_dbt_build_passes(shop_with_dbt_utils):
+    project = shop_with_dbt_utils
+    marts = project / "models" / "marts" / "marts.yml"
+    packages_before = (project / "packages.yml").read_text()
+    result = run("tests", "customers", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("✓ customers: added 4 data test(s) and a unit test to models/marts/marts.yml\n")
+    assert "  + dbt_utils.equal_rowcount " in result.output
+    assert "  = dbt_utils.unique_combination_of_columns       already there (as unique(customer_id))" in result.output
+    text = marts.read_text()
+    assert "- dbt_utils.accepted_range:" in text and "- dbt_utils.equal_rowcount:" in text, text
+    assert "gen_model." not in text, "a gen_model test in a project without gen_model:\n" + text
+    assert not (project / "vendor").exists()
+    assert (project / "packages.yml").read_text() == packages_before
+
+    built = dbt.invoke(load_project(project), ["build", "--select", "customers"])
+    assert built.success, built.failure_messages()
+    names = {node.name for node in built.nodes}
+    assert any(name.startswith("dbt_utils_equal_rowcount_customers") for name in names), names
+    assert any(name.startswith("dbt_utils_accepted_range_customers") for name in names), names
+
+
+def test_tests_finds_a_hand_written_dbt_utils_test_already_there(shop_with_dbt_utils):
+    project = shop_with_dbt_utils
+    marts = project / "models" / "marts" / "marts.yml"
+    marts.write_text(
+        marts.read_text().replace(
+            "    description: One row per order with its payment totals.\n",
+            "    description: One row per order with its payment totals.\n"
+            "    data_tests:\n"
+            "      - dbt_utils.equal_rowcount:\n"
+            "          arguments: {compare_model: \"ref('stg_orders')\"}\n",
+        )
+    )
+    result = run("tests", "orders", "--project-dir", str(project), "--dry-run", "--no-unit-test")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("✓ orders: would add 2 data test(s) to models/marts/marts.yml (dry run")
+    assert "  = dbt_utils.equal_rowcount " in result.output
+    assert "already there (as dbt_utils.equal_rowcount)" in result.output
+
+
+def test_tests_refuses_a_test_only_gen_model_has_before_writing(shop_with_dbt_utils):
+    # A filter keeps at most the input's rows: gen_model's fewer_rows_than, which dbt_utils'
+    # (failing on equal counts) is not.
+    project = shop_with_dbt_utils
+    (project / "models" / "marts" / "completed_orders.sql").write_text(
+        "select order_id, customer_id, status\nfrom {{ ref('stg_orders') }}\nwhere status = 'completed'\n"
+    )
+    assert dbt.invoke(load_project(project), ["build", "--select", "completed_orders"]).success
+    result = run("tests", "completed_orders", "--project-dir", str(project))
+    assert result.exit_code == 2, result.output
+    assert "does not install the gen_model dbt package" in result.output
+    assert f"Run `gen-model init --project-dir {project}` once" in result.output
+    assert "The generated tests gen_model.fewer_rows_than have no dbt_utils equivalent." in result.output
+    assert not (project / "models" / "marts" / "completed_orders.yml").exists()
+
+
+# -- gen-model enrich compile -----------------------------------------------------------------
+
+
+def test_enrich_compile_needs_gen_models_runtime_which_dbt_utils_does_not_have(shop_with_dbt_utils):
+    # Every compiled enrichment model loads gen_model's runtime (python/gen_model_runtime_v1.py):
+    # dbt_utils cannot stand in, so compile refuses before writing, and works after `init`.
+    project = shop_with_dbt_utils
+    folder = project / "models" / "staging" / "fx"
+    folder.mkdir()
+    shutil.copy2(REPO / "models" / "staging" / "fx" / "stg_fx__rates.enrich.yml", folder)
+    shutil.copytree(REPO / "tests" / "fixtures" / "raw" / "fx", project / "data" / "raw" / "fx")
+
+    refused = run("enrich", "compile", "--project-dir", str(project))
+    assert refused.exit_code == 2, refused.output
+    assert "does not install the gen_model dbt package, whose runtime (python/gen_model_runtime_v1.py)" in (
+        refused.output
+    )
+    assert f"Run `gen-model init --project-dir {project}` once" in refused.output
+    assert [path.name for path in folder.iterdir()] == ["stg_fx__rates.enrich.yml"], "compile wrote"
+    assert run("enrich", "compile", "--check", "--project-dir", str(project)).exit_code == 1, "--check writes nothing"
+
+    initialised = run("init", "--project-dir", str(project))
+    assert initialised.exit_code == 0, initialised.output
+    # Every file it writes, the lock file dbt deps rewrote included (dbt_utils was in it already).
+    assert initialised.output.startswith(
+        "installed the gen_model dbt package: vendor/gen_model/, packages.yml, package-lock.yml (dbt deps done)\n"
+    ), initialised.output
+    compiled = run("enrich", "compile", "--project-dir", str(project))
+    assert compiled.exit_code == 0, compiled.output
+    assert compiled.output.endswith("1 spec compiled, 6 file(s) written\n"), compiled.output
+    built = dbt.invoke(load_project(project), ["build", "--select", "+stg_fx__rates+"])
+    assert built.success, built.failure_messages()

@@ -23,6 +23,8 @@ def project(tmp_path, monkeypatch):
         shutil.copytree(REPO / "models" / "staging" / source, tmp_path / "models" / "staging" / source)
     for source in ("crm", "fx", "firmographics"):
         shutil.copytree(RAW / source, tmp_path / "data" / "raw" / source)
+    # The enrichment runtime, where `gen-model init` vendors it (`compile` requires it).
+    shutil.copytree(REPO / "python", tmp_path / "vendor" / "gen_model" / "python")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -55,6 +55,19 @@ def _as_dbt_utils(test: DataTest, available: tuple[str, ...]) -> DataTest:
     return replace(test, name=f"{NAME}.{macro}", arguments=arguments)
 
 
+def as_gen_model(test: DataTest) -> DataTest:
+    """`test` in gen_model's terms if it is one of dbt_utils' tests of SAME_TESTS (a strict
+    fewer_rows_than for dbt_utils' one); unchanged otherwise. Tests already in a project's
+    YAML are compared with derived ones this way, so a dbt_utils test counts as there."""
+    package, _, macro = test.name.partition(".")
+    if package != NAME or macro not in SAME_TESTS or not set(test.arguments) <= SAME_TESTS[macro]:
+        return test
+    arguments = dict(test.arguments)
+    if macro in STRICT_ONLY:
+        arguments["strict"] = True
+    return replace(test, name=f"{PACKAGE}.{macro}", arguments=arguments)
+
+
 def named_for_project(tests: list[DataTest], catalog: Catalog) -> list[DataTest]:
     """`tests` as the project's YAML should name them: dbt_utils' where it has the same test
     and gen_model is not installed; unchanged otherwise."""
@@ -76,4 +89,4 @@ def require_tests_package(tests: list[DataTest], catalog: Catalog, project) -> N
         raise ConfigError(f"{error} The generated tests {', '.join(needing)} have no dbt_utils equivalent.")
 
 
-__all__ = ["NAME", "SAME_TESTS", "installed_tests", "named_for_project", "require_tests_package"]
+__all__ = ["NAME", "SAME_TESTS", "as_gen_model", "installed_tests", "named_for_project", "require_tests_package"]

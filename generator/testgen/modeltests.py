@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.errors import BuildError, GenModelError, Problem
-from generator.project import Project, dbt
+from generator.project import Project, dbt, dbt_utils
 from generator.project.catalog import Catalog, Relation
 from generator.sql.context import GateContext
 from generator.testgen.datatests import PACKAGE, DataTest
@@ -177,7 +177,9 @@ def add_tests(
         manifest = dbt.parse(project)
         catalog = build_catalog(project, manifest, raw_files=())  # raw files: unused here
         relation, node = find_model(project, catalog, manifest, name)
-        if not catalog.has_package:
+        # dbt_utils stands in for gen_model (generator.project.dbt_utils): a project with
+        # neither is refused before any work; one with dbt_utils once its tests are known.
+        if not catalog.has_package and not catalog.dbt_utils_tests:
             raise missing_package_error(project)
         existing, _ = manifest_tests(manifest, relation.unique_id)
         existing_units, _ = manifest_unit_tests(manifest, relation.name, relation.version)
@@ -196,12 +198,22 @@ def add_tests(
         # An unparsed model's note already says the profile is all there is.
         report.notes += (checked.notes if model.parsed else []) + checked.unit_test_notes
         report.dropped = checked.dropped
+        # Derived tests are gen_model's, so the YAML's dbt_utils tests are compared as gen_model's
+        # (and shown as written).
+        comparable = [dbt_utils.as_gen_model(test) for test in existing]
+        as_written = dict(zip(map(id, comparable), existing, strict=True))
         for test in checked.kept:
-            covered = already_covered(test, existing)
+            covered = already_covered(test, comparable)
             if covered is not None:
-                report.skipped.append((test, f"as {covered.describe()}"))
+                report.skipped.append((test, f"as {as_written[id(covered)].describe()}"))
             else:
                 report.added.append(test)
+        # What is added is named as the project's packages name it; a test only gen_model has
+        # is refused here, before anything is written (dry run included, as `apply` does).
+        report.added = dbt_utils.named_for_project(report.added, catalog)
+        skipped = dbt_utils.named_for_project([test for test, _ in report.skipped], catalog)
+        report.skipped = [(test, why) for test, (_, why) in zip(skipped, report.skipped, strict=True)]
+        dbt_utils.require_tests_package(report.added, catalog, project)
         units = []
         if checked.unit_test is not None:
             if any(u.name == checked.unit_test.name for u in existing_units) or any(

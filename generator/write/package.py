@@ -1,8 +1,10 @@
 """The gen_model dbt package: the generic tests and the runtime generated models rely on.
 
-A generated model's YAML uses `gen_model.unique_combination_of_columns` and friends, and a
-compiled enrichment model loads the versioned runtime (`python/gen_model_runtime_v<N>.py`),
-so a project must have the package before anything is written into it. `gen-model init`
+A generated model's YAML uses `gen_model.unique_combination_of_columns` and friends (or
+dbt_utils' tests of the same name, in a project that has dbt_utils and not gen_model:
+generator.project.dbt_utils), and a compiled enrichment model loads the versioned runtime
+(`python/gen_model_runtime_v<N>.py`), which only this package has. So a project must have
+the package (or dbt_utils, for SQL models) before anything is written into it. `gen-model init`
 vendors it into the project (`vendor/gen_model/`, committed, reviewable, no network) and
 adds a `local:` entry to packages.yml, then runs `dbt deps`.
 """
@@ -51,12 +53,43 @@ def has_package(manifest) -> bool:
     return any(key.startswith(f"macro.{PACKAGE_NAME}.test_") for key in manifest.macros)
 
 
+def _run_init(project_dir: Path) -> str:
+    return (
+        f"Run `gen-model init --project-dir {project_dir}` once: it vendors the package into "
+        f"{VENDOR_DIR.as_posix()}/ and adds it to packages.yml (no network needed)."
+    )
+
+
 def missing_package_error(project: Project) -> ConfigError:
+    """The error for a project whose generated tests need gen_model's, which it does not install."""
     return ConfigError(
         f"the dbt project at {project.project_dir} does not install the {PACKAGE_NAME} dbt package, "
         "whose generic tests (unique_combination_of_columns, accepted_range, ...) generated models use. "
-        f"Run `gen-model init --project-dir {project.project_dir}` once: it vendors the package into "
-        f"{VENDOR_DIR.as_posix()}/ and adds it to packages.yml (no network needed)."
+        + _run_init(project.project_dir)
+    )
+
+
+def runtime_installed(project_dir: Path) -> bool:
+    """Whether a compiled enrichment model finds its runtime in `project_dir`, where it looks
+    (generator.enrich.emit.RUNTIME_DIRS: the package itself, installed by dbt deps, or vendored)."""
+    from generator.enrich.emit import RUNTIME_DIRS, RUNTIME_MODULE
+
+    return any((project_dir / folder / f"{RUNTIME_MODULE}.py").is_file() for folder in RUNTIME_DIRS)
+
+
+def require_runtime(project_dir: Path) -> None:
+    """Raise the missing-package error if enrichment models compiled into the dbt project at
+    `project_dir` would not find the runtime they load (`dbt build` would fail on each). A
+    folder without dbt_project.yml builds nothing, so it needs nothing."""
+    if runtime_installed(project_dir) or not (project_dir / "dbt_project.yml").is_file():
+        return
+    from generator.enrich.emit import RUNTIME_MODULE
+
+    # dbt_utils, which stands in for gen_model's tests (generator.project.dbt_utils), has no runtime.
+    raise ConfigError(
+        f"the dbt project at {project_dir} does not install the {PACKAGE_NAME} dbt package, whose "
+        f"runtime (python/{RUNTIME_MODULE}.py) every compiled enrichment model loads: dbt build would fail "
+        f"on them. {_run_init(project_dir)} If packages.yml lists {PACKAGE_NAME} already, run `dbt deps`."
     )
 
 
