@@ -348,9 +348,11 @@ def build_catalog(
         if raw_files is None:
             raw_files = raw_files_of(project, list(cached.relations))
         return replace(cached, raw_files=tuple(raw_files))
-    if manifest is None or not dbt.adapter_loaded(project):
+    if manifest is None or not dbt.adapter_loaded(project) or isinstance(manifest, catalog_cache.ManifestFacts):
         # The warehouse's path and settings come from dbt's loaded adapter: a manifest from
         # the cache loaded none, so parse for real (partial parse: the files are unchanged).
+        # verify's cached facts have no sources or macros; on Spark no catalog is cached to
+        # stand in for them, so they reach here with the adapter of an earlier command loaded.
         manifest = dbt.parse(project, cached=False)
     from generator.write import package  # loads ruamel: not for a cached catalog, nor context's
 
