@@ -248,9 +248,9 @@ def diff_relations(
 ) -> DiffResult:
     """Compare two relations on `key` on one engine (`connection` sees both, e.g. read-only).
 
-    `connection.execute(sql).fetchone()` runs a query: a DuckDB connection, or SparkQueries
-    (with `spelling=SPARK`). `*_columns` are (name, type) in output order; `*_relation` are
-    SQL names, quoted as the engine quotes them.
+    `connection.execute(sql).fetchone()` runs a query: a DuckDB connection, or
+    generator.dialects.spark_session.SparkQueries (with `spelling=SPARK`). `*_columns` are
+    (name, type) in output order; `*_relation` are SQL names, quoted as the engine quotes them.
     Three queries: row counts with an approximate distinct-key count (a guard: a badly
     repeated key would make the join explode), then one full outer join that computes every
     count and the example rows (`min_by(..., key, n)` keeps the first n by key), then, only
@@ -425,23 +425,6 @@ def diff_key(from_relation, to_relation) -> list[str]:
     return []
 
 
-class SparkQueries:
-    """The diff's queries in a Spark session, as `execute(sql).fetchone()` like DB-API."""
-
-    def __init__(self, spark: Any):
-        self.spark = spark
-        self._rows: list = []
-
-    def execute(self, sql: str) -> SparkQueries:
-        """Run `sql` (Spark SQL) to completion; its rows wait for fetchone()."""
-        self._rows = self.spark.sql(sql).collect()
-        return self
-
-    def fetchone(self) -> tuple | None:
-        """The first row, as a tuple (struct values stay pyspark Rows: they index by name)."""
-        return tuple(self._rows[0]) if self._rows else None
-
-
 @contextlib.contextmanager
 def _duckdb_queries(catalog, relation) -> Iterator[Any]:
     """The DuckDB file, read-only, once dbt's own handle on it is released."""
@@ -458,7 +441,7 @@ def _duckdb_queries(catalog, relation) -> Iterator[Any]:
 @contextlib.contextmanager
 def _spark_queries(catalog, relation) -> Iterator[Any]:
     """The Spark session dbt-spark uses in this process (the catalog was read in it)."""
-    from generator.dialects.spark_session import spark_session
+    from generator.dialects.spark_session import SparkQueries, spark_session
 
     yield SparkQueries(spark_session(catalog.project_dir, catalog.session_settings))
 
