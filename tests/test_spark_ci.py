@@ -9,7 +9,9 @@ DuckDB-built shop_project gets the same two applies. Then, through the CLI on bo
     the same located messages (only the header's warehouse differs);
   * the data diff between the versions runs in the Spark session and counts the same rows,
     keys and changed values, with the same example rows, as DuckDB's;
-  * review's data diff section is DuckDB's, and review gives the same bytes twice.
+  * review's data diff section is DuckDB's, and review gives the same bytes twice;
+  * the catalog profiles relations (row counts, a categorical column's values) for the
+    prompt in the Spark session, with DuckDB's numbers.
 """
 
 from __future__ import annotations
@@ -204,3 +206,26 @@ def test_diff_and_review_compute_the_data_diff_in_spark_as_duckdb_does(on_spark,
     assert "| `order_count` | 2 | bigint | bigint |" in first.output.splitlines()
     # verify after review in one process: review's cached manifest facts are not a manifest
     assert verify_lines(on_spark)[0] == 0
+
+
+def profiles(root: Path) -> dict:
+    """Row counts and sample values of the shop's staging views, as the prompt's catalog has them."""
+    from generator.project import load_project
+    from generator.project.catalog_builder import build_catalog, profile_relations
+
+    catalog = build_catalog(load_project(root), raw_files=())
+    staging = [r.unique_id for r in catalog.relations if r.name.startswith("stg_")]
+    profiled = profile_relations(catalog, staging)
+    return {
+        r.name: (r.row_count, {c.name: c.sample_values for c in r.columns if c.sample_values})
+        for r in profiled.relations
+        if r.unique_id in staging
+    }
+
+
+def test_the_catalog_profiles_relations_on_spark_as_on_duckdb(on_spark, on_duckdb):
+    found = profiles(on_spark)
+    assert found == profiles(on_duckdb)
+    assert found["stg_orders"] == (99, {"status": ("completed", "placed", "return_pending", "returned", "shipped")})
+    assert found["stg_payments"] == (113, {"payment_method": ("bank_transfer", "coupon", "credit_card", "gift_card")})
+    assert found["stg_customers"] == (100, {})  # names are not categorical: never shown
