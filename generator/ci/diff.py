@@ -13,7 +13,7 @@ would mislead, so only row counts are compared and the result says why.
 The queries run where the tables are: in the DuckDB file, read-only, or in the Spark
 session dbt-spark uses (Spark 4.2+ has `min_by(x, key, n)` and FILTER too). They have one
 shape on every engine; what differs (quoting, a struct literal, the text type, the key
-hash) is one `Spelling` per engine in SPELLINGS. An engine without one is said, not guessed.
+hash) is one `Spelling` per engine in ENGINES. An engine without one is said, not guessed.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ SPARK = Spelling(
     struct=lambda fields: "named_struct(" + ", ".join(f"'{name}', {value}" for name, value in fields) + ")",
     text_type="string",
     numeric_types=frozenset(("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")),
-    # 64 bits: Spark's hash() is 32, whose collisions would show at a few million keys.
+    # 64 bits, as DuckDB's hash(): Spark's hash() has 32, whose collisions grow with the keys.
     key_hash="xxhash64",
     shown=_spark_shown,
 )
