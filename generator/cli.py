@@ -498,7 +498,8 @@ def diff(model, from_version, to_version, project_dir, profiles_dir, target, as_
     """Compare the data of two versions of MODEL in the warehouse, joined on its grain.
 
     Row counts, keys only in one version, per-column counts of changed values and a few
-    example rows, all computed in DuckDB (read-only).
+    example rows, all computed where the target keeps the tables (DuckDB read-only, or the
+    Spark session).
     """
     from generator.ci.diff import diff as run_diff
     from generator.project import load_project

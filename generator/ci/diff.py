@@ -1,4 +1,4 @@
-"""`gen-model diff`: how the data of two versions of a model differs, computed in DuckDB.
+"""`gen-model diff`: how the data of two versions of a model differs, computed on the target's engine.
 
 The versions are joined on the model's grain (a full outer join, `is not distinct from` on
 every key column). One aggregate query over that join counts the rows whose key is in only
@@ -9,37 +9,95 @@ examples, so millions of rows take seconds (benchmarks/diff_speed.py).
 
 When the grain is not unique in a version, joined pairs would outnumber rows and the counts
 would mislead, so only row counts are compared and the result says why.
+
+The queries run where the tables are: in the DuckDB file, read-only, or in the Spark
+session dbt-spark uses (Spark 4.2+ has `min_by(x, key, n)` and FILTER too). They have one
+shape on every engine; what differs (quoting, a struct literal, the text type, the key
+hash) is one `Spelling` per engine in ENGINES. An engine without one is said, not guessed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from generator.errors import ConfigError
 
 EXAMPLE_ROWS = 5
-_NUMERIC = (
-    "tinyint",
-    "smallint",
-    "integer",
-    "bigint",
-    "hugeint",
-    "utinyint",
-    "usmallint",
-    "uinteger",
-    "ubigint",
-    "uhugeint",
-    "float",
-    "double",
-    "decimal",
-)
 
 
 def quote(identifier: str) -> str:
+    """A double-quoted identifier (DuckDB)."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def backquote(identifier: str) -> str:
+    """A backquoted identifier (Spark)."""
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def _as_is(expression: str, data_type: str) -> str:
+    return expression
+
+
+def _spark_shown(expression: str, data_type: str) -> str:
+    # PySpark hands timestamps to Python in the process's local time zone; Spark's own cast
+    # to text uses the session's (pinned) zone, so examples do not depend on the machine.
+    return f"cast({expression} as string)" if data_type.lower().startswith("timestamp") else expression
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How the diff's queries are spelled on one engine (their shape is the same on all)."""
+
+    engine: str  # as messages name it
+    quote: Callable[[str], str]
+    struct: Callable[[Sequence[tuple[str, str]]], str]  # (field, expression) pairs -> a struct value
+    text_type: str  # what columns of different kinds are compared as
+    numeric_types: frozenset[str]  # base type names compared as numbers across versions
+    key_hash: str  # a hash function of one or more values, for the distinct-key estimate
+    # (expression, type) -> the value an example row shows
+    shown: Callable[[str, str], str] = _as_is
+
+
+DUCKDB = Spelling(
+    engine="DuckDB",
+    quote=quote,
+    struct=lambda fields: "{" + ", ".join(f"'{name}': {value}" for name, value in fields) + "}",
+    text_type="varchar",
+    numeric_types=frozenset(
+        (
+            "tinyint",
+            "smallint",
+            "integer",
+            "bigint",
+            "hugeint",
+            "utinyint",
+            "usmallint",
+            "uinteger",
+            "ubigint",
+            "uhugeint",
+            "float",
+            "double",
+            "decimal",
+        )
+    ),
+    key_hash="hash",
+)
+SPARK = Spelling(
+    engine="Spark",
+    quote=backquote,
+    struct=lambda fields: "named_struct(" + ", ".join(f"'{name}', {value}" for name, value in fields) + ")",
+    text_type="string",
+    numeric_types=frozenset(("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")),
+    # 64 bits, as DuckDB's hash(): Spark's hash() has 32, whose collisions grow with the keys.
+    key_hash="xxhash64",
+    shown=_spark_shown,
+)
 
 
 @dataclass(frozen=True)
@@ -164,14 +222,14 @@ def _base_type(data_type: str) -> str:
     return data_type.lower().split("(", 1)[0].strip()
 
 
-def _comparison(column: str, from_type: str, to_type: str) -> tuple[str, str]:
+def _comparison(spelling: Spelling, column: str, from_type: str, to_type: str) -> tuple[str, str]:
     """How to compare a column across versions: as is when types agree or both are numbers."""
-    a, b = f"a.{quote(column)}", f"b.{quote(column)}"
+    a, b = f"a.{spelling.quote(column)}", f"b.{spelling.quote(column)}"
     same = from_type.lower() == to_type.lower()
-    numeric = _base_type(from_type) in _NUMERIC and _base_type(to_type) in _NUMERIC
+    numeric = _base_type(from_type) in spelling.numeric_types and _base_type(to_type) in spelling.numeric_types
     if same or numeric:
         return a, b
-    return f"cast({a} as varchar)", f"cast({b} as varchar)"
+    return f"cast({a} as {spelling.text_type})", f"cast({b} as {spelling.text_type})"
 
 
 def diff_relations(
@@ -186,10 +244,13 @@ def diff_relations(
     from_version: int | None = None,
     to_version: int | None = None,
     limit: int = EXAMPLE_ROWS,
+    spelling: Spelling = DUCKDB,
 ) -> DiffResult:
-    """Compare two relations on `key` in DuckDB (`connection` sees both, e.g. read-only).
+    """Compare two relations on `key` on one engine (`connection` sees both, e.g. read-only).
 
-    `*_columns` are (name, type) in output order; `*_relation` are SQL names, quoted.
+    `connection.execute(sql).fetchone()` runs a query: a DuckDB connection, or
+    generator.dialects.spark_session.SparkQueries (with `spelling=SPARK`). `*_columns` are
+    (name, type) in output order; `*_relation` are SQL names, quoted as the engine quotes them.
     Three queries: row counts with an approximate distinct-key count (a guard: a badly
     repeated key would make the join explode), then one full outer join that computes every
     count and the example rows (`min_by(..., key, n)` keeps the first n by key), then, only
@@ -209,7 +270,8 @@ def diff_relations(
         if lowered in to_types and lowered not in key_set
     ]
     result.columns = [ColumnChange(name, 0, a, b) for name, a, b in compared]
-    key_hash = f"hash({', '.join(quote(k) for k in keys)})" if keys else "0"
+    quote = spelling.quote
+    key_hash = f"{spelling.key_hash}({', '.join(quote(k) for k in keys)})" if keys else "0"
     rows_from, approx_from, rows_to, approx_to = connection.execute(
         f"select (select count(*) from {from_relation}), "
         f"(select approx_count_distinct({key_hash}) from {from_relation}), "
@@ -222,36 +284,39 @@ def diff_relations(
         return _done(result, started)
     # HyperLogLog is within a few percent: only a key repeated on a large scale trips this.
     if approx_from < 0.5 * result.rows_from or approx_to < 0.5 * result.rows_to:
-        return _repeated_keys(connection, result, from_relation, to_relation, keys, started)
+        return _repeated_keys(connection, result, from_relation, to_relation, keys, started, quote)
 
     join = " and ".join(f"a.{quote(k)} is not distinct from b.{quote(k)}" for k in keys)
     both = "a.__gen_model_in and b.__gen_model_in"
 
-    def key_struct(side: str) -> str:
-        return "{" + ", ".join(f"'k{i}': {side}.{quote(k)}" for i, k in enumerate(keys)) + "}"
+    types = {"a": from_types, "b": to_types}
 
-    comparisons = [_comparison(name, from_type, to_type) for name, from_type, to_type in compared]
+    def key_fields(side: str, shown: Callable[[str, str], str] = _as_is) -> list[tuple[str, str]]:
+        return [(f"k{i}", shown(f"{side}.{quote(k)}", types[side][k.lower()][1])) for i, k in enumerate(keys)]
+
+    def first_rows(fields: list[tuple[str, str]], side: str) -> str:
+        """The first `limit` rows by key (typed, so numbers order as numbers) as structs."""
+        return f"min_by({spelling.struct(fields)}, {spelling.struct(key_fields(side))}, {limit})"
+
+    comparisons = [_comparison(spelling, name, from_type, to_type) for name, from_type, to_type in compared]
     differs = [f"({left} is distinct from {right})" for left, right in comparisons]
-    changed_fields = [f"'k{i}': a.{quote(k)}" for i, k in enumerate(keys)]
-    for index, (name, _, _) in enumerate(compared):
+    changed_fields = key_fields("a", spelling.shown)
+    for index, (name, from_type, to_type) in enumerate(compared):
         changed_fields += [
-            f"'c{index}_from': a.{quote(name)}",
-            f"'c{index}_to': b.{quote(name)}",
-            f"'c{index}_differs': {differs[index]}",
+            (f"c{index}_from", spelling.shown(f"a.{quote(name)}", from_type)),
+            (f"c{index}_to", spelling.shown(f"b.{quote(name)}", to_type)),
+            (f"c{index}_differs", differs[index]),
         ]
     measures = [
         "count(*) filter (where b.__gen_model_in is null)",
         "count(*) filter (where a.__gen_model_in is null)",
         f"count(*) filter (where {both})",
         *(f"count(*) filter (where {both} and {condition})" for condition in differs),
-        f"min_by({key_struct('a')}, {key_struct('a')}, {limit}) filter (where b.__gen_model_in is null)",
-        f"min_by({key_struct('b')}, {key_struct('b')}, {limit}) filter (where a.__gen_model_in is null)",
+        f"{first_rows(key_fields('a', spelling.shown), 'a')} filter (where b.__gen_model_in is null)",
+        f"{first_rows(key_fields('b', spelling.shown), 'b')} filter (where a.__gen_model_in is null)",
     ]
     if compared:
-        measures.append(
-            f"min_by({{{', '.join(changed_fields)}}}, {key_struct('a')}, {limit}) "
-            f"filter (where {both} and ({' or '.join(differs)}))"
-        )
+        measures.append(f"{first_rows(changed_fields, 'a')} filter (where {both} and ({' or '.join(differs)}))")
     # A marker per side tells a missing row from a row whose key happens to be null.
     row = connection.execute(
         f"select {', '.join(measures)} "
@@ -261,7 +326,7 @@ def diff_relations(
     only_from, only_to, matched = (int(v) for v in row[:3])
     if result.rows_from != only_from + matched or result.rows_to != only_to + matched:
         # A key in both versions repeats: joined pairs outnumber rows, so the counts mislead.
-        return _repeated_keys(connection, result, from_relation, to_relation, keys, started)
+        return _repeated_keys(connection, result, from_relation, to_relation, keys, started, quote)
     result.only_from, result.only_to, result.matched = only_from, only_to, matched
     counts = row[3 : 3 + len(compared)]
     result.columns = [
@@ -290,7 +355,9 @@ def _done(result: DiffResult, started: float) -> DiffResult:
     return result
 
 
-def _repeated_keys(connection, result: DiffResult, from_relation: str, to_relation: str, keys, started) -> DiffResult:
+def _repeated_keys(
+    connection, result: DiffResult, from_relation: str, to_relation: str, keys, started, quote
+) -> DiffResult:
     """The grain repeats in a version: say exactly how much, compare row counts only."""
     key_list = ", ".join(quote(k) for k in keys)
     distinct_from, distinct_to = connection.execute(
@@ -358,26 +425,71 @@ def diff_key(from_relation, to_relation) -> list[str]:
     return []
 
 
-def diff_versions(catalog, model: str, from_version: int | None = None, to_version: int | None = None) -> DiffResult:
-    """Compare two versions of `model` in the catalog's warehouse (opened read-only)."""
+@contextlib.contextmanager
+def _duckdb_queries(catalog, relation) -> Iterator[Any]:
+    """The DuckDB file, read-only, once dbt's own handle on it is released."""
     from generator.project import dbt
     from generator.project.catalog_builder import open_warehouse
 
-    old, new = pick_versions(catalog, model, from_version, to_version)
     dbt.release_duckdb()
-    with open_warehouse(catalog.database_path, catalog.database_name or old.database) as connection:
+    with open_warehouse(catalog.database_path, catalog.database_name or relation.database) as connection:
         if connection is None:
             raise ConfigError(f"the warehouse {catalog.database_path} does not exist; run `dbt build` first")
+        yield connection
+
+
+@contextlib.contextmanager
+def _spark_queries(catalog, relation) -> Iterator[Any]:
+    """The Spark session dbt-spark uses in this process (the catalog was read in it)."""
+    from generator.dialects.spark_session import SparkQueries, spark_session
+
+    yield SparkQueries(spark_session(catalog.project_dir, catalog.session_settings))
+
+
+# gen-model's dialect name -> how the diff is spelled there and where its queries run.
+ENGINES: dict[str, tuple[Spelling, Callable[[Any, Any], Any]]] = {
+    "duckdb": (DUCKDB, _duckdb_queries),
+    "spark": (SPARK, _spark_queries),
+}
+
+
+def diff_unavailable(catalog) -> str | None:
+    """Why the data diff cannot run on the catalog's target, or None when it can."""
+    from generator.dialects import get_dialect
+
+    dialect = get_dialect(catalog.adapter_type)
+    if dialect.name in ENGINES:
+        return None
+    supported = ", ".join(spelling.engine for spelling, _ in ENGINES.values())
+    return (
+        f"the data diff does not run on {dialect.engine} yet (target {catalog.target_name!r}); "
+        f"it runs on {supported} targets"
+    )
+
+
+def diff_versions(catalog, model: str, from_version: int | None = None, to_version: int | None = None) -> DiffResult:
+    """Compare two versions of `model` where the catalog's target keeps them (DuckDB read-only,
+    or the Spark session); a target whose engine has no Spelling is a ConfigError saying so."""
+    from generator.dialects import get_dialect
+
+    old, new = pick_versions(catalog, model, from_version, to_version)
+    reason = diff_unavailable(catalog)
+    if reason:
+        raise ConfigError(reason)
+    dialect = get_dialect(catalog.adapter_type)
+    spelling, queries = ENGINES[dialect.name]
+    with queries(catalog, old) as connection:
         return diff_relations(
             connection,
-            old.relation_name,
-            new.relation_name,
+            dialect.relation_name(old),
+            dialect.relation_name(new),
             diff_key(old, new),
             [(c.name, c.data_type or "") for c in old.columns],
             [(c.name, c.data_type or "") for c in new.columns],
             model=model,
             from_version=old.version,
             to_version=new.version,
+            spelling=spelling,
         )
 
 

@@ -4,8 +4,9 @@ For the latest version of each generated model named (or changed versus a git ba
 request, the lockfile state of its files, the change class against the previous version
 and its deprecation, the `dbt build` result (from target/run_results.json), the SQL, a
 lineage table, the tests with their reasons (and the mutation score when `gen-model mutate`
-left target/gen_model/mutation/<model>.json), the data diff against the previous version,
-and the attempts, tokens and estimated cost of the generation.
+left target/gen_model/mutation/<model>.json), the data diff against the previous version
+(computed where the target keeps the tables: DuckDB or the Spark session), and the
+attempts, tokens and estimated cost of the generation.
 
 The output is deterministic: no timestamps, no timings, everything sorted or in file
 order, numbers formatted one way. Run it twice on the same project, get the same bytes.
@@ -207,10 +208,15 @@ def _classification(project: Project, previous: Relation, current: Relation):
 # -- sections --------------------------------------------------------------------------------
 
 
-def _diff_section(catalog: Catalog, previous: Relation, current: Relation) -> list[str]:
-    from generator.ci.diff import diff_versions
+def data_diff_section(catalog: Catalog, previous: Relation, current: Relation) -> list[str]:
+    """The data diff of `current` against `previous`, or why it was not computed."""
+    from generator.ci.diff import diff_unavailable, diff_versions
 
     title = f"### Data diff: v{previous.version} → v{current.version}"
+    unavailable = diff_unavailable(catalog)
+    if unavailable:
+        # The rest of the review does not need the warehouse: say why this part is missing.
+        return [title, "", f"Not computed: {unavailable}.", ""]
     if not previous.exists or not current.exists:
         missing = [f"v{r.version}" for r in (previous, current) if not r.exists]
         return [title, "", f"Not computed: {', '.join(missing)} not built in the warehouse (run `dbt build`)."]
@@ -461,7 +467,7 @@ def review_model(project: Project, catalog: Catalog, manifest: Any, lock: lockfi
     lines += _mutation_lines(project, model)
 
     if previous is not None:
-        lines += _diff_section(catalog, previous, current)
+        lines += data_diff_section(catalog, previous, current)
     lines += _generation_section(current, entry)
     return lines + port_section(lock, model)
 

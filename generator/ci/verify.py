@@ -553,6 +553,10 @@ def verify(project: Project) -> VerifyReport:
         warehouse=project.relative(warehouse) if warehouse else None,
         warehouse_found=bool(warehouse and warehouse.is_file()),
     )
+    if warehouse is None:
+        # Spark: no file; the catalog read the metastore, found if anything is built there.
+        report.warehouse = f"target {catalog.target_name} ({catalog.adapter_type})"
+        report.warehouse_found = any(relation.exists for relation in catalog.relations)
     tests = _tests_on(manifest)
     relations = generated_versions(project, catalog)
     unbuilt: set[str] = set()

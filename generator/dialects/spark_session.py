@@ -66,6 +66,28 @@ def _message(error: BaseException) -> str:
     return text.strip()
 
 
+class SparkQueries:
+    """gen-model's own read-only queries (Spark SQL) in a Spark session, read as DB-API's
+    `execute(sql).fetchone()` / `.fetchall()` read DuckDB's: the data diff, profiling."""
+
+    def __init__(self, spark: Any):
+        self.spark = spark
+        self._rows: list = []
+
+    def execute(self, sql: str) -> SparkQueries:
+        """Run `sql` (Spark SQL) to completion; its rows wait for fetchone()."""
+        self._rows = self.spark.sql(sql).collect()
+        return self
+
+    def fetchone(self) -> tuple | None:
+        """The first row, as a tuple (struct values stay pyspark Rows: they index by name)."""
+        return tuple(self._rows[0]) if self._rows else None
+
+    def fetchall(self) -> list[tuple]:
+        """Every row, as tuples."""
+        return [tuple(row) for row in self._rows]
+
+
 class SparkDryRun:
     """The dry run's interface (as generator.project.sandbox.Sandbox offers it), on Spark."""
 

@@ -348,9 +348,11 @@ def build_catalog(
         if raw_files is None:
             raw_files = raw_files_of(project, list(cached.relations))
         return replace(cached, raw_files=tuple(raw_files))
-    if manifest is None or not dbt.adapter_loaded(project):
+    if manifest is None or not dbt.adapter_loaded(project) or isinstance(manifest, catalog_cache.ManifestFacts):
         # The warehouse's path and settings come from dbt's loaded adapter: a manifest from
         # the cache loaded none, so parse for real (partial parse: the files are unchanged).
+        # verify's cached facts have no sources or macros; on Spark no catalog is cached to
+        # stand in for them, so they reach here with the adapter of an earlier command loaded.
         manifest = dbt.parse(project, cached=False)
     from generator.write import package  # loads ruamel: not for a cached catalog, nor context's
 
@@ -416,8 +418,10 @@ def profile_relations(catalog: Catalog, unique_ids: list[str] | tuple[str, ...])
     """Add row counts and low-cardinality sample values to the named relations."""
     wanted = set(unique_ids)
     targets = [r for r in catalog.relations if r.unique_id in wanted and r.exists]
-    if not targets or catalog.database_path is None:
+    if not targets:
         return catalog
+    if catalog.database_path is None:
+        return _profile_in_spark(catalog, targets)
     database = targets[0].database
     profiled: dict[str, Relation] = {}
     dbt.release_duckdb()
@@ -432,15 +436,40 @@ def profile_relations(catalog: Catalog, unique_ids: list[str] | tuple[str, ...])
     )
 
 
-def _profile(connection: duckdb.DuckDBPyConnection, relation: Relation) -> Relation:
-    name = relation.relation_name
-    text_columns = [c for c in relation.columns if (c.data_type or "").startswith("varchar")]
+def _profile_in_spark(catalog: Catalog, targets: list[Relation]) -> Catalog:
+    """The same profile on a Spark target, in the session dbt-spark uses (Spark SQL)."""
+    from pyspark.errors import PySparkException
+
+    from generator.dialects.spark import quote
+    from generator.dialects.spark_session import SparkQueries, spark_session
+
+    queries = SparkQueries(spark_session(catalog.project_dir, catalog.session_settings))
+    relation_name = get_dialect(catalog.adapter_type).relation_name
+    profiled = {
+        r.unique_id: _profile(queries, r, relation_name(r), quote, ("string", "varchar", "char"), (PySparkException,))
+        for r in targets
+    }
+    return replace(catalog, relations=tuple(profiled.get(r.unique_id, r) for r in catalog.relations))
+
+
+def _profile(
+    connection: Any,
+    relation: Relation,
+    name: str | None = None,
+    quote: Any = _quote,
+    text_types: tuple[str, ...] = ("varchar",),
+    errors: tuple[type[Exception], ...] = (duckdb.Error,),
+) -> Relation:
+    """Row count, and for text columns (types starting with one of `text_types`) distinct
+    counts and the values of the categorical ones; DuckDB's spelling unless told."""
+    name = name or relation.relation_name
+    text_columns = [c for c in relation.columns if (c.data_type or "").startswith(text_types)]
     selects = ["count(*)"] + [
-        f"approx_count_distinct({_quote(c.name)}), max(length({_quote(c.name)}))" for c in text_columns
+        f"approx_count_distinct({quote(c.name)}), max(length({quote(c.name)}))" for c in text_columns
     ]
     try:
         row = connection.execute(f"select {', '.join(selects)} from {name}").fetchone()
-    except duckdb.Error:
+    except errors:
         return relation  # a broken view: the gates will say so when it is used
     row_count = int(row[0])
     samples: dict[str, tuple[str, ...]] = {}
@@ -453,8 +482,8 @@ def _profile(connection: duckdb.DuckDBPyConnection, relation: Relation) -> Relat
         )
         if is_categorical:
             values = connection.execute(
-                f"select distinct {_quote(column.name)} from {name} "
-                f"where {_quote(column.name)} is not null order by 1 limit {SAMPLE_MAX_DISTINCT + 1}"
+                f"select distinct {quote(column.name)} from {name} "
+                f"where {quote(column.name)} is not null order by 1 limit {SAMPLE_MAX_DISTINCT + 1}"
             ).fetchall()
             if len(values) <= SAMPLE_MAX_DISTINCT:
                 samples[column.name] = tuple(str(v[0]) for v in values)
