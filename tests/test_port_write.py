@@ -148,3 +148,21 @@ def test_a_folder_disabled_outright_is_not_ported(tmp_path):
     project = SimpleNamespace(project_dir=tmp_path, name="p", model_paths=["models"])
     with pytest.raises(PortWriteError, match="not built on any target"):
         project_config(project, "models/marts/orders.sql", "orders", ["spark"], "spark")
+
+
+def test_also_on_counts_time_zones_as_pinned_only_when_both_targets_pin_the_same_one(tmp_path):
+    from generator.port.also_on import same_time_zone
+
+    def profiles(duckdb_zone, spark_zone) -> SimpleNamespace:
+        outputs = {
+            "dev": {"type": "duckdb", "settings": {"TimeZone": duckdb_zone} if duckdb_zone else {}},
+            "spark": {"type": "spark", "server_side_parameters": {"spark.sql.session.timeZone": spark_zone}},
+        }
+        (tmp_path / "profiles.yml").write_text(yaml.safe_dump({"p": {"target": "dev", "outputs": outputs}}))
+        return SimpleNamespace(profiles_dir=tmp_path, profile_name="p", target=None)
+
+    assert same_time_zone(profiles("UTC", "UTC"), "spark")
+    assert not same_time_zone(profiles("UTC", "Europe/Berlin"), "spark")
+    assert not same_time_zone(profiles(None, "UTC"), "spark")
+    assert not same_time_zone(profiles("{{ env_var('TZ') }}", "{{ env_var('TZ') }}"), "spark")
+    assert not same_time_zone(profiles("UTC", "UTC"), "databricks")  # no such output

@@ -274,10 +274,12 @@ def _record_properties(lock, path: str, old_digest: str | None, text: str) -> No
             raise PortWriteError(f"{path} has changes gen-model did not record; run `gen-model verify` first")
 
 
-def write_port(project: Project, ported: PortedModel) -> PortWritten:
-    """Write a proven port: the target's SQL beside the model, the engine switches in
-    dbt_project.yml, the proof in gen_model.lock; all or nothing. Raises PortWriteError
-    without a proof that holds."""
+def port_files(project: Project, ported: PortedModel) -> tuple[list[tuple[Path, str]], str]:
+    """Every file a proven port writes, as (path, final text), and the ported file's path:
+    the target's SQL, dbt_project.yml, the YAML when its contract needs the target's types,
+    and gen_model.lock (read from disk now, so a run's own new entry is kept). Writes
+    nothing; the caller holds the project lock and writes them in one transaction. Raises
+    PortWriteError without a proof that holds."""
     proof = ported.proof
     if proof is None or not proof.holds:
         raise PortWriteError(f"{ported.name}: no proof that the rows are identical on {ported.target}; nothing written")
@@ -288,40 +290,47 @@ def write_port(project: Project, ported: PortedModel) -> PortWritten:
     properties_digest = lockfile.file_sha256(root / ported.properties) if ported.properties else None
     properties = contract_types(project, ported)
     check_files([(file, text), *([(ported.properties, properties)] if properties is not None else [])])
+    lock = lockfile.load(root)
+    lockfile.refuse_unrecorded(lock, root, writing=ported.name)
+    if lockfile.file_sha256(root / source) != ported.source_sha256:
+        raise PortWriteError(f"{source} changed while it was being proven; port it again")
+    ported_before = lock.ports.get(ported.name, {})
+    if (root / file).exists() and ported.target not in ported_before:
+        raise PortWriteError(f"{file} exists and is not a port gen-model wrote; move it away first")
+    targets = sorted({*ported_before, ported.target})
+    config = project_config(project, source, PurePosixPath(source).stem, targets, ported.target)
+    files = [(root / file, text), (root / "dbt_project.yml", config)]
+    if properties is not None:
+        _record_properties(lock, ported.properties, properties_digest, properties)
+        files.append((root / ported.properties, properties))
+    lock.record_port(
+        ported.name,
+        ported.target,
+        {
+            "source": source,
+            "source_sha256": ported.source_sha256,
+            "file": file,
+            "sha256": lockfile.sha256_text(text),
+            "engines": dict(proof.engines),
+            "row_sets": [{"name": row_set.name, "rows": row_set.rows} for row_set in proof.sets],
+        },
+    )
+    files.append((lock.path, lock.dumps()))
+    return files, file
+
+
+def write_port(project: Project, ported: PortedModel) -> PortWritten:
+    """Write a proven port: the target's SQL beside the model, the engine switches in
+    dbt_project.yml, the proof in gen_model.lock; all or nothing. Raises PortWriteError
+    without a proof that holds."""
+    root = Path(project.project_dir)
     with ProjectLock(root), interrupts_as_exceptions():
         transaction = FileTransaction(root)
         transaction.recover()
-        lock = lockfile.load(root)
-        lockfile.refuse_unrecorded(lock, root, writing=ported.name)
-        if lockfile.file_sha256(root / source) != ported.source_sha256:
-            raise PortWriteError(f"{source} changed while it was being proven; port it again")
-        ported_before = lock.ports.get(ported.name, {})
-        if (root / file).exists() and ported.target not in ported_before:
-            raise PortWriteError(f"{file} exists and is not a port gen-model wrote; move it away first")
-        targets = sorted({*ported_before, ported.target})
-        config = project_config(project, source, PurePosixPath(source).stem, targets, ported.target)
-        if properties is not None:
-            _record_properties(lock, ported.properties, properties_digest, properties)
-            if lockfile.file_sha256(root / ported.properties) != properties_digest:
-                raise PortWriteError(f"{ported.properties} changed while the port was being written; port it again")
-        lock.record_port(
-            ported.name,
-            ported.target,
-            {
-                "source": source,
-                "source_sha256": ported.source_sha256,
-                "file": file,
-                "sha256": lockfile.sha256_text(text),
-                "engines": dict(proof.engines),
-                "row_sets": [{"name": row_set.name, "rows": row_set.rows} for row_set in proof.sets],
-            },
-        )
+        files, file = port_files(project, ported)
         try:
-            transaction.write(root / file, text)
-            transaction.write(root / "dbt_project.yml", config)
-            if properties is not None:
-                transaction.write(root / ported.properties, properties)
-            transaction.write(lock.path, lock.dumps())
+            for path, text in files:
+                transaction.write(path, text)
             raise_if_interrupted()
         except BaseException:
             transaction.rollback()
