@@ -108,7 +108,7 @@ def _inherited_enabled(models, keys: list[str], where: str) -> str | None:
         value = node.get("+enabled", node.get("enabled"))
         if value is not None:
             found = value
-    if found is None or found is True:
+    if found is None or found is True or (isinstance(found, str) and found.strip().lower() == "true"):
         return None
     if isinstance(found, str) and found.startswith("{{") and found.endswith("}}") and "{{" not in found[2:-2]:
         return found[2:-2].strip()

@@ -16,7 +16,9 @@ What is allowed:
     one `{{ '...' }}` string constant (nested once more where dbt renders the value twice:
     a version's description and tests); a test argument may be a `ref()`/`source()` call
     with literal arguments (`relationships: {to: ref('x')}`), which dbt resolves on purpose;
-    and the raw-path meta of an enrichment model, which gen-model writes as Jinja on purpose.
+    the raw-path meta of an enrichment model, which gen-model writes as Jinja on purpose;
+    and, at a `data_type` key only, a port's per-engine type switch of plain type names
+    (generator.write.engine_types).
 
 The escape is the one dbt documents (`{{ "{{" }}`): a Jinja string constant, written with
 `\\x7b`-style escapes for the delimiters so the constant itself holds none. It renders to
