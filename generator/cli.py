@@ -210,6 +210,22 @@ def deprecation_option(function):
     return wrapper
 
 
+def also_on_option(function):
+    """--also-on TARGET: port the new model to another engine in the same transaction."""
+
+    @click.option(
+        "--also-on",
+        type=click.Choice(["spark", "databricks"]),
+        help="After the build, port the model to this engine too (rules and row proof as `gen-model port "
+        "--write`), in the same transaction: refused, nothing is written.",
+    )
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
 @cli.command()
 @click.argument("proposal_file", type=click.Path(dir_okay=False))
 @project_options
@@ -223,6 +239,7 @@ def deprecation_option(function):
 )
 @click.option("--no-unit-test", is_flag=True, help="Derive data tests only; skip the unit test's row search.")
 @deprecation_option
+@also_on_option
 def apply(
     proposal_file,
     project_dir,
@@ -234,6 +251,7 @@ def apply(
     allow_observed_grain,
     no_unit_test,
     deprecation_days,
+    also_on,
 ) -> None:
     """Validate and write a proposal from PROPOSAL_FILE (YAML or JSON); no LLM involved."""
     from generator.project import load_project
@@ -249,6 +267,7 @@ def apply(
             progress=_progress(as_json),
             deprecation_days=deprecation_days,
             unit_test=not no_unit_test,
+            also_on=also_on,
         )
         return apply_proposal(project, proposal_file, options)
 
@@ -316,6 +335,7 @@ def request_options(function):
     "--refresh", is_flag=True, help="Ask the LLM even if gen_model.lock has an answer for this request and catalog."
 )
 @deprecation_option
+@also_on_option
 def generate(
     request,
     name,
@@ -335,6 +355,7 @@ def generate(
     no_unit_test,
     refresh,
     deprecation_days,
+    also_on,
 ) -> None:
     """Ask the LLM once for a model answering REQUEST, validate it, and write it.
 
@@ -355,6 +376,7 @@ def generate(
             refresh=refresh,
             deprecation_days=deprecation_days,
             unit_test=not no_unit_test,
+            also_on=also_on,
         )
         wanted = Request(
             text=request,

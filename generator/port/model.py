@@ -33,6 +33,19 @@ class PortedModel:
     proof: Proof | None = None
     version: int | None = None  # the model's version, when it is versioned
     source_sha256: str = ""  # the model's file as checked and proven
+    properties: str | None = None  # the properties YAML that describes the model, if any
+    contract: bool = False  # its contract is enforced: the YAML's data_types must hold on the target too
+
+
+def _properties(node) -> str | None:
+    """The model's properties YAML, relative to the project (dbt's patch_path is `package://path`)."""
+    patch_path = getattr(node, "patch_path", None)
+    return patch_path.split("://", 1)[-1] if patch_path else None
+
+
+def _contract_enforced(node) -> bool:
+    contract = getattr(node, "contract", None)
+    return bool(getattr(contract, "enforced", False))
 
 
 def _input_relation(catalog: Catalog, call: RefCall) -> Relation | None:
@@ -88,7 +101,7 @@ def port_model(
     construct, located in the model's file; ProofError when the engines disagree."""
     manifest = dbt.parse(project)
     catalog = build_catalog(project, manifest)
-    relation, _node = find_model(project, catalog, manifest, name)
+    relation, node = find_model(project, catalog, manifest, name)
     path = relation.original_file_path
     source_bytes = (project.project_dir / path).read_bytes()  # what the lock's sha256 is of
     sql = (project.project_dir / path).read_text(encoding="utf-8")
@@ -115,4 +128,6 @@ def port_model(
         proof,
         relation.version,
         hashlib.sha256(source_bytes).hexdigest(),
+        _properties(node),
+        _contract_enforced(node),
     )

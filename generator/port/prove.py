@@ -67,6 +67,9 @@ class RowSet:
     equal: bool
     only_duckdb: tuple[tuple, ...] = ()
     only_target: tuple[tuple, ...] = ()
+    # The result's columns on the target as its analysed plan types them (name, Spark's
+    # simpleString): what a contract on that engine must declare.
+    target_columns: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,12 @@ class Proof:
     @property
     def holds(self) -> bool:
         return bool(self.sets) and all(row_set.equal for row_set in self.sets)
+
+    @property
+    def target_columns(self) -> tuple[tuple[str, str], ...]:
+        """The ported model's columns and types on the target, from the last row set compared
+        (the sample of the real inputs when there is one: typed as the warehouse types them)."""
+        return self.sets[-1].target_columns if self.sets else ()
 
 
 def spark_type(duckdb_type: str) -> str:
@@ -154,14 +163,16 @@ def compare(
             schema = ", ".join(f"`{column}` {spark_type(kind)}" for column, kind in data.columns)
             spark.createDataFrame(held, schema).createOrReplaceTempView(tables[placeholder])
     try:
-        got = [tuple(row) for row in spark.sql(_substitute(target_sql, tables)).collect()]
+        frame = spark.sql(_substitute(target_sql, tables))
+        columns = tuple((item.name, item.dataType.simpleString()) for item in frame.schema.fields)
+        got = [tuple(row) for row in frame.collect()]
     except Exception as error:  # noqa: BLE001 - any Spark failure is a failed proof, said in one line
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ProofError(f"{name}: the ported model fails on Spark over these inputs: {first}") from None
     left, right = comparable(expected), comparable(got)
     only_left = tuple(row for row in left if row not in right)[:5]
     only_right = tuple(row for row in right if row not in left)[:5]
-    return RowSet(name, len(left), left == right, only_left, only_right)
+    return RowSet(name, len(left), left == right, only_left, only_right, columns)
 
 
 def local_spark():

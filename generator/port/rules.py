@@ -191,6 +191,41 @@ class AsofJoin(PortRule):
         )
 
 
+def _nonzero_test(condition: exp.Expression, divisor_sql: str) -> bool:
+    """Is `condition` true only where the divisor is not 0 (`y > 0`, `y <> 0`, `0 < y`, `y >= 1`, or
+    one of these ANDed with anything)?"""
+    while isinstance(condition, exp.Paren):
+        condition = condition.this
+    if isinstance(condition, exp.And):
+        return _nonzero_test(condition.this, divisor_sql) or _nonzero_test(condition.expression, divisor_sql)
+    sides = {
+        exp.GT: (condition.this, condition.expression, 0),
+        exp.NEQ: (condition.this, condition.expression, 0),
+        exp.GTE: (condition.this, condition.expression, 1),
+        exp.LT: (condition.expression, condition.this, 0),
+        exp.LTE: (condition.expression, condition.this, 1),
+    }.get(type(condition))
+    if sides is None:
+        return False
+    operand, bound, least = sides
+    value = _int_literal(bound)
+    if isinstance(condition, exp.NEQ) and value is None and _int_literal(operand) == 0:
+        operand, value = bound, 0  # 0 <> y
+    return value is not None and value >= least and operand.sql() == divisor_sql
+
+
+def _guarded_nonzero(node: exp.Expression, divisor: exp.Expression) -> bool:
+    """Is `node` in the THEN of a CASE WHEN that holds only where its divisor is not 0? Both engines
+    evaluate a THEN only for the rows its WHEN holds, so the division never sees a 0 there."""
+    divisor_sql = divisor.sql()
+    child, parent = node, node.parent
+    while parent is not None:
+        if isinstance(parent, exp.If) and parent.args.get("true") is child and _nonzero_test(parent.this, divisor_sql):
+            return True
+        child, parent = parent, parent.parent
+    return False
+
+
 class UnguardedDivision(PortRule):
     """Division by zero is NULL in DuckDB and an error in Spark's ANSI mode."""
 
@@ -207,6 +242,8 @@ class UnguardedDivision(PortRule):
         if isinstance(divisor, exp.Literal) and not divisor.is_string and float(divisor.this) != 0:
             return None
         if isinstance(divisor, exp.Nullif) and _int_literal(divisor.expression) == 0:
+            return None
+        if _guarded_nonzero(node, divisor):
             return None
         return Finding(
             "division by a value that may be 0: DuckDB gives NULL, Spark (ANSI mode) fails the build",

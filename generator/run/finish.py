@@ -182,6 +182,11 @@ def finish(
     selects, relations = accepted.build_target(plan_)
     report.build = write_and_build(project, catalog, plan_, options, selects, relations)
     report.status = "written"
+    if options.also_on:
+        report.notes.append(
+            f"also on {options.also_on}: ported with a row proof in the same transaction "
+            f"(gen_model.lock ports.{plan_.model_name}.{options.also_on}; dbt_project.yml picks the file per engine)"
+        )
     return report
 
 
@@ -256,6 +261,12 @@ def write_and_build(
                     [Problem(rule="build", message=failure) for failure in failures],
                 )
             raise_if_interrupted()  # dbt may swallow Ctrl-C and finish the build
+            if options.also_on:  # refused: raises, and everything above rolls back with it
+                from generator.port.also_on import port_into
+
+                with options.progress.waiting(f"porting {plan_.model_name} to {options.also_on} (row proof)"):
+                    port_into(project, plan_.model_name, options.also_on, transaction)
+                raise_if_interrupted()
         except BaseException:
             transaction.rollback()
             drop_relations(catalog, relations)

@@ -23,6 +23,8 @@ class Options:
     deprecation_days: int | None = None
     # Search fixture rows for a unit test that pins the logic (the slowest part of apply).
     unit_test: bool = True
+    # Port the new model to this engine too, in the same transaction (generator.port.also_on).
+    also_on: str | None = None
 
 
 @dataclass

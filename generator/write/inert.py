@@ -16,7 +16,9 @@ What is allowed:
     one `{{ '...' }}` string constant (nested once more where dbt renders the value twice:
     a version's description and tests); a test argument may be a `ref()`/`source()` call
     with literal arguments (`relationships: {to: ref('x')}`), which dbt resolves on purpose;
-    and the raw-path meta of an enrichment model, which gen-model writes as Jinja on purpose.
+    the raw-path meta of an enrichment model, which gen-model writes as Jinja on purpose;
+    and, at a `data_type` key only, a port's per-engine type switch of plain type names
+    (generator.write.engine_types).
 
 The escape is the one dbt documents (`{{ "{{" }}`): a Jinja string constant, written with
 `\\x7b`-style escapes for the delimiters so the constant itself holds none. It renders to
@@ -355,7 +357,7 @@ def yaml_problems(text: str, file: str) -> list[Problem]:
     problems = []
     intended = _intended_jinja()
     for path, value, line, col, is_key in _scalars(document):
-        if not isinstance(value, str) or (not is_key and value in intended):
+        if not isinstance(value, str) or (not is_key and _intended(path, value, intended)):
             continue
         if is_key:
             if not _RENDER_CHARS.search(value):
@@ -403,7 +405,7 @@ def certainly_clean(text: str) -> bool:
             # A scalar libyaml resolves to a bool, number, null or date holds none of the
             # characters that render, so reading every scalar as text decides the same.
             value = node.value
-            if value not in intended and not _inert_through(value, *_render_plan(path)):
+            if not _intended(path, value, intended) and not _inert_through(value, *_render_plan(path)):
                 return False
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, (*path, index)) for index, item in enumerate(node.value))
@@ -428,6 +430,14 @@ def _intended_jinja() -> frozenset[str]:
     from generator.enrich.compiler import RAW_PATH_META
 
     return frozenset({RAW_PATH_META})
+
+
+def _intended(path: tuple, value: str, intended: frozenset[str]) -> bool:
+    """gen-model's own live Jinja: the values above, and a port's per-engine contract type
+    (exactly generator.write.engine_types' switch, at a `data_type` key only)."""
+    from generator.write.engine_types import is_type_switch
+
+    return value in intended or (bool(path) and path[-1] == "data_type" and is_type_switch(value))
 
 
 def file_problems(path: str, text: str) -> list[Problem]:
