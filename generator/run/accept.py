@@ -194,7 +194,7 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
         dropped_tests=checked.dropped if checked is not None else [],
         test_notes=_observed_grain_note(ctx)
         + ((checked.notes + checked.unit_test_notes) if checked else [])
-        + ([SPARK_TESTS_NOTE.format(engine=ctx.dialect.engine)] if ctx.dialect.name != "duckdb" else []),
+        + _unit_test_engine_note(ctx, unit_test),
     )
 
 
@@ -219,19 +219,34 @@ def search_unit_test_rows(options: Options, report: RunReport) -> bool:
     return options.unit_test
 
 
-SPARK_TESTS_NOTE = (
-    "on {engine}: only the grain tests are generated; derived data tests, the hollow-test check "
-    "and the unit test run their SQL on DuckDB only (not built for {engine} yet)"
+UNIT_TEST_ENGINE_NOTE = (
+    "on {engine}: no unit test: its row search runs the SQL on DuckDB only (not built for {engine} yet); "
+    "the derived data tests were derived and checked on {engine}"
 )
 
 
+def _unit_test_engine_note(ctx: GateContext, unit_test: bool) -> list[str]:
+    if not unit_test or ctx.dialect.name == "duckdb":
+        return []
+    return [UNIT_TEST_ENGINE_NOTE.format(engine=ctx.dialect.engine)]
+
+
 def _checked_tests(ctx: GateContext, unit_test: bool = True):
-    """Derived tests, the hollow-test gate and the unit test, while the sandbox is open."""
-    if ctx.sandbox is None or ctx.result is None or ctx.dialect.name != "duckdb":
+    """Derived tests, the hollow-test gate and the unit test, while the dry run is open.
+
+    The tests are derived and checked on the target's engine (their SQL runs in its dry
+    run); the unit test's row search needs DuckDB (generator.testgen.unit_fixtures)."""
+    if ctx.sandbox is None or ctx.result is None:
         return None
     from generator.testgen.modeltests import checked_tests
 
-    return checked_tests(ctx, model=ctx.proposal.name, version=None, unit_test=unit_test, timeout_s=ctx.timeout_s)
+    return checked_tests(
+        ctx,
+        model=ctx.proposal.name,
+        version=None,
+        unit_test=unit_test and ctx.dialect.name == "duckdb",
+        timeout_s=ctx.timeout_s,
+    )
 
 
 def record_tests(report: RunReport, accepted: Accepted) -> None:
