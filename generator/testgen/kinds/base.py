@@ -88,12 +88,22 @@ class Copy:
     def picked(self, condition: str) -> str:
         """The copy's rows with `gm_pick`, true in the first row that meets `condition`
         (in the order of all columns, nulls last) and false elsewhere: what a rewrite
-        changes, duplicates or drops, for an engine without `rowid`."""
+        changes, duplicates or drops, for an engine without `rowid`.
+
+        The first row is found by a top-1 sort, and of the rows equal to it in every column
+        one is picked by a window partitioned by all columns: no sort of all rows in one
+        partition (Spark would move them all to one task, and warn)."""
         met = f"coalesce(({condition}), false)"
+        columns = ", ".join(quote(name) for name in self.names)
         order = ", ".join(f"{quote(name)} nulls last" for name in self.names)
+        same = " and ".join(f"gm_rows.{quote(name)} is not distinct from gm_first.{quote(name)}" for name in self.names)
         return (
-            f"(select *, {met} and row_number() over (order by {met} desc, {order}) = 1 as gm_pick "
-            f"from {CORRUPTED_TABLE}) as gm_picked"
+            f"(select gm_rows.*, coalesce(gm_rows.gm_met and gm_rows.gm_copy = 1 and {same}, false) as gm_pick "
+            f"from (select *, {met} as gm_met, "
+            f"row_number() over (partition by {columns} order by {columns}) as gm_copy "
+            f"from {CORRUPTED_TABLE}) as gm_rows "
+            f"left join (select {columns} from {CORRUPTED_TABLE} where {met} order by {order} limit 1) as gm_first "
+            "on true) as gm_picked"
         )
 
     def rewrite(self, select: str) -> list[str]:
