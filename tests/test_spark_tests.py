@@ -169,10 +169,16 @@ def data_tests(root: Path, name: str) -> dict:
     return tests
 
 
+def unit_tests(root: Path, name: str) -> dict:
+    """The one unit test in model `name`'s YAML."""
+    (unit_test,) = yaml.safe_load((root / f"models/marts/{name}.yml").read_text())["unit_tests"]
+    return unit_test
+
+
 def test_a_good_proposal_gets_the_tests_it_gets_on_duckdb_checked_and_built_on_spark(
     shop_on_spark, shop_project_with_package, tmp_path
 ):
-    on_duckdb = apply(shop_project_with_package, tmp_path, ORDER_KINDS, "--no-unit-test")
+    on_duckdb = apply(shop_project_with_package, tmp_path, ORDER_KINDS)
     assert on_duckdb.exit_code == 0, on_duckdb.output
     result = apply(shop_on_spark, tmp_path, ORDER_KINDS)
     assert result.exit_code == 0, result.output
@@ -189,7 +195,37 @@ def test_a_good_proposal_gets_the_tests_it_gets_on_duckdb_checked_and_built_on_s
         "gen_model.fewer_rows_than",
     }
     assert report["dropped_tests"] == []
-    assert any("on Spark: no unit test" in note for note in report["notes"])
+    # The unit test: its rows searched on a DuckDB twin of the Spark inputs, the same rows the
+    # search picks on DuckDB; its expected rows computed once on Spark, and dbt built it there.
+    assert report["unit_tests"] == 1, report["notes"]
+    assert {"name": "customer_order_kinds_v1_logic_v1", "status": "pass"} in report["build"]["nodes"]
+    unit_test = unit_tests(shop_on_spark, ORDER_KINDS["name"])
+    on_duckdb_unit_test = unit_tests(shop_project_with_package, ORDER_KINDS["name"])
+    assert (unit_test["given"], unit_test["expect"]) == (on_duckdb_unit_test["given"], on_duckdb_unit_test["expect"])
+    assert "computed once on Spark from these given rows and equal DuckDB's" in unit_test["description"]
+
+
+def test_no_unit_test_on_spark_for_sql_whose_duckdb_twin_could_differ(shop_on_spark, tmp_path):
+    proposal = dict(
+        ORDER_KINDS,
+        name="customer_status_prefixes",
+        sql=(
+            "select orders.order_id, substring(orders.status, 0, 3) as status_prefix\n"
+            "from {{ ref('stg_orders') }} as orders\n"
+        ),
+        grain=["order_id"],
+        columns=[{"name": "order_id", "description": "x"}, {"name": "status_prefix", "description": "y"}],
+    )
+    result = apply(shop_on_spark, tmp_path, proposal)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["unit_tests"] == 0
+    assert any(
+        note.startswith(
+            "on Spark: no unit test: its SQL may give other rows on DuckDB than on Spark (port:substring_start"
+        )
+        for note in report["notes"]
+    ), report["notes"]
 
 
 def _data_test(node) -> DataTest:
