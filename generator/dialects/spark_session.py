@@ -190,7 +190,7 @@ class SparkDryRun:
                 if table.name in self._temp_tables:
                     self._drop_temp_table(table.name)
             return []
-        spark_sql = to_spark(sql)
+        spark_sql = statement.sql(dialect="spark") if statement is not None else to_spark(sql)
         frame = self._analysed(spark_sql)
         with self._deadline(spark_sql, timeout_s):
             return [tuple(row) for row in frame.collect()]
