@@ -1,9 +1,11 @@
-"""Derived data tests on Spark: derived, checked by the hollow-test gate and built there.
+"""Tests on Spark: derived, checked by the hollow-test gate, unit-tested and built there.
 
 One JVM for this module: shop_project on the `spark` target (a schema of its own), built
-once. A good proposal on Spark gets the same classes of derived tests as on DuckDB, each
-shown able to fail on Spark (the hollow-test gate runs the tests' SQL in the Spark dry
-run, on the real result and on a corrupted copy of it), and `dbt build` on Spark passes them.
+once. A good proposal on Spark gets the same derived tests as on DuckDB, each shown able to
+fail on Spark (the hollow-test gate runs the tests' SQL in the Spark dry run, on the result
+and on a corrupted copy of it), and the same unit test (rows searched on a DuckDB twin,
+expected rows confirmed on Spark); `dbt build` on Spark passes them. Every test macro's
+compiled SQL counts on Spark what gen-model's mirror counts; `mutate` exits 2 on Spark.
 """
 
 from __future__ import annotations
