@@ -11,7 +11,12 @@ module adds is the dry run's shape on a real engine:
     every row, so a failing cast fails here and not in `dbt build`), under a time budget:
     a timer cancels the run's job group;
   * the result is a temp view, RESULT_TABLE, which the grain gate queries. gen-model's own
-    helper SQL is written in DuckDB's spelling and transpiled to Spark by sqlglot.
+    helper SQL is written in DuckDB's spelling and transpiled to Spark by sqlglot;
+  * the helper SQL's temp tables (the hollow-test gate's corrupted copy) are temp views of
+    checkpointed rows: `create [or replace] temp table t as select ...` computes the rows
+    first (so the select may read `t` itself) and then names them `t`; `drop table t` drops
+    only such a temp view, never a table of the metastore. Spark cannot UPDATE or DELETE a
+    temp view, so the helpers rewrite a copy instead (`updates_in_place` is False).
 
 The session is the one dbt-spark created in this process if there is one, else a new one
 with the profile's `server_side_parameters` (the catalog's session settings), started in
@@ -58,6 +63,14 @@ def to_spark(sql: str) -> str:
     return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
 
 
+def _temporary(statement: Any) -> bool:
+    """Whether a parsed CREATE is of a temporary table."""
+    from sqlglot import exp
+
+    properties = statement.args.get("properties")
+    return bool(properties and properties.find(exp.TemporaryProperty))
+
+
 def _message(error: BaseException) -> str:
     """Spark's message without the JVM stack trace."""
     text = str(getattr(error, "getMessage", lambda: None)() or error)
@@ -93,6 +106,8 @@ class SparkDryRun:
 
     # Relations are named by schema and table in the one metastore: no databases to attach.
     database_names: tuple[str, ...] = ()
+    # Temp tables are rewritten whole, never updated (see the module).
+    updates_in_place = False
 
     def __init__(self, catalog: Any, timeout_s: float = 60.0):
         self.project_dir = Path(catalog.project_dir)
@@ -100,6 +115,7 @@ class SparkDryRun:
         self.timeout_s = float(timeout_s)
         self._spark: Any = None
         self._checkpoint: Any = None
+        self._temp_tables: dict[str, Any] = {}  # name -> its checkpointed rows
 
     def __enter__(self) -> SparkDryRun:
         self.open()
@@ -117,6 +133,8 @@ class SparkDryRun:
         """Drop the result view and its checkpointed rows; the session stays for dbt."""
         if self._spark is None:
             return
+        for name in list(self._temp_tables):
+            self._drop_temp_table(name)
         with contextlib.suppress(Exception):
             self._spark.catalog.dropTempView(RESULT_TABLE)
         if self._checkpoint is not None:
@@ -173,13 +191,51 @@ class SparkDryRun:
         return tuple((field.name, field.dataType.simpleString()) for field in frame.schema.fields)
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None, timeout_s: float | None = None) -> list[tuple]:
-        """Run gen-model's own helper SQL (DuckDB's spelling, transpiled) and fetch its rows."""
+        """Run gen-model's own helper SQL (DuckDB's spelling, transpiled) and fetch its rows.
+
+        A temp table's create or drop is the dry run's own (see the module)."""
         if parameters:
             raise ValueError("the Spark dry run takes no query parameters")
-        spark_sql = to_spark(sql)
+        import sqlglot
+        from sqlglot import exp
+
+        try:
+            statement = sqlglot.parse_one(sql, read="duckdb")
+        except sqlglot.errors.ParseError:
+            statement = None
+        if isinstance(statement, exp.Create) and statement.kind == "TABLE" and _temporary(statement):
+            self._create_temp_table(statement.this.name, statement.expression.sql(dialect="spark"), timeout_s)
+            return []
+        if isinstance(statement, exp.Drop):
+            # Only the dry run's own temp tables: a table of the metastore is never dropped here.
+            for table in statement.args.get("tables") or []:
+                if table.name in self._temp_tables:
+                    self._drop_temp_table(table.name)
+            return []
+        spark_sql = statement.sql(dialect="spark") if statement is not None else to_spark(sql)
         frame = self._analysed(spark_sql)
         with self._deadline(spark_sql, timeout_s):
             return [tuple(row) for row in frame.collect()]
+
+    def _create_temp_table(self, name: str, spark_sql: str, timeout_s: float | None) -> None:
+        """`name` as a temp view of the rows `spark_sql` gives now (it may read `name`)."""
+        frame = self._analysed(spark_sql)
+        with self._deadline(spark_sql, timeout_s):
+            rows = frame.localCheckpoint(eager=True)
+        previous = self._temp_tables.get(name)
+        rows.createOrReplaceTempView(name)
+        self._temp_tables[name] = rows
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                previous.unpersist()
+
+    def _drop_temp_table(self, name: str) -> None:
+        rows = self._temp_tables.pop(name, None)
+        with contextlib.suppress(Exception):
+            self.spark.catalog.dropTempView(name)
+        if rows is not None:
+            with contextlib.suppress(Exception):
+                rows.unpersist()
 
     def materialise(self, sql: str, timeout_s: float | None = None) -> Materialised:
         """Schema from the analysed plan, then one complete, timed run into RESULT_TABLE."""

@@ -192,9 +192,7 @@ def accept(ctx: GateContext, unit_test: bool = True) -> Accepted:
         lineage=column_lineage(ctx),
         unit_test=checked.unit_test if checked is not None else None,
         dropped_tests=checked.dropped if checked is not None else [],
-        test_notes=_observed_grain_note(ctx)
-        + ((checked.notes + checked.unit_test_notes) if checked else [])
-        + ([SPARK_TESTS_NOTE.format(engine=ctx.dialect.engine)] if ctx.dialect.name != "duckdb" else []),
+        test_notes=_observed_grain_note(ctx) + ((checked.notes + checked.unit_test_notes) if checked else []),
     )
 
 
@@ -219,19 +217,26 @@ def search_unit_test_rows(options: Options, report: RunReport) -> bool:
     return options.unit_test
 
 
-SPARK_TESTS_NOTE = (
-    "on {engine}: only the grain tests are generated; derived data tests, the hollow-test check "
-    "and the unit test run their SQL on DuckDB only (not built for {engine} yet)"
-)
-
-
 def _checked_tests(ctx: GateContext, unit_test: bool = True):
-    """Derived tests, the hollow-test gate and the unit test, while the sandbox is open."""
-    if ctx.sandbox is None or ctx.result is None or ctx.dialect.name != "duckdb":
+    """Derived tests, the hollow-test gate and the unit test, while the dry run is open.
+
+    The tests are derived and checked on the target's engine (their SQL runs in its dry
+    run). The unit test's row search runs on DuckDB: on another engine, on a DuckDB twin
+    of the model whose expected rows are then confirmed on the engine (generator.testgen.twin)."""
+    if ctx.sandbox is None or ctx.result is None:
         return None
     from generator.testgen.modeltests import checked_tests
 
-    return checked_tests(ctx, model=ctx.proposal.name, version=None, unit_test=unit_test, timeout_s=ctx.timeout_s)
+    on_duckdb = ctx.dialect.name == "duckdb"
+    checked = checked_tests(
+        ctx, model=ctx.proposal.name, version=None, unit_test=unit_test and on_duckdb, timeout_s=ctx.timeout_s
+    )
+    if unit_test and not on_duckdb and ctx.tree is not None and ctx.relations:
+        from generator.testgen.twin import twin_unit_test
+
+        checked.unit_test, note = twin_unit_test(ctx, model=ctx.proposal.name, version=None, timeout_s=ctx.timeout_s)
+        checked.unit_test_notes += [note] if note else []
+    return checked
 
 
 def record_tests(report: RunReport, accepted: Accepted) -> None:

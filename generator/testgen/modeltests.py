@@ -297,10 +297,11 @@ def mutate_model(
     its SQL, in the sandbox. `data_tests`/`unit_tests` replace the model's own (benchmarks)."""
     from generator.project.catalog_builder import build_catalog
     from generator.project.sandbox import open_sandbox
-    from generator.testgen.mutate import enumerate_mutants, run_mutants
+    from generator.testgen.mutate import enumerate_mutants, require_duckdb, run_mutants
 
     manifest = manifest if manifest is not None else dbt.parse(project)
     catalog = catalog if catalog is not None else build_catalog(project, manifest, raw_files=())
+    require_duckdb(catalog, name)
     relation, node = find_model(project, catalog, manifest, name)
     own_tests, test_notes = manifest_tests(manifest, relation.unique_id)
     own_units, unit_notes = manifest_unit_tests(manifest, relation.name, relation.version)

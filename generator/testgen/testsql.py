@@ -89,6 +89,8 @@ def catalog_resolver(catalog) -> Resolver:
         relation = resolve_call(catalog, call) if call else None
         if relation is None:
             raise GenModelError(f"{text} does not name a relation of the project")
-        return relation.relation_name
+        # relation_name, in the helper SQL's (DuckDB's) spelling, without the database part
+        # a Spark relation does not have (the Spark dry run transpiles it to `schema`.`name`).
+        return ".".join(f'"{part}"' for part in (relation.database, relation.schema, relation.identifier) if part)
 
     return resolve

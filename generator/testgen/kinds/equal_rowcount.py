@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from generator.testgen.datatests import PACKAGE, DataTest
-from generator.testgen.kinds.base import CORRUPTED_TABLE, Copy, Corruptions, Resolver, row_counts_sql
+from generator.testgen.kinds.base import Copy, Corruptions, Resolver, delete_row, row_counts_sql
 
 NAME = f"{PACKAGE}.equal_rowcount"
 FAIL_CALC = "coalesce(sum(row_count_difference), 0)"
@@ -22,4 +22,4 @@ def failing_rows(test: DataTest, relation: str, resolve: Resolver) -> str:
 
 def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Corruptions:
     """One row deleted."""
-    yield "delete one row", [f"delete from {CORRUPTED_TABLE} where {copy.first_row()}"]
+    yield "delete one row", delete_row(copy)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from generator.testgen.datatests import PACKAGE, DataTest
-from generator.testgen.kinds.base import CORRUPTED_TABLE, Copy, Corruptions, Resolver, jinja_text, quote
+from generator.testgen.kinds.base import CORRUPTED_TABLE, Copy, Corruptions, Resolver, jinja_text, quote, set_every
 
 NAME = f"{PACKAGE}.not_null_proportion"
 
@@ -29,12 +29,11 @@ def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Corruptions:
     quoted = quote(column)
     at_least, at_most = test.arguments.get("at_least", 0), test.arguments.get("at_most", 1)
     if float(at_least) > 0:
-        yield f"set {column} to null in every row", [f"update {CORRUPTED_TABLE} set {quoted} = null"]
+        yield f"set {column} to null in every row", set_every(copy, column, "null")
     if float(at_most) < 1:
         yield (
             f"give every row a {column}",
-            [
-                f"update {CORRUPTED_TABLE} set {quoted} = (select {quoted} from {CORRUPTED_TABLE} "
-                f"where {quoted} is not null order by 1 limit 1)"
-            ],
+            set_every(
+                copy, column, f"(select {quoted} from {CORRUPTED_TABLE} where {quoted} is not null order by 1 limit 1)"
+            ),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from generator.testgen.datatests import PACKAGE, DataTest
-from generator.testgen.kinds.base import CORRUPTED_TABLE, Copy, Corruptions, Resolver, duplicate_row, jinja_text
+from generator.testgen.kinds.base import Copy, Corruptions, Resolver, duplicate_row, jinja_text, keep_rows
 
 NAME = f"{PACKAGE}.row_count_between"
 
@@ -30,10 +30,7 @@ def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Corruptions:
         keep = int(lower) - 1
         yield (
             f"delete rows down to {keep}",
-            [
-                f"delete from {CORRUPTED_TABLE} where rowid not in "
-                f"(select rowid from {CORRUPTED_TABLE} order by {copy.order} limit {keep})"
-            ],
+            keep_rows(copy, keep),
         )
     if upper is not None and rows > 0:
         extra = int(upper) + 1 - rows
