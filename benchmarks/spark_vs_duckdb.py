@@ -15,10 +15,10 @@ dbt-spark and gen-model share it. Its start (the JVM and Spark's own start-up, p
 per process) is timed and reported on its own line, not inside any median. Prints the
 median wall time of each and the Spark/DuckDB ratio.
 
-Not the same work on both, and said so in the output: on Spark only the grain tests are
-generated yet (DuckDB also derives data tests and runs the hollow-test gate), so Spark's
-apply does less test work than DuckDB's; and DuckDB's catalog can come from gen-model's
-cache, where Spark's is read from the metastore every run. There is no target to meet:
+The same test work on both (derived data tests and the hollow-test gate; the unit test is
+left out with --no-unit-test, as its Spark path adds a DuckDB twin), with one difference
+said in the output: DuckDB's catalog can come from gen-model's cache, where Spark's is
+read from the metastore every run. There is no target to meet:
 the script reports.
 Exit 1 when a run fails or Spark cannot start (no JDK, no pyspark).
 
@@ -179,11 +179,9 @@ def main() -> int:
         print(f"  {label:<10}{command:<40}{duckdb_s:8.2f}s{spark_s:8.2f}s{spark_s / duckdb_s:13.1f}x")
     print(f"  Spark session start (the JVM; once per process, in no median above): {jvm:.1f} s")
     print(f"  setup, dbt build of the whole project: DuckDB {builds['DuckDB']:.1f} s, Spark {builds['Spark']:.1f} s")
-    print("  not the same work on both:")
-    print("    - on Spark only the grain tests are generated yet (DuckDB also derives data tests and")
-    print("      runs the hollow-test gate): Spark's apply does less test work;")
-    print("    - DuckDB's catalog can come from gen-model's cache (keyed on the project files and the")
-    print("      warehouse file); Spark's is read from the metastore every run (the cache cannot see it).")
+    print("  the same test work on both (derived data tests, hollow-test gate), but:")
+    print("    DuckDB's catalog can come from gen-model's cache (keyed on the project files and the")
+    print("    warehouse file); Spark's is read from the metastore every run (the cache cannot see it).")
     return 0
 
 
