@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
-import realistic_bugs  # noqa: E402 - a sibling script, importable once HERE is on the path
+from benchmarks.realistic_bugs import run  # noqa: E402 - importable once the repository is on the path
 
 PROPOSALS = HERE / "shop_proposals"
 SHARED_DIR = Path(os.environ.get("GEN_MODEL_SHARED_DIR") or HERE.parent.parent / "shared")
@@ -142,11 +142,9 @@ SHOP_BUGS: dict[str, list[tuple[str, str, str, str]]] = {
 def prepare(root: Path, shared_dir: Path = SHARED_DIR) -> Path:
     """Copy shop_project into `root`, build it, run `gen-model init` and apply every
     proposal of shop_proposals/; return the project directory. Raises RuntimeError with
-    dbt's or gen-model's message when a step fails."""
+    dbt's message when the build fails."""
     from generator.project import load_project
     from generator.project.dbt import invoke
-    from generator.run.apply import apply
-    from generator.run.options import Options
     from generator.write.package import init_project
 
     source = shared_dir / "corpora" / "shop_project"
@@ -161,11 +159,23 @@ def prepare(root: Path, shared_dir: Path = SHARED_DIR) -> Path:
     if not built.success:
         raise RuntimeError("dbt build of the shop copy failed:\n" + "\n".join(built.errors))
     init_project(load_project(project_dir))
-    for proposal in sorted(PROPOSALS.glob("*.yml")):
-        report = apply(load_project(project_dir), proposal, Options())
-        if report.status != "written":
-            raise RuntimeError(f"{proposal.name} was not written ({report.status})")
+    apply_proposals(project_dir)
     return project_dir
+
+
+def apply_proposals(project_dir: Path, names: list[str] | None = None) -> None:
+    """`gen-model apply` the shop proposals called `names` (default: all of them) to the
+    built, initialised shop copy in `project_dir`. Raises RuntimeError when one is not
+    written."""
+    from generator.project import load_project
+    from generator.run.apply import apply
+    from generator.run.options import Options
+
+    chosen = names if names is not None else sorted(path.stem for path in PROPOSALS.glob("*.yml"))
+    for name in chosen:
+        report = apply(load_project(project_dir), PROPOSALS / f"{name}.yml", Options())
+        if report.status != "written":
+            raise RuntimeError(f"{name}.yml was not written ({report.status})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(error, file=sys.stderr)
                 return 2
             print(f"(shop_project prepared in {time.monotonic() - started:.0f} s)")
-        status = realistic_bugs.run(project_dir, SHOP_BUGS)
+        status = run(project_dir, SHOP_BUGS)
     print(f"({time.monotonic() - started:.0f} s)")
     return status
 
