@@ -109,6 +109,8 @@ SHOP_BUGS: dict[str, list[tuple[str, str, str, str]]] = {
         ("multiplicity", "orders counted once per payment (a join before the aggregation)",
          "sum(amount) as paid_amount\n    from payments\n    group by order_id",
          "amount as paid_amount\n    from payments"),
+        ("multiplicity", "equal order totals summed once", "sum(order_payments.paid_amount) as lifetime_value",
+         "sum(distinct order_payments.paid_amount) as lifetime_value"),
         ("null-zero", "no orders gives a null count", "coalesce(customer_orders.order_count, 0)",
          "customer_orders.order_count"),
         ("null-zero", "no orders gives a null value", "coalesce(customer_orders.lifetime_value, 0)",
