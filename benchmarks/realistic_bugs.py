@@ -14,6 +14,8 @@ mutation score (operators the unit-test search never sees) is printed beside it.
 
     python benchmarks/realistic_bugs.py [--project-dir DIR]
 
+realistic_bugs_shop.py runs the same measurement on marts generated in shop_project.
+
 Exits 1 when fewer than 95% of the output-changing bugs are caught by the derived tests
 (unit + data + contract) or when any refactor raises a false alarm.
 """
