@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TARGET_RATIO = 1.5
-PROJECT_PATHS = ("dbt_project.yml", "models", "macros", "seeds", "profiles.yml.example")
+PROJECT_PATHS = ("dbt_project.yml", "models", "macros", "seeds", "python", "profiles.yml.example")
 
 
 def build_template(directory: Path) -> None:
