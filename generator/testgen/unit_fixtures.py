@@ -715,8 +715,8 @@ class FixtureSearch:
         holds makes the query fail, say), the query's choices are asked one by one, as
         without prefetching.
         """
-        if id(tree) in self._unbatchable:
-            return
+        if id(tree) in self._unbatchable or self.ctx.dialect.sqlglot != "duckdb":
+            return  # (the batched statement is DuckDB's SQL: LATERAL, unnest, list literals)
         shape = self.shape(tree)
         if shape is None or not all(_PLAIN_TYPE.fullmatch(kind) for _, kind in shape):
             self._unbatchable.add(id(tree))
