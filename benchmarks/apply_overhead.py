@@ -11,9 +11,9 @@ copies of the built sample project, alternating so machine noise hits both alike
           not pay);
   plain   `dbt build --select <model>.v1` of that same model, afterwards, in the same copy.
 
-Prints the median wall time of each and both ratios against plain, plus an in-process
-breakdown of where apply spends its time. The 1.5x target is the harness's overhead
-(catalog, gates, write, in-process build); exit 1 if the harness misses it.
+Prints the median wall time of each and its ratio against plain, plus an in-process
+breakdown of where apply spends its time. The target is issue #16's: `gen-model apply`,
+unit-test row search included, within 1.2x of the plain build; exit 1 if it misses it.
 
 With `--baseline DIR` (another version's source tree, e.g. `git archive main | tar -x -C DIR`),
 that version's `gen-model apply` is timed too, in the same loop on the same copies, so a
@@ -38,8 +38,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TARGET_RATIO = 1.5
-PROJECT_PATHS = ("dbt_project.yml", "models", "macros", "seeds", "profiles.yml.example")
+TARGET_RATIO = 1.2  # apply (unit-test row search included) / plain dbt build
+APPLY = "gen-model apply (no LLM)"
+PROJECT_PATHS = ("dbt_project.yml", "models", "macros", "seeds", "python", "profiles.yml.example")
 
 
 def build_template(directory: Path) -> None:
@@ -131,7 +132,7 @@ def main() -> int:
     gen_model = str(BIN / "gen-model")
     # label -> (command, source tree); each is run on a fresh copy, in this order, every run.
     commands = {
-        "gen-model apply (no LLM)": ([gen_model, "apply", str(proposal)], REPO),
+        APPLY: ([gen_model, "apply", str(proposal)], REPO),
         "gen-model apply --no-unit-test": ([gen_model, "apply", "--no-unit-test", str(proposal)], REPO),
     }
     if args.baseline:
@@ -150,7 +151,7 @@ def main() -> int:
                 copy = Path(scratch) / f"run{index}"
                 shutil.copytree(template, copy)
                 times[label].append(run_timed(command, copy, source))
-                if label == "gen-model apply (no LLM)":
+                if label == APPLY:
                     build = [str(BIN / "dbt"), "build", "--quiet", "--select", f"{name}.v1"]
                     times[plain_label].append(run_timed(build, copy))
                 shutil.rmtree(copy)
@@ -167,12 +168,14 @@ def main() -> int:
         print(f"  {label:<34} wall {median(label, 0):6.2f} s  CPU {median(label, 1):6.2f} s   wall runs: {walls}")
     for label in commands:
         wall, cpu = median(label, 0) / median(plain_label, 0), median(label, 1) / median(plain_label, 1)
-        print(f"  ratio {label:<28} / plain  wall {wall:5.2f}x  CPU {cpu:5.2f}x")
-    print(f"  (target: harness <= {TARGET_RATIO}x; apply with the unit-test row search <= 1.2x)")
+        print(f"  ratio {label:<30} / plain  wall {wall:5.2f}x  CPU {cpu:5.2f}x")
+    ratio = median(APPLY, 0) / median(plain_label, 0)
+    verdict = "met" if ratio <= TARGET_RATIO else "missed"
+    print(f"  target: {APPLY} <= {TARGET_RATIO}x {plain_label}: {ratio:.2f}x, {verdict}")
     print("\nwhere apply spends its time (in-process, one run):")
     for label, seconds in parts.items():
         print(f"  {label:<22} {seconds:6.2f} s")
-    return 0 if median("gen-model apply --no-unit-test", 0) / median(plain_label, 0) <= TARGET_RATIO else 1
+    return 0 if ratio <= TARGET_RATIO else 1
 
 
 if __name__ == "__main__":

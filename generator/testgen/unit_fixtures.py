@@ -72,6 +72,7 @@ DUPLICATE_SEEDS = 4
 PREFIXES = (1, 2, 4, 8, 16, 32)
 SOURCE_ROW_LIMIT = 200_000
 COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
+PREFETCH_BATCH = 8  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
 # Boundary classes of a date or timestamp the SQL truncates or compares: (what, condition
 # on a timestamp read in UTC, condition on a date). Time zones west of UTC (the Americas,
 # 3-10 hours behind) put the first hours of a UTC day in the day before; zones east of it
@@ -513,6 +514,9 @@ class FixtureSearch:
         self._kills: dict[tuple, bool] = {}
         self._output_rows: dict[tuple, int] = {}
         self._original_rows: dict[tuple, list[tuple] | None] = {}
+        # (choice of rows, id(tree)) -> the tree's rows on them, run ahead by prefetch().
+        self._prefetched: dict[tuple, list[tuple]] = {}
+        self._unbatchable: set[int] = set()  # id(tree) of queries prefetch() leaves alone
         self._picked: dict[int, tuple[int, ...]] = {}
         self._twins: dict[tuple[int, int], int] = {}
 
@@ -661,6 +665,9 @@ class FixtureSearch:
 
     def rows_of(self, picks: dict[int, list[int]], tree: exp.Expression) -> list[tuple] | None:
         """A query's rows on these fixture rows, or None if it fails on them."""
+        prefetched = self._prefetched.get((_picks_key(picks), id(tree)))
+        if prefetched is not None:
+            return prefetched
         try:
             return self.query(f"with {self.fixture_ctes(picks)} select * from (\n{self.sql_of(tree)}\n) as q")
         except SandboxQueryError:
@@ -694,6 +701,81 @@ class FixtureSearch:
         whether a row added changes what the unit test expects)."""
         rows = self.original_rows(picks)
         return tuple(sorted(repr(row) for row in rows)) if rows is not None else ()
+
+    def prefetch(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> None:
+        """Run `tree` on several choices of rows ahead, PREFETCH_BATCH to a statement, for
+        rows_of() to answer from: the answers are the same, the statements fewer.
+
+        On a few fixture rows DuckDB spends more time planning a query than running it, and
+        the search asks about one query on many choices of rows in a row (each candidate of
+        a coverage class, each block's cost, the pieces delta debugging tries). A LATERAL
+        join over the choices asks them all in one statement, which DuckDB decorrelates into
+        one plan. Only for a query whose columns compare as values (no floats: a sum's last
+        bits may follow the order rows arrive in); if a statement fails (a row some choice
+        holds makes the query fail, say), the query's choices are asked one by one, as
+        without prefetching.
+        """
+        if id(tree) in self._unbatchable or self.ctx.dialect.sqlglot != "duckdb":
+            return  # (the batched statement is DuckDB's SQL: LATERAL, unnest, list literals)
+        shape = self.shape(tree)
+        if shape is None or not all(_PLAIN_TYPE.fullmatch(kind) for _, kind in shape):
+            self._unbatchable.add(id(tree))
+            return
+        keys: dict[tuple, dict[int, list[int]]] = {}
+        for picks in choices:
+            key = _picks_key(picks)
+            if (key, id(tree)) not in self._prefetched and key not in keys:
+                keys[key] = picks
+        todo = list(keys.items())
+        if len(todo) < 2:
+            return  # one statement either way
+        for start in range(0, len(todo), PREFETCH_BATCH):
+            chunk = todo[start : start + PREFETCH_BATCH]
+            try:
+                rows = self.query(self._lateral_sql(tree, [picks for _, picks in chunk]))
+            except SandboxQueryError:
+                self._unbatchable.add(id(tree))
+                return
+            by_choice: dict[int, list[tuple]] = {position: [] for position in range(len(chunk))}
+            for row in rows:
+                by_choice[row[0]].append(tuple(row[1:]))
+            for position, (key, _) in enumerate(chunk):
+                self._prefetched[(key, id(tree))] = by_choice[position]
+
+    def prefetched(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> bool:
+        """Whether rows_of() answers `tree` on every one of these choices without a query."""
+        return all((_picks_key(picks), id(tree)) in self._prefetched for picks in choices)
+
+    def _lateral_sql(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> str:
+        """One statement: `tree` on each choice of rows, each result row tagged with its choice."""
+        names = ", ".join(f"gm_rows_{item.index}" for item in self.inputs)
+        listed = ", ".join(
+            f"({position}, "
+            + ", ".join(
+                f"[{', '.join(str(int(r)) for r in picks.get(item.index) or ())}]::bigint[]" for item in self.inputs
+            )
+            + ")"
+            for position, picks in enumerate(choices)
+        )
+        ctes = ", ".join(
+            f"{item.view} as ({item.select} join (select unnest(gm_choice.gm_rows_{item.index}) as gm_row) "
+            "as gm_picked using (gm_row))"
+            for item in self.inputs
+        )
+        return (
+            f"select gm_choice.gm_position, gm_result.* from (values {listed}) as gm_choice(gm_position, {names}), "
+            f"lateral (with {ctes} select * from (\n{self.sql_of(tree)}\n) as q) as gm_result"
+        )
+
+    def prefetch_kills(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> None:
+        """prefetch() what kills() will ask about `tree` on these choices: the accepted SQL's
+        rows and the mutant's, when they compare as values (else kills() asks in SQL)."""
+        original, actual = self.shape(self.ctx.tree), self.shape(tree)
+        if original is None or actual is None or not _comparable_as_values(original, actual):
+            return
+        choices = [picks for picks in choices if (_picks_key(picks), id(tree)) not in self._kills]
+        self.prefetch(self.ctx.tree, [picks for picks in choices if _picks_key(picks) not in self._original_rows])
+        self.prefetch(tree, choices)
 
     def fixture_ctes(self, picks: dict[int, list[int]]) -> str:
         """The fixture tables as CTEs of the same names (a CTE shadows a table): a search
@@ -999,12 +1081,18 @@ def _size_ok(picks: dict[int, list[int]], limit: int) -> bool:
     return all(len(rows) <= limit for rows in picks.values())
 
 
-def ddmin(items: list, failing: Callable[[list], bool]) -> list:
-    """Zeller's delta debugging: a 1-minimal sublist of `items` for which `failing` holds."""
+def ddmin(items: list, failing: Callable[[list], bool], ahead: Callable[[list[list]], None] | None = None) -> list:
+    """Zeller's delta debugging: a 1-minimal sublist of `items` for which `failing` holds.
+
+    `ahead`, if given, is told every sublist a round may try before the round asks
+    `failing` about them (in order, stopping at the first that fails): to answer them at once.
+    """
     n = 2
     while len(items) >= 2:
         chunk = max(1, len(items) // n)
         chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+        if ahead is not None:
+            ahead([*chunks, *([item for item in items if item not in piece] for piece in chunks)])
         reduced = False
         for piece in chunks:
             if failing(piece):
@@ -1064,9 +1152,12 @@ class _Chooser:
                 return rows >= BASE_OUTPUT_ROWS
             return rows < than if rows >= BASE_OUTPUT_ROWS else rows > than
 
+        candidates = []
         for block in blocks[:BASE_CANDIDATES]:
             others = [f for f, component in zip(firsts, components, strict=True) if not set(block) <= component]
-            candidate = _merge(block, *others)
+            candidates.append(_merge(block, *others))
+        search.prefetch(search.ctx.tree, candidates)
+        for candidate in candidates:
             rows = search.output_rows(candidate)
             if better(rows, best) and _size_ok(candidate, self.max_rows):
                 self.fixture, best = candidate, rows
@@ -1089,9 +1180,11 @@ class _Chooser:
 
     def smallest_killing(self, pieces: list, tree: exp.Expression) -> dict[int, list[int]] | None:
         fixture = self.fixture
+        sizes = (*PREFIXES, len(pieces))
+        self.search.prefetch_kills(tree, [_merge(fixture, *pieces[:size]) for size in sizes if pieces[:size]])
         # Delta debugging costs about n log n runs: start it from the shortest prefix of the
         # (ordered) pieces that tells the mutant apart.
-        for size in (*PREFIXES, len(pieces)):
+        for size in sizes:
             prefix = pieces[:size]
             if prefix and self.search.kills(_merge(fixture, *prefix), tree):
                 break
@@ -1099,7 +1192,11 @@ class _Chooser:
                 return None
         else:
             return None
-        subset = ddmin(prefix, lambda chosen: self.search.kills(_merge(fixture, *chosen), tree))
+        subset = ddmin(
+            prefix,
+            lambda chosen: self.search.kills(_merge(fixture, *chosen), tree),
+            lambda tries: self.search.prefetch_kills(tree, [_merge(fixture, *chosen) for chosen in tries]),
+        )
         found = _merge(fixture, *subset)
         return found if self.acceptable(found, tree) else None
 
@@ -1120,8 +1217,9 @@ class _Chooser:
                 continue
             current = search.output_rows(self.fixture)
             best: tuple | None = None
-            for position, row in enumerate(rows):
-                candidate = _merge(self.fixture, search.block((index, row), False))
+            candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
+            search.prefetch(search.ctx.tree, candidates)
+            for position, candidate in enumerate(candidates):
                 produced = search.output_rows(candidate)
                 if not _size_ok(candidate, self.max_rows) or not 0 < produced <= self.max_expect:
                     continue
@@ -1164,12 +1262,24 @@ class _Chooser:
         if found is None:
             self.current_rows = search.output_rows(self.fixture)
             budget = self.max_expect - max(self.current_rows, 0)
+            search.prefetch(search.ctx.tree, [_merge(self.fixture, self.blocks[p]) for p in positions])
             by_cost = sorted(positions, key=self.cost)
             affordable = [self.blocks[p] for p in by_cost if self.cost(p)[0] <= budget]
             if len(affordable) < len(candidates):
                 found = self.smallest_killing(affordable, tree)
             if found is None:
-                singles = (_merge(self.fixture, b) for b in affordable[:SINGLE_BLOCK_TRIES])
+                singles = [_merge(self.fixture, b) for b in affordable[:SINGLE_BLOCK_TRIES]]
+                search.prefetch(search.ctx.tree, singles)
+                if search.prefetched(search.ctx.tree, singles):
+                    # Their sizes are known for free now: run the mutant on the ones in budget.
+                    search.prefetch_kills(
+                        tree,
+                        [
+                            c
+                            for c in singles
+                            if _size_ok(c, self.max_rows) and 0 < search.output_rows(c) <= self.max_expect
+                        ],
+                    )
                 found = next((c for c in singles if self.acceptable(c, tree)), None)
         if found is None:
             return False

@@ -1,0 +1,74 @@
+"""The unit-test row search asks DuckDB fewer, larger questions (FixtureSearch.prefetch):
+every answer run ahead is the one asked alone, and a query the batch cannot run is asked
+one choice at a time, as before."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlglot
+
+from generator.testgen.mutate import enumerate_mutants
+from generator.testgen.unit_fixtures import FixtureSearch, ddmin
+
+PROPOSALS = Path(__file__).resolve().parents[1] / "examples" / "proposals"
+
+
+@pytest.mark.parametrize("model", ["account_mrr", "account_payment_health", "monthly_revenue_by_tier"])
+def test_rows_run_ahead_are_the_rows_asked_alone(model, gate_proposal):
+    ctx = gate_proposal(PROPOSALS / f"{model}.yml")
+    alone, ahead = FixtureSearch(ctx), FixtureSearch(ctx)
+    alone.setup()
+    try:
+        seeds = alone.seeds()
+        choices = [alone.block(seed, groups) for seed in seeds[:12] for groups in (False, True)]
+        choices.append({})  # no rows at all
+        trees = [ctx.tree, *(mutant.tree for mutant in enumerate_mutants(ctx) if not mutant.held_out)]
+        expected = {
+            (i, j): alone.rows_of(picks, tree) for i, tree in enumerate(trees) for j, picks in enumerate(choices)
+        }
+    finally:
+        alone.teardown()
+    ahead.setup()
+    try:
+        ahead.seeds()
+        for tree in trees:
+            ahead.prefetch(tree, choices)
+        answered = 0
+        for (i, j), rows in expected.items():
+            answered += ahead.prefetched(trees[i], [choices[j]])
+            found = ahead.rows_of(choices[j], trees[i])
+            assert (found is None) == (rows is None), (i, j)
+            if rows is not None:
+                assert Counter(found) == Counter(rows), (i, j)
+        if model == "account_mrr":  # its columns compare as values: the batch answers
+            assert ahead.prefetched(ctx.tree, choices)
+            assert answered > len(choices)
+    finally:
+        ahead.teardown()
+
+
+def test_a_query_the_batch_cannot_run_is_asked_alone(gate_proposal):
+    ctx = gate_proposal(PROPOSALS / "account_mrr.yml")
+    search = FixtureSearch(ctx)
+    search.setup()
+    try:
+        choices = [search.block(seed, False) for seed in search.seeds()[:4]]
+        # Runs on no rows (its shape is known), fails on any row of text: the batch fails.
+        failing = sqlglot.parse_one(f'select cast(plan_tier as integer) as n from "{search.inputs[0].view}"')
+        search.prefetch(failing, [*choices, {}])
+        assert not search.prefetched(failing, choices)
+        assert search.rows_of(choices[0], failing) is None  # asked alone: it fails, as before
+        assert search.rows_of({}, failing) == []
+    finally:
+        search.teardown()
+
+
+def test_ddmin_tells_each_rounds_tries_ahead():
+    told = []
+    found = ddmin(list(range(8)), lambda chosen: 5 in chosen, told.append)
+    assert found == [5]
+    assert told and all(isinstance(tries, list) and tries for tries in told)
+    assert [5] in [try_ for tries in told for try_ in tries]
