@@ -282,3 +282,77 @@ def test_a_model_that_reads_itself_is_followed_without_looping(setup):
     ctx = make_context(sql, catalog, columns=["customer_id", "region", "rows"])
     # Its own join to customers on their key says region; reading itself again adds nothing.
     assert grain_evidence(analyze(ctx), ctx.tree, ["customer_id"]).implied
+
+
+# -- through the CLI, on a project we did not write ----------------------------------------
+
+PAID_ORDERS = {
+    "name": "paid_orders",
+    "layer": "marts",
+    "description": "What was paid per order.",
+    "grain": ["order_id"],
+    # Grouped by customer_id too: the CTE joins orders on their unique order_id.
+    "sql": (
+        "with payments as (\n"
+        "    select payments.order_id, orders.customer_id, payments.amount\n"
+        "    from {{ ref('stg_payments') }} as payments\n"
+        "    join {{ ref('stg_orders') }} as orders on orders.order_id = payments.order_id\n"
+        ")\n\n"
+        "select order_id, customer_id, sum(amount) as paid_amount\n"
+        "from payments\n"
+        "group by order_id, customer_id\n"
+    ),
+    "columns": [
+        {"name": "order_id", "description": "The order."},
+        {"name": "customer_id", "description": "Who placed it."},
+        {"name": "paid_amount", "description": "What was paid for it."},
+    ],
+}
+
+ORDERS_BY_NAME = {
+    "name": "orders_by_name",
+    "layer": "marts",
+    "description": "Orders per customer name.",
+    # Unique among today's customers, but grouped by the id: two customers may share a name.
+    "grain": ["first_name", "last_name"],
+    "sql": (
+        "select customers.first_name, customers.last_name, count(orders.order_id) as order_count\n"
+        "from {{ ref('stg_customers') }} as customers\n"
+        "left join {{ ref('stg_orders') }} as orders on orders.customer_id = customers.customer_id\n"
+        "group by customers.customer_id, customers.first_name, customers.last_name\n"
+    ),
+    "columns": [
+        {"name": "first_name", "description": "First name."},
+        {"name": "last_name", "description": "Last name."},
+        {"name": "order_count", "description": "Their orders."},
+    ],
+}
+
+
+@pytest.mark.dbt
+def test_apply_follows_a_cte_and_refuses_a_grouping_the_grain_does_not_determine(shop_project_with_package, tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    project = shop_project_with_package
+    paid, by_name = tmp_path / "paid_orders.yml", tmp_path / "orders_by_name.yml"
+    paid.write_text(yaml.safe_dump(PAID_ORDERS, sort_keys=False))
+    by_name.write_text(yaml.safe_dump(ORDERS_BY_NAME, sort_keys=False))
+
+    accepted = CliRunner().invoke(cli, ["apply", str(paid), "--project-dir", str(project)])
+    assert accepted.exit_code == 0, accepted.output
+    written = yaml.safe_load((project / "models" / "marts" / "paid_orders.yml").read_text())
+    [version] = written["models"][0]["versions"]
+    [grain_test] = [t for t in version["data_tests"] if "gen_model.unique_combination_of_columns" in str(t)]
+    assert "warn" not in str(grain_test)
+
+    refused = CliRunner().invoke(cli, ["apply", str(by_name), "--project-dir", str(project)])
+    assert refused.exit_code == 1, refused.output
+    assert (
+        "orders_by_name.yml#sql:4:10: [grain] the grain (first_name, last_name) is unique in today's data, but the SQL "
+        "does not guarantee it: grouped by customers.customer_id, which (first_name, last_name) does not determine"
+    ) in refused.stderr
+    assert "Traceback" not in refused.output
+    assert not (project / "models" / "marts" / "orders_by_name_v1.sql").exists()
