@@ -44,8 +44,8 @@ _INTEGERS = (T.TINYINT, T.SMALLINT, T.INT, T.BIGINT)
 _UNSIGNED = (T.UTINYINT, T.USMALLINT, T.UINT)
 
 # A cast to the key type cannot merge values of these source types (the type itself always
-# qualifies): integers widen, floats widen, a date becomes midnight. A cast to DATE is in
-# `_to_date`: it also keeps values that are already whole days.
+# qualifies): integers widen, floats widen, a date becomes midnight. A cast to DATE keeps
+# any value that is already a whole day (`Dependencies.day_granular`, `DAY_GRANULAR`).
 WIDENS_FROM: dict[exp.DataType.Type, frozenset[exp.DataType.Type]] = {
     T.SMALLINT: frozenset({T.TINYINT, T.UTINYINT}),
     T.INT: frozenset({*_INTEGERS[:2], *_UNSIGNED[:2]}),
@@ -283,12 +283,13 @@ class Dependencies:
 
 
 def _unit(node: exp.Expression) -> str:
-    """The unit of a truncation or an interval, lowercase (`interval '1 month'` included)."""
+    """The unit of a truncation or an interval, lowercase; for `interval '1 month'`, the unit
+    of a text that is one count and one unit (nothing else: '1 day 2 hours' is not days)."""
     unit = node.args.get("unit")
     if unit is not None:
         return unit.name.lower()
-    text = node.this.name if isinstance(node.this, exp.Literal) else ""
-    return text.split()[-1].lower() if text.split() else ""
+    words = node.this.name.split() if isinstance(node.this, exp.Literal) else []
+    return words[1].lower() if len(words) == 2 else ""
 
 
 def _volatile(node: exp.Expression) -> bool:
