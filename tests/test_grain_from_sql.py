@@ -123,17 +123,6 @@ def test_a_join_that_can_fan_out_is_named_where_it_is(setup):
     assert problem.line == 3
 
 
-def test_grouping_finer_than_the_grain_is_left_to_the_data(setup):
-    # The extra grouping columns usually depend on the grain through an upstream model's joins,
-    # which the analysis does not follow across models: refusing them would refuse good models.
-    sql = (
-        f"select customer_id, sum(amount) as amount\nfrom {INVOICES}\nwhere invoice_id < 7\n"
-        "group by customer_id, status"
-    )
-    ctx, problems = grain_check(setup, sql, ["customer_id", "amount"], ["customer_id"])
-    assert problems == [] and ctx.observed_grain is None
-
-
 def test_union_all_is_not_a_grain_guarantee(setup):
     sql = (
         f"select invoice_id, 'a' as kind from {INVOICES} where invoice_id < 5\n"

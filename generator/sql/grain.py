@@ -4,7 +4,8 @@ The grain gate checks the dry run's data; data only shows that a grain holds *to
 the SQL implies (GROUP BY keys, DISTINCT, `qualify row_number() ... = 1`, upstream unique keys
 carried through joins that cannot fan out) holds on every day's data. This module answers the
 second question from the shared analysis (`sql/scope.py`): which output keys the query has, and,
-for a grain that is not one of them, the join, grouping or relation that can repeat a row.
+for a grain that is not one of them, the join, grouping or relation that can repeat a row;
+what the grain determines is followed into CTEs and upstream models (`sql/dependencies.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from generator.sql.dependencies import dependencies
+from generator.sql.locate import display_sql
 from generator.sql.scope import Analysis
 from generator.sql.shapes import SelectInfo
 
@@ -67,18 +70,29 @@ def _set_operation(tree: exp.SetOperation, wanted: set[str], grain: list[str]) -
 
 
 def _why_not(analysis: Analysis, info: SelectInfo, keys: list[exp.Expression], grain: list[str]) -> GrainEvidence:
-    """The first thing that can give two rows one grain value: a grouping column the grain does
-    not determine, or an input whose rows the grain does not identify."""
-    if info.aggregated:
-        # Grouping by more than the grain (`group by account_id, month_start, plan_id,
-        # plan_tier`, grain account_id, month, plan_id) is kept when the data agrees: the extra
-        # columns usually depend on the grain through an upstream model's joins (plan_id ->
-        # plan_tier), which this analysis does not follow across models, and a lossless cast
-        # (`cast(month_start as date)`) is not an equality it can see. Refusing those would
-        # refuse good models; the dry run's uniqueness check stands for them.
-        return IMPLIED
-    closure = analysis.closure(info, analysis.start_atoms(info, keys))
+    """The first thing that can give two rows one grain value: a grouping expression the grain
+    does not determine, or an input whose rows the grain does not identify.
+
+    What the grain determines follows CTEs, subqueries and upstream models
+    (`sql/dependencies.py`): grouping by `plan_tier` next to `plan_id` is fine when the
+    model it comes from joins plans on their unique `plan_id`.
+    """
+    search = dependencies(analysis)
+    closure = search.closure(analysis, info, search.key_atoms(analysis, info, keys))
     shown = ", ".join(grain)
+    if info.aggregated:
+        for group in info.group or ():
+            if search.determined(analysis, info, group, closure):
+                continue
+            written = display_sql(group, analysis.ctx.templated)
+            return GrainEvidence(
+                False,
+                f"grouped by {written}, which ({shown}) does not determine",
+                group,
+                f"Add {written} to the grain, or group by the grain alone and aggregate {written}; if "
+                f"({shown}) does determine it through a key, add the unique test upstream that says so.",
+            )
+        return IMPLIED
     for position, source in enumerate(info.visible_sources):
         if analysis.keyed(source, closure):
             continue

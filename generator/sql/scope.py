@@ -123,7 +123,7 @@ class Analysis(NameLookup, KeySearch):
                 shape = Shape(base.columns, [], label)
             else:
                 shape = self.query(body, ctes, None)
-            ctes[name.lower()] = rename_shape(Shape(shape.columns, shape.keys, label), columns, label)
+            ctes[name.lower()] = rename_shape(Shape(shape.columns, shape.keys, label, shape.origin), columns, label)
         return ctes
 
     def values(self, node: exp.Values, env: Env) -> Shape:
@@ -240,7 +240,7 @@ class Analysis(NameLookup, KeySearch):
         columns = dedupe_names([Col(o.name, o.data_type) for o in outputs])
         if any(o.expression is None for o in outputs):
             return Shape(None, [], "select")
-        shape = Shape(columns, [], "select")
+        shape = Shape(columns, [], "select", origin=info)
         if not top:
             # Keys matter where a select is read from (subquery, CTE). The top query's
             # shape has no reader, so its key search (the dearest part of the analysis)
@@ -350,7 +350,7 @@ class Analysis(NameLookup, KeySearch):
         elif isinstance(item, exp.Subquery):
             inner = self.query(item.this, env.ctes, env)
             label = f"subquery '{alias}'" if alias else "subquery"
-            shape = rename_shape(Shape(inner.columns, inner.keys, label), alias_columns, label)
+            shape = rename_shape(Shape(inner.columns, inner.keys, label, inner.origin), alias_columns, label)
             name = alias or "unnamed_subquery"
         elif isinstance(item, exp.Lateral):
             inner = self.query(item.this, env.ctes, env) if isinstance(item.this, exp.Query) else Shape(None)

@@ -129,6 +129,9 @@ class Shape:
     columns: list[Col] | None
     keys: list[frozenset[str]] = field(default_factory=list)  # lowercase column names
     label: str = ""
+    # The select whose rows these are (a CTE's or a subquery's; its outputs in column order),
+    # so `generator.sql.dependencies` can ask it what its columns depend on.
+    origin: SelectInfo | None = field(default=None, compare=False, repr=False)
 
     @property
     def known(self) -> bool:
@@ -315,14 +318,14 @@ def rename_shape(shape: Shape, names: list[str], label: str | None = None) -> Sh
     """Apply an alias column list `t(a, b)`: it renames the first columns."""
     label = label or shape.label
     if not names or shape.columns is None:
-        return Shape(shape.columns, list(shape.keys), label)
+        return Shape(shape.columns, list(shape.keys), label, shape.origin)
     renamed = list(shape.columns)
     mapping = {}
     for index, name in enumerate(names[: len(renamed)]):
         mapping[renamed[index].name.lower()] = name.lower()
         renamed[index] = Col(name, renamed[index].data_type)
     keys = [frozenset(mapping.get(k, k) for k in key) for key in shape.keys]
-    return Shape(renamed, keys, label)
+    return Shape(renamed, keys, label, shape.origin)
 
 
 def dedupe_names(columns: list[Col]) -> list[Col]:

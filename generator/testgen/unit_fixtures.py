@@ -272,6 +272,26 @@ def _select_scopes(facts) -> list:
     return [scope for scope in facts.root.traverse() if isinstance(scope.expression, exp.Select)]
 
 
+def pass_through(ctx: GateContext) -> bool:
+    """Whether each output row is one input row's alone: no aggregate, join, distinct, window,
+    limit or set operation anywhere in the query (False when it did not qualify)."""
+    from generator.sql.facts import Facts
+    from generator.sql.shapes import is_aggregate
+
+    root = Facts(ctx).root
+    if root is None:
+        return False
+    for scope in root.traverse():
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            return False
+        if any(select.args.get(k) for k in ("joins", "laterals", "group", "having", "distinct", "limit", "qualify")):
+            return False
+        if any(isinstance(node, exp.Window) or is_aggregate(node, "") for node in select.walk()):
+            return False
+    return True
+
+
 def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
     """Equalities between columns of two inputs (join keys), followed through CTEs."""
     from generator.sql.facts import BaseColumn, Definition, Facts, conjuncts, unwrap
@@ -1300,6 +1320,9 @@ def choose_rows(
     chooser = _Chooser(search, max_rows, max_expect, result_table)
     found: list[dict[int, list[int]]] = []
     duplicated: Counter = Counter()
+    # Where each output row is one input row's, a second copy of a row only repeats an output
+    # row: it tells nothing apart (there is no sum or count to change), so none is added.
+    doubles = not pass_through(search.ctx)
     for seed in search.seeds():
         for groups in (False, True):
             block = search.block(seed, groups)
@@ -1309,7 +1332,7 @@ def choose_rows(
         # sum from max and count(*) from count(distinct) when the data has no such group.
         # An input with a unique key gets a twin instead (the row copied with a fresh key):
         # the same row twice could not happen there.
-        if duplicated[seed[0]] < DUPLICATE_SEEDS:
+        if doubles and duplicated[seed[0]] < DUPLICATE_SEEDS:
             duplicated[seed[0]] += 1
             second = search.twin(*seed) if search.inputs[seed[0]].keys else seed[1]
             if second is not None:
