@@ -16,6 +16,10 @@ DuckDB connection; on Spark each would be a job of its own. So on Spark it runs 
 
 Any step that refuses means no unit test, and the note says which and why; the unit
 test's description says how its expected rows were computed.
+
+`gen-model mutate` on Spark (generator.testgen.modeltests.mutate_on_twin) uses steps 1 to 3
+(open_twin), every input carried whole, and instead of step 4 proves the twin's result equal
+to Spark's on the real inputs (proven_equal); its mutants then run in the twin's sandbox.
 """
 
 from __future__ import annotations
