@@ -5,7 +5,8 @@ once. A good proposal on Spark gets the same derived tests as on DuckDB, each sh
 fail on Spark (the hollow-test gate runs the tests' SQL in the Spark dry run, on the result
 and on a corrupted copy of it), and the same unit test (rows searched on a DuckDB twin,
 expected rows confirmed on Spark); `dbt build` on Spark passes them. Every test macro's
-compiled SQL counts on Spark what gen-model's mirror counts; `mutate` exits 2 on Spark.
+compiled SQL counts on Spark what gen-model's mirror counts. (`mutate` and `gen-model tests`
+on Spark: tests/test_spark_twin.py.)
 """
 
 from __future__ import annotations
@@ -287,10 +288,3 @@ def test_every_test_macro_runs_on_spark_and_the_mirror_counts_what_dbt_counts(sh
     assert compared >= 2 * len(tests)
     # Every test was seen failing somewhere, so agreement is not 0 == 0 throughout.
     assert set(failing_states) == {node.name for node, _ in tests}
-
-
-def test_mutate_on_spark_exits_2_saying_it_runs_on_duckdb_only(shop_on_spark):
-    result = CliRunner().invoke(cli, ["mutate", "stg_orders", "--project-dir", str(shop_on_spark)])
-    assert result.exit_code == 2, result.output
-    assert "gen-model mutate runs on DuckDB targets only" in result.stderr
-    assert "target 'spark' uses spark" in result.stderr

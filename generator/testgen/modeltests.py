@@ -166,8 +166,8 @@ def add_tests(
     project: Project, name: str, *, dry_run: bool = False, unit_test: bool = True, timeout_s: float = 60.0
 ) -> TestsReport:
     """`gen-model tests MODEL`: derive, check and add tests to an existing model's YAML."""
+    from generator.dialects import get_dialect
     from generator.project.catalog_builder import build_catalog
-    from generator.project.sandbox import open_sandbox
     from generator.write.package import missing_package_error
     from generator.write.transaction import FileTransaction, ProjectLock, interrupts_as_exceptions
 
@@ -184,7 +184,10 @@ def add_tests(
         existing, _ = manifest_tests(manifest, relation.unique_id)
         existing_units, _ = manifest_unit_tests(manifest, relation.name, relation.version)
         source = model_sql(project, catalog, relation, manifest)  # before the sandbox: dbt may compile
-        with open_sandbox(catalog, timeout_s) as sandbox:
+        # On another engine than DuckDB, the tests are derived and checked in its dry run and
+        # the unit test is searched on the model's DuckDB twin (generator.testgen.twin).
+        on_duckdb = catalog.adapter_type == "duckdb"
+        with get_dialect(catalog.adapter_type).open_dry_run(catalog, timeout_s) as sandbox:
             model = open_model(project, catalog, relation, node, sandbox, source)
             report.notes += model.notes
             checked = checked_tests(
@@ -192,9 +195,16 @@ def add_tests(
                 model=relation.name,
                 version=relation.version,
                 grain=tuple(relation.primary_key),
-                unit_test=unit_test and model.parsed,
+                unit_test=unit_test and model.parsed and on_duckdb,
                 timeout_s=timeout_s,
             )
+            if unit_test and model.parsed and not on_duckdb:
+                from generator.testgen.twin import twin_unit_test
+
+                checked.unit_test, note = twin_unit_test(
+                    model.ctx, model=relation.name, version=relation.version, timeout_s=timeout_s
+                )
+                checked.unit_test_notes += [note] if note else []
         # An unparsed model's note already says the profile is all there is.
         report.notes += (checked.notes if model.parsed else []) + checked.unit_test_notes
         report.dropped = checked.dropped
@@ -294,36 +304,40 @@ def mutate_model(
     catalog: Catalog | None = None,
 ):
     """`gen-model mutate MODEL`: the model's tests (from dbt's manifest) against mutants of
-    its SQL, in the sandbox. `data_tests`/`unit_tests` replace the model's own (benchmarks)."""
+    its SQL, in the sandbox (on another engine than DuckDB, in the sandbox of the model's
+    DuckDB twin, see mutate_on_twin). `data_tests`/`unit_tests` replace the model's own (benchmarks)."""
+    from generator.dialects import get_dialect
     from generator.project.catalog_builder import build_catalog
-    from generator.project.sandbox import open_sandbox
-    from generator.testgen.mutate import enumerate_mutants, require_duckdb, run_mutants
+    from generator.testgen.mutate import enumerate_mutants, run_mutants
 
     manifest = manifest if manifest is not None else dbt.parse(project)
     catalog = catalog if catalog is not None else build_catalog(project, manifest, raw_files=())
-    require_duckdb(catalog, name)
     relation, node = find_model(project, catalog, manifest, name)
     own_tests, test_notes = manifest_tests(manifest, relation.unique_id)
     own_units, unit_notes = manifest_unit_tests(manifest, relation.name, relation.version)
     contract = bool(getattr(getattr(node.config, "contract", None), "enforced", False))
     source = model_sql(project, catalog, relation, manifest)  # before the sandbox: dbt may compile
-    with open_sandbox(catalog, timeout_s) as sandbox:
+    label = relation.name if relation.version is None else f"{relation.name}.v{relation.version}"
+    with get_dialect(catalog.adapter_type).open_dry_run(catalog, timeout_s) as sandbox:
         model = open_model(project, catalog, relation, node, sandbox, source)
         if not model.parsed:
             raise GenModelError(
                 f"{name}'s SQL cannot be mutated: " + "; ".join(model.notes),
             )
-        mutants = enumerate_mutants(model.ctx)
-        report = run_mutants(
-            model.ctx,
-            mutants,
-            own_tests if data_tests is None else data_tests,
-            own_units if unit_tests is None else unit_tests,
-            catalog_resolver(catalog),
-            contract=contract,
-            timeout_s=min(timeout_s, 30.0),
-            model=relation.name if relation.version is None else f"{relation.name}.v{relation.version}",
-        )
+
+        def run(ctx: GateContext):
+            return run_mutants(
+                ctx,
+                enumerate_mutants(ctx),
+                own_tests if data_tests is None else data_tests,
+                own_units if unit_tests is None else unit_tests,
+                catalog_resolver(ctx.catalog),
+                contract=contract,
+                timeout_s=min(timeout_s, 30.0),
+                model=label,
+            )
+
+        report = run(model.ctx) if catalog.adapter_type == "duckdb" else mutate_on_twin(model.ctx, label, run)
     if model.compiled:
         # Mutants are of the compiled SQL, run as plain SQL in the sandbox: the person's file is never edited.
         report.notes.insert(
@@ -334,6 +348,48 @@ def mutate_model(
         )
     if data_tests is None:
         report.notes = test_notes + unit_notes + report.notes
+    return report
+
+
+# The gates an existing model's SQL passes (generator.testgen.model), and its twin too: a
+# model that exists is not held to a proposal's grain or contract rules.
+# (Determinism is a dry run's prerequisite; a model that exists is allowed to be nondeterministic.)
+MODEL_GATES = ("parse", "references", "binding", "safety", "determinism", "dry_run")
+
+
+def mutate_on_twin(ctx: GateContext, label: str, run):
+    """`run` (the mutation run) on the DuckDB twin of the model in `ctx` (its dry run on the
+    engine open), when the twin is proven equal to the engine on the real inputs; else a
+    ConfigError (exit 2) saying which step refused.
+
+    Each mutant is hundreds of queries: DuckDB's read-only sandbox runs them in milliseconds,
+    the engine would run each as a job, and a mutant's SQL is not what was gated. The twin is
+    generator.testgen.twin's: the SQL transpiled and checked by generator.port.check, every
+    input carried whole into a scratch DuckDB file, its result equal to the engine's."""
+    from generator.errors import ConfigError
+    from generator.gates import GATES
+    from generator.project.sandbox import SandboxQueryError
+    from generator.testgen.twin import Refused, open_twin, proven_equal
+
+    engine = ctx.dialect.engine
+    rules = tuple(rule for rule in GATES if rule.name in MODEL_GATES)
+    try:
+        with open_twin(ctx, whole=True, rules=rules) as twin:
+            rows = proven_equal(ctx, twin)
+            report = run(twin)
+    except (Refused, SandboxQueryError) as why:
+        reason = why.summary if isinstance(why, SandboxQueryError) else str(why)
+        raise ConfigError(
+            f"gen-model mutate on {engine} runs the mutants of {label} on a DuckDB twin of it, and there is "
+            f"none proven equal: {reason}. Run `gen-model mutate {label} --target <a duckdb target>` on a "
+            "DuckDB copy of the project instead."
+        ) from None
+    report.notes.insert(
+        0,
+        f"mutants run on a DuckDB twin, proven equal on {rows:,} rows: its SQL transpiled to DuckDB (no "
+        f"construct known to differ between the engines), its inputs copied whole from {engine}; the SQL "
+        f"shown and its line numbers are the twin's",
+    )
     return report
 
 

@@ -22,7 +22,9 @@ depth-first walk of the parsed SQL (so enumeration is deterministic):
 Each mutant runs in the sandbox (a scratch copy: the warehouse is attached read-only, and
 results live in temp tables): on the real data, where the model's data tests run against
 its result exactly as dbt would run them (generator.testgen.testsql), and on each unit test's
-fixtures, compared with the expected rows as dbt compares them. A mutant is
+fixtures, compared with the expected rows as dbt compares them. On another engine (Spark)
+the sandbox is that of the model's DuckDB twin, proven equal to the engine on the real data
+(generator.testgen.modeltests.mutate_on_twin). A mutant is
 
   invalid     it does not run in DuckDB (not counted);
   equivalent  same columns, types and rows as the original on the real data and on every
@@ -54,7 +56,6 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from generator.errors import ConfigError
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.sql.context import GateContext, node_span
 from generator.sql.formatting import generate_sql
@@ -786,26 +787,6 @@ class _Run:
             if failures:
                 failing.append(test.describe())
         return failing
-
-
-def require_duckdb(catalog, model: str) -> None:
-    """Mutation testing runs on a DuckDB target only; on another engine a ConfigError (exit 2) says why.
-
-    Each of a model's mutants is run on the real data and on every unit test's fixtures:
-    hundreds of queries, which DuckDB's read-only sandbox runs in milliseconds each, and the
-    unit-test runner (generator.testgen.unit_runner) loads fixtures in DuckDB. On Spark there
-    is no sandbox (the dry run is the session dbt uses, the safety gate its only wall, and a
-    mutant's SQL is not what was gated) and each query costs a Spark job.
-    """
-    if catalog.adapter_type == "duckdb":
-        return
-    raise ConfigError(
-        f"gen-model mutate runs on DuckDB targets only; target {catalog.target_name!r} uses "
-        f"{catalog.adapter_type}. Its mutants (hundreds of queries) run in DuckDB's read-only sandbox "
-        f"and its unit tests' fixtures load in DuckDB; {catalog.adapter_type} has no sandbox for SQL "
-        f"that was not gated. Run `gen-model mutate {model} --target <a duckdb target>` on a DuckDB "
-        "copy of the project: the tests are the same."
-    )
 
 
 def run_mutants(

@@ -16,6 +16,10 @@ DuckDB connection; on Spark each would be a job of its own. So on Spark it runs 
 
 Any step that refuses means no unit test, and the note says which and why; the unit
 test's description says how its expected rows were computed.
+
+`gen-model mutate` on Spark (generator.testgen.modeltests.mutate_on_twin) uses steps 1 to 3
+(open_twin), every input carried whole, and instead of step 4 proves the twin's result equal
+to Spark's on the real inputs (proven_equal); its mutants then run in the twin's sandbox.
 """
 
 from __future__ import annotations
@@ -75,8 +79,9 @@ def _inputs(ctx: GateContext) -> list:
     return found
 
 
-def _copy_inputs(ctx: GateContext, path: Path, limit: int) -> None:
-    """Each input's rows (at most `limit`, in a deterministic order) into the DuckDB file."""
+def _copy_inputs(ctx: GateContext, path: Path, limit: int, whole: bool = False) -> None:
+    """Each input's rows (at most `limit`, in a deterministic order) into the DuckDB file;
+    with `whole`, an input with more rows refuses (the twin must hold all the real data)."""
     import duckdb
 
     spark = ctx.sandbox.spark
@@ -88,7 +93,10 @@ def _copy_inputs(ctx: GateContext, path: Path, limit: int) -> None:
             name = ctx.dialect.relation_name(relation)
             listed = ", ".join(f"`{column}`" for column, _ in columns)
             query = f"select {listed} from {name}"
-            if spark.sql(f"select count(*) from {name}").first()[0] > limit:
+            count = spark.sql(f"select count(*) from {name}").first()[0]
+            if count > limit and whole:
+                raise Refused(f"{relation.display} has {count:,} rows, more than the twin carries ({limit:,})")
+            if count > limit:
                 query += " order by " + ", ".join(f"`{column}` nulls first" for column, _ in columns)
                 query += f" limit {int(limit)}"
             rows = [tuple(row) for row in spark.sql(query).collect()]
@@ -143,13 +151,16 @@ def _portable_sql(ctx: GateContext, schema: dict) -> str:
     if problems:
         first = problems[0]
         raise Refused(
-            f"its SQL may give other rows on DuckDB than on {ctx.dialect.engine} ({first.rule}: {first.message})"
+            f"its SQL may give other rows on DuckDB than on {ctx.dialect.engine} ({first.rule}: {first.message}"
+            + (f", at `{first.identifier}`" if first.identifier else "")
+            + (f"; {first.suggestion}" if first.suggestion else "")
+            + ")"
         )
     return sql
 
 
-def _gated_twin(ctx: GateContext, catalog, sql: str, sandbox) -> GateContext:
-    """The twin proposal through the gates on DuckDB (the same rules as any proposal)."""
+def _gated_twin(ctx: GateContext, catalog, sql: str, sandbox, rules=None) -> GateContext:
+    """The twin proposal through the gates on DuckDB (by default the same rules as any proposal)."""
     from generator.gates import GATES, run_gates
 
     twin = GateContext(
@@ -160,10 +171,11 @@ def _gated_twin(ctx: GateContext, catalog, sql: str, sandbox) -> GateContext:
         timeout_s=ctx.timeout_s,
         sandbox=sandbox,
     )
-    report = run_gates(twin, GATES)
+    report = run_gates(twin, GATES if rules is None else rules)
     if not report.passed:
         problems = [problem for outcome in report.outcomes for problem in outcome.problems]
-        first = problems[0].message if problems else "a gate failed"
+        skipped = [outcome.name for outcome in report.outcomes if outcome.status == "skipped"]
+        first = problems[0].message if problems else f"skipped: {', '.join(skipped) or 'a gate'}"
         raise Refused(f"its DuckDB twin does not pass the gates: {first}")
     rows, twin_rows = ctx.result.row_count, twin.result.row_count
     if rows != twin_rows:
@@ -205,30 +217,60 @@ def _confirmed(ctx: GateContext, twin: GateContext, unit_test) -> int:
     return rows.rows
 
 
+@contextlib.contextmanager
+def open_twin(ctx: GateContext, timeout_s: float | None = None, *, whole: bool = False, rules=None):
+    """The DuckDB twin of the model in `ctx` (its dry run on the engine open), gated on DuckDB,
+    its result in the twin sandbox's RESULT_TABLE (steps 1 to 3 of the module); Refused if a
+    step refuses. With `whole`, every input is carried whole or the twin refuses."""
+    from generator.project.sandbox import open_sandbox
+    from generator.testgen.unit_fixtures import SOURCE_ROW_LIMIT
+
+    with tempfile.TemporaryDirectory(prefix="gen-model-twin-") as scratch:
+        path = Path(scratch) / f"{TWIN_DATABASE}.duckdb"
+        _copy_inputs(ctx, path, SOURCE_ROW_LIMIT, whole)
+        catalog = _twin_catalog(ctx.catalog, path)
+        sql = _portable_sql(ctx, _input_types(ctx))
+        with open_sandbox(catalog, timeout_s or ctx.timeout_s) as sandbox:
+            yield _gated_twin(ctx, catalog, sql, sandbox, rules)
+
+
+def proven_equal(ctx: GateContext, twin: GateContext) -> int:
+    """The number of rows when the twin's result equals the engine's on the real inputs
+    (both results in their RESULT_TABLE), else Refused naming rows that differ."""
+    from generator.port.prove import comparable
+    from generator.project.sandbox import RESULT_TABLE
+
+    engine = ctx.dialect.engine
+    on_engine = comparable(ctx.sandbox.execute(f"select * from {RESULT_TABLE}"))
+    on_twin = comparable(twin.sandbox.execute(f"select * from {RESULT_TABLE}"))
+    if on_engine != on_twin:
+        only_twin = [row for row in on_twin if row not in on_engine][:2]
+        only_engine = [row for row in on_engine if row not in on_twin][:2]
+        raise Refused(
+            f"on the real inputs its DuckDB twin returns other rows than {engine} "
+            f"(DuckDB only: {only_twin}; {engine} only: {only_engine})"
+        )
+    return len(on_engine)
+
+
 def twin_unit_test(ctx: GateContext, *, model: str, version: int | None, timeout_s: float | None = None):
     """The unit test for the accepted SQL in `ctx` (its dry run on Spark open), searched on a
     DuckDB twin and confirmed on Spark: (UnitTest or None, a note or None)."""
-    from generator.project.sandbox import SandboxQueryError, open_sandbox
+    from generator.project.sandbox import SandboxQueryError
     from generator.testgen.mutate import enumerate_mutants
-    from generator.testgen.unit_fixtures import SOURCE_ROW_LIMIT, build_unit_test
+    from generator.testgen.unit_fixtures import build_unit_test
 
     engine = ctx.dialect.engine
     if ctx.tree is None or not ctx.relations or ctx.result is None:
         return None, "no parsed SQL or no inputs: no unit test"
     try:
-        with tempfile.TemporaryDirectory(prefix="gen-model-twin-") as scratch:
-            path = Path(scratch) / f"{TWIN_DATABASE}.duckdb"
-            _copy_inputs(ctx, path, SOURCE_ROW_LIMIT)
-            catalog = _twin_catalog(ctx.catalog, path)
-            sql = _portable_sql(ctx, _input_types(ctx))
-            with open_sandbox(catalog, timeout_s or ctx.timeout_s) as sandbox:
-                twin = _gated_twin(ctx, catalog, sql, sandbox)
-                built, _, problem = build_unit_test(
-                    twin, enumerate_mutants(twin), model=model, version=version, timeout_s=timeout_s
-                )
-                if built is None:
-                    return None, f"on {engine}, searched on its DuckDB twin: {problem}"
-                rows = _confirmed(ctx, twin, built)
+        with open_twin(ctx, timeout_s) as twin:
+            built, _, problem = build_unit_test(
+                twin, enumerate_mutants(twin), model=model, version=version, timeout_s=timeout_s
+            )
+            if built is None:
+                return None, f"on {engine}, searched on its DuckDB twin: {problem}"
+            rows = _confirmed(ctx, twin, built)
     except Refused as why:
         return None, f"on {engine}: no unit test: {why}"
     except SandboxQueryError as error:
