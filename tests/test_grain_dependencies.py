@@ -41,6 +41,13 @@ MODELS = {
         "from {{ ref('int_loop') }} as loop\n"
         f"left join {CUSTOMERS} as customers on loop.customer_id = customers.customer_id\n"
     ),
+    # A config() call and a comment render to nothing: the join below is what dbt compiles.
+    "int_invoices_configured": (
+        "{{ config(materialized='view', tags=['billing']) }}\n{# one region per customer #}\n"
+        "select invoices.invoice_id, invoices.customer_id, invoices.amount, customers.region\n"
+        f"from {INVOICES} as invoices\nleft join {CUSTOMERS} as customers\n"
+        "    on invoices.customer_id = customers.customer_id\n"
+    ),
     # Other Jinja: what the SQL is depends on dbt, so nothing is known about it.
     "int_invoices_macro": (
         f"select invoice_id, customer_id, amount, {{{{ region_of('customer_id') }}}} as region\nfrom {INVOICES}\n"
@@ -56,6 +63,9 @@ create view main.int_invoices_with_customers as
 create view main.int_invoices_with_segments as
     select i.invoice_id, i.customer_id, i.amount, s.segment
     from main.stg_billing__invoices as i left join main.stg_crm__segments as s on s.customer_id = i.customer_id;
+create view main.int_invoices_configured as
+    select i.invoice_id, i.customer_id, i.amount, c.region
+    from main.stg_billing__invoices as i left join main.stg_crm__customers as c on i.customer_id = c.customer_id;
 create view main.int_invoices_macro as
     select i.invoice_id, i.customer_id, i.amount, c.region
     from main.stg_billing__invoices as i left join main.stg_crm__customers as c on i.customer_id = c.customer_id;
@@ -187,6 +197,12 @@ ACCEPTED = {
     ),
     "an upstream model's left join to a unique key": (
         f"select customer_id, region, sum(amount) as amount\nfrom {WITH_CUSTOMERS}\ngroup by customer_id, region",
+        ["customer_id", "region", "amount"],
+        ["customer_id"],
+    ),
+    "an upstream model with a config() call and a comment": (
+        "select customer_id, region, sum(amount) as amount\n"
+        "from {{ ref('int_invoices_configured') }}\ngroup by customer_id, region",
         ["customer_id", "region", "amount"],
         ["customer_id"],
     ),

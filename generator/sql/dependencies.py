@@ -9,7 +9,8 @@ what they answer to the closure.
 
 An upstream model is analysed from its file, as the gates analyse a proposal: ref() and
 source() swapped for placeholders, parsed in the catalog's dialect, names resolved against
-the same catalog. A model with any other Jinja, that does not parse, does not resolve, or
+the same catalog. Its `{{ config(...) }}` calls and `{# comments #}` render to nothing and
+are blanked first. A model with any other Jinja, that does not parse, does not resolve, or
 reads itself through others adds nothing: no dependency is ever assumed, and nothing here
 raises. All of it is lazy (only the grain check asks) and remembered per analysis.
 
@@ -19,6 +20,7 @@ cast cannot merge two values (`lossless_inner`).
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable
 
@@ -30,7 +32,7 @@ from generator.proposal import Proposal
 from generator.sql.context import GateContext
 from generator.sql.scope import Analysis, analyze
 from generator.sql.shapes import Atom, SelectInfo, Source, parse_type
-from generator.sql.templating import untemplate
+from generator.sql.templating import jinja_spans, untemplate
 
 T = exp.DataType.Type
 
@@ -68,6 +70,25 @@ def dependencies(analysis: Analysis) -> Dependencies:
     if found is None:
         found = _MEMO[analysis] = Dependencies(analysis)
     return found
+
+
+# `{{ config(...) }}` renders to nothing, and so does a `{# comment #}`: a model that has only
+# these beside ref()/source() compiles to its text with them blanked out.
+_CONFIG_CALL = re.compile(r"^\{\{-?\s*config\s*\(.*\)\s*-?\}\}$", re.DOTALL)
+
+
+def without_config(sql: str) -> str:
+    """`sql` with every `{{ config(...) }}` call and `{# comment #}` blanked (same length, same
+    lines), so the positions of everything else stay put."""
+    pieces, last = [], 0
+    for start, end in jinja_spans(sql):
+        text = sql[start:end]
+        if text.startswith("{#") or _CONFIG_CALL.match(text):
+            pieces.append(sql[last:start])
+            pieces.append("".join("\n" if char == "\n" else " " for char in text))
+            last = end
+    pieces.append(sql[last:])
+    return "".join(pieces)
 
 
 class Dependencies:
@@ -201,7 +222,7 @@ class Dependencies:
         if relation.resource_type != "model" or not path or not path.endswith(".sql"):
             return None
         try:
-            sql = (catalog.project_dir / path).read_text(encoding="utf-8")
+            sql = without_config((catalog.project_dir / path).read_text(encoding="utf-8"))
             templated, problems = untemplate(sql)
             if problems:
                 return None  # other Jinja: what the SQL is depends on dbt
