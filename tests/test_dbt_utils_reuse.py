@@ -198,3 +198,33 @@ def test_enrich_compile_needs_gen_models_runtime_which_dbt_utils_does_not_have(s
     assert compiled.output.endswith("1 spec compiled, 6 file(s) written\n"), compiled.output
     built = dbt.invoke(load_project(project), ["build", "--select", "+stg_fx__rates+"])
     assert built.success, built.failure_messages()
+
+
+def test_apply_of_an_enrich_proposal_says_it_needs_gen_models_runtime(shop_with_dbt_utils, tmp_path):
+    # The apply path refuses for the same reason as `enrich compile`, the runtime, not the tests.
+    project = shop_with_dbt_utils
+    shutil.copytree(REPO / "tests" / "fixtures" / "raw" / "fx", project / "data" / "raw" / "fx")
+    spec = yaml.safe_load((REPO / "models" / "staging" / "fx" / "stg_fx__rates.enrich.yml").read_text())
+    for field in ("enrich", "name", "description"):
+        spec.pop(field)
+    proposal = tmp_path / "stg_fx__usd_rates.yml"
+    proposal.write_text(
+        yaml.safe_dump(
+            {
+                "name": "stg_fx__usd_rates",
+                "layer": "staging",
+                "kind": "enrich",
+                "description": "One row per business day and currency: units per US dollar.",
+                "request": "fx rates per day",
+                "spec": spec,
+            },
+            sort_keys=False,
+        )
+    )
+    result = run("apply", str(proposal), "--project-dir", str(project))
+    assert result.exit_code == 2, result.output
+    assert "does not install the gen_model dbt package, whose runtime (python/gen_model_runtime_v1.py)" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    assert not list((project / "models").rglob("stg_fx__usd_rates*")), "apply wrote"

@@ -27,6 +27,11 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
         proposal = load_proposal(proposal_file)
         report.model, report.layer = proposal.name, proposal.layer
         refuse_taken_name(project, proposal.name, NAME_HINTS["apply"])
+        if proposal.kind == "enrich":
+            from generator.write.package import require_runtime
+
+            # Before the project is read: without the runtime the compiled model cannot run.
+            require_runtime(project.project_dir)
         with options.progress.waiting("reading the project (dbt parse + warehouse)"):
             # Only an enrichment proposal reads raw files: sniffing them (Polars) is not
             # a SQL proposal's cost.

@@ -75,9 +75,11 @@ class AcceptedSpec:
     def plan(self, project: Project, catalog: Catalog, provenance: dict, deprecation_date: str | None) -> WritePlan:
         """The new version's spec, compiled model and YAML; `deprecation_date` is never set (`deprecates`)."""
         if not catalog.has_package:
-            # An enrichment model's YAML names gen_model's tests: dbt_utils does not stand in.
-            from generator.write.package import missing_package_error
+            # Every compiled enrichment model loads gen_model's runtime, which dbt_utils (a stand-in
+            # for the tests) lacks: say that, as `enrich compile` does, before anything is written.
+            from generator.write.package import missing_package_error, require_runtime
 
+            require_runtime(project.project_dir)
             raise missing_package_error(project)
         planned = plan_spec_write(project, catalog, self.proposal, self.spec, provenance)
         # The same write-time guarantee as SQL proposals: the final bytes dbt will render carry
