@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.dialects.spark import quote as backquote
 from generator.errors import ConfigError
 
 EXAMPLE_ROWS = 5
@@ -33,11 +34,6 @@ EXAMPLE_ROWS = 5
 def quote(identifier: str) -> str:
     """A double-quoted identifier (DuckDB)."""
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def backquote(identifier: str) -> str:
-    """A backquoted identifier (Spark)."""
-    return "`" + identifier.replace("`", "``") + "`"
 
 
 def _as_is(expression: str, data_type: str) -> str:

@@ -218,25 +218,13 @@ def search_unit_test_rows(options: Options, report: RunReport) -> bool:
 
 
 def _checked_tests(ctx: GateContext, unit_test: bool = True):
-    """Derived tests, the hollow-test gate and the unit test, while the dry run is open.
-
-    The tests are derived and checked on the target's engine (their SQL runs in its dry
-    run). The unit test's row search runs on DuckDB: on another engine, on a DuckDB twin
-    of the model whose expected rows are then confirmed on the engine (generator.testgen.twin)."""
+    """Derived tests, the hollow-test gate and the unit test, while the dry run is open
+    (on the target's engine: generator.testgen.modeltests.checked_tests)."""
     if ctx.sandbox is None or ctx.result is None:
         return None
     from generator.testgen.modeltests import checked_tests
 
-    on_duckdb = ctx.dialect.name == "duckdb"
-    checked = checked_tests(
-        ctx, model=ctx.proposal.name, version=None, unit_test=unit_test and on_duckdb, timeout_s=ctx.timeout_s
-    )
-    if unit_test and not on_duckdb and ctx.tree is not None and ctx.relations:
-        from generator.testgen.twin import twin_unit_test
-
-        checked.unit_test, note = twin_unit_test(ctx, model=ctx.proposal.name, version=None, timeout_s=ctx.timeout_s)
-        checked.unit_test_notes += [note] if note else []
-    return checked
+    return checked_tests(ctx, model=ctx.proposal.name, version=None, unit_test=unit_test, timeout_s=ctx.timeout_s)
 
 
 def record_tests(report: RunReport, accepted: Accepted) -> None:

@@ -62,7 +62,11 @@ def checked_tests(
     timeout_s: float | None = None,
 ) -> CheckedTests:
     """Derive tests for the SQL in `ctx` (gates passed, result in the sandbox), keep those
-    that can fail, and choose the unit test's rows."""
+    that can fail, and choose the unit test's rows.
+
+    The tests are derived and checked on the target's engine (their SQL runs in its dry
+    run). The unit test's row search runs on DuckDB: on another engine, on a DuckDB twin
+    of the model whose expected rows are then confirmed on the engine (generator.testgen.twin)."""
     from generator.testgen.derive import derive_tests
     from generator.testgen.mutate import enumerate_mutants
 
@@ -70,7 +74,12 @@ def checked_tests(
     resolve = catalog_resolver(ctx.catalog)
     kept, verdicts = hollow_gate(ctx.sandbox, derivation.tests, resolve, timeout_s=timeout_s)
     result = CheckedTests(kept=kept, verdicts=verdicts, notes=list(derivation.notes))
-    if unit_test and ctx.tree is not None and ctx.relations:
+    if unit_test and ctx.tree is not None and ctx.relations and ctx.dialect.name != "duckdb":
+        from generator.testgen.twin import twin_unit_test
+
+        result.unit_test, note = twin_unit_test(ctx, model=model, version=version, timeout_s=timeout_s)
+        result.unit_test_notes += [note] if note else []
+    elif unit_test and ctx.tree is not None and ctx.relations:
         mutants = enumerate_mutants(ctx)
         built, choice, problem = build_unit_test(ctx, mutants, model=model, version=version, timeout_s=timeout_s)
         result.unit_test = built
@@ -184,9 +193,6 @@ def add_tests(
         existing, _ = manifest_tests(manifest, relation.unique_id)
         existing_units, _ = manifest_unit_tests(manifest, relation.name, relation.version)
         source = model_sql(project, catalog, relation, manifest)  # before the sandbox: dbt may compile
-        # On another engine than DuckDB, the tests are derived and checked in its dry run and
-        # the unit test is searched on the model's DuckDB twin (generator.testgen.twin).
-        on_duckdb = catalog.adapter_type == "duckdb"
         with get_dialect(catalog.adapter_type).open_dry_run(catalog, timeout_s) as sandbox:
             model = open_model(project, catalog, relation, node, sandbox, source)
             report.notes += model.notes
@@ -195,16 +201,9 @@ def add_tests(
                 model=relation.name,
                 version=relation.version,
                 grain=tuple(relation.primary_key),
-                unit_test=unit_test and model.parsed and on_duckdb,
+                unit_test=unit_test and model.parsed,
                 timeout_s=timeout_s,
             )
-            if unit_test and model.parsed and not on_duckdb:
-                from generator.testgen.twin import twin_unit_test
-
-                checked.unit_test, note = twin_unit_test(
-                    model.ctx, model=relation.name, version=relation.version, timeout_s=timeout_s
-                )
-                checked.unit_test_notes += [note] if note else []
         # An unparsed model's note already says the profile is all there is.
         report.notes += (checked.notes if model.parsed else []) + checked.unit_test_notes
         report.dropped = checked.dropped

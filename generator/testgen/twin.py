@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from generator.sql.context import GateContext
+from generator.testgen.kinds.base import quote
 
 TWIN_DATABASE = "gen_model_twin"
 # Spark type (simpleString) -> the DuckDB type that holds its values exactly. A Spark
@@ -66,10 +67,6 @@ def duckdb_type(spark_type: str) -> str:
     return DUCKDB_TYPES[kind]
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _inputs(ctx: GateContext) -> list:
     """The distinct input relations of the model, in the order the SQL first reads them."""
     found = []
@@ -100,10 +97,10 @@ def _copy_inputs(ctx: GateContext, path: Path, limit: int, whole: bool = False) 
                 query += " order by " + ", ".join(f"`{column}` nulls first" for column, _ in columns)
                 query += f" limit {int(limit)}"
             rows = [tuple(row) for row in spark.sql(query).collect()]
-            schema = _quote(relation.schema)
+            schema = quote(relation.schema)
             connection.execute(f"create schema if not exists {schema}")
-            table = f"{schema}.{_quote(relation.identifier)}"
-            connection.execute(f"create table {table} ({', '.join(f'{_quote(c)} {t}' for c, t in columns)})")
+            table = f"{schema}.{quote(relation.identifier)}"
+            connection.execute(f"create table {table} ({', '.join(f'{quote(c)} {t}' for c, t in columns)})")
             if rows:
                 marks = ", ".join("?" for _ in columns)
                 connection.executemany(f"insert into {table} values ({marks})", rows)
