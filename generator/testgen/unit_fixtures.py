@@ -72,6 +72,7 @@ DUPLICATE_SEEDS = 4
 PREFIXES = (1, 2, 4, 8, 16, 32)
 SOURCE_ROW_LIMIT = 200_000
 COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
+CHILD_COPY_DEPTH = 2  # generations of children copied with a twin (its orders, their payments)
 PREFETCH_BATCH = 8  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
 # Boundary classes of a date or timestamp the SQL truncates or compares: (what, condition
 # on a timestamp read in UTC, condition on a date). Time zones west of UTC (the Americas,
@@ -539,6 +540,7 @@ class FixtureSearch:
         self._unbatchable: set[int] = set()  # id(tree) of queries prefetch() leaves alone
         self._picked: dict[int, tuple[int, ...]] = {}
         self._twins: dict[tuple[int, int], int] = {}
+        self._copies: list[tuple[int, int]] = []  # (input, gm_row) of every row copied
 
     # -- sandbox tables --------------------------------------------------------------------
 
@@ -961,33 +963,102 @@ class FixtureSearch:
     def twin(self, index: int, row: int) -> int | None:
         """A copy of a row with fresh values in its unique key columns, as a new source row:
         a second child of the same kind (two subscriptions of one account to one plan), which
-        tells sum from max or count(*) from count(distinct) without repeating a key. None if
-        a key column is not text or integer, or not given."""
+        tells sum from max or count(*) from count(distinct) without repeating a key. Its
+        children in the other inputs (an order's payments, see children()) are copied with
+        it, pointed at its new key: a twin without them would be a second order of another
+        kind (one never paid), and two orders paid alike is what tells sum from sum(distinct).
+        None if a key column is not text or integer, or not given."""
         if (index, row) in self._twins:
             return self._twins[(index, row)]
+        if not self.inputs[index].keys:
+            return None
+        new_row = self._copy(index, row, {}, (index,), "'_2'")
+        if new_row is not None:
+            self._twins[(index, row)] = new_row
+        return new_row
+
+    def _copy(self, index: int, row: int, pointed: dict[str, object], path: tuple[int, ...], suffix: str):
+        """Insert a copy of a source row with fresh unique key values (text keys get `suffix`)
+        and `pointed` columns set to the given values, then copies of its children pointed at
+        it; its new gm_row, or None (nothing inserted) when a key cannot be made fresh."""
         item = self.inputs[index]
         key_columns = {column.lower() for key in item.keys for column in key}
-        if not key_columns or not key_columns <= {c.lower() for c in item.read}:
+        if not key_columns <= {c.lower() for c in item.read}:
             return None
-        new_row = item.rows + 1 + len(self._twins)
-        listed = []
+        new_row = item.rows + 1 + len(self._copies)
+        listed, values = [], []
         for column in item.read:
             kind = (item.relation.column(column).data_type or "").lower()
             quoted = _quote(column)
-            if column.lower() not in key_columns:
+            if column.lower() in {c.lower() for c in pointed}:
+                listed.append("?")
+                values.append(next(v for c, v in pointed.items() if c.lower() == column.lower()))
+            elif column.lower() not in key_columns:
                 listed.append(quoted)
             elif kind.startswith("varchar") or kind in ("text", "string"):
-                listed.append(f"{quoted} || '_2'")
+                listed.append(f"{quoted} || {suffix}")
             elif kind in ("integer", "bigint", "int", "smallint", "hugeint"):
                 # Above every key there is, whatever the sign of this one.
                 listed.append(f"(select max({quoted}) from {item.source}) + {new_row}")
             else:
                 return None
         self.query(
-            f"insert into {item.source} select {new_row}, {', '.join(listed)} from {item.source} where gm_row = {row}"
+            f"insert into {item.source} select {new_row}, {', '.join(listed)} from {item.source} where gm_row = {row}",
+            values,
         )
-        self._twins[(index, row)] = new_row
+        # A key the copy repeats (a real key that already ends in the suffix, a child's key
+        # it was pointed at) would make an impossible fixture: no copy then.
+        for key in item.keys:
+            same = " and ".join(f"other.{_quote(c)} = copy.{_quote(c)}" for c in key)
+            clash = self.query(
+                f"select count(*) from {item.source} as other, {item.source} as copy "
+                f"where copy.gm_row = {new_row} and other.gm_row <> {new_row} and {same}"
+            )
+            if clash[0][0]:
+                self.query(f"delete from {item.source} where gm_row = {new_row}")
+                return None
+        self._copies.append((index, new_row))
+        for child, column, key_column in self.children(index):
+            if child in path or len(path) > CHILD_COPY_DEPTH:
+                continue
+            old, new = self._value(index, row, key_column), self._value(index, new_row, key_column)
+            if old is None or old == new:
+                continue
+            originals = self.query(
+                f"select gm_row from {self.inputs[child].source} where {_quote(column)} = ? "
+                f"and gm_row <= {self.inputs[child].rows} order by gm_row limit {EXPANSION}",
+                [old],
+            )
+            for (child_row,) in originals:
+                self._copy(child, int(child_row), {column: new}, (*path, child), f"'_{new_row}'")
         return new_row
+
+    def children(self, index: int) -> list[tuple[int, str, str]]:
+        """(child input, its column, this input's key column) for every other input whose rows
+        point at this input's unique key: a relationships test to it, or an equality with it
+        in the SQL (`payments.order_id = orders.order_id`, order_id unique in orders)."""
+        item = self.inputs[index]
+        key_columns = {column.lower() for key in item.keys for column in key}
+        found: list[tuple[int, str, str]] = []
+        links = [(link.child, link.column, link.parent, link.parent_column) for link in self.parents]
+        for edge in self.edges:
+            links += [
+                (edge.left, edge.left_column, edge.right, edge.right_column),
+                (edge.right, edge.right_column, edge.left, edge.left_column),
+            ]
+        for child, column, parent, parent_column in links:
+            if parent != index or child == index or parent_column.lower() not in key_columns:
+                continue
+            if column.lower() not in {c.lower() for c in self.inputs[child].read}:
+                continue
+            seen = {(c, k.lower(), p.lower()) for c, k, p in found}
+            if (child, column.lower(), parent_column.lower()) not in seen:
+                found.append((child, column, parent_column))
+        return found
+
+    def copied_rows(self, picks: dict[int, list[int]]) -> int:
+        """How many of these rows are copies with a new key (twins and their children)."""
+        return sum(1 for index, row in self._copies if row in (picks.get(index) or []))
 
     def value_candidates(self) -> list[tuple[int, str, list[int]]]:
         """(input, what, rows): for every value (when there are few) of every column the SQL
@@ -1389,7 +1460,7 @@ def build_unit_test(
         return None, None, f"no unit test: choosing its rows failed: {error.summary}"
     finally:
         search.teardown()
-    twins = sum(1 for (index, _), row in search._twins.items() if row in choice.picks.get(index, []))
+    twins = search.copied_rows(choice.picks)
     problems = constraint_violations(given, {item.text: item.relation for item in search.inputs})
     if problems:
         return None, choice, "no unit test: its rows would break a test of its inputs: " + "; ".join(problems[:3])
