@@ -72,6 +72,7 @@ DUPLICATE_SEEDS = 4
 PREFIXES = (1, 2, 4, 8, 16, 32)
 SOURCE_ROW_LIMIT = 200_000
 COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
+MATE_ROWS = 32  # rows tried to grow the fixture's groups when no candidate tells a mutant apart
 CHILD_COPY_DEPTH = 2  # generations of children copied with a twin (its orders, their payments)
 PREFETCH_BATCH = 8  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
 # Boundary classes of a date or timestamp the SQL truncates or compares: (what, condition
@@ -1125,6 +1126,22 @@ class FixtureSearch:
                 found.append((item.index, f"two rows of one group in {item.text}", rows))
         return found
 
+    def mate_blocks(self, fixture: dict[int, list[int]]) -> list[dict[int, list[int]]]:
+        """Blocks of rows spread evenly over each input the fixture has rows of (MATE_ROWS of
+        them, not in the fixture yet): where the others' groups are, to grow them."""
+        found: list[dict[int, list[int]]] = []
+        for item in self.inputs:
+            picked = set(fixture.get(item.index) or [])
+            if not picked or not item.rows:
+                continue
+            count = min(MATE_ROWS, item.rows)
+            rows = sorted({1 + (k * (item.rows - 1)) // max(1, count - 1) for k in range(count)} - picked)
+            for row in rows:
+                block = self.block((item.index, row), False)
+                if block not in found:
+                    found.append(block)
+        return found
+
     def value_of(self, index: int, row: int, column: str):
         """The value of one column of one source row."""
         return self._value(index, row, column)
@@ -1330,6 +1347,30 @@ class _Chooser:
         without = {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
         return self.search.output(without) != self.search.output(self.fixture)
 
+    def grow_groups(self, tree: exp.Expression) -> bool:
+        """Tell a mutant apart with more rows in the groups the fixture already has: a rate
+        rounded to fewer places shows only on groups of a size like 7 (3/7, not 1/2), which
+        no candidate block makes, since each starts a group of its own or brings a whole
+        one. The candidates are rows spread over each input (with their blocks) that add
+        no output row but change one; the fewest of them that tell the mutant apart are
+        added. False if none do."""
+        search = self.search
+        current = search.output_rows(self.fixture)
+        if current <= 0:
+            return False
+        candidates = [_merge(self.fixture, block) for block in search.mate_blocks(self.fixture)]
+        search.prefetch(search.ctx.tree, candidates)
+        mates = [
+            candidate
+            for candidate in candidates
+            if search.output_rows(candidate) == current and search.output(candidate) != search.output(self.fixture)
+        ]
+        found = self.smallest_killing(mates, tree) if mates else None
+        if found is None:
+            return False
+        self.fixture = found
+        return True
+
     def tell_apart(self, tree: exp.Expression) -> bool:
         """Grow the fixture so that the mutant's output differs; False if it cannot."""
         search = self.search
@@ -1340,8 +1381,8 @@ class _Chooser:
             for seed in search.diff_seeds(tree, self.result_table):
                 for groups in (False, True):
                     self.add_block(search.block(seed, groups))
-            if not search.kills(_merge(self.fixture, self.everything), tree):
-                return False  # no rows the search knows of tell this mutant apart
+        if not search.kills(_merge(self.fixture, self.everything), tree):
+            return self.grow_groups(tree)
         positions = sorted(
             (p for p, b in enumerate(self.blocks) if _merge(self.fixture, b) != self.fixture),
             key=lambda p: (sum(len(rows) for rows in self.blocks[p].values()), p),
