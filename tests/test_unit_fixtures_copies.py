@@ -4,6 +4,9 @@
   twin order with its payments gives a customer two orders paid alike, which is what tells
   `sum(order_total)` from `sum(distinct order_total)`; without them the twin is an order never
   paid. Every copied row keeps the fixture possible: fresh keys, its parent present.
+* A rate rounded to fewer places (`round(x, 4)` -> `round(x, 1)`) is told apart: the search
+  has a precision mutant, and grows a group already in the fixture until the rate shows its
+  last place (a third order in a month of two: 1/3, not 1/2).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from benchmarks.realistic_bugs import run
 from benchmarks.realistic_bugs_shop import SHOP_BUGS, apply_proposals
 from generator.project import load_project
 from generator.project.catalog_builder import build_catalog
+from generator.testgen.mutate import enumerate_mutants
 from generator.testgen.unit_fixtures import constraint_violations, relation_of_input
 from generator.testgen.unit_runner import GivenInput
 
@@ -70,3 +74,36 @@ def test_a_twin_order_comes_with_its_payments_and_catches_a_distinct_sum(shop_pr
     chosen = [shop_bug(model, "multiplicity", "equal order totals summed once")]
     assert run(project, {model: chosen}) == 0
     assert "1 output-changing bugs: unit test 100%" in capsys.readouterr().out
+
+
+def test_a_rate_rounded_to_fewer_places_is_caught_by_the_unit_test(shop_project_with_package, capsys):
+    project = shop_project_with_package
+    model = "order_status_funnel"
+    apply_proposals(project, [model])
+    rates = [row["return_rate"] for row in unit_test_of(project, model)["expect"]["rows"]]
+    # Some month's rate needs all 4 places: one place less changes it (and so does any fewer).
+    assert any(round(float(rate), 3) != float(rate) for rate in rates), rates
+    chosen = [shop_bug(model, "precision", "the rate rounded to 1 place")]
+    assert run(project, {model: chosen}) == 0
+    assert "1 output-changing bugs: unit test 100%" in capsys.readouterr().out
+
+
+def test_the_precision_mutant_takes_one_place_off_a_literal_precision(gate_proposal):
+    ctx = gate_proposal(
+        {
+            "name": "seat_shares",
+            "layer": "marts",
+            "description": "Seats per subscription, per account.",
+            "grain": ["account_id"],
+            "sql": (
+                "select account_id, round(sum(seats) / count(*), 2) as seats_each, round(sum(seats)) as seats\n"
+                "from {{ ref('stg_billing__subscriptions') }}\ngroup by account_id"
+            ),
+            "columns": [{"name": n, "description": n} for n in ("account_id", "seats_each", "seats")],
+        }
+    )
+    precision = [m for m in enumerate_mutants(ctx) if m.operator == "precision"]
+    # round(x) has no places to take off; round(x, 2) becomes round(x, 1).
+    assert [m.description for m in precision] == ["`round(sum(seats) / count(*), 2)`: 2 -> 1 decimal places"]
+    assert "ROUND(SUM(seats) / COUNT(*), 1)" in precision[0].tree.sql(dialect="duckdb")
+    assert not precision[0].held_out
