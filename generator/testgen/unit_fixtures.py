@@ -14,13 +14,15 @@ the rows the model must return for them. gen-model writes one per generated mode
                the expected rows: a row for every value of a column the SQL compares with
                text literals (named or not); rows at month and week boundaries, in the
                hours where time zones disagree, of every date or timestamp it truncates,
-               compares or shifts; a twin (a row copied with a fresh key) for an input it
-               groups, so one group has two children of one kind;
+               compares or shifts; a twin (a row copied with a fresh key, its children
+               in the other inputs copied with it) for an input it groups, so one group
+               has two children of one kind;
             3. for each mutant of the SQL (generator.testgen.mutate: a dropped filter, another join
                type, a flipped boundary, another aggregate...), in order: if the rows
                chosen so far do not already tell it apart from the accepted SQL, the
                smallest set of candidate blocks that does (delta debugging) is added, as
-               long as every input stays within its row budget.
+               long as every input stays within its row budget; when no candidate does,
+               rows that join the groups already there (a rate's 3/7, not 1/2).
           So the rows a filter must drop, a null, a duplicate key, an unmatched join key are
           in the fixture exactly when the logic depends on them.
   expect  the accepted SQL run in the sandbox on exactly the fixture dbt will build: each
