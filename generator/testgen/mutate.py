@@ -18,6 +18,7 @@ depth-first walk of the parsed SQL (so enumeration is deterministic):
   case-branches    swap the first two branches of a case (then <-> else with one branch)
   join-key         compare a join key with another column of the joined relation, of the
                    same type
+  precision        round(x, n) -> round(x, n - 1)
 
 Each mutant runs in the sandbox (a scratch copy: the warehouse is attached read-only, and
 results live in temp tables): on the real data, where the model's data tests run against
@@ -80,6 +81,7 @@ OPERATORS = (
     "distinct",
     "case-branches",
     "join-key",
+    "precision",
 )
 HELD_OUT = ("value-set", "date-unit", "distinct-add", "nullif", "partition")
 DATE_UNITS = {"MONTH": "WEEK", "WEEK": "DAY", "DAY": "MONTH", "YEAR": "QUARTER", "QUARTER": "MONTH", "HOUR": "DAY"}
@@ -298,6 +300,22 @@ def _case_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tupl
         yield "case-branches", f"swap then and else of `{_short(node)}`", swap_default
 
 
+def _round_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    decimals = node.args.get("decimals")
+    if not (isinstance(decimals, exp.Literal) and not decimals.is_string and str(decimals.this).isdigit()):
+        return
+    places = int(decimals.this)
+    if places < 1:
+        return
+
+    def one_place_less(found: exp.Expression, fewer=places - 1) -> None:
+        found.set("decimals", exp.Literal.number(fewer))
+
+    # One place less is the hardest to tell apart: rows that show the last place of a value
+    # tell every smaller precision apart too (round(x, 4) has a non-zero 4th place then).
+    yield "precision", f"`{_short(node)}`: {places} -> {places - 1} decimal places", one_place_less
+
+
 def _held_out(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
     yield from _held_out_edits(node, siblings)
 
@@ -317,6 +335,7 @@ EDITS: tuple[tuple[type | tuple[type, ...], Callable[..., Iterator[tuple]]], ...
     (exp.Select, _select_edits),
     (exp.Count, _count_distinct_edits),
     (exp.Case, _case_edits),
+    (exp.Round, _round_edits),
     (exp.Expression, _held_out),
 )
 

@@ -14,13 +14,15 @@ the rows the model must return for them. gen-model writes one per generated mode
                the expected rows: a row for every value of a column the SQL compares with
                text literals (named or not); rows at month and week boundaries, in the
                hours where time zones disagree, of every date or timestamp it truncates,
-               compares or shifts; a twin (a row copied with a fresh key) for an input it
-               groups, so one group has two children of one kind;
+               compares or shifts; a twin (a row copied with a fresh key, its children
+               in the other inputs copied with it) for an input it groups, so one group
+               has two children of one kind;
             3. for each mutant of the SQL (generator.testgen.mutate: a dropped filter, another join
                type, a flipped boundary, another aggregate...), in order: if the rows
                chosen so far do not already tell it apart from the accepted SQL, the
                smallest set of candidate blocks that does (delta debugging) is added, as
-               long as every input stays within its row budget.
+               long as every input stays within its row budget; when no candidate does,
+               rows that join the groups already there (a rate's 3/7, not 1/2).
           So the rows a filter must drop, a null, a duplicate key, an unmatched join key are
           in the fixture exactly when the logic depends on them.
   expect  the accepted SQL run in the sandbox on exactly the fixture dbt will build: each
@@ -72,6 +74,8 @@ DUPLICATE_SEEDS = 4
 PREFIXES = (1, 2, 4, 8, 16, 32)
 SOURCE_ROW_LIMIT = 200_000
 COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
+MATE_ROWS = 32  # rows tried to grow the fixture's groups when no candidate tells a mutant apart
+CHILD_COPY_DEPTH = 2  # generations of children copied with a twin (its orders, their payments)
 PREFETCH_BATCH = 8  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
 # Boundary classes of a date or timestamp the SQL truncates or compares: (what, condition
 # on a timestamp read in UTC, condition on a date). Time zones west of UTC (the Americas,
@@ -539,6 +543,7 @@ class FixtureSearch:
         self._unbatchable: set[int] = set()  # id(tree) of queries prefetch() leaves alone
         self._picked: dict[int, tuple[int, ...]] = {}
         self._twins: dict[tuple[int, int], int] = {}
+        self._copies: list[tuple[int, int]] = []  # (input, gm_row) of every row copied
 
     # -- sandbox tables --------------------------------------------------------------------
 
@@ -961,33 +966,102 @@ class FixtureSearch:
     def twin(self, index: int, row: int) -> int | None:
         """A copy of a row with fresh values in its unique key columns, as a new source row:
         a second child of the same kind (two subscriptions of one account to one plan), which
-        tells sum from max or count(*) from count(distinct) without repeating a key. None if
-        a key column is not text or integer, or not given."""
+        tells sum from max or count(*) from count(distinct) without repeating a key. Its
+        children in the other inputs (an order's payments, see children()) are copied with
+        it, pointed at its new key: a twin without them would be a second order of another
+        kind (one never paid), and two orders paid alike is what tells sum from sum(distinct).
+        None if a key column is not text or integer, or not given."""
         if (index, row) in self._twins:
             return self._twins[(index, row)]
+        if not self.inputs[index].keys:
+            return None
+        new_row = self._copy(index, row, {}, (index,), "'_2'")
+        if new_row is not None:
+            self._twins[(index, row)] = new_row
+        return new_row
+
+    def _copy(self, index: int, row: int, pointed: dict[str, object], path: tuple[int, ...], suffix: str):
+        """Insert a copy of a source row with fresh unique key values (text keys get `suffix`)
+        and `pointed` columns set to the given values, then copies of its children pointed at
+        it; its new gm_row, or None (nothing inserted) when a key cannot be made fresh."""
         item = self.inputs[index]
         key_columns = {column.lower() for key in item.keys for column in key}
-        if not key_columns or not key_columns <= {c.lower() for c in item.read}:
+        if not key_columns <= {c.lower() for c in item.read}:
             return None
-        new_row = item.rows + 1 + len(self._twins)
-        listed = []
+        new_row = item.rows + 1 + len(self._copies)
+        listed, values = [], []
         for column in item.read:
             kind = (item.relation.column(column).data_type or "").lower()
             quoted = _quote(column)
-            if column.lower() not in key_columns:
+            if column.lower() in {c.lower() for c in pointed}:
+                listed.append("?")
+                values.append(next(v for c, v in pointed.items() if c.lower() == column.lower()))
+            elif column.lower() not in key_columns:
                 listed.append(quoted)
             elif kind.startswith("varchar") or kind in ("text", "string"):
-                listed.append(f"{quoted} || '_2'")
+                listed.append(f"{quoted} || {suffix}")
             elif kind in ("integer", "bigint", "int", "smallint", "hugeint"):
                 # Above every key there is, whatever the sign of this one.
                 listed.append(f"(select max({quoted}) from {item.source}) + {new_row}")
             else:
                 return None
         self.query(
-            f"insert into {item.source} select {new_row}, {', '.join(listed)} from {item.source} where gm_row = {row}"
+            f"insert into {item.source} select {new_row}, {', '.join(listed)} from {item.source} where gm_row = {row}",
+            values,
         )
-        self._twins[(index, row)] = new_row
+        # A key the copy repeats (a real key that already ends in the suffix, a child's key
+        # it was pointed at) would make an impossible fixture: no copy then.
+        for key in item.keys:
+            same = " and ".join(f"other.{_quote(c)} = copy.{_quote(c)}" for c in key)
+            clash = self.query(
+                f"select count(*) from {item.source} as other, {item.source} as copy "
+                f"where copy.gm_row = {new_row} and other.gm_row <> {new_row} and {same}"
+            )
+            if clash[0][0]:
+                self.query(f"delete from {item.source} where gm_row = {new_row}")
+                return None
+        self._copies.append((index, new_row))
+        for child, column, key_column in self.children(index):
+            if child in path or len(path) > CHILD_COPY_DEPTH:
+                continue
+            old, new = self._value(index, row, key_column), self._value(index, new_row, key_column)
+            if old is None or old == new:
+                continue
+            originals = self.query(
+                f"select gm_row from {self.inputs[child].source} where {_quote(column)} = ? "
+                f"and gm_row <= {self.inputs[child].rows} order by gm_row limit {EXPANSION}",
+                [old],
+            )
+            for (child_row,) in originals:
+                self._copy(child, int(child_row), {column: new}, (*path, child), f"'_{new_row}'")
         return new_row
+
+    def children(self, index: int) -> list[tuple[int, str, str]]:
+        """(child input, its column, this input's key column) for every other input whose rows
+        point at this input's unique key: a relationships test to it, or an equality with it
+        in the SQL (`payments.order_id = orders.order_id`, order_id unique in orders)."""
+        item = self.inputs[index]
+        key_columns = {column.lower() for key in item.keys for column in key}
+        found: list[tuple[int, str, str]] = []
+        links = [(link.child, link.column, link.parent, link.parent_column) for link in self.parents]
+        for edge in self.edges:
+            links += [
+                (edge.left, edge.left_column, edge.right, edge.right_column),
+                (edge.right, edge.right_column, edge.left, edge.left_column),
+            ]
+        for child, column, parent, parent_column in links:
+            if parent != index or child == index or parent_column.lower() not in key_columns:
+                continue
+            if column.lower() not in {c.lower() for c in self.inputs[child].read}:
+                continue
+            seen = {(c, k.lower(), p.lower()) for c, k, p in found}
+            if (child, column.lower(), parent_column.lower()) not in seen:
+                found.append((child, column, parent_column))
+        return found
+
+    def copied_rows(self, picks: dict[int, list[int]]) -> int:
+        """How many of these rows are copies with a new key (twins and their children)."""
+        return sum(1 for index, row in self._copies if row in (picks.get(index) or []))
 
     def value_candidates(self) -> list[tuple[int, str, list[int]]]:
         """(input, what, rows): for every value (when there are few) of every column the SQL
@@ -1052,6 +1126,22 @@ class FixtureSearch:
             rows = [twin for twin in (self.twin(item.index, row) for row in originals) if twin is not None]
             if rows:
                 found.append((item.index, f"two rows of one group in {item.text}", rows))
+        return found
+
+    def mate_blocks(self, fixture: dict[int, list[int]]) -> list[dict[int, list[int]]]:
+        """Blocks of rows spread evenly over each input the fixture has rows of (MATE_ROWS of
+        them, not in the fixture yet): where the others' groups are, to grow them."""
+        found: list[dict[int, list[int]]] = []
+        for item in self.inputs:
+            picked = set(fixture.get(item.index) or [])
+            if not picked or not item.rows:
+                continue
+            count = min(MATE_ROWS, item.rows)
+            rows = sorted({1 + (k * (item.rows - 1)) // max(1, count - 1) for k in range(count)} - picked)
+            for row in rows:
+                block = self.block((item.index, row), False)
+                if block not in found:
+                    found.append(block)
         return found
 
     def value_of(self, index: int, row: int, column: str):
@@ -1259,6 +1349,30 @@ class _Chooser:
         without = {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
         return self.search.output(without) != self.search.output(self.fixture)
 
+    def grow_groups(self, tree: exp.Expression) -> bool:
+        """Tell a mutant apart with more rows in the groups the fixture already has: a rate
+        rounded to fewer places shows only on groups of a size like 7 (3/7, not 1/2), which
+        no candidate block makes, since each starts a group of its own or brings a whole
+        one. The candidates are rows spread over each input (with their blocks) that add
+        no output row but change one; the fewest of them that tell the mutant apart are
+        added. False if none do."""
+        search = self.search
+        current = search.output_rows(self.fixture)
+        if current <= 0:
+            return False
+        candidates = [_merge(self.fixture, block) for block in search.mate_blocks(self.fixture)]
+        search.prefetch(search.ctx.tree, candidates)
+        mates = [
+            candidate
+            for candidate in candidates
+            if search.output_rows(candidate) == current and search.output(candidate) != search.output(self.fixture)
+        ]
+        found = self.smallest_killing(mates, tree) if mates else None
+        if found is None:
+            return False
+        self.fixture = found
+        return True
+
     def tell_apart(self, tree: exp.Expression) -> bool:
         """Grow the fixture so that the mutant's output differs; False if it cannot."""
         search = self.search
@@ -1269,8 +1383,8 @@ class _Chooser:
             for seed in search.diff_seeds(tree, self.result_table):
                 for groups in (False, True):
                     self.add_block(search.block(seed, groups))
-            if not search.kills(_merge(self.fixture, self.everything), tree):
-                return False  # no rows the search knows of tell this mutant apart
+        if not search.kills(_merge(self.fixture, self.everything), tree):
+            return self.grow_groups(tree)
         positions = sorted(
             (p for p, b in enumerate(self.blocks) if _merge(self.fixture, b) != self.fixture),
             key=lambda p: (sum(len(rows) for rows in self.blocks[p].values()), p),
@@ -1389,7 +1503,7 @@ def build_unit_test(
         return None, None, f"no unit test: choosing its rows failed: {error.summary}"
     finally:
         search.teardown()
-    twins = sum(1 for (index, _), row in search._twins.items() if row in choice.picks.get(index, []))
+    twins = search.copied_rows(choice.picks)
     problems = constraint_violations(given, {item.text: item.relation for item in search.inputs})
     if problems:
         return None, choice, "no unit test: its rows would break a test of its inputs: " + "; ".join(problems[:3])
