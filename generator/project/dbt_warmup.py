@@ -22,7 +22,6 @@ of a generated model validates.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import threading
 from dataclasses import dataclass
@@ -39,23 +38,22 @@ VALIDATED_BY_NEW_FILES = (
     ("dbt.contracts.graph.unparsed", "UnparsedUnitTest"),
     ("dbt.artifacts.resources.v1.unit_test_definition", "UnitTestConfig"),
 )
-# Modules `dbt build` imports on first use (its task and runners), not at `dbt parse`.
-BUILD_MODULES = ("dbt.task.build",)
-# Loaded once dbt has parsed a project in this process: the warm-up never imports dbt itself
-# (imports take the import lock the main thread may need; a cached catalog loaded no dbt).
+# Loaded once dbt has parsed a project in this process. The warm-up imports nothing: two
+# threads importing at once can fail on a cycle between modules (the import system's
+# deadlock check raises in one of them), and that one could be the main thread.
 DBT_LOADED = "dbt.parser.manifest"
 
 
 def warm_schemas() -> int:
-    """Build (dbt caches them) the JSON schemas of `VALIDATED_BY_NEW_FILES`; how many.
-
-    Raises what importing or building raises: the caller decides whether that matters.
-    """
-    for module in BUILD_MODULES:
-        importlib.import_module(module)
+    """Build (dbt caches them) the JSON schemas of `VALIDATED_BY_NEW_FILES` whose module is
+    loaded already; how many. Raises what building raises: the caller decides what matters."""
+    warmed = 0
     for module, name in VALIDATED_BY_NEW_FILES:
-        getattr(importlib.import_module(module), name).json_schema()
-    return len(VALIDATED_BY_NEW_FILES)
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            getattr(loaded, name).json_schema()
+            warmed += 1
+    return warmed
 
 
 @dataclass
@@ -93,4 +91,4 @@ def start(work=warm_schemas) -> Warmup:
     return warmup
 
 
-__all__ = ["BUILD_MODULES", "DBT_LOADED", "VALIDATED_BY_NEW_FILES", "Warmup", "start", "warm_schemas"]
+__all__ = ["DBT_LOADED", "VALIDATED_BY_NEW_FILES", "Warmup", "start", "warm_schemas"]
