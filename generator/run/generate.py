@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 
 from generator.errors import GateError, Problem, ProposalError
-from generator.project import Project
+from generator.project import Project, dbt_warmup
 from generator.project.catalog import Catalog
 from generator.project.catalog_builder import build_catalog
 from generator.proposal import Proposal, validate_proposal
@@ -143,6 +143,9 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
             return
     refuse_unbuilt_slice(catalog, catalog_slice, options)
     provider = provider or make_provider(settings.provider, settings)
+    # dbt's first-use work for the build that ends the run, done while the LLM thinks and
+    # the gates wait on DuckDB (generator.project.dbt_warmup); a dry run builds nothing.
+    warmup = dbt_warmup.start() if not options.dry_run else dbt_warmup.Warmup()
     accepted = None
     current = prompt
     for attempt in range(1, settings.max_attempts + 1):
@@ -203,6 +206,7 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
         "tokens_out": report.tokens_out,
         "attempts": len(report.attempts),
     }
+    warmup.wait()
     lock_context = LockContext(
         requested=lockfile.requested_key(request.name, request.layer),
         catalog_fingerprint=lockfile.slice_fingerprint(catalog_slice.relations, accepted.proposal.name),

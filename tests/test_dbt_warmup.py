@@ -1,0 +1,145 @@
+"""dbt's first-use work done in the background (generator.project.dbt_warmup).
+
+The warm-up must cover what dbt validates when it parses a generated model (else it saves
+nothing, silently), and it must never change what is written nor hide an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from generator import Options, apply
+from generator.errors import GateError
+from generator.project import dbt_warmup, load_project
+
+pytestmark = pytest.mark.dbt
+
+REPO = Path(__file__).resolve().parents[1]
+ACCOUNT_MRR = REPO / "examples" / "proposals" / "account_mrr.yml"
+
+
+def test_every_warmed_name_is_a_dbt_class_with_a_json_schema():
+    # A dbt release that renames or moves one of them fails here, not silently at run time.
+    for module, name in dbt_warmup.VALIDATED_BY_NEW_FILES:
+        cls = getattr(importlib.import_module(module), name)
+        assert callable(cls.json_schema), f"{module}.{name}"
+    importlib.import_module(dbt_warmup.DBT_LOADED)
+
+
+# Run in a fresh interpreter: a pytest worker may have built dbt's schemas already.
+COVERAGE_SCRIPT = textwrap.dedent(
+    """
+    import json, shutil, sys
+    from pathlib import Path
+    from dbt_common.dataclass_schema import dbtClassMixin
+    from generator.project import dbt, dbt_warmup, load_project
+
+    project_dir, aside = Path(sys.argv[1]), Path(sys.argv[2])
+    project = load_project(project_dir)
+    dbt.parse(project, cached=False)  # what apply's catalog parses: the model is not there yet
+    misses = dbtClassMixin.__dict__["json_schema"].__func__.cache_info
+    warmup = dbt_warmup.start()
+    warmup.wait()
+    before = misses().misses
+    for path in aside.iterdir():
+        shutil.move(str(path), project_dir / "models" / "marts" / path.name)
+    outcome = dbt.invoke(project, ["parse", "--no-write-json"])
+    print(json.dumps({"parsed": outcome.success, "error": repr(warmup.error), "warmed": warmup.warmed,
+                      "new_schemas": misses().misses - before}))
+    """
+)
+
+
+def test_the_warmup_covers_what_parsing_a_generated_model_validates(sample_project, tmp_path):
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path in (sample_project / "models" / "marts").glob("account_mrr*"):
+        path.rename(aside / path.name)
+    script = tmp_path / "coverage.py"
+    script.write_text(COVERAGE_SCRIPT)
+    completed = subprocess.run(
+        [sys.executable, str(script), str(sample_project), str(aside)],
+        capture_output=True,
+        text=True,
+        cwd=sample_project,
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["parsed"], completed.stdout
+    assert result["error"] == "None"
+    # Every module was loaded by the parse before (the warm-up imports none itself).
+    assert result["warmed"] == len(dbt_warmup.VALIDATED_BY_NEW_FILES)
+    # Every schema dbt needed for the new model, its tests and its unit test was built already.
+    assert result["new_schemas"] == 0, "dbt validated a class the warm-up does not build: add it"
+
+
+def test_a_warmup_that_fails_is_recorded_and_never_raised(monkeypatch):
+    monkeypatch.setattr(dbt_warmup, "DBT_LOADED", "json")  # as if dbt were loaded
+
+    def broken() -> int:
+        raise AttributeError("module 'dbt.contracts.graph.nodes' has no attribute 'ModelNode'")
+
+    warmup = dbt_warmup.start(broken)
+    warmup.wait()
+    assert isinstance(warmup.error, AttributeError)
+    warmup.wait()  # twice is fine
+
+
+def test_no_warmup_without_dbt_loaded(monkeypatch):
+    monkeypatch.setattr(dbt_warmup, "DBT_LOADED", "no.such.module")
+    started = threading.Event()
+    warmup = dbt_warmup.start(lambda: started.set() or 0)
+    warmup.wait()
+    assert warmup.thread is None and not started.is_set()
+
+
+def test_a_broken_warmup_writes_the_same_files(sample_project, monkeypatch):
+    """Apply with a warm-up that fails writes what the committed example holds, and builds it."""
+    monkeypatch.setattr(dbt_warmup, "VALIDATED_BY_NEW_FILES", (("dbt.contracts.graph.nodes", "NoSuchNode"),))
+    failures: list = []
+    original = dbt_warmup.start
+
+    def recording_start(work=dbt_warmup.warm_schemas):
+        warmup = original(work)
+        failures.append(warmup)
+        return warmup
+
+    monkeypatch.setattr(dbt_warmup, "start", recording_start)
+    for path in (sample_project / "models").rglob("account_mrr*"):
+        path.unlink()
+    report = apply(load_project(sample_project), ACCOUNT_MRR, Options())
+    assert report.status == "written" and report.build["failed"] == 0
+    assert [type(w.error) for w in failures] == [AttributeError]
+    for path in ("models/marts/account_mrr_v1.sql", "models/marts/account_mrr.yml"):
+        assert (sample_project / path).read_bytes() == (REPO / path).read_bytes(), path
+
+
+def test_a_rejection_during_the_warmup_is_reported_as_it_was(sample_project, tmp_path, monkeypatch):
+    release = threading.Event()
+
+    def slow() -> int:
+        release.wait(30)
+        raise RuntimeError("warm-up failed too")
+
+    original = dbt_warmup.start
+    monkeypatch.setattr(dbt_warmup, "start", lambda work=None: original(slow))
+    text = ACCOUNT_MRR.read_text().replace("monthly_amount", "monthly_amount_typo", 1)
+    proposal = tmp_path / "account_mrr.yml"
+    proposal.write_text(text)
+    for path in (sample_project / "models").rglob("account_mrr*"):
+        path.unlink()
+    try:
+        with pytest.raises(GateError) as raised:
+            apply(load_project(sample_project), proposal, Options())
+    finally:
+        release.set()
+    assert "rejected by the gates" in str(raised.value)
+    assert not list((sample_project / "models").rglob("account_mrr*"))
