@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.project import dbt, load_project
-from generator.project.dbt_utils import RENDERERS, as_gen_model, fail_calc, mirrors
+from generator.project.dbt_utils import RENDERERS, SAME_TESTS, as_gen_model, fail_calc, mirrors
 from generator.testgen.datatests import DataTest
 from generator.testgen.hollow import corruptions
 from generator.testgen.kinds.base import CORRUPTED_TABLE, Copy
@@ -194,6 +194,10 @@ def test_mirror_reports_what_dbt_reports_for_dbt_utils_tests(shop_with_dbt_utils
     assert compared >= 2 * len(tests) - 3
     # Agreement is not 0 == 0 throughout: every test but the empty model's fails somewhere.
     assert {node.name for node, _ in tests} - set(failing_states) == {"utils_probe_not_null_proportion_where"}
+
+
+def test_every_test_dbt_utils_stands_in_for_is_mirrored():
+    assert set(RENDERERS) == set(SAME_TESTS)
 
 
 def test_a_dbt_utils_test_with_arguments_the_mirror_does_not_know_is_refused():
