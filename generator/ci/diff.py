@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.dialects.duckdb import UNSIGNED_INTEGER_TYPES
 from generator.dialects.spark import quote as backquote
 from generator.errors import ConfigError
 
@@ -72,11 +73,7 @@ DUCKDB = Spelling(
             "integer",
             "bigint",
             "hugeint",
-            "utinyint",
-            "usmallint",
-            "uinteger",
-            "ubigint",
-            "uhugeint",
+            *UNSIGNED_INTEGER_TYPES,
             "float",
             "double",
             "decimal",

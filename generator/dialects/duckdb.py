@@ -287,6 +287,13 @@ ORDER_SENSITIVE_AGGREGATES = frozenset(
 SORTS = frozenset({"list_sort", "array_sort", "list_reverse_sort", "array_reverse_sort"})
 
 
+# -- types -----------------------------------------------------------------------------------
+
+# DuckDB's unsigned integer types (Spark has none): numbers wherever its values are compared
+# or written (generator.ci.diff, generator.testgen.unit_runner).
+UNSIGNED_INTEGER_TYPES = ("utinyint", "usmallint", "uinteger", "ubigint", "uhugeint")
+
+
 # -- the dialect -----------------------------------------------------------------------------
 
 

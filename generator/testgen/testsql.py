@@ -4,25 +4,27 @@ The hollow-test gate and the mutation runner execute tests thousands of times ag
 tables that exist only in the sandbox (a corrupted copy of a result, a mutant's result);
 a dbt invocation per run would cost seconds each. So each test is rendered exactly
 as its macro renders it: dbt's own four (dbt/include/global_project/macros/
-generic_test_sql/) and the package's (macros/generic_tests/), same SQL, same `where:`
+generic_test_sql/), the package's (macros/generic_tests/) and the dbt_utils tests dbt_utils
+stands in for gen_model's with (generator.project.dbt_utils), same SQL, same `where:`
 subquery (get_where_subquery), same `fail_calc` (dbt's get_test_sql). Nothing is quoted
 that the macros do not quote, and arguments are inlined the way Jinja prints them.
 
-tests/test_testsql.py holds the mirror to the macros: it compiles the same tests with dbt
-and compares failure counts on good and corrupted data. A mirror that drifted would make
-the hollow gate lie, so a change to a macro must change its kind's module
-(generator.testgen.kinds) too.
+tests/test_testsql.py (tests/test_dbt_utils_mirror.py for dbt_utils) holds the mirror to the
+macros: it compiles the same tests with dbt and compares failure counts on good and corrupted
+data. A mirror that drifted would make the hollow gate lie, so a change to a macro must change
+its kind's module (generator.testgen.kinds) too.
 """
 
 from __future__ import annotations
 
+from generator.project import dbt_utils
 from generator.testgen.datatests import PACKAGE, DataTest
 from generator.testgen.kinds import KINDS
 from generator.testgen.kinds import fail_calc as kind_fail_calc
 from generator.testgen.kinds.base import Resolver
 
-# The tests this module can render (one module each in generator.testgen.kinds); anything
-# else is reported as not mirrored.
+# The tests this module can render (one module each in generator.testgen.kinds), besides
+# dbt_utils' (generator.project.dbt_utils.mirrors); anything else is reported as not mirrored.
 MIRRORED = tuple(KINDS)
 
 
@@ -40,8 +42,8 @@ def canonical_name(name: str) -> str:
 
 
 def is_mirrored(test: DataTest) -> bool:
-    """Whether the test's SQL can be rendered here (its kind has a module)."""
-    return canonical_name(test.name) in MIRRORED
+    """Whether the test's SQL can be rendered here (its kind has a module, or dbt_utils' is known)."""
+    return canonical_name(test.name) in MIRRORED or dbt_utils.mirrors(test)
 
 
 def model_relation(test: DataTest, model: str) -> str:
@@ -53,15 +55,19 @@ def model_relation(test: DataTest, model: str) -> str:
 
 def fail_calc(test: DataTest) -> str:
     """What dbt counts as the number of failures (the macros set it through config)."""
+    if dbt_utils.mirrors(test):
+        return dbt_utils.fail_calc(test)
     return kind_fail_calc(canonical_name(test.name))
 
 
 def failing_rows_sql(test: DataTest, model: str, resolve: Resolver) -> str:
     """The test's failing rows (what its macro returns), with `model` as the tested relation."""
     kind = KINDS.get(canonical_name(test.name))
-    if kind is None:
+    # dbt_utils' tests render as its macros do, which is not always gen_model's SQL.
+    render = dbt_utils.failing_rows if dbt_utils.mirrors(test) else getattr(kind, "failing_rows", None)
+    if render is None:
         raise NotMirrored(f"{test.name} is not a test gen-model can run in its sandbox")
-    return kind.failing_rows(test, model_relation(test, model), resolve)
+    return render(test, model_relation(test, model), resolve)
 
 
 def failures_sql(test: DataTest, model: str, resolve: Resolver) -> str:

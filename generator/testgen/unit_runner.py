@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from generator.dialects.duckdb import UNSIGNED_INTEGER_TYPES
 from generator.project.sandbox import SandboxQueryError
 from generator.sql.context import GateContext
 from generator.sql.runnable import runnable_sql
@@ -115,10 +116,7 @@ def _render(value_text: str | None, data_type: str):
         "int",
         "bigint",
         "hugeint",
-        "utinyint",
-        "usmallint",
-        "uinteger",
-        "ubigint",
+        *UNSIGNED_INTEGER_TYPES,
     ):
         return int(value_text)
     return value_text

@@ -3,8 +3,9 @@
 Every line a person wrote stays byte-identical: ruamel only *reads* the file, for the line
 and column of each place a test goes (the column's mapping, its `data_tests` list, the
 model's or its version's entry, the top-level `unit_tests:`), and the new tests are
-inserted there as text, indented like the lines around them. A new test is appended
-under its column (or the model, or the model's version), a unit test under `unit_tests:`.
+inserted there as text, indented like the lines around them, their lines ending as the file's
+mostly do (CRLF in a file written on Windows). A new test is appended under its column (or
+the model, or the model's version), a unit test under `unit_tests:`.
 
 The one exception: what the tests go into written in flow style, `data_tests: [a, b]`,
 `- {name: id, description: x}`, `columns: [{name: id}]`, `unit_tests: []`. A mapping does
@@ -217,12 +218,17 @@ def _plain(node):
     return copy
 
 
-def _scan(text: str) -> tuple[dict[tuple[int, int], tuple[int, int]], list[tuple[int, int]]]:
+# A (line, column) place in the file, 0-based as ruamel's marks.
+_Place = tuple[int, int]
+
+
+def _scan(text: str) -> tuple[dict[_Place, _Place], list[_Place], list[tuple[_Place, _Place]]]:
     """(where each flow `[...]`/`{...}` ends, keyed by where it starts; where each anchor and
-    alias is). A second document is refused here (which one the tests go into is a person's
-    call), and so is a merge key."""
-    ends: dict[tuple[int, int], tuple[int, int]] = {}
-    shared: list[tuple[int, int]] = []
+    alias is; where each quoted scalar starts and ends). A second document is refused here
+    (which one the tests go into is a person's call), and so is a merge key."""
+    ends: dict[_Place, _Place] = {}
+    shared: list[_Place] = []
+    quoted: list[tuple[_Place, _Place]] = []
     starts: list[tuple[int, int] | None] = []
     documents = 0
     for event in YAML(typ="rt").parse(text):
@@ -237,6 +243,9 @@ def _scan(text: str) -> tuple[dict[tuple[int, int], tuple[int, int]], list[tuple
         if kind == "ScalarEvent" and event.value == "<<" and event.style is None:
             # A merge key: the keys it brings are not where the text says they are.
             raise _Refused(mark.line, mark.column, "a merge key (<<)", "write out the keys it merges in")
+        if kind == "ScalarEvent" and event.style in ("'", '"'):
+            # A `#` in a quoted string is no comment (`"issue #12"`).
+            quoted.append(((mark.line, mark.column), (event.end_mark.line, event.end_mark.column)))
         if kind == "AliasEvent" or getattr(event, "anchor", None) is not None:
             shared.append((mark.line, mark.column))
         if kind in ("MappingStartEvent", "SequenceStartEvent"):
@@ -245,7 +254,7 @@ def _scan(text: str) -> tuple[dict[tuple[int, int], tuple[int, int]], list[tuple
             start = starts.pop()
             if start is not None:
                 ends[start] = (event.start_mark.line, event.start_mark.column + 1)  # after its `]` or `}`
-    return ends, shared
+    return ends, shared, quoted
 
 
 # What may follow a flow collection on its last line when it is rewritten: a comment, kept.
@@ -259,8 +268,10 @@ class _TextEdit:
     positions of the original text; every other line is kept as it is."""
 
     def __init__(self, text: str):
-        self.lines = (text if text.endswith("\n") else text + "\n").splitlines(keepends=True)
-        self.ends, self.shared = _scan("".join(self.lines))
+        # What is added ends its lines as the file mostly does (CRLF in a file written on Windows).
+        self.newline = "\r\n" if text.count("\r\n") * 2 > text.count("\n") else "\n"
+        self.lines = (text if text.endswith("\n") else text + self.newline).splitlines(keepends=True)
+        self.ends, self.shared, self.quoted = _scan("".join(self.lines))
         _, self.document = _yaml("".join(self.lines))
         if self.document is None:  # comments only: what is added goes below them
             self.document = CommentedMap()
@@ -286,10 +297,26 @@ class _TextEdit:
             self.rewrite(node)
         out: list[str] = []
         for index, line in enumerate(self.lines):
-            out += self.inserted.get(index, [])
-            out.append(self.replaced.get(index, line))
-        out += self.inserted.get(len(self.lines), [])
+            out += map(self.ending, self.inserted.get(index, []))
+            out.append(self.ending(self.replaced[index]) if index in self.replaced else line)
+        out += map(self.ending, self.inserted.get(len(self.lines), []))
         return "".join(out)
+
+    def ending(self, text: str) -> str:
+        """Rendered text (its lines ending in LF) with its lines ending as the file's do."""
+        return text.replace("\n", self.newline) if self.newline != "\n" else text
+
+    def unquoted(self, first: int, last: int) -> str:
+        """Lines `first` to `last` with every quoted scalar blanked out (same length): the text
+        in which a `#` after a space starts a comment."""
+        lines = [list(line) for line in self.lines[first : last + 1]]
+        for (start_line, start_col), (end_line, end_col) in self.quoted:
+            for index in range(max(start_line, first), min(end_line, last) + 1):
+                row = lines[index - first]
+                start = start_col if index == start_line else 0
+                stop = end_col if index == end_line else len(self.lines[index].rstrip("\r\n"))
+                row[start:stop] = " " * (stop - start)
+        return "".join("".join(row) for row in lines)
 
     def insert(self, index: int, text: str) -> None:
         # Several insertions at one place keep the order they were made in (deepest first).
@@ -412,7 +439,7 @@ class _TextEdit:
         line, col = outer.lc.line, outer.lc.col
         end_line, end_col = self.ends[(line, col)]
         tail = self.lines[end_line][end_col:].rstrip()
-        body = "".join(self.lines[line : end_line + 1])
+        body = self.unquoted(line, end_line)
         inside = body[col : len(body) - len(self.lines[end_line]) + end_col]
         shared = next(((a, b) for a, b in self.shared if line <= a <= end_line), None)
         if shared is not None:
