@@ -43,6 +43,12 @@ def session_temp_views() -> list[str]:
     return sorted(table.name for table in spark.catalog.listTables() if table.isTemporary) if spark else []
 
 
+def mutant_lines(report: dict) -> dict[int, tuple[str, int | None]]:
+    """Each mutant's operator and line in a `mutate --json` report, by number."""
+    outcomes = [o for key in ("killed_mutants", "survivors", "equivalent", "invalid") for o in report[key]]
+    return {o["index"]: (o["operator"], o["line"]) for o in outcomes}
+
+
 def added_then_mutated(root: Path) -> tuple[dict, dict]:
     """`gen-model tests customers` (written), then `gen-model mutate customers`: both reports."""
     added = CliRunner().invoke(cli, ["tests", "customers", "--project-dir", str(root), "--json"])
@@ -70,6 +76,9 @@ def test_tests_and_mutate_on_spark_run_on_a_duckdb_twin_and_score_as_on_duckdb(
     proven = [note for note in mutated["notes"] if note.startswith("mutants run on a DuckDB twin, proven equal on")]
     assert proven and re.match(r"mutants run on a DuckDB twin, proven equal on [1-9][\d,]* rows", proven[0])
     assert "its inputs copied whole from Spark" in proven[0], proven[0]
+    # Each mutant's line is moved from the twin's SQL to the model's file: the lines DuckDB gives.
+    assert mutant_lines(mutated) == mutant_lines(on_duckdb_mutated)
+    assert len({line for _, line in mutant_lines(mutated).values()}) > 3
     # What the SQL analysis profiles upstream (facts: lifetime_value is a sum of amounts that
     # are all >= 0 today) it profiles on Spark too: the same note as on DuckDB.
     today = [note for note in added["notes"] if ">= 0 today" in note]
@@ -96,7 +105,7 @@ def test_mutate_on_spark_samples_an_input_larger_than_the_twin_carries(shop_on_s
         "ref('stg_orders') has 99 rows, more than the twin carries: a deterministic sample of 60 (hash order, "
         "not the first 60) was copied; "
         "ref('stg_payments') has 113 rows, more than the twin carries: a deterministic sample of 60 (hash order, "
-        "not the first 60) was copied); the SQL shown and its line numbers are the twin's"
+        "not the first 60) was copied); the SQL shown is the twin's, the line numbers are the model's"
     ), report["notes"]
     assert not [name for name in session_temp_views() if name.startswith("gen_model_twin")]
 

@@ -369,14 +369,14 @@ def mutate_on_twin(ctx: GateContext, label: str, run):
     from generator.errors import ConfigError
     from generator.gates import GATES
     from generator.project.sandbox import SandboxQueryError
-    from generator.testgen.twin import Refused, mutation_note, open_twin, proven_equal
+    from generator.testgen.twin import Refused, in_model_lines, mutation_note, open_twin, proven_equal
 
     engine = ctx.dialect.engine
     rules = tuple(rule for rule in GATES if rule.name in MODEL_GATES)
     try:
         with open_twin(ctx, rules=rules) as twin:
             rows = proven_equal(ctx, twin)
-            report = run(twin.ctx)
+            report = in_model_lines(ctx, twin, run(twin.ctx))
     except (Refused, SandboxQueryError) as why:
         reason = why.summary if isinstance(why, SandboxQueryError) else str(why)
         raise ConfigError(

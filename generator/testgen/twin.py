@@ -42,7 +42,7 @@ from generator.errors import Problem
 from generator.project.catalog import Relation
 from generator.sql.context import GateContext
 from generator.sql.locate import span
-from generator.sql.templating import untemplate
+from generator.sql.templating import line_col, untemplate
 from generator.testgen.kinds.base import quote
 
 TWIN_DATABASE = "gen_model_twin"
@@ -403,9 +403,42 @@ def mutation_note(ctx: GateContext, twin: Twin, rows: int) -> str:
     engine = ctx.dialect.engine
     return (
         f"mutants run on a DuckDB twin, proven equal on {rows:,} rows: its SQL transpiled to DuckDB (no "
-        f"construct known to differ between the engines), {twin.inputs_note(engine)}; the SQL shown and its "
-        f"line numbers are the twin's"
+        f"construct known to differ between the engines), {twin.inputs_note(engine)}; the SQL shown is the "
+        f"twin's, the line numbers are the model's"
     )
+
+
+def model_lines(ctx: GateContext, twin: GateContext) -> dict[int, int]:
+    """Line of the twin's SQL -> line of the model's SQL (in `ctx`). Nodes are paired by kind
+    and occurrence, as for a refused construct (a kind the transpile made more or fewer of is
+    left out); each twin line maps to the model line of its first positioned node."""
+    by_kind: dict[type, tuple[list, list]] = {}
+    for side, tree in enumerate((twin.tree, ctx.tree)):
+        for node in tree.walk():
+            by_kind.setdefault(type(node), ([], []))[side].append(node)
+    first: dict[int, tuple[int, int]] = {}  # twin line -> (offset in the twin's SQL, model line)
+    for in_twin, in_model in by_kind.values():
+        if len(in_twin) != len(in_model):
+            continue
+        for twin_node, model_node in zip(in_twin, in_model, strict=True):
+            if "start" not in (twin_node.meta or {}) or "start" not in (model_node.meta or {}):
+                continue
+            offset = twin_node.meta["start"]
+            line = line_col(twin.templated.sql, offset)[0]
+            if line not in first or offset < first[line][0]:
+                first[line] = (offset, line_col(ctx.templated.sql, model_node.meta["start"])[0])
+    return {line: model_line for line, (_, model_line) in first.items()}
+
+
+def in_model_lines(ctx: GateContext, twin: Twin, report):
+    """The mutation report with each mutant's line moved from the twin's SQL to the model's
+    (model_lines; a twin line without a positioned node takes the nearest one above it)."""
+    lines = model_lines(ctx, twin.ctx)
+    for outcome in report.outcomes:
+        line = outcome.mutant.line
+        known = [twin_line for twin_line in lines if line is not None and twin_line <= line]
+        outcome.mutant = replace(outcome.mutant, line=lines[max(known)] if known else None)
+    return report
 
 
 def twin_unit_test(ctx: GateContext, *, model: str, version: int | None, timeout_s: float | None = None):
