@@ -191,7 +191,11 @@ def _over_samples(ctx: GateContext, samples: list[Sample]) -> list[tuple]:
         relation = ctx.relations.get(column.table)
         if relation is not None:
             column.set("table", exp.to_identifier(relation.identifier))
-    return [tuple(row) for row in ctx.sandbox.spark.sql(tree.sql(dialect=ctx.dialect.sqlglot)).collect()]
+    try:
+        return [tuple(row) for row in ctx.sandbox.spark.sql(tree.sql(dialect=ctx.dialect.sqlglot)).collect()]
+    except Exception as error:  # noqa: BLE001 - any engine failure means no twin, said in one line
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise Refused(f"the model fails on {ctx.dialect.engine} over the sampled inputs: {first}") from None
 
 
 def _twin_catalog(catalog, path: Path):
