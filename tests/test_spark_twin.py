@@ -35,6 +35,20 @@ def shop_on_spark(tmp_path_factory) -> Path:
     return root
 
 
+def session_temp_views() -> list[str]:
+    """The temp views of this process's Spark session (dbt-spark's, which gen-model shares)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    return sorted(table.name for table in spark.catalog.listTables() if table.isTemporary) if spark else []
+
+
+def mutant_lines(report: dict) -> dict[int, tuple[str, int | None]]:
+    """Each mutant's operator and line in a `mutate --json` report, by number."""
+    outcomes = [o for key in ("killed_mutants", "survivors", "equivalent", "invalid") for o in report[key]]
+    return {o["index"]: (o["operator"], o["line"]) for o in outcomes}
+
+
 def added_then_mutated(root: Path) -> tuple[dict, dict]:
     """`gen-model tests customers` (written), then `gen-model mutate customers`: both reports."""
     added = CliRunner().invoke(cli, ["tests", "customers", "--project-dir", str(root), "--json"])
@@ -61,6 +75,39 @@ def test_tests_and_mutate_on_spark_run_on_a_duckdb_twin_and_score_as_on_duckdb(
     assert {key: mutated[key] for key in keys} == {key: on_duckdb_mutated[key] for key in keys}
     proven = [note for note in mutated["notes"] if note.startswith("mutants run on a DuckDB twin, proven equal on")]
     assert proven and re.match(r"mutants run on a DuckDB twin, proven equal on [1-9][\d,]* rows", proven[0])
+    assert "its inputs copied whole from Spark" in proven[0], proven[0]
+    # Each mutant's line is moved from the twin's SQL to the model's file: the lines DuckDB gives.
+    assert mutant_lines(mutated) == mutant_lines(on_duckdb_mutated)
+    assert len({line for _, line in mutant_lines(mutated).values()}) > 3
+    # What the SQL analysis profiles upstream (facts: lifetime_value is a sum of amounts that
+    # are all >= 0 today) it profiles on Spark too: the same note as on DuckDB.
+    today = [note for note in added["notes"] if ">= 0 today" in note]
+    assert today and today == [note for note in on_duckdb_added["notes"] if ">= 0 today" in note], added["notes"]
+    # The unit test's comparison (port_input_*) and the twin leave no temp views behind.
+    assert not [name for name in session_temp_views() if name.startswith(("port_input_", "gen_model_twin"))]
+
+
+def test_mutate_on_spark_samples_an_input_larger_than_the_twin_carries(shop_on_spark, monkeypatch):
+    """Over unit_fixtures.SOURCE_ROW_LIMIT rows (200,000; 60 here), an input is sampled as the
+    row search samples on DuckDB, and the twin is proven equal to Spark on the sample."""
+    from generator.testgen import unit_fixtures
+
+    monkeypatch.setattr(unit_fixtures, "SOURCE_ROW_LIMIT", 60)
+    result = CliRunner().invoke(cli, ["mutate", "customers", "--project-dir", str(shop_on_spark), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["total"] > 0 and report["killed"] > 0, report
+    assert report["notes"][0] == (
+        "mutants run on a DuckDB twin, proven equal on 60 rows: its SQL transpiled to DuckDB (no construct known "
+        "to differ between the engines), its inputs copied from Spark ("
+        "ref('stg_customers') has 100 rows, more than the twin carries: a deterministic sample of 60 (hash order, "
+        "not the first 60) was copied; "
+        "ref('stg_orders') has 99 rows, more than the twin carries: a deterministic sample of 60 (hash order, "
+        "not the first 60) was copied; "
+        "ref('stg_payments') has 113 rows, more than the twin carries: a deterministic sample of 60 (hash order, "
+        "not the first 60) was copied); the SQL shown is the twin's, the line numbers are the model's"
+    ), report["notes"]
+    assert not [name for name in session_temp_views() if name.startswith("gen_model_twin")]
 
 
 def test_mutate_on_spark_exits_2_naming_the_construct_the_port_refuses(shop_on_spark):
@@ -79,7 +126,15 @@ def test_mutate_on_spark_exits_2_naming_the_construct_the_port_refuses(shop_on_s
         (shop_on_spark / "models/marts/status_prefixes.sql").unlink()
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "gen-model mutate on Spark runs the mutants of status_prefixes on a DuckDB twin" in result.stderr
-    assert "port:substring_start" in result.stderr
-    # Located in the twin's SQL (the model's, transpiled to DuckDB).
-    assert "at `SUBSTRING(" in result.stderr, result.stderr
+    # Found in its DuckDB twin's SQL (line 3 there, rewritten by sqlglot), located in the
+    # model's own file and shown as written there.
+    assert result.stderr == (
+        "Error: gen-model mutate on Spark runs the mutants of status_prefixes on a DuckDB twin of it, and there is "
+        "none proven equal: its SQL may give other rows on DuckDB than on Spark "
+        "(models/marts/status_prefixes.sql:1:25: [port:substring_start] at `SUBSTRING(orders.status, 0, 3)` "
+        "(in its DuckDB twin `SUBSTRING(orders.status, CASE WHEN 0 = 0 THEN 1 ELSE 0 END, CASE WHEN 3 < 0 THEN 0 "
+        "ELSE 3 END)`): substring with a start that is not a literal: positions below 1 differ (DuckDB counts "
+        "position 0 before the first character, Spark treats it as 1); Start at 1 (substring(s, 1, n)), or use "
+        "left(s, n).). Run `gen-model mutate status_prefixes --target <a duckdb target>` on a DuckDB copy of the "
+        "project instead.\n"
+    ), result.stderr

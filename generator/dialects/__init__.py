@@ -110,6 +110,9 @@ class Dialect:
     open_dry_run: Callable[[Any, float], Any]
     # A catalog Relation as SQL the engine runs names it (dbt's rendering of ref()).
     relation_name: Callable[[Any], str]
+    # A catalog Relation as gen-model's helper SQL names it (DuckDB's spelling, which the dry
+    # run of a non-DuckDB engine transpiles): the parts the engine knows, double-quoted.
+    helper_relation_name: Callable[[Any], str]
     prompt: Mapping[str, str] = field(default_factory=dict)
 
 

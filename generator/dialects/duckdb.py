@@ -321,6 +321,11 @@ def relation_name(relation) -> str:
     return relation.relation_name
 
 
+def helper_relation_name(relation) -> str:
+    """The relation in gen-model's helper SQL: DuckDB's own spelling, as dbt-duckdb renders it."""
+    return relation.relation_name
+
+
 SAFETY = SafetyRules(
     blocked_functions=BLOCKED_FUNCTIONS,
     blocked_prefixes=BLOCKED_PREFIXES,
@@ -354,4 +359,5 @@ DIALECT = Dialect(
     contract_type=contract_type,
     open_dry_run=open_dry_run,
     relation_name=relation_name,
+    helper_relation_name=helper_relation_name,
 )

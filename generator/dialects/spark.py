@@ -272,6 +272,14 @@ def relation_name(relation) -> str:
     return ".".join(quote(part) for part in (relation.database, relation.schema, relation.identifier) if part)
 
 
+def helper_relation_name(relation) -> str:
+    """The relation in gen-model's helper SQL (DuckDB's spelling, transpiled by the dry run):
+    "schema"."identifier", without the catalog part a Spark relation has none of (a
+    DuckDB-style "None"."schema"."identifier" names a catalog Spark does not have)."""
+    parts = (relation.database, relation.schema, relation.identifier)
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts if part)
+
+
 PROMPT = {
     "engine": "for a Spark warehouse (Spark SQL, run by dbt-spark)",
     "quoting": "(backquote a name the catalog quotes, never double-quote it)",
@@ -296,5 +304,6 @@ DIALECT = Dialect(
     contract_type=contract_type,
     open_dry_run=open_dry_run,
     relation_name=relation_name,
+    helper_relation_name=helper_relation_name,
     prompt=PROMPT,
 )

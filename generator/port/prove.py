@@ -140,16 +140,8 @@ def _substitute(sql: str, tables: Mapping[str, str]) -> str:
     return sql
 
 
-def compare(
-    name: str,
-    duckdb_sql: str,
-    target_sql: str,
-    inputs: Mapping[str, InputRows],
-    spark,
-    time_zone: str = "UTC",
-) -> RowSet:
-    """Run the model on both engines over `inputs` (keyed by the SQL's placeholder) and compare."""
-    tables = {placeholder: f"port_input_{index}" for index, placeholder in enumerate(sorted(inputs))}
+def _run_both(name, duckdb_sql, target_sql, inputs, tables, spark, time_zone):
+    """The model's rows on DuckDB; its columns and rows on Spark (the inputs as temp views named `tables`)."""
     with duckdb.connect(":memory:") as connection:
         connection.execute(f"set TimeZone = '{time_zone}'")
         for placeholder, data in inputs.items():
@@ -169,6 +161,25 @@ def compare(
     except Exception as error:  # noqa: BLE001 - any Spark failure is a failed proof, said in one line
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ProofError(f"{name}: the ported model fails on Spark over these inputs: {first}") from None
+    return expected, columns, got
+
+
+def compare(
+    name: str,
+    duckdb_sql: str,
+    target_sql: str,
+    inputs: Mapping[str, InputRows],
+    spark,
+    time_zone: str = "UTC",
+) -> RowSet:
+    """Run the model on both engines over `inputs` (keyed by the SQL's placeholder) and compare."""
+    tables = {placeholder: f"port_input_{index}" for index, placeholder in enumerate(sorted(inputs))}
+    try:
+        expected, columns, got = _run_both(name, duckdb_sql, target_sql, inputs, tables, spark, time_zone)
+    finally:
+        # The session outlives the proof (dbt-spark's, the dry run's): leave no input views in it.
+        for table in tables.values():
+            spark.catalog.dropTempView(table)
     left, right = comparable(expected), comparable(got)
     only_left = tuple(row for row in left if row not in right)[:5]
     only_right = tuple(row for row in right if row not in left)[:5]

@@ -310,11 +310,12 @@ class Facts:
             return None
         key = (base.relation.unique_id, base.column)
         if key not in self._profiles:
+            # Helper SQL in DuckDB's spelling, the relation named as the target's dry run reads
+            # it (on Spark without the catalog part DuckDB's name has).
             quoted = '"' + base.column.replace('"', '""') + '"'
+            name = self.ctx.dialect.helper_relation_name(base.relation)
             try:
-                self._profiles[key] = tuple(
-                    self.sandbox.execute(f"select min({quoted}), count(*) from {base.relation.relation_name}")[0]
-                )
+                self._profiles[key] = tuple(self.sandbox.execute(f"select min({quoted}), count(*) from {name}")[0])
             except Exception:
                 self._profiles[key] = (None, 0)
         minimum, rows = self._profiles[key]

@@ -364,18 +364,19 @@ def mutate_on_twin(ctx: GateContext, label: str, run):
     Each mutant is hundreds of queries: DuckDB's read-only sandbox runs them in milliseconds,
     the engine would run each as a job, and a mutant's SQL is not what was gated. The twin is
     generator.testgen.twin's: the SQL transpiled and checked by generator.port.check, every
-    input carried whole into a scratch DuckDB file, its result equal to the engine's."""
+    input (or a deterministic sample of a large one) copied into a scratch DuckDB file, its
+    result equal to the engine's on those rows."""
     from generator.errors import ConfigError
     from generator.gates import GATES
     from generator.project.sandbox import SandboxQueryError
-    from generator.testgen.twin import Refused, open_twin, proven_equal
+    from generator.testgen.twin import Refused, in_model_lines, mutation_note, open_twin, proven_equal
 
     engine = ctx.dialect.engine
     rules = tuple(rule for rule in GATES if rule.name in MODEL_GATES)
     try:
-        with open_twin(ctx, whole=True, rules=rules) as twin:
+        with open_twin(ctx, rules=rules) as twin:
             rows = proven_equal(ctx, twin)
-            report = run(twin)
+            report = in_model_lines(ctx, twin, run(twin.ctx))
     except (Refused, SandboxQueryError) as why:
         reason = why.summary if isinstance(why, SandboxQueryError) else str(why)
         raise ConfigError(
@@ -383,12 +384,7 @@ def mutate_on_twin(ctx: GateContext, label: str, run):
             f"none proven equal: {reason}. Run `gen-model mutate {label} --target <a duckdb target>` on a "
             "DuckDB copy of the project instead."
         ) from None
-    report.notes.insert(
-        0,
-        f"mutants run on a DuckDB twin, proven equal on {rows:,} rows: its SQL transpiled to DuckDB (no "
-        f"construct known to differ between the engines), its inputs copied whole from {engine}; the SQL "
-        f"shown and its line numbers are the twin's",
-    )
+    report.notes.insert(0, mutation_note(ctx, twin, rows))
     return report
 
 
