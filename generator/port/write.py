@@ -23,6 +23,10 @@ the target's type as its analysed plan gives it), edited in place, every other b
 A versioned model's file keeps its name (`account_mrr_v1.sql`), so the version's
 `defined_in` finds either file; the switches are keyed by that file name.
 
+A version without a proven port to the target (v1, when v2 is ported) stays off there: its
+SQL is unproven on that engine. Its switch is keyed by dbt's fqn (`account_payment_health:
+{v1: ...}`), and so is one for each unit test of that version alone; porting it lifts both.
+
 Where an enclosing folder of dbt_project.yml already sets `+enabled` with an expression
 (the sample project enables its models for its own profile only), the switches keep it:
 `{{ (target.profile_name == 'gen_model') and target.type != 'spark' }}`.
@@ -342,7 +346,9 @@ def _record_properties(lock, path: str, old_digest: str | None, text: str) -> No
             raise PortWriteError(f"{path} has changes gen-model did not record; run `gen-model verify` first")
 
 
-def versions_on_target(lock, ported: PortedModel) -> tuple[ModelVersion | None, tuple[ModelVersion, ...]]:
+def versions_on_target(
+    lock: lockfile.Lockfile, ported: PortedModel
+) -> tuple[ModelVersion | None, tuple[ModelVersion, ...]]:
     """The version ported, and the model's other versions with no proven port to the target.
 
     Those stay off on the target: their SQL is unproven there (v1 of the sample's
