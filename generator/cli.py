@@ -661,7 +661,8 @@ def port(model, to_target, time_zone_pinned, prove, write_it, project_dir, profi
     identical rows (exit 1 with the differing rows otherwise). Writes nothing unless
     --write: then, only once proven, MODEL's SQL for the engine goes to <model's folder>/
     <engine>/MODEL.sql, dbt_project.yml enables each file on its own engine, and the proof
-    goes into gen_model.lock.
+    goes into gen_model.lock. MODEL may name a version as dbt selects it (account_mrr.v1);
+    the model's other versions without a proven port stay off on the engine.
     """
     from generator.port.model import port_model
     from generator.port.write import write_port
@@ -701,6 +702,8 @@ def port(model, to_target, time_zone_pinned, prove, write_it, project_dir, profi
         f"-- wrote {written.file}; {written.config} enables it on {ported.target} targets only "
         f"and {ported.path} everywhere else; the proof is in {written.lock}"
     )
+    for other in written.off:  # an unproven version's SQL must not build on the target
+        click.echo(f"-- {other} is off on {ported.target} targets until it is ported too (`gen-model port {other}`)")
 
 
 def main() -> None:

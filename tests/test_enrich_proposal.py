@@ -17,7 +17,13 @@ from generator.proposal import PROPOSAL_SCHEMA, load_proposal, validate_proposal
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "proposals"
 ENRICH_EXAMPLE = EXAMPLES / "stg_crm__active_contacts.yml"
-SQL_EXAMPLES = ("account_mrr", "account_payment_health", "monthly_revenue_by_tier")
+# proposal file -> (model, version) it made
+SQL_EXAMPLES = {
+    "account_mrr": ("account_mrr", 1),
+    "account_payment_health": ("account_payment_health", 1),
+    "account_payment_health_v2": ("account_payment_health", 2),
+    "monthly_revenue_by_tier": ("monthly_revenue_by_tier", 1),
+}
 
 
 def enrich_data() -> dict:
@@ -36,8 +42,10 @@ def test_sql_proposals_keep_their_meaning_and_their_hash(name):
     assert proposal.kind == "sql" and proposal.spec is None
     # The committed generated models recorded these hashes: an unchanged hash means an
     # unchanged proposal (lockfiles and "unchanged" detection depend on it).
-    committed = yaml.safe_load((REPO / "models" / "marts" / f"{name}.yml").read_text())
-    meta = committed["models"][0]["versions"][-1]["config"]["meta"]["gen_model"]
+    model, version = SQL_EXAMPLES[name]
+    committed = yaml.safe_load((REPO / "models" / "marts" / f"{model}.yml").read_text())
+    entry = next(item for item in committed["models"][0]["versions"] if item["v"] == version)
+    meta = entry["config"]["meta"]["gen_model"]
     assert proposal.sha256() == meta["proposal_sha256"]
 
 

@@ -27,6 +27,14 @@ pytestmark = pytest.mark.dbt
 
 REPO = Path(__file__).resolve().parents[1]
 PAYMENT_HEALTH = REPO / "examples" / "proposals" / "account_payment_health.yml"
+# Version 2 of it (an unrounded failure rate, portable to Spark), applied after version 1.
+PAYMENT_HEALTH_V2 = REPO / "examples" / "proposals" / "account_payment_health_v2.yml"
+# Each committed example's proposals, applied in order on a project without its files.
+EXAMPLES = {
+    "account_mrr": ["account_mrr.yml"],
+    "monthly_revenue_by_tier": ["monthly_revenue_by_tier.yml"],
+    "account_payment_health": ["account_payment_health.yml", "account_payment_health_v2.yml"],
+}
 
 PLAN_REVENUE = {
     "name": "plan_seat_totals",
@@ -122,31 +130,35 @@ def test_apply_is_byte_identical_across_fresh_copies_and_a_rerun_writes_nothing(
         copy = tmp_path / f"copy{index}"
         shutil.copytree(sample_project_built, copy)
         project = load_project(copy)
-        report = apply(project, PAYMENT_HEALTH, Options())
+        report = apply(project, PAYMENT_HEALTH_V2, Options())
         # The example is already applied in the repo; a fresh copy says so and keeps its files.
         assert report.status == "unchanged"
-        (copy / "models/marts/account_payment_health_v1.sql").unlink()
+        for version in ("v1.sql", "v2.sql"):
+            (copy / f"models/marts/account_payment_health_{version}").unlink()
         (copy / "models/marts/account_payment_health.yml").unlink()
-        report = apply(load_project(copy), PAYMENT_HEALTH, Options())
-        assert report.status == "written"
-        outputs.append(files_of(copy, report))
-        rerun = apply(load_project(copy), PAYMENT_HEALTH, Options())
+        first = apply(load_project(copy), PAYMENT_HEALTH, Options())
+        report = apply(load_project(copy), PAYMENT_HEALTH_V2, Options())
+        assert first.status == report.status == "written"
+        outputs.append({**files_of(copy, first), **files_of(copy, report)})
+        rerun = apply(load_project(copy), PAYMENT_HEALTH_V2, Options())
         assert rerun.status == "unchanged" and rerun.files == []
-        assert files_of(copy, report) == outputs[-1]
+        assert {**files_of(copy, first), **files_of(copy, report)} == outputs[-1]
     assert outputs[0] == outputs[1]
     committed = {path: (REPO / path).read_bytes() for path in outputs[0]}
     assert outputs[0] == committed, "the committed example is what apply writes"
 
 
-@pytest.mark.parametrize("name", ["account_mrr", "monthly_revenue_by_tier"])
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_every_committed_example_is_what_apply_writes_today(sample_project, name):
     # The sample's committed marts (and their lock entries) are the generator's output: a change
     # to test generation that moves one fixture row shows here, not first in `make demo`.
     for path in (sample_project / "models").rglob(f"{name}*"):
         path.unlink()
-    report = apply(load_project(sample_project), REPO / "examples" / "proposals" / f"{name}.yml", Options())
-    assert report.status == "written"
-    written = files_of(sample_project, report)
+    written: dict[str, bytes] = {}
+    for proposal in EXAMPLES[name]:
+        report = apply(load_project(sample_project), REPO / "examples" / "proposals" / proposal, Options())
+        assert report.status == "written", proposal
+        written.update(files_of(sample_project, report))
     assert written == {path: (REPO / path).read_bytes() for path in written}, "the committed example changed"
 
 

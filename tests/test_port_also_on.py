@@ -83,7 +83,7 @@ def test_apply_also_on_spark_writes_the_model_and_its_proven_port_together(sampl
         "seat_count": "{{ 'bigint' if target.type == 'spark' else 'hugeint' }}",
     }
     lock = yaml.safe_load((sample_project / "gen_model.lock").read_text())
-    port = lock["ports"]["plan_seat_totals"]["spark"]
+    port = lock["ports"]["plan_seat_totals.v1"]["spark"]  # keyed by model and version
     assert port["file"] == "models/marts/spark/plan_seat_totals_v1.sql"
     assert [row_set["name"] for row_set in port["row_sets"]][-1].startswith("a sample of the real inputs")
 

@@ -7,9 +7,12 @@ it from the DuckDB warehouse, the ports' proofs reuse it, and `dbt build --targe
 builds the marts with their contracts enforced and their unit tests run. The DuckDB target
 still builds the whole project afterwards.
 
-`account_payment_health` is not portable as generated: it rounds a double
-(`round(failed / attempts, 4)`), which DuckDB and Spark round differently in the last digit
-for some ratios (`port:round`); the port refuses it, located, and writes nothing.
+`account_payment_health` v1 is not portable: it rounds a double (`round(failed / attempts, 4)`),
+which DuckDB and Spark round differently in the last digit for some ratios (`port:round`); the
+port refuses it, located, and writes nothing. Its v2 (examples/proposals/
+account_payment_health_v2.yml) keeps the division unrounded, correctly rounded IEEE arithmetic
+on both engines: it is ported, and v1 stays off on Spark (its SQL is unproven there), with its
+unit test; `ref('account_payment_health')` is v2 on both engines.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ RAW_TABLES = {
 }
 # `invoices` is the hand-written mart monthly_revenue_by_tier reads: as written in DuckDB it
 # does not parse on Spark, so it is ported too (unversioned, contracted).
-PORTED = ("invoices", "account_mrr", "monthly_revenue_by_tier")
+PORTED = ("invoices", "account_mrr", "monthly_revenue_by_tier", "account_payment_health")
+MARTS = {"account_mrr": 1, "monthly_revenue_by_tier": 1, "account_payment_health": 2}
 SCHEMA = "analytics"
 
 
@@ -72,8 +76,10 @@ def normalised(rows) -> list[tuple]:
     def value(item):
         if isinstance(item, (decimal.Decimal, float, int)) and not isinstance(item, bool):
             return f"{decimal.Decimal(str(item)).normalize():f}"
-        if isinstance(item, datetime.datetime) and item.tzinfo is not None:
-            return item.astimezone(datetime.timezone.utc).replace(tzinfo=None).isoformat()
+        if isinstance(item, datetime.datetime):  # Spark's are naive, in the session's UTC
+            if item.tzinfo is not None:
+                item = item.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            return item.isoformat()
         return None if item is None else str(item)
 
     return sorted((tuple(value(item) for item in row) for row in rows), key=repr)
@@ -89,18 +95,37 @@ def test_the_sample_marts_ported_with_write_build_on_spark_and_duckdb(sample_on_
 
     root = sample_on_spark
     spark = SparkSession.builder.getOrCreate()
+    # account_payment_health v1 rounds a double: refused, located, nothing written
+    config_before = (root / "dbt_project.yml").read_bytes()
+    with pytest.raises(PortError) as refused:
+        port_model(load_project(root), "account_payment_health.v1", "spark", same_time_zone=True)
+    assert [(problem.rule, problem.line) for problem in refused.value.problems] == [("port:round", 36)]
+    assert (root / "dbt_project.yml").read_bytes() == config_before
+
+    written = {}
     for name in PORTED:
         ported = port_model(load_project(root), name, "spark", same_time_zone=True, prove=True, spark=spark)
         assert ported.proof.holds, ported.proof
-        write_port(load_project(root), ported)
-
-    # account_payment_health rounds a double: refused, located, nothing written
-    config_before = (root / "dbt_project.yml").read_bytes()
-    with pytest.raises(PortError) as refused:
-        port_model(load_project(root), "account_payment_health", "spark", same_time_zone=True)
-    assert [(problem.rule, problem.line) for problem in refused.value.problems] == [("port:round", 36)]
-    assert (root / "dbt_project.yml").read_bytes() == config_before
+        written[name] = write_port(load_project(root), ported)
     assert not (root / "models/marts/spark/account_payment_health_v1.sql").exists()
+    assert written["account_payment_health"].file == "models/marts/spark/account_payment_health_v2.sql"
+    assert written["account_payment_health"].off == ("account_payment_health.v1",)
+    config = yaml.safe_load((root / "dbt_project.yml").read_text())
+    off = "{{ (target.profile_name == 'gen_model') and target.type != 'spark' }}"
+    assert config["models"]["gen_model"]["marts"]["account_payment_health"]["v1"] == {"+enabled": off}
+    unit_tests = config["unit_tests"]["gen_model"]["marts"]["account_payment_health"]
+    assert unit_tests == {"account_payment_health_v1_logic": {"+enabled": off}}
+    # each version's proof is its own in the lockfile
+    from generator.write import lockfile
+
+    lock = lockfile.load(root)
+    assert sorted(lock.ports) == [
+        "account_mrr.v1",
+        "account_payment_health.v2",
+        "invoices",
+        "monthly_revenue_by_tier.v1",
+    ]
+    assert lock.ported("account_payment_health", 2)["spark"]["source"] == "models/marts/account_payment_health_v2.sql"
 
     # the versioned mart's contract names each engine's own types
     properties = (root / "models/marts/account_mrr.yml").read_text()
@@ -108,20 +133,24 @@ def test_the_sample_marts_ported_with_write_build_on_spark_and_duckdb(sample_on_
     assert "data_type: \"{{ 'string' if target.type == 'spark' else 'varchar' }}\"" in properties
 
     on_spark = load_project(root, target="spark")
-    selected = ["+account_mrr", "+monthly_revenue_by_tier"]
+    selected = [f"+{name}" for name in MARTS]
     built = dbt.invoke(on_spark, ["build", "--select", *selected, "--indirect-selection", "cautious"])
     assert built.success, built.errors
     statuses = {node.name: node.status for node in built.nodes}
-    for name in ("account_mrr", "monthly_revenue_by_tier", "invoices"):
+    for name in (*MARTS, "invoices"):
         assert statuses.get(name) == "success", statuses
-    unit_tests = {name: status for name, status in statuses.items() if name.endswith(("_logic", "_logic_v1"))}
-    assert unit_tests and set(unit_tests.values()) == {"pass"}, unit_tests
+    unit_tests = {name: status for name, status in statuses.items() if "_logic" in name}
+    for name, version in MARTS.items():
+        assert any(test.startswith(f"{name}_v{version}_logic") for test in unit_tests), unit_tests
+    assert not any(test.startswith("account_payment_health_v1_") for test in unit_tests), unit_tests
+    assert set(unit_tests.values()) == {"pass"}, unit_tests
 
     manifest = json.loads((root / "target" / "manifest.json").read_text())
-    for name in ("account_mrr", "monthly_revenue_by_tier"):
-        node = manifest["nodes"][f"model.gen_model.{name}.v1"]
-        assert node["original_file_path"] == f"models/marts/spark/{name}_v1.sql"
+    for name, version in MARTS.items():
+        node = manifest["nodes"][f"model.gen_model.{name}.v{version}"]
+        assert node["original_file_path"] == f"models/marts/spark/{name}_v{version}.sql"
         assert node["contract"]["enforced"] is True
+    assert "model.gen_model.account_payment_health.v1" not in manifest["nodes"]  # off on Spark
     mrr_types = {
         column["name"]: column["data_type"]
         for column in manifest["nodes"]["model.gen_model.account_mrr.v1"]["columns"].values()
@@ -131,7 +160,7 @@ def test_the_sample_marts_ported_with_write_build_on_spark_and_duckdb(sample_on_
     import duckdb
 
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
-        for name in ("account_mrr_v1", "monthly_revenue_by_tier_v1"):
+        for name in (f"{name}_v{version}" for name, version in MARTS.items()):
             on_duckdb = connection.execute(f"select * from {name}").fetchall()
             rows = [tuple(row) for row in spark.sql(f"select * from {SCHEMA}.{name}").collect()]
             assert rows, f"{name} is empty on Spark"
@@ -143,3 +172,6 @@ def test_the_sample_marts_ported_with_write_build_on_spark_and_duckdb(sample_on_
     node = manifest["nodes"]["model.gen_model.account_mrr.v1"]
     assert node["original_file_path"] == "models/marts/account_mrr_v1.sql"
     assert {column["name"]: column["data_type"] for column in node["columns"].values()}["mrr"] == "decimal(38,2)"
+    for version in (1, 2):  # both versions of account_payment_health, from the person's files
+        node = manifest["nodes"][f"model.gen_model.account_payment_health.v{version}"]
+        assert node["original_file_path"] == f"models/marts/account_payment_health_v{version}.sql"

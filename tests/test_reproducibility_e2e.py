@@ -274,27 +274,28 @@ def test_applying_a_changed_proposal_is_a_non_breaking_new_version(locked_sample
     from tests.conftest import REPO_ROOT
 
     project = locked_sample_project
-    proposal = yaml.safe_load((REPO_ROOT / "examples" / "proposals" / "account_payment_health.yml").read_text())
+    # the sample's latest version is v2 (examples/proposals/account_payment_health_v2.yml)
+    proposal = yaml.safe_load((REPO_ROOT / "examples" / "proposals" / "account_payment_health_v2.yml").read_text())
     last_select = "    attempts.last_failed_at\nfrom accounts"
     assert last_select in proposal["sql"]
     added = "    attempts.last_failed_at,\n    1 as health_version\nfrom accounts"
     proposal["sql"] = proposal["sql"].replace(last_select, added)
     proposal["columns"].append({"name": "health_version", "description": "Which definition of health."})
-    changed = project / "account_payment_health_v2.yml"
+    changed = project / "account_payment_health_v3.yml"
     changed.write_text(yaml.safe_dump(proposal, sort_keys=False))
 
     result = cli_run("apply", str(changed), "--project-dir", str(project))
     assert result.exit_code == 0, result.output
-    assert "  change:      non-breaking vs v1: column health_version added" in result.output.splitlines()
+    assert "  change:      non-breaking vs v2: column health_version added" in result.output.splitlines()
     assert "deprecated:" not in result.output
     block = yaml.safe_load((project / "models" / "marts" / "account_payment_health.yml").read_text())["models"][0]
-    assert [("deprecation_date" in v, v["v"]) for v in block["versions"]] == [(False, 1), (False, 2)]
-    entry = yaml.safe_load((project / LOCK).read_text())["models"]["account_payment_health"][1]
+    assert [("deprecation_date" in v, v["v"]) for v in block["versions"]] == [(False, 1), (False, 2), (False, 3)]
+    entry = yaml.safe_load((project / LOCK).read_text())["models"]["account_payment_health"][2]
     assert entry["provenance"]["origin"] == "proposal-file"
-    assert entry["provenance"]["proposal_file"] == "account_payment_health_v2.yml"
+    assert entry["provenance"]["proposal_file"] == "account_payment_health_v3.yml"
     assert entry["provenance"]["change"] == {
         "class": "non-breaking",
-        "from_version": 1,
+        "from_version": 2,
         "reasons": ["column health_version added"],
     }
     assert cli_run("verify", "--project-dir", str(project)).exit_code == 0

@@ -93,7 +93,9 @@ def test_output_file_and_usage_errors(locked_sample_project, tmp_path):
     target = tmp_path / "review.md"
     result = run("review", "account_payment_health", "-o", str(target), "--project-dir", str(locked_sample_project))
     assert result.exit_code == 0 and result.output == ""
-    assert target.read_text().startswith("# gen-model review\n\n## `account_payment_health` v1 (marts)")
+    assert target.read_text().startswith(
+        "# gen-model review\n\n## `account_payment_health` v2 (marts): non-breaking change from v1"
+    )
 
     result = run("review", "--project-dir", str(locked_sample_project))
     assert result.exit_code == 2

@@ -32,9 +32,10 @@ def test_the_locked_sample_project_verifies_in_seconds(locked_sample_project):
     elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "gen-model verify: 3 generated model version(s), gen_model.lock, warehouse warehouse.duckdb",
+        "gen-model verify: 4 generated model version(s), gen_model.lock, warehouse warehouse.duckdb",
         "  ✓ account_mrr v1",
         "  ✓ account_payment_health v1",
+        "  ✓ account_payment_health v2",
         "  ✓ monthly_revenue_by_tier v1",
         "✓ verify passed: 0 problem(s), 0 edited, 0 warning(s)",
     ]
@@ -66,24 +67,33 @@ def test_generated_models_without_a_lock_entry_fail(sample_project):
     report = verify(load_project(sample_project))
     assert [(f.model, f.check) for f in report.problems] == [
         ("account_payment_health", "lock"),
+        ("account_payment_health", "lock"),  # v1 and v2
         ("monthly_revenue_by_tier", "lock"),
     ]
 
 
 def test_missing_files_fail_until_adopt_forgets_the_version(locked_sample_project):
     project = locked_sample_project
-    for name in ("account_payment_health_v1.sql", "account_payment_health.yml"):
+    for name in ("account_payment_health_v1.sql", "account_payment_health_v2.sql", "account_payment_health.yml"):
         (project / "models" / "marts" / name).unlink()
     result = run("verify", "--project-dir", str(project))
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    for path in ("models/marts/account_payment_health.yml", "models/marts/account_payment_health_v1.sql"):
+    # the YAML is the newest version's (v2 rewrote it)
+    for path, version in (
+        ("models/marts/account_payment_health.yml", 2),
+        ("models/marts/account_payment_health_v1.sql", 1),
+        ("models/marts/account_payment_health_v2.sql", 2),
+    ):
         assert (
-            f"      ✗ {path}: [files] named in gen_model.lock (account_payment_health v1) but missing. Restore it "
-            "from git, or run `gen-model adopt account_payment_health` to record that it is gone"
+            f"      ✗ {path}: [files] named in gen_model.lock (account_payment_health v{version}) but missing. "
+            "Restore it from git, or run `gen-model adopt account_payment_health` to record that it is gone"
         ) in lines
     result = run("adopt", "account_payment_health", "--project-dir", str(project))
-    assert result.output.splitlines()[1] == "  v1: its files are gone; removed from the lockfile"
+    assert result.output.splitlines()[1:3] == [
+        "  v1: its files are gone; removed from the lockfile",
+        "  v2: its files are gone; removed from the lockfile",
+    ]
     assert run("verify", "--project-dir", str(project)).exit_code == 0
     assert "account_payment_health" not in (project / "gen_model.lock").read_text()
 
@@ -165,7 +175,7 @@ def test_no_warehouse_is_a_warning_not_a_failure(locked_sample_project):
             "suggestion": "Run `dbt build` (or load the warehouse), then `gen-model verify` again",
         }
     ]
-    assert [m["status"] for m in report["models"]] == ["ok", "ok", "ok"]
+    assert [m["status"] for m in report["models"]] == ["ok", "ok", "ok", "ok"]
     assert not (locked_sample_project / "warehouse.duckdb").exists()  # verify created nothing
 
 

@@ -340,7 +340,8 @@ def review_model(project: Project, catalog: Catalog, manifest: Any, lock: lockfi
     )
     if not versions:
         lines = [f"## {code(model)}", "", "Not a generated model of this project (no `meta.gen_model`).", ""]
-        return lines + port_section(lock, model)
+        relation = catalog.ref(model)  # hand-written: its latest version's ports, if versioned
+        return lines + port_section(lock, model, *((relation.version, relation.original_file_path) if relation else ()))
     current = catalog.ref(model) if catalog.ref(model) in versions else versions[-1]
     earlier = [r for r in versions if r.version < current.version]
     previous = earlier[-1] if earlier else None
@@ -469,14 +470,18 @@ def review_model(project: Project, catalog: Catalog, manifest: Any, lock: lockfi
     if previous is not None:
         lines += data_diff_section(catalog, previous, current)
     lines += _generation_section(current, entry)
-    return lines + port_section(lock, model)
+    return lines + port_section(lock, model, current.version, current.original_file_path)
 
 
-def port_section(lock: lockfile.Lockfile, model: str) -> list[str]:
-    """The proof behind each port of `model` written into the project (`gen-model port --write`)."""
+def port_section(
+    lock: lockfile.Lockfile, model: str, version: int | None = None, source: str | None = None
+) -> list[str]:
+    """The proof behind each port of `model` (at `version`, whose file is `source`) written into the
+    project (`gen-model port --write`)."""
     lines: list[str] = []
-    for target, port in sorted(lock.ports.get(model, {}).items()):
-        engines = ", ".join(f"{engine} {version}" for engine, version in port["engines"].items())
+    key = lockfile.port_key(model, version)
+    for target, port in sorted(lock.ported(model, version, source).items()):
+        engines = ", ".join(f"{engine} {release}" for engine, release in port["engines"].items())
         lines += [
             f"### Port to {target}",
             "",
@@ -485,7 +490,7 @@ def port_section(lock: lockfile.Lockfile, model: str) -> list[str]:
             "",
         ]
         lines += _table(["Rows compared", "Rows"], [[cell(s["name"]), _number(s["rows"])] for s in port["row_sets"]])
-        lines += ["", f"Proof recorded in {code(lockfile.LOCK_NAME)} (`ports.{model}.{target}`).", ""]
+        lines += ["", f"Proof recorded in {code(lockfile.LOCK_NAME)} (`ports.{key}.{target}`).", ""]
     return lines
 
 
@@ -524,7 +529,7 @@ def review(project: Project, models: list[str], *, title_note: str | None = None
 
     lock = lockfile.load(project.project_dir)
     manifest, catalog = read_project(project)
-    known = {r.name for r in catalog.models if r.generated} | set(lock.ports)
+    known = {r.name for r in catalog.models if r.generated} | {lockfile.split_port_key(key)[0] for key in lock.ports}
     unknown = [m for m in models if m not in known]
     if unknown:
         from generator.suggest import did_you_mean

@@ -279,21 +279,22 @@ def _check_ports(project: Project, lock: lockfile.Lockfile) -> list[Finding]:
     the old logic, so it is an error that says what to rerun.
     """
     findings = []
-    for model in sorted(lock.ports):
-        for target, port in sorted(lock.ports[model].items()):
-            rerun = f"Run `gen-model port {model} --to {target} --write` to prove and write it again"
-            where = f"{lockfile.LOCK_NAME} (ports.{model}.{target})"
+    for key in sorted(lock.ports):
+        model, version = lockfile.split_port_key(key)
+        for target, port in sorted(lock.ports[key].items()):
+            rerun = f"Run `gen-model port {key} --to {target} --write` to prove and write it again"
+            where = f"{lockfile.LOCK_NAME} (ports.{key}.{target})"
             source_digest = lockfile.file_sha256(project.project_dir / port["source"])
             if source_digest is None:
                 message = f"the model its {target} port was proven from is gone ({where})"
-                findings.append(Finding("port", ERROR, message, model, None, port["source"], suggestion=rerun))
+                findings.append(Finding("port", ERROR, message, model, version, port["source"], suggestion=rerun))
             elif source_digest != port["source_sha256"]:
                 message = f"changed after its {target} port ({port['file']}) was proven: the port is stale"
-                findings.append(Finding("port", ERROR, message, model, None, port["source"], suggestion=rerun))
+                findings.append(Finding("port", ERROR, message, model, version, port["source"], suggestion=rerun))
             digest = lockfile.file_sha256(project.project_dir / port["file"])
             if digest != port["sha256"]:
                 message = f"{'missing' if digest is None else 'changed by hand'} since {where} recorded its proof"
-                findings.append(Finding("port", ERROR, message, model, None, port["file"], suggestion=rerun))
+                findings.append(Finding("port", ERROR, message, model, version, port["file"], suggestion=rerun))
     return findings
 
 
@@ -530,8 +531,8 @@ def verify(project: Project) -> VerifyReport:
         for model in sorted(lock.entries)
         for path, (entry, _, _) in lock.expected_files(model).items()
     }
-    for model, targets in lock.ports.items():
-        locked_files.update({port["file"]: (model, None) for port in targets.values()})
+    for key, targets in lock.ports.items():
+        locked_files.update({port["file"]: lockfile.split_port_key(key) for port in targets.values()})
     jinja = _check_jinja(project, locked_files)
     if jinja:
         # dbt would render these files while parsing: say so and do not run it.

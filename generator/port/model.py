@@ -1,5 +1,8 @@
 """`gen-model port MODEL --to spark [--prove]`: a project's model, checked, transpiled, proven.
 
+MODEL is the latest version of a versioned model, or the one named as dbt selects it
+(`account_mrr.v1`).
+
 The input columns' types come from the catalog (the built warehouse), so rules whose
 safety hangs on a type (round, casts to integers, date differences) judge real types.
 With `--prove`, the model's unit-test rows and a sample of its real inputs run through
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from generator.errors import ConfigError
 from generator.port.check import ported
 from generator.port.prove import SAMPLE_ROWS, InputRows, Proof, compare, local_spark
 from generator.project import Project, dbt
@@ -20,6 +24,17 @@ from generator.project.catalog import Catalog, Relation
 from generator.project.catalog_builder import build_catalog
 from generator.sql.templating import RefCall, untemplate
 from generator.testgen.modeltests import find_model, manifest_unit_tests
+from generator.write.lockfile import split_port_key
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a versioned model, as dbt_project.yml configures it."""
+
+    version: int
+    path: str  # its SQL file
+    fqn: tuple[str, ...]  # its dbt fqn (package, folders, model, `vN`): its keys under `models:`
+    unit_tests: tuple[tuple[str, ...], ...]  # fqns of the unit tests of this version alone (`unit_tests:`)
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,33 @@ class PortedModel:
     source_sha256: str = ""  # the model's file as checked and proven
     properties: str | None = None  # the properties YAML that describes the model, if any
     contract: bool = False  # its contract is enforced: the YAML's data_types must hold on the target too
+    versions: tuple[ModelVersion, ...] = ()  # every version of a versioned model, for the engines' switches
+
+
+def _unit_test_fqns(manifest, model: str) -> dict[tuple[str, ...], set]:
+    """fqn -> the versions tested, for the model's unit tests (dbt expands one per version)."""
+    tested: dict[tuple[str, ...], set] = {}
+    for unit in getattr(manifest, "unit_tests", {}).values():
+        if unit.model == model:
+            tested.setdefault(tuple(unit.fqn), set()).add(None if unit.version is None else int(unit.version))
+    return tested
+
+
+def _versions(catalog: Catalog, manifest, relation: Relation) -> tuple[ModelVersion, ...]:
+    """Every version of `relation`'s model in the manifest (none for an unversioned model)."""
+    if relation.version is None:
+        return ()
+    tested = _unit_test_fqns(manifest, relation.name)
+    others = []
+    for other in catalog.models:
+        if other.name != relation.name or other.version is None:
+            continue
+        node = manifest.nodes.get(other.unique_id)
+        if node is None or other.package_name != relation.package_name:
+            continue
+        units = tuple(sorted(fqn for fqn, versions in tested.items() if versions == {other.version}))
+        others.append(ModelVersion(other.version, other.original_file_path, tuple(node.fqn), units))
+    return tuple(sorted(others, key=lambda other: other.version))
 
 
 def _properties(node) -> str | None:
@@ -101,7 +143,13 @@ def port_model(
     construct, located in the model's file; ProofError when the engines disagree."""
     manifest = dbt.parse(project)
     catalog = build_catalog(project, manifest)
+    name, version = split_port_key(name)  # dbt's selector of a version: account_mrr.v1
     relation, node = find_model(project, catalog, manifest, name)
+    if version is not None and relation.version != version:
+        relation = catalog.ref(name, version)
+        node = manifest.nodes.get(relation.unique_id) if relation is not None else None
+        if relation is None or node is None:
+            raise ConfigError(f"{name} has no version {version}")
     path = relation.original_file_path
     source_bytes = (project.project_dir / path).read_bytes()  # what the lock's sha256 is of
     sql = (project.project_dir / path).read_text(encoding="utf-8")
@@ -130,4 +178,5 @@ def port_model(
         hashlib.sha256(source_bytes).hexdigest(),
         _properties(node),
         _contract_enforced(node),
+        _versions(catalog, manifest, relation),
     )

@@ -23,6 +23,10 @@ the target's type as its analysed plan gives it), edited in place, every other b
 A versioned model's file keeps its name (`account_mrr_v1.sql`), so the version's
 `defined_in` finds either file; the switches are keyed by that file name.
 
+A version without a proven port to the target (v1, when v2 is ported) stays off there: its
+SQL is unproven on that engine. Its switch is keyed by dbt's fqn (`account_payment_health:
+{v1: ...}`), and so is one for each unit test of that version alone; porting it lifts both.
+
 Where an enclosing folder of dbt_project.yml already sets `+enabled` with an expression
 (the sample project enables its models for its own profile only), the switches keep it:
 `{{ (target.profile_name == 'gen_model') and target.type != 'spark' }}`.
@@ -41,15 +45,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from generator.errors import ConfigError, GenModelError
-from generator.port.model import PortedModel
+from generator.port.model import ModelVersion, PortedModel
 from generator.project import Project
 from generator.write import lockfile
 from generator.write.inert import check_files
 from generator.write.transaction import FileTransaction, ProjectLock, interrupts_as_exceptions, raise_if_interrupted
 
 HEADER = (
-    "-- {name} for {target}, written by `gen-model port {name} --to {target} --write` from {source}.\n"
-    "-- Rows proven identical on both engines (gen_model.lock, ports.{name}.{target}); do not edit:\n"
+    "-- {key} for {target}, written by `gen-model port {key} --to {target} --write` from {source}.\n"
+    "-- Rows proven identical on both engines (gen_model.lock, ports.{key}.{target}); do not edit:\n"
     "-- change {source} and port again.\n"
 )
 
@@ -67,6 +71,7 @@ class PortWritten:
     file: str
     config: str
     lock: str
+    off: tuple[str, ...] = ()  # other versions of the model, off on the target (`account_mrr.v1`)
 
 
 def ported_path(source: str, target: str) -> str:
@@ -147,10 +152,72 @@ def _set_enabled(node, keys: list[str], value: str, where: str) -> None:
     node["+enabled"] = value
 
 
-def project_config(project: Project, source: str, name: str, targets: list[str], target: str) -> str:
+def _off_targets(value) -> list[str]:
+    """The engines one of our `enabled_on` switches turns a node off on (none for any other value)."""
+    if not (isinstance(value, str) and _OWN_SWITCH.match(value)):
+        return []
+    return re.findall(r"'([^']+)'", value.rsplit("target.type", 1)[1])
+
+
+def _node_at(node, keys: list[str]):
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
+def _prune(node, keys: list[str]) -> None:
+    """Drop the mappings along `keys` that were left empty, innermost first."""
+    for depth in range(len(keys), 0, -1):
+        parent = _node_at(node, keys[: depth - 1])
+        if parent is None or parent.get(keys[depth - 1]) != {}:
+            return
+        del parent[keys[depth - 1]]
+
+
+def _switch_version(document, section: str, fqn: tuple[str, ...], target: str, off: bool) -> None:
+    """Turn the node at `fqn` (dbt's fqn: package, folders, name...) off on `target`, or back on.
+
+    Versions are configured by fqn (`account_payment_health: {v1: ...}`): a version's node is
+    re-configured under that fqn when its YAML entry patches it, so a file-name key would not
+    hold. The switch is our own `enabled_on` text, within the enclosing `+enabled`.
+    """
+    keys = list(fqn)
+    where = f"{section}.{'.'.join(keys)}"
+    if document.get(section) is None:
+        document[section] = {}
+    current = _node_at(document[section], keys)
+    value = None if current is None else current.get("+enabled", current.get("enabled"))
+    targets = set(_off_targets(value))
+    if value is not None and not targets:
+        raise PortWriteError(
+            f"dbt_project.yml already sets enabled for {where} ({value!r}); the port would override it: "
+            "remove it or port by hand"
+        )
+    targets = targets | {target} if off else targets - {target}
+    if targets:
+        inherited = _inherited_enabled(document[section], keys[:-1], where)
+        _set_enabled(document[section], keys, enabled_on(sorted(targets), inherited), where)
+    elif current is not None:
+        current.pop("+enabled", None)
+        _prune(document[section], keys)
+
+
+def project_config(
+    project: Project,
+    source: str,
+    name: str,
+    targets: list[str],
+    target: str,
+    *,
+    versions_off: tuple[ModelVersion, ...] = (),
+    version_on: ModelVersion | None = None,
+) -> str:
     """dbt_project.yml's text with the two `+enabled` switches set, comments kept.
 
     `name` is the model file's name without `.sql` (dbt_project.yml configures files).
+    `versions_off`: other versions of the model with no port to `target`, turned off there
+    (with their unit tests); `version_on`: the version ported, whose earlier switch-off on
+    `target` is lifted.
     """
     from ruamel.yaml import YAML
 
@@ -170,6 +237,11 @@ def project_config(project: Project, source: str, name: str, targets: list[str],
         enabled_only_on(target, inherited),
         ".".join([*folders, target]),
     )
+    switches = [(version, True) for version in versions_off] + ([(version_on, False)] if version_on else [])
+    for version, off in switches:
+        _switch_version(document, "models", version.fqn, target, off)
+        for fqn in version.unit_tests:
+            _switch_version(document, "unit_tests", fqn, target, off)
     stream = io.StringIO()
     yaml.dump(document, stream)
     return stream.getvalue()
@@ -274,6 +346,26 @@ def _record_properties(lock, path: str, old_digest: str | None, text: str) -> No
             raise PortWriteError(f"{path} has changes gen-model did not record; run `gen-model verify` first")
 
 
+def versions_on_target(
+    lock: lockfile.Lockfile, ported: PortedModel
+) -> tuple[ModelVersion | None, tuple[ModelVersion, ...]]:
+    """The version ported, and the model's other versions with no proven port to the target.
+
+    Those stay off on the target: their SQL is unproven there (v1 of the sample's
+    account_payment_health rounds a double, which Spark rounds otherwise), and a DuckDB
+    contract does not even parse in Spark's DDL. Off, `ref('model', v=1)` on the target is
+    dbt's clear "disabled" error rather than other rows.
+    """
+    this = next((version for version in ported.versions if version.version == ported.version), None)
+    off = tuple(
+        version
+        for version in ported.versions
+        if version.version != ported.version
+        and ported.target not in lock.ported(ported.name, version.version, version.path)
+    )
+    return this, off
+
+
 def port_files(project: Project, ported: PortedModel) -> tuple[list[tuple[Path, str]], str]:
     """Every file a proven port writes, as (path, final text), and the ported file's path:
     the target's SQL, dbt_project.yml, the YAML when its contract needs the target's types,
@@ -285,7 +377,8 @@ def port_files(project: Project, ported: PortedModel) -> tuple[list[tuple[Path, 
         raise PortWriteError(f"{ported.name}: no proof that the rows are identical on {ported.target}; nothing written")
     source = ported.path
     file = ported_path(source, ported.target)
-    text = HEADER.format(name=ported.name, target=ported.target, source=source) + ported.sql
+    key = lockfile.port_key(ported.name, ported.version)
+    text = HEADER.format(key=key, target=ported.target, source=source) + ported.sql
     root = Path(project.project_dir)
     properties_digest = lockfile.file_sha256(root / ported.properties) if ported.properties else None
     properties = contract_types(project, ported)
@@ -294,11 +387,14 @@ def port_files(project: Project, ported: PortedModel) -> tuple[list[tuple[Path, 
     lockfile.refuse_unrecorded(lock, root, writing=ported.name)
     if lockfile.file_sha256(root / source) != ported.source_sha256:
         raise PortWriteError(f"{source} changed while it was being proven; port it again")
-    ported_before = lock.ports.get(ported.name, {})
+    ported_before = lock.ported(ported.name, ported.version, source)
     if (root / file).exists() and ported.target not in ported_before:
         raise PortWriteError(f"{file} exists and is not a port gen-model wrote; move it away first")
     targets = sorted({*ported_before, ported.target})
-    config = project_config(project, source, PurePosixPath(source).stem, targets, ported.target)
+    this, off = versions_on_target(lock, ported)
+    config = project_config(
+        project, source, PurePosixPath(source).stem, targets, ported.target, versions_off=off, version_on=this
+    )
     files = [(root / file, text), (root / "dbt_project.yml", config)]
     if properties is not None:
         _record_properties(lock, ported.properties, properties_digest, properties)
@@ -314,6 +410,7 @@ def port_files(project: Project, ported: PortedModel) -> tuple[list[tuple[Path, 
             "engines": dict(proof.engines),
             "row_sets": [{"name": row_set.name, "rows": row_set.rows} for row_set in proof.sets],
         },
+        ported.version,
     )
     files.append((lock.path, lock.dumps()))
     return files, file
@@ -336,4 +433,6 @@ def write_port(project: Project, ported: PortedModel) -> PortWritten:
             transaction.rollback()
             raise
         transaction.commit()
-    return PortWritten(file, "dbt_project.yml", lockfile.LOCK_NAME)
+    _, off = versions_on_target(lockfile.load(root), ported)
+    shown = tuple(lockfile.port_key(ported.name, version.version) for version in off)
+    return PortWritten(file, "dbt_project.yml", lockfile.LOCK_NAME, shown)

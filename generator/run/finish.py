@@ -185,7 +185,8 @@ def finish(
     if options.also_on:
         report.notes.append(
             f"also on {options.also_on}: ported with a row proof in the same transaction "
-            f"(gen_model.lock ports.{plan_.model_name}.{options.also_on}; dbt_project.yml picks the file per engine)"
+            f"(gen_model.lock ports.{lockfile.port_key(plan_.model_name, plan_.version)}.{options.also_on}; "
+            "dbt_project.yml picks the file per engine)"
         )
     return report
 

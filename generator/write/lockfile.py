@@ -35,14 +35,19 @@ the same runs give the same bytes):
           provenance: {...}                     # meta.gen_model exactly as written (no lineage)
           proposal: {...}                       # the accepted proposal
     ports:                                      # `gen-model port --write`: proven copies
-      orders:                                   #   (any model, generated or hand-written)
-        spark:
+      orders:                                   #   (any model, generated or hand-written;
+        spark:                                  #   a version as dbt selects it: account_mrr.v1)
           source: models/marts/orders.sql       # the model as proven, and its sha256
           source_sha256: 5d1e...
           file: models/marts/spark/orders.sql   # the ported file, and its sha256
           sha256: 0b7c...
           engines: {duckdb: 1.4.3, spark: 4.0.1}
           row_sets: [{name: a sample of the real inputs (up to 1000 rows each), rows: 99}]
+
+A port is keyed by model and version (`port_key`), so each version keeps its own proof.
+Lockfiles written before that keyed a versioned model's port by its name alone; such a record
+is read as it is and written back unchanged, and belongs to the version whose file it proves
+(`Lockfile.ported`), until that version is ported again.
 
 Request, provider, model id, prompt sha256 and the change class live in `provenance`, the
 block written into the model's YAML, so lockfile and YAML cannot disagree about them.
@@ -174,8 +179,8 @@ class Lockfile:
 
     path: Path
     entries: dict[str, list[LockEntry]] = field(default_factory=dict)
-    # model -> target -> the proof of its port (PORT_FIELDS); a hand-written model has
-    # no entry in `entries`, so ports live beside them, keyed by model name.
+    # port_key(model, version) -> target -> the proof of its port (PORT_FIELDS); a
+    # hand-written model has no entry in `entries`, so ports live beside them.
     ports: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     # -- reading ---------------------------------------------------------------------------
@@ -203,6 +208,23 @@ class Lockfile:
             for path, digest in entry.files.items():
                 owners[path] = (entry, digest, entry.adopted.get(path))
         return owners
+
+    def ported(self, model: str, version: int | None, source: str | None = None) -> dict[str, dict]:
+        """target -> proof of each port of `model` at `version` (None: an unversioned model).
+
+        A record keyed by the name alone, from before ports were kept per version, belongs to
+        the version whose file it proves: `source` when the caller knows the version's file,
+        else the file of the version's lock entry.
+        """
+        found = dict(self.ports.get(port_key(model, version), {}))
+        if version is None:
+            return found
+        entry = self.get(model, version)
+        files = {source} if source else set(entry.files if entry else ())
+        for target, port in self.ports.get(model, {}).items():
+            if port.get("source") in files:
+                found.setdefault(target, port)
+        return found
 
     def replay_candidate(self, text: str, name: str | None, layer: str | None) -> LockEntry | None:
         """The newest entry an LLM made for this very request (text, --name and --layer)."""
@@ -245,9 +267,19 @@ class Lockfile:
         versions.append(entry)
         self.entries[entry.model] = sorted(versions, key=lambda e: e.version)
 
-    def record_port(self, model: str, target: str, port: dict) -> None:
-        """Add or replace the proof of `model`'s port to `target` (PORT_FIELDS' keys)."""
-        self.ports.setdefault(model, {})[target] = {key: port[key] for key in PORT_FIELDS if key in port}
+    def record_port(self, model: str, target: str, port: dict, version: int | None = None) -> None:
+        """Add or replace the proof of the port of `model` (at `version`) to `target` (PORT_FIELDS' keys).
+
+        Other versions' proofs are kept; a record of this very version and target from before
+        ports were kept per version (keyed by name, proving the same file) is replaced.
+        """
+        key = port_key(model, version)
+        self.ports.setdefault(key, {})[target] = {field: port[field] for field in PORT_FIELDS if field in port}
+        by_name = self.ports.get(model) if key != model else None
+        if by_name and by_name.get(target, {}).get("source") == port.get("source"):
+            del by_name[target]
+            if not by_name:
+                del self.ports[model]
 
     def remove(self, model: str, version: int) -> None:
         remaining = [e for e in self.entries.get(model, []) if e.version != version]
@@ -396,10 +428,22 @@ PORT_FIELDS: dict[str, tuple[object, str]] = {
 }
 
 
+def port_key(model: str, version: int | None) -> str:
+    """The `ports:` key of a port: the model's name, and its version as dbt selects it (`account_mrr.v1`)."""
+    return model if version is None else f"{model}.v{version}"
+
+
+def split_port_key(key: str) -> tuple[str, int | None]:
+    """(model, version) of a `ports:` key; a key without a version (an unversioned model, or a
+    record from before ports were kept per version) has None."""
+    model, dot, version = key.rpartition(".v")
+    return (model, int(version)) if dot and model and version.isdigit() else (key, None)
+
+
 def _port_problems(ports) -> list[tuple[tuple, str]]:
     """(key path, message) for a `ports:` section that is not as `record_port` writes it."""
     if not isinstance(ports, dict):
-        return [(("ports",), "ports must be a mapping of model name to its ported targets")]
+        return [(("ports",), "ports must be a mapping of model (and version) to its ported targets")]
     problems: list[tuple[tuple, str]] = []
     for model, targets in ports.items():
         if not isinstance(model, str) or not isinstance(targets, dict) or not targets:
