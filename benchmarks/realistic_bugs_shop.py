@@ -144,10 +144,10 @@ SHOP_BUGS: dict[str, list[tuple[str, str, str, str]]] = {
 }  # fmt: skip
 
 
-def prepare(root: Path, shared_dir: Path = SHARED_DIR) -> Path:
+def prepare(root: Path, shared_dir: Path = SHARED_DIR, proposals: Path = PROPOSALS) -> Path:
     """Copy shop_project into `root`, build it, run `gen-model init` and apply every
-    proposal of shop_proposals/; return the project directory. Raises RuntimeError with
-    dbt's message when the build fails."""
+    proposal of `proposals` (default shop_proposals/); return the project directory.
+    Raises RuntimeError with dbt's message when the build fails."""
     from generator.project import load_project
     from generator.project.dbt import invoke
     from generator.write.package import init_project
@@ -164,26 +164,32 @@ def prepare(root: Path, shared_dir: Path = SHARED_DIR) -> Path:
     if not built.success:
         raise RuntimeError("dbt build of the shop copy failed:\n" + "\n".join(built.errors))
     init_project(load_project(project_dir))
-    apply_proposals(project_dir)
+    apply_proposals(project_dir, proposals=proposals)
     return project_dir
 
 
-def apply_proposals(project_dir: Path, names: list[str] | None = None) -> None:
-    """`gen-model apply` the shop proposals called `names` (default: all of them) to the
-    built, initialised shop copy in `project_dir`. Raises RuntimeError when one is not
-    written."""
+def apply_proposals(project_dir: Path, names: list[str] | None = None, proposals: Path = PROPOSALS) -> None:
+    """`gen-model apply` the proposals of `proposals` called `names` (default: all of them)
+    to the built, initialised shop copy in `project_dir`. Raises RuntimeError when one is
+    not written."""
     from generator.project import load_project
     from generator.run.apply import apply
     from generator.run.options import Options
 
-    chosen = names if names is not None else sorted(path.stem for path in PROPOSALS.glob("*.yml"))
+    chosen = names if names is not None else sorted(path.stem for path in proposals.glob("*.yml"))
     for name in chosen:
-        report = apply(load_project(project_dir), PROPOSALS / f"{name}.yml", Options())
+        report = apply(load_project(project_dir), proposals / f"{name}.yml", Options())
         if report.status != "written":
             raise RuntimeError(f"{name}.yml was not written ({report.status})")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    bugs: dict[str, list[tuple[str, str, str, str]]] = SHOP_BUGS,
+    proposals: Path = PROPOSALS,
+) -> int:
+    """Prepare (or reuse) a shop copy with the marts of `proposals` and score `bugs` on it;
+    realistic_bugs_shop_holdout.py calls this with its held-out marts and bugs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR, help="holds corpora/shop_project")
     parser.add_argument("--keep", type=Path, help="prepare the project here and keep it (default: a temp dir)")
@@ -194,12 +200,12 @@ def main(argv: list[str] | None = None) -> int:
         project_dir = args.project_dir
         if project_dir is None:
             try:
-                project_dir = prepare(args.keep or Path(scratch), args.shared_dir)
+                project_dir = prepare(args.keep or Path(scratch), args.shared_dir, proposals)
             except RuntimeError as error:
                 print(error, file=sys.stderr)
                 return 2
             print(f"(shop_project prepared in {time.monotonic() - started:.0f} s)")
-        status = run(project_dir, SHOP_BUGS)
+        status = run(project_dir, bugs)
     print(f"({time.monotonic() - started:.0f} s)")
     return status
 
