@@ -33,8 +33,9 @@ def quote_identifier(name: str) -> str:
 
 def named_values(tree: exp.Expression | None) -> dict[str, list[str]]:
     """column name (lower case) -> the text literals the SQL compares it with (`=`, `<>`,
-    `in`), in the order they appear. Matched by name: a class built from a column of the
-    same name elsewhere only adds a candidate, which the chooser keeps only if it matters."""
+    `in`), in a fixed order (a breadth-first walk's). Matched by name: a class built from a
+    column of the same name elsewhere only adds a candidate, which the chooser keeps only if
+    it changes the expected rows."""
     found: dict[str, list[str]] = {}
     if tree is None:
         return found
