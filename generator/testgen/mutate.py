@@ -19,6 +19,8 @@ depth-first walk of the parsed SQL (so enumeration is deterministic):
   join-key         compare a join key with another column of the joined relation, of the
                    same type
   precision        round(x, n) -> round(x, n - 1)
+  window-frame     `rows between 2 preceding` -> 1 or 3 preceding (the frame one row
+                   narrower or wider, at each numeric end of a window's frame)
 
 Each mutant runs in the sandbox (a scratch copy: the warehouse is attached read-only, and
 results live in temp tables): on the real data, where the model's data tests run against
@@ -47,6 +49,8 @@ Held-out operators are applied too but never shown to the unit-test row search
   distinct-add     count(x) -> count(distinct x), sum(x) -> sum(distinct x)
   nullif           nullif(x, y) -> x
   partition        drop one key of a window's partition by
+                   (value-set also tries up to SIBLING_TRIES siblings, not just the first;
+                   date-unit also changes the unit of date_diff / datediff / date_sub)
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ OPERATORS = (
     "case-branches",
     "join-key",
     "precision",
+    "window-frame",
 )
 HELD_OUT = ("value-set", "date-unit", "distinct-add", "nullif", "partition")
 DATE_UNITS = {"MONTH": "WEEK", "WEEK": "DAY", "DAY": "MONTH", "YEAR": "QUARTER", "QUARTER": "MONTH", "HOUR": "DAY"}
@@ -320,6 +325,72 @@ def _held_out(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]
     yield from _held_out_edits(node, siblings)
 
 
+SIBLING_TRIES = 4  # siblings of a compared literal tried by value-set (a bounded few)
+# date_diff-like functions by name whose first argument is the unit ('month', a, b).
+_UNIT_FIRST = frozenset({"date_diff", "datediff", "date_sub", "datesub"})
+
+
+def _window_frame_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """A frame one row narrower and one wider at each numeric end (`2 preceding` -> 1, 3):
+    an off-by-one in a rolling window only shows on a partition longer than the frame."""
+    for end in ("start", "end"):
+        bound = node.args.get(end)
+        if not (isinstance(bound, exp.Literal) and not bound.is_string and bound.this.isdigit()):
+            continue
+        side = node.args.get(f"{end}_side") or ""
+        for step in (-1, 1):
+            size = int(bound.this) + step
+            if size < 0:
+                continue
+
+            def resize(found: exp.Expression, end=end, size=size) -> None:
+                found.set(end, exp.Literal.number(size))
+
+            yield "window-frame", f"window frame `{bound.this} {side}` -> `{size} {side}`", resize
+
+
+def _unit_argument(node: exp.Expression) -> tuple[str, exp.Expression | None]:
+    """The unit of a date_diff-like call and the node that holds it (None: not one)."""
+    if isinstance(node, exp.DateDiff):
+        unit = node.args.get("unit")
+        return (unit.name.upper() if unit is not None else ""), unit
+    if isinstance(node, exp.Anonymous) and str(node.name).lower() in _UNIT_FIRST and node.expressions:
+        first = node.expressions[0]
+        if isinstance(first, exp.Literal) and first.is_string:
+            return first.this.upper(), first
+    return "", None
+
+
+def _date_diff_unit_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Held-out date-unit at a date_diff / datediff / date_sub: the difference counted in
+    another unit (months -> weeks), what a wrong unit in an age or offset gets wrong."""
+    name, unit = _unit_argument(node)
+    if unit is None or name not in DATE_UNITS:
+        return
+    target = DATE_UNITS[name]
+
+    def change_unit(found: exp.Expression, target=target) -> None:
+        _, held = _unit_argument(found)
+        held.replace(exp.Literal.string(target.lower()) if isinstance(held, exp.Literal) else exp.var(target))
+
+    yield "date-unit", f"`{_short(node)}`: {name.lower()} -> {target.lower()}", change_unit
+
+
+def _more_sibling_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Held-out value-set with the siblings after the first (a bounded few): which sibling a
+    filter swaps in decides which rows it loses and gains."""
+    literal = node.expression if isinstance(node.expression, exp.Literal) else None
+    if literal is None or not literal.is_string:
+        return
+    others = [v for v in siblings.get(literal.this, ()) if v != literal.this][1:SIBLING_TRIES]
+    for other in others:
+
+        def sibling(found: exp.Expression, other=other) -> None:
+            found.expression.replace(exp.Literal.string(other))
+
+        yield "value-set", f"`{_short(node)}` with '{other}' instead", sibling
+
+
 # The searched operators, dispatched by node type like sqlglot's TRANSFORMS: each entry's
 # edits are tried in this order (the order numbers the mutants, so it is part of the output).
 EDITS: tuple[tuple[type | tuple[type, ...], Callable[..., Iterator[tuple]]], ...] = (
@@ -337,6 +408,9 @@ EDITS: tuple[tuple[type | tuple[type, ...], Callable[..., Iterator[tuple]]], ...
     (exp.Case, _case_edits),
     (exp.Round, _round_edits),
     (exp.Expression, _held_out),
+    (exp.WindowSpec, _window_frame_edits),
+    ((exp.DateDiff, exp.Anonymous), _date_diff_unit_edits),
+    ((exp.EQ, exp.NEQ), _more_sibling_edits),
 )
 
 

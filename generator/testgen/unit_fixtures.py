@@ -51,6 +51,7 @@ from sqlglot import exp
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.sql.context import GateContext
 from generator.sql.runnable import runnable_sql
+from generator.testgen.coverage import pair_classes, spread_classes
 from generator.testgen.unit_runner import (
     FixtureRunner,
     GivenInput,
@@ -1067,7 +1068,11 @@ class FixtureSearch:
         """(input, what, rows): for every value (when there are few) of every column the SQL
         compares with text literals, the named values and their unnamed siblings alike, the
         first few rows that hold it."""
-        found: list[tuple[int, str, list[int]]] = []
+        return [(index, what, rows) for index, _, what, rows in self.value_classes()]
+
+    def value_classes(self) -> list[tuple[int, str, str, list[int]]]:
+        """value_candidates() with the column of each: (input, column, what, rows)."""
+        found: list[tuple[int, str, str, list[int]]] = []
         for index, column in self.categorical:
             item = self.inputs[index]
             if column.lower() not in {c.lower() for c in item.read}:
@@ -1080,7 +1085,7 @@ class FixtureSearch:
                 f"select {quoted}, list(gm_row order by gm_row)[1:{COVERAGE_CANDIDATES}] from {item.source} "
                 f"where {quoted} is not null group by 1 order by 1"
             )
-            found += [(index, f"{column} = {value!r}", [int(r) for r in picked]) for value, picked in rows]
+            found += [(index, column, f"{column} = {value!r}", [int(r) for r in picked]) for value, picked in rows]
         return found
 
     def boundary_candidates(self) -> list[tuple[int, str, list[int]]]:
@@ -1180,6 +1185,11 @@ def _merge(*picks: dict[int, list[int]]) -> dict[int, list[int]]:
             merged.setdefault(index, Counter())
             merged[index] |= Counter(rows)
     return {index: sorted(rows.elements()) for index, rows in sorted(merged.items())}
+
+
+def _changed(output, before) -> set:
+    """The expected rows in one output and not the other (both ways)."""
+    return set(output) ^ set(before)
 
 
 def _picks_key(picks: dict[int, list[int]]) -> tuple:
@@ -1344,6 +1354,80 @@ class _Chooser:
                 covered.append(what)
         return covered
 
+    def cover_apart(self, classes: list[tuple[int, str, str, list[int]]]) -> list[str]:
+        """cover() for the values of filtered columns (value_classes()), preferring for each
+        value a row whose expected rows are not those a row of another value of the column
+        changes: two sibling values in one group cancel when a filter swaps one for the
+        other (one customer lost, one gained: the count stays), in two groups they cannot."""
+        search = self.search
+        covered: list[str] = []
+        for index, column, what, rows in classes:
+            present = set(rows) & set(self.fixture.get(index) or [])
+            if any(self._matters(index, row) for row in sorted(present)):
+                covered.append(what)
+                continue
+            value = search.value_of(index, rows[0], column) if rows else None
+            others = [
+                row for row in self.fixture.get(index) or [] if search.value_of(index, row, column) not in (None, value)
+            ]
+            touched = set().union(*(self._changed_by(index, row) for row in others[:COVERAGE_CANDIDATES]))
+            current = search.output(self.fixture)
+            best: tuple | None = None
+            candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
+            search.prefetch(search.ctx.tree, candidates)
+            for position, candidate in enumerate(candidates):
+                produced = search.output_rows(candidate)
+                if not _size_ok(candidate, self.max_rows) or not 0 < produced <= self.max_expect:
+                    continue
+                output = search.output(candidate)
+                changed = _changed(output, current)
+                same = not changed
+                size = sum(len(picked) for picked in candidate.values())
+                rank = (same, bool(changed & touched), produced - len(current), size, position)
+                if best is None or rank < best[0]:
+                    best = (rank, candidate)
+            if best is not None:
+                self.fixture = best[1]
+                covered.append(what)
+        return covered
+
+    def _changed_by(self, index: int, row: int) -> set:
+        """The expected rows that change (before and after) without this one source row."""
+        without = {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
+        return _changed(self.search.output(without), self.search.output(self.fixture))
+
+    def cover_pairs(self, classes: list[tuple[int, str, list[tuple[int, ...]], str]]) -> list[str]:
+        """Coverage by several rows (generator.testgen.coverage): for each class without such
+        rows in the fixture, add the rows (with the block of each) that change the
+        expected rows while adding the fewest, within budget; none if no pair changes them."""
+        search = self.search
+        covered: list[str] = []
+        for index, what, pairs, group in classes:
+            picked = set(self.fixture.get(index) or [])
+            if any(set(rows) <= picked for rows in pairs):
+                covered.append(what)
+                continue
+            current = search.output(self.fixture)
+            groups = {repr(search.value_of(index, row, group)) for row in picked}
+            best: tuple | None = None
+            candidates = [_merge(self.fixture, *(search.block((index, row), False) for row in rows)) for rows in pairs]
+            search.prefetch(search.ctx.tree, candidates)
+            for position, candidate in enumerate(candidates):
+                produced = search.output_rows(candidate)
+                if not _size_ok(candidate, self.max_rows) or not 0 < produced <= self.max_expect:
+                    continue
+                if not _changed(search.output(candidate), current):
+                    continue  # a pair the SQL filters away (or that repeats a group) tests nothing
+                size = sum(len(rows) for rows in candidate.values())
+                joins = repr(search.value_of(index, pairs[position][0], group)) in groups
+                rank = (joins, produced - len(current), size, position)
+                if best is None or rank < best[0]:
+                    best = (rank, candidate)
+            if best is not None:
+                self.fixture = best[1]
+                covered.append(what)
+        return covered
+
     def _matters(self, index: int, row: int) -> bool:
         """Whether the fixture's expected rows change without this one source row."""
         without = {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
@@ -1463,9 +1547,10 @@ def choose_rows(
     # Meaning first (the values a filter names and their siblings; rows at the month and
     # week boundaries of the dates it truncates or compares, in the hours where time zones
     # disagree, the cheapest of each), then whatever the mutants still need.
-    chooser.cover(search.value_candidates())
+    chooser.cover_apart(search.value_classes())
     choice.boundaries = chooser.cover(search.boundary_candidates())
     chooser.cover(search.twin_candidates(chooser.fixture))
+    chooser.cover_pairs(pair_classes(search) + spread_classes(search))
     for mutant in mutants:
         if mutant.held_out:
             continue  # held out: scored by gen-model mutate, never chosen for

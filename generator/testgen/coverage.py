@@ -1,0 +1,174 @@
+"""Semantic coverage classes made of two rows of one group (issue 13, item 2).
+
+The unit-test row search (generator.testgen.unit_fixtures) covers single rows: each value of
+a filtered column, each boundary of a truncated date. Some mistakes only show on two rows of
+one group (two orders of one customer) placed relative to each other:
+
+  across a boundary   two rows of one group in different months less than a month apart:
+                      what tells calendar months (date_diff('month', ...)) from full months
+                      (date_sub) or from days // 30;
+  filtered, then kept an earlier row of a group with a value the SQL names in a filter
+                      and a later one without it (a first order returned, a later one kept):
+                      what tells a reader of the filtered rows from one of all rows.
+
+A class is (input, what, tuples of source rows, the column that groups them); the chooser
+(unit_fixtures._Chooser.cover_pairs) adds the cheapest tuple that changes the expected rows,
+in a group the fixture does not have yet (where no other row of the group interferes). The
+SQL's groups are the self-edges the
+search found (GROUP BY and PARTITION BY keys read from an input).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+PAIR_CANDIDATES = 6  # pairs (or spreads) tried for each class
+MAX_SPREAD = 6  # rows of one group a spread class asks for at most
+
+
+def quote_identifier(name: str) -> str:
+    """A DuckDB identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def named_values(tree: exp.Expression | None) -> dict[str, list[str]]:
+    """column name (lower case) -> the text literals the SQL compares it with (`=`, `<>`,
+    `in`), in a fixed order (a breadth-first walk's). Matched by name: a class built from a
+    column of the same name elsewhere only adds a candidate, which the chooser keeps only if
+    it changes the expected rows."""
+    found: dict[str, list[str]] = {}
+    if tree is None:
+        return found
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
+        if isinstance(node, exp.In):
+            column, literals = node.this, list(node.expressions)
+        elif isinstance(node.this, exp.Column):
+            column, literals = node.this, [node.expression]
+        else:
+            column, literals = node.expression, [node.this]
+        if not isinstance(column, exp.Column):
+            continue
+        for literal in literals:
+            if isinstance(literal, exp.Literal) and literal.is_string:
+                values = found.setdefault(column.name.lower(), [])
+                if literal.this not in values:
+                    values.append(literal.this)
+    return found
+
+
+def _groups(search, index: int) -> list[str]:
+    """The columns that group (or partition) the rows of one input in the SQL."""
+    return [edge.left_column for edge in search.edges if edge.left == edge.right == index]
+
+
+def _dates(search, index: int) -> list[str]:
+    """The date and timestamp columns of one input the SQL truncates, compares or shifts."""
+    item = search.inputs[index]
+    read = {c.lower() for c in item.read}
+    found = []
+    for column_index, column in search.temporal:
+        if column_index != index or column.lower() not in read:
+            continue
+        kind = (item.relation.column(column).data_type or "").lower()
+        if kind.startswith(("timestamp", "date")):
+            found.append(column)
+    return found
+
+
+def _pairs(search, index: int, group: str, date: str, condition: str, parameters: list) -> list[tuple[int, int]]:
+    source = search.inputs[index].source
+    g, d = quote_identifier(group), quote_identifier(date)
+    rows = search.query(
+        f"select a.gm_row, b.gm_row from {source} a join {source} b on a.{g} = b.{g} and a.{d} < b.{d} "
+        f"where a.{g} is not null and {condition} "
+        # The first row of its group: what the pair shows holds for the group, not only for two of its rows.
+        f"and not exists (select 1 from {source} z where z.{g} = a.{g} and z.{d} < a.{d}) "
+        f"order by a.gm_row, b.gm_row limit {PAIR_CANDIDATES}",
+        parameters,
+    )
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def frame_rows(tree: exp.Expression | None) -> int:
+    """The most rows a window frame of the SQL reaches back or ahead (`2 preceding`: 2)."""
+    found = 0
+    for spec in tree.find_all(exp.WindowSpec) if tree is not None else ():
+        for end in ("start", "end"):
+            bound = spec.args.get(end)
+            if isinstance(bound, exp.Literal) and not bound.is_string and bound.this.isdigit():
+                found = max(found, int(bound.this))
+    return found
+
+
+def spread_classes(search) -> list[tuple[int, str, list[tuple[int, ...]], str]]:
+    """(input, what, tuples of rows): for a SQL with a window frame of N rows, N + 2 rows of
+    one group in N + 2 months (its own dates or those of the rows it joins): a partition
+    longer than the frame by more than one, what tells the frame from one a row shorter or
+    longer."""
+    size = frame_rows(search.ctx.tree)
+    if not size:
+        return []
+    size = min(size + 2, MAX_SPREAD)
+    found: list[tuple[int, str, list[tuple[int, ...]], str]] = []
+    for item in search.inputs:
+        for group in dict.fromkeys(_groups(search, item.index)):
+            g = quote_identifier(group)
+            # The dates: the input's own, or those of an input it joins on an edge.
+            sources = [(item.index, None, None)]
+            for edge in search.edges:
+                if edge.left == item.index and edge.right != item.index:
+                    sources.append((edge.right, edge.left_column, edge.right_column))
+                elif edge.right == item.index and edge.left != item.index:
+                    sources.append((edge.left, edge.right_column, edge.left_column))
+            for other, column, other_column in sources:
+                for date in _dates(search, other):
+                    d = quote_identifier(date)
+                    if column is None:
+                        joined = f"{item.source} a, (select * from {item.source}) b where a.gm_row = b.gm_row"
+                    else:
+                        joined = (
+                            f"{item.source} a join {search.inputs[other].source} b "
+                            f"on a.{quote_identifier(column)} = b.{quote_identifier(other_column)} where true"
+                        )
+                    rows = search.query(
+                        f"select list(first_row order by month)[1:{size}] from ("
+                        f"select a.{g} as grp, date_trunc('month', b.{d}) as month, min(a.gm_row) as first_row "
+                        f"from {joined} and a.{g} is not null and b.{d} is not null group by 1, 2"
+                        f") group by grp having count(*) >= {size} order by min(first_row) limit {PAIR_CANDIDATES}"
+                    )
+                    picked = [tuple(int(r) for r in listed) for (listed,) in rows]
+                    if picked:
+                        what = f"{size} rows of one {group} in {size} months ({date}): longer than the window frame"
+                        found.append((item.index, what, picked, group))
+    return found
+
+
+def pair_classes(search) -> list[tuple[int, str, list[tuple[int, ...]], str]]:
+    """(input, what, pairs of rows) for the two-row classes of the module docstring, for
+    every input whose rows the SQL groups and whose dates it uses."""
+    named = named_values(search.ctx.tree)
+    found: list[tuple[int, str, list[tuple[int, ...]], str]] = []
+    for item in search.inputs:
+        dates = _dates(search, item.index)
+        read = {c.lower(): c for c in item.read}
+        for group in _groups(search, item.index):
+            for date in dates:
+                d = quote_identifier(date)
+                across = (
+                    f"date_trunc('month', a.{d}) <> date_trunc('month', b.{d}) and b.{d} < a.{d} + interval 1 month"
+                )
+                pairs = _pairs(search, item.index, group, date, across, [])
+                if pairs:
+                    what = f"two rows of one {group} in two months, less than a month apart ({date})"
+                    found.append((item.index, what, pairs, group))
+                for column, values in named.items():
+                    if column not in read or column == group.lower():
+                        continue
+                    c = quote_identifier(read[column])
+                    for value in values:
+                        condition = f"a.{c} = ? and b.{c} is distinct from ?"
+                        pairs = _pairs(search, item.index, group, date, condition, [value, value])
+                        if pairs:
+                            what = f"an earlier row of one {group} with {read[column]} = {value!r}, a later without"
+                            found.append((item.index, what, pairs, group))
+    return found
