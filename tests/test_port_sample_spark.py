@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.dialects.spark_session import spark_session
 from tests.conftest import copy_project, dbt_build
 from tests.spark_support import spark_profile
 
@@ -44,7 +45,6 @@ SCHEMA = "analytics"
 @pytest.fixture(scope="module")
 def sample_on_spark(sample_project_built: Path, tmp_path_factory) -> Path:
     """A copy of the built sample project with a `spark` target whose session holds the raw tables."""
-    from pyspark.sql import SparkSession
 
     from generator.project import dbt, load_project
 
@@ -54,9 +54,13 @@ def sample_on_spark(sample_project_built: Path, tmp_path_factory) -> Path:
     profiles = yaml.safe_load((root / "profiles.yml").read_text())
     profiles["gen_model"]["outputs"].update(spark_profile("gen_model", SCHEMA)["gen_model"]["outputs"])
     (root / "profiles.yml").write_text(yaml.safe_dump(profiles))
-    started = dbt.invoke(load_project(root, target="spark"), ["debug"])  # starts dbt-spark's session here
+    started = dbt.invoke(load_project(root, target="spark"), ["debug"])
     assert started.success, started.errors
-    spark = SparkSession.builder.getOrCreate()
+    # `dbt debug` does not start dbt-spark's session: start it as dbt-spark would, with the
+    # target's settings, so its warehouse is this copy's target/ and not the working directory
+    # (where a second run of the suite would find the tables' locations taken).
+    settings = profiles["gen_model"]["outputs"]["spark"]["server_side_parameters"]
+    spark = spark_session(root, tuple(settings.items()))
     import duckdb
 
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:

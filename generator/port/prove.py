@@ -8,9 +8,13 @@ target receives what DuckDB holds. A proof holds only when every set gives ident
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import decimal
+import functools
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -186,8 +190,20 @@ def compare(
     return RowSet(name, len(left), left == right, only_left, only_right, columns)
 
 
+@functools.cache
+def _scratch_warehouse() -> str:
+    """A warehouse directory of this process's own, removed when it exits."""
+    directory = tempfile.mkdtemp(prefix="gen-model-spark-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
+
+
 def local_spark():
-    """A local Spark session configured as profiles.yml.example's `spark` target (UTC, loopback)."""
+    """A local Spark session configured as profiles.yml.example's `spark` target (UTC, loopback).
+
+    Its warehouse is a scratch directory: the proof only reads temp views, and Spark's default
+    (`spark-warehouse/` in the working directory) would leave tables in the user's checkout,
+    where a later session naming the same database fails on the existing location."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -201,6 +217,7 @@ def local_spark():
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.sql.warehouse.dir", _scratch_warehouse())
             # As profiles.yml.example's target: should dbt-spark reuse this JVM with Hive on,
             # Derby's log goes to target/, not the working directory.
             .config("spark.driver.extraJavaOptions", "-Dderby.system.home=target")
