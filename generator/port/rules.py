@@ -251,6 +251,50 @@ class UnguardedDivision(PortRule):
         )
 
 
+def _conjuncts(condition: exp.Expression | None) -> list[exp.Expression]:
+    while isinstance(condition, exp.Paren):
+        condition = condition.this
+    if isinstance(condition, exp.And):
+        return _conjuncts(condition.this) + _conjuncts(condition.expression)
+    return [] if condition is None else [condition]
+
+
+def _ordered_by_where(node: exp.Expression, start: exp.Expression, stop: exp.Expression) -> bool:
+    """Does the WHERE of the select calling `node` keep only rows with start <= stop (or <)?"""
+    select = node.find_ancestor(exp.Select)
+    where = select.args.get("where") if select is not None else None
+    wanted = (start.sql(), stop.sql())
+    for part in _conjuncts(where.this if where is not None else None):
+        if isinstance(part, (exp.LTE, exp.LT)) and (part.this.sql(), part.expression.sql()) == wanted:
+            return True
+        if isinstance(part, (exp.GTE, exp.GT)) and (part.expression.sql(), part.this.sql()) == wanted:
+            return True
+    return False
+
+
+class SeriesPastItsStop(PortRule):
+    """A series whose start is past its stop is empty in DuckDB and fails the query in Spark."""
+
+    name = "series_bounds"
+    nodes = (exp.GenerateSeries,)
+
+    def finding(self, node):
+        start, stop = node.args.get("start"), node.args.get("end")
+        if start is None or stop is None:
+            return None
+        first, last = _int_literal(start), _int_literal(stop)
+        if first is not None and last is not None and first <= last:
+            return None
+        if _ordered_by_where(node, start, stop):
+            return None
+        return Finding(
+            "generate_series whose start may be past its stop: DuckDB gives no rows, "
+            "Spark's sequence fails the query (Illegal sequence boundaries)",
+            f"Keep only the rows where the series is not empty: where {start.sql('duckdb')} <= {stop.sql('duckdb')}"
+            " (the same rows on both engines).",
+        )
+
+
 class SessionTimeZone(PortRule):
     """Dates and parts cut from a timestamp with time zone follow each session's time zone."""
 
@@ -281,6 +325,7 @@ RULES: tuple[PortRule, ...] = (
     SubstringFromZero(),
     AsofJoin(),
     UnguardedDivision(),
+    SeriesPastItsStop(),
     SessionTimeZone(),
 )
 
