@@ -112,6 +112,10 @@ def test_mutate_a_generated_model(sample_project):
     first = result.output.splitlines()[0]
     assert first.startswith("account_payment_health.v2: 24/24 mutants killed (score 1.00) by 11 data tests")
     assert result.output.splitlines()[2].endswith("6/6 (score 1.00)"), "held-out mutants are scored apart"
+    # an older version, named as dbt selects it
+    older = run("mutate", "account_payment_health.v1", "--project-dir", str(sample_project))
+    assert older.exit_code == 0, older.output
+    assert older.output.splitlines()[0].startswith("account_payment_health.v1: ")
 
 
 def test_mutate_an_unknown_model(sample_project):

@@ -53,10 +53,15 @@ def _layer(path: str) -> str:
 
 
 def find_model(project: Project, catalog: Catalog, manifest, name: str) -> tuple[Relation, object]:
-    """The latest version of model `name` and its manifest node; a clear error if absent."""
+    """The latest version of model `name` (or the version dbt's selector names: `account_mrr.v1`)
+    and its manifest node; a clear error if absent."""
     from generator.suggest import did_you_mean
+    from generator.write.lockfile import split_port_key
 
     relation = catalog.ref(name)
+    if relation is None:
+        model, version = split_port_key(name)
+        relation = catalog.ref(model, version) if version is not None else None
     if relation is None or relation.resource_type != "model":
         models = sorted({r.name for r in catalog.models if r.package_name == project.name})
         hint = did_you_mean(name, models)
