@@ -1197,6 +1197,11 @@ def _picks_key(picks: dict[int, list[int]]) -> tuple:
     return tuple(sorted((index, tuple(rows)) for index, rows in picks.items() if rows))
 
 
+def _rows_in(picks: dict[int, list[int]]) -> int:
+    """How many source rows a choice holds, over every input."""
+    return sum(len(rows) for rows in picks.values())
+
+
 def _size_ok(picks: dict[int, list[int]], limit: int) -> bool:
     return all(len(rows) <= limit for rows in picks.values())
 
@@ -1336,23 +1341,34 @@ class _Chooser:
                 covered.append(what)
                 continue
             current = search.output_rows(self.fixture)
-            best: tuple | None = None
-            candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
-            search.prefetch(search.ctx.tree, candidates)
-            for position, candidate in enumerate(candidates):
-                produced = search.output_rows(candidate)
-                if not _size_ok(candidate, self.max_rows) or not 0 < produced <= self.max_expect:
-                    continue
+
+            def rank(position, candidate, produced, current=current):
                 # Another row count is another output; the same count needs a look at the rows.
                 same = produced == current and search.output(candidate) == search.output(self.fixture)
-                size = sum(len(picked) for picked in candidate.values())
-                rank = (same, produced - current, size, position)
-                if best is None or rank < best[0]:
-                    best = (rank, candidate)
-            if best is not None:
-                self.fixture = best[1]
+                return (same, produced - current, _rows_in(candidate), position)
+
+            if self._adopt_best([_merge(self.fixture, search.block((index, row), False)) for row in rows], rank):
                 covered.append(what)
         return covered
+
+    def _adopt_best(self, candidates: list[dict[int, list[int]]], rank) -> bool:
+        """Make the candidate of least `rank(position, candidate, produced rows)` the fixture,
+        among those within the row budgets (a rank of None rules a candidate out); False
+        if there is none. The candidates' outputs are asked of DuckDB in batches first."""
+        search = self.search
+        search.prefetch(search.ctx.tree, candidates)
+        best: tuple | None = None
+        for position, candidate in enumerate(candidates):
+            produced = search.output_rows(candidate)
+            if not _size_ok(candidate, self.max_rows) or not 0 < produced <= self.max_expect:
+                continue
+            key = rank(position, candidate, produced)
+            if key is not None and (best is None or key < best[0]):
+                best = (key, candidate)
+        if best is None:
+            return False
+        self.fixture = best[1]
+        return True
 
     def cover_apart(self, classes: list[tuple[int, str, str, list[int]]]) -> list[str]:
         """cover() for the values of filtered columns (value_classes()), preferring for each
@@ -1372,29 +1388,18 @@ class _Chooser:
             ]
             touched = set().union(*(self._changed_by(index, row) for row in others[:COVERAGE_CANDIDATES]))
             current = search.output(self.fixture)
-            best: tuple | None = None
-            candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
-            search.prefetch(search.ctx.tree, candidates)
-            for position, candidate in enumerate(candidates):
-                produced = search.output_rows(candidate)
-                if not _size_ok(candidate, self.max_rows) or not 0 < produced <= self.max_expect:
-                    continue
-                output = search.output(candidate)
-                changed = _changed(output, current)
-                same = not changed
-                size = sum(len(picked) for picked in candidate.values())
-                rank = (same, bool(changed & touched), produced - len(current), size, position)
-                if best is None or rank < best[0]:
-                    best = (rank, candidate)
-            if best is not None:
-                self.fixture = best[1]
+
+            def rank(position, candidate, produced, current=current, touched=touched):
+                changed = _changed(search.output(candidate), current)
+                return (not changed, bool(changed & touched), produced - len(current), _rows_in(candidate), position)
+
+            if self._adopt_best([_merge(self.fixture, search.block((index, row), False)) for row in rows], rank):
                 covered.append(what)
         return covered
 
     def _changed_by(self, index: int, row: int) -> set:
         """The expected rows that change (before and after) without this one source row."""
-        without = {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
-        return _changed(self.search.output(without), self.search.output(self.fixture))
+        return _changed(self.search.output(self._without(index, row)), self.search.output(self.fixture))
 
     def cover_pairs(self, classes: list[tuple[int, str, list[tuple[int, ...]], str]]) -> list[str]:
         """Coverage by several rows (generator.testgen.coverage): for each class without such
@@ -1409,29 +1414,27 @@ class _Chooser:
                 continue
             current = search.output(self.fixture)
             groups = {repr(search.value_of(index, row, group)) for row in picked}
-            best: tuple | None = None
-            candidates = [_merge(self.fixture, *(search.block((index, row), False) for row in rows)) for rows in pairs]
-            search.prefetch(search.ctx.tree, candidates)
-            for position, candidate in enumerate(candidates):
-                produced = search.output_rows(candidate)
-                if not _size_ok(candidate, self.max_rows) or not 0 < produced <= self.max_expect:
-                    continue
+
+            def rank(
+                position, candidate, produced, current=current, groups=groups, pairs=pairs, index=index, group=group
+            ):
                 if not _changed(search.output(candidate), current):
-                    continue  # a pair the SQL filters away (or that repeats a group) tests nothing
-                size = sum(len(rows) for rows in candidate.values())
+                    return None  # a pair the SQL filters away (or that repeats a group) tests nothing
                 joins = repr(search.value_of(index, pairs[position][0], group)) in groups
-                rank = (joins, produced - len(current), size, position)
-                if best is None or rank < best[0]:
-                    best = (rank, candidate)
-            if best is not None:
-                self.fixture = best[1]
+                return (joins, produced - len(current), _rows_in(candidate), position)
+
+            candidates = [_merge(self.fixture, *(search.block((index, row), False) for row in rows)) for rows in pairs]
+            if self._adopt_best(candidates, rank):
                 covered.append(what)
         return covered
 
     def _matters(self, index: int, row: int) -> bool:
         """Whether the fixture's expected rows change without this one source row."""
-        without = {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
-        return self.search.output(without) != self.search.output(self.fixture)
+        return self.search.output(self._without(index, row)) != self.search.output(self.fixture)
+
+    def _without(self, index: int, row: int) -> dict[int, list[int]]:
+        """The fixture less one source row."""
+        return {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
 
     def grow_groups(self, tree: exp.Expression) -> bool:
         """Tell a mutant apart with more rows in the groups the fixture already has: a rate
