@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import duckdb
 
-from generator.errors import ConfigError
 from generator.port.check import ported
 from generator.port.prove import SAMPLE_ROWS, InputRows, Proof, compare, local_spark
 from generator.project import Project, dbt
@@ -24,7 +23,6 @@ from generator.project.catalog import Catalog, Relation
 from generator.project.catalog_builder import build_catalog
 from generator.sql.templating import RefCall, untemplate
 from generator.testgen.modeltests import find_model, manifest_unit_tests
-from generator.write.lockfile import split_port_key
 
 
 @dataclass(frozen=True)
@@ -143,13 +141,7 @@ def port_model(
     construct, located in the model's file; ProofError when the engines disagree."""
     manifest = dbt.parse(project)
     catalog = build_catalog(project, manifest)
-    name, version = split_port_key(name)  # dbt's selector of a version: account_mrr.v1
-    relation, node = find_model(project, catalog, manifest, name)
-    if version is not None and relation.version != version:
-        relation = catalog.ref(name, version)
-        node = manifest.nodes.get(relation.unique_id) if relation is not None else None
-        if relation is None or node is None:
-            raise ConfigError(f"{name} has no version {version}")
+    relation, node = find_model(project, catalog, manifest, name)  # or a version: account_mrr.v1
     path = relation.original_file_path
     source_bytes = (project.project_dir / path).read_bytes()  # what the lock's sha256 is of
     sql = (project.project_dir / path).read_text(encoding="utf-8")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from generator.sql.shapes import conjuncts
+
 INTEGER_TYPES = frozenset(exp.DataType.INTEGER_TYPES)
 EXACT_TYPES = INTEGER_TYPES | {exp.DataType.Type.DECIMAL}
 
@@ -251,20 +253,12 @@ class UnguardedDivision(PortRule):
         )
 
 
-def _conjuncts(condition: exp.Expression | None) -> list[exp.Expression]:
-    while isinstance(condition, exp.Paren):
-        condition = condition.this
-    if isinstance(condition, exp.And):
-        return _conjuncts(condition.this) + _conjuncts(condition.expression)
-    return [] if condition is None else [condition]
-
-
 def _ordered_by_where(node: exp.Expression, start: exp.Expression, stop: exp.Expression) -> bool:
     """Does the WHERE of the select calling `node` keep only rows with start <= stop (or <)?"""
     select = node.find_ancestor(exp.Select)
     where = select.args.get("where") if select is not None else None
     wanted = (start.sql(), stop.sql())
-    for part in _conjuncts(where.this if where is not None else None):
+    for part in conjuncts(where.this if where is not None else None):
         if isinstance(part, (exp.LTE, exp.LT)) and (part.this.sql(), part.expression.sql()) == wanted:
             return True
         if isinstance(part, (exp.GTE, exp.GT)) and (part.expression.sql(), part.this.sql()) == wanted:

@@ -61,7 +61,10 @@ def find_model(project: Project, catalog: Catalog, manifest, name: str) -> tuple
     relation = catalog.ref(name)
     if relation is None:
         model, version = split_port_key(name)
-        relation = catalog.ref(model, version) if version is not None else None
+        if version is not None and catalog.ref(model) is not None:
+            relation = catalog.ref(model, version)
+            if relation is None:
+                raise ConfigError(f"{model} has no version {version}")
     if relation is None or relation.resource_type != "model":
         models = sorted({r.name for r in catalog.models if r.package_name == project.name})
         hint = did_you_mean(name, models)
