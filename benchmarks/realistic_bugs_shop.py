@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -148,10 +149,6 @@ def prepare(root: Path, shared_dir: Path = SHARED_DIR, proposals: Path = PROPOSA
     """Copy shop_project into `root`, build it, run `gen-model init` and apply every
     proposal of `proposals` (default shop_proposals/); return the project directory.
     Raises RuntimeError with dbt's message when the build fails."""
-    from generator.project import load_project
-    from generator.project.dbt import invoke
-    from generator.write.package import init_project
-
     source = shared_dir / "corpora" / "shop_project"
     if not (source / "dbt_project.yml").is_file():
         raise RuntimeError(f"the shared shop project is not at {source} (pass --shared-dir)")
@@ -160,12 +157,23 @@ def prepare(root: Path, shared_dir: Path = SHARED_DIR, proposals: Path = PROPOSA
     # The corpus is read-only; dbt writes target/ and the warehouse into the copy.
     for path in (project_dir, *project_dir.rglob("*")):
         path.chmod(path.stat().st_mode | 0o200)
+    build_and_apply(project_dir, proposals)
+    return project_dir
+
+
+def build_and_apply(project_dir: Path, proposals: Path = PROPOSALS) -> None:
+    """`dbt build` the writable project copy in `project_dir`, run `gen-model init` and
+    apply every proposal of `proposals`; realistic_bugs_nyc.py prepares its project with it.
+    Raises RuntimeError with dbt's message when the build fails."""
+    from generator.project import load_project
+    from generator.project.dbt import invoke
+    from generator.write.package import init_project
+
     built = invoke(load_project(project_dir), ["build"])
     if not built.success:
-        raise RuntimeError("dbt build of the shop copy failed:\n" + "\n".join(built.errors))
+        raise RuntimeError(f"dbt build of the {project_dir.name} copy failed:\n" + "\n".join(built.errors))
     init_project(load_project(project_dir))
     apply_proposals(project_dir, proposals=proposals)
-    return project_dir
 
 
 def apply_proposals(project_dir: Path, names: list[str] | None = None, proposals: Path = PROPOSALS) -> None:
@@ -187,9 +195,11 @@ def main(
     argv: list[str] | None = None,
     bugs: dict[str, list[tuple[str, str, str, str]]] = SHOP_BUGS,
     proposals: Path = PROPOSALS,
+    preparer: Callable[[Path, Path, Path], Path] = prepare,
 ) -> int:
     """Prepare (or reuse) a shop copy with the marts of `proposals` and score `bugs` on it;
-    realistic_bugs_shop_holdout.py calls this with its held-out marts and bugs."""
+    realistic_bugs_shop_holdout.py calls this with its held-out marts and bugs, and
+    realistic_bugs_nyc.py with its own project's `preparer` (same arguments as `prepare`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR, help="holds corpora/shop_project")
     parser.add_argument("--keep", type=Path, help="prepare the project here and keep it (default: a temp dir)")
@@ -200,11 +210,11 @@ def main(
         project_dir = args.project_dir
         if project_dir is None:
             try:
-                project_dir = prepare(args.keep or Path(scratch), args.shared_dir, proposals)
+                project_dir = preparer(args.keep or Path(scratch), args.shared_dir, proposals)
             except RuntimeError as error:
                 print(error, file=sys.stderr)
                 return 2
-            print(f"(shop_project prepared in {time.monotonic() - started:.0f} s)")
+            print(f"({project_dir.name} prepared in {time.monotonic() - started:.0f} s)")
         status = run(project_dir, bugs)
     print(f"({time.monotonic() - started:.0f} s)")
     return status
