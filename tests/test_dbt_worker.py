@@ -118,6 +118,28 @@ def test_a_dry_run_starts_no_worker(sample_project_built, tmp_path, monkeypatch,
     assert report.status == "dry-run" and started == []
 
 
+@pytest.mark.dbt
+def test_generate_builds_through_the_worker_and_ends_it_when_no_attempt_passes(
+    sample_project_built, tmp_path, monkeypatch, started
+):
+    from generator import Request, generate
+    from generator.llm.providers.scripted import ScriptedProvider
+
+    proposal = yaml.safe_load(ACCOUNT_MRR.read_text())
+    bad = dict(proposal, sql=proposal["sql"].replace("monthly_amount", "monthly_amount_typo", 1))
+    monkeypatch.setenv(dbt_worker.ENV, "1")
+    request = Request(text=proposal["request"], name="account_mrr", models=("m",), max_attempts=2)
+    project = load_project(copy_of(sample_project_built, tmp_path / "a"))
+    report = generate(project, request, Options(), provider=ScriptedProvider([bad, proposal]))
+    assert [attempt.outcome for attempt in report.attempts] == ["rejected", "accepted"]
+    assert report.status == "written" and report.build["failed"] == 0
+    assert len(started) == 1 and started[0].sent and gone(started[0])
+    project = load_project(copy_of(sample_project_built, tmp_path / "b"))
+    with pytest.raises(GateError):
+        generate(project, request, Options(), provider=ScriptedProvider([bad, bad]))
+    assert len(started) == 2 and not started[1].sent and gone(started[1])
+
+
 # -- a user's apply: a fresh process, catalog from cache, dbt never imported there ----------
 
 
