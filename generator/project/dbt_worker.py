@@ -3,7 +3,7 @@
 On a warm catalog cache `apply` and `generate` need no dbt until the build that ends them,
 and a fresh process then pays dbt's import (over a second), a partial parse of the unchanged
 project and dbt's first-use work (`dbt_warmup`) before the build can start. Started as soon
-as the catalog is read, `python -m generator.project.dbt_worker` does all that in a second
+as the catalog is read, a worker process (`start`, `main`) does all that in a second
 process while this one runs the gates and the unit-test row search (on two cores, side by
 side), then waits on stdin for one command:
 
@@ -47,6 +47,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from pathlib import Path
 
 from generator.project import Project, dbt
 
@@ -58,6 +59,11 @@ READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 5.0
 # Loaded once dbt's CLI runner was imported in this process.
 DBT_IMPORTED = "dbt.cli.main"
+# The worker's entry: argv is [source root, project]; the root replaces sys.path[0] (the cwd).
+BOOT = (
+    "import sys; sys.path[0] = sys.argv.pop(1); "
+    "from generator.project.dbt_worker import main; sys.exit(main(sys.argv[1:]))"
+)
 
 Builder = Callable[[Project, list[str]], dbt.DbtOutcome]
 
@@ -181,10 +187,16 @@ def outcome_from_dict(data: dict) -> dbt.DbtOutcome:
 
 def start(project: Project) -> Worker | None:
     """A worker process for `project`, warming up; None if it could not be started."""
+    import generator
+
+    # The worker imports this very gen-model (its source root first on sys.path), and
+    # nothing from the working directory, which `-m` and `-c` would put there.
+    root = str(Path(generator.__file__).resolve().parents[1])
     command = [
         sys.executable,
-        "-m",
-        __name__,
+        "-c",
+        BOOT,
+        root,
         json.dumps([str(project.project_dir), str(project.profiles_dir), project.target]),
     ]
     try:
@@ -260,7 +272,7 @@ def serve(project: Project, commands, answers) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m generator.project.dbt_worker '[project_dir, profiles_dir, target]'`."""
+    """The worker: `argv` is `['[project_dir, profiles_dir, target]']` (JSON); see `BOOT`."""
     from generator.project import load_project
 
     # The protocol has stdout to itself: anything printed (by dbt or a library) goes to stderr.
@@ -271,13 +283,10 @@ def main(argv: list[str]) -> int:
     return serve(project, sys.stdin, answers)
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
-
 __all__ = [
     "DBT_IMPORTED",
     "ENV",
+    "BOOT",
     "Builder",
     "Worker",
     "WorkerFailed",
