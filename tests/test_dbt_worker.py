@@ -243,7 +243,10 @@ def test_the_worker_is_used_only_where_dbt_is_not_imported_unless_told(monkeypat
     monkeypatch.setitem(sys.modules, dbt_worker.DBT_IMPORTED, sys)
     assert not dbt_worker.wanted()
     monkeypatch.delitem(sys.modules, dbt_worker.DBT_IMPORTED)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert dbt_worker.wanted()
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert not dbt_worker.wanted(), "one core: nothing runs beside the gates"
     monkeypatch.setenv(dbt_worker.ENV, "0")
     assert not dbt_worker.wanted()
     monkeypatch.setenv(dbt_worker.ENV, "1")

@@ -70,11 +70,13 @@ Builder = Callable[[Project, list[str]], dbt.DbtOutcome]
 
 def wanted() -> bool:
     """Whether a build should go through a worker: GEN_MODEL_DBT_WORKER, else when dbt is
-    not imported in this process yet."""
+    not imported in this process yet and a second core can run the worker beside it."""
     setting = os.environ.get(ENV, "").strip()
     if setting in ("0", "1"):
         return setting == "1"
-    return DBT_IMPORTED not in sys.modules
+    # On one core the worker's import only competes with the gates, and its warm-up parse is
+    # work the in-process build would not do.
+    return DBT_IMPORTED not in sys.modules and (os.cpu_count() or 1) >= 2
 
 
 class WorkerFailed(Exception):
