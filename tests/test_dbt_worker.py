@@ -66,7 +66,7 @@ def test_apply_through_the_worker_writes_and_builds_what_in_process_does(
     monkeypatch.setenv(dbt_worker.ENV, "1")
     through_worker = apply(load_project(copy_of(sample_project_built, tmp_path / "b")), ACCOUNT_MRR, Options())
     assert len(started) == 1 and started[0].sent, "the build went through the worker"
-    assert gone(started[0]) and started[0].process.returncode == 0
+    assert gone(started[0])
     assert through_worker.status == in_process.status == "written"
     assert through_worker.file_contents == in_process.file_contents
     # dbt runs the tests in threads: the order they finish in is not the build's.
@@ -91,7 +91,8 @@ def test_a_failing_build_in_the_worker_says_what_dbt_said_and_rolls_back(
             apply(load_project(project_dir), ACCOUNT_MRR, Options())
         assert "everything written was rolled back" in raised.value.message
         assert not list((project_dir / "models").rglob("account_mrr*"))
-        messages.append([problem.message for problem in raised.value.problems])
+        # dbt runs the tests in threads: the order they finish in is not the build's.
+        messages.append(sorted(problem.message for problem in raised.value.problems))
     assert len(started) == 1 and started[0].sent and gone(started[0])
     assert messages[0] == messages[1]
     assert any("table_that_does_not_exist" in message for message in messages[1])

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import select
 import subprocess
@@ -282,7 +283,12 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)
     project_dir, profiles_dir, target = json.loads(argv[0])
     project = load_project(project_dir, profiles_dir, target)
-    return serve(project, sys.stdin, answers)
+    code = serve(project, sys.stdin, answers)
+    # The outcome is sent and dbt closed its files and the warehouse: the interpreter's
+    # teardown (dbt's modules, threads) is time the main process would spend waiting to
+    # reap the worker. dbt's log file is flushed first.
+    logging.shutdown()
+    os._exit(code)
 
 
 __all__ = [
