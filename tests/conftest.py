@@ -72,6 +72,7 @@ SAMPLE_SCALE = 1.0
 _LEAKY_VARIABLES = (
     "GEN_MODEL_DUCKDB_PATH",
     "GEN_MODEL_RAW_PATH",
+    "GEN_MODEL_DBT_WORKER",  # would send every apply in the suite through a worker process
     "DBT_PROFILES_DIR",
     "DBT_PROJECT_DIR",
     "DBT_TARGET_PATH",

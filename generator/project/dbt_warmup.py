@@ -1,5 +1,9 @@
 """dbt's first-use costs for the build that ends `apply`, paid in a thread while DuckDB works.
 
+This is the in-process path, for a run that imported dbt already (its catalog was parsed,
+not read from the cache). A run that never imported dbt builds in a dbt worker process
+(`dbt_worker`), which calls `warm_schemas` itself once its parse is done.
+
 The build parses the files just written (partial parse), and dbt validates every new node
 (the model, its config and contract, its tests, its unit test) against a JSON schema that
 it builds from its dataclasses the first time a process validates one of that class: about

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from generator.errors import GateError
-from generator.project import Project, dbt_warmup
+from generator.project import Project, dbt_warmup, dbt_worker
 from generator.project.catalog_builder import build_catalog
 from generator.run.accept import accept_proposal
 from generator.run.finish import finish, provenance_for
@@ -39,15 +39,17 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
             catalog = build_catalog(project, raw_files=raw_files, progress=options.progress)
         require_package(project, catalog)
         refuse_taken_name(project, proposal.name, NAME_HINTS["apply"], catalog)
-        # While the gates and the row search wait on DuckDB, dbt's first-use work for the
-        # build that follows is done beside them (a dry run builds nothing).
-        warmup = dbt_warmup.start() if not options.dry_run else dbt_warmup.Warmup()
-        accepted = accept_proposal(catalog, proposal, report, options)
-        if accepted is None:
-            raise GateError(f"{proposal.name} was rejected by the gates", report.gates.problems)
-        warmup.wait()
-        origin = {"origin": "proposal-file", "proposal_file": Path(proposal_file).name}
-        finish(project, catalog, accepted, provenance_for(proposal, origin), report, options)
+        # dbt's import, parse and first-use work for the build that ends the run, paid while
+        # the gates and the row search run: in a worker process if dbt is not imported here
+        # (catalog from cache), else in a thread beside DuckDB's queries. A dry run builds nothing.
+        with dbt_worker.running(project, enabled=not options.dry_run) as build:
+            warmup = dbt_warmup.start() if not options.dry_run else dbt_warmup.Warmup()
+            accepted = accept_proposal(catalog, proposal, report, options)
+            if accepted is None:
+                raise GateError(f"{proposal.name} was rejected by the gates", report.gates.problems)
+            warmup.wait()
+            origin = {"origin": "proposal-file", "proposal_file": Path(proposal_file).name}
+            finish(project, catalog, accepted, provenance_for(proposal, origin), report, options, build=build)
     return report
 
 

@@ -8,6 +8,7 @@ from the accepted object, which implements `Finishable`: `run.accept.Accepted` f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -128,8 +129,11 @@ def finish(
     report: RunReport,
     options: Options,
     lock_context: LockContext | None = None,
+    build: Callable[[Project, list[str]], dbt.DbtOutcome] | None = None,
 ) -> RunReport:
     """Plan, then write and build unless this is a dry run; fill the report.
+
+    `build` runs the dbt build: a warm worker's (`dbt_worker.running`), else `dbt.build`.
 
     A new version of an existing model is classified against the previous one (breaking or
     not, with reasons, recorded in its provenance); a breaking one deprecates the previous
@@ -180,7 +184,7 @@ def finish(
     plan_ = replace(plan_, files=(*plan_.files, PlannedFile(lock.path, lock.dumps(), existed=lock.path.exists())))
     report.files.append(lockfile.LOCK_NAME)
     selects, relations = accepted.build_target(plan_)
-    report.build = write_and_build(project, catalog, plan_, options, selects, relations)
+    report.build = write_and_build(project, catalog, plan_, options, selects, relations, build)
     report.status = "written"
     if options.also_on:
         report.notes.append(
@@ -244,8 +248,10 @@ def write_and_build(
     options: Options,
     selects: tuple[str, ...],
     relations: tuple[str, ...],
+    build: Callable[[Project, list[str]], dbt.DbtOutcome] | None = None,
 ) -> dict:
-    """Write the plan atomically, build `selects` with dbt, roll back (files and `relations`) if it fails."""
+    """Write the plan atomically, build `selects` with dbt (`build`, else `dbt.build`), roll
+    back (files and `relations`) if it fails."""
     label = f"dbt build --select {' '.join(selects)}"
     transaction = FileTransaction(project.project_dir)
     with interrupts_as_exceptions():
@@ -253,7 +259,7 @@ def write_and_build(
             for planned in plan_.files:
                 transaction.write(planned.path, planned.content)
             with options.progress.waiting(label):
-                outcome = dbt.build(project, list(selects))
+                outcome = (build or dbt.build)(project, list(selects))
             if not outcome.success or not outcome.nodes:
                 # A build that selected nothing built nothing: the new version would not exist.
                 failures = outcome.failure_messages() or (["dbt selected nothing to build"] if outcome.success else [])

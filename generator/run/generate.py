@@ -6,11 +6,12 @@ gen_model.lock answers a request it holds for an unchanged catalog slice (`run.r
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import replace
 
 from generator.errors import GateError, Problem, ProposalError
-from generator.project import Project, dbt_warmup
+from generator.project import Project, dbt_warmup, dbt_worker
 from generator.project.catalog import Catalog
 from generator.project.catalog_builder import build_catalog
 from generator.proposal import Proposal, validate_proposal
@@ -113,13 +114,17 @@ def generate(project: Project, request: Request, options: Options, provider=None
             settings.model_for_attempt(1)  # no model id configured: the ConfigError says how
         if request.name:
             refuse_taken_name(project, request.name, NAME_HINTS["generate"])
-        with ProjectLock(project.project_dir):
-            _generate_locked(project, request, options, provider, settings, report)
+        # `workers`: a dbt worker started in the run ends with it, however it ends.
+        with ProjectLock(project.project_dir), contextlib.ExitStack() as workers:
+            _generate_locked(project, request, options, provider, settings, report, workers)
     return report
 
 
-def _generate_locked(project: Project, request: Request, options: Options, provider, settings, report) -> None:
-    """The body of `generate` once the fast checks passed and the project lock is held."""
+def _generate_locked(
+    project: Project, request: Request, options: Options, provider, settings, report, workers: contextlib.ExitStack
+) -> None:
+    """The body of `generate` once the fast checks passed and the project lock is held;
+    a dbt worker it starts is entered on `workers`."""
     # The gates, the writer and dbt's build are imported here, not with the module:
     # `gen-model context` reuses prompt_for_request and needs none of them.
     from generator.llm.pricing import estimate_cost
@@ -143,8 +148,11 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
             return
     refuse_unbuilt_slice(catalog, catalog_slice, options)
     provider = provider or make_provider(settings.provider, settings)
-    # dbt's first-use work for the build that ends the run, done while the LLM thinks and
-    # the gates wait on DuckDB (generator.project.dbt_warmup); a dry run builds nothing.
+    # dbt's import, parse and first-use work for the build that ends the run, done while the
+    # LLM thinks and the gates wait on DuckDB: in a worker process if dbt is not imported
+    # here (catalog from cache, generator.project.dbt_worker), else in a thread
+    # (generator.project.dbt_warmup). A dry run builds nothing.
+    build = workers.enter_context(dbt_worker.running(project, enabled=not options.dry_run))
     warmup = dbt_warmup.start() if not options.dry_run else dbt_warmup.Warmup()
     accepted = None
     current = prompt
@@ -213,7 +221,7 @@ def _generate_locked(project: Project, request: Request, options: Options, provi
         catalog_slice=lockfile.slice_shape(catalog_slice.relations, accepted.proposal.name),
         attempts=[_attempt_for_lock(a) for a in report.attempts],
     )
-    finish(project, catalog, accepted, provenance_for(accepted.proposal, origin), report, options, lock_context)
+    finish(project, catalog, accepted, provenance_for(accepted.proposal, origin), report, options, lock_context, build)
 
 
 def prompt_for_request(project: Project, request: Request, settings, catalog: Catalog):
