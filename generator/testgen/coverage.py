@@ -13,9 +13,10 @@ one group (two orders of one customer) placed relative to each other:
 
 A class is (input, what, tuples of source rows, the column that groups them); the chooser
 (unit_fixtures._Chooser.cover_pairs) adds the cheapest tuple that changes the expected rows,
-in a group the fixture does not have yet (where no other row of the group interferes). The
-SQL's groups are the self-edges the
-search found (GROUP BY and PARTITION BY keys read from an input).
+in a group the fixture does not have yet (where no other row of the group interferes); on
+the final rows it is re-checked like every coverage class (unit_fixtures._Chooser.recheck).
+The SQL's groups are the self-edges the search found (GROUP BY and PARTITION BY keys read
+from an input).
 """
 
 from __future__ import annotations

@@ -22,7 +22,12 @@ the rows the model must return for them. gen-model writes one per generated mode
                chosen so far do not already tell it apart from the accepted SQL, the
                smallest set of candidate blocks that does (delta debugging) is added, as
                long as every input stays within its row budget; when no candidate does,
-               rows that join the groups already there (a rate's 3/7, not 1/2).
+               rows that join the groups already there (a rate's 3/7, not 1/2);
+            4. the final rows re-checked: rows added later can take the meaning of earlier
+               ones away (a later invoice moves the data's end), so each mutant told apart
+               and each coverage class of step 2 must still change the expected rows on the
+               final rows; the fewest rows that make a class hold again are added (within
+               budget, keeping every mutant told apart), and what no rows keep is not claimed.
           So the rows a filter must drop, a null, a duplicate key, an unmatched join key are
           in the fixture exactly when the logic depends on them.
   expect  the accepted SQL run in the sandbox on exactly the fixture dbt will build: each
@@ -45,6 +50,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlglot import exp
 
@@ -496,7 +502,9 @@ class FixtureChoice:
     picks: dict[int, list[int]] = field(default_factory=dict)
     killed: list[str] = field(default_factory=list)
     unkillable: list[str] = field(default_factory=list)
-    boundaries: list[str] = field(default_factory=list)  # boundary classes with a row
+    boundaries: list[str] = field(default_factory=list)  # boundary classes with a row the output depends on
+    covered: list[str] = field(default_factory=list)  # coverage classes that hold on the final rows
+    lost: list[str] = field(default_factory=list)  # classes covered once that no rows within budget keep
 
 
 class FixtureSearch:
@@ -545,6 +553,10 @@ class FixtureSearch:
         self._picked: dict[int, tuple[int, ...]] = {}
         self._twins: dict[tuple[int, int], int] = {}
         self._copies: list[tuple[int, int]] = []  # (input, gm_row) of every row copied
+        # (input, what) -> the condition on a source row (and its parameters) that makes it
+        # one of a class's (a value of a column, a boundary), for members().
+        self._conditions: dict[tuple[int, str], tuple[str, list]] = {}
+        self._members: dict[tuple[int, str, int], bool] = {}
 
     # -- sandbox tables --------------------------------------------------------------------
 
@@ -1085,7 +1097,10 @@ class FixtureSearch:
                 f"select {quoted}, list(gm_row order by gm_row)[1:{COVERAGE_CANDIDATES}] from {item.source} "
                 f"where {quoted} is not null group by 1 order by 1"
             )
-            found += [(index, column, f"{column} = {value!r}", [int(r) for r in picked]) for value, picked in rows]
+            for value, picked in rows:
+                what = f"{column} = {value!r}"
+                self._conditions[(index, what)] = (f"{quoted} = ?", [value])
+                found.append((index, column, what, [int(r) for r in picked]))
         return found
 
     def boundary_candidates(self) -> list[tuple[int, str, list[int]]]:
@@ -1110,8 +1125,29 @@ class FixtureSearch:
                     f"order by gm_row limit {COVERAGE_CANDIDATES}"
                 )
                 if rows:
+                    self._conditions[(index, f"{column}: {label}")] = (f"{quoted} is not null and {condition}", [])
                     found.append((index, f"{column}: {label}", [int(r[0]) for r in rows]))
         return found
+
+    def members(self, index: int, what: str, rows) -> list[int]:
+        """Those of these rows of one input that are of the class `what` (a value of a
+        column, a boundary of a date) by its condition, whichever rows the search first
+        offered for it; none for a class without a condition (rows of one group)."""
+        if (index, what) not in self._conditions:
+            return []
+        condition, parameters = self._conditions[(index, what)]
+        unknown = sorted({int(row) for row in rows if (index, what, int(row)) not in self._members})
+        if unknown:
+            found = {
+                int(row)
+                for (row,) in self.query(
+                    f"select gm_row from {self.inputs[index].source} where gm_row in "
+                    f"({', '.join(str(row) for row in unknown)}) and ({condition})",
+                    parameters,
+                )
+            }
+            self._members.update({(index, what, row): row in found for row in unknown})
+        return sorted({int(row) for row in rows if self._members[(index, what, int(row))]})
 
     def twin_candidates(self, fixture: dict[int, list[int]]) -> list[tuple[int, str, list[int]]]:
         """(input, what, rows): for every input with a unique key whose rows the SQL groups
@@ -1236,6 +1272,49 @@ def ddmin(items: list, failing: Callable[[list], bool], ahead: Callable[[list[li
     return items
 
 
+def smallest_subset(
+    base: dict[int, list[int]],
+    pieces: list[dict[int, list[int]]],
+    holds: Callable[[dict[int, list[int]]], bool],
+    ahead: Callable[[list[dict[int, list[int]]]], None],
+) -> dict[int, list[int]] | None:
+    """`base` with a 1-minimal sublist of the (ordered) pieces for which `holds`, or None if
+    no prefix of them makes it hold. Delta debugging costs about n log n questions: it starts
+    from the shortest prefix (of PREFIXES' sizes) that holds; `ahead` is told each round's
+    choices first, to answer them at once."""
+    sizes = (*PREFIXES, len(pieces))
+    ahead([_merge(base, *pieces[:size]) for size in sizes if pieces[:size]])
+    for size in sizes:
+        prefix = pieces[:size]
+        if prefix and holds(_merge(base, *prefix)):
+            break
+        if size >= len(pieces):
+            return None
+    else:
+        return None
+    subset = ddmin(
+        prefix,
+        lambda chosen: holds(_merge(base, *chosen)),
+        lambda tries: ahead([_merge(base, *chosen) for chosen in tries]),
+    )
+    return _merge(base, *subset)
+
+
+def _less(picks: dict[int, list[int]], index: int, rows) -> dict[int, list[int]]:
+    """A choice of rows less some rows (every copy of each) of one input."""
+    gone = set(rows)
+    return {i: [r for r in picked if i != index or r not in gone] for i, picked in picks.items()}
+
+
+class _Class(NamedTuple):
+    """A coverage class the fixture was given rows for: the input, what it shows, and its
+    units (one row, or the rows of one group that show it together)."""
+
+    index: int
+    what: str
+    units: list[tuple[int, ...]]
+
+
 class _Chooser:
     """The greedy choice of fixture rows (see choose_rows)."""
 
@@ -1249,6 +1328,9 @@ class _Chooser:
         self.fixture: dict[int, list[int]] = {}
         self.costs: dict[tuple[str, int], int] = {}
         self.current_rows = 0
+        self.promised: list[_Class] = []  # the coverage classes given rows, re-checked at the end
+        self.witness: dict[tuple[int, str], tuple[int, ...]] = {}  # the unit that last mattered, per class
+        self.hopeless: set[tuple[int, str]] = set()  # classes no candidate rows made hold
 
     def add_block(self, block: dict[int, list[int]]) -> None:
         if block not in self.blocks:
@@ -1304,26 +1386,14 @@ class _Chooser:
         )
 
     def smallest_killing(self, pieces: list, tree: exp.Expression) -> dict[int, list[int]] | None:
-        fixture = self.fixture
-        sizes = (*PREFIXES, len(pieces))
-        self.search.prefetch_kills(tree, [_merge(fixture, *pieces[:size]) for size in sizes if pieces[:size]])
-        # Delta debugging costs about n log n runs: start it from the shortest prefix of the
-        # (ordered) pieces that tells the mutant apart.
-        for size in sizes:
-            prefix = pieces[:size]
-            if prefix and self.search.kills(_merge(fixture, *prefix), tree):
-                break
-            if size >= len(pieces):
-                return None
-        else:
-            return None
-        subset = ddmin(
-            prefix,
-            lambda chosen: self.search.kills(_merge(fixture, *chosen), tree),
-            lambda tries: self.search.prefetch_kills(tree, [_merge(fixture, *chosen) for chosen in tries]),
+        search = self.search
+        found = smallest_subset(
+            self.fixture,
+            pieces,
+            lambda picks: search.kills(picks, tree),
+            lambda tries: search.prefetch_kills(tree, tries),
         )
-        found = _merge(fixture, *subset)
-        return found if self.acceptable(found, tree) else None
+        return found if found is not None and self.acceptable(found, tree) else None
 
     def cover(self, classes: list[tuple[int, str, list[int]]]) -> list[str]:
         """Semantic coverage beyond the mutants searched: for each class (a value of a filtered
@@ -1339,6 +1409,7 @@ class _Chooser:
             # one the SQL filters away (a gift-card payment of a returned order) tests nothing.
             if any(self._matters(index, row) for row in sorted(present)):
                 covered.append(what)
+                self.promised.append(_Class(index, what, [(row,) for row in rows]))
                 continue
             current = search.output_rows(self.fixture)
 
@@ -1349,6 +1420,7 @@ class _Chooser:
 
             if self._adopt_best([_merge(self.fixture, search.block((index, row), False)) for row in rows], rank):
                 covered.append(what)
+                self.promised.append(_Class(index, what, [(row,) for row in rows]))
         return covered
 
     def _adopt_best(self, candidates: list[dict[int, list[int]]], rank) -> bool:
@@ -1381,6 +1453,7 @@ class _Chooser:
             present = set(rows) & set(self.fixture.get(index) or [])
             if any(self._matters(index, row) for row in sorted(present)):
                 covered.append(what)
+                self.promised.append(_Class(index, what, [(row,) for row in rows]))
                 continue
             value = search.value_of(index, rows[0], column) if rows else None
             others = [
@@ -1395,6 +1468,7 @@ class _Chooser:
 
             if self._adopt_best([_merge(self.fixture, search.block((index, row), False)) for row in rows], rank):
                 covered.append(what)
+                self.promised.append(_Class(index, what, [(row,) for row in rows]))
         return covered
 
     def _changed_by(self, index: int, row: int) -> set:
@@ -1411,6 +1485,7 @@ class _Chooser:
             picked = set(self.fixture.get(index) or [])
             if any(set(rows) <= picked for rows in pairs):
                 covered.append(what)
+                self.promised.append(_Class(index, what, [tuple(rows) for rows in pairs]))
                 continue
             current = search.output(self.fixture)
             groups = {repr(search.value_of(index, row, group)) for row in picked}
@@ -1426,6 +1501,7 @@ class _Chooser:
             candidates = [_merge(self.fixture, *(search.block((index, row), False) for row in rows)) for rows in pairs]
             if self._adopt_best(candidates, rank):
                 covered.append(what)
+                self.promised.append(_Class(index, what, [tuple(rows) for rows in pairs]))
         return covered
 
     def _matters(self, index: int, row: int) -> bool:
@@ -1435,6 +1511,133 @@ class _Chooser:
     def _without(self, index: int, row: int) -> dict[int, list[int]]:
         """The fixture less one source row."""
         return {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
+
+    # -- coverage re-checked on the final rows ----------------------------------------------
+
+    def units_in(self, promise: _Class, picks: dict[int, list[int]]) -> list[tuple[int, ...]]:
+        """The units of a class these rows hold: those the search offered for it, and any
+        row of the class by its condition (another row of the value, of the boundary)."""
+        picked = picks.get(promise.index) or []
+        offered = [unit for unit in promise.units if set(unit) <= set(picked)]
+        others = [(row,) for row in self.search.members(promise.index, promise.what, picked)]
+        units = list(dict.fromkeys([*offered, *others]))
+        # The unit that mattered last time first: the choices asked about mostly share rows.
+        witness = self.witness.get(promise[:2])
+        return sorted(units, key=lambda unit: unit != witness)
+
+    def holds(self, promise: _Class, picks: dict[int, list[int]]) -> bool:
+        """Whether these rows hold a unit of the class and the expected rows change without
+        it. Rows added later (a later invoice that moves the data's end, a larger amount
+        that becomes the maximum) can make a row that mattered matter no more; and a class
+        given a row that never mattered (none of its candidates did) promised nothing."""
+        output = self.search.output(picks)
+        for unit in self.units_in(promise, picks):
+            if self.search.output(_less(picks, promise.index, unit)) != output:
+                self.witness[promise[:2]] = unit
+                return True
+        return False
+
+    def _ask_holds(self, promise: _Class, choices: list[dict[int, list[int]]]) -> None:
+        """Prefetch what holds() asks about these choices: each, and each less each unit."""
+        asked = []
+        for picks in choices:
+            asked.append(picks)
+            asked += [_less(picks, promise.index, unit) for unit in self.units_in(promise, picks)]
+        self.search.prefetch(self.search.ctx.tree, asked)
+
+    def recheck(self, killed: list[exp.Expression]) -> list[_Class]:
+        """After the last row is chosen, every coverage class given rows must still change
+        the expected rows on the final fixture (see holds()). For each that does not, in the
+        order they were given rows, the fewest rows that make one of its units matter again
+        (a later invoice, so that a subscription started after the fixture's last one counts)
+        are added: within budget, every mutant told apart still told apart, every class
+        given rows before it still holding (and as many given rows after it as can). Each
+        addition makes the classes that hold, read in that order, strictly better: this
+        ends. Returns the classes that no such rows keep."""
+        # (A mutant rows chosen later took the difference from is not this step's to keep.)
+        killed = [tree for tree in killed if self.search.kills(self.fixture, tree)]
+        helpers = self._helpers()
+        tried: set[tuple] = set()
+        restored = True
+        while restored:
+            restored = False
+            for position, promise in enumerate(self.promised):
+                key = (position, _picks_key(self.fixture))
+                if key in tried or promise[:2] in self.hopeless or self.holds(promise, self.fixture):
+                    continue
+                tried.add(key)
+                restored = self._restore(position, helpers, killed) or restored
+        return [promise for promise in self.promised if not self.holds(promise, self.fixture)]
+
+    def _helpers(self) -> list[dict[int, list[int]]]:
+        """The candidate blocks not all in the fixture yet, those that add the fewest expected
+        rows first (then the smallest): what may make a row matter again."""
+        search = self.search
+        current = search.output_rows(self.fixture)
+        candidates = [(p, b) for p, b in enumerate(self.blocks) if _merge(self.fixture, b) != self.fixture]
+        search.prefetch(search.ctx.tree, [_merge(self.fixture, b) for _, b in candidates])
+        ranked = sorted(
+            candidates,
+            key=lambda pair: (search.output_rows(_merge(self.fixture, pair[1])) - current, _rows_in(pair[1]), pair[0]),
+        )
+        return [block for _, block in ranked]
+
+    def _restore(self, position: int, helpers: list[dict[int, list[int]]], killed: list[exp.Expression]) -> bool:
+        """Make the class at this position hold again (see recheck): among the rows that do,
+        keeping every class before it, those that lose the fewest classes after it, then
+        add the fewest expected rows, then the fewest rows. False if none do."""
+        search, promise = self.search, self.promised[position]
+        current = search.output_rows(self.fixture)
+        earlier = [other for other in self.promised[:position] if self.holds(other, self.fixture)]
+        later = [other for other in self.promised[position + 1 :] if self.holds(other, self.fixture)]
+        found = [
+            candidate
+            for candidate in self._restorations(promise, helpers, earlier)
+            if _size_ok(candidate, self.max_rows) and 0 < search.output_rows(candidate) <= self.max_expect
+        ]
+
+        def cost(candidate: dict[int, list[int]]) -> tuple[int, int, int]:
+            lost = sum(not self.holds(other, candidate) for other in later)
+            return (lost, search.output_rows(candidate) - current, _rows_in(candidate))
+
+        ranked = sorted(found, key=cost)
+        for candidate in ranked:
+            if all(search.kills(candidate, tree) for tree in killed):
+                self.fixture = candidate
+                return True
+        return False
+
+    def _restorations(
+        self, promise: _Class, helpers: list[dict[int, list[int]]], keep: list[_Class]
+    ) -> list[dict[int, list[int]]]:
+        """For each unit the search offered for the class: the fixture with it (and its
+        block) and the fewest helper blocks that make the class hold, the classes in `keep`
+        holding too."""
+        search = self.search
+
+        def holds(picks: dict[int, list[int]]) -> bool:
+            return self.holds(promise, picks) and all(self.holds(other, picks) for other in keep)
+
+        found = []
+        # A class that holds neither with a unit alone nor among every candidate row (a value
+        # the SQL filters away) is not searched again when the fixture grows.
+        self.hopeless.add(promise[:2])
+        for unit in promise.units[:COVERAGE_CANDIDATES]:
+            base = _merge(self.fixture, *(search.block((promise.index, row), False) for row in unit))
+            pieces = [block for block in helpers if _merge(base, block) != base]
+            everything = _merge(base, *pieces)
+            self._ask_holds(promise, [base, everything])
+            if self.holds(promise, base) or self.holds(promise, everything):
+                self.hopeless.discard(promise[:2])
+            if holds(base):
+                found.append(base)
+            elif holds(everything):
+                # Not monotone (a row can matter among some rows and not among more), but
+                # rows that make it matter among all of them are worth a search.
+                restored = smallest_subset(base, pieces, holds, lambda tries: self._ask_holds(promise, tries))
+                if restored is not None:
+                    found.append(restored)
+        return found
 
     def grow_groups(self, tree: exp.Expression) -> bool:
         """Tell a mutant apart with more rows in the groups the fixture already has: a rate
@@ -1554,10 +1757,22 @@ def choose_rows(
     choice.boundaries = chooser.cover(search.boundary_candidates())
     chooser.cover(search.twin_candidates(chooser.fixture))
     chooser.cover_pairs(pair_classes(search) + spread_classes(search))
-    for mutant in mutants:
-        if mutant.held_out:
-            continue  # held out: scored by gen-model mutate, never chosen for
-        (choice.killed if chooser.tell_apart(mutant.tree) else choice.unkillable).append(mutant.label())
+    searched = [mutant for mutant in mutants if not mutant.held_out]  # held out: scored by mutate only
+    told = [mutant for mutant in searched if chooser.tell_apart(mutant.tree)]
+    # Rows added for a later mutant can take an earlier one's difference away (a later
+    # invoice moves the data's end past every start): those are searched for once more.
+    for mutant in told:
+        if not search.kills(chooser.fixture, mutant.tree):
+            chooser.tell_apart(mutant.tree)
+    # The rows the mutants asked for came after the coverage: what each class promised must
+    # hold on the final rows, which the unit test will hold.
+    lost = chooser.recheck([mutant.tree for mutant in searched if search.kills(chooser.fixture, mutant.tree)])
+    for mutant in searched:
+        killed = search.kills(chooser.fixture, mutant.tree)
+        (choice.killed if killed else choice.unkillable).append(mutant.label())
+    choice.lost = [promise.what for promise in lost]
+    choice.covered = [promise.what for promise in chooser.promised if not any(promise is gone for gone in lost)]
+    choice.boundaries = [what for what in choice.boundaries if what in choice.covered]
     choice.picks = chooser.fixture
     return choice
 
