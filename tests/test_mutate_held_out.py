@@ -198,3 +198,18 @@ def test_the_new_mutants_run_in_duckdb(sample_catalog):
             for mutant in enumerate_mutants(ctx):
                 if mutant.operator == operator:
                     sandbox.execute(f"select count(*) from ({runnable_sql(mutant.tree, ctx.relations)})")
+
+
+def test_value_set_adds_a_sibling_to_an_in_list(sample_catalog):
+    """The other half of a wrong value set: a status the list leaves out is kept too; a
+    column without known values (plan_id) gets nothing added."""
+    sql = f"""
+        select subscription_id
+        from {SUBS}
+        where subscription_status in ('active', 'past_due') and plan_id in ('p1', 'p2')
+    """
+    added = [m.description for m in _mutants(sample_catalog, sql, "value-set") if m.description.startswith("add ")]
+    assert added == [
+        "add 'trialing' to `subscription_status in ('active', 'past_due')`",
+        "add 'canceled' to `subscription_status in ('active', 'past_due')`",
+    ]

@@ -43,8 +43,9 @@ test: unit test, data tests, contract.
 Held-out operators are applied too but never shown to the unit-test row search
 (generator.testgen.unit_fixtures skips them), so their score is not circular:
 
-  value-set        drop one value of an `in (...)` list; compare with a sibling value of
-                   the column's accepted_values instead of the one the SQL names
+  value-set        drop one value of an `in (...)` list, or add a sibling value of the
+                   column's accepted_values to it; compare with a sibling instead of the
+                   value the SQL names
   date-unit        date_trunc('month', x) -> 'week' (week -> day, day -> month, ...)
   distinct-add     count(x) -> count(distinct x), sum(x) -> sum(distinct x)
   nullif           nullif(x, y) -> x
@@ -410,6 +411,20 @@ def _more_sibling_edits(node: exp.Expression, source_columns, siblings) -> Itera
         yield "value-set", f"`{_short(node)}` with '{other}' instead", sibling
 
 
+def _in_sibling_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Held-out value-set at an `in (...)` list: one more sibling value of the column's
+    accepted values kept (a bounded few), the other half of a wrong value set; dropping a
+    value is the first half."""
+    named = [v.this for v in node.expressions if isinstance(v, exp.Literal) and v.is_string]
+    domain = next((siblings[value] for value in named if value in siblings), ())
+    for other in [v for v in domain if v not in named][:SIBLING_TRIES]:
+
+        def add_value(found: exp.Expression, other=other) -> None:
+            found.set("expressions", [*(e.copy() for e in found.expressions), exp.Literal.string(other)])
+
+        yield "value-set", f"add '{other}' to `{_short(node)}`", add_value
+
+
 # -- held-out operators the issue lists beside the first five (issue 13 item 3) ---------------
 
 # Zones a timestamp is wrongly read in: one west of UTC (a month's last hours move to the next
@@ -668,6 +683,7 @@ EDITS: tuple[tuple[type | tuple[type, ...], Callable[..., Iterator[tuple]]], ...
     (exp.Coalesce, _coalesce_order_edits),
     (exp.WindowSpec, _frame_drop_edits),
     (exp.Table, _cte_bypass_edits),
+    (exp.In, _in_sibling_edits),
 )
 
 
