@@ -544,17 +544,12 @@ def _other_key_edits(join: exp.Join, source_columns, position: int, side_name: s
     if not kind:
         return
     columns = source_columns.get(_column_relation(side) or "", [])
-    searched = None
+    excluded = {side.name.lower()}
     if side.table.lower() == join.this.alias_or_name.lower():
         # The searched join-key already swaps in this side's first other column of the type.
-        searched = next((n for n, k in columns if k == kind and n.lower() != side.name.lower()), None)
-    others = [
-        name
-        for name, k in columns
-        if (k or "").lower() == kind
-        and _key_like(name)
-        and name.lower() not in (side.name.lower(), str(searched).lower())
-    ]
+        raw = dict((name.lower(), k) for name, k in columns).get(side.name.lower())
+        excluded.add(next((n.lower() for n, k in columns if k == raw and n.lower() not in excluded), ""))
+    others = [n for n, k in columns if (k or "").lower() == kind and _key_like(n) and n.lower() not in excluded]
     for other in others[:KEY_TRIES]:
 
         def change_key(joined: exp.Expression, other=other) -> None:
