@@ -98,12 +98,12 @@ def test_mutate_fails_under_the_threshold_with_the_bare_tests(shop_project_with_
     )
     assert result.exit_code == 1
     assert result.output.startswith(
-        "customers: 0/12 mutants killed (score 0.00) by 2 data tests and 0 unit test(s)\n"
+        "customers: 0/13 mutants killed (score 0.00) by 2 data tests and 0 unit test(s)\n"
         "  killed by the unit test: 0, by data tests: 0, by the contract: 0\n"
-        "  held out (operators the unit-test rows were not chosen for): 0/1 (score 0.00)\n"
+        "  held out (operators the unit-test rows were not chosen for): 0/2 (score 0.00)\n"
     )
     assert "  SURVIVED  #1 join-type: left join orders_per_customer as opc -> inner join (line 29)" in result.output
-    assert "mutation score 0.00 is below --fail-under 0.80: 12 mutant(s) survived" in result.output
+    assert "mutation score 0.00 is below --fail-under 0.80: 13 mutant(s) survived" in result.output
 
 
 def test_mutate_a_generated_model(sample_project):

@@ -43,14 +43,23 @@ test: unit test, data tests, contract.
 Held-out operators are applied too but never shown to the unit-test row search
 (generator.testgen.unit_fixtures skips them), so their score is not circular:
 
-  value-set        drop one value of an `in (...)` list; compare with a sibling value of
-                   the column's accepted_values instead of the one the SQL names
+  value-set        drop one value of an `in (...)` list, or add a sibling value of the
+                   column's accepted_values to it; compare with a sibling instead of the
+                   value the SQL names
   date-unit        date_trunc('month', x) -> 'week' (week -> day, day -> month, ...)
   distinct-add     count(x) -> count(distinct x), sum(x) -> sum(distinct x)
   nullif           nullif(x, y) -> x
   partition        drop one key of a window's partition by
                    (value-set also tries up to SIBLING_TRIES siblings, not just the first;
                    date-unit also changes the unit of date_diff / datediff / date_sub)
+  time-zone        a timestamp column truncated (or cast to a date) read in another zone
+                   (WRONG_ZONES: one west, one east of UTC); `at time zone` changed or dropped
+  join-swap        a join equality on another key-like column (`*_id`) of the same relation
+                   and type, on either side; two equalities trade their right-hand keys
+  coalesce-order   the first two values of a coalesce swapped; a middle fallback dropped
+  frame-drop       a window's explicit frame dropped (a rolling sum becomes a running one)
+  cte-bypass       one reader of a filtering CTE reads the CTE's unfiltered source instead
+                   (only where the CTE has other readers, and the source has its columns)
 """
 
 from __future__ import annotations
@@ -88,7 +97,18 @@ OPERATORS = (
     "precision",
     "window-frame",
 )
-HELD_OUT = ("value-set", "date-unit", "distinct-add", "nullif", "partition")
+HELD_OUT = (
+    "value-set",
+    "date-unit",
+    "distinct-add",
+    "nullif",
+    "partition",
+    "time-zone",
+    "join-swap",
+    "coalesce-order",
+    "frame-drop",
+    "cte-bypass",
+)
 DATE_UNITS = {"MONTH": "WEEK", "WEEK": "DAY", "DAY": "MONTH", "YEAR": "QUARTER", "QUARTER": "MONTH", "HOUR": "DAY"}
 
 
@@ -391,6 +411,248 @@ def _more_sibling_edits(node: exp.Expression, source_columns, siblings) -> Itera
         yield "value-set", f"`{_short(node)}` with '{other}' instead", sibling
 
 
+def _in_sibling_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Held-out value-set at an `in (...)` list: one more sibling value of the column's
+    accepted values kept (a bounded few), the other half of a wrong value set; dropping a
+    value is the first half."""
+    named = [v.this for v in node.expressions if isinstance(v, exp.Literal) and v.is_string]
+    domain = next((siblings[value] for value in named if value in siblings), ())
+    for other in [v for v in domain if v not in named][:SIBLING_TRIES]:
+
+        def add_value(found: exp.Expression, other=other) -> None:
+            found.set("expressions", [*(e.copy() for e in found.expressions), exp.Literal.string(other)])
+
+        yield "value-set", f"add '{other}' to `{_short(node)}`", add_value
+
+
+# -- held-out operators the issue lists beside the first five (issue 13 item 3) ---------------
+
+# Zones a timestamp is wrongly read in: one west of UTC (a month's last hours move to the next
+# month), one east (its first hours move back): fixture rows must sit in both kinds of hours.
+WRONG_ZONES = ("America/New_York", "Asia/Tokyo")
+KEY_TRIES = 2  # other key-like columns join-swap tries per side of a join condition (a bounded few)
+
+
+def _select_sources(select: exp.Expression) -> dict[str, str]:
+    """Alias -> relation or CTE name of the tables a select reads (its from and its joins)."""
+    tables = [select.args.get("from_")] + list(select.args.get("joins") or [])
+    sources = {}
+    for holder in tables:
+        table = holder.this if holder is not None else None
+        if isinstance(table, exp.Table) and not table.args.get("db"):
+            sources[table.alias_or_name.lower()] = table.name.lower()
+    return sources
+
+
+def _column_relation(column: exp.Column) -> str | None:
+    """The relation or CTE (a key of source_columns) a column of a select reads, if it is known."""
+    select = column.find_ancestor(exp.Select)
+    sources = _select_sources(select) if select is not None else {}
+    if column.table:
+        return sources.get(column.table.lower())
+    return next(iter(sources.values())) if len(sources) == 1 else None
+
+
+def _column_type(column: exp.Expression, source_columns) -> str:
+    """The known type of a column reference, lowercased ('' when it is not a column or unknown)."""
+    if not isinstance(column, exp.Column):
+        return ""
+    known = dict((name.lower(), kind) for name, kind in source_columns.get(_column_relation(column) or "", []))
+    return (known.get(column.name.lower()) or "").lower()
+
+
+def _in_other_zone(value: exp.Expression, zone: str) -> exp.Expression:
+    """`value` read as wall-clock time of `zone` and back to UTC: the same type (timestamp or
+    timestamptz), shifted by the zone's offset."""
+    local = exp.AtTimeZone(this=value, zone=exp.Literal.string(zone))
+    return exp.AtTimeZone(this=local, zone=exp.Literal.string("UTC"))
+
+
+def _time_zone_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Held-out time-zone: a timestamp truncated to a month/day (or cast to a date) read in
+    another zone, and an explicit zone conversion changed or dropped. Only the rows in the
+    hours where the zones disagree tell these apart, which no searched operator asks for."""
+    if isinstance(node, exp.AtTimeZone):
+        yield from _zone_conversion_edits(node)
+        return
+    operand = node.this
+    if isinstance(node, exp.Cast) and not node.to.is_type("date"):
+        return
+    if "timestamp" not in _column_type(operand, source_columns):
+        return  # a date has no hours; an unknown type may not bind
+    for zone in WRONG_ZONES:
+
+        def shift(found: exp.Expression, zone=zone) -> None:
+            found.set("this", _in_other_zone(found.this.copy(), zone))
+
+        yield "time-zone", f"`{_short(operand)}` read in {zone} time in `{_short(node)}`", shift
+
+
+def _zone_conversion_edits(node: exp.Expression) -> Iterator[tuple]:
+    """At `x at time zone 'Z'`: another zone, and no conversion at all."""
+    zone = node.args.get("zone")
+    if not (isinstance(zone, exp.Literal) and zone.is_string):
+        return
+    other = "UTC" if zone.this.upper() != "UTC" else WRONG_ZONES[0]
+
+    def change_zone(found: exp.Expression, other=other) -> None:
+        found.set("zone", exp.Literal.string(other))
+
+    yield "time-zone", f"`{_short(node)}` in {other} instead", change_zone
+
+    def drop_conversion(found: exp.Expression) -> None:
+        found.replace(found.this.copy())
+
+    yield "time-zone", f"`{_short(node)}` -> `{_short(node.this)}`", drop_conversion
+
+
+def _key_like(name: str) -> bool:
+    lowered = name.lower()
+    return lowered == "id" or lowered.endswith(("_id", "_key"))
+
+
+def _join_swap_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Held-out join-swap: a join condition compares another key-like column (`*_id`) of the
+    same relation and type, on either side (the searched join-key changes the joined side to
+    its first column of that type only); and two equalities trade their right-hand keys."""
+    conditions = _conjuncts(node.args["on"]) if node.args.get("on") is not None else []
+    for position, condition in enumerate(conditions):
+        if not isinstance(condition, exp.EQ):
+            continue
+        for side_name in ("this", "expression"):
+            yield from _other_key_edits(node, source_columns, position, side_name)
+    equalities = [i for i, c in enumerate(conditions) if isinstance(c, exp.EQ)]
+    for first, second in zip(equalities, equalities[1:], strict=False):
+        left, right = conditions[first].expression, conditions[second].expression
+        kinds = {_column_type(left, source_columns), _column_type(right, source_columns)}
+        if len(kinds) != 1 or "" in kinds:
+            continue  # keys of different or unknown types need not compare
+
+        def trade(joined: exp.Expression, first=first, second=second) -> None:
+            parts = _conjuncts(joined.args["on"])
+            a, b = parts[first].expression.copy(), parts[second].expression.copy()
+            parts[first].set("expression", b)
+            parts[second].set("expression", a)
+
+        yield "join-swap", f"`{_short(left)}` and `{_short(right)}` trade places in the join", trade
+
+
+def _other_key_edits(join: exp.Join, source_columns, position: int, side_name: str) -> Iterator[tuple]:
+    """One side of the `position`th join equality compared as another key-like column."""
+    side = _conjuncts(join.args["on"])[position].args.get(side_name)
+    kind = _column_type(side, source_columns)
+    if not kind:
+        return
+    columns = source_columns.get(_column_relation(side) or "", [])
+    excluded = {side.name.lower()}
+    if side.table.lower() == join.this.alias_or_name.lower():
+        # The searched join-key already swaps in this side's first other column of the type.
+        raw = dict((name.lower(), k) for name, k in columns).get(side.name.lower())
+        excluded.add(next((n.lower() for n, k in columns if k == raw and n.lower() not in excluded), ""))
+    others = [n for n, k in columns if (k or "").lower() == kind and _key_like(n) and n.lower() not in excluded]
+    for other in others[:KEY_TRIES]:
+
+        def change_key(joined: exp.Expression, other=other) -> None:
+            target = _conjuncts(joined.args["on"])[position].args[side_name]
+            target.set("this", exp.to_identifier(other))
+
+        yield "join-swap", f"join on {side.table}.{other} instead of {_short(side)}", change_key
+
+
+def _coalesce_order_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Held-out coalesce-order: the first two values of a coalesce in the other order (which
+    one wins when both are there), and a middle fallback of a longer chain dropped. The
+    searched coalesce only drops every fallback at once."""
+    values = [node.this, *node.expressions]
+    if len(values) >= 2 and not any(isinstance(v, exp.Literal) for v in values[:2]):
+
+        def swap_first_two(found: exp.Expression) -> None:
+            first, second = found.this.copy(), found.expressions[0].copy()
+            found.set("this", second)
+            found.expressions[0].replace(first)
+
+        yield "coalesce-order", f"`{_short(node)}` with its first two values swapped", swap_first_two
+    for index in range(len(node.expressions) - 1):
+
+        def drop_middle(found: exp.Expression, index=index) -> None:
+            found.set("expressions", [e.copy() for i, e in enumerate(found.expressions) if i != index])
+
+        yield "coalesce-order", f"drop `{_short(node.expressions[index])}` from `{_short(node)}`", drop_middle
+
+
+def _frame_drop_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Held-out frame-drop: a window's explicit frame dropped (a rolling sum becomes a
+    running one, `rows` peers become `range` peers), where the searched window-frame only
+    moves a numeric end by one row."""
+    if not isinstance(node.parent, exp.Window):
+        return
+
+    def drop_frame(found: exp.Expression) -> None:
+        found.pop()
+
+    yield "frame-drop", f"drop the frame `{_short(node)}` of a window", drop_frame
+
+
+def _cte_bypass_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Held-out cte-bypass: one reader of a filtering CTE (`kept as (select cols from src
+    where ...)`) reads `src` instead, so it sees the rows the filter drops. Only where the CTE
+    has other readers: with one reader this is the searched drop-predicate in disguise."""
+    cte = _filtering_cte(node) if isinstance(node.parent, (exp.From, exp.Join)) else None
+    if cte is None or node.find_ancestor(exp.CTE) is cte:
+        return
+    reader = node.find_ancestor(exp.Select)
+    keeps_all = any(item.is_star for item in cte.this.expressions)
+    if not keeps_all and any(item.is_star for item in reader.expressions):
+        return  # the reader's columns would change with the source's: a shape, not a meaning
+    readers = [t for t in cte.parent.parent.find_all(exp.Table) if _names(t, cte.alias)]
+    if len(readers) < 2:
+        return
+    source = cte.this.args["from_"].this.name
+
+    def bypass(found: exp.Expression, source=source, alias=node.alias_or_name) -> None:
+        found.set("this", exp.to_identifier(source))
+        found.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+
+    holder = node.find_ancestor(exp.CTE)
+    where = f"in {holder.alias}" if holder is not None else "in the final select"
+    yield "cte-bypass", f"`from {node.name}` {where} reads {source} instead (its filter skipped)", bypass
+
+
+def _names(table: exp.Expression, name: str) -> bool:
+    """A table reference (not a qualified relation) to `name`."""
+    return isinstance(table, exp.Table) and not table.args.get("db") and table.name.lower() == name.lower()
+
+
+def _filtering_cte(table: exp.Table) -> exp.CTE | None:
+    """The CTE a table reference names when that CTE only filters one source's rows and keeps
+    their columns by name (so the source can stand in for it), else None."""
+    query = table.find_ancestor(exp.Query)
+    while query is not None:
+        with_ = query.args.get("with_")
+        for cte in with_.expressions if with_ is not None else []:
+            if _names(table, cte.alias):
+                return cte if _only_filters(cte.this) else None
+        query = query.find_ancestor(exp.Query)
+    return None
+
+
+def _only_filters(select: exp.Expression) -> bool:
+    """A select that keeps some rows of one table and passes its columns through unrenamed."""
+    if not isinstance(select, exp.Select) or select.args.get("where") is None:
+        return False
+    if any(select.args.get(key) for key in ("joins", "group", "having", "distinct", "limit", "qualify", "order")):
+        return False
+    source = select.args.get("from_")
+    if source is None or not _names(source.this, source.this.name):
+        return False
+    return all(
+        isinstance(item, exp.Star)
+        or isinstance(item, exp.Column)
+        or (isinstance(item, exp.Alias) and isinstance(item.this, exp.Column) and item.alias == item.this.name)
+        for item in select.expressions
+    )
+
+
 # The searched operators, dispatched by node type like sqlglot's TRANSFORMS: each entry's
 # edits are tried in this order (the order numbers the mutants, so it is part of the output).
 EDITS: tuple[tuple[type | tuple[type, ...], Callable[..., Iterator[tuple]]], ...] = (
@@ -411,6 +673,12 @@ EDITS: tuple[tuple[type | tuple[type, ...], Callable[..., Iterator[tuple]]], ...
     (exp.WindowSpec, _window_frame_edits),
     ((exp.DateDiff, exp.Anonymous), _date_diff_unit_edits),
     ((exp.EQ, exp.NEQ), _more_sibling_edits),
+    ((exp.DateTrunc, exp.TimestampTrunc, exp.Cast, exp.AtTimeZone), _time_zone_edits),
+    (exp.Join, _join_swap_edits),
+    (exp.Coalesce, _coalesce_order_edits),
+    (exp.WindowSpec, _frame_drop_edits),
+    (exp.Table, _cte_bypass_edits),
+    (exp.In, _in_sibling_edits),
 )
 
 
