@@ -105,7 +105,7 @@ def test_mutate_on_spark_samples_an_input_larger_than_the_twin_carries(shop_on_s
         "ref('stg_orders') has 99 rows, more than the twin carries: a deterministic sample of 60 (hash order, "
         "not the first 60) was copied; "
         "ref('stg_payments') has 113 rows, more than the twin carries: a deterministic sample of 60 (hash order, "
-        "not the first 60) was copied); the SQL shown is the twin's, the line numbers are the model's"
+        "not the first 60) was copied); the SQL shown is the twin's in Spark SQL, the line numbers are the model's"
     ), report["notes"]
     assert not [name for name in session_temp_views() if name.startswith("gen_model_twin")]
 

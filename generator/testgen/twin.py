@@ -408,7 +408,7 @@ def mutation_note(ctx: GateContext, twin: Twin, rows: int) -> str:
     return (
         f"mutants run on a DuckDB twin, proven equal on {rows:,} rows: its SQL transpiled to DuckDB (no "
         f"construct known to differ between the engines), {twin.inputs_note(engine)}; the SQL shown is the "
-        f"twin's, the line numbers are the model's"
+        f"twin's in {engine} SQL, the line numbers are the model's"
     )
 
 
