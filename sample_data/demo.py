@@ -3,9 +3,10 @@
 Run from the project directory after `python -m sample_data` (as `make demo` does). dbt runs
 in-process through generator.project.dbt; the exit status is 1 when the build fails, with dbt's
 errors printed. Then, on a fresh copy of the built project (target/demo_project/, kept for
-you to look at), one committed example proposal goes through `gen-model apply`, showing
-every gate and the summary, and the files it writes are compared byte for byte with the
-committed ones. With ANTHROPIC_API_KEY set, one live `gen-model "..."` request follows.
+you to look at), one committed example model's proposals go through `gen-model apply` in
+order (version 1, then version 2: a non-breaking change), showing every gate and the summary,
+and the files they write are compared byte for byte with the committed ones. With
+ANTHROPIC_API_KEY set, one live `gen-model "..."` request follows.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ from generator.project import Project, load_project
 from generator.project.dbt import DbtOutcome, invoke
 
 MARTS = ("accounts", "subscriptions", "invoices")
-EXAMPLE = Path("examples") / "proposals" / "account_mrr.yml"
+# One model's proposals, applied in the order that made its committed versions.
+EXAMPLES = (
+    Path("examples") / "proposals" / "account_mrr.yml",
+    Path("examples") / "proposals" / "account_mrr_v2.yml",
+)
 LIVE_REQUEST = "weekly active users per account, from the product events, with the account's plan tier"
 COPIED = (
     "dbt_project.yml",
@@ -109,22 +114,22 @@ def fresh_copy(project: Project, destination: Path) -> dict[str, str]:
 
 
 def show_generation(project: Project) -> int:
-    """Apply the example proposal on a fresh copy; then one live request if a key is set."""
+    """Apply the example's proposals on a fresh copy; then one live request if a key is set."""
     gen_model = str(Path(sys.executable).parent / "gen-model")
     copy = project.project_dir / "target" / "demo_project"
     environment = fresh_copy(project, copy)
-    proposal = project.project_dir / EXAMPLE
     import yaml
 
-    name = yaml.safe_load(proposal.read_text())["name"]
+    name = yaml.safe_load((project.project_dir / EXAMPLES[0]).read_text())["name"]
     committed = {path.name: path.read_bytes() for path in (copy / "models").rglob(f"{name}*")}
     committed["gen_model.lock"] = (copy / "gen_model.lock").read_bytes()
     for path in (copy / "models").rglob(f"{name}*"):
         path.unlink()  # so the demo writes them afresh instead of finding them up to date
-    print(f"\n$ gen-model apply {EXAMPLE}   (on a fresh copy: {project.relative(copy)})", flush=True)
-    applied = subprocess.run([gen_model, "apply", str(proposal)], cwd=copy, env=environment)
-    if applied.returncode != 0:
-        return applied.returncode
+    for example in EXAMPLES:
+        print(f"\n$ gen-model apply {example}   (on a fresh copy: {project.relative(copy)})", flush=True)
+        applied = subprocess.run([gen_model, "apply", str(project.project_dir / example)], cwd=copy, env=environment)
+        if applied.returncode != 0:
+            return applied.returncode
     written = {path.name: path.read_bytes() for path in (copy / "models").rglob(f"{name}*")}
     written["gen_model.lock"] = (copy / "gen_model.lock").read_bytes()
     same = written == committed
@@ -209,7 +214,7 @@ def main(project_dir: str | Path | None = None, generation: bool = True) -> int:
     counts = mart_row_counts(project)
     if counts:
         print("  marts      " + ", ".join(f"{name} {rows:,} rows" for name, rows in counts.items()))
-    if generation and (project.project_dir / EXAMPLE).is_file():
+    if generation and all((project.project_dir / example).is_file() for example in EXAMPLES):
         return show_generation(project)
     return 0
 

@@ -127,16 +127,16 @@ def test_mutate_an_unknown_model(sample_project):
 def test_tests_go_into_the_latest_version_of_a_generated_model(sample_project):
     path = sample_project / "models" / "marts" / "account_mrr.yml"
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    columns = {c["name"]: c for c in document["models"][0]["versions"][0]["columns"]}
+    columns = {c["name"]: c for c in document["models"][0]["versions"][-1]["columns"]}  # v2
     columns["mrr"]["data_tests"] = [t for t in columns["mrr"]["data_tests"] if "not_null" not in t]
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
     result = run("tests", "account_mrr", "--project-dir", str(sample_project))
     assert result.exit_code == 0, result.output
     assert result.output.startswith("✓ account_mrr: added 1 data test(s) to models/marts/account_mrr.yml\n")
-    assert "unit test account_mrr_v1_logic exists already; kept as it is" in result.output
+    assert "unit test account_mrr_v2_logic exists already; kept as it is" in result.output
     after = yaml.safe_load(path.read_text(encoding="utf-8"))
-    version = after["models"][0]["versions"][0]
+    version = after["models"][0]["versions"][-1]
     mrr = {c["name"]: c for c in version["columns"]}["mrr"]
     # No accepted_range: mrr >= 0 holds today only because no upstream amount is negative.
     assert [next(iter(t)) for t in mrr["data_tests"]] == ["not_null"]

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.dbt
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT_MRR = REPO / "examples" / "proposals" / "account_mrr.yml"
+# its version 2 (a series that never starts past its stop), applied after it
+ACCOUNT_MRR_V2 = REPO / "examples" / "proposals" / "account_mrr_v2.yml"
 
 
 def test_every_warmed_name_is_a_dbt_class_with_a_json_schema():
@@ -115,10 +117,11 @@ def test_a_broken_warmup_writes_the_same_files(sample_project, monkeypatch):
     monkeypatch.setattr(dbt_warmup, "start", recording_start)
     for path in (sample_project / "models").rglob("account_mrr*"):
         path.unlink()
-    report = apply(load_project(sample_project), ACCOUNT_MRR, Options())
-    assert report.status == "written" and report.build["failed"] == 0
-    assert [type(w.error) for w in failures] == [AttributeError]
-    for path in ("models/marts/account_mrr_v1.sql", "models/marts/account_mrr.yml"):
+    for proposal in (ACCOUNT_MRR, ACCOUNT_MRR_V2):
+        report = apply(load_project(sample_project), proposal, Options())
+        assert report.status == "written" and report.build["failed"] == 0
+    assert [type(w.error) for w in failures] == [AttributeError, AttributeError]
+    for path in ("models/marts/account_mrr_v1.sql", "models/marts/account_mrr_v2.sql", "models/marts/account_mrr.yml"):
         assert (sample_project / path).read_bytes() == (REPO / path).read_bytes(), path
 
 

@@ -20,6 +20,7 @@ ENRICH_EXAMPLE = EXAMPLES / "stg_crm__active_contacts.yml"
 # proposal file -> (model, version) it made
 SQL_EXAMPLES = {
     "account_mrr": ("account_mrr", 1),
+    "account_mrr_v2": ("account_mrr", 2),
     "account_payment_health": ("account_payment_health", 1),
     "account_payment_health_v2": ("account_payment_health", 2),
     "monthly_revenue_by_tier": ("monthly_revenue_by_tier", 1),

@@ -190,7 +190,7 @@ def test_verify_names_live_jinja_in_generated_files_and_does_not_run_dbt(locked_
     sql.write_text(f"-- {SECRET_JINJA}\n" + sql.read_text())
     yml = project / "models/marts/account_mrr.yml"
     meta = f'    meta: {{note: "{SECRET_JINJA}"}}\n'
-    yml.write_text(yml.read_text().replace("    latest_version: 1", meta + "    latest_version: 1", 1))
+    yml.write_text(yml.read_text().replace("    latest_version: 2", meta + "    latest_version: 2", 1))
     for leftover in (project / "target").rglob("*"):
         if leftover.is_file():
             leftover.unlink()  # a fresh checkout in CI: nothing parsed yet

@@ -14,6 +14,7 @@ from generator.testgen.mutate import (
     MutationReport,
     enumerate_mutants,
     run_mutants,
+    show_survivors_in,
 )
 from generator.testgen.testsql import catalog_resolver
 
@@ -129,6 +130,26 @@ def test_a_survivor_is_reported_with_its_diff(gate_proposal, sample_catalog):
     assert dropped_where.diff.startswith("--- original\n+++ mutant ")
     assert report.score < 0.5  # the bare baseline sees little of the logic
     assert report.to_dict()["survivors"][0]["diff"]
+
+
+def test_survivors_can_be_shown_in_the_engines_sql(gate_proposal, sample_catalog):
+    # mutate on Spark runs a DuckDB twin's mutants: their diffs are shown in Spark's SQL
+    ctx = gate_proposal(
+        {
+            "name": "live_accounts",
+            "layer": "marts",
+            "description": "Accounts not deleted.",
+            "grain": ["account_id"],
+            "sql": "select account_id from {{ ref('stg_app__accounts') }}\n"
+            "where cast(is_deleted as varchar) = 'false'\n",
+            "columns": [{"name": "account_id", "description": "The account."}],
+        }
+    )
+    report = run_mutants(ctx, enumerate_mutants(ctx), BASELINE, [], catalog_resolver(sample_catalog))
+    (dropped,) = [o for o in report.with_status("survived") if o.mutant.operator == "drop-predicate"]
+    assert "-where cast(is_deleted as text) = 'false'\n" in dropped.diff
+    show_survivors_in(report, ctx, "spark")
+    assert "-where cast(is_deleted as string) = 'false'\n" in dropped.diff
 
 
 def test_equivalent_and_invalid_mutants_are_not_counted(gate_proposal, sample_catalog):

@@ -31,7 +31,7 @@ PAYMENT_HEALTH = REPO / "examples" / "proposals" / "account_payment_health.yml"
 PAYMENT_HEALTH_V2 = REPO / "examples" / "proposals" / "account_payment_health_v2.yml"
 # Each committed example's proposals, applied in order on a project without its files.
 EXAMPLES = {
-    "account_mrr": ["account_mrr.yml"],
+    "account_mrr": ["account_mrr.yml", "account_mrr_v2.yml"],
     "monthly_revenue_by_tier": ["monthly_revenue_by_tier.yml"],
     "account_payment_health": ["account_payment_health.yml", "account_payment_health_v2.yml"],
 }

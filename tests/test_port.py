@@ -89,6 +89,19 @@ def test_the_location_is_in_the_model_file():
     assert problem.location() == "m.sql:3:5"
 
 
+def test_the_series_fix_can_be_pasted_into_the_model():
+    # account_mrr v2's filter is v1's refusal's suggestion as it reads here
+    sql = (
+        "select unnest(generate_series(date_trunc('month', s.started_at), coalesce(s.\"Ended At\", s.stop_at),"
+        " interval 1 month)) as m\nfrom {{ ref('subs') }} as s"
+    )
+    [problem] = check(sql)
+    assert problem.suggestion == (
+        "Keep only the rows where the series is not empty: where date_trunc('MONTH', s.started_at) <= "
+        'coalesce(s."ended at", s.stop_at) (the same rows on both engines).'
+    )
+
+
 # --- real engines ---------------------------------------------------------------------
 
 

@@ -1,8 +1,13 @@
 """The sample project's generated marts, ported with `gen-model port --write`, build on Spark.
 
-`account_mrr` v1 is not portable either: its months come from a `generate_series` up to the
-last billed month, empty on DuckDB and an error on Spark when a subscription starts after it
-(`port:series_bounds`); it is refused, located, and not built on Spark here.
+All three: `account_mrr`, `account_payment_health` and `monthly_revenue_by_tier`, each at its
+latest version, with DuckDB's rows.
+
+`account_mrr` v1 is not portable: its months come from a `generate_series` up to the last
+billed month, empty on DuckDB and an error on Spark when a subscription starts after it
+(`port:series_bounds`); it is refused, located. Its v2 (examples/proposals/account_mrr_v2.yml)
+keeps only the subscriptions whose series is not empty, the same rows on both engines: it is
+ported, and v1 stays off on Spark with its unit test.
 
 The marts are versioned and contracted (`account_mrr_v1.sql`, YAML with `versions:` and an
 enforced contract in DuckDB's types). One JVM for this module: dbt-spark's session
@@ -41,8 +46,9 @@ RAW_TABLES = {
 }
 # `invoices` is the hand-written mart monthly_revenue_by_tier reads: as written in DuckDB it
 # does not parse on Spark, so it is ported too (unversioned, contracted).
-PORTED = ("invoices", "monthly_revenue_by_tier", "account_payment_health")
-MARTS = {"monthly_revenue_by_tier": 1, "account_payment_health": 2}
+PORTED = ("invoices", "monthly_revenue_by_tier", "account_payment_health", "account_mrr")
+# each generated mart and the version of it Spark builds (its latest)
+MARTS = {"monthly_revenue_by_tier": 1, "account_payment_health": 2, "account_mrr": 2}
 SCHEMA = "analytics"
 
 
@@ -111,9 +117,9 @@ def test_the_sample_marts_ported_with_write_build_on_spark_and_duckdb(sample_on_
     assert (root / "dbt_project.yml").read_bytes() == config_before
     # account_mrr v1 counts months with generate_series up to the last billed month: a
     # subscription that starts after it gives no rows on DuckDB and fails the query on Spark
-    # (its unit test holds one). Refused, located; it needs a version that filters those rows.
+    # (its unit test holds one). Refused, located; v2 filters those rows and is ported below.
     with pytest.raises(PortError) as refused:
-        port_model(load_project(root), "account_mrr", "spark", same_time_zone=True)
+        port_model(load_project(root), "account_mrr.v1", "spark", same_time_zone=True)
     assert [(problem.rule, problem.line) for problem in refused.value.problems] == [("port:series_bounds", 33)]
     assert (root / "dbt_project.yml").read_bytes() == config_before
 
@@ -122,19 +128,21 @@ def test_the_sample_marts_ported_with_write_build_on_spark_and_duckdb(sample_on_
         ported = port_model(load_project(root), name, "spark", same_time_zone=True, prove=True, spark=spark)
         assert ported.proof.holds, ported.proof
         written[name] = write_port(load_project(root), ported)
-    assert not (root / "models/marts/spark/account_payment_health_v1.sql").exists()
-    assert written["account_payment_health"].file == "models/marts/spark/account_payment_health_v2.sql"
-    assert written["account_payment_health"].off == ("account_payment_health.v1",)
     config = yaml.safe_load((root / "dbt_project.yml").read_text())
     off = "{{ (target.profile_name == 'gen_model') and target.type != 'spark' }}"
-    assert config["models"]["gen_model"]["marts"]["account_payment_health"]["v1"] == {"+enabled": off}
-    unit_tests = config["unit_tests"]["gen_model"]["marts"]["account_payment_health"]
-    assert unit_tests == {"account_payment_health_v1_logic": {"+enabled": off}}
+    for name in ("account_payment_health", "account_mrr"):  # v2 ported, v1 off on Spark
+        assert not (root / f"models/marts/spark/{name}_v1.sql").exists()
+        assert written[name].file == f"models/marts/spark/{name}_v2.sql"
+        assert written[name].off == (f"{name}.v1",)
+        assert config["models"]["gen_model"]["marts"][name]["v1"] == {"+enabled": off}
+        unit_tests = config["unit_tests"]["gen_model"]["marts"][name]
+        assert unit_tests == {f"{name}_v1_logic": {"+enabled": off}}
     # each version's proof is its own in the lockfile
     from generator.write import lockfile
 
     lock = lockfile.load(root)
     assert sorted(lock.ports) == [
+        "account_mrr.v2",
         "account_payment_health.v2",
         "invoices",
         "monthly_revenue_by_tier.v1",
@@ -156,7 +164,8 @@ def test_the_sample_marts_ported_with_write_build_on_spark_and_duckdb(sample_on_
     unit_tests = {name: status for name, status in statuses.items() if "_logic" in name}
     for name, version in MARTS.items():
         assert any(test.startswith(f"{name}_v{version}_logic") for test in unit_tests), unit_tests
-    assert not any(test.startswith("account_payment_health_v1_") for test in unit_tests), unit_tests
+    for name in ("account_payment_health", "account_mrr"):
+        assert not any(test.startswith(f"{name}_v1_") for test in unit_tests), unit_tests
     assert set(unit_tests.values()) == {"pass"}, unit_tests
 
     manifest = json.loads((root / "target" / "manifest.json").read_text())
@@ -164,7 +173,8 @@ def test_the_sample_marts_ported_with_write_build_on_spark_and_duckdb(sample_on_
         node = manifest["nodes"][f"model.gen_model.{name}.v{version}"]
         assert node["original_file_path"] == f"models/marts/spark/{name}_v{version}.sql"
         assert node["contract"]["enforced"] is True
-    assert "model.gen_model.account_payment_health.v1" not in manifest["nodes"]  # off on Spark
+    for name in ("account_payment_health", "account_mrr"):
+        assert f"model.gen_model.{name}.v1" not in manifest["nodes"]  # off on Spark
     revenue_types = {
         column["name"]: column["data_type"]
         for column in manifest["nodes"]["model.gen_model.monthly_revenue_by_tier.v1"]["columns"].values()
@@ -183,9 +193,9 @@ def test_the_sample_marts_ported_with_write_build_on_spark_and_duckdb(sample_on_
     # the DuckDB target builds the whole project as before: each person's file, DuckDB's types
     dbt_build(root)
     manifest = json.loads((root / "target" / "manifest.json").read_text())
-    node = manifest["nodes"]["model.gen_model.account_mrr.v1"]
-    assert node["original_file_path"] == "models/marts/account_mrr_v1.sql"
-    assert {column["name"]: column["data_type"] for column in node["columns"].values()}["mrr"] == "decimal(38,2)"
-    for version in (1, 2):  # both versions of account_payment_health, from the person's files
+    for version in (1, 2):  # both versions of each, from the person's files
+        node = manifest["nodes"][f"model.gen_model.account_mrr.v{version}"]
+        assert node["original_file_path"] == f"models/marts/account_mrr_v{version}.sql"
+        assert {column["name"]: column["data_type"] for column in node["columns"].values()}["mrr"] == "decimal(38,2)"
         node = manifest["nodes"][f"model.gen_model.account_payment_health.v{version}"]
         assert node["original_file_path"] == f"models/marts/account_payment_health_v{version}.sql"

@@ -43,13 +43,14 @@ def test_review_is_deterministic_and_complete(locked_sample_project):
     assert first.exit_code == 0, first.output
     assert first.output == second.output
     lines = first.output.splitlines()
-    count = count_tests_on(locked_sample_project, "model.gen_model.account_mrr.v1")
+    # the latest version, v2: the same rows as v1 with a series that never starts past its stop
+    count = count_tests_on(locked_sample_project, "model.gen_model.account_mrr.v2")
     assert count >= 8  # grain, column and unit tests (none from today's data alone)
     for line in (
         "# gen-model review",
-        "## `account_mrr` v1 (marts): new model",
+        "## `account_mrr` v2 (marts): non-breaking change from v1",
         "> monthly recurring revenue per account, by plan",
-        "| **Files** | `models/marts/account_mrr_v1.sql`, `models/marts/account_mrr.yml` |",
+        "| **Files** | `models/marts/account_mrr_v2.sql`, `models/marts/account_mrr.yml` |",
         "| **Lockfile** | files match `gen_model.lock` |",
         "| **Grain** | `account_id`, `month`, `plan_id` |",
         f"| **dbt build** | model success; {count} test(s): {count} pass |",
@@ -57,13 +58,18 @@ def test_review_is_deterministic_and_complete(locked_sample_project):
         "| `mrr` | decimal(38,2) | `ref('int_subscriptions_joined_to_plans').monthly_amount` | aggregate:sum |",
         "| `not_null` | `plan_id` | grain column (verified on 4,468 rows in the dry run) |",
         "Mutation score: not measured (no `target/gen_model/mutation/account_mrr.json`).",
-        "Applied from the proposal file `account_mrr.yml`; no LLM call.",
+        "### Data diff: v1 → v2",
+        "Joined on the grain (`account_id`, `month`, `plan_id`): 4,468 keys in both.",
+        "| `mrr` | 0 | decimal(38,2) | decimal(38,2) |",
+        "Applied from the proposal file `account_mrr_v2.yml`; no LLM call.",
         "Total: 0 LLM call(s), 0 tokens in, 0 out, est. $0.0000.",
     ):
         assert line in lines, line
-    sql = (locked_sample_project / "models" / "marts" / "account_mrr_v1.sql").read_text()
+    sql = (locked_sample_project / "models" / "marts" / "account_mrr_v2.sql").read_text()
     assert sql.rstrip("\n") in first.output
-    assert "### Data diff" not in first.output  # a first version has nothing to compare with
+    only = run("review", "monthly_revenue_by_tier", "--project-dir", project)
+    assert "## `monthly_revenue_by_tier` v1 (marts): new model" in only.output.splitlines()
+    assert "### Data diff" not in only.output  # a first version has nothing to compare with
     # Read-only: no build, no write.
     assert not (locked_sample_project / "gen-model-review.md").exists()
 

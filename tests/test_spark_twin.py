@@ -105,8 +105,34 @@ def test_mutate_on_spark_samples_an_input_larger_than_the_twin_carries(shop_on_s
         "ref('stg_orders') has 99 rows, more than the twin carries: a deterministic sample of 60 (hash order, "
         "not the first 60) was copied; "
         "ref('stg_payments') has 113 rows, more than the twin carries: a deterministic sample of 60 (hash order, "
-        "not the first 60) was copied); the SQL shown is the twin's, the line numbers are the model's"
+        "not the first 60) was copied); the SQL shown is the twin's in Spark SQL, the line numbers are the model's"
     ), report["notes"]
+    assert not [name for name in session_temp_views() if name.startswith("gen_model_twin")]
+
+
+def test_mutate_on_spark_stops_copying_its_inputs_at_the_time_limit(shop_on_spark, monkeypatch):
+    """Each Spark step of the copy into the twin (count, sample, rows) runs under the dry run's
+    time limit; past it, mutate exits 2 saying so, and no sample is left in the session."""
+    from generator.dialects.spark_session import SparkDryRun
+    from generator.project.sandbox import SandboxTimeout
+    from generator.testgen import unit_fixtures
+
+    monkeypatch.setattr(unit_fixtures, "SOURCE_ROW_LIMIT", 60)
+    limited = SparkDryRun.deadline
+
+    def slow_sample(self, sql, timeout_s=None):
+        if sql.startswith("a sample of"):  # as if the sample's job ran past the limit
+            raise SandboxTimeout(timeout_s, sql)
+        return limited(self, sql, timeout_s)
+
+    monkeypatch.setattr(SparkDryRun, "deadline", slow_sample)
+    result = CliRunner().invoke(cli, ["mutate", "customers", "--project-dir", str(shop_on_spark)])
+    assert result.exit_code == 2, result.output
+    assert (
+        "and there is none proven equal: copying its inputs from Spark (all rows, or a sample of 60 of an input "
+        "with more) ran past 60 s, the dry run's time limit per query. Run `gen-model mutate customers --target "
+        "<a duckdb target>`"
+    ) in result.stderr, result.stderr
     assert not [name for name in session_temp_views() if name.startswith("gen_model_twin")]
 
 

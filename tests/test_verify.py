@@ -32,8 +32,9 @@ def test_the_locked_sample_project_verifies_in_seconds(locked_sample_project):
     elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "gen-model verify: 4 generated model version(s), gen_model.lock, warehouse warehouse.duckdb",
+        "gen-model verify: 5 generated model version(s), gen_model.lock, warehouse warehouse.duckdb",
         "  ✓ account_mrr v1",
+        "  ✓ account_mrr v2",
         "  ✓ account_payment_health v1",
         "  ✓ account_payment_health v2",
         "  ✓ monthly_revenue_by_tier v1",
@@ -61,8 +62,11 @@ def test_generated_models_without_a_lock_entry_fail(sample_project):
         "adopted account_mrr into gen_model.lock:",
         "  v1: was not in the lockfile; recorded as it is "
         "(models/marts/account_mrr_v1.sql, models/marts/account_mrr.yml)",
+        "  v2: was not in the lockfile; recorded as it is "
+        "(models/marts/account_mrr_v2.sql, models/marts/account_mrr.yml)",
         "  models/marts/account_mrr.yml: unchanged",
         "  models/marts/account_mrr_v1.sql: unchanged",
+        "  models/marts/account_mrr_v2.sql: unchanged",
     ]
     report = verify(load_project(sample_project))
     assert [(f.model, f.check) for f in report.problems] == [
@@ -113,13 +117,22 @@ def test_contract_tests_and_provenance_are_required(locked_sample_project):
     )
     path.write_text(text)
     report = verify(load_project(project))
+    # The edits hit both versions' blocks; the YAML file is v2's in the lock (v2 rewrote it),
+    # so its change is v2's.
     assert [(f.check, f.message) for f in report.problems] == [
         ("contract", "account_mrr v1 does not enforce its contract"),
-        ("files", "changed since gen_model.lock (account_mrr v1) and not adopted"),
         ("provenance", "meta.gen_model of account_mrr v1 lacks proposal_sha256"),
         ("tests", "account_mrr v1 has no not_null test on grain column(s) month"),
+        ("contract", "account_mrr v2 does not enforce its contract"),
+        ("files", "changed since gen_model.lock (account_mrr v2) and not adopted"),
+        ("provenance", "meta.gen_model of account_mrr v2 lacks proposal_sha256"),
+        ("tests", "account_mrr v2 has no not_null test on grain column(s) month"),
     ]
-    assert {f.file for f in report.problems} == {"models/marts/account_mrr_v1.sql", "models/marts/account_mrr.yml"}
+    assert {f.file for f in report.problems} == {
+        "models/marts/account_mrr_v1.sql",
+        "models/marts/account_mrr_v2.sql",
+        "models/marts/account_mrr.yml",
+    }
     # Adopting the edit does not make the missing test or contract acceptable.
     assert run("adopt", "account_mrr", "--project-dir", str(project)).exit_code == 0
     assert {f.check for f in verify(load_project(project)).problems} == {"contract", "provenance", "tests"}
@@ -158,7 +171,13 @@ def test_a_column_dropped_in_the_warehouse_is_drift_even_when_only_a_filter_uses
         "subscription_status in ref('int_subscriptions_joined_to_plans'), or fix the proposal and `gen-model "
         "apply` it again (account_mrr.yml)"
     ) in result.output.splitlines()
-    assert result.output.splitlines()[-1] == "✗ verify failed: 1 problem(s), 0 edited, 0 warning(s)"
+    assert (
+        "      ✗ models/marts/account_mrr_v2.sql: [drift] ref('int_subscriptions_joined_to_plans') no longer has "
+        "column subscription_status, which account_mrr v2 uses (in a filter, join or grouping). Restore "
+        "subscription_status in ref('int_subscriptions_joined_to_plans'), or fix the proposal and `gen-model "
+        "apply` it again (account_mrr_v2.yml)"
+    ) in result.output.splitlines()
+    assert result.output.splitlines()[-1] == "✗ verify failed: 2 problem(s), 0 edited, 0 warning(s)"
 
 
 def test_no_warehouse_is_a_warning_not_a_failure(locked_sample_project):
@@ -175,7 +194,7 @@ def test_no_warehouse_is_a_warning_not_a_failure(locked_sample_project):
             "suggestion": "Run `dbt build` (or load the warehouse), then `gen-model verify` again",
         }
     ]
-    assert [m["status"] for m in report["models"]] == ["ok", "ok", "ok", "ok"]
+    assert [m["status"] for m in report["models"]] == ["ok"] * 5
     assert not (locked_sample_project / "warehouse.duckdb").exists()  # verify created nothing
 
 

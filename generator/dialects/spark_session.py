@@ -149,6 +149,12 @@ class SparkDryRun:
             raise RuntimeError("the Spark dry run is not open; use it as a context manager")
         return self._spark
 
+    def deadline(self, sql: str, timeout_s: float | None = None) -> contextlib.AbstractContextManager[None]:
+        """A block of Spark work on `sql` (named in the errors) whose jobs are cancelled past
+        `timeout_s` (default: the dry run's limit): SandboxTimeout then, SandboxQueryError on
+        any other failure."""
+        return self._deadline(sql, timeout_s)
+
     @contextlib.contextmanager
     def _deadline(self, sql: str, timeout_s: float | None) -> Iterator[None]:
         """Cancel the jobs started in the block if it runs past `timeout_s`."""

@@ -9,6 +9,7 @@ wrong numbers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -16,6 +17,8 @@ from sqlglot import exp
 from generator.sql.shapes import conjuncts
 
 INTEGER_TYPES = frozenset(exp.DataType.INTEGER_TYPES)
+# A name that reads the same unquoted (the analysis quotes every name it resolved).
+PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 EXACT_TYPES = INTEGER_TYPES | {exp.DataType.Type.DECIMAL}
 
 
@@ -253,6 +256,16 @@ class UnguardedDivision(PortRule):
         )
 
 
+def _as_written(node: exp.Expression) -> str:
+    """`node` in DuckDB SQL as a person writes it (lowercase functions, names unquoted where
+    they need no quotes), so a suggested rewrite can be pasted into the model."""
+    plain = node.copy()
+    for identifier in plain.find_all(exp.Identifier):
+        if PLAIN_NAME.fullmatch(identifier.name):
+            identifier.set("quoted", False)
+    return plain.sql("duckdb", normalize_functions="lower")
+
+
 def _ordered_by_where(node: exp.Expression, start: exp.Expression, stop: exp.Expression) -> bool:
     """Does the WHERE of the select calling `node` keep only rows with start <= stop (or <)?"""
     select = node.find_ancestor(exp.Select)
@@ -284,7 +297,7 @@ class SeriesPastItsStop(PortRule):
         return Finding(
             "generate_series whose start may be past its stop: DuckDB gives no rows, "
             "Spark's sequence fails the query (Illegal sequence boundaries)",
-            f"Keep only the rows where the series is not empty: where {start.sql('duckdb')} <= {stop.sql('duckdb')}"
+            f"Keep only the rows where the series is not empty: where {_as_written(start)} <= {_as_written(stop)}"
             " (the same rows on both engines).",
         )
 

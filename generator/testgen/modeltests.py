@@ -369,6 +369,7 @@ def mutate_on_twin(ctx: GateContext, label: str, run):
     from generator.errors import ConfigError
     from generator.gates import GATES
     from generator.project.sandbox import SandboxQueryError
+    from generator.testgen.mutate import show_survivors_in
     from generator.testgen.twin import Refused, in_model_lines, mutation_note, open_twin, proven_equal
 
     engine = ctx.dialect.engine
@@ -376,7 +377,7 @@ def mutate_on_twin(ctx: GateContext, label: str, run):
     try:
         with open_twin(ctx, rules=rules) as twin:
             rows = proven_equal(ctx, twin)
-            report = in_model_lines(ctx, twin, run(twin.ctx))
+            report = show_survivors_in(in_model_lines(ctx, twin, run(twin.ctx)), twin.ctx, ctx.dialect.sqlglot)
     except (Refused, SandboxQueryError) as why:
         reason = why.summary if isinstance(why, SandboxQueryError) else str(why)
         raise ConfigError(

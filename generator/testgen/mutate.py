@@ -1034,8 +1034,8 @@ class MutationReport:
         return "\n".join(lines)
 
 
-def _diff(ctx: GateContext, mutant: Mutant, original_text: str) -> str:
-    mutated = _sql_text(ctx, mutant.tree)
+def _diff(ctx: GateContext, mutant: Mutant, original_text: str, dialect: str = "duckdb") -> str:
+    mutated = _sql_text(ctx, mutant.tree, dialect)
     return "".join(
         difflib.unified_diff(
             original_text.splitlines(keepends=True),
@@ -1077,14 +1077,24 @@ def _usable_tests(
     return usable
 
 
-def _sql_text(ctx: GateContext, tree: exp.Expression) -> str:
-    """`tree` as the model's file would say it (formatted; restored as is if it cannot be)."""
+def _sql_text(ctx: GateContext, tree: exp.Expression, dialect: str = "duckdb") -> str:
+    """`tree` as the model's file would say it in sqlglot's `dialect` (formatted; restored as
+    is if it cannot be)."""
     from generator.sql.formatting import format_sql
 
     try:
-        return format_sql(ctx.templated, tree, ctx.relations)
+        return format_sql(ctx.templated, tree, ctx.relations, dialect=dialect)
     except Exception:
-        return ctx.templated.restore(tree.sql(dialect="duckdb", pretty=True)) + "\n"
+        return ctx.templated.restore(tree.sql(dialect=dialect, pretty=True)) + "\n"
+
+
+def show_survivors_in(report: MutationReport, ctx: GateContext, dialect: str) -> MutationReport:
+    """`report` with each survivor's diff printed in sqlglot's `dialect`: mutants run on a
+    DuckDB twin are shown in the SQL of the model's own engine."""
+    original_text = _sql_text(ctx, ctx.tree, dialect)
+    for outcome in report.with_status("survived"):
+        outcome.diff = _diff(ctx, outcome.mutant, original_text, dialect)
+    return report
 
 
 @dataclass

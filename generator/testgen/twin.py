@@ -124,13 +124,14 @@ def _inputs(ctx: GateContext) -> list:
     return found
 
 
-def _copy_inputs(ctx: GateContext, path: Path, limit: int, samples: list[Sample]) -> None:
+def _copy_inputs(ctx: GateContext, path: Path, limit: int, samples: list[Sample], timeout_s: float) -> None:
     """Each input's rows into the DuckDB file: all of them, or, when there are more than
     `limit`, a deterministic sample of `limit` (appended to `samples`, whose views the
-    caller drops)."""
+    caller drops). Each Spark step (count, sample, copy) is cancelled past `timeout_s`
+    (SandboxTimeout), as the dry run's queries are."""
     import duckdb
 
-    spark = ctx.sandbox.spark
+    spark, deadline = ctx.sandbox.spark, ctx.sandbox.deadline
     with duckdb.connect(str(path)) as connection:
         for index, relation in enumerate(_inputs(ctx)):
             columns = [(column.name, duckdb_type(column.data_type)) for column in relation.columns]
@@ -138,11 +139,15 @@ def _copy_inputs(ctx: GateContext, path: Path, limit: int, samples: list[Sample]
                 raise Refused(f"{relation.display} has no known columns")
             name = ctx.dialect.relation_name(relation)
             listed = ", ".join(f"`{column}`" for column, _ in columns)
-            count = spark.sql(f"select count(*) from {name}").first()[0]
+            with deadline(f"select count(*) from {name}", timeout_s):
+                count = spark.sql(f"select count(*) from {name}").first()[0]
             if count > limit:
-                samples.append(_sample(spark, relation, name, [column for column, _ in columns], count, limit, index))
-                name = samples[-1].view
-            rows = [tuple(row) for row in spark.sql(f"select {listed} from {name}").collect()]
+                with deadline(f"a sample of {limit} rows of {name}", timeout_s):
+                    sample = _sample(spark, relation, name, [column for column, _ in columns], count, limit, index)
+                samples.append(sample)
+                name = sample.view
+            with deadline(f"select {listed} from {name}", timeout_s):
+                rows = [tuple(row) for row in spark.sql(f"select {listed} from {name}").collect()]
             schema = quote(relation.schema)
             connection.execute(f"create schema if not exists {schema}")
             table = f"{schema}.{quote(relation.identifier)}"
@@ -359,14 +364,21 @@ def open_twin(ctx: GateContext, timeout_s: float | None = None, *, rules=None):
     """The DuckDB twin of the model in `ctx` (its dry run on the engine open), gated on DuckDB,
     its result in the twin sandbox's RESULT_TABLE (steps 1 to 3 of the module); Refused if a
     step refuses. The engine's temp views of sampled inputs live as long as the block."""
-    from generator.project.sandbox import open_sandbox
+    from generator.project.sandbox import SandboxTimeout, open_sandbox
     from generator.testgen import unit_fixtures
 
     samples: list[Sample] = []
+    limit = unit_fixtures.SOURCE_ROW_LIMIT
     with tempfile.TemporaryDirectory(prefix="gen-model-twin-") as scratch:
         try:
             path = Path(scratch) / f"{TWIN_DATABASE}.duckdb"
-            _copy_inputs(ctx, path, unit_fixtures.SOURCE_ROW_LIMIT, samples)
+            try:
+                _copy_inputs(ctx, path, limit, samples, timeout_s or ctx.timeout_s)
+            except SandboxTimeout as late:
+                raise Refused(
+                    f"copying its inputs from {ctx.dialect.engine} (all rows, or a sample of {limit:,} of an input "
+                    f"with more) ran past {late.timeout_s:g} s, the dry run's time limit per query"
+                ) from None
             catalog = _twin_catalog(ctx.catalog, path)
             sql = _portable_sql(ctx, _input_types(ctx))
             engine_rows = _over_samples(ctx, samples) if samples else None
@@ -408,7 +420,7 @@ def mutation_note(ctx: GateContext, twin: Twin, rows: int) -> str:
     return (
         f"mutants run on a DuckDB twin, proven equal on {rows:,} rows: its SQL transpiled to DuckDB (no "
         f"construct known to differ between the engines), {twin.inputs_note(engine)}; the SQL shown is the "
-        f"twin's, the line numbers are the model's"
+        f"twin's in {engine} SQL, the line numbers are the model's"
     )
 
 
