@@ -60,6 +60,10 @@ _CALL_OPENED = re.compile(r"\b(\w+)\(\s*$")
 _DATE_PART_CALLS = DATE_PART_FUNCTIONS | {"extract"}
 
 
+# Comparisons whose two sides may each fill a line (`a <= b` with long function calls).
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+
+
 def _unmarked(text: str) -> str:
     return text.replace(_OPEN, "").replace(_CLOSE, "")
 
@@ -170,6 +174,16 @@ class _Formatting:
         # `* exclude (a)` on the select's line, not one modifier per line.
         text = super().star_sql(expression)
         return re.sub(r"\s*\n\s*", " ", text) if self.pretty else text
+
+    def binary(self, expression: exp.Binary, op: str) -> str:
+        """A comparison too wide for one line breaks before its operator, the right side indented."""
+        text = super().binary(expression, op)
+        if not (self.pretty and isinstance(expression, _COMPARISONS)) or "\n" in text or not self.too_wide([text]):
+            return text
+        left, right = self.sql(expression, "this"), self.sql(expression, "expression")
+        if "\n" in left or "\n" in right:
+            return text
+        return f"{left}\n{self.indent(f'{op} {right}', level=1, pad=0)}"
 
     def case_sql(self, expression: exp.Case) -> str:
         """One `when ... then ...` per line when the case does not fit on one."""

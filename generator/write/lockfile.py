@@ -632,7 +632,23 @@ def load(project_dir: Path) -> Lockfile:
 
 
 def _few(names: list[str], shown: int = 5) -> str:
+    names = _by_file(names)
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _by_file(shown: list[str]) -> list[str]:
+    """'path (m v1)', 'path (m v2)' as one 'path (m v1, v2)': one YAML holds every version."""
+    grouped: dict[str, list[str]] = {}
+    for item in shown:
+        path, _, described = item.partition(" (")
+        grouped.setdefault(path, []).append(described.removesuffix(")"))
+    merged = []
+    for path, described in grouped.items():
+        model = described[0].partition(" v")[0]
+        if len(described) > 1 and all(d.partition(" v")[0] == model and d.partition(" v")[2] for d in described):
+            described = [described[0]] + [f"v{d.partition(' v')[2]}" for d in described[1:]]
+        merged.append(f"{path} ({', '.join(described)})")
+    return merged
 
 
 def _refuse_empty(project_dir: Path, path: Path) -> None:
