@@ -251,6 +251,22 @@ def unique_keys(relation) -> list[tuple[str, ...]]:
     return keys
 
 
+def bounded_columns(relation) -> set[str]:
+    """The columns (lower case) whose values a test of `relation` bounds: an accepted_values
+    list, or a relationships test (each value must be a parent's key). A fresh value invented
+    for one (a twin's key `'credit_card' || '_2'`) would make a fixture no warehouse that
+    passes the relation's tests could hold."""
+    bounded = {fk.column.lower() for fk in relation.foreign_keys}
+    return bounded | {column.name.lower() for column in relation.columns if column.accepted_values}
+
+
+def nullable(relation, name: str) -> bool:
+    """Whether no test of `relation` (not_null, its primary key) keeps column `name` from null."""
+    column = relation.column(name)
+    primary = {c.lower() for c in relation.primary_key}
+    return column is not None and not column.not_null and name.lower() not in primary
+
+
 @dataclass(frozen=True)
 class _Edge:
     left: int
@@ -989,6 +1005,11 @@ class FixtureSearch:
         key_columns = {column.lower() for key in item.keys for column in key}
         if not key_columns <= {c.lower() for c in item.read}:
             return None
+        # A key column a test bounds (accepted_values, relationships) gets no invented value:
+        # null where the column may be null (a unique `previous_subscription_id`), else no copy.
+        bounded = bounded_columns(item.relation) & (key_columns - {c.lower() for c in pointed})
+        if any(not nullable(item.relation, column) for column in bounded):
+            return None
         new_row = item.rows + 1 + len(self._copies)
         listed, values = [], []
         for column in item.read:
@@ -999,6 +1020,8 @@ class FixtureSearch:
                 values.append(next(v for c, v in pointed.items() if c.lower() == column.lower()))
             elif column.lower() not in key_columns:
                 listed.append(quoted)
+            elif column.lower() in bounded:
+                listed.append("null")
             elif kind.startswith("varchar") or kind in ("text", "string"):
                 listed.append(f"{quoted} || {suffix}")
             elif kind in ("integer", "bigint", "int", "smallint", "hugeint"):

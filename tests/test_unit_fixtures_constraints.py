@@ -1,0 +1,68 @@
+"""The unit-test row search keeps to what its inputs' tests allow, and covers what a first
+contact on a new domain (benchmarks/realistic_bugs_nyc.py) found it missed.
+
+* A twin (a row copied under a fresh key) never invents a value for a key column a test
+  bounds: a payment-type seed whose unique `payment_type` is also accepted_values got a twin
+  `'credit_card_2'`, and the whole unit test was dropped as impossible. Such a column takes
+  null where it may be null, else the row gets no twin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from generator.project.catalog import ForeignKey
+from generator.testgen.unit_fixtures import FixtureSearch, bounded_columns
+
+# Subscriptions per plan: its input has a unique key (subscription_id) and a unique,
+# nullable one (previous_subscription_id).
+PER_PLAN = {
+    "name": "plan_subscriptions",
+    "layer": "marts",
+    "description": "Subscriptions per plan.",
+    "grain": ["plan_id"],
+    "sql": (
+        "select plan_id, count(*) as subscriptions, count(previous_subscription_id) as changes\n"
+        "from {{ ref('stg_billing__subscriptions') }}\n"
+        "group by plan_id\n"
+    ),
+    "columns": [
+        {"name": "plan_id", "description": "The plan."},
+        {"name": "subscriptions", "description": "Its subscriptions."},
+        {"name": "changes", "description": "Those that replaced another."},
+    ],
+}
+
+
+def _with_parent(relation, name: str):
+    parent = ForeignKey(column=name, to="model.x.parents", to_column="id")
+    return dataclasses.replace(relation, foreign_keys=(*relation.foreign_keys, parent))
+
+
+def _with_accepted_values(relation, name: str):
+    columns = tuple(
+        dataclasses.replace(column, accepted_values=("a", "b")) if column.name == name else column
+        for column in relation.columns
+    )
+    return dataclasses.replace(relation, columns=columns)
+
+
+def test_a_twin_never_invents_a_value_a_test_bounds(gate_proposal):
+    search = FixtureSearch(gate_proposal(PER_PLAN))
+    search.setup()
+    try:
+        (item,) = search.inputs
+        item.relation = _with_parent(item.relation, "previous_subscription_id")
+        assert {"previous_subscription_id", "subscription_status"} <= bounded_columns(item.relation)
+        # A nullable bounded key (a relationships test on previous_subscription_id) is null
+        # in the twin; the other key is fresh.
+        row = next(r for r in range(1, item.rows + 1) if search.value_of(0, r, "previous_subscription_id"))
+        twin = search.twin(0, row)
+        assert twin is not None
+        assert search.value_of(0, twin, "previous_subscription_id") is None
+        assert search.value_of(0, twin, "subscription_id") == search.value_of(0, row, "subscription_id") + "_2"
+        # A key that is also accepted_values and not null (a seed's payment_type): no twin.
+        item.relation = _with_accepted_values(item.relation, "subscription_id")
+        assert search.twin(0, row + 1) is None
+    finally:
+        search.teardown()
