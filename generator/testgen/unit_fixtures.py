@@ -1220,6 +1220,11 @@ def _picks_key(picks: dict[int, list[int]]) -> tuple:
     return tuple(sorted((index, tuple(rows)) for index, rows in picks.items() if rows))
 
 
+def _less(picks: dict[int, list[int]], index: int, row: int) -> dict[int, list[int]]:
+    """A choice of rows less one source row (every copy of it)."""
+    return {i: [r for r in rows if (i, r) != (index, row)] for i, rows in picks.items()}
+
+
 def _rows_in(picks: dict[int, list[int]]) -> int:
     """How many source rows a choice holds, over every input."""
     return sum(len(rows) for rows in picks.values())
@@ -1411,12 +1416,19 @@ class _Chooser:
             ]
             touched = set().union(*(self._changed_by(index, row) for row in others[:COVERAGE_CANDIDATES]))
             current = search.output(self.fixture)
+            candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
+            alone = [_less(candidate, index, row) for candidate, row in zip(candidates, rows, strict=True)]
+            search.prefetch(search.ctx.tree, alone)
 
-            def rank(position, candidate, produced, current=current, touched=touched):
+            def rank(position, candidate, produced, current=current, touched=touched, alone=alone):
+                # The value's own row must change the expected rows, not only its block: a
+                # block whose other rows do while the row is filtered away covers nothing.
+                own = search.output(candidate) != search.output(alone[position])
                 changed = _changed(search.output(candidate), current)
-                return (not changed, bool(changed & touched), produced - len(current), _rows_in(candidate), position)
+                overlap = bool(changed & touched)
+                return (not own, not changed, overlap, produced - len(current), _rows_in(candidate), position)
 
-            if self._adopt_best([_merge(self.fixture, search.block((index, row), False)) for row in rows], rank):
+            if self._adopt_best(candidates, rank):
                 covered.append(what)
         return covered
 

@@ -1,0 +1,40 @@
+"""The rows the unit-test search chooses on a domain it was not tuned on (NYC taxi, rideshare
+and 311 data, benchmarks/realistic_bugs_nyc.py) cover what the first contact missed.
+
+One preparation (a dbt build, `gen-model init`, the three marts applied) is shared by the
+tests below; each checks the given rows of one mart's unit test:
+* taxi_daily_payments has a unit test at all (no twin with an invented payment type), and
+  its Newark trip is one the filter keeps (a fare > 0): the class's own row must matter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmarks.realistic_bugs_nyc import PROPOSALS, WAREHOUSE, prepare
+from tests.conftest import SHARED_DIR, missing_shared
+
+pytestmark = pytest.mark.dbt
+
+
+@pytest.fixture(scope="module")
+def nyc_project(tmp_path_factory) -> Path:
+    if not (SHARED_DIR / WAREHOUSE).is_file():
+        missing_shared("the nyc warehouse")
+    return prepare(tmp_path_factory.mktemp("nyc"), SHARED_DIR, PROPOSALS)
+
+
+def given_rows(project: Path, mart: str, text: str) -> list[dict]:
+    """The rows the unit test of `mart` gives input `text` (ref('x') or source('a', 'b'))."""
+    document = yaml.safe_load((project / "models" / "marts" / f"{mart}.yml").read_text(encoding="utf-8"))
+    (entry,) = document.get("unit_tests") or [None]
+    assert entry is not None, f"{mart} has no unit test"
+    return next(item["rows"] for item in entry["given"] if item["input"] == text)
+
+
+def test_a_taxi_unit_test_is_written_and_its_newark_trip_counts(nyc_project):
+    trips = given_rows(nyc_project, "taxi_daily_payments", "ref('stg_taxi_trips')")
+    assert any(row["rate_code"] == "newark" and float(row["fare_amount"]) > 0 for row in trips), trips
