@@ -5,14 +5,20 @@ contact on a new domain (benchmarks/realistic_bugs_nyc.py) found it missed.
   bounds: a payment-type seed whose unique `payment_type` is also accepted_values got a twin
   `'credit_card_2'`, and the whole unit test was dropped as impossible. Such a column takes
   null where it may be null, else the row gets no twin.
+* A boolean column tested bare (`filter (where t.is_shared_match)`, `a or b`, `not x`,
+  `case when x`) is a condition of its own: the search covers its values like a column
+  compared with text literals.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import sqlglot
+from sqlglot import exp
+
 from generator.project.catalog import ForeignKey
-from generator.testgen.unit_fixtures import FixtureSearch, bounded_columns
+from generator.testgen.unit_fixtures import FixtureSearch, bounded_columns, is_bare_predicate
 
 # Subscriptions per plan: its input has a unique key (subscription_id) and a unique,
 # nullable one (previous_subscription_id).
@@ -66,3 +72,13 @@ def test_a_twin_never_invents_a_value_a_test_bounds(gate_proposal):
         assert search.twin(0, row + 1) is None
     finally:
         search.teardown()
+
+
+def test_a_boolean_tested_bare_is_a_condition_of_its_own():
+    tree = sqlglot.parse_one(
+        "select count(*) filter (where t.a), sum(case when t.b or (t.c) then 1 end),"
+        " count(*) filter (where t.d = 'x'), max(t.g) from t where not t.e and t.f > 1",
+        read="duckdb",
+    )
+    bare = [column.name for column in tree.find_all(exp.Column) if is_bare_predicate(column)]
+    assert sorted(bare) == ["a", "b", "c", "e"]

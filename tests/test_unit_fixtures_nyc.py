@@ -5,6 +5,8 @@ One preparation (a dbt build, `gen-model init`, the three marts applied) is shar
 tests below; each checks the given rows of one mart's unit test:
 * taxi_daily_payments has a unit test at all (no twin with an invented payment type), and
   its Newark trip is one the filter keeps (a fare > 0): the class's own row must matter.
+* rideshare_hourly has trips with is_shared_match and is_wav_match true: a boolean the SQL
+  tests bare (`filter (where trips.is_shared_match)`, `a or b`) is covered true and false.
 """
 
 from __future__ import annotations
@@ -38,3 +40,9 @@ def given_rows(project: Path, mart: str, text: str) -> list[dict]:
 def test_a_taxi_unit_test_is_written_and_its_newark_trip_counts(nyc_project):
     trips = given_rows(nyc_project, "taxi_daily_payments", "ref('stg_taxi_trips')")
     assert any(row["rate_code"] == "newark" and float(row["fare_amount"]) > 0 for row in trips), trips
+
+
+def test_bare_boolean_filters_get_true_and_false_rows(nyc_project):
+    trips = given_rows(nyc_project, "rideshare_hourly", "ref('stg_rideshare_trips')")
+    for column in ("is_shared_match", "is_wav_match"):
+        assert {row[column] for row in trips} >= {True, False}, (column, trips)

@@ -377,11 +377,23 @@ def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
 def _categorical_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tuple[int, str]]:
     """(input index, column) of every input column the SQL compares with text literals
     (`=`, `<>`, `in`, `not in`): the values it names and its siblings it does not are
-    what a wrong value set in a filter gets wrong."""
+    what a wrong value set in a filter gets wrong. A boolean column the SQL tests bare
+    (`filter (where trips.is_shared_match)`, `a or b`) is one too: its values are true and
+    false, and a fixture with only false rows tells no such filter from another."""
     from generator.sql.facts import BaseColumn, Definition, Facts, unwrap
 
     facts = Facts(ctx)
     found: list[tuple[int, str]] = []
+
+    def add(scope, column: exp.Column) -> None:
+        target = facts.resolve(scope, column)
+        if isinstance(target, Definition):
+            target, _ = facts.pass_through(target)
+        if isinstance(target, BaseColumn) and target.placeholder in index_of:
+            key = (index_of[target.placeholder], target.column)
+            if key not in found:
+                found.append(key)
+
     for scope in _select_scopes(facts):
         for node in scope.expression.find_all(exp.EQ, exp.NEQ, exp.In):
             if isinstance(node, exp.In):
@@ -391,16 +403,36 @@ def _categorical_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tup
                 column, literals = (left, [right]) if isinstance(left, exp.Column) else (right, [left])
             if not isinstance(column, exp.Column) or not literals:
                 continue
-            if not all(isinstance(literal, exp.Literal) and literal.is_string for literal in literals):
-                continue
-            target = facts.resolve(scope, column)
-            if isinstance(target, Definition):
-                target, _ = facts.pass_through(target)
-            if isinstance(target, BaseColumn) and target.placeholder in index_of:
-                key = (index_of[target.placeholder], target.column)
-                if key not in found:
-                    found.append(key)
+            if all(isinstance(literal, exp.Literal) and literal.is_string for literal in literals):
+                add(scope, column)
+        for column in scope.expression.find_all(exp.Column):
+            if is_bare_predicate(column):
+                add(scope, column)
     return found
+
+
+# Where an expression stands as a condition of its own: parent type -> the argument that
+# holds the condition (None: any of them).
+_CONDITIONS: dict[type, str | None] = {
+    exp.Where: "this",
+    exp.Having: "this",
+    exp.If: "this",
+    exp.Not: "this",
+    exp.And: None,
+    exp.Or: None,
+}
+
+
+def is_bare_predicate(node: exp.Expression) -> bool:
+    """Whether an expression is a condition by itself, not compared with anything: `where
+    x`, `filter (where x)`, `case when x`, `x or y`, `not x` (parentheses aside)."""
+    while isinstance(node.parent, exp.Paren):
+        node = node.parent
+    parent = node.parent
+    if type(parent) not in _CONDITIONS:
+        return False
+    wanted = _CONDITIONS[type(parent)]
+    return wanted is None or node.arg_key == wanted
 
 
 # Expressions that truncate, compare, shift or take apart a value: a date or timestamp
