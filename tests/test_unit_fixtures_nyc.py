@@ -7,10 +7,14 @@ tests below; each checks the given rows of one mart's unit test:
   its Newark trip is one the filter keeps (a fare > 0): the class's own row must matter.
 * rideshare_hourly has trips with is_shared_match and is_wav_match true: a boolean the SQL
   tests bare (`filter (where trips.is_shared_match)`, `a or b`) is covered true and false.
+* service_requests_monthly has a request created after 19:00 on a month's last day (the
+  "last hours of a month" class takes the rows nearest midnight: New York is 5 hours behind
+  UTC).
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -46,3 +50,14 @@ def test_bare_boolean_filters_get_true_and_false_rows(nyc_project):
     trips = given_rows(nyc_project, "rideshare_hourly", "ref('stg_rideshare_trips')")
     for column in ("is_shared_match", "is_wav_match"):
         assert {row[column] for row in trips} >= {True, False}, (column, trips)
+
+
+def at(value) -> datetime | None:
+    """A timestamp of a given row, or None."""
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+def test_a_request_late_on_a_months_last_day(nyc_project):
+    requests = given_rows(nyc_project, "service_requests_monthly", "ref('stg_service_requests')")
+    created = [at(row["created_at"]) for row in requests]
+    assert any(t.hour >= 19 and (t + timedelta(days=1)).day == 1 for t in created), created

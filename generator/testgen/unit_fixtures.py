@@ -78,6 +78,9 @@ COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
 MATE_ROWS = 32  # rows tried to grow the fixture's groups when no candidate tells a mutant apart
 CHILD_COPY_DEPTH = 2  # generations of children copied with a twin (its orders, their payments)
 PREFETCH_BATCH = 8  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
+# A boundary row is taken within this many seconds of midnight when there is one: a shift
+# of 5 hours (New York, Bogota, Lima from UTC) moves it across.
+NEAR_MIDNIGHT_S = 5 * 3600
 # Boundary classes of a date or timestamp the SQL truncates or compares: (what, condition
 # on a timestamp read in UTC, condition on a date). Time zones west of UTC (the Americas,
 # 3-10 hours behind) put the first hours of a UTC day in the day before; zones east of it
@@ -1145,8 +1148,8 @@ class FixtureSearch:
 
     def boundary_candidates(self) -> list[tuple[int, str, list[int]]]:
         """(input, what, rows): for every date or timestamp column the SQL truncates, compares
-        or shifts, the first few rows of each boundary class (see BOUNDARIES): the chooser
-        keeps the one that adds the fewest expected rows."""
+        or shifts, the few rows of each boundary class (see BOUNDARIES) nearest midnight: the
+        chooser keeps the one that adds the fewest expected rows."""
         found: list[tuple[int, str, list[int]]] = []
         for index, column in self.temporal:
             item = self.inputs[index]
@@ -1158,14 +1161,21 @@ class FixtureSearch:
             quoted = _quote(column)
             # Hours are read in UTC, where the warehouse's zone and the reader's disagree most.
             value = f"timezone('UTC', {quoted})" if "time zone" in kind else quoted
+            # Rows nearest midnight first: the smaller the zone shift that moves a row across
+            # the boundary, the more zones it tells apart (New York's 5 hours need 19:00 or later).
+            seconds = f"extract(epoch from cast({value} as time))"
+            nearest = f"least({seconds}, 86400 - {seconds})" if kind.startswith("timestamp") else "0"
             for label, timestamp_condition, date_condition in BOUNDARIES:
                 condition = (timestamp_condition if kind.startswith("timestamp") else date_condition).format(v=value)
                 rows = self.query(
-                    f"select gm_row from {item.source} where {quoted} is not null and {condition} "
-                    f"order by gm_row limit {COVERAGE_CANDIDATES}"
+                    f"select gm_row, {nearest} from {item.source} where {quoted} is not null and {condition} "
+                    f"order by 2, gm_row limit {COVERAGE_CANDIDATES}"
                 )
+                # The chooser keeps the cheapest candidate: only those about as near as the nearest.
+                reach = max(float(rows[0][1]), NEAR_MIDNIGHT_S) if rows else 0
+                rows = [row for row, distance in rows if float(distance) <= reach]
                 if rows:
-                    found.append((index, f"{column}: {label}", [int(r[0]) for r in rows]))
+                    found.append((index, f"{column}: {label}", [int(r) for r in rows]))
         return found
 
     def twin_candidates(self, fixture: dict[int, list[int]]) -> list[tuple[int, str, list[int]]]:
