@@ -8,6 +8,9 @@ contact on a new domain (benchmarks/realistic_bugs_nyc.py) found it missed.
 * A boolean column tested bare (`filter (where t.is_shared_match)`, `a or b`, `not x`,
   `case when x`) is a condition of its own: the search covers its values like a column
   compared with text literals.
+* A threshold between two dates (`closed_at < created_at + interval '7' day`,
+  `date_diff('day', a, b) <= 7`) is read as (later, earlier, N, unit): the search then
+  covers rows just past it, at it and just under it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sqlglot
 from sqlglot import exp
 
 from generator.project.catalog import ForeignKey
+from generator.testgen.coverage import thresholds
 from generator.testgen.unit_fixtures import FixtureSearch, bounded_columns, is_bare_predicate
 
 # Subscriptions per plan: its input has a unique key (subscription_id) and a unique,
@@ -82,3 +86,16 @@ def test_a_boolean_tested_bare_is_a_condition_of_its_own():
     )
     bare = [column.name for column in tree.find_all(exp.Column) if is_bare_predicate(column)]
     assert sorted(bare) == ["a", "b", "c", "e"]
+
+
+def test_thresholds_between_two_dates_are_read_from_the_sql():
+    def read(sql: str):
+        return thresholds(sqlglot.parse_one(sql, read="duckdb"))
+
+    assert read(
+        "select 1 from t where t.closed_at >= t.created_at and t.closed_at < t.created_at + interval '7' day"
+    ) == [("closed_at", "created_at", 7, "day")]
+    assert read("select count(*) filter (where date_diff('day', x, y) <= 7) from t") == [("y", "x", 7, "day")]
+    assert read("select 1 from t where x - interval 2 hour > y") == [("x", "y", 2, "hour")]
+    assert read("select 1 from t where interval '3' month + b > a") == [("a", "b", 3, "month")]
+    assert read("select 1 from t where x < y + 1 and date_diff('day', x, y) <= z") == []

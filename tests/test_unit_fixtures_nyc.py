@@ -9,7 +9,8 @@ tests below; each checks the given rows of one mart's unit test:
   tests bare (`filter (where trips.is_shared_match)`, `a or b`) is covered true and false.
 * service_requests_monthly has a request created after 19:00 on a month's last day (the
   "last hours of a month" class takes the rows nearest midnight: New York is 5 hours behind
-  UTC).
+  UTC), one closed just past 7 days after its creation (the SQL's threshold), and one
+  without a borough (a null in a column the SQL aggregates: `count(requests.borough)`).
 """
 
 from __future__ import annotations
@@ -61,3 +62,10 @@ def test_a_request_late_on_a_months_last_day(nyc_project):
     requests = given_rows(nyc_project, "service_requests_monthly", "ref('stg_service_requests')")
     created = [at(row["created_at"]) for row in requests]
     assert any(t.hour >= 19 and (t + timedelta(days=1)).day == 1 for t in created), created
+
+
+def test_a_request_closed_just_past_a_week_and_one_without_a_borough(nyc_project):
+    requests = given_rows(nyc_project, "service_requests_monthly", "ref('stg_service_requests')")
+    waits = [at(row["closed_at"]) - at(row["created_at"]) for row in requests if row.get("closed_at")]
+    assert any(timedelta(days=7) < wait < timedelta(days=8) for wait in waits), waits
+    assert any(row.get("borough") is None for row in requests), requests

@@ -51,7 +51,7 @@ from sqlglot import exp
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.sql.context import GateContext
 from generator.sql.runnable import runnable_sql
-from generator.testgen.coverage import pair_classes, spread_classes
+from generator.testgen.coverage import null_classes, pair_classes, spread_classes, threshold_classes
 from generator.testgen.unit_runner import (
     FixtureRunner,
     GivenInput,
@@ -1629,6 +1629,9 @@ def choose_rows(
     # disagree, the cheapest of each), then whatever the mutants still need.
     chooser.cover_apart(search.value_classes())
     choice.boundaries = chooser.cover(search.boundary_candidates())
+    # Not month or week boundaries (the description counts those): rows on either side of a
+    # threshold between two dates, and nulls in the columns the SQL aggregates.
+    chooser.cover(threshold_classes(search) + null_classes(search))
     chooser.cover(search.twin_candidates(chooser.fixture))
     chooser.cover_pairs(pair_classes(search) + spread_classes(search))
     for mutant in mutants:
