@@ -11,6 +11,8 @@ tests below; each checks the given rows of one mart's unit test:
   "last hours of a month" class takes the rows nearest midnight: New York is 5 hours behind
   UTC), one closed just past 7 days after its creation (the SQL's threshold), and one
   without a borough (a null in a column the SQL aggregates: `count(requests.borough)`).
+* rideshare_hourly, whose input has no unique key (no twin), has two trips of one license
+  in one hour with one summed value: what tells sum from sum(distinct).
 """
 
 from __future__ import annotations
@@ -69,3 +71,21 @@ def test_a_request_closed_just_past_a_week_and_one_without_a_borough(nyc_project
     waits = [at(row["closed_at"]) - at(row["created_at"]) for row in requests if row.get("closed_at")]
     assert any(timedelta(days=7) < wait < timedelta(days=8) for wait in waits), waits
     assert any(row.get("borough") is None for row in requests), requests
+
+
+def test_a_keyless_input_gets_two_rows_of_one_group_with_one_summed_value(nyc_project):
+    trips = given_rows(nyc_project, "rideshare_hourly", "ref('stg_rideshare_trips')")
+
+    def hour(row) -> str:
+        return str(row["requested_at"])[:13]
+
+    pairs = [
+        column
+        for column in ("trip_seconds", "driver_pay", "base_passenger_fare", "tips")
+        for i, a in enumerate(trips)
+        for b in trips[i + 1 :]
+        if (a["license_number"], hour(a)) == (b["license_number"], hour(b))
+        and a.get(column) not in (None, 0)
+        and a.get(column) == b.get(column)
+    ]
+    assert pairs, trips

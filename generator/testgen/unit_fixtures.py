@@ -216,6 +216,15 @@ def constraint_violations(given, relations: dict[str, object]) -> list[str]:
 # -- choosing the rows -----------------------------------------------------------------------
 
 
+def _is_temporal(relation, name: str) -> bool:
+    column = relation.column(name)
+    return column is not None and (column.data_type or "").lower().startswith(("timestamp", "date"))
+
+
+# Types whose values a sum or an average adds (DuckDB's names, lower case, by prefix).
+_NUMERIC_TYPES = ("int", "bigint", "smallint", "tinyint", "hugeint", "decimal", "numeric", "double", "float", "real")
+
+
 @dataclass
 class _Input:
     index: int
@@ -1187,7 +1196,11 @@ class FixtureSearch:
         grouped = {edge.left for edge in self.edges if edge.left == edge.right}
         for item in self.inputs:
             picked = fixture.get(item.index) or []
-            if item.index not in grouped or not item.keys or not picked:
+            if item.index not in grouped or not picked:
+                continue
+            if not item.keys:
+                # No key to make fresh: two rows the input already has, alike where it counts.
+                found += self.equal_value_candidates(item.index, picked)
                 continue
             twins = {row for (index, _), row in self._twins.items() if index == item.index}
             if twins & set(picked):
@@ -1196,6 +1209,44 @@ class FixtureSearch:
             rows = [twin for twin in (self.twin(item.index, row) for row in originals) if twin is not None]
             if rows:
                 found.append((item.index, f"two rows of one group in {item.text}", rows))
+        return found
+
+    def equal_value_candidates(self, index: int, picked: list[int]) -> list[tuple[int, str, list[int]]]:
+        """(input, what, rows): for an input without a unique key (no twin can be made), and
+        each numeric column the SQL sums or averages, the source rows not picked yet that
+        hold the value of a picked row in the same group (every grouping column equal, the
+        nearest first in a grouping date): two trips of one license in one hour with one
+        fare, what tells sum from sum(distinct)."""
+        item = self.inputs[index]
+        read = {c.lower(): c for c in item.read}
+        grouped = (read.get(e.left_column.lower()) for e in self.edges if e.left == e.right == index)
+        groups = [g for g in dict.fromkeys(grouped) if g]
+        # A date the SQL groups by is mostly truncated (to the hour, the month): the nearest
+        # rows in it, not only equal ones.
+        dates = [g for g in groups if _is_temporal(item.relation, g)]
+        near = " + ".join(f"abs(epoch(b.{_quote(g)}) - epoch(a.{_quote(g)}))" for g in dates) or "0"
+        aggregated = {
+            column.name.lower()
+            for node in (self.ctx.tree.find_all(exp.Sum, exp.Avg) if self.ctx.tree is not None else ())
+            for column in node.find_all(exp.Column)
+        }
+        found: list[tuple[int, str, list[int]]] = []
+        for name in sorted(aggregated & set(read)):
+            kind = (item.relation.column(read[name]).data_type or "").lower()
+            if not kind.startswith(_NUMERIC_TYPES):
+                continue
+            x = _quote(read[name])
+            same = "".join(f" and b.{_quote(g)} is not distinct from a.{_quote(g)}" for g in groups if g not in dates)
+            listed = ", ".join(str(row) for row in picked)
+            rows = self.query(
+                f"select b.gm_row from {item.source} a join {item.source} b on b.{x} = a.{x}{same} "
+                f"where a.gm_row in ({listed}) and b.gm_row not in ({listed}) and a.{x} <> 0 "
+                f"and b.gm_row <= {item.rows} group by b.gm_row "
+                f"order by min({near}), b.gm_row limit {COVERAGE_CANDIDATES}"
+            )
+            if rows:
+                what = f"two rows of one group with one {read[name]} in {item.text}"
+                found.append((index, what, [int(row) for (row,) in rows]))
         return found
 
     def mate_blocks(self, fixture: dict[int, list[int]]) -> list[dict[int, list[int]]]:
