@@ -32,11 +32,23 @@ rideshare_hourly: the 4 `sum(x)` -> `sum(distinct x)` mutants survive, as no gro
 trips with one value; stg_rideshare_trips has no unique key, and twin_candidates skips
 inputs without one (`not item.keys`), so that class is never covered for a keyless input.
 
+After fixes (branch h-nycfix, one commit each, 2026-12-05): unit test 100%, all together
+100% (42/42), false alarms 0 of 9, held-out mutation 6/6, 8/8, 3/5. Per step: twins never
+invent a value for a key column with accepted_values or relationships 88%; cover_apart
+asks whether the class's own row matters 90%; bare boolean predicates are categorical 95%;
+boundary rows nearest midnight (within 5 h) plus a class on either side of a threshold
+between two dates 98% (the request without a borough, in the fixture by chance, was then
+lost); a null in each aggregated column 100%; two rows of one group with one summed value
+for an input without a unique key: held-out 1/5 -> 3/5 on rideshare_hourly, 5/6 -> 6/6 on
+taxi. This set is now seen: the fixes were made against these 42 bugs, so 100% here is a
+tuned score, like the shop sets'; a first-contact figure needs another unseen project.
+
 realistic_bugs_shop.py and realistic_bugs_shop_holdout.py were both tuned against; issue 13
-keeps "a hidden set of realistic bugs on projects you have not seen". This is a third set on
-a project nobody here wrote marts for before: benchmarks/nyc_project/ (sources on the taxi,
-rideshare and service_requests tables of ../shared/corpora/duckdb-nsql/databases/nyc/nyc.duckdb,
-a payment-type seed, three staging views with the data tests a team would write) is copied
+keeps "a hidden set of realistic bugs on projects you have not seen". This was a third set on
+a project nobody here wrote marts for before (tuned against since, see above):
+benchmarks/nyc_project/ (sources on the taxi, rideshare and service_requests tables of
+../shared/corpora/duckdb-nsql/databases/nyc/nyc.duckdb, a payment-type seed, three staging
+views with the data tests a team would write) is copied
 into a temp dir with a copy of that warehouse, built, `gen-model init`-ed, and given the
 marts of benchmarks/nyc_proposals/ (taxi trips and fares per payment type and day, 311
 requests per agency and month, rideshare trips per license and request hour). The bugs

@@ -11,6 +11,12 @@ one group (two orders of one customer) placed relative to each other:
                       and a later one without it (a first order returned, a later one kept):
                       what tells a reader of the filtered rows from one of all rows.
 
+One more kind of class is single rows placed by the SQL's own threshold between two dates
+(`closed_at < created_at + interval '7' day`, `date_diff('day', a, b) <= 7`): rows whose
+difference lies just past N units, exactly at N, and just under (threshold_classes); what
+tells `< 7 days` from `<= 7 calendar days` or from `7 hours`. And single rows with a null
+in a column the SQL aggregates (null_classes): what tells `count(borough)` from `count(*)`.
+
 A class is (input, what, tuples of source rows, the column that groups them); the chooser
 (unit_fixtures._Chooser.cover_pairs) adds the cheapest tuple that changes the expected rows,
 in a group the fixture does not have yet (where no other row of the group interferes); on
@@ -24,6 +30,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 PAIR_CANDIDATES = 6  # pairs (or spreads) tried for each class
+THRESHOLD_CANDIDATES = 6  # rows tried for each side of a threshold between two dates
 MAX_SPREAD = 6  # rows of one group a spread class asks for at most
 
 
@@ -172,4 +179,105 @@ def pair_classes(search) -> list[tuple[int, str, list[tuple[int, ...]], str]]:
                         if pairs:
                             what = f"an earlier row of one {group} with {read[column]} = {value!r}, a later without"
                             found.append((item.index, what, pairs, group))
+    return found
+
+
+def _interval_amount(node: exp.Expression) -> tuple[int, str] | None:
+    """(N, unit) of `interval 'N' unit` (an integer N), else None."""
+    if not isinstance(node, exp.Interval) or node.args.get("unit") is None:
+        return None
+    amount = node.this
+    if not isinstance(amount, exp.Literal) or not str(amount.this).strip().isdigit():
+        return None
+    return int(str(amount.this).strip()), node.args["unit"].name.lower()
+
+
+def _shifted(column: exp.Expression, other: exp.Expression) -> tuple[str, str, int, str] | None:
+    """(later, earlier, N, unit) when `column` is compared with `other`, a column shifted by
+    an interval: `a ? b + interval N unit` compares a - b with N, `a ? b - interval ...`
+    compares b - a with it."""
+    if not isinstance(column, exp.Column) or not isinstance(other, (exp.Add, exp.Sub)):
+        return None
+    base, shift = other.this, other.expression
+    if isinstance(other, exp.Add) and isinstance(shift, exp.Column):
+        base, shift = shift, base
+    amount = _interval_amount(shift)
+    if not isinstance(base, exp.Column) or amount is None:
+        return None
+    names = (column.name.lower(), base.name.lower())
+    later, earlier = names if isinstance(other, exp.Add) else names[::-1]
+    return later, earlier, *amount
+
+
+def thresholds(tree: exp.Expression | None) -> list[tuple[str, str, int, str]]:
+    """(later column, earlier column, N, unit) of every comparison of the difference of two
+    columns (lower case names) with a number of units the SQL makes: `a < b + interval 'N'
+    unit`, `a - interval 'N' unit >= b`, `date_diff('unit', b, a) <= N`."""
+    found: list[tuple[str, str, int, str]] = []
+    for node in tree.find_all(exp.LT, exp.LTE, exp.GT, exp.GTE) if tree is not None else ():
+        left, right = node.this, node.expression
+        shifted = _shifted(left, right) or _shifted(right, left)
+        for diff, number in ((left, right), (right, left)):
+            if isinstance(diff, exp.DateDiff) and isinstance(number, exp.Literal) and not number.is_string:
+                later, earlier, unit = diff.this, diff.expression, diff.args.get("unit")
+                if isinstance(later, exp.Column) and isinstance(earlier, exp.Column) and unit is not None:
+                    if str(number.this).isdigit():
+                        shifted = (later.name.lower(), earlier.name.lower(), int(number.this), unit.name.lower())
+        if shifted and shifted not in found:
+            found.append(shifted)
+    return found
+
+
+def threshold_classes(search) -> list[tuple[int, str, list[int]]]:
+    """(input, what, rows): for every threshold (thresholds()) between two date or timestamp
+    columns of one input, the rows whose difference lies just past N units (nearest first),
+    exactly at N, and just under (nearest first): where a unit, an off-by-one or a calendar
+    count in place of elapsed time moves a row across."""
+    found: list[tuple[int, str, list[int]]] = []
+    for later, earlier, amount, unit in thresholds(search.ctx.tree):
+        for item in search.inputs:
+            dates = {column.lower(): column for column in _dates(search, item.index)}
+            if later not in dates or earlier not in dates:
+                continue
+            a, b = quote_identifier(dates[later]), quote_identifier(dates[earlier])
+            at, past = f"{b} + interval '{amount} {unit}'", f"{b} + interval '{amount + 1} {unit}'"
+            before = f"{b} + interval '{amount - 1} {unit}'" if amount else b
+            sides = (
+                (f"just past {amount} {unit}", f"{a} > {at} and {a} < {past}", "asc"),
+                (f"at {amount} {unit}", f"{a} = {at}", "asc"),
+                (f"just under {amount} {unit}", f"{a} < {at} and {a} >= {before}", "desc"),
+            )
+            for label, condition, order in sides:
+                rows = search.query(
+                    f"select gm_row from {item.source} where {condition} "
+                    f"order by {a} - {b} {order}, gm_row limit {THRESHOLD_CANDIDATES}"
+                )
+                if rows:
+                    what = f"{dates[later]} - {dates[earlier]} {label}"
+                    found.append((item.index, what, [int(row) for (row,) in rows]))
+    return found
+
+
+def null_classes(search) -> list[tuple[int, str, list[int]]]:
+    """(input, what, rows): for every column the SQL aggregates (`count(x)`, `sum(x)`,
+    `median(...)`: matched by name), the first rows of each input where it is null, if the
+    input has any: a fixture without one tells no `count(x)` from `count(*)`, no
+    `coalesce(x, 0)` from `x`."""
+    tree = search.ctx.tree
+    aggregated = {
+        column.name.lower()
+        for node in (tree.find_all(exp.AggFunc) if tree is not None else ())
+        for column in node.find_all(exp.Column)
+    }
+    found: list[tuple[int, str, list[int]]] = []
+    for item in search.inputs:
+        for column in item.read:
+            if column.lower() not in aggregated:
+                continue
+            rows = search.query(
+                f"select gm_row from {item.source} where {quote_identifier(column)} is null "
+                f"order by gm_row limit {THRESHOLD_CANDIDATES}"
+            )
+            if rows:
+                found.append((item.index, f"{column} is null", [int(row) for (row,) in rows]))
     return found

@@ -57,7 +57,7 @@ from sqlglot import exp
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.sql.context import GateContext
 from generator.sql.runnable import runnable_sql
-from generator.testgen.coverage import pair_classes, spread_classes
+from generator.testgen.coverage import null_classes, pair_classes, spread_classes, threshold_classes
 from generator.testgen.unit_runner import (
     FixtureRunner,
     GivenInput,
@@ -84,6 +84,9 @@ COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
 MATE_ROWS = 32  # rows tried to grow the fixture's groups when no candidate tells a mutant apart
 CHILD_COPY_DEPTH = 2  # generations of children copied with a twin (its orders, their payments)
 PREFETCH_BATCH = 8  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
+# A boundary row is taken within this many seconds of midnight when there is one: a shift
+# of 5 hours (New York, Bogota, Lima from UTC) moves it across.
+NEAR_MIDNIGHT_S = 5 * 3600
 # Boundary classes of a date or timestamp the SQL truncates or compares: (what, condition
 # on a timestamp read in UTC, condition on a date). Time zones west of UTC (the Americas,
 # 3-10 hours behind) put the first hours of a UTC day in the day before; zones east of it
@@ -219,6 +222,15 @@ def constraint_violations(given, relations: dict[str, object]) -> list[str]:
 # -- choosing the rows -----------------------------------------------------------------------
 
 
+def _is_temporal(relation, name: str) -> bool:
+    column = relation.column(name)
+    return column is not None and (column.data_type or "").lower().startswith(("timestamp", "date"))
+
+
+# Types whose values a sum or an average adds (DuckDB's names, lower case, by prefix).
+_NUMERIC_TYPES = ("int", "bigint", "smallint", "tinyint", "hugeint", "decimal", "numeric", "double", "float", "real")
+
+
 @dataclass
 class _Input:
     index: int
@@ -255,6 +267,22 @@ def unique_keys(relation) -> list[tuple[str, ...]]:
         if column.unique and (column.name,) not in keys:
             keys.append((column.name,))
     return keys
+
+
+def bounded_columns(relation) -> set[str]:
+    """The columns (lower case) whose values a test of `relation` bounds: an accepted_values
+    list, or a relationships test (each value must be a parent's key). A fresh value invented
+    for one (a twin's key `'credit_card' || '_2'`) would make a fixture no warehouse that
+    passes the relation's tests could hold."""
+    bounded = {fk.column.lower() for fk in relation.foreign_keys}
+    return bounded | {column.name.lower() for column in relation.columns if column.accepted_values}
+
+
+def nullable(relation, name: str) -> bool:
+    """Whether no test of `relation` (not_null, its primary key) keeps column `name` from null."""
+    column = relation.column(name)
+    primary = {c.lower() for c in relation.primary_key}
+    return column is not None and not column.not_null and name.lower() not in primary
 
 
 @dataclass(frozen=True)
@@ -367,11 +395,23 @@ def _edges(ctx: GateContext, index_of: dict[str, int]) -> list[_Edge]:
 def _categorical_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tuple[int, str]]:
     """(input index, column) of every input column the SQL compares with text literals
     (`=`, `<>`, `in`, `not in`): the values it names and its siblings it does not are
-    what a wrong value set in a filter gets wrong."""
+    what a wrong value set in a filter gets wrong. A boolean column the SQL tests bare
+    (`filter (where trips.is_shared_match)`, `a or b`) is one too: its values are true and
+    false, and a fixture with only false rows tells no such filter from another."""
     from generator.sql.facts import BaseColumn, Definition, Facts, unwrap
 
     facts = Facts(ctx)
     found: list[tuple[int, str]] = []
+
+    def add(scope, column: exp.Column) -> None:
+        target = facts.resolve(scope, column)
+        if isinstance(target, Definition):
+            target, _ = facts.pass_through(target)
+        if isinstance(target, BaseColumn) and target.placeholder in index_of:
+            key = (index_of[target.placeholder], target.column)
+            if key not in found:
+                found.append(key)
+
     for scope in _select_scopes(facts):
         for node in scope.expression.find_all(exp.EQ, exp.NEQ, exp.In):
             if isinstance(node, exp.In):
@@ -381,16 +421,36 @@ def _categorical_columns(ctx: GateContext, index_of: dict[str, int]) -> list[tup
                 column, literals = (left, [right]) if isinstance(left, exp.Column) else (right, [left])
             if not isinstance(column, exp.Column) or not literals:
                 continue
-            if not all(isinstance(literal, exp.Literal) and literal.is_string for literal in literals):
-                continue
-            target = facts.resolve(scope, column)
-            if isinstance(target, Definition):
-                target, _ = facts.pass_through(target)
-            if isinstance(target, BaseColumn) and target.placeholder in index_of:
-                key = (index_of[target.placeholder], target.column)
-                if key not in found:
-                    found.append(key)
+            if all(isinstance(literal, exp.Literal) and literal.is_string for literal in literals):
+                add(scope, column)
+        for column in scope.expression.find_all(exp.Column):
+            if is_bare_predicate(column):
+                add(scope, column)
     return found
+
+
+# Where an expression stands as a condition of its own: parent type -> the argument that
+# holds the condition (None: any of them).
+_CONDITIONS: dict[type, str | None] = {
+    exp.Where: "this",
+    exp.Having: "this",
+    exp.If: "this",
+    exp.Not: "this",
+    exp.And: None,
+    exp.Or: None,
+}
+
+
+def is_bare_predicate(node: exp.Expression) -> bool:
+    """Whether an expression is a condition by itself, not compared with anything: `where
+    x`, `filter (where x)`, `case when x`, `x or y`, `not x` (parentheses aside)."""
+    while isinstance(node.parent, exp.Paren):
+        node = node.parent
+    parent = node.parent
+    if type(parent) not in _CONDITIONS:
+        return False
+    wanted = _CONDITIONS[type(parent)]
+    return wanted is None or node.arg_key == wanted
 
 
 # Expressions that truncate, compare, shift or take apart a value: a date or timestamp
@@ -1001,6 +1061,11 @@ class FixtureSearch:
         key_columns = {column.lower() for key in item.keys for column in key}
         if not key_columns <= {c.lower() for c in item.read}:
             return None
+        # A key column a test bounds (accepted_values, relationships) gets no invented value:
+        # null where the column may be null (a unique `previous_subscription_id`), else no copy.
+        bounded = bounded_columns(item.relation) & (key_columns - {c.lower() for c in pointed})
+        if any(not nullable(item.relation, column) for column in bounded):
+            return None
         new_row = item.rows + 1 + len(self._copies)
         listed, values = [], []
         for column in item.read:
@@ -1011,6 +1076,8 @@ class FixtureSearch:
                 values.append(next(v for c, v in pointed.items() if c.lower() == column.lower()))
             elif column.lower() not in key_columns:
                 listed.append(quoted)
+            elif column.lower() in bounded:
+                listed.append("null")
             elif kind.startswith("varchar") or kind in ("text", "string"):
                 listed.append(f"{quoted} || {suffix}")
             elif kind in ("integer", "bigint", "int", "smallint", "hugeint"):
@@ -1105,8 +1172,8 @@ class FixtureSearch:
 
     def boundary_candidates(self) -> list[tuple[int, str, list[int]]]:
         """(input, what, rows): for every date or timestamp column the SQL truncates, compares
-        or shifts, the first few rows of each boundary class (see BOUNDARIES): the chooser
-        keeps the one that adds the fewest expected rows."""
+        or shifts, the few rows of each boundary class (see BOUNDARIES) nearest midnight: the
+        chooser keeps the one that adds the fewest expected rows."""
         found: list[tuple[int, str, list[int]]] = []
         for index, column in self.temporal:
             item = self.inputs[index]
@@ -1118,15 +1185,22 @@ class FixtureSearch:
             quoted = _quote(column)
             # Hours are read in UTC, where the warehouse's zone and the reader's disagree most.
             value = f"timezone('UTC', {quoted})" if "time zone" in kind else quoted
+            # Rows nearest midnight first: the smaller the zone shift that moves a row across
+            # the boundary, the more zones it tells apart (New York's 5 hours need 19:00 or later).
+            seconds = f"extract(epoch from cast({value} as time))"
+            nearest = f"least({seconds}, 86400 - {seconds})" if kind.startswith("timestamp") else "0"
             for label, timestamp_condition, date_condition in BOUNDARIES:
                 condition = (timestamp_condition if kind.startswith("timestamp") else date_condition).format(v=value)
                 rows = self.query(
-                    f"select gm_row from {item.source} where {quoted} is not null and {condition} "
-                    f"order by gm_row limit {COVERAGE_CANDIDATES}"
+                    f"select gm_row, {nearest} from {item.source} where {quoted} is not null and {condition} "
+                    f"order by 2, gm_row limit {COVERAGE_CANDIDATES}"
                 )
+                # The chooser keeps the cheapest candidate: only those about as near as the nearest.
+                reach = max(float(rows[0][1]), NEAR_MIDNIGHT_S) if rows else 0
+                rows = [row for row, distance in rows if float(distance) <= reach]
                 if rows:
                     self._conditions[(index, f"{column}: {label}")] = (f"{quoted} is not null and {condition}", [])
-                    found.append((index, f"{column}: {label}", [int(r[0]) for r in rows]))
+                    found.append((index, f"{column}: {label}", [int(r) for r in rows]))
         return found
 
     def members(self, index: int, what: str, rows) -> list[int]:
@@ -1158,7 +1232,11 @@ class FixtureSearch:
         grouped = {edge.left for edge in self.edges if edge.left == edge.right}
         for item in self.inputs:
             picked = fixture.get(item.index) or []
-            if item.index not in grouped or not item.keys or not picked:
+            if item.index not in grouped or not picked:
+                continue
+            if not item.keys:
+                # No key to make fresh: two rows the input already has, alike where it counts.
+                found += self.equal_value_candidates(item.index, picked)
                 continue
             twins = {row for (index, _), row in self._twins.items() if index == item.index}
             if twins & set(picked):
@@ -1167,6 +1245,44 @@ class FixtureSearch:
             rows = [twin for twin in (self.twin(item.index, row) for row in originals) if twin is not None]
             if rows:
                 found.append((item.index, f"two rows of one group in {item.text}", rows))
+        return found
+
+    def equal_value_candidates(self, index: int, picked: list[int]) -> list[tuple[int, str, list[int]]]:
+        """(input, what, rows): for an input without a unique key (no twin can be made), and
+        each numeric column the SQL sums or averages, the source rows not picked yet that
+        hold the value of a picked row in the same group (every grouping column equal, the
+        nearest first in a grouping date): two trips of one license in one hour with one
+        fare, what tells sum from sum(distinct)."""
+        item = self.inputs[index]
+        read = {c.lower(): c for c in item.read}
+        grouped = (read.get(e.left_column.lower()) for e in self.edges if e.left == e.right == index)
+        groups = [g for g in dict.fromkeys(grouped) if g]
+        # A date the SQL groups by is mostly truncated (to the hour, the month): the nearest
+        # rows in it, not only equal ones.
+        dates = [g for g in groups if _is_temporal(item.relation, g)]
+        near = " + ".join(f"abs(epoch(b.{_quote(g)}) - epoch(a.{_quote(g)}))" for g in dates) or "0"
+        aggregated = {
+            column.name.lower()
+            for node in (self.ctx.tree.find_all(exp.Sum, exp.Avg) if self.ctx.tree is not None else ())
+            for column in node.find_all(exp.Column)
+        }
+        found: list[tuple[int, str, list[int]]] = []
+        for name in sorted(aggregated & set(read)):
+            kind = (item.relation.column(read[name]).data_type or "").lower()
+            if not kind.startswith(_NUMERIC_TYPES):
+                continue
+            x = _quote(read[name])
+            same = "".join(f" and b.{_quote(g)} is not distinct from a.{_quote(g)}" for g in groups if g not in dates)
+            listed = ", ".join(str(row) for row in picked)
+            rows = self.query(
+                f"select b.gm_row from {item.source} a join {item.source} b on b.{x} = a.{x}{same} "
+                f"where a.gm_row in ({listed}) and b.gm_row not in ({listed}) and a.{x} <> 0 "
+                f"and b.gm_row <= {item.rows} group by b.gm_row "
+                f"order by min({near}), b.gm_row limit {COVERAGE_CANDIDATES}"
+            )
+            if rows:
+                what = f"two rows of one group with one {read[name]} in {item.text}"
+                found.append((index, what, [int(row) for (row,) in rows]))
         return found
 
     def mate_blocks(self, fixture: dict[int, list[int]]) -> list[dict[int, list[int]]]:
@@ -1231,6 +1347,11 @@ def _changed(output, before) -> set:
 def _picks_key(picks: dict[int, list[int]]) -> tuple:
     """A hashable identity for a choice of rows (inputs without rows do not count)."""
     return tuple(sorted((index, tuple(rows)) for index, rows in picks.items() if rows))
+
+
+def _less(picks: dict[int, list[int]], index: int, row: int) -> dict[int, list[int]]:
+    """A choice of rows less one source row (every copy of it)."""
+    return {i: [r for r in rows if (i, r) != (index, row)] for i, rows in picks.items()}
 
 
 def _rows_in(picks: dict[int, list[int]]) -> int:
@@ -1461,12 +1582,19 @@ class _Chooser:
             ]
             touched = set().union(*(self._changed_by(index, row) for row in others[:COVERAGE_CANDIDATES]))
             current = search.output(self.fixture)
+            candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
+            alone = [_less(candidate, index, row) for candidate, row in zip(candidates, rows, strict=True)]
+            search.prefetch(search.ctx.tree, alone)
 
-            def rank(position, candidate, produced, current=current, touched=touched):
+            def rank(position, candidate, produced, current=current, touched=touched, alone=alone):
+                # The value's own row must change the expected rows, not only its block: a
+                # block whose other rows do while the row is filtered away covers nothing.
+                own = search.output(candidate) != search.output(alone[position])
                 changed = _changed(search.output(candidate), current)
-                return (not changed, bool(changed & touched), produced - len(current), _rows_in(candidate), position)
+                overlap = bool(changed & touched)
+                return (not own, not changed, overlap, produced - len(current), _rows_in(candidate), position)
 
-            if self._adopt_best([_merge(self.fixture, search.block((index, row), False)) for row in rows], rank):
+            if self._adopt_best(candidates, rank):
                 covered.append(what)
                 self.promised.append(_Class(index, what, [(row,) for row in rows]))
         return covered
@@ -1755,6 +1883,9 @@ def choose_rows(
     # disagree, the cheapest of each), then whatever the mutants still need.
     chooser.cover_apart(search.value_classes())
     choice.boundaries = chooser.cover(search.boundary_candidates())
+    # Not month or week boundaries (the description counts those): rows on either side of a
+    # threshold between two dates, and nulls in the columns the SQL aggregates.
+    chooser.cover(threshold_classes(search) + null_classes(search))
     chooser.cover(search.twin_candidates(chooser.fixture))
     chooser.cover_pairs(pair_classes(search) + spread_classes(search))
     searched = [mutant for mutant in mutants if not mutant.held_out]  # held out: scored by mutate only
