@@ -1349,11 +1349,6 @@ def _picks_key(picks: dict[int, list[int]]) -> tuple:
     return tuple(sorted((index, tuple(rows)) for index, rows in picks.items() if rows))
 
 
-def _less(picks: dict[int, list[int]], index: int, row: int) -> dict[int, list[int]]:
-    """A choice of rows less one source row (every copy of it)."""
-    return {i: [r for r in rows if (i, r) != (index, row)] for i, rows in picks.items()}
-
-
 def _rows_in(picks: dict[int, list[int]]) -> int:
     """How many source rows a choice holds, over every input."""
     return sum(len(rows) for rows in picks.values())
@@ -1583,7 +1578,7 @@ class _Chooser:
             touched = set().union(*(self._changed_by(index, row) for row in others[:COVERAGE_CANDIDATES]))
             current = search.output(self.fixture)
             candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
-            alone = [_less(candidate, index, row) for candidate, row in zip(candidates, rows, strict=True)]
+            alone = [_less(candidate, index, (row,)) for candidate, row in zip(candidates, rows, strict=True)]
             search.prefetch(search.ctx.tree, alone)
 
             def rank(position, candidate, produced, current=current, touched=touched, alone=alone):

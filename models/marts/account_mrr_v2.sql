@@ -43,7 +43,8 @@ subscription_months as (
     where
         subscriptions.subscription_status <> 'trialing'
         and subscriptions.plan_tier <> 'free'
-        and date_trunc('MONTH', subscriptions.started_at) <= date_trunc('MONTH', coalesce(subscriptions.ended_at, data_end.last_month))
+        and date_trunc('MONTH', subscriptions.started_at)
+            <= date_trunc('MONTH', coalesce(subscriptions.ended_at, data_end.last_month))
 
 )
 
