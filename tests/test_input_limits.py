@@ -332,7 +332,8 @@ def test_an_empty_lockfile_beside_generated_models_is_refused(tiny_project, text
     assert_clean_failure(
         result,
         2,
-        "has no entries, but gen-model generated models are on disk (models/marts/account_mrr.yml (account_mrr v1, v2))",
+        "has no entries, but gen-model generated models are on disk "
+        "(models/marts/account_mrr.yml (account_mrr v1, v2))",
         "Restore it from git",
     )
     assert (tiny_project / "gen_model.lock").read_text() == text

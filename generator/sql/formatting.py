@@ -176,14 +176,15 @@ class _Formatting:
         return re.sub(r"\s*\n\s*", " ", text) if self.pretty else text
 
     def binary(self, expression: exp.Binary, op: str) -> str:
-        """A comparison too wide for one line breaks before its operator, the right side indented."""
+        """A comparison too wide for one line breaks before its operator (at the left side's
+        indent, where sqlfluff's LT02 puts it)."""
         text = super().binary(expression, op)
         if not (self.pretty and isinstance(expression, _COMPARISONS)) or "\n" in text or not self.too_wide([text]):
             return text
         left, right = self.sql(expression, "this"), self.sql(expression, "expression")
         if "\n" in left or "\n" in right:
             return text
-        return f"{left}\n{self.indent(f'{op} {right}', level=1, pad=0)}"
+        return f"{left}\n{op} {right}"
 
     def case_sql(self, expression: exp.Case) -> str:
         """One `when ... then ...` per line when the case does not fit on one."""

@@ -44,7 +44,7 @@ subscription_months as (
         subscriptions.subscription_status <> 'trialing'
         and subscriptions.plan_tier <> 'free'
         and date_trunc('MONTH', subscriptions.started_at)
-            <= date_trunc('MONTH', coalesce(subscriptions.ended_at, data_end.last_month))
+        <= date_trunc('MONTH', coalesce(subscriptions.ended_at, data_end.last_month))
 
 )
 
