@@ -607,6 +607,9 @@ class FixtureSearch:
         self._kills: dict[tuple, bool] = {}
         self._output_rows: dict[tuple, int] = {}
         self._original_rows: dict[tuple, list[tuple] | None] = {}
+        # output() of each choice asked: the re-check compares the same choices hundreds of
+        # times, and sorting the rows' reprs each time cost more than the queries it saves.
+        self._outputs: dict[tuple, tuple] = {}
         # (choice of rows, id(tree)) -> the tree's rows on them, run ahead by prefetch().
         self._prefetched: dict[tuple, list[tuple]] = {}
         self._unbatchable: set[int] = set()  # id(tree) of queries prefetch() leaves alone
@@ -797,8 +800,11 @@ class FixtureSearch:
     def output(self, picks: dict[int, list[int]]) -> tuple:
         """The accepted SQL's rows on these fixture rows, as a sorted multiset (for telling
         whether a row added changes what the unit test expects)."""
-        rows = self.original_rows(picks)
-        return tuple(sorted(repr(row) for row in rows)) if rows is not None else ()
+        key = _picks_key(picks)
+        if key not in self._outputs:
+            rows = self.original_rows(picks)
+            self._outputs[key] = tuple(sorted(repr(row) for row in rows)) if rows is not None else ()
+        return self._outputs[key]
 
     def prefetch(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> None:
         """Run `tree` on several choices of rows ahead, PREFETCH_BATCH to a statement, for
