@@ -1686,6 +1686,11 @@ class _Chooser:
         # (A mutant rows chosen later took the difference from is not this step's to keep.)
         killed = [tree for tree in killed if self.search.kills(self.fixture, tree)]
         helpers = self._helpers()
+        # Every class's question about the final rows in as few statements as prefetch makes.
+        asked = [self.fixture]
+        for promise in self.promised:
+            asked += [_less(self.fixture, promise.index, unit) for unit in self.units_in(promise, self.fixture)]
+        self.search.prefetch(self.search.ctx.tree, asked)
         tried: set[tuple] = set()
         restored = True
         while restored:
