@@ -63,6 +63,7 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -239,7 +240,7 @@ class Lockfile:
         ]
         return max(matches, key=lambda e: (e.model, e.version)) if matches else None
 
-    def unrecorded(self, project_dir: Path, except_model: str | None = None) -> list[str]:
+    def unrecorded(self, project_dir: Path, except_model: str | None = None) -> list[OnDisk]:
         """Generated model versions on disk (gen-model provenance in their YAML) with no entry.
 
         A lockfile cut between two entries still reads as a whole one; writing it would make
@@ -247,16 +248,14 @@ class Lockfile:
         may predate the lockfile (they are recorded as the run finds them).
         """
         missing = []
-        for shown in generated_on_disk(project_dir):
-            described = shown[shown.rfind("(") + 1 : -1]
-            model, _, version = described.partition(" v")
-            if model == except_model:
+        for found in generated_on_disk(project_dir):
+            if found.model == except_model:
                 continue
-            if version.isdigit() and self.get(model, int(version)) is not None:
+            if found.version.isdigit() and self.get(found.model, int(found.version)) is not None:
                 continue
-            if not version and self.entries.get(model):
+            if not found.version and self.entries.get(found.model):
                 continue
-            missing.append(shown)
+            missing.append(found)
         return missing
 
     # -- writing ---------------------------------------------------------------------------
@@ -631,24 +630,25 @@ def load(project_dir: Path) -> Lockfile:
     return lockfile
 
 
-def _few(names: list[str], shown: int = 5) -> str:
-    names = _by_file(names)
+def _few(found: list[OnDisk], shown: int = 5) -> str:
+    names = _by_file(found)
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-def _by_file(shown: list[str]) -> list[str]:
-    """'path (m v1)', 'path (m v2)' as one 'path (m v1, v2)': one YAML holds every version."""
-    grouped: dict[str, list[str]] = {}
-    for item in shown:
-        path, _, described = item.partition(" (")
-        grouped.setdefault(path, []).append(described.removesuffix(")"))
-    merged = []
-    for path, described in grouped.items():
-        model = described[0].partition(" v")[0]
-        if len(described) > 1 and all(d.partition(" v")[0] == model and d.partition(" v")[2] for d in described):
-            described = [described[0]] + [f"v{d.partition(' v')[2]}" for d in described[1:]]
-        merged.append(f"{path} ({', '.join(described)})")
-    return merged
+def _by_file(found: list[OnDisk]) -> list[str]:
+    """'path (m v1, v2)' per YAML file: one file holds every version of its model."""
+    grouped: dict[str, list[OnDisk]] = {}
+    for item in found:
+        grouped.setdefault(item.path, []).append(item)
+    shown = []
+    for path, items in grouped.items():
+        described, model = [], None
+        for item in items:
+            name = f"v{item.version}" if item.model == model and item.version else item.describe()
+            described.append(name)
+            model = item.model if item.version else None
+        shown.append(f"{path} ({', '.join(described)})")
+    return shown
 
 
 def _refuse_empty(project_dir: Path, path: Path) -> None:
@@ -675,8 +675,20 @@ def refuse_unrecorded(lock: Lockfile, project_dir: Path, writing: str) -> None:
     )
 
 
-def generated_on_disk(project_dir: Path) -> list[str]:
-    """'path (model vN)' for each model version whose YAML carries gen-model's provenance.
+class OnDisk(NamedTuple):
+    """A generated model (version) found in a model YAML: its file, model and version ('' if unversioned)."""
+
+    path: str
+    model: str
+    version: str
+
+    def describe(self) -> str:
+        """'model vN' (or 'model')."""
+        return f"{self.model} v{self.version}" if self.version else self.model
+
+
+def generated_on_disk(project_dir: Path) -> list[OnDisk]:
+    """Each model version whose YAML carries gen-model's provenance.
 
     Read straight from the model YAML files (no dbt parse): cheap, and only needed when a
     lockfile is empty. Files that cannot be read are skipped; dbt reports them itself.
@@ -691,11 +703,11 @@ def generated_on_disk(project_dir: Path) -> list[str]:
     for model_path in paths if isinstance(paths, list) else ["models"]:
         root = project_dir / str(model_path)
         for file in sorted(root.rglob("*.yml")) if root.is_dir() else []:
-            found += [f"{file.relative_to(project_dir).as_posix()} ({name})" for name in _generated_in(file)]
+            found += [OnDisk(file.relative_to(project_dir).as_posix(), *item) for item in _generated_in(file)]
     return found
 
 
-def _generated_in(file: Path) -> list[str]:
+def _generated_in(file: Path) -> list[tuple[str, str]]:
     try:
         if file.stat().st_size > limits.MAX_PROPOSAL_BYTES * 10:
             return []
@@ -713,10 +725,10 @@ def _generated_in(file: Path) -> list[str]:
         if not isinstance(model, dict):
             continue
         if _provenance_of(model):
-            names.append(str(model.get("name")))
+            names.append((str(model.get("name")), ""))
         for version in model.get("versions") or []:
             if isinstance(version, dict) and _provenance_of(version):
-                names.append(f"{model.get('name')} v{version.get('v')}")
+                names.append((str(model.get("name")), str(version.get("v"))))
     return names
 
 
