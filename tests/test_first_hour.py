@@ -203,6 +203,42 @@ def test_an_unchanged_project_reads_the_catalog_from_cache_and_any_change_misses
     assert "catalog from cache" not in context().stderr
 
 
+def test_profiles_answer_while_the_warehouse_is_unchanged_and_are_asked_again_once_it_changes(initialised_shop):
+    def context():
+        result = CliRunner().invoke(cli, ["context", "orders per customer", "--project-dir", str(initialised_shop)])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    first = context()
+    profiles = initialised_shop / "target" / "gen_model_profiles.json"
+    assert profiles.is_file()
+
+    # A model edited: the catalog is read again, the unchanged warehouse's profiles are not
+    # (the profiles are written only when one had to be asked of the warehouse).
+    stamp = profiles.stat().st_mtime_ns
+    model = initialised_shop / "models/staging/stg_orders.sql"
+    model.write_text(model.read_text() + "\n")
+    assert context() == first, "profiles from the cache are the warehouse's answers"
+    assert profiles.stat().st_mtime_ns == stamp
+
+    # The warehouse changed (a customer more): every profile is asked again.
+    before = next(line for line in first.splitlines() if line.startswith("ref('stg_customers')"))
+    connection = duckdb.connect(str(initialised_shop / "shop.duckdb"))
+    try:
+        table = connection.execute(
+            "select schema_name from duckdb_tables() where table_name = 'raw_customers'"
+        ).fetchone()[0]
+        connection.execute(f"insert into \"{table}\".raw_customers values (1000, 'Ada', 'L.')")
+    finally:
+        connection.close()
+    after = next(line for line in context().splitlines() if line.startswith("ref('stg_customers')"))
+    assert before.endswith("rows: 100") and after.endswith("rows: 101"), (before, after)
+
+    # A file that is not one the cache wrote is ignored, never trusted.
+    profiles.write_text('{"format": 1, "relations": "nonsense"}')
+    assert after in context().splitlines()
+
+
 def test_verify_and_review_on_an_unchanged_project_reuse_the_stored_manifest(initialised_shop, tmp_path):
     proposal = tmp_path / "order_counts.yml"
     proposal.write_text(yaml.safe_dump(ORDER_COUNTS, sort_keys=False))

@@ -19,7 +19,7 @@ import duckdb
 
 from generator.dialects import get_dialect
 from generator.errors import ConfigError
-from generator.project import Project, dbt, dbt_utils
+from generator.project import Project, dbt, dbt_utils, profile_cache
 from generator.project.catalog import Catalog, Column, ForeignKey, RawFile, Relation
 
 # Text columns with at most this many distinct values get sample values in the catalog.
@@ -414,8 +414,11 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def profile_relations(catalog: Catalog, unique_ids: list[str] | tuple[str, ...]) -> Catalog:
-    """Add row counts and low-cardinality sample values to the named relations."""
+def profile_relations(catalog: Catalog, unique_ids: list[str] | tuple[str, ...], cache: Path | None = None) -> Catalog:
+    """Add row counts and low-cardinality sample values to the named relations.
+
+    With `cache` (a file, see profile_cache), a DuckDB warehouse that has not changed since
+    answers from there, and only relations it does not know are queried."""
     wanted = set(unique_ids)
     targets = [r for r in catalog.relations if r.unique_id in wanted and r.exists]
     if not targets:
@@ -424,12 +427,25 @@ def profile_relations(catalog: Catalog, unique_ids: list[str] | tuple[str, ...])
         return _profile_in_spark(catalog, targets)
     database = targets[0].database
     profiled: dict[str, Relation] = {}
-    dbt.release_duckdb()
-    with open_warehouse(catalog.database_path, database) as connection:
-        if connection is None:
-            return catalog
-        for relation in targets:
-            profiled[relation.unique_id] = _profile(connection, relation)
+    entries = profile_cache.load(cache, catalog.database_path) if cache is not None else {}
+    for relation in targets:
+        entry = entries.get(profile_cache.relation_key(relation))
+        answered = profile_cache.apply(relation, entry) if isinstance(entry, dict) else None
+        if answered is not None:
+            profiled[relation.unique_id] = answered
+    missing = [relation for relation in targets if relation.unique_id not in profiled]
+    if missing:
+        dbt.release_duckdb()
+        with open_warehouse(catalog.database_path, database) as connection:
+            if connection is None:
+                return catalog
+            for relation in missing:
+                answered = _profile(connection, relation)
+                profiled[relation.unique_id] = answered
+                if answered is not relation:  # a broken view is asked again next time
+                    entries[profile_cache.relation_key(relation)] = profile_cache.entry_of(answered)
+        if cache is not None:
+            profile_cache.save(cache, catalog.database_path, entries)
     return replace(
         catalog,
         relations=tuple(profiled.get(r.unique_id, r) for r in catalog.relations),

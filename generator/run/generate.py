@@ -55,11 +55,13 @@ def prepare_prompt(project: Project, request: Request, settings, catalog: Catalo
     from generator.dialects import get_dialect
     from generator.llm.prompt import build_prompt
     from generator.llm.retrieve import retrieve
+    from generator.project import profile_cache
     from generator.project.catalog_builder import profile_relations
 
     catalog = catalog or build_catalog(project)
     first = retrieve(catalog, request.text, settings.budget_tokens)
-    profiled = profile_relations(catalog, [r.unique_id for r in first.relations])
+    profiles = profile_cache.cache_file(project)
+    profiled = profile_relations(catalog, [r.unique_id for r in first.relations], profiles)
     catalog_slice = retrieve(profiled, request.text, settings.budget_tokens)
     prompt = build_prompt(
         catalog_slice,
