@@ -1,4 +1,4 @@
-"""The execution gates: dry_run, grain and contract, on a real DuckDB warehouse."""
+"""The execution gates: dry_run, grain, finite and contract, on a real DuckDB warehouse."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import yaml
 from generator.gates import GATES
 from generator.gates.contract import Contract, contract_columns
 from generator.gates.dry_run import DryRun
+from generator.gates.finite import Finite
 from generator.gates.grain import Grain
 from generator.project.sandbox import Sandbox, SandboxQueryError, lowercase_type
 from generator.sql.context import DryRunResult, ResultColumn
@@ -51,10 +52,10 @@ def run(ctx, *rules):
 
 def test_gates_are_appended_in_order_with_their_prerequisites():
     names = [rule.name for rule in GATES]
-    assert names[-3:] == ["dry_run", "grain", "contract"]
+    assert names[-4:] == ["dry_run", "grain", "finite", "contract"]
     assert set(DryRun.requires) == {"parse", "references", "binding", "safety", "determinism"}
-    assert Grain.requires == ("dry_run",) and Contract.requires == ("dry_run",)
-    for rule in (DryRun, Grain, Contract):
+    assert Grain.requires == Finite.requires == Contract.requires == ("dry_run",)
+    for rule in (DryRun, Grain, Finite, Contract):
         assert rule.summary()
 
 
@@ -192,6 +193,43 @@ def test_dry_run_without_a_sandbox_says_so(catalog):
     ctx = make_context(f"select invoice_id as id from {INVOICES}", catalog)
     [problem] = DryRun().check(ctx)
     assert "no sandbox" in problem.message
+
+
+# -- finite ------------------------------------------------------------------------------
+
+
+def finite_problems(sandbox, catalog, sql, columns):
+    ctx = make_context(sql, catalog, columns=columns, sandbox=sandbox)
+    assert DryRun().check(ctx) == []
+    return Finite().check(ctx)
+
+
+def test_finite_refuses_nan_and_infinity_from_a_division_by_zero_at_its_expression(sandbox, catalog):
+    sql = (
+        "select\n    customer_id,\n    count(*) filter (where status = 'nope')"
+        " / count(*) filter (where status = 'nope') as nothing_share,\n"
+        "    count(*) / count(*) filter (where status = 'nope') as per_nothing,\n"
+        f"    count(*) / count(*) as one\nfrom {INVOICES}\ngroup by customer_id"
+    )
+    columns = ["customer_id", "nothing_share", "per_nothing", "one"]
+    nan, infinite = finite_problems(sandbox, catalog, sql, columns)
+    assert nan.rule == "finite" and nan.identifier == "nothing_share"
+    assert nan.message == "column 'nothing_share' is NaN in 7 of 7 rows"
+    assert (nan.line, nan.col) == (3, 5)
+    assert "nullif(denominator, 0)" in nan.suggestion
+    assert (
+        infinite.identifier == "per_nothing" and infinite.message == "column 'per_nothing' is infinite in 7 of 7 rows"
+    )
+    assert (infinite.line, infinite.col) == (4, 5)
+
+
+def test_finite_passes_nullif_guarded_divisions_and_leaves_other_types_alone(sandbox, catalog):
+    sql = (
+        f"select\n    customer_id,\n    count(*) filter (where status = 'nope') / nullif(count(*) filter "
+        f"(where status = 'nope'), 0) as nothing_share,\n    cast('NaN' as varchar) as label\n"
+        f"from {INVOICES}\ngroup by customer_id"
+    )
+    assert finite_problems(sandbox, catalog, sql, ["customer_id", "nothing_share", "label"]) == []
 
 
 # -- grain -------------------------------------------------------------------------------

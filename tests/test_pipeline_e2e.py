@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from generator import Options, Request, apply, generate
 from generator.cli import cli
 from generator.errors import GateError, LockError
+from generator.gates import GATES
 from generator.llm.providers.anthropic import AnthropicProvider
 from generator.llm.providers.scripted import ScriptedProvider
 from generator.project import dbt, load_project
@@ -112,7 +113,7 @@ def test_apply_writes_a_versioned_model_that_dbt_builds(sample_project, tmp_path
         "models/marts/plan_seat_totals.yml",
         "gen_model.lock",
     ]
-    assert [g["status"] for g in report["gates"]] == ["passed"] * 8
+    assert [g["status"] for g in report["gates"]] == ["passed"] * len(GATES)
     assert report["build"]["failed"] == 0 and report["build"]["passed"] >= 2
     model = yaml.safe_load((sample_project / "models/marts/plan_seat_totals.yml").read_text())["models"][0]
     assert model["latest_version"] == 1

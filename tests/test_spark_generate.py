@@ -18,6 +18,7 @@ import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
+from generator.gates import GATES
 from tests.conftest import dbt_build
 from tests.shop_support import ORDER_COUNTS
 from tests.spark_support import shop_copy_on_spark
@@ -104,7 +105,7 @@ def test_a_good_proposal_is_written_contracted_in_sparks_types_and_builds_on_spa
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["status"] == "written"
-    assert [gate["status"] for gate in report["gates"]] == ["passed"] * 8
+    assert [gate["status"] for gate in report["gates"]] == ["passed"] * len(GATES)
     assert report["build"]["failed"] == 0 and report["build"]["passed"] >= 1
     assert report["unit_tests"] == 1, report["notes"]
     model = yaml.safe_load((shop_on_spark / "models/marts/customer_order_counts.yml").read_text())["models"][0]

@@ -1,7 +1,7 @@
 """The deterministic gates a proposal must pass before anything is written.
 
 GATES is the pipeline, in order. Each rule lives in a module of its own: the static gates
-(parse, references, binding, safety, determinism) need only the catalog; the last three
+(parse, references, binding, safety, determinism) need only the catalog; the last four
 execute the proposal in the DuckDB sandbox.
 
 SPEC_RULES is the same for a `kind: enrich` proposal, whose spec compiles to a Python model:
@@ -21,6 +21,7 @@ from generator.gates.enrich_grain import KeyIsGrain
 from generator.gates.enrich_input import InputExists
 from generator.gates.enrich_lookup import LookupExists
 from generator.gates.enrich_schema import SpecSchema
+from generator.gates.finite import Finite
 from generator.gates.grain import Grain
 from generator.gates.parse import ParseRule
 from generator.gates.references import ReferencesRule
@@ -35,6 +36,7 @@ GATES: tuple[Rule, ...] = (
     DeterminismRule(),
     DryRun(),
     Grain(),
+    Finite(),
     Contract(),
 )
 
