@@ -630,7 +630,22 @@ def mutate(model, project_dir, profiles_dir, target, as_json, fail_under) -> Non
         sys.exit(1)
 
 
-@cli.command()
+class PortCommand(click.Command):
+    """`gen-model port`: its help lists the refused constructs from the rule table
+    (generator.port.rules, read when the help is shown), so the two cannot drift apart."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from generator.port.rules import refused_constructs
+
+        template = self.help or ""
+        self.help = template.replace("{refused}", refused_constructs())
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = template
+
+
+@cli.command(cls=PortCommand)
 @click.argument("model")
 @click.option("--to", "to_target", required=True, type=click.Choice(["spark", "databricks"]), help="The engine.")
 @click.option(
@@ -654,9 +669,7 @@ def port(model, to_target, time_zone_pinned, prove, write_it, project_dir, profi
     """Check MODEL for DuckDB constructs whose rows differ on another engine; print its SQL there.
 
     Refused, each at its line and column with the rewrite that means the same on both:
-    regexp_replace without 'g', round of a double, casts of fractions to integers,
-    date_diff other than days between dates, weekday numbers, substring from 0, ASOF
-    joins, unguarded division, time-zone-dependent parts. With --prove, the model's
+    {refused}. With --prove, the model's
     unit-test rows and a sample of its real inputs run on both engines and must give
     identical rows (exit 1 with the differing rows otherwise). Writes nothing unless
     --write: then, only once proven, MODEL's SQL for the engine goes to <model's folder>/

@@ -136,6 +136,32 @@ def test_mutate_on_spark_stops_copying_its_inputs_at_the_time_limit(shop_on_spar
     assert not [name for name in session_temp_views() if name.startswith("gen_model_twin")]
 
 
+def test_mutate_on_spark_stops_the_models_run_over_the_samples_at_the_time_limit(shop_on_spark, monkeypatch):
+    """The model's run on Spark over its inputs' samples (what the twin must return) runs under
+    the dry run's time limit too: past it, mutate exits 2 naming the model's file, no trace."""
+    from generator.dialects.spark_session import SparkDryRun
+    from generator.project.sandbox import SandboxTimeout
+    from generator.testgen import unit_fixtures
+
+    monkeypatch.setattr(unit_fixtures, "SOURCE_ROW_LIMIT", 60)
+    limited = SparkDryRun.deadline
+
+    def slow_model(self, sql, timeout_s=None):
+        if "gen_model_twin_sample_" in sql and not sql.startswith("select `"):  # the model, not a copy
+            raise SandboxTimeout(timeout_s, sql)
+        return limited(self, sql, timeout_s)
+
+    monkeypatch.setattr(SparkDryRun, "deadline", slow_model)
+    result = CliRunner().invoke(cli, ["mutate", "customers", "--project-dir", str(shop_on_spark)])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert (
+        "and there is none proven equal: the model's run over the sampled inputs on Spark ran past 60 s, the dry "
+        "run's time limit per query (models/marts/customers.sql). Run `gen-model mutate customers --target"
+    ) in result.stderr, result.stderr
+    assert not [name for name in session_temp_views() if name.startswith("gen_model_twin")]
+
+
 def test_mutate_on_spark_exits_2_naming_the_construct_the_port_refuses(shop_on_spark):
     from generator.project import load_project
     from generator.project.dbt import invoke

@@ -186,7 +186,8 @@ def _lock_state(project: Project, lock: lockfile.Lockfile, relation: Relation) -
     return "; ".join(states) if states else f"files match `{lockfile.LOCK_NAME}`"
 
 
-def _classification(project: Project, previous: Relation, current: Relation):
+def _classification(project: Project, catalog: Catalog, previous: Relation, current: Relation):
+    from generator.dialects import get_dialect
     from generator.write.versions import (
         NON_BREAKING,
         UNCHANGED,
@@ -199,7 +200,11 @@ def _classification(project: Project, previous: Relation, current: Relation):
         path = project.project_dir / (relation.original_file_path or "")
         return path.read_text(encoding="utf-8") if path.is_file() else None
 
-    change = classify(contract_of_relation(previous, sql(previous)), contract_of_relation(current, sql(current)))
+    change = classify(
+        contract_of_relation(previous, sql(previous)),
+        contract_of_relation(current, sql(current)),
+        dialect=get_dialect(catalog.adapter_type).sqlglot,  # the files are in the target's SQL
+    )
     if change.kind == UNCHANGED:
         change = Change(NON_BREAKING, ("no difference in SQL, columns, types or grain",), previous.version)
     return change
@@ -349,7 +354,7 @@ def review_model(project: Project, catalog: Catalog, manifest: Any, lock: lockfi
     files = _model_files(project, current, node)
     entry = lock.get(model, current.version)
     provenance = (current.meta or {}).get("gen_model") or {}
-    change = _classification(project, previous, current) if previous else None
+    change = _classification(project, catalog, previous, current) if previous else None
     layer = Path(files.sql_path or "").parent.name
 
     heading = f"## {code(model)} v{current.version}" + (f" ({layer})" if layer else "")

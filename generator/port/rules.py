@@ -52,6 +52,8 @@ class PortRule:
     """Base: a construct whose rows differ between DuckDB and the target."""
 
     name = ""
+    # The construct refused, as `gen-model port --help` lists it (refused_constructs()).
+    construct = ""
     nodes: tuple[type[exp.Expression], ...] = ()
     # True where the difference exists only while the two engines' session time zones differ.
     time_zone_only = False
@@ -64,6 +66,7 @@ class RegexpReplaceFirstMatch(PortRule):
     """regexp_replace replaces the first match in DuckDB and every match in Spark."""
 
     name = "regexp_replace"
+    construct = "regexp_replace without 'g'"
     nodes = (exp.RegexpReplace,)
 
     def finding(self, node):
@@ -81,6 +84,7 @@ class RoundOfFloatingValue(PortRule):
     """round() of a double rounds the binary value in DuckDB and its decimal text in Spark."""
 
     name = "round"
+    construct = "round of a double"
     nodes = (exp.Round,)
 
     def finding(self, node):
@@ -97,6 +101,7 @@ class CastToIntegerFromFraction(PortRule):
     """cast(x as int) rounds a fraction in DuckDB and truncates it in Spark."""
 
     name = "cast_to_integer"
+    construct = "casts of fractions to integers"
     nodes = (exp.Cast, exp.TryCast)
 
     def finding(self, node):
@@ -120,6 +125,7 @@ class DateDiffAcrossBoundaries(PortRule):
     """date_diff counts unit boundaries in DuckDB and whole elapsed units in Spark."""
 
     name = "date_diff"
+    construct = "date_diff other than days between dates"
     nodes = (exp.DateDiff, exp.TimestampDiff, exp.DatetimeDiff)
 
     def finding(self, node):
@@ -140,6 +146,7 @@ class DayOfWeekNumbering(PortRule):
     """Weekday numbers start at Sunday = 0 in DuckDB and Sunday = 1 in Spark."""
 
     name = "day_of_week"
+    construct = "weekday numbers"
     nodes = (exp.DayOfWeek, exp.DayOfWeekIso, exp.Extract, exp.Anonymous)
     PARTS = frozenset({"dow", "dayofweek", "isodow", "weekday", "dayofweek_iso"})
 
@@ -166,6 +173,7 @@ class SubstringFromZero(PortRule):
     """substring(s, 0, n) is n - 1 characters in DuckDB and n in Spark."""
 
     name = "substring_start"
+    construct = "substring from a start below 1"
     nodes = (exp.Substring,)
 
     def finding(self, node):
@@ -184,6 +192,7 @@ class AsofJoin(PortRule):
     """An ASOF join has no Spark equivalent; sqlglot writes it as a plain join."""
 
     name = "asof_join"
+    construct = "ASOF joins"
     nodes = (exp.Join,)
 
     def finding(self, node):
@@ -235,6 +244,7 @@ class UnguardedDivision(PortRule):
     """Division by zero is NULL in DuckDB and an error in Spark's ANSI mode."""
 
     name = "division"
+    construct = "unguarded division"
     nodes = (exp.Div, exp.IntDiv, exp.Mod)
 
     def finding(self, node):
@@ -283,6 +293,7 @@ class SeriesPastItsStop(PortRule):
     """A series whose start is past its stop is empty in DuckDB and fails the query in Spark."""
 
     name = "series_bounds"
+    construct = "series whose start may be past their stop"
     nodes = (exp.GenerateSeries,)
 
     def finding(self, node):
@@ -306,6 +317,7 @@ class SessionTimeZone(PortRule):
     """Dates and parts cut from a timestamp with time zone follow each session's time zone."""
 
     name = "time_zone"
+    construct = "parts cut from a timestamptz unless both targets pin one time zone"
     nodes = (exp.TimestampTrunc, exp.DateTrunc, exp.Extract, exp.Cast, exp.TimeToStr, exp.Anonymous)
     time_zone_only = True
 
@@ -335,6 +347,13 @@ RULES: tuple[PortRule, ...] = (
     SeriesPastItsStop(),
     SessionTimeZone(),
 )
+
+
+def refused_constructs() -> str:
+    """What the port refuses, one phrase per rule in RULES order, for the command's help:
+    read from the table, the list cannot leave a rule out."""
+    return ", ".join(rule.construct or rule.name for rule in RULES)
+
 
 # Table dispatch: node type -> the rules that look at it.
 BY_NODE: dict[type[exp.Expression], tuple[PortRule, ...]] = {}

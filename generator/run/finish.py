@@ -110,12 +110,18 @@ def unchanged_version(catalog: Catalog, accepted: Finishable) -> int | None:
 
 def classify_change(project: Project, catalog: Catalog, accepted: Finishable) -> Change | None:
     """The change from the model's latest generated version to this proposal (None: new model)."""
+    from generator.dialects import get_dialect
     from generator.write.versions import NON_BREAKING, UNCHANGED, classify
 
     previous = catalog.ref(accepted.proposal.name)
     if previous is None or not accepted.owns(previous) or previous.version is None:
         return None
-    change = classify(accepted.previous_contract(project, previous), accepted.contract(), previous.version)
+    change = classify(
+        accepted.previous_contract(project, previous),
+        accepted.contract(),
+        previous.version,
+        dialect=get_dialect(catalog.adapter_type).sqlglot,  # both versions are in the target's SQL
+    )
     if change.kind == UNCHANGED:
         change = Change(NON_BREAKING, (accepted.same_contract,), previous.version)
     return change

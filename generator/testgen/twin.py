@@ -12,7 +12,8 @@ DuckDB connection; on Spark each would be a job of its own. So on Spark it runs 
      unit_fixtures.SOURCE_ROW_LIMIT, a deterministic sample of that many (hash order, as the
      search samples on DuckDB), held in a Spark temp view while the twin is open;
   3. the twin passes the gates on DuckDB and must return as many rows as the model does on
-     Spark over the same rows; the search chooses the fixture rows there and computes the
+     Spark over the same rows (that run, like each Spark step of the copy, under the dry
+     run's time limit per query); the search chooses the fixture rows there and computes the
      expected rows;
   4. the model then runs once on Spark over exactly those given rows
      (generator.port.prove.compare), and Spark's rows must equal DuckDB's.
@@ -178,9 +179,30 @@ def _drop_samples(spark, samples: list[Sample]) -> None:
             sample.frame.unpersist()
 
 
-def _over_samples(ctx: GateContext, samples: list[Sample]) -> list[tuple]:
+def rows_on_engine(ctx: GateContext, sql: str, what: str, timeout_s: float | None = None) -> list[tuple]:
+    """The rows of `sql` (in the engine's SQL) on the engine of `ctx`, its jobs cancelled past
+    `timeout_s` (default: the dry run's limit per query), as the dry run's queries are.
+    Refused past the limit, or when the engine fails, saying `what` ran: one line, no trace."""
+    from generator.project.sandbox import SandboxQueryError, SandboxTimeout
+
+    engine = ctx.dialect.engine
+    try:
+        with ctx.sandbox.deadline(sql, timeout_s):
+            return [tuple(row) for row in ctx.sandbox.spark.sql(sql).collect()]
+    except SandboxTimeout as late:
+        raise Refused(
+            f"{what} on {engine} ran past {late.timeout_s:g} s, the dry run's time limit per query "
+            f"({ctx.proposal.sql_file})"
+        ) from None
+    except SandboxQueryError as error:
+        first = (error.summary.strip().splitlines() or ["no message"])[0]
+        raise Refused(f"{what} failed on {engine}: {first}") from None
+
+
+def _over_samples(ctx: GateContext, samples: list[Sample], timeout_s: float) -> list[tuple]:
     """The model's rows on the engine with each sampled input read from its sample (the
-    others whole): what the twin must return."""
+    others whole): what the twin must return. It runs under the dry run's time limit: the
+    model over large inputs' samples may be as slow as the model itself."""
     views = {sample.relation.unique_id: sample.view for sample in samples}
     tree = ctx.tree.copy()
     for table in list(tree.find_all(exp.Table)):
@@ -196,11 +218,8 @@ def _over_samples(ctx: GateContext, samples: list[Sample]) -> list[tuple]:
         relation = ctx.relations.get(column.table)
         if relation is not None:
             column.set("table", exp.to_identifier(relation.identifier))
-    try:
-        return [tuple(row) for row in ctx.sandbox.spark.sql(tree.sql(dialect=ctx.dialect.sqlglot)).collect()]
-    except Exception as error:  # noqa: BLE001 - any engine failure means no twin, said in one line
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise Refused(f"the model fails on {ctx.dialect.engine} over the sampled inputs: {first}") from None
+    what = "the model's run over the sampled inputs"
+    return rows_on_engine(ctx, tree.sql(dialect=ctx.dialect.sqlglot), what, timeout_s)
 
 
 def _twin_catalog(catalog, path: Path):
@@ -381,7 +400,7 @@ def open_twin(ctx: GateContext, timeout_s: float | None = None, *, rules=None):
                 ) from None
             catalog = _twin_catalog(ctx.catalog, path)
             sql = _portable_sql(ctx, _input_types(ctx))
-            engine_rows = _over_samples(ctx, samples) if samples else None
+            engine_rows = _over_samples(ctx, samples, timeout_s or ctx.timeout_s) if samples else None
             with open_sandbox(catalog, timeout_s or ctx.timeout_s) as sandbox:
                 rows = None if engine_rows is None else len(engine_rows)
                 twin = _gated_twin(ctx, catalog, sql, sandbox, rules, rows)

@@ -194,13 +194,17 @@ def _renames(
     return renames
 
 
-def classify(old: Contract, new: Contract, previous_version: int | None = None) -> Change:
-    """Compare two contracts; every difference found becomes a reason, breaking ones first."""
+def classify(old: Contract, new: Contract, previous_version: int | None = None, dialect: str = "duckdb") -> Change:
+    """Compare two contracts; every difference found becomes a reason, breaking ones first.
+
+    `dialect` is sqlglot's name for the SQL of both versions (the target's engine: its
+    Dialect.sqlglot); SQL read in another dialect may not parse, and the logic is then
+    compared as text only."""
     old_types = {name.lower(): (name, data_type) for name, data_type in old.columns}
     new_types = {name.lower(): (name, data_type) for name, data_type in new.columns}
     removed = [old_types[key][0] for key in old_types if key not in new_types]
     added = [new_types[key][0] for key in new_types if key not in old_types]
-    old_facts, new_facts = logic_facts(old.sql), logic_facts(new.sql)
+    old_facts, new_facts = logic_facts(old.sql, dialect), logic_facts(new.sql, dialect)
     if old_facts is None or new_facts is None:
         old_facts = new_facts = None
     renames = _renames(removed, added, old, new, old_facts, new_facts)
@@ -260,10 +264,12 @@ class LogicFacts:
     outputs: dict = field(default_factory=dict, compare=False)  # output column -> its expression
 
 
-def logic_facts(sql: str | None) -> LogicFacts | None:
+def logic_facts(sql: str | None, dialect: str = "duckdb") -> LogicFacts | None:
     """The filters, joins and aggregates of `sql`, and each output column's expression.
 
-    None when there is no SQL or it does not parse (the caller then compares text only).
+    `sql` is read, and the pieces are written, in `dialect` (sqlglot's name: the target
+    engine's). None when there is no SQL or it does not parse (the caller then compares text
+    only).
     """
     if not sql:
         return None
@@ -276,12 +282,12 @@ def logic_facts(sql: str | None) -> LogicFacts | None:
     if problems:
         return None
     try:
-        tree = sqlglot.parse_one(templated.sql, read="duckdb")
+        tree = sqlglot.parse_one(templated.sql, read=dialect)
     except sqlglot.errors.SqlglotError:
         return None
 
     def text(node) -> str:
-        return templated.restore(_lowercase_words(node.sql(dialect="duckdb")))
+        return templated.restore(_lowercase_words(node.sql(dialect=dialect)))
 
     filters: list[str] = []
     for clause in (*tree.find_all(exp.Where), *tree.find_all(exp.Having)):
@@ -304,12 +310,13 @@ def logic_facts(sql: str | None) -> LogicFacts | None:
     return LogicFacts(tuple(filters), tuple(joins), tuple(aggregates), outputs)
 
 
-_QUOTED_OR_WORD = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\b[A-Z][A-Z0-9_]*\b")
+# Quoted text first (strings, "identifiers", Spark's `identifiers`), so a word inside it is skipped.
+_QUOTED_OR_WORD = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`|\b[A-Z][A-Z0-9_]*\b")
 
 
 def _lowercase_words(sql: str) -> str:
     """sqlglot's upper-case keywords and functions in lower case, quoted text untouched."""
-    return _QUOTED_OR_WORD.sub(lambda m: m.group(0) if m.group(0)[0] in "'\"" else m.group(0).lower(), sql)
+    return _QUOTED_OR_WORD.sub(lambda m: m.group(0) if m.group(0)[0] in "'\"`" else m.group(0).lower(), sql)
 
 
 def logic_changes(old: LogicFacts | None, new: LogicFacts | None) -> list[str]:

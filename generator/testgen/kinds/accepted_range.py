@@ -119,5 +119,6 @@ def count_ratio(facts, definition) -> str | None:
         and part.condition is not None
         and whole.condition is None
     ):
-        return expression.sql(dialect="duckdb")
+        # Shown in the test's reason, in the model's YAML: in the SQL the model is written in.
+        return expression.sql(dialect=facts.ctx.dialect.sqlglot)
     return None

@@ -35,6 +35,8 @@ def corruptions(test: DataTest, copy: Copy, resolve: Resolver) -> Corruptions:
     # A column test is written `column: x, expression: '>= 0'`: `x >= 0` is what is checked.
     expression = f"{test.column} {test.arguments['expression']}" if test.column else str(test.arguments["expression"])
     try:
+        # Only its columns are read here; the expression runs inside the corruption's helper
+        # SQL, which is written in DuckDB's spelling on every engine (Spark's dry run transpiles it).
         tree = parse_one(expression, read="duckdb")
     except Exception:
         return
@@ -81,6 +83,8 @@ def derive_invariants(deriver, shapes: dict[str, AggregateShape]) -> None:
     """expression_is_true: a filtered count (or a sum of non-negative values) is at most the
     unfiltered one over the same rows; disjoint filters add up to at most it."""
     names = list(shapes)
+    # The conditions are shown in the tests' reasons, in the model's YAML: in the model's SQL.
+    dialect = deriver.ctx.dialect.sqlglot
     for total_name in names:
         total = shapes[total_name]
         if total.condition is not None:
@@ -100,7 +104,7 @@ def derive_invariants(deriver, shapes: dict[str, AggregateShape]) -> None:
             continue
         disjoint = disjoint_equalities([shapes[name].condition for name in parts])
         if disjoint and len(parts) > 1:
-            conditions = " / ".join(shapes[name].condition.sql(dialect="duckdb") for name in parts)
+            conditions = " / ".join(shapes[name].condition.sql(dialect=dialect) for name in parts)
             deriver.add(
                 DataTest(
                     f"{PACKAGE}.expression_is_true",
@@ -113,7 +117,7 @@ def derive_invariants(deriver, shapes: dict[str, AggregateShape]) -> None:
             )
             continue
         for name in parts:
-            condition = shapes[name].condition.sql(dialect="duckdb")
+            condition = shapes[name].condition.sql(dialect=dialect)
             deriver.add(
                 DataTest(
                     f"{PACKAGE}.expression_is_true",
@@ -128,6 +132,8 @@ def derive_invariants(deriver, shapes: dict[str, AggregateShape]) -> None:
 def non_negative(facts, shape: AggregateShape) -> bool:
     """Whether the aggregated argument is proven (not observed) never negative."""
     try:
+        # generator.sql.facts writes an AggregateShape's argument in DuckDB's spelling, whatever
+        # the engine: it is read back the same way (it is never shown).
         argument = parse_one(shape.argument, read="duckdb")
     except Exception:
         return False
