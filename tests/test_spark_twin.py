@@ -21,7 +21,9 @@ from generator.cli import cli
 from tests.conftest import dbt_build
 from tests.spark_support import shop_copy_on_spark
 
-pytestmark = pytest.mark.spark
+# One worker runs this module in order: the sampling test mutates the model whose unit test
+# the first test wrote (with plain -n they could land on two workers, each with a JVM).
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark_twin")]
 
 SCHEMA = "shop_twin"
 
