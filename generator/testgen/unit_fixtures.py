@@ -83,7 +83,7 @@ SOURCE_ROW_LIMIT = 200_000
 COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
 MATE_ROWS = 32  # rows tried to grow the fixture's groups when no candidate tells a mutant apart
 CHILD_COPY_DEPTH = 2  # generations of children copied with a twin (its orders, their payments)
-PREFETCH_BATCH = 8  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
+PREFETCH_BATCH = 64  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
 # A boundary row is taken within this many seconds of midnight when there is one: a shift
 # of 5 hours (New York, Bogota, Lima from UTC) moves it across.
 NEAR_MIDNIGHT_S = 5 * 3600
@@ -846,6 +846,13 @@ class FixtureSearch:
             for position, (key, _) in enumerate(chunk):
                 self._prefetched[(key, id(tree))] = by_choice[position]
 
+    def batches(self, tree: exp.Expression) -> bool:
+        """Whether prefetch() runs `tree` in batches (else each question is a statement of its
+        own, and asking ahead what may not be asked costs statements)."""
+        if id(tree) not in self._unbatchable and self.ctx.dialect.sqlglot == "duckdb":
+            self.prefetch(tree, [])  # (a tree whose columns do not compare as values is marked)
+        return id(tree) not in self._unbatchable and self.ctx.dialect.sqlglot == "duckdb"
+
     def prefetched(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> bool:
         """Whether rows_of() answers `tree` on every one of these choices without a query."""
         return all((_picks_key(picks), id(tree)) in self._prefetched for picks in choices)
@@ -1453,6 +1460,9 @@ class _Chooser:
         self.promised: list[_Class] = []  # the coverage classes given rows, re-checked at the end
         self.witness: dict[tuple[int, str], tuple[int, ...]] = {}  # the unit that last mattered, per class
         self.hopeless: set[tuple[int, str]] = set()  # classes no candidate rows made hold
+        # (id(class), choice of rows) -> holds(): the re-check asks the same class about the
+        # same rows again and again (each restoration keeps the classes before it holding).
+        self._holds: dict[tuple[int, tuple], bool] = {}
 
     def add_block(self, block: dict[int, list[int]]) -> None:
         if block not in self.blocks:
@@ -1659,6 +1669,13 @@ class _Chooser:
         it. Rows added later (a later invoice that moves the data's end, a larger amount
         that becomes the maximum) can make a row that mattered matter no more; and a class
         given a row that never mattered (none of its candidates did) promised nothing."""
+        # Keyed by the class object: two classes may share a name (and differ in units).
+        key = (id(promise), _picks_key(picks))
+        if key not in self._holds:
+            self._holds[key] = self._holds_uncached(promise, picks)
+        return self._holds[key]
+
+    def _holds_uncached(self, promise: _Class, picks: dict[int, list[int]]) -> bool:
         output = self.search.output(picks)
         for unit in self.units_in(promise, picks):
             if self.search.output(_less(picks, promise.index, unit)) != output:
@@ -1668,11 +1685,22 @@ class _Chooser:
 
     def _ask_holds(self, promise: _Class, choices: list[dict[int, list[int]]]) -> None:
         """Prefetch what holds() asks about these choices: each, and each less each unit."""
+        self._ask_classes([promise], choices)
+
+    def _ask_classes(self, classes: list[_Class], choices: list[dict[int, list[int]]]) -> None:
+        """Prefetch what holds() asks about each of these classes on each of these choices."""
+        search = self.search
+        for promise in classes:
+            # Which rows are of the class, for every choice in one question (members() remembers).
+            rows = {row for picks in choices for row in picks.get(promise.index) or []}
+            search.members(promise.index, promise.what, rows)
         asked = []
         for picks in choices:
             asked.append(picks)
-            asked += [_less(picks, promise.index, unit) for unit in self.units_in(promise, picks)]
-        self.search.prefetch(self.search.ctx.tree, asked)
+            for promise in classes:
+                if (id(promise), _picks_key(picks)) not in self._holds:
+                    asked += [_less(picks, promise.index, unit) for unit in self.units_in(promise, picks)]
+        search.prefetch(search.ctx.tree, asked)
 
     def recheck(self, killed: list[exp.Expression]) -> list[_Class]:
         """After the last row is chosen, every coverage class given rows must still change
@@ -1687,10 +1715,7 @@ class _Chooser:
         killed = [tree for tree in killed if self.search.kills(self.fixture, tree)]
         helpers = self._helpers()
         # Every class's question about the final rows in as few statements as prefetch makes.
-        asked = [self.fixture]
-        for promise in self.promised:
-            asked += [_less(self.fixture, promise.index, unit) for unit in self.units_in(promise, self.fixture)]
-        self.search.prefetch(self.search.ctx.tree, asked)
+        self._ask_classes(self.promised, [self.fixture])
         tried: set[tuple] = set()
         restored = True
         while restored:
@@ -1722,6 +1747,7 @@ class _Chooser:
         add the fewest expected rows, then the fewest rows. False if none do."""
         search, promise = self.search, self.promised[position]
         current = search.output_rows(self.fixture)
+        self._ask_classes(self.promised, [self.fixture])  # (the fixture changes as classes are restored)
         earlier = [other for other in self.promised[:position] if self.holds(other, self.fixture)]
         later = [other for other in self.promised[position + 1 :] if self.holds(other, self.fixture)]
         found = [
@@ -1734,7 +1760,12 @@ class _Chooser:
             lost = sum(not self.holds(other, candidate) for other in later)
             return (lost, search.output_rows(candidate) - current, _rows_in(candidate))
 
-        ranked = sorted(found, key=cost)
+        if len(found) > 1:
+            # Every class after this one asked about every candidate at once.
+            self._ask_classes(later, found)
+            ranked = sorted(found, key=cost)
+        else:
+            ranked = found  # (one candidate or none: nothing to rank)
         for candidate in ranked:
             if all(search.kills(candidate, tree) for tree in killed):
                 self.fixture = candidate
@@ -1756,11 +1787,18 @@ class _Chooser:
         # A class that holds neither with a unit alone nor among every candidate row (a value
         # the SQL filters away) is not searched again when the fixture grows.
         self.hopeless.add(promise[:2])
+        tries = []
         for unit in promise.units[:COVERAGE_CANDIDATES]:
             base = _merge(self.fixture, *(search.block((promise.index, row), False) for row in unit))
             pieces = [block for block in helpers if _merge(base, block) != base]
-            everything = _merge(base, *pieces)
-            self._ask_holds(promise, [base, everything])
+            tries.append((base, pieces, _merge(base, *pieces)))
+        # Every unit's first questions at once; then, for the units whose rows alone make
+        # the class hold (a few rows more than the fixture: cheap to run on), what the
+        # classes to keep ask about them.
+        self._ask_holds(promise, [choice for base, _, everything in tries for choice in (base, everything)])
+        if keep and search.batches(search.ctx.tree):
+            self._ask_classes(keep, [base for base, _, _ in tries if self.holds(promise, base)])
+        for base, pieces, everything in tries:
             if self.holds(promise, base) or self.holds(promise, everything):
                 self.hopeless.discard(promise[:2])
             if holds(base):
