@@ -1539,6 +1539,7 @@ class _Chooser:
             present = set(rows) & set(self.fixture.get(index) or [])
             # A row of the class already there covers it only if the output depends on it:
             # one the SQL filters away (a gift-card payment of a returned order) tests nothing.
+            self._ask_without(index, sorted(present))
             if any(self._matters(index, row) for row in sorted(present)):
                 covered.append(what)
                 self.promised.append(_Class(index, what, [(row,) for row in rows]))
@@ -1583,6 +1584,7 @@ class _Chooser:
         covered: list[str] = []
         for index, column, what, rows in classes:
             present = set(rows) & set(self.fixture.get(index) or [])
+            self._ask_without(index, sorted(present))
             if any(self._matters(index, row) for row in sorted(present)):
                 covered.append(what)
                 self.promised.append(_Class(index, what, [(row,) for row in rows]))
@@ -1591,6 +1593,7 @@ class _Chooser:
             others = [
                 row for row in self.fixture.get(index) or [] if search.value_of(index, row, column) not in (None, value)
             ]
+            self._ask_without(index, others[:COVERAGE_CANDIDATES])
             touched = set().union(*(self._changed_by(index, row) for row in others[:COVERAGE_CANDIDATES]))
             current = search.output(self.fixture)
             candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
@@ -1647,6 +1650,10 @@ class _Chooser:
         """Whether the fixture's expected rows change without this one source row."""
         return self.search.output(self._without(index, row)) != self.search.output(self.fixture)
 
+    def _ask_without(self, index: int, rows: list[int]) -> None:
+        """Prefetch the fixture's output without each of these rows (one statement, not one each)."""
+        self.search.prefetch(self.search.ctx.tree, [self.fixture, *(self._without(index, row) for row in rows)])
+
     def _without(self, index: int, row: int) -> dict[int, list[int]]:
         """The fixture less one source row."""
         return {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
@@ -1687,8 +1694,9 @@ class _Chooser:
         """Prefetch what holds() asks about these choices: each, and each less each unit."""
         self._ask_classes([promise], choices)
 
-    def _ask_classes(self, classes: list[_Class], choices: list[dict[int, list[int]]]) -> None:
-        """Prefetch what holds() asks about each of these classes on each of these choices."""
+    def _ask_classes(self, classes: list[_Class], choices: list[dict[int, list[int]]], *, first: bool = False) -> None:
+        """Prefetch what holds() asks about each of these classes on each of these choices
+        (with `first`, only about the unit it asks first: the one that mattered last time)."""
         search = self.search
         for promise in classes:
             # Which rows are of the class, for every choice in one question (members() remembers).
@@ -1699,7 +1707,8 @@ class _Chooser:
             asked.append(picks)
             for promise in classes:
                 if (id(promise), _picks_key(picks)) not in self._holds:
-                    asked += [_less(picks, promise.index, unit) for unit in self.units_in(promise, picks)]
+                    units = self.units_in(promise, picks)
+                    asked += [_less(picks, promise.index, unit) for unit in (units[:1] if first else units)]
         search.prefetch(search.ctx.tree, asked)
 
     def recheck(self, killed: list[exp.Expression]) -> list[_Class]:
@@ -1798,6 +1807,10 @@ class _Chooser:
         self._ask_holds(promise, [choice for base, _, everything in tries for choice in (base, everything)])
         if keep and search.batches(search.ctx.tree):
             self._ask_classes(keep, [base for base, _, _ in tries if self.holds(promise, base)])
+            # The units whose rows alone do not: the classes to keep about every candidate row
+            # (many rows, so only the unit each class asks first; the others when asked).
+            wider = [everything for base, _, everything in tries if not holds(base) and self.holds(promise, everything)]
+            self._ask_classes(keep, wider, first=True)
         for base, pieces, everything in tries:
             if self.holds(promise, base) or self.holds(promise, everything):
                 self.hopeless.discard(promise[:2])
