@@ -1002,11 +1002,23 @@ class FixtureSearch:
     def _value(self, index: int, row: int, column: str):
         key = (index, row)
         if key not in self._values:
-            item = self.inputs[index]
-            listed = ", ".join(_quote(c) for c in item.read) or "1"
-            self._values[key] = self.query(f"select {listed} from {item.source} where gm_row = {row}")[0]
+            self.values_of(index, [row])
         item = self.inputs[index]
         return self._values[key][[c.lower() for c in item.read].index(column.lower())]
+
+    def values_of(self, index: int, rows) -> None:
+        """Read the read columns of these source rows of one input in one query, for
+        value_of() to answer from (blocks ask about one row at a time, a query each)."""
+        item = self.inputs[index]
+        unknown = sorted({int(row) for row in rows if (index, int(row)) not in self._values})
+        if not unknown:
+            return
+        listed = ", ".join(_quote(c) for c in item.read) or "1"
+        found = self.query(
+            f"select gm_row, {listed} from {item.source} where gm_row in ({', '.join(str(r) for r in unknown)})"
+        )
+        for row in found:
+            self._values[(index, int(row[0]))] = tuple(row[1:])
 
     def _partners(self, index: int, row: int, edge: _Edge) -> list[int]:
         if edge.left == index:
@@ -1019,12 +1031,15 @@ class FixtureSearch:
         key = (other, other_column.lower(), repr(value))
         if key not in self._expansions:
             partner = self.inputs[other]
+            # Their values come along: the block asks about each of them next.
+            listed = ", ".join(_quote(c) for c in partner.read) or "1"
             found = self.query(
-                f"select gm_row from {partner.source} where {_quote(other_column)} = ? "
+                f"select gm_row, {listed} from {partner.source} where {_quote(other_column)} = ? "
                 f"order by gm_row limit {EXPANSION}",
                 [value],
             )
             self._expansions[key] = [int(r[0]) for r in found]
+            self._values.update({(other, int(r[0])): tuple(r[1:]) for r in found})
         return self._expansions[key]
 
     def block(self, seed: tuple[int, int], groups: bool = False) -> dict[int, list[int]]:
@@ -1912,7 +1927,10 @@ def choose_rows(
     # Where each output row is one input row's, a second copy of a row only repeats an output
     # row: it tells nothing apart (there is no sum or count to change), so none is added.
     doubles = not pass_through(search.ctx)
-    for seed in search.seeds():
+    seeds = search.seeds()
+    for item in search.inputs:  # every seed's values in one query per input (each block reads its seed's)
+        search.values_of(item.index, [row for index, row in seeds if index == item.index])
+    for seed in seeds:
         for groups in (False, True):
             block = search.block(seed, groups)
             if block not in found:
