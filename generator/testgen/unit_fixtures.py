@@ -1367,6 +1367,15 @@ def _merge(*picks: dict[int, list[int]]) -> dict[int, list[int]]:
     return {index: sorted(rows.elements()) for index, rows in sorted(merged.items())}
 
 
+def _adding(base: dict[int, list[int]]) -> Callable[[dict[int, list[int]]], bool]:
+    """`lambda block: _merge(base, block) != base` (does the block add a row?), with the work
+    on `base` done once: the re-check asks it of every candidate block for every unit."""
+    if _merge(base) != base:
+        return lambda block: True  # (a merge is sorted: it never equals rows out of order)
+    counts = {index: Counter(rows) for index, rows in base.items()}
+    return lambda block: any(index not in counts or not Counter(rows) <= counts[index] for index, rows in block.items())
+
+
 def _changed(output, before) -> set:
     """The expected rows in one output and not the other (both ways)."""
     return set(output) ^ set(before)
@@ -1757,7 +1766,8 @@ class _Chooser:
         rows first (then the smallest): what may make a row matter again."""
         search = self.search
         current = search.output_rows(self.fixture)
-        candidates = [(p, b) for p, b in enumerate(self.blocks) if _merge(self.fixture, b) != self.fixture]
+        adds = _adding(self.fixture)
+        candidates = [(p, b) for p, b in enumerate(self.blocks) if adds(b)]
         search.prefetch(search.ctx.tree, [_merge(self.fixture, b) for _, b in candidates])
         ranked = sorted(
             candidates,
@@ -1814,7 +1824,8 @@ class _Chooser:
         tries = []
         for unit in promise.units[:COVERAGE_CANDIDATES]:
             base = _merge(self.fixture, *(search.block((promise.index, row), False) for row in unit))
-            pieces = [block for block in helpers if _merge(base, block) != base]
+            adds = _adding(base)
+            pieces = [block for block in helpers if adds(block)]
             tries.append((base, pieces, _merge(base, *pieces)))
         # Every unit's first questions at once; then, for the units whose rows alone make
         # the class hold (a few rows more than the fixture: cheap to run on), what the
@@ -1875,8 +1886,9 @@ class _Chooser:
                     self.add_block(search.block(seed, groups))
         if not search.kills(_merge(self.fixture, self.everything), tree):
             return self.grow_groups(tree)
+        adds = _adding(self.fixture)
         positions = sorted(
-            (p for p, b in enumerate(self.blocks) if _merge(self.fixture, b) != self.fixture),
+            (p for p, b in enumerate(self.blocks) if adds(b)),
             key=lambda p: (sum(len(rows) for rows in self.blocks[p].values()), p),
         )
         candidates = [self.blocks[p] for p in positions]
