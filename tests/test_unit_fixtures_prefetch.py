@@ -11,7 +11,7 @@ import pytest
 import sqlglot
 
 from generator.testgen.mutate import enumerate_mutants
-from generator.testgen.unit_fixtures import FixtureSearch, ddmin
+from generator.testgen.unit_fixtures import FixtureSearch, build_unit_test, ddmin
 
 PROPOSALS = Path(__file__).resolve().parents[1] / "examples" / "proposals"
 
@@ -72,3 +72,43 @@ def test_ddmin_tells_each_rounds_tries_ahead():
     assert found == [5]
     assert told and all(isinstance(tries, list) and tries for tries in told)
     assert [5] in [try_ for tries in told for try_ in tries]
+
+
+def test_values_read_ahead_are_the_values_asked_alone(gate_proposal):
+    ctx = gate_proposal(PROPOSALS / "account_mrr.yml")
+    alone, ahead = FixtureSearch(ctx), FixtureSearch(ctx)
+    alone.setup()
+    try:
+        rows = [(item.index, row) for item in alone.inputs for row in range(1, min(item.rows, 40) + 1, 3)]
+        expected = {
+            (index, row, column): alone.value_of(index, row, column)
+            for index, row in rows
+            for column in alone.inputs[index].read
+        }
+    finally:
+        alone.teardown()
+    ahead.setup()
+    try:
+        for item in ahead.inputs:
+            ahead.values_of(item.index, [row for index, row in rows if index == item.index])
+        for (index, row, column), value in expected.items():
+            assert ahead.value_of(index, row, column) == value, (index, row, column)
+    finally:
+        ahead.teardown()
+
+
+def test_the_search_asks_few_statements(gate_proposal, monkeypatch):
+    """account_mrr's search (its re-check restores six coverage classes) asked 602 statements
+    before the re-check's questions were batched and remembered; it must not drift back."""
+    ctx = gate_proposal(PROPOSALS / "account_mrr.yml")
+    asked = Counter()
+    query = FixtureSearch.query
+
+    def counted(self, sql, parameters=None):
+        asked["lateral" if "lateral (with" in sql else "other"] += 1
+        return query(self, sql, parameters)
+
+    monkeypatch.setattr(FixtureSearch, "query", counted)
+    unit_test, choice, problem = build_unit_test(ctx, enumerate_mutants(ctx), model="account_mrr", version=1)
+    assert problem is None and unit_test is not None and choice.killed
+    assert sum(asked.values()) <= 450, asked

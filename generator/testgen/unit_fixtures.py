@@ -83,7 +83,7 @@ SOURCE_ROW_LIMIT = 200_000
 COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
 MATE_ROWS = 32  # rows tried to grow the fixture's groups when no candidate tells a mutant apart
 CHILD_COPY_DEPTH = 2  # generations of children copied with a twin (its orders, their payments)
-PREFETCH_BATCH = 8  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
+PREFETCH_BATCH = 64  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
 # A boundary row is taken within this many seconds of midnight when there is one: a shift
 # of 5 hours (New York, Bogota, Lima from UTC) moves it across.
 NEAR_MIDNIGHT_S = 5 * 3600
@@ -846,6 +846,13 @@ class FixtureSearch:
             for position, (key, _) in enumerate(chunk):
                 self._prefetched[(key, id(tree))] = by_choice[position]
 
+    def batches(self, tree: exp.Expression) -> bool:
+        """Whether prefetch() runs `tree` in batches (else each question is a statement of its
+        own, and asking ahead what may not be asked costs statements)."""
+        if id(tree) not in self._unbatchable and self.ctx.dialect.sqlglot == "duckdb":
+            self.prefetch(tree, [])  # (a tree whose columns do not compare as values is marked)
+        return id(tree) not in self._unbatchable and self.ctx.dialect.sqlglot == "duckdb"
+
     def prefetched(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> bool:
         """Whether rows_of() answers `tree` on every one of these choices without a query."""
         return all((_picks_key(picks), id(tree)) in self._prefetched for picks in choices)
@@ -995,11 +1002,23 @@ class FixtureSearch:
     def _value(self, index: int, row: int, column: str):
         key = (index, row)
         if key not in self._values:
-            item = self.inputs[index]
-            listed = ", ".join(_quote(c) for c in item.read) or "1"
-            self._values[key] = self.query(f"select {listed} from {item.source} where gm_row = {row}")[0]
+            self.values_of(index, [row])
         item = self.inputs[index]
         return self._values[key][[c.lower() for c in item.read].index(column.lower())]
+
+    def values_of(self, index: int, rows) -> None:
+        """Read the read columns of these source rows of one input in one query, for
+        value_of() to answer from (blocks ask about one row at a time, a query each)."""
+        item = self.inputs[index]
+        unknown = sorted({int(row) for row in rows if (index, int(row)) not in self._values})
+        if not unknown:
+            return
+        listed = ", ".join(_quote(c) for c in item.read) or "1"
+        found = self.query(
+            f"select gm_row, {listed} from {item.source} where gm_row in ({', '.join(str(r) for r in unknown)})"
+        )
+        for row in found:
+            self._values[(index, int(row[0]))] = tuple(row[1:])
 
     def _partners(self, index: int, row: int, edge: _Edge) -> list[int]:
         if edge.left == index:
@@ -1012,12 +1031,15 @@ class FixtureSearch:
         key = (other, other_column.lower(), repr(value))
         if key not in self._expansions:
             partner = self.inputs[other]
+            # Their values come along: the block asks about each of them next.
+            listed = ", ".join(_quote(c) for c in partner.read) or "1"
             found = self.query(
-                f"select gm_row from {partner.source} where {_quote(other_column)} = ? "
+                f"select gm_row, {listed} from {partner.source} where {_quote(other_column)} = ? "
                 f"order by gm_row limit {EXPANSION}",
                 [value],
             )
             self._expansions[key] = [int(r[0]) for r in found]
+            self._values.update({(other, int(r[0])): tuple(r[1:]) for r in found})
         return self._expansions[key]
 
     def block(self, seed: tuple[int, int], groups: bool = False) -> dict[int, list[int]]:
@@ -1345,6 +1367,15 @@ def _merge(*picks: dict[int, list[int]]) -> dict[int, list[int]]:
     return {index: sorted(rows.elements()) for index, rows in sorted(merged.items())}
 
 
+def _adding(base: dict[int, list[int]]) -> Callable[[dict[int, list[int]]], bool]:
+    """`lambda block: _merge(base, block) != base` (does the block add a row?), with the work
+    on `base` done once: the re-check asks it of every candidate block for every unit."""
+    if _merge(base) != base:
+        return lambda block: True  # (a merge is sorted: it never equals rows out of order)
+    counts = {index: Counter(rows) for index, rows in base.items()}
+    return lambda block: any(index not in counts or not Counter(rows) <= counts[index] for index, rows in block.items())
+
+
 def _changed(output, before) -> set:
     """The expected rows in one output and not the other (both ways)."""
     return set(output) ^ set(before)
@@ -1453,6 +1484,9 @@ class _Chooser:
         self.promised: list[_Class] = []  # the coverage classes given rows, re-checked at the end
         self.witness: dict[tuple[int, str], tuple[int, ...]] = {}  # the unit that last mattered, per class
         self.hopeless: set[tuple[int, str]] = set()  # classes no candidate rows made hold
+        # (id(class), choice of rows) -> holds(): the re-check asks the same class about the
+        # same rows again and again (each restoration keeps the classes before it holding).
+        self._holds: dict[tuple[int, tuple], bool] = {}
 
     def add_block(self, block: dict[int, list[int]]) -> None:
         if block not in self.blocks:
@@ -1529,6 +1563,7 @@ class _Chooser:
             present = set(rows) & set(self.fixture.get(index) or [])
             # A row of the class already there covers it only if the output depends on it:
             # one the SQL filters away (a gift-card payment of a returned order) tests nothing.
+            self._ask_without(index, sorted(present))
             if any(self._matters(index, row) for row in sorted(present)):
                 covered.append(what)
                 self.promised.append(_Class(index, what, [(row,) for row in rows]))
@@ -1573,6 +1608,7 @@ class _Chooser:
         covered: list[str] = []
         for index, column, what, rows in classes:
             present = set(rows) & set(self.fixture.get(index) or [])
+            self._ask_without(index, sorted(present))
             if any(self._matters(index, row) for row in sorted(present)):
                 covered.append(what)
                 self.promised.append(_Class(index, what, [(row,) for row in rows]))
@@ -1581,6 +1617,7 @@ class _Chooser:
             others = [
                 row for row in self.fixture.get(index) or [] if search.value_of(index, row, column) not in (None, value)
             ]
+            self._ask_without(index, others[:COVERAGE_CANDIDATES])
             touched = set().union(*(self._changed_by(index, row) for row in others[:COVERAGE_CANDIDATES]))
             current = search.output(self.fixture)
             candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
@@ -1637,6 +1674,10 @@ class _Chooser:
         """Whether the fixture's expected rows change without this one source row."""
         return self.search.output(self._without(index, row)) != self.search.output(self.fixture)
 
+    def _ask_without(self, index: int, rows: list[int]) -> None:
+        """Prefetch the fixture's output without each of these rows (one statement, not one each)."""
+        self.search.prefetch(self.search.ctx.tree, [self.fixture, *(self._without(index, row) for row in rows)])
+
     def _without(self, index: int, row: int) -> dict[int, list[int]]:
         """The fixture less one source row."""
         return {i: [r for r in picked if (i, r) != (index, row)] for i, picked in self.fixture.items()}
@@ -1659,6 +1700,13 @@ class _Chooser:
         it. Rows added later (a later invoice that moves the data's end, a larger amount
         that becomes the maximum) can make a row that mattered matter no more; and a class
         given a row that never mattered (none of its candidates did) promised nothing."""
+        # Keyed by the class object: two classes may share a name (and differ in units).
+        key = (id(promise), _picks_key(picks))
+        if key not in self._holds:
+            self._holds[key] = self._holds_uncached(promise, picks)
+        return self._holds[key]
+
+    def _holds_uncached(self, promise: _Class, picks: dict[int, list[int]]) -> bool:
         output = self.search.output(picks)
         for unit in self.units_in(promise, picks):
             if self.search.output(_less(picks, promise.index, unit)) != output:
@@ -1668,11 +1716,24 @@ class _Chooser:
 
     def _ask_holds(self, promise: _Class, choices: list[dict[int, list[int]]]) -> None:
         """Prefetch what holds() asks about these choices: each, and each less each unit."""
+        self._ask_classes([promise], choices)
+
+    def _ask_classes(self, classes: list[_Class], choices: list[dict[int, list[int]]], *, first: bool = False) -> None:
+        """Prefetch what holds() asks about each of these classes on each of these choices
+        (with `first`, only about the unit it asks first: the one that mattered last time)."""
+        search = self.search
+        for promise in classes:
+            # Which rows are of the class, for every choice in one question (members() remembers).
+            rows = {row for picks in choices for row in picks.get(promise.index) or []}
+            search.members(promise.index, promise.what, rows)
         asked = []
         for picks in choices:
             asked.append(picks)
-            asked += [_less(picks, promise.index, unit) for unit in self.units_in(promise, picks)]
-        self.search.prefetch(self.search.ctx.tree, asked)
+            for promise in classes:
+                if (id(promise), _picks_key(picks)) not in self._holds:
+                    units = self.units_in(promise, picks)
+                    asked += [_less(picks, promise.index, unit) for unit in (units[:1] if first else units)]
+        search.prefetch(search.ctx.tree, asked)
 
     def recheck(self, killed: list[exp.Expression]) -> list[_Class]:
         """After the last row is chosen, every coverage class given rows must still change
@@ -1687,10 +1748,7 @@ class _Chooser:
         killed = [tree for tree in killed if self.search.kills(self.fixture, tree)]
         helpers = self._helpers()
         # Every class's question about the final rows in as few statements as prefetch makes.
-        asked = [self.fixture]
-        for promise in self.promised:
-            asked += [_less(self.fixture, promise.index, unit) for unit in self.units_in(promise, self.fixture)]
-        self.search.prefetch(self.search.ctx.tree, asked)
+        self._ask_classes(self.promised, [self.fixture])
         tried: set[tuple] = set()
         restored = True
         while restored:
@@ -1708,7 +1766,8 @@ class _Chooser:
         rows first (then the smallest): what may make a row matter again."""
         search = self.search
         current = search.output_rows(self.fixture)
-        candidates = [(p, b) for p, b in enumerate(self.blocks) if _merge(self.fixture, b) != self.fixture]
+        adds = _adding(self.fixture)
+        candidates = [(p, b) for p, b in enumerate(self.blocks) if adds(b)]
         search.prefetch(search.ctx.tree, [_merge(self.fixture, b) for _, b in candidates])
         ranked = sorted(
             candidates,
@@ -1722,6 +1781,7 @@ class _Chooser:
         add the fewest expected rows, then the fewest rows. False if none do."""
         search, promise = self.search, self.promised[position]
         current = search.output_rows(self.fixture)
+        self._ask_classes(self.promised, [self.fixture])  # (the fixture changes as classes are restored)
         earlier = [other for other in self.promised[:position] if self.holds(other, self.fixture)]
         later = [other for other in self.promised[position + 1 :] if self.holds(other, self.fixture)]
         found = [
@@ -1734,7 +1794,12 @@ class _Chooser:
             lost = sum(not self.holds(other, candidate) for other in later)
             return (lost, search.output_rows(candidate) - current, _rows_in(candidate))
 
-        ranked = sorted(found, key=cost)
+        if len(found) > 1:
+            # Every class after this one asked about every candidate at once.
+            self._ask_classes(later, found)
+            ranked = sorted(found, key=cost)
+        else:
+            ranked = found  # (one candidate or none: nothing to rank)
         for candidate in ranked:
             if all(search.kills(candidate, tree) for tree in killed):
                 self.fixture = candidate
@@ -1756,11 +1821,23 @@ class _Chooser:
         # A class that holds neither with a unit alone nor among every candidate row (a value
         # the SQL filters away) is not searched again when the fixture grows.
         self.hopeless.add(promise[:2])
+        tries = []
         for unit in promise.units[:COVERAGE_CANDIDATES]:
             base = _merge(self.fixture, *(search.block((promise.index, row), False) for row in unit))
-            pieces = [block for block in helpers if _merge(base, block) != base]
-            everything = _merge(base, *pieces)
-            self._ask_holds(promise, [base, everything])
+            adds = _adding(base)
+            pieces = [block for block in helpers if adds(block)]
+            tries.append((base, pieces, _merge(base, *pieces)))
+        # Every unit's first questions at once; then, for the units whose rows alone make
+        # the class hold (a few rows more than the fixture: cheap to run on), what the
+        # classes to keep ask about them.
+        self._ask_holds(promise, [choice for base, _, everything in tries for choice in (base, everything)])
+        if keep and search.batches(search.ctx.tree):
+            self._ask_classes(keep, [base for base, _, _ in tries if self.holds(promise, base)])
+            # The units whose rows alone do not: the classes to keep about every candidate row
+            # (many rows, so only the unit each class asks first; the others when asked).
+            wider = [everything for base, _, everything in tries if not holds(base) and self.holds(promise, everything)]
+            self._ask_classes(keep, wider, first=True)
+        for base, pieces, everything in tries:
             if self.holds(promise, base) or self.holds(promise, everything):
                 self.hopeless.discard(promise[:2])
             if holds(base):
@@ -1809,8 +1886,9 @@ class _Chooser:
                     self.add_block(search.block(seed, groups))
         if not search.kills(_merge(self.fixture, self.everything), tree):
             return self.grow_groups(tree)
+        adds = _adding(self.fixture)
         positions = sorted(
-            (p for p, b in enumerate(self.blocks) if _merge(self.fixture, b) != self.fixture),
+            (p for p, b in enumerate(self.blocks) if adds(b)),
             key=lambda p: (sum(len(rows) for rows in self.blocks[p].values()), p),
         )
         candidates = [self.blocks[p] for p in positions]
@@ -1861,7 +1939,10 @@ def choose_rows(
     # Where each output row is one input row's, a second copy of a row only repeats an output
     # row: it tells nothing apart (there is no sum or count to change), so none is added.
     doubles = not pass_through(search.ctx)
-    for seed in search.seeds():
+    seeds = search.seeds()
+    for item in search.inputs:  # every seed's values in one query per input (each block reads its seed's)
+        search.values_of(item.index, [row for index, row in seeds if index == item.index])
+    for seed in seeds:
         for groups in (False, True):
             block = search.block(seed, groups)
             if block not in found:
