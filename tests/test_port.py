@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -121,11 +122,19 @@ def normalised(rows) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def spark():
+def spark(tmp_path_factory):
     """One local Spark for the module, configured as profiles.yml.example's `spark` target."""
     if shutil.which("java") is None:
         pytest.fail("no JDK on PATH: Spark needs one (.ci/run installs openjdk-17-jre-headless from apt)")
-    session = local_spark()
+    # The JVM keeps the directory it starts in; a Hive session a later test opens in it puts
+    # Derby's metastore there. Started from the checkout, two xdist workers would both boot
+    # <checkout>/target/metastore_db, and the second fails ("Another instance of Derby").
+    started_in = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("spark_cwd"))
+    try:
+        session = local_spark()
+    finally:
+        os.chdir(started_in)
     yield session
     session.stop()
 
@@ -356,3 +365,23 @@ def test_a_damaged_port_record_is_a_located_lockfile_error(tmp_path):
     assert "ports.orders.spark must have exactly source, source_sha256, file, sha256, engines, row_sets" in str(
         [problem.message for problem in raised.value.problems]
     )
+
+
+@pytest.mark.spark
+def test_a_proof_past_the_time_limit_fails_on_either_engine_saying_which(spark):
+    """Each engine's run of the model over one set of inputs is bounded as the dry run's
+    queries are: past the limit the proof fails in one line, and leaves no input view."""
+    from generator.port.prove import InputRows, ProofError, compare
+
+    rows = InputRows((("n", "bigint"),), tuple({"n": n} for n in range(200)))
+    fast = "select count(*) as c from __input__"
+    # Two hundred rows joined with themselves five times: 3.2e11 combinations, minutes on either engine.
+    slow = "select count(*) as c from __input__ as a, __input__ as b, __input__ as c, __input__ as d, __input__ as e"
+    with pytest.raises(ProofError) as on_duckdb_side:
+        compare("a slow model", slow, fast, {"__input__": rows}, spark, timeout_s=0.5)
+    assert str(on_duckdb_side.value) == "a slow model: the model ran past 0.5 s on DuckDB over these inputs"
+    with pytest.raises(ProofError) as on_spark_side:
+        compare("a slow model", fast, slow, {"__input__": rows}, spark, timeout_s=2)
+    assert str(on_spark_side.value) == "a slow model: the ported model ran past 2 s on Spark over these inputs"
+    assert not [t.name for t in spark.catalog.listTables() if t.isTemporary and t.name.startswith("port_input_")]
+    assert compare("a fast model", fast, fast, {"__input__": rows}, spark, timeout_s=30).equal

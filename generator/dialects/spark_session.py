@@ -79,6 +79,36 @@ def _message(error: BaseException) -> str:
     return text.strip()
 
 
+@contextlib.contextmanager
+def job_deadline(spark: Any, sql: str, limit: float) -> Iterator[None]:
+    """A block of Spark work on `sql` (named in the errors) whose jobs are cancelled past
+    `limit` seconds: SandboxTimeout then, SandboxQueryError on any other failure. A timer
+    cancels the block's job group, as Spark offers no per-query timeout."""
+    context = spark.sparkContext
+    group = f"gen-model-dry-run-{next(_JOB_GROUPS)}"
+    context.setJobGroup(group, "gen-model dry run", interruptOnCancel=True)
+    fired = threading.Event()
+
+    def fire() -> None:
+        fired.set()
+        context.cancelJobGroup(group)
+
+    timer = threading.Timer(limit, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except Exception as error:
+        if fired.is_set():
+            raise SandboxTimeout(limit, sql) from None
+        message = _message(error)
+        raise SandboxQueryError(message, message, sql) from None
+    finally:
+        timer.cancel()
+        timer.join()
+        context.setLocalProperty("spark.jobGroup.id", None)
+
+
 class SparkQueries:
     """gen-model's own read-only queries (Spark SQL) in a Spark session, read as DB-API's
     `execute(sql).fetchone()` / `.fetchall()` read DuckDB's: the data diff, profiling."""
@@ -155,33 +185,8 @@ class SparkDryRun:
         any other failure."""
         return self._deadline(sql, timeout_s)
 
-    @contextlib.contextmanager
-    def _deadline(self, sql: str, timeout_s: float | None) -> Iterator[None]:
-        """Cancel the jobs started in the block if it runs past `timeout_s`."""
-        limit = self.timeout_s if timeout_s is None else float(timeout_s)
-        context = self.spark.sparkContext
-        group = f"gen-model-dry-run-{next(_JOB_GROUPS)}"
-        context.setJobGroup(group, "gen-model dry run", interruptOnCancel=True)
-        fired = threading.Event()
-
-        def fire() -> None:
-            fired.set()
-            context.cancelJobGroup(group)
-
-        timer = threading.Timer(limit, fire)
-        timer.daemon = True
-        timer.start()
-        try:
-            yield
-        except Exception as error:
-            if fired.is_set():
-                raise SandboxTimeout(limit, sql) from None
-            message = _message(error)
-            raise SandboxQueryError(message, message, sql) from None
-        finally:
-            timer.cancel()
-            timer.join()
-            context.setLocalProperty("spark.jobGroup.id", None)
+    def _deadline(self, sql: str, timeout_s: float | None) -> contextlib.AbstractContextManager[None]:
+        return job_deadline(self.spark, sql, self.timeout_s if timeout_s is None else float(timeout_s))
 
     def _analysed(self, sql: str) -> Any:
         """The DataFrame of `sql`, analysed (Spark resolves names and types) but not run."""

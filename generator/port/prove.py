@@ -15,6 +15,7 @@ import functools
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ import duckdb
 from generator.errors import ConfigError, GenModelError
 
 SAMPLE_ROWS = 1000
+# Each engine's run of the model over one set of inputs, as the dry run bounds a query.
+PROOF_TIMEOUT_S = 60.0
 
 # DuckDB type -> Spark DDL type. Anything else (lists, structs, maps, intervals) is refused:
 # a proof over types we do not map faithfully would prove nothing.
@@ -144,24 +147,37 @@ def _substitute(sql: str, tables: Mapping[str, str]) -> str:
     return sql
 
 
-def _run_both(name, duckdb_sql, target_sql, inputs, tables, spark, time_zone):
-    """The model's rows on DuckDB; its columns and rows on Spark (the inputs as temp views named `tables`)."""
+def _run_both(name, duckdb_sql, target_sql, inputs, tables, spark, time_zone, timeout_s):
+    """The model's rows on DuckDB; its columns and rows on Spark (the inputs as temp views
+    named `tables`); each engine's run stopped past `timeout_s`."""
+    from generator.dialects.spark_session import job_deadline
+    from generator.project.sandbox import SandboxTimeout
+
     with duckdb.connect(":memory:") as connection:
         connection.execute(f"set TimeZone = '{time_zone}'")
         for placeholder, data in inputs.items():
             _load_duckdb(connection, tables[placeholder], data)
+        timer = threading.Timer(timeout_s, connection.interrupt)
+        timer.start()
         try:
             expected = connection.execute(_substitute(duckdb_sql, tables)).fetchall()
+        except duckdb.InterruptException:
+            raise ProofError(f"{name}: the model ran past {timeout_s:g} s on DuckDB over these inputs") from None
         except duckdb.Error as error:
             raise ProofError(f"{name}: the model fails on DuckDB over these inputs: {error}") from None
+        finally:
+            timer.cancel()
         for placeholder, data in inputs.items():
             held = connection.execute(f"select * from {tables[placeholder]}").fetchall()
             schema = ", ".join(f"`{column}` {spark_type(kind)}" for column, kind in data.columns)
             spark.createDataFrame(held, schema).createOrReplaceTempView(tables[placeholder])
     try:
-        frame = spark.sql(_substitute(target_sql, tables))
-        columns = tuple((item.name, item.dataType.simpleString()) for item in frame.schema.fields)
-        got = [tuple(row) for row in frame.collect()]
+        with job_deadline(spark, target_sql, timeout_s):
+            frame = spark.sql(_substitute(target_sql, tables))
+            columns = tuple((item.name, item.dataType.simpleString()) for item in frame.schema.fields)
+            got = [tuple(row) for row in frame.collect()]
+    except SandboxTimeout:
+        raise ProofError(f"{name}: the ported model ran past {timeout_s:g} s on Spark over these inputs") from None
     except Exception as error:  # noqa: BLE001 - any Spark failure is a failed proof, said in one line
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ProofError(f"{name}: the ported model fails on Spark over these inputs: {first}") from None
@@ -175,11 +191,13 @@ def compare(
     inputs: Mapping[str, InputRows],
     spark,
     time_zone: str = "UTC",
+    timeout_s: float = PROOF_TIMEOUT_S,
 ) -> RowSet:
-    """Run the model on both engines over `inputs` (keyed by the SQL's placeholder) and compare."""
+    """Run the model on both engines over `inputs` (keyed by the SQL's placeholder) and
+    compare; each engine's run is a failed proof past `timeout_s` (the dry run's limit)."""
     tables = {placeholder: f"port_input_{index}" for index, placeholder in enumerate(sorted(inputs))}
     try:
-        expected, columns, got = _run_both(name, duckdb_sql, target_sql, inputs, tables, spark, time_zone)
+        expected, columns, got = _run_both(name, duckdb_sql, target_sql, inputs, tables, spark, time_zone, timeout_s)
     finally:
         # The session outlives the proof (dbt-spark's, the dry run's): leave no input views in it.
         for table in tables.values():

@@ -367,6 +367,7 @@ def _confirmed(ctx: GateContext, twin: GateContext, unit_test) -> int:
             ctx.tree.sql(dialect=ctx.dialect.sqlglot),
             inputs,
             ctx.sandbox.spark,
+            timeout_s=ctx.timeout_s,
         )
     except ProofError as error:
         raise Refused(str(error)) from None
