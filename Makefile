@@ -57,10 +57,8 @@ demo: data
 jdk:
 	@bash tools/ensure-jdk.sh
 
-# --dist loadgroup: tests marked xdist_group(NAME) run on one worker, in file order (a module
-# whose tests build on each other's files); the rest are spread as with plain -n.
 test: setup jdk
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 # Re-resolve the lock at the newest versions pyproject.toml's ranges allow (commit the result).
 lock: setup
