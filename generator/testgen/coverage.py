@@ -281,3 +281,149 @@ def null_classes(search) -> list[tuple[int, str, list[int]]]:
             if rows:
                 found.append((item.index, f"{column} is null", [int(row) for (row,) in rows]))
     return found
+
+
+# Comparisons whose literal bound a row can sit at, just under or just over.
+_COMPARISONS = (exp.LT, exp.LTE, exp.GT, exp.GTE, exp.EQ, exp.NEQ)
+
+
+def _number(node: exp.Expression) -> str | None:
+    """The text of a numeric literal (`75`, `-1.5`), else None."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Neg):
+        inner = _number(node.this)
+        return None if inner is None or inner.startswith("-") else f"-{inner}"
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return str(node.this)
+    return None
+
+
+def bounded_expressions(node: exp.Expression) -> list[tuple[exp.Expression, list[str]]]:
+    """(expression, its literal bounds) of a comparison with numbers: `x >= 75` gives (x,
+    [75]), `hour(t) between 9 and 16` gives (hour(t), [9, 16]); none for a comparison of two
+    columns, of an aggregate (a HAVING) or of a window."""
+    if isinstance(node, exp.Between):
+        bounds = [_number(node.args.get("low")), _number(node.args.get("high"))]
+        pairs = [(node.this, bounds)] if all(bounds) else []
+    elif isinstance(node, _COMPARISONS):
+        pairs = [(node.this, [_number(node.expression)]), (node.expression, [_number(node.this)])]
+        pairs = [(side, bounds) for side, bounds in pairs if bounds[0] is not None and _number(side) is None]
+    else:
+        return []
+    return [
+        (side, list(dict.fromkeys(bounds)))
+        for side, bounds in pairs
+        if side.find(exp.Column) is not None and side.find(exp.AggFunc, exp.Window) is None
+    ]
+
+
+def _on_input(search, facts, scope, expression: exp.Expression) -> tuple[int, exp.Expression] | None:
+    """(input, the expression over that input's columns alone) when every column of it reads
+    one input (directly or through columns that copy it), else None."""
+    from generator.sql.facts import BaseColumn, Definition
+
+    index_of = {p: item.index for item in search.inputs for p in item.placeholders}
+    names: list[str] = []
+    inputs: set[int] = set()
+    for column in expression.find_all(exp.Column):
+        target = facts.resolve(scope, column)
+        if isinstance(target, Definition):
+            target, _ = facts.pass_through(target)
+        if not isinstance(target, BaseColumn) or target.placeholder not in index_of:
+            return None
+        inputs.add(index_of[target.placeholder])
+        names.append(target.column)
+    if len(inputs) != 1:
+        return None
+    (index,) = inputs
+    read = {c.lower(): c for c in search.inputs[index].read}
+    if any(name.lower() not in read for name in names):
+        return None
+    local = expression.copy()
+    for column, name in zip(list(local.find_all(exp.Column)), names, strict=True):
+        bare = exp.column(read[name.lower()], quoted=True)
+        local = bare if column is local else local
+        column.replace(bare)
+    return index, local
+
+
+def bound_classes(search) -> list[tuple[int, str, list[int]]]:
+    """(input, what, rows): for every comparison of an expression of one input's columns
+    with a number (`coverage_pct >= 75`, `hour(timezone(...)) between 9 and 16`, `x * y >
+    0`), the rows where the expression equals each bound, and those where it is nearest
+    under and over it (nearest first): where `>=` for `>`, `17` for `16` or a unit changes
+    what the comparison keeps."""
+    from generator.project.sandbox import SandboxQueryError
+    from generator.sql.facts import Facts
+
+    facts = Facts(search.ctx)
+    if facts.root is None:
+        return []
+    found: list[tuple[int, str, list[int]]] = []
+    seen: set[tuple[int, str, str]] = set()
+    for scope in facts.root.traverse():
+        if not isinstance(scope.expression, exp.Select):
+            continue
+        for node in scope.expression.find_all(exp.Between, *_COMPARISONS):
+            for expression, bounds in bounded_expressions(node):
+                located = _on_input(search, facts, scope, expression)
+                if located is None:
+                    continue
+                index, local = located
+                value = local.sql(dialect="duckdb")
+                source = search.inputs[index].source
+                for bound in bounds:
+                    if (index, value, bound) in seen:
+                        continue
+                    seen.add((index, value, bound))
+                    sides = (
+                        ("=", f"({value}) = {bound}", "gm_row"),
+                        ("just under", f"({value}) < {bound}", f"({value}) desc, gm_row"),
+                        ("just over", f"({value}) > {bound}", f"({value}) asc, gm_row"),
+                    )
+                    for label, condition, order in sides:
+                        try:
+                            rows = search.query(
+                                f"select gm_row from {source} where {condition} "
+                                f"order by {order} limit {THRESHOLD_CANDIDATES}"
+                            )
+                        except SandboxQueryError:
+                            break  # an expression DuckDB cannot run on the input alone
+                        if rows:
+                            found.append((index, f"{value} {label} {bound}", [int(row) for (row,) in rows]))
+    return found
+
+
+def _predicates(tree: exp.Expression) -> dict[str, exp.Expression]:
+    """Every comparison of a tree by its SQL text."""
+    found: dict[str, exp.Expression] = {}
+    for node in tree.find_all(exp.Between, exp.In, *_COMPARISONS):
+        found.setdefault(node.sql(dialect="duckdb"), node)
+    return found
+
+
+def disagreement(search, mutant: exp.Expression) -> tuple[int, str] | None:
+    """(input, condition) when a mutant changes one comparison of the SQL (`>= 75` -> `> 75`)
+    whose columns, in the original and in the mutant, are all of one input (by name): the
+    condition holds on that input's rows the two comparisons disagree on, where a seed
+    shows the mutant best (the row at 75, not the first rows of its group). Else None."""
+    if search.ctx.tree is None:
+        return None
+    original, changed = _predicates(search.ctx.tree), _predicates(mutant)
+    gone = [node for text, node in original.items() if text not in changed]
+    new = [node for text, node in changed.items() if text not in original]
+    if len(gone) != 1 or len(new) != 1:
+        return None
+    names = {column.name.lower() for node in (*gone, *new) for column in node.find_all(exp.Column)}
+    inputs = [item for item in search.inputs if names and names <= {c.lower() for c in item.read}]
+    if len(inputs) != 1:
+        return None
+    read = {c.lower(): c for c in inputs[0].read}
+    local = []
+    for node in (gone[0], new[0]):
+        node = node.copy()
+        for column in list(node.find_all(exp.Column)):
+            column.replace(exp.column(read[column.name.lower()], quoted=True))
+        local.append(node.sql(dialect="duckdb"))
+    return inputs[0].index, f"({local[0]}) is distinct from ({local[1]})"

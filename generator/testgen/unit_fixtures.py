@@ -57,7 +57,14 @@ from sqlglot import exp
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.sql.context import GateContext
 from generator.sql.runnable import runnable_sql
-from generator.testgen.coverage import null_classes, pair_classes, spread_classes, threshold_classes
+from generator.testgen.coverage import (
+    bound_classes,
+    disagreement,
+    null_classes,
+    pair_classes,
+    spread_classes,
+    threshold_classes,
+)
 from generator.testgen.unit_runner import (
     FixtureRunner,
     GivenInput,
@@ -984,6 +991,9 @@ class FixtureSearch:
             with contextlib.suppress(SandboxQueryError):
                 self.sandbox.execute("drop table if exists gm_mutant_real")
         position = {name.lower(): i for i, name in enumerate(names)}
+        # Of a differing group, the rows the mutant's comparison and the original's disagree
+        # on first (the row at 75 of `>= 75` -> `> 75`), not only the group's first rows.
+        disagrees = disagreement(self, mutant_tree)
         seeds: list[tuple[int, int]] = []
         for row in rows:
             for index, columns in sorted(self.copies.items()):
@@ -996,10 +1006,15 @@ class FixtureSearch:
                 if not conditions:
                     continue
                 item = self.inputs[index]
-                found = self.query(
-                    f"select gm_row from {item.source} where {' and '.join(conditions)} order by gm_row limit 2",
-                    values,
-                )
+                first = f"({disagrees[1]}) desc, " if disagrees is not None and disagrees[0] == index else ""
+                try:
+                    found = self.query(
+                        f"select gm_row from {item.source} where {' and '.join(conditions)} "
+                        f"order by {first}gm_row limit 2",
+                        values,
+                    )
+                except SandboxQueryError:
+                    continue  # a comparison DuckDB cannot run on this input alone
                 for (gm_row,) in found:
                     if (index, int(gm_row)) not in seeds:
                         seeds.append((index, int(gm_row)))
@@ -1903,8 +1918,9 @@ def choose_rows(
     chooser.cover_apart(search.value_classes())
     choice.boundaries = chooser.cover(search.boundary_candidates())
     # Not month or week boundaries (the description counts those): rows on either side of a
-    # threshold between two dates, and nulls in the columns the SQL aggregates.
-    chooser.cover(threshold_classes(search) + null_classes(search))
+    # threshold between two dates, at and either side of a number an expression of one
+    # input is compared with, and nulls in the columns the SQL aggregates.
+    chooser.cover(threshold_classes(search) + bound_classes(search) + null_classes(search))
     chooser.cover(search.twin_candidates(chooser.fixture))
     chooser.cover_pairs(pair_classes(search) + spread_classes(search))
     searched = [mutant for mutant in mutants if not mutant.held_out]  # held out: scored by mutate only
