@@ -7,6 +7,9 @@ one group (two orders of one customer) placed relative to each other:
   across a boundary   two rows of one group in different months less than a month apart:
                       what tells calendar months (date_diff('month', ...)) from full months
                       (date_sub) or from days // 30;
+  across a night      two rows of one group on two days less than a day apart, the later in
+                      the first hours of its UTC day: what tells days counted in UTC
+                      (`count(distinct cast(t as date))`) from days in another time zone;
   filtered, then kept an earlier row of a group with a value the SQL names in a filter
                       and a later one without it (a first order returned, a later one kept):
                       what tells a reader of the filtered rows from one of all rows.
@@ -32,6 +35,9 @@ from sqlglot import exp
 PAIR_CANDIDATES = 6  # pairs (or spreads) tried for each class
 THRESHOLD_CANDIDATES = 6  # rows tried for each side of a threshold between two dates
 MAX_SPREAD = 6  # rows of one group a spread class asks for at most
+# The first hours of a UTC day a later row of a night pair falls in: a shift of 5 hours (New
+# York, Bogota, Lima from UTC) moves it to the day before.
+DAY_START_HOURS = 5
 
 
 def quote_identifier(name: str) -> str:
@@ -83,18 +89,27 @@ def _dates(search, index: int) -> list[str]:
     return found
 
 
-def _pairs(search, index: int, group: str, date: str, condition: str, parameters: list) -> list[tuple[int, int]]:
+def _pairs(
+    search, index: int, group: str, date: str, condition: str, parameters: list, first: bool = True
+) -> list[tuple[int, int]]:
     source = search.inputs[index].source
     g, d = quote_identifier(group), quote_identifier(date)
+    # The first row of its group: what the pair shows holds for the group, not only for two
+    # of its rows (`first`); a pair that shows a day boundary need not start its group (an
+    # author's posts of one night in July, the author's first in January).
+    earliest = f"and not exists (select 1 from {source} z where z.{g} = a.{g} and z.{d} < a.{d}) " if first else ""
     rows = search.query(
         f"select a.gm_row, b.gm_row from {source} a join {source} b on a.{g} = b.{g} and a.{d} < b.{d} "
-        f"where a.{g} is not null and {condition} "
-        # The first row of its group: what the pair shows holds for the group, not only for two of its rows.
-        f"and not exists (select 1 from {source} z where z.{g} = a.{g} and z.{d} < a.{d}) "
+        f"where a.{g} is not null and {condition} {earliest}"
         f"order by a.gm_row, b.gm_row limit {PAIR_CANDIDATES}",
         parameters,
     )
     return [(int(a), int(b)) for a, b in rows]
+
+
+def _is_timestamp(item, column: str) -> bool:
+    """Whether an input's column is a timestamp (not a date: no hours to shift)."""
+    return (item.relation.column(column).data_type or "").lower().startswith("timestamp")
 
 
 def frame_rows(tree: exp.Expression | None) -> int:
@@ -169,6 +184,20 @@ def pair_classes(search) -> list[tuple[int, str, list[tuple[int, ...]], str]]:
                 if pairs:
                     what = f"two rows of one {group} in two months, less than a month apart ({date})"
                     found.append((item.index, what, pairs, group))
+                if _is_timestamp(item, date):
+                    # The later in the first hours of its UTC day: a zone west of UTC puts both
+                    # on one day, so a shifted `cast(t as date)` changes a count of days.
+                    night = (
+                        f"cast(a.{d} as date) <> cast(b.{d} as date) and b.{d} < a.{d} + interval 1 day "
+                        f"and extract(hour from b.{d}) < {DAY_START_HOURS}"
+                    )
+                    pairs = _pairs(search, item.index, group, date, night, [], first=False)
+                    if pairs:
+                        what = (
+                            f"two rows of one {group} on two days less than a day apart, "
+                            f"the later before {DAY_START_HOURS}:00 ({date})"
+                        )
+                        found.append((item.index, what, pairs, group))
                 for column, values in named.items():
                     if column not in read or column == group.lower():
                         continue
