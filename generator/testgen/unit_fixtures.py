@@ -1283,10 +1283,10 @@ class FixtureSearch:
 
     def equal_value_candidates(self, index: int, picked: list[int]) -> list[tuple[int, str, list[int]]]:
         """(input, what, rows): for an input without a unique key (no twin can be made), and
-        each numeric column the SQL sums or averages, the source rows not picked yet that
+        each numeric column the SQL sums, averages or counts, the source rows not picked yet that
         hold the value of a picked row in the same group (every grouping column equal, the
         nearest first in a grouping date): two trips of one license in one hour with one
-        fare, what tells sum from sum(distinct)."""
+        fare, what tells sum from sum(distinct) and count(x) from count(distinct x)."""
         item = self.inputs[index]
         read = {c.lower(): c for c in item.read}
         grouped = (read.get(e.left_column.lower()) for e in self.edges if e.left == e.right == index)
@@ -1297,7 +1297,7 @@ class FixtureSearch:
         near = " + ".join(f"abs(epoch(b.{_quote(g)}) - epoch(a.{_quote(g)}))" for g in dates) or "0"
         aggregated = {
             column.name.lower()
-            for node in (self.ctx.tree.find_all(exp.Sum, exp.Avg) if self.ctx.tree is not None else ())
+            for node in (self.ctx.tree.find_all(exp.Sum, exp.Avg, exp.Count) if self.ctx.tree is not None else ())
             for column in node.find_all(exp.Column)
         }
         found: list[tuple[int, str, list[int]]] = []
