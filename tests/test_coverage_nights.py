@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from generator.testgen.coverage import DAY_START_HOURS, pair_classes
+import sqlglot
+
+from generator.testgen.coverage import DAY_START_HOURS, day_columns, pair_classes
 from generator.testgen.unit_fixtures import FixtureSearch
 
 SQL = """
@@ -44,3 +46,11 @@ def test_two_rows_of_one_group_across_a_night(gate_proposal):
                 assert later.hour < DAY_START_HOURS
     finally:
         search.teardown()
+
+
+def test_only_a_day_the_sql_takes_itself_asks_for_a_night_pair():
+    tree = sqlglot.parse_one(
+        "select cast(date_trunc('month', a) as date), count(distinct cast(b as date)), date_trunc('day', c) from t",
+        read="duckdb",
+    )
+    assert day_columns(tree) == {"b", "c"}

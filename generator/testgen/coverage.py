@@ -107,6 +107,24 @@ def _pairs(
     return [(int(a), int(b)) for a, b in rows]
 
 
+def day_columns(tree: exp.Expression | None) -> set[str]:
+    """The columns (lower case names) the SQL takes the day of itself: `cast(t as date)`,
+    `date_trunc('day', t)`. Only there does a row's UTC day count (a count of distinct days);
+    a month truncated first (`cast(date_trunc('month', t) as date)`) is the month's."""
+    found: set[str] = set()
+    for node in tree.find_all(exp.Cast, exp.TryCast, exp.DateTrunc, exp.TimestampTrunc) if tree is not None else ():
+        if isinstance(node, (exp.Cast, exp.TryCast)):
+            day = node.to.is_type(exp.DataType.Type.DATE)
+        else:
+            day = node.args.get("unit") is not None and node.args["unit"].name.lower() == "day"
+        column = node.this
+        while isinstance(column, exp.Paren):
+            column = column.this
+        if day and isinstance(column, exp.Column):
+            found.add(column.name.lower())
+    return found
+
+
 def _is_timestamp(item, column: str) -> bool:
     """Whether an input's column is a timestamp (not a date: no hours to shift)."""
     return (item.relation.column(column).data_type or "").lower().startswith("timestamp")
@@ -170,6 +188,7 @@ def pair_classes(search) -> list[tuple[int, str, list[tuple[int, ...]], str]]:
     """(input, what, pairs of rows) for the two-row classes of the module docstring, for
     every input whose rows the SQL groups and whose dates it uses."""
     named = named_values(search.ctx.tree)
+    days = day_columns(search.ctx.tree)
     found: list[tuple[int, str, list[tuple[int, ...]], str]] = []
     for item in search.inputs:
         dates = _dates(search, item.index)
@@ -184,7 +203,7 @@ def pair_classes(search) -> list[tuple[int, str, list[tuple[int, ...]], str]]:
                 if pairs:
                     what = f"two rows of one {group} in two months, less than a month apart ({date})"
                     found.append((item.index, what, pairs, group))
-                if _is_timestamp(item, date):
+                if _is_timestamp(item, date) and date.lower() in days:
                     # The later in the first hours of its UTC day: a zone west of UTC puts both
                     # on one day, so a shifted `cast(t as date)` changes a count of days.
                     night = (
