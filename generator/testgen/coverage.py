@@ -475,3 +475,55 @@ def disagreement(search, mutant: exp.Expression) -> tuple[int, str] | None:
             column.replace(exp.column(read[column.name.lower()], quoted=True))
         local.append(node.sql(dialect="duckdb"))
     return inputs[0].index, f"({local[0]}) is distinct from ({local[1]})"
+
+
+# Types whose columns a wrong-column mistake swaps (an amount for another, a date for another).
+_SWAPPABLE = (
+    "int",
+    "bigint",
+    "smallint",
+    "tinyint",
+    "hugeint",
+    "decimal",
+    "numeric",
+    "double",
+    "float",
+    "real",
+    "date",
+    "timestamp",
+)
+
+
+def sibling_classes(search) -> list[tuple[int, str, list[int]]]:
+    """(input, what, rows): for each column the SQL reads (not a key) and the columns of its
+    type an input gives only to keep its rows possible (not_null or unique ones the SQL does
+    not read), the rows where it differs from every one of them, most first: a fixture where
+    they are equal tells no `sum(amount_paid)` from `sum(net_paid_amount)`, no month of
+    `created_at` from one of `period_start_at`. (Before such columns were given they were
+    null, which told them apart only because the rows could not happen.)"""
+    found: list[tuple[int, str, list[int]]] = []
+    for item in search.inputs:
+        searched = {c.lower() for c in item.searched}
+        keys = {c.lower() for key in item.keys for c in key}
+        kinds = {c: (item.relation.column(c).data_type or "").lower() for c in item.read}
+        for read in item.searched:
+            kind = kinds[read]
+            siblings = [c for c in item.read if c.lower() not in searched and kinds[c] == kind]
+            if read.lower() in keys or not siblings or not kind.startswith(_SWAPPABLE):
+                continue
+            b = quote_identifier(read)
+            temporal = kind.startswith(("date", "timestamp"))
+            gaps = [
+                f"abs(epoch({quote_identifier(c)}) - epoch({b}))" if temporal else f"abs({quote_identifier(c)} - {b})"
+                for c in siblings
+            ]
+            differ = " and ".join(f"{quote_identifier(c)} <> {b}" for c in siblings)
+            nearest = f"least({', '.join(gaps)})" if len(gaps) > 1 else gaps[0]
+            rows = search.query(
+                f"select gm_row from {item.source} where {differ} "
+                f"order by {nearest} desc, gm_row limit {THRESHOLD_CANDIDATES}"
+            )
+            if rows:
+                what = f"{read} unlike {', '.join(siblings)}"
+                found.append((item.index, what, [int(row) for (row,) in rows]))
+    return found
