@@ -19,6 +19,10 @@ One more kind of class is single rows placed by the SQL's own threshold between 
 difference lies just past N units, exactly at N, and just under (threshold_classes); what
 tells `< 7 days` from `<= 7 calendar days` or from `7 hours`. And single rows with a null
 in a column the SQL aggregates (null_classes): what tells `count(borough)` from `count(*)`.
+Single rows at a number an expression of one input is compared with (`pct >= 75`, `hour(...)
+between 9 and 16`), and nearest under and over it (bound_classes): what tells `>=` from `>`,
+16 from 17. And single rows where a column the SQL reads differs from the columns of its type
+the fixture gives only to keep its rows possible (sibling_classes): what tells a wrong column.
 
 A class is (input, what, tuples of source rows, the column that groups them); the chooser
 (unit_fixtures._Chooser.cover_pairs) adds the cheapest tuple that changes the expected rows,
