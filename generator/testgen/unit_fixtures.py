@@ -62,7 +62,6 @@ from generator.testgen.coverage import (
     disagreement,
     null_classes,
     pair_classes,
-    sibling_classes,
     spread_classes,
     threshold_classes,
 )
@@ -1919,9 +1918,8 @@ def choose_rows(
     chooser.cover_apart(search.value_classes())
     choice.boundaries = chooser.cover(search.boundary_candidates())
     # Not month or week boundaries (the description counts those): rows on either side of a
-    # threshold between two dates, nulls in the columns the SQL aggregates, and rows where a
-    # column given only to keep the rows possible differs from one of its type the SQL reads.
-    chooser.cover(threshold_classes(search) + null_classes(search) + sibling_classes(search))
+    # threshold between two dates, and nulls in the columns the SQL aggregates.
+    chooser.cover(threshold_classes(search) + null_classes(search))
     chooser.cover(search.twin_candidates(chooser.fixture))
     chooser.cover_pairs(pair_classes(search) + spread_classes(search))
     searched = [mutant for mutant in mutants if not mutant.held_out]  # held out: scored by mutate only
