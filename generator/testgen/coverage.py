@@ -21,8 +21,7 @@ tells `< 7 days` from `<= 7 calendar days` or from `7 hours`. And single rows wi
 in a column the SQL aggregates (null_classes): what tells `count(borough)` from `count(*)`.
 Single rows at a number an expression of one input is compared with (`pct >= 75`, `hour(...)
 between 9 and 16`), and nearest under and over it (bound_classes): what tells `>=` from `>`,
-16 from 17. And single rows where a column the SQL reads differs from the columns of its type
-the fixture gives only to keep its rows possible (sibling_classes): what tells a wrong column.
+16 from 17.
 
 A class is (input, what, tuples of source rows, the column that groups them); the chooser
 (unit_fixtures._Chooser.cover_pairs) adds the cheapest tuple that changes the expected rows,
