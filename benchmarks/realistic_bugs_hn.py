@@ -57,6 +57,30 @@ No gen-model error or crash. One observation: the first proposal's 0 / 0 wrote N
 pct_above_guideline of 3 region-years (described as "null without one"); no gate or derived
 test flagged a NaN (or inf) in a double output column.
 
+After fixes (branch h-hnfix, one commit each, 2026-12-05): unit test 94%, all together 100%
+(36/36), false alarms 0 of 10, held-out mutation 19/19, 7/7, 1/5. Per step: a fixture gives
+every not_null and unique column of its inputs (a row without one could not happen, and
+constraint_violations now says so) 92%, 0 false alarms; rows at each number an expression of
+one input is compared with and nearest under and over it (coverage.bound_classes), and a
+comparison mutant seeded from the rows the two comparisons disagree on 97%; two rows of one
+group on two days less than a day apart, the later in the first hours of its UTC day (not
+necessarily the group's first; only for a column the SQL takes the day of itself) 100%,
+held-out 19/19 on hn_author_monthly; count(x) read by equal_value_candidates. The rows at
+compared numbers were first offered before the mutants (held-out 3/5 on
+air_quality_regional then), but there a payment of 0 displaced the gift-card row the
+held-out shop set needs (25/26): they are offered after the mutants now, and the
+distinct-add mutants of air_quality_regional survive again (1/5). Giving not_null columns
+cost the sample set (realistic_bugs.py) two catches it owed to nulls no warehouse could
+hold (36/38: monthly_revenue_by_tier's invoices had no amount_paid or created_at, so
+'paid before refunds' and 'month the invoice was created' changed the output only through
+those nulls). A class of rows where a read column differs from the given-only columns of
+its type brought back the first (37/38), but its row took the 20th invoice slot from the
+twin that kills the held-out distinct-add mutants (test_mutate requires them): reverted.
+Both want an invoice with a refund and one created in the month after its period starts,
+within the 20-row budget. The other sets keep their scores (shop 35/35, held-out shop 26/26, nyc 42/42, 0 false
+alarms each). This set is now seen: the fixes were made against these 36 bugs, so 100%
+here is a tuned score; a first-contact figure needs another unseen project.
+
 realistic_bugs_shop.py, realistic_bugs_shop_holdout.py and realistic_bugs_nyc.py were all
 tuned against; issue 13 keeps "a hidden set of realistic bugs on projects you have not
 seen". This is a fourth set on a domain nobody here wrote marts for before:

@@ -7,6 +7,9 @@ one group (two orders of one customer) placed relative to each other:
   across a boundary   two rows of one group in different months less than a month apart:
                       what tells calendar months (date_diff('month', ...)) from full months
                       (date_sub) or from days // 30;
+  across a night      two rows of one group on two days less than a day apart, the later in
+                      the first hours of its UTC day: what tells days counted in UTC
+                      (`count(distinct cast(t as date))`) from days in another time zone;
   filtered, then kept an earlier row of a group with a value the SQL names in a filter
                       and a later one without it (a first order returned, a later one kept):
                       what tells a reader of the filtered rows from one of all rows.
@@ -16,6 +19,9 @@ One more kind of class is single rows placed by the SQL's own threshold between 
 difference lies just past N units, exactly at N, and just under (threshold_classes); what
 tells `< 7 days` from `<= 7 calendar days` or from `7 hours`. And single rows with a null
 in a column the SQL aggregates (null_classes): what tells `count(borough)` from `count(*)`.
+Single rows at a number an expression of one input is compared with (`pct >= 75`, `hour(...)
+between 9 and 16`), and nearest under and over it (bound_classes): what tells `>=` from `>`,
+16 from 17.
 
 A class is (input, what, tuples of source rows, the column that groups them); the chooser
 (unit_fixtures._Chooser.cover_pairs) adds the cheapest tuple that changes the expected rows,
@@ -32,6 +38,9 @@ from sqlglot import exp
 PAIR_CANDIDATES = 6  # pairs (or spreads) tried for each class
 THRESHOLD_CANDIDATES = 6  # rows tried for each side of a threshold between two dates
 MAX_SPREAD = 6  # rows of one group a spread class asks for at most
+# The first hours of a UTC day a later row of a night pair falls in: a shift of 5 hours (New
+# York, Bogota, Lima from UTC) moves it to the day before.
+DAY_START_HOURS = 5
 
 
 def quote_identifier(name: str) -> str:
@@ -83,18 +92,45 @@ def _dates(search, index: int) -> list[str]:
     return found
 
 
-def _pairs(search, index: int, group: str, date: str, condition: str, parameters: list) -> list[tuple[int, int]]:
+def _pairs(
+    search, index: int, group: str, date: str, condition: str, parameters: list, first: bool = True
+) -> list[tuple[int, int]]:
     source = search.inputs[index].source
     g, d = quote_identifier(group), quote_identifier(date)
+    # The first row of its group: what the pair shows holds for the group, not only for two
+    # of its rows (`first`); a pair that shows a day boundary need not start its group (an
+    # author's posts of one night in July, the author's first in January).
+    earliest = f"and not exists (select 1 from {source} z where z.{g} = a.{g} and z.{d} < a.{d}) " if first else ""
     rows = search.query(
         f"select a.gm_row, b.gm_row from {source} a join {source} b on a.{g} = b.{g} and a.{d} < b.{d} "
-        f"where a.{g} is not null and {condition} "
-        # The first row of its group: what the pair shows holds for the group, not only for two of its rows.
-        f"and not exists (select 1 from {source} z where z.{g} = a.{g} and z.{d} < a.{d}) "
+        f"where a.{g} is not null and {condition} {earliest}"
         f"order by a.gm_row, b.gm_row limit {PAIR_CANDIDATES}",
         parameters,
     )
     return [(int(a), int(b)) for a, b in rows]
+
+
+def day_columns(tree: exp.Expression | None) -> set[str]:
+    """The columns (lower case names) the SQL takes the day of itself: `cast(t as date)`,
+    `date_trunc('day', t)`. Only there does a row's UTC day count (a count of distinct days);
+    a month truncated first (`cast(date_trunc('month', t) as date)`) is the month's."""
+    found: set[str] = set()
+    for node in tree.find_all(exp.Cast, exp.TryCast, exp.DateTrunc, exp.TimestampTrunc) if tree is not None else ():
+        if isinstance(node, (exp.Cast, exp.TryCast)):
+            day = node.to.is_type(exp.DataType.Type.DATE)
+        else:
+            day = node.args.get("unit") is not None and node.args["unit"].name.lower() == "day"
+        column = node.this
+        while isinstance(column, exp.Paren):
+            column = column.this
+        if day and isinstance(column, exp.Column):
+            found.add(column.name.lower())
+    return found
+
+
+def _is_timestamp(item, column: str) -> bool:
+    """Whether an input's column is a timestamp (not a date: no hours to shift)."""
+    return (item.relation.column(column).data_type or "").lower().startswith("timestamp")
 
 
 def frame_rows(tree: exp.Expression | None) -> int:
@@ -155,6 +191,7 @@ def pair_classes(search) -> list[tuple[int, str, list[tuple[int, ...]], str]]:
     """(input, what, pairs of rows) for the two-row classes of the module docstring, for
     every input whose rows the SQL groups and whose dates it uses."""
     named = named_values(search.ctx.tree)
+    days = day_columns(search.ctx.tree)
     found: list[tuple[int, str, list[tuple[int, ...]], str]] = []
     for item in search.inputs:
         dates = _dates(search, item.index)
@@ -169,6 +206,20 @@ def pair_classes(search) -> list[tuple[int, str, list[tuple[int, ...]], str]]:
                 if pairs:
                     what = f"two rows of one {group} in two months, less than a month apart ({date})"
                     found.append((item.index, what, pairs, group))
+                if _is_timestamp(item, date) and date.lower() in days:
+                    # The later in the first hours of its UTC day: a zone west of UTC puts both
+                    # on one day, so a shifted `cast(t as date)` changes a count of days.
+                    night = (
+                        f"cast(a.{d} as date) <> cast(b.{d} as date) and b.{d} < a.{d} + interval 1 day "
+                        f"and extract(hour from b.{d}) < {DAY_START_HOURS}"
+                    )
+                    pairs = _pairs(search, item.index, group, date, night, [], first=False)
+                    if pairs:
+                        what = (
+                            f"two rows of one {group} on two days less than a day apart, "
+                            f"the later before {DAY_START_HOURS}:00 ({date})"
+                        )
+                        found.append((item.index, what, pairs, group))
                 for column, values in named.items():
                     if column not in read or column == group.lower():
                         continue
@@ -281,3 +332,149 @@ def null_classes(search) -> list[tuple[int, str, list[int]]]:
             if rows:
                 found.append((item.index, f"{column} is null", [int(row) for (row,) in rows]))
     return found
+
+
+# Comparisons whose literal bound a row can sit at, just under or just over.
+_COMPARISONS = (exp.LT, exp.LTE, exp.GT, exp.GTE, exp.EQ, exp.NEQ)
+
+
+def _number(node: exp.Expression) -> str | None:
+    """The text of a numeric literal (`75`, `-1.5`), else None."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Neg):
+        inner = _number(node.this)
+        return None if inner is None or inner.startswith("-") else f"-{inner}"
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return str(node.this)
+    return None
+
+
+def bounded_expressions(node: exp.Expression) -> list[tuple[exp.Expression, list[str]]]:
+    """(expression, its literal bounds) of a comparison with numbers: `x >= 75` gives (x,
+    [75]), `hour(t) between 9 and 16` gives (hour(t), [9, 16]); none for a comparison of two
+    columns, of an aggregate (a HAVING) or of a window."""
+    if isinstance(node, exp.Between):
+        bounds = [_number(node.args.get("low")), _number(node.args.get("high"))]
+        pairs = [(node.this, bounds)] if all(bounds) else []
+    elif isinstance(node, _COMPARISONS):
+        pairs = [(node.this, [_number(node.expression)]), (node.expression, [_number(node.this)])]
+        pairs = [(side, bounds) for side, bounds in pairs if bounds[0] is not None and _number(side) is None]
+    else:
+        return []
+    return [
+        (side, list(dict.fromkeys(bounds)))
+        for side, bounds in pairs
+        if side.find(exp.Column) is not None and side.find(exp.AggFunc, exp.Window) is None
+    ]
+
+
+def _on_input(search, facts, scope, expression: exp.Expression) -> tuple[int, exp.Expression] | None:
+    """(input, the expression over that input's columns alone) when every column of it reads
+    one input (directly or through columns that copy it), else None."""
+    from generator.sql.facts import BaseColumn, Definition
+
+    index_of = {p: item.index for item in search.inputs for p in item.placeholders}
+    names: list[str] = []
+    inputs: set[int] = set()
+    for column in expression.find_all(exp.Column):
+        target = facts.resolve(scope, column)
+        if isinstance(target, Definition):
+            target, _ = facts.pass_through(target)
+        if not isinstance(target, BaseColumn) or target.placeholder not in index_of:
+            return None
+        inputs.add(index_of[target.placeholder])
+        names.append(target.column)
+    if len(inputs) != 1:
+        return None
+    (index,) = inputs
+    read = {c.lower(): c for c in search.inputs[index].read}
+    if any(name.lower() not in read for name in names):
+        return None
+    local = expression.copy()
+    for column, name in zip(list(local.find_all(exp.Column)), names, strict=True):
+        bare = exp.column(read[name.lower()], quoted=True)
+        local = bare if column is local else local
+        column.replace(bare)
+    return index, local
+
+
+def bound_classes(search) -> list[tuple[int, str, list[int]]]:
+    """(input, what, rows): for every comparison of an expression of one input's columns
+    with a number (`coverage_pct >= 75`, `hour(timezone(...)) between 9 and 16`, `x * y >
+    0`), the rows where the expression equals each bound, and those where it is nearest
+    under and over it (nearest first): where `>=` for `>`, `17` for `16` or a unit changes
+    what the comparison keeps."""
+    from generator.project.sandbox import SandboxQueryError
+    from generator.sql.facts import Facts
+
+    facts = Facts(search.ctx)
+    if facts.root is None:
+        return []
+    found: list[tuple[int, str, list[int]]] = []
+    seen: set[tuple[int, str, str]] = set()
+    for scope in facts.root.traverse():
+        if not isinstance(scope.expression, exp.Select):
+            continue
+        for node in scope.expression.find_all(exp.Between, *_COMPARISONS):
+            for expression, bounds in bounded_expressions(node):
+                located = _on_input(search, facts, scope, expression)
+                if located is None:
+                    continue
+                index, local = located
+                value = local.sql(dialect="duckdb")
+                source = search.inputs[index].source
+                for bound in bounds:
+                    if (index, value, bound) in seen:
+                        continue
+                    seen.add((index, value, bound))
+                    sides = (
+                        ("=", f"({value}) = {bound}", "gm_row"),
+                        ("just under", f"({value}) < {bound}", f"({value}) desc, gm_row"),
+                        ("just over", f"({value}) > {bound}", f"({value}) asc, gm_row"),
+                    )
+                    for label, condition, order in sides:
+                        try:
+                            rows = search.query(
+                                f"select gm_row from {source} where {condition} "
+                                f"order by {order} limit {THRESHOLD_CANDIDATES}"
+                            )
+                        except SandboxQueryError:
+                            break  # an expression DuckDB cannot run on the input alone
+                        if rows:
+                            found.append((index, f"{value} {label} {bound}", [int(row) for (row,) in rows]))
+    return found
+
+
+def _predicates(tree: exp.Expression) -> dict[str, exp.Expression]:
+    """Every comparison of a tree by its SQL text."""
+    found: dict[str, exp.Expression] = {}
+    for node in tree.find_all(exp.Between, exp.In, *_COMPARISONS):
+        found.setdefault(node.sql(dialect="duckdb"), node)
+    return found
+
+
+def disagreement(search, mutant: exp.Expression) -> tuple[int, str] | None:
+    """(input, condition) when a mutant changes one comparison of the SQL (`>= 75` -> `> 75`)
+    whose columns, in the original and in the mutant, are all of one input (by name): the
+    condition holds on that input's rows the two comparisons disagree on, where a seed
+    shows the mutant best (the row at 75, not the first rows of its group). Else None."""
+    if search.ctx.tree is None:
+        return None
+    original, changed = _predicates(search.ctx.tree), _predicates(mutant)
+    gone = [node for text, node in original.items() if text not in changed]
+    new = [node for text, node in changed.items() if text not in original]
+    if len(gone) != 1 or len(new) != 1:
+        return None
+    names = {column.name.lower() for node in (*gone, *new) for column in node.find_all(exp.Column)}
+    inputs = [item for item in search.inputs if names and names <= {c.lower() for c in item.read}]
+    if len(inputs) != 1:
+        return None
+    read = {c.lower(): c for c in inputs[0].read}
+    local = []
+    for node in (gone[0], new[0]):
+        node = node.copy()
+        for column in list(node.find_all(exp.Column)):
+            column.replace(exp.column(read[column.name.lower()], quoted=True))
+        local.append(node.sql(dialect="duckdb"))
+    return inputs[0].index, f"({local[0]}) is distinct from ({local[1]})"

@@ -57,7 +57,14 @@ from sqlglot import exp
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.sql.context import GateContext
 from generator.sql.runnable import runnable_sql
-from generator.testgen.coverage import null_classes, pair_classes, spread_classes, threshold_classes
+from generator.testgen.coverage import (
+    bound_classes,
+    disagreement,
+    null_classes,
+    pair_classes,
+    spread_classes,
+    threshold_classes,
+)
 from generator.testgen.unit_runner import (
     FixtureRunner,
     GivenInput,
@@ -197,10 +204,10 @@ def constraint_violations(given, relations: dict[str, object]) -> list[str]:
         for column in relation.columns:
             for position, row in enumerate(rows, start=1):
                 present, value = _get(row, column.name)
-                if not present:
-                    continue
+                # An absent column is null to dbt: as impossible in a not_null column as a null given.
                 if value is None and (column.not_null or (column.name,) == tuple(relation.primary_key)):
-                    problems.append(f"{item.input}: row {position}: {column.name} is null (not_null)")
+                    null = "is null" if present else "is not given (null to dbt)"
+                    problems.append(f"{item.input}: row {position}: {column.name} {null} (not_null)")
                 if value is not None and column.accepted_values and str(value) not in column.accepted_values:
                     problems.append(f"{item.input}: row {position}: {column.name} = {value!r} is not an accepted value")
         for key in relation.foreign_keys:
@@ -237,10 +244,13 @@ class _Input:
     text: str  # ref('x') as the SQL writes it
     placeholders: list[str]
     relation: object
-    read: list[str]  # the columns the SQL reads (and the input's key), in the relation's order
+    read: list[str]  # the columns given: those the SQL reads, the key, the not_null and unique ones
     # Column sets the input's tests make unique (its primary key, unique columns): a row is
     # never repeated in a fixture of such an input, since its key would be repeated too.
     keys: list[tuple[str, ...]] = field(default_factory=list)
+    # The columns the SQL reads and the key (the relation's order): the rows are numbered and
+    # seeded by these, so a column given only to keep a row possible moves no choice.
+    searched: list[str] = field(default_factory=list)
     source: str = ""
     view: str = ""
     select: str = ""
@@ -578,22 +588,32 @@ class FixtureSearch:
         by_input = placeholders_by_input(ctx)
         read = read_columns(ctx)
         wanted_by_index: list[set[str]] = []
+        searched_by_index: list[set[str]] = []
         for placeholders in by_input.values():
             relation = ctx.relations[placeholders[0]]
             wanted = set().union(*(read.get(p, set()) for p in placeholders))
             # The primary key is given too: it shows which real row each fixture row is, and
             # lets anyone check that no row is there twice.
             wanted |= {k.lower() for k in relation.primary_key if relation.column(k) is not None}
+            searched_by_index.append(set(wanted))
+            # So is every column a test keeps from null or repeated: a row without it is a row
+            # that could not happen (dbt fills an absent column with null), and `count(city)`
+            # in place of `count(*)` would count none of them.
+            wanted |= {c.name.lower() for c in relation.columns if c.not_null or c.unique}
             wanted_by_index.append(wanted)
         relations = [ctx.relations[placeholders[0]] for placeholders in by_input.values()]
         self.parents = _parents(relations, wanted_by_index)
         for parent in self.parents:
             # A parent's key is given, so that the child's rows visibly have their parent.
             wanted_by_index[parent.parent].add(parent.parent_column.lower())
+        for parent in _parents(relations, searched_by_index):
+            searched_by_index[parent.parent].add(parent.parent_column.lower())
         for index, (text, placeholders) in enumerate(by_input.items()):
             relation = relations[index]
             columns = [c.name for c in relation.columns if c.name.lower() in wanted_by_index[index]]
-            self.inputs.append(_Input(index, text, placeholders, relation, columns, unique_keys(relation)))
+            searched = [c for c in columns if c.lower() in searched_by_index[index]]
+            keys = unique_keys(relation)
+            self.inputs.append(_Input(index, text, placeholders, relation, columns, keys, searched=searched))
         index_of = {p: item.index for item in self.inputs for p in item.placeholders}
         self.edges = _edges(ctx, index_of)
         self.categorical = _categorical_columns(ctx, index_of)
@@ -629,7 +649,7 @@ class FixtureSearch:
             item.view = f"gm_fixture_{item.index}"
             relation = item.relation
             read = [_quote(c) for c in item.read] or ["1 as gm_nothing"]
-            order = ", ".join(f"{_quote(c)} nulls first" for c in item.read) or "1"
+            order = ", ".join(f"{_quote(c)} nulls first" for c in item.searched) or "1"
             total = self.sandbox.execute(f"select count(*) from {relation.relation_name}", timeout_s=self.timeout_s)[0][
                 0
             ]
@@ -915,7 +935,7 @@ class FixtureSearch:
             count = min(EVENLY_SPACED, item.rows)
             for k in range(count):
                 add(item.index, 1 + (k * (item.rows - 1)) // max(1, count - 1))
-            for column in item.read:
+            for column in item.searched:
                 quoted = _quote(column)
                 add(item.index, self._first(item, f"{quoted} is null"))
                 add(item.index, self._first(item, f"{quoted} is not null", f"{quoted} asc, gm_row"))
@@ -978,6 +998,9 @@ class FixtureSearch:
             with contextlib.suppress(SandboxQueryError):
                 self.sandbox.execute("drop table if exists gm_mutant_real")
         position = {name.lower(): i for i, name in enumerate(names)}
+        # Of a differing group, the rows the mutant's comparison and the original's disagree
+        # on first (the row at 75 of `>= 75` -> `> 75`), not only the group's first rows.
+        disagrees = disagreement(self, mutant_tree)
         seeds: list[tuple[int, int]] = []
         for row in rows:
             for index, columns in sorted(self.copies.items()):
@@ -990,10 +1013,15 @@ class FixtureSearch:
                 if not conditions:
                     continue
                 item = self.inputs[index]
-                found = self.query(
-                    f"select gm_row from {item.source} where {' and '.join(conditions)} order by gm_row limit 2",
-                    values,
-                )
+                first = f"({disagrees[1]}) desc, " if disagrees is not None and disagrees[0] == index else ""
+                try:
+                    found = self.query(
+                        f"select gm_row from {item.source} where {' and '.join(conditions)} "
+                        f"order by {first}gm_row limit 2",
+                        values,
+                    )
+                except SandboxQueryError:
+                    continue  # a comparison DuckDB cannot run on this input alone
                 for (gm_row,) in found:
                     if (index, int(gm_row)) not in seeds:
                         seeds.append((index, int(gm_row)))
@@ -1277,10 +1305,10 @@ class FixtureSearch:
 
     def equal_value_candidates(self, index: int, picked: list[int]) -> list[tuple[int, str, list[int]]]:
         """(input, what, rows): for an input without a unique key (no twin can be made), and
-        each numeric column the SQL sums or averages, the source rows not picked yet that
+        each numeric column the SQL sums, averages or counts, the source rows not picked yet that
         hold the value of a picked row in the same group (every grouping column equal, the
         nearest first in a grouping date): two trips of one license in one hour with one
-        fare, what tells sum from sum(distinct)."""
+        fare, what tells sum from sum(distinct) and count(x) from count(distinct x)."""
         item = self.inputs[index]
         read = {c.lower(): c for c in item.read}
         grouped = (read.get(e.left_column.lower()) for e in self.edges if e.left == e.right == index)
@@ -1291,7 +1319,7 @@ class FixtureSearch:
         near = " + ".join(f"abs(epoch(b.{_quote(g)}) - epoch(a.{_quote(g)}))" for g in dates) or "0"
         aggregated = {
             column.name.lower()
-            for node in (self.ctx.tree.find_all(exp.Sum, exp.Avg) if self.ctx.tree is not None else ())
+            for node in (self.ctx.tree.find_all(exp.Sum, exp.Avg, exp.Count) if self.ctx.tree is not None else ())
             for column in node.find_all(exp.Column)
         }
         found: list[tuple[int, str, list[int]]] = []
@@ -1982,6 +2010,10 @@ def choose_rows(
     for mutant in told:
         if not search.kills(chooser.fixture, mutant.tree):
             chooser.tell_apart(mutant.tree)
+    # Rows at and either side of each number an expression of one input is compared with,
+    # after the mutants: offered before them, rows a filter drops (a payment of 0 where
+    # `amount > 0`) took the place of a value's row the mutants then did not bring back.
+    chooser.cover(bound_classes(search))
     # The rows the mutants asked for came after the coverage: what each class promised must
     # hold on the final rows, which the unit test will hold.
     lost = chooser.recheck([mutant.tree for mutant in searched if search.kills(chooser.fixture, mutant.tree)])
