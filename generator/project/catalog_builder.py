@@ -503,12 +503,4 @@ def _profile(
             ).fetchall()
             if len(values) <= SAMPLE_MAX_DISTINCT:
                 samples[column.name] = tuple(str(v[0]) for v in values)
-    columns = tuple(
-        replace(
-            column,
-            sample_values=samples.get(column.name, column.sample_values),
-            distinct_count=distinct.get(column.name, column.distinct_count),
-        )
-        for column in relation.columns
-    )
-    return replace(relation, row_count=row_count, columns=columns)
+    return profile_cache.with_profile(relation, row_count, samples, distinct)

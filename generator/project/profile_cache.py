@@ -86,6 +86,14 @@ def apply(relation: Relation, entry: dict) -> Relation | None:
         return None
     if row_count is not None and not isinstance(row_count, int):
         return None
+    return with_profile(relation, row_count, samples, distinct)
+
+
+def with_profile(
+    relation: Relation, row_count: int | None, samples: dict[str, tuple[str, ...]], distinct: dict[str, int]
+) -> Relation:
+    """`relation` with a profile's answers: its row count, and sample values and distinct
+    counts for the columns named (the others keep theirs)."""
     columns = tuple(
         replace(
             column,
