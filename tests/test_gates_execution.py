@@ -226,10 +226,10 @@ def test_finite_refuses_nan_and_infinity_from_a_division_by_zero_at_its_expressi
 def test_finite_passes_nullif_guarded_divisions_and_leaves_other_types_alone(sandbox, catalog):
     sql = (
         f"select\n    customer_id,\n    count(*) filter (where status = 'nope') / nullif(count(*) filter "
-        f"(where status = 'nope'), 0) as nothing_share,\n    cast('NaN' as varchar) as label\n"
-        f"from {INVOICES}\ngroup by customer_id"
+        f"(where status = 'nope'), 0) as nothing_share,\n    cast('NaN' as varchar) as label,\n"
+        f"    [cast('NaN' as double)] as listed\nfrom {INVOICES}\ngroup by customer_id"
     )
-    assert finite_problems(sandbox, catalog, sql, ["customer_id", "nothing_share", "label"]) == []
+    assert finite_problems(sandbox, catalog, sql, ["customer_id", "nothing_share", "label", "listed"]) == []
 
 
 # -- grain -------------------------------------------------------------------------------

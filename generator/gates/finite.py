@@ -14,7 +14,8 @@ from generator.gates.contract import output_expression
 from generator.project.sandbox import RESULT_TABLE, SandboxQueryError
 from generator.sql.context import GateContext
 
-FLOATING_TYPES = ("double", "float", "real", "float4", "float8")
+# Exact names: a list or struct of doubles ("double[]") has no single value to test.
+FLOATING_TYPES = frozenset({"double", "float", "real", "float4", "float8", "double precision"})
 
 
 def _quote(name: str) -> str:
@@ -28,7 +29,7 @@ class Finite(Rule):
     requires = ("dry_run",)
 
     def check(self, ctx: GateContext) -> list[Problem]:
-        floating = [c.name for c in ctx.result.columns if (c.data_type or "").lower().startswith(FLOATING_TYPES)]
+        floating = [c.name for c in ctx.result.columns if (c.data_type or "").lower() in FLOATING_TYPES]
         if not floating:
             return []
         # The helper SQL is DuckDB's spelling (a Spark dry run transpiles it); 'inf' casts
