@@ -19,6 +19,9 @@ from generator.errors import GenModelError, Problem
 
 RULE = "input"
 
+# Time: the default bound on one query of the dry run, the row search or a port proof, either engine.
+QUERY_TIMEOUT_S = 60.0
+
 MAX_PROPOSAL_BYTES = 1_000_000  # a proposal file; a real one is a few kilobytes
 MAX_LOCKFILE_BYTES = 64_000_000  # gen_model.lock; about 4 KB per model version
 MAX_DATA_DEPTH = 32  # nested mappings/lists in a proposal or lockfile (a spec needs about 6)

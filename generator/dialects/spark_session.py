@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from generator.limits import QUERY_TIMEOUT_S
 from generator.project.sandbox import RESULT_TABLE, Materialised, SandboxQueryError, SandboxTimeout
 
 _JOB_GROUPS = itertools.count(1)
@@ -139,7 +140,7 @@ class SparkDryRun:
     # Temp tables are rewritten whole, never updated (see the module).
     updates_in_place = False
 
-    def __init__(self, catalog: Any, timeout_s: float = 60.0):
+    def __init__(self, catalog: Any, timeout_s: float = QUERY_TIMEOUT_S):
         self.project_dir = Path(catalog.project_dir)
         self.settings = tuple(catalog.session_settings)
         self.timeout_s = float(timeout_s)

@@ -13,6 +13,7 @@ from pathlib import Path
 from generator.enrich.compiler import CompiledModel
 from generator.enrich.spec import EnrichSpec
 from generator.errors import Problem
+from generator.limits import QUERY_TIMEOUT_S
 from generator.project.catalog import Catalog, Relation
 from generator.proposal import Proposal
 from generator.sql.context import ResultColumn
@@ -41,7 +42,7 @@ class SpecContext:
 
     proposal: Proposal
     catalog: Catalog
-    timeout_s: float = 60.0
+    timeout_s: float = QUERY_TIMEOUT_S
     spec: EnrichSpec | None = None  # set by `spec`
     raw_dir: Path | None = None  # set by `input`
     input_files: list[Path] = field(default_factory=list)

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 import duckdb
 
 from generator.errors import ConfigError, GenModelError
+from generator.limits import QUERY_TIMEOUT_S
 
 SAMPLE_ROWS = 1000
-# Each engine's run of the model over one set of inputs, as the dry run bounds a query.
-PROOF_TIMEOUT_S = 60.0
 
 # DuckDB type -> Spark DDL type. Anything else (lists, structs, maps, intervals) is refused:
 # a proof over types we do not map faithfully would prove nothing.
@@ -191,7 +190,7 @@ def compare(
     inputs: Mapping[str, InputRows],
     spark,
     time_zone: str = "UTC",
-    timeout_s: float = PROOF_TIMEOUT_S,
+    timeout_s: float = QUERY_TIMEOUT_S,
 ) -> RowSet:
     """Run the model on both engines over `inputs` (keyed by the SQL's placeholder) and
     compare; each engine's run is a failed proof past `timeout_s` (the dry run's limit)."""

@@ -43,6 +43,7 @@ from typing import Any
 import duckdb
 
 from generator.errors import ConfigError, GateError, GenModelError
+from generator.limits import QUERY_TIMEOUT_S
 
 SANDBOX_DATABASE = "gen_model_sandbox"
 RESULT_TABLE = "gen_model_dry_run"
@@ -146,7 +147,7 @@ class Sandbox:
         database_path: str | Path,
         database_name: str,
         allowed_directories: Sequence[str | Path] = (),
-        timeout_s: float = 60.0,
+        timeout_s: float = QUERY_TIMEOUT_S,
         *,
         base_dir: str | Path | None = None,
         memory_limit: str | None = None,

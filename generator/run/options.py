@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from generator.limits import QUERY_TIMEOUT_S
 from generator.progress import QUIET, Progress
 
 
@@ -14,7 +15,7 @@ class Options:
     dry_run: bool = False
     allow_nondeterministic: bool = False
     allow_observed_grain: bool = False  # accept a grain only the data shows (warn-severity test)
-    timeout_s: float = 60.0
+    timeout_s: float = QUERY_TIMEOUT_S
     progress: Progress = field(default_factory=lambda: QUIET)
     # Ask the LLM even when gen_model.lock holds an answer for the same request and catalog.
     refresh: bool = False

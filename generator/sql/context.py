@@ -16,6 +16,7 @@ from sqlglot.optimizer.scope import Scope, build_scope
 
 from generator.dialects import Dialect, get_dialect
 from generator.errors import Problem
+from generator.limits import QUERY_TIMEOUT_S
 from generator.project.catalog import Catalog, Relation
 from generator.proposal import Proposal
 from generator.sql.templating import RefCall, TemplatedSQL, problem_at
@@ -53,7 +54,7 @@ class GateContext:
     # and then `observed_grain` says why, for a warn-severity test and the report.
     allow_observed_grain: bool = False
     observed_grain: str | None = None
-    timeout_s: float = 60.0
+    timeout_s: float = QUERY_TIMEOUT_S
     sandbox: Any = None  # generator.project.sandbox.Sandbox, opened by the caller for the dry run
     # Set by `parse`: the SQL with ref()/source() swapped for same-length placeholders.
     templated: TemplatedSQL | None = None

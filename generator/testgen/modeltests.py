@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.errors import BuildError, GenModelError, Problem
+from generator.limits import QUERY_TIMEOUT_S
 from generator.project import Project, dbt, dbt_utils
 from generator.project.catalog import Catalog, Relation
 from generator.sql.context import GateContext
@@ -172,7 +173,7 @@ def _properties_file(project: Project, relation: Relation, node) -> Path:
 
 
 def add_tests(
-    project: Project, name: str, *, dry_run: bool = False, unit_test: bool = True, timeout_s: float = 60.0
+    project: Project, name: str, *, dry_run: bool = False, unit_test: bool = True, timeout_s: float = QUERY_TIMEOUT_S
 ) -> TestsReport:
     """`gen-model tests MODEL`: derive, check and add tests to an existing model's YAML."""
     from generator.dialects import get_dialect
@@ -296,7 +297,7 @@ def mutate_model(
     project: Project,
     name: str,
     *,
-    timeout_s: float = 60.0,
+    timeout_s: float = QUERY_TIMEOUT_S,
     data_tests=None,
     unit_tests=None,
     manifest=None,
