@@ -316,6 +316,11 @@ def open_dry_run(catalog, timeout_s: float):
     return open_sandbox(catalog, timeout_s)
 
 
+def quote(name: str) -> str:
+    """A double-quoted identifier (also how gen-model's helper SQL, DuckDB-spelled, names columns)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def relation_name(relation) -> str:
     """ "database"."schema"."identifier", as dbt-duckdb renders a relation."""
     return relation.relation_name

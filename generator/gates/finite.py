@@ -8,6 +8,7 @@ holds one is almost always a division that forgot an empty group.
 
 from __future__ import annotations
 
+from generator.dialects.duckdb import quote
 from generator.errors import Problem
 from generator.gates.base import Rule
 from generator.gates.contract import output_expression
@@ -16,10 +17,6 @@ from generator.sql.context import GateContext
 
 # Exact names: a list or struct of doubles ("double[]") has no single value to test.
 FLOATING_TYPES = frozenset({"double", "float", "real", "float4", "float8", "double precision"})
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class Finite(Rule):
@@ -35,8 +32,8 @@ class Finite(Rule):
         # The helper SQL is DuckDB's spelling (a Spark dry run transpiles it); 'inf' casts
         # to infinity on both engines, where isinf() is DuckDB's alone.
         counts = ", ".join(
-            f"count(*) filter (where isnan({_quote(name)})), "
-            f"count(*) filter (where abs({_quote(name)}) = cast('inf' as double))"
+            f"count(*) filter (where isnan({quote(name)})), "
+            f"count(*) filter (where abs({quote(name)}) = cast('inf' as double))"
             for name in floating
         )
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 
+from generator.dialects.duckdb import quote
 from generator.errors import Problem
 from generator.gates.base import Rule
 from generator.gates.contract import output_expression
@@ -14,10 +15,6 @@ from generator.sql.grain import grain_evidence
 from generator.suggest import did_you_mean
 
 EXAMPLES = 5
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _literal(value: object) -> str:
@@ -98,7 +95,7 @@ class Grain(Rule):
         ]
 
     def _nulls(self, ctx: GateContext, keys: list[str]) -> list[Problem]:
-        counts = ", ".join(f"count(*) filter (where {_quote(key)} is null)" for key in keys)
+        counts = ", ".join(f"count(*) filter (where {quote(key)} is null)" for key in keys)
         row = ctx.sandbox.execute(f"select {counts} from {RESULT_TABLE}", timeout_s=ctx.timeout_s)[0]
         problems = []
         for key, nulls in zip(keys, row, strict=True):
@@ -116,10 +113,10 @@ class Grain(Rule):
         return problems
 
     def _duplicates(self, ctx: GateContext, keys: list[str]) -> list[Problem]:
-        columns = ", ".join(_quote(key) for key in keys)
+        columns = ", ".join(quote(key) for key in keys)
         # Rows with a null key are reported by _nulls; counting them again here would
         # report one defect twice.
-        not_null = " and ".join(f"{_quote(key)} is not null" for key in keys)
+        not_null = " and ".join(f"{quote(key)} is not null" for key in keys)
         grouped = (
             f"select {columns}, count(*) as gen_model_rows from {RESULT_TABLE} "
             f"where {not_null} group by all having count(*) > 1"
@@ -130,7 +127,7 @@ class Grain(Rule):
         )[0]
         if not duplicate_keys:
             return []
-        order = ", ".join(f"{_quote(key)} asc" for key in keys)
+        order = ", ".join(f"{quote(key)} asc" for key in keys)
         examples = ctx.sandbox.execute(
             f"select * from ({grouped}) order by gen_model_rows desc, {order} limit {EXAMPLES}",
             timeout_s=ctx.timeout_s,
