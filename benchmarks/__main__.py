@@ -25,6 +25,7 @@ QUICK = (
     ("realistic bugs on two more shop marts, held out when written (issue 13)", ["realistic_bugs_shop_holdout.py"]),
     ("realistic bugs on a new domain (NYC taxi, rideshare, 311 requests) (issue 13)", ["realistic_bugs_nyc.py"]),
     ("realistic bugs on a fourth domain (Hacker News posts, WHO air quality) (issue 13)", ["realistic_bugs_hn.py"]),
+    ("realistic bugs on a fifth domain (airline tickets, a computer shop) (issue 13)", ["realistic_bugs_flight.py"]),
     ("data diff speed on millions of rows (issue 6)", ["diff_speed.py", "--rows", "2000000"]),
     ("first hour: commands vs dbt parse/build, gates vs sqlglot (issue 16)", ["first_hour.py", "--runs", "3"]),
     ("gate run and apply on Spark vs DuckDB, JVM start apart (issue 14)", ["spark_vs_duckdb.py", "--runs", "3"]),
