@@ -69,6 +69,12 @@ def with_generated_model(project: Path) -> Path:
     return project
 
 
+# The bounds below on work done in this process are CPU seconds (time.process_time), not
+# wall time: they catch a parser or gate that blows up on hostile input, and a machine busy
+# with other work stretches wall time (a 5 s bound failed at load 8 on two cores) but not
+# the work done.
+
+
 def run(*args: str, env: dict | None = None):
     started = time.monotonic()
     result = CliRunner().invoke(cli, list(args), env=env)
@@ -107,10 +113,10 @@ def test_a_billion_laughs_proposal_is_refused_in_milliseconds(tiny_project, tmp_
     assert_clean_failure(
         result, 1, f"{proposal}:1:4: [input] YAML anchors and aliases (&name, *name, <<: *name) are not accepted"
     )
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(ProposalError):
         load_proposal(proposal)
-    assert time.monotonic() - started < 1
+    assert time.process_time() - started < 1
 
 
 def test_a_binary_proposal_is_a_located_error(tiny_project, tmp_path):
@@ -205,9 +211,9 @@ def static_gates(sql: str):
     ids=["parens", "subqueries", "brackets", "case", "not", "minus", "subscripts", "interval", "calls"],
 )
 def test_sql_nested_2000_deep_is_a_located_parse_problem(make):
-    started = time.monotonic()
+    started = time.process_time()
     report = static_gates(f"select {make(2000)} as x")
-    assert time.monotonic() - started < 5
+    assert time.process_time() - started < 5
     assert not report.passed
     problem = report.problems[0]
     assert problem.rule == "parse"
@@ -224,17 +230,17 @@ def test_sql_at_the_nesting_limit_still_passes_every_static_gate():
 
 @pytest.mark.parametrize("chain", [" or ", " + ", " || ", "::int", ".b"], ids=["or", "plus", "concat", "casts", "dots"])
 def test_very_long_chains_are_bounded(chain):
-    started = time.monotonic()
+    started = time.process_time()
     report = static_gates("select 1" + chain.join(["1"] * 5000) + " as x")
-    assert time.monotonic() - started < 20
+    assert time.process_time() - started < 20
     assert all(problem.rule in ("parse", "binding", "references") for problem in report.problems)
 
 
 @pytest.mark.parametrize("opener", ["{{", "{%", "{#"])
 def test_unterminated_jinja_is_refused_in_linear_time(opener):
-    started = time.monotonic()
+    started = time.process_time()
     report = static_gates("select 1 as x " + opener * 40_000)
-    assert time.monotonic() - started < 5
+    assert time.process_time() - started < 5
     closer = {"{{": "}}", "{%": "%}", "{#": "#}"}[opener]
     assert report.problems[0].message == f"unterminated Jinja: {opener} has no {closer}"
     assert (report.problems[0].line, report.problems[0].col) == (1, 15)
@@ -451,14 +457,14 @@ def _interrupt_apply(project: Path, wait_for: str) -> subprocess.CompletedProces
         text=True,
     )
     seen = []
-    deadline = time.monotonic() + 240
+    deadline = time.process_time() + 240
     for line in process.stderr:
         seen.append(line)
         if wait_for in line:
             time.sleep(0.5)
             process.send_signal(signal.SIGINT)
             break
-        assert time.monotonic() < deadline, seen
+        assert time.process_time() < deadline, seen
     stdout, stderr = process.communicate(timeout=240)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, "".join(seen) + stderr)
 
@@ -540,12 +546,12 @@ def test_fuzzed_proposals_give_located_errors_never_a_traceback(tmp_path):
             for _ in range(rng.randrange(1, 4)):
                 text = _mutations(rng, text)
             path.write_bytes(text.encode("utf-8", "surrogatepass"))
-        started = time.monotonic()
+        started = time.process_time()
         try:
             load_proposal(path)
         except (ProposalError, ConfigError) as error:
             assert error.format()
-        slowest = max(slowest, time.monotonic() - started)
+        slowest = max(slowest, time.process_time() - started)
     assert slowest < 5, slowest
 
 
@@ -557,13 +563,13 @@ def test_fuzzed_lockfiles_give_located_errors_never_a_traceback(tiny_project):
     for case in range(150):
         damaged = _random_bytes(rng) if case % 10 == 0 else _mutations(rng, text).encode("utf-8", "surrogatepass")
         (tiny_project / "gen_model.lock").write_bytes(damaged)
-        started = time.monotonic()
+        started = time.process_time()
         try:
             lock = lockfile.load(tiny_project)
             lock.dumps()
         except ConfigError as error:
             assert "Restore it from git" in error.format() or "Upgrade gen-model" in error.format()
-        slowest = max(slowest, time.monotonic() - started)
+        slowest = max(slowest, time.process_time() - started)
     assert slowest < 5, slowest
 
 
@@ -600,9 +606,9 @@ def test_fuzzed_sql_never_escapes_the_static_gates():
     slowest = 0.0
     for _ in range(200):
         body = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 3000)))
-        started = time.monotonic()
+        started = time.process_time()
         static_gates("select " + body)
-        slowest = max(slowest, time.monotonic() - started)
+        slowest = max(slowest, time.process_time() - started)
     assert slowest < 10, slowest
 
 
@@ -627,10 +633,10 @@ def test_an_enrichment_spec_bomb_is_a_located_yaml_error(tmp_path):
 
     spec = tmp_path / "stg_x__ys.enrich.yml"
     spec.write_text(BILLION_LAUGHS)
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(ProposalError) as raised:
         load_spec(spec)
-    assert time.monotonic() - started < 5
+    assert time.process_time() - started < 5
     assert f"{spec}:6:" in raised.value.format()
     assert "aliases expand to more than" in raised.value.format()
 
