@@ -22,7 +22,9 @@ the rows the model must return for them. gen-model writes one per generated mode
                chosen so far do not already tell it apart from the accepted SQL, the
                smallest set of candidate blocks that does (delta debugging) is added, as
                long as every input stays within its row budget; when no candidate does,
-               rows that join the groups already there (a rate's 3/7, not 1/2);
+               rows that join the groups already there (a rate's 3/7, not 1/2); a sibling
+               column read instead (column-swap) that the full budget has no room for
+               trades one row of its input for a row where the two columns disagree;
             4. the final rows re-checked: rows added later can take the meaning of earlier
                ones away (a later invoice moves the data's end), so each mutant told apart
                and each coverage class of step 2 must still change the expected rows on the
@@ -1914,7 +1916,7 @@ class _Chooser:
         parents = {link.parent for link in search.parents if self.fixture.get(link.child)}
         for index, row in search.diff_seeds(tree, self.result_table):
             if index in parents or row in (self.fixture.get(index) or []):
-                continue  # a parent row traded away would leave its children without it
+                continue  # a parent traded away would orphan its children; a row there is no trade
             # The seed alone of its input, with the rows of the others it joins to and its parents.
             added = {i: rows for i, rows in search.block((index, row), False).items() if i != index}
             added[index] = [row]
