@@ -98,19 +98,19 @@ def test_mutate_fails_under_the_threshold_with_the_bare_tests(shop_project_with_
     )
     assert result.exit_code == 1
     assert result.output.startswith(
-        "customers: 0/13 mutants killed (score 0.00) by 2 data tests and 0 unit test(s)\n"
+        "customers: 0/15 mutants killed (score 0.00) by 2 data tests and 0 unit test(s)\n"
         "  killed by the unit test: 0, by data tests: 0, by the contract: 0\n"
         "  held out (operators the unit-test rows were not chosen for): 0/2 (score 0.00)\n"
     )
     assert "  SURVIVED  #1 join-type: left join orders_per_customer as opc -> inner join (line 29)" in result.output
-    assert "mutation score 0.00 is below --fail-under 0.80: 13 mutant(s) survived" in result.output
+    assert "mutation score 0.00 is below --fail-under 0.80: 15 mutant(s) survived" in result.output
 
 
 def test_mutate_a_generated_model(sample_project):
     result = run("mutate", "account_payment_health", "--project-dir", str(sample_project))
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
-    assert first.startswith("account_payment_health.v2: 24/24 mutants killed (score 1.00) by 11 data tests")
+    assert first.startswith("account_payment_health.v2: 25/25 mutants killed (score 1.00) by 11 data tests")
     assert result.output.splitlines()[2].endswith("6/6 (score 1.00)"), "held-out mutants are scored apart"
     # an older version, named as dbt selects it
     older = run("mutate", "account_payment_health.v1", "--project-dir", str(sample_project))

@@ -454,16 +454,38 @@ def _predicates(tree: exp.Expression) -> dict[str, exp.Expression]:
     return found
 
 
+def _contributions(tree: exp.Expression) -> dict[str, exp.Expression]:
+    """What each input row gives the outputs, by SQL text: every select-list expression
+    without an aggregate or window (alias dropped), and every aggregate's argument."""
+    found: dict[str, exp.Expression] = {}
+    for select in tree.find_all(exp.Select):
+        for item in select.expressions:
+            node = item.this if isinstance(item, exp.Alias) else item
+            parts = [agg.this for agg in node.find_all(exp.AggFunc) if isinstance(agg.this, exp.Expression)]
+            if not parts and not any(isinstance(n, (exp.Window, exp.Star)) for n in node.walk()):
+                parts = [node]
+            for part in parts:
+                if not isinstance(part, (exp.Star, exp.Distinct)):
+                    found.setdefault(part.sql(dialect="duckdb"), part)
+    return found
+
+
 def disagreement(search, mutant: exp.Expression) -> tuple[int, str] | None:
-    """(input, condition) when a mutant changes one comparison of the SQL (`>= 75` -> `> 75`)
-    whose columns, in the original and in the mutant, are all of one input (by name): the
-    condition holds on that input's rows the two comparisons disagree on, where a seed
-    shows the mutant best (the row at 75, not the first rows of its group). Else None."""
+    """(input, condition) when a mutant changes one comparison of the SQL (`>= 75` -> `> 75`),
+    or else one thing an input row gives an output (`sum(net_paid_amount)` -> `sum(amount_paid)`,
+    `date_trunc('month', period_start_at)` -> `..., created_at)`), whose columns, in the
+    original and in the mutant, are all of one input (by name): the condition holds on that
+    input's rows the two disagree on, where a seed shows the mutant best (the row at 75, a
+    refunded invoice, an invoice created in another month than its period starts), not the
+    first rows of its group. Else None."""
     if search.ctx.tree is None:
         return None
-    original, changed = _predicates(search.ctx.tree), _predicates(mutant)
-    gone = [node for text, node in original.items() if text not in changed]
-    new = [node for text, node in changed.items() if text not in original]
+    for found in (_predicates, _contributions):
+        original, changed = found(search.ctx.tree), found(mutant)
+        gone = [node for text, node in original.items() if text not in changed]
+        new = [node for text, node in changed.items() if text not in original]
+        if gone or new:
+            break
     if len(gone) != 1 or len(new) != 1:
         return None
     names = {column.name.lower() for node in (*gone, *new) for column in node.find_all(exp.Column)}
@@ -473,8 +495,9 @@ def disagreement(search, mutant: exp.Expression) -> tuple[int, str] | None:
     read = {c.lower(): c for c in inputs[0].read}
     local = []
     for node in (gone[0], new[0]):
-        node = node.copy()
-        for column in list(node.find_all(exp.Column)):
-            column.replace(exp.column(read[column.name.lower()], quoted=True))
+        # transform, not replace: a contribution may be a bare column (the root itself).
+        node = node.transform(
+            lambda n: exp.column(read[n.name.lower()], quoted=True) if isinstance(n, exp.Column) else n
+        )
         local.append(node.sql(dialect="duckdb"))
     return inputs[0].index, f"({local[0]}) is distinct from ({local[1]})"

@@ -21,6 +21,10 @@ depth-first walk of the parsed SQL (so enumeration is deterministic):
   precision        round(x, n) -> round(x, n - 1)
   window-frame     `rows between 2 preceding` -> 1 or 3 preceding (the frame one row
                    narrower or wider, at each numeric end of a window's frame)
+  column-swap      a column an output expression reads (in an aggregate, a date_trunc, a
+                   cast, arithmetic) read as a sibling of the same input and type family
+                   (`sum(net_paid_amount)` -> `sum(amount_paid)`): the COLUMN_SWAPS siblings
+                   sharing most words of its name (then the nearest in declared order)
 
 Each mutant runs in the sandbox (a scratch copy: the warehouse is attached read-only, and
 results live in temp tables): on the real data, where the model's data tests run against
@@ -96,6 +100,7 @@ OPERATORS = (
     "join-key",
     "precision",
     "window-frame",
+    "column-swap",
 )
 HELD_OUT = (
     "value-set",
@@ -346,6 +351,90 @@ def _held_out(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]
 
 
 SIBLING_TRIES = 4  # siblings of a compared literal tried by value-set (a bounded few)
+COLUMN_SWAPS = 2  # siblings column-swap tries per column read (a bounded few)
+# Type families a column is swapped within (DuckDB's names, lower case, by prefix): a
+# sibling of the same family keeps the expression's type, as the author's slip did.
+_FAMILIES = (
+    ("numeric", ("tinyint", "smallint", "integer", "int", "bigint", "hugeint", "ubigint", "uinteger", "decimal")),
+    ("numeric", ("numeric", "double", "float", "real")),
+    ("timestamp", ("timestamp",)),
+    ("date", ("date",)),
+    ("string", ("varchar", "text", "string", "char")),
+)
+
+
+def _family(kind: str) -> str:
+    """The type family of a column type ('' when column-swap leaves it alone: booleans,
+    intervals, lists, structs)."""
+    kind = kind.lower()
+    if kind.endswith("]") or kind.startswith(("interval", "struct", "map")):
+        return ""
+    return next((family for family, prefixes in _FAMILIES for prefix in prefixes if kind.startswith(prefix)), "")
+
+
+def _projection(column: exp.Column) -> exp.Expression | None:
+    """The select-list expression (without its alias) an output reads `column` in, when the
+    column is nested in it (an aggregate's, a function's or arithmetic's operand), else None:
+    not a bare pass-through, not in a predicate, a window's partition or order, or a subquery."""
+    node, parent = column, column.parent
+    nested = False
+    while parent is not None:
+        if isinstance(parent, exp.Select):
+            return node if nested and node in parent.expressions else None
+        if isinstance(parent, exp.Alias) and isinstance(parent.parent, exp.Select):
+            return node if nested else None
+        if isinstance(parent, (exp.Predicate, exp.Where, exp.Window, exp.Subquery, exp.Order)):
+            return None
+        nested = True
+        node, parent = parent, parent.parent
+    return None
+
+
+def _words(name: str) -> set[str]:
+    return set(name.lower().split("_"))
+
+
+def _swap_siblings(column: exp.Column, source_columns) -> list[str]:
+    """The COLUMN_SWAPS columns of `column`'s relation a person most plausibly reads instead:
+    the same type family, most words of the name in common, then the nearest declared."""
+    family = _family(_column_type(column, source_columns))
+    if not family:
+        return []
+    columns = source_columns.get(_column_relation(column) or "", [])
+    names = [name.lower() for name, _ in columns]
+    here, words = names.index(column.name.lower()), _words(column.name)
+
+    def closeness(position: int) -> tuple:
+        other = _words(names[position])
+        return (-len(words & other) / len(words | other), abs(position - here), position)
+
+    others = [p for p, (_, kind) in enumerate(columns) if p != here and _family(kind or "") == family]
+    return [columns[p][0] for p in sorted(others, key=closeness)[:COLUMN_SWAPS]]
+
+
+def _column_swap_edits(node: exp.Expression, source_columns, siblings) -> Iterator[tuple]:
+    """Searched column-swap: the author read a sibling column of the same input and type
+    (`amount_paid` for `net_paid_amount`, `created_at` for `period_start_at`). Only rows where
+    the two disagree in a way the expression shows tell it apart, which no other family asks for.
+    Where the expression is also a key of the group by, the key is swapped with it."""
+    projection = _projection(node)
+    if projection is None:
+        return
+    for other in _swap_siblings(node, source_columns):
+
+        def swap(found: exp.Expression, other=other) -> None:
+            read = _projection(found)
+            select = read.find_ancestor(exp.Select)
+            group = select.args.get("group") if select is not None else None
+            keys = [key for key in (group.expressions if group is not None else []) if key == read]
+            found.set("this", exp.to_identifier(other))
+            for key in keys:
+                key.replace(read.copy())
+
+        qualifier = f"{node.table}." if node.table else ""
+        yield "column-swap", f"`{_short(node.parent)}` reads {qualifier}{other} instead of {node.name}", swap
+
+
 # date_diff-like functions by name whose first argument is the unit ('month', a, b).
 _UNIT_FIRST = frozenset({"date_diff", "datediff", "date_sub", "datesub"})
 
@@ -669,6 +758,7 @@ EDITS: tuple[tuple[type | tuple[type, ...], Callable[..., Iterator[tuple]]], ...
     (exp.Count, _count_distinct_edits),
     (exp.Case, _case_edits),
     (exp.Round, _round_edits),
+    (exp.Column, _column_swap_edits),
     (exp.Expression, _held_out),
     (exp.WindowSpec, _window_frame_edits),
     ((exp.DateDiff, exp.Anonymous), _date_diff_unit_edits),

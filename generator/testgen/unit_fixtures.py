@@ -22,7 +22,9 @@ the rows the model must return for them. gen-model writes one per generated mode
                chosen so far do not already tell it apart from the accepted SQL, the
                smallest set of candidate blocks that does (delta debugging) is added, as
                long as every input stays within its row budget; when no candidate does,
-               rows that join the groups already there (a rate's 3/7, not 1/2);
+               rows that join the groups already there (a rate's 3/7, not 1/2); a sibling
+               column read instead (column-swap) that the full budget has no room for
+               trades one row of its input for a row where the two columns disagree;
             4. the final rows re-checked: rows added later can take the meaning of earlier
                ones away (a later invoice moves the data's end), so each mutant told apart
                and each coverage class of step 2 must still change the expected rows on the
@@ -1970,6 +1972,37 @@ class _Chooser:
         self.fixture = found
         return True
 
+    def trade(self, tree: exp.Expression, killed: list[exp.Expression]) -> bool:
+        """Tell a mutant apart within a full budget: a source row where the real data shows it
+        (with its parents) in place of one fixture row of its input whose loss keeps every
+        mutant in `killed` told apart and every coverage class that holds holding. False if
+        no such trade is found (tried in a fixed order, the first that works is kept)."""
+        search = self.search
+        if not self.result_table:
+            return False
+        holding = [promise for promise in self.promised if self.holds(promise, self.fixture)]
+        parents = {link.parent for link in search.parents if self.fixture.get(link.child)}
+        for index, row in search.diff_seeds(tree, self.result_table):
+            if index in parents or row in (self.fixture.get(index) or []):
+                continue  # a parent traded away would orphan its children; a row there is no trade
+            # The seed alone of its input, with the rows of the others it joins to and its parents.
+            added = {i: rows for i, rows in search.block((index, row), False).items() if i != index}
+            added[index] = [row]
+            search._add_parents(added)
+            grown = _merge(self.fixture, added)
+            candidates = [_less(grown, index, (old,)) for old in self.fixture.get(index) or []]
+            search.prefetch(search.ctx.tree, candidates)
+            search.prefetch_kills(tree, [c for c in candidates if _size_ok(c, self.max_rows)])
+            for candidate in candidates:
+                if (
+                    self.acceptable(candidate, tree)
+                    and all(search.kills(candidate, other) for other in killed)
+                    and all(self.holds(promise, candidate) for promise in holding)
+                ):
+                    self.fixture = candidate
+                    return True
+        return False
+
     def tell_apart(self, tree: exp.Expression) -> bool:
         """Grow the fixture so that the mutant's output differs; False if it cannot."""
         search = self.search
@@ -2078,6 +2111,11 @@ def choose_rows(
     for mutant in told:
         if not search.kills(chooser.fixture, mutant.tree):
             chooser.tell_apart(mutant.tree)
+    # A sibling column read instead (column-swap) shows only on a row where the two disagree,
+    # which the budget, full by now, may have no room for: one such row traded for another.
+    for mutant in searched:
+        if mutant.operator == "column-swap" and not search.kills(chooser.fixture, mutant.tree):
+            chooser.trade(mutant.tree, [m.tree for m in searched if search.kills(chooser.fixture, m.tree)])
     # Rows at and either side of each number an expression of one input is compared with,
     # after the mutants: offered before them, rows a filter drops (a payment of 0 where
     # `amount > 0`) took the place of a value's row the mutants then did not bring back.
