@@ -59,14 +59,13 @@ project cannot be prepared.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.realistic_bugs_shop import build_and_apply, main  # noqa: E402 - importable once the repository is on the path
+from benchmarks.realistic_bugs_shop import main, prepare_corpus_project  # noqa: E402 - importable once the repository is on the path
 
 PROJECT = HERE / "flight_project"
 PROPOSALS = HERE / "flight_proposals"
@@ -212,24 +211,8 @@ def prepare(root: Path, shared_dir: Path, proposals: Path = PROPOSALS) -> Path:
     tables into that copy as schema `laptop` (the corpus files are only read), build it,
     `gen-model init` it and apply `proposals`; return the project directory.
     Raises RuntimeError when a warehouse is missing or the build fails."""
-    import duckdb
-
-    for path in (shared_dir / WAREHOUSE, shared_dir / LAPTOP):
-        if not path.is_file():
-            raise RuntimeError(f"the corpus database is not at {path} (pass --shared-dir)")
-    project_dir = root / "flight_project"
-    shutil.copytree(PROJECT, project_dir, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
-    warehouse = project_dir / "flightinfo.duckdb"
-    shutil.copyfile(shared_dir / WAREHOUSE, warehouse)
-    warehouse.chmod(0o644)
-    with duckdb.connect(str(warehouse)) as connection:
-        connection.execute(f"attach '{shared_dir / LAPTOP}' as shop (read_only)")
-        connection.execute("create schema laptop")
-        for table in LAPTOP_TABLES:
-            connection.execute(f"create table laptop.{table} as select * from shop.main.{table}")
-        connection.execute("detach shop")
-    build_and_apply(project_dir, proposals)
-    return project_dir
+    tables = {f"laptop.{table}": table for table in LAPTOP_TABLES}
+    return prepare_corpus_project(root, PROJECT, shared_dir, WAREHOUSE, proposals, LAPTOP, tables)
 
 
 if __name__ == "__main__":

@@ -62,14 +62,13 @@ project cannot be prepared.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.realistic_bugs_shop import build_and_apply, main  # noqa: E402 - importable once the repository is on the path
+from benchmarks.realistic_bugs_shop import main, prepare_corpus_project  # noqa: E402 - importable once the repository is on the path
 
 PROJECT = HERE / "nyc_project"
 PROPOSALS = HERE / "nyc_proposals"
@@ -200,15 +199,7 @@ def prepare(root: Path, shared_dir: Path, proposals: Path = PROPOSALS) -> Path:
     """Copy nyc_project and the corpus' nyc.duckdb (read only, never written) into `root`,
     build the copy, `gen-model init` it and apply `proposals`; return the project directory.
     Raises RuntimeError when the warehouse is missing or the build fails."""
-    warehouse = shared_dir / WAREHOUSE
-    if not warehouse.is_file():
-        raise RuntimeError(f"the nyc warehouse is not at {warehouse} (pass --shared-dir)")
-    project_dir = root / "nyc_project"
-    shutil.copytree(PROJECT, project_dir, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
-    shutil.copyfile(warehouse, project_dir / "nyc.duckdb")
-    (project_dir / "nyc.duckdb").chmod(0o644)
-    build_and_apply(project_dir, proposals)
-    return project_dir
+    return prepare_corpus_project(root, PROJECT, shared_dir, WAREHOUSE, proposals)
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def prepare(root: Path, shared_dir: Path = SHARED_DIR, proposals: Path = PROPOSA
 
 def build_and_apply(project_dir: Path, proposals: Path = PROPOSALS) -> None:
     """`dbt build` the writable project copy in `project_dir`, run `gen-model init` and
-    apply every proposal of `proposals`; realistic_bugs_nyc.py prepares its project with it.
+    apply every proposal of `proposals` (prepare and prepare_corpus_project end with it).
     Raises RuntimeError with dbt's message when the build fails."""
     from generator.project import load_project
     from generator.project.dbt import invoke
@@ -174,6 +174,42 @@ def build_and_apply(project_dir: Path, proposals: Path = PROPOSALS) -> None:
         raise RuntimeError(f"dbt build of the {project_dir.name} copy failed:\n" + "\n".join(built.errors))
     init_project(load_project(project_dir))
     apply_proposals(project_dir, proposals=proposals)
+
+
+def prepare_corpus_project(
+    root: Path,
+    project: Path,
+    shared_dir: Path,
+    warehouse: Path,
+    proposals: Path,
+    extra: Path | None = None,
+    tables: dict[str, str] | None = None,
+) -> Path:
+    """Copy the fixture `project` and the corpus database `warehouse` (a path under
+    `shared_dir`) into `root`, copy `tables` of the corpus database `extra` into that copy
+    (`schema.table` there -> table of `extra`; the corpus files are only read), build it,
+    `gen-model init` it and apply `proposals`; return the project directory. The nyc, hn and
+    flight sets prepare their projects with it. Raises RuntimeError when a database is
+    missing or the build fails."""
+    import duckdb
+
+    for path in (warehouse, *([extra] if extra else [])):
+        if not (shared_dir / path).is_file():
+            raise RuntimeError(f"the corpus database is not at {shared_dir / path} (pass --shared-dir)")
+    project_dir = root / project.name
+    shutil.copytree(project, project_dir, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+    copy = project_dir / warehouse.name
+    shutil.copyfile(shared_dir / warehouse, copy)
+    copy.chmod(0o644)
+    if extra:
+        with duckdb.connect(str(copy)) as connection:
+            connection.execute(f"attach '{shared_dir / extra}' as gm_extra (read_only)")
+            for target, table in (tables or {}).items():
+                connection.execute(f"create schema if not exists {target.split('.')[0]}")
+                connection.execute(f"create table {target} as select * from gm_extra.main.{table}")
+            connection.execute("detach gm_extra")
+    build_and_apply(project_dir, proposals)
+    return project_dir
 
 
 def apply_proposals(project_dir: Path, names: list[str] | None = None, proposals: Path = PROPOSALS) -> None:
