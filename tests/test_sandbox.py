@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -368,3 +369,22 @@ def test_a_sibling_connection_sees_the_sandbox_with_its_settings_and_its_lock(wa
 def test_no_sibling_unless_asked(warehouse):
     with Sandbox(warehouse, DATABASE) as box:
         assert box.sibling is None
+
+
+def test_one_watchdog_times_many_statements_and_each_limit_is_its_own(warehouse):
+    """The time limit survives many statements (one watchdog thread, not a timer each): a
+    slow statement after a thousand quick ones is still interrupted, and the statement
+    after the interrupted one runs normally."""
+    slow = "select count(*) from range(1000000000) a, range(1000) b"
+    with Sandbox(warehouse, DATABASE, timeout_s=10) as box:
+        for _ in range(1000):
+            assert box.execute("select 1") == [(1,)]
+        threads = {thread.name for thread in threading.enumerate()}
+        assert sum(name == "gen-model-sandbox-watchdog" for name in threads) == 1
+        started = time.monotonic()
+        with pytest.raises(SandboxTimeout):
+            box.execute(slow, timeout_s=0.5)
+        assert time.monotonic() - started < 5
+        assert box.execute("select 2", timeout_s=0.5) == [(2,)]
+    names = [thread.name for thread in threading.enumerate()]
+    assert "gen-model-sandbox-watchdog" not in names  # stopped with the sandbox

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,56 @@ def _sql_identifier(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
+class _Watchdog:
+    """One daemon thread that calls `interrupt` when the statement it watches runs past its
+    limit. The interrupt is made with the lock held and `watch` takes the lock to end, so an
+    interrupt never outlives the statement it was meant for (one that lands just after the
+    statement finished is a no-op, as with a timer)."""
+
+    def __init__(self, interrupt: Callable[[], None]) -> None:
+        self._interrupt = interrupt
+        self._condition = threading.Condition()
+        self._deadline: float | None = None
+        self._fired: threading.Event | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="gen-model-sandbox-watchdog", daemon=True)
+        self._thread.start()
+
+    @contextlib.contextmanager
+    def watch(self, seconds: float) -> Iterator[threading.Event]:
+        """Watch the block for `seconds`; the event is set if it was interrupted."""
+        fired = threading.Event()
+        with self._condition:
+            self._deadline, self._fired = time.monotonic() + seconds, fired
+            self._condition.notify()
+        try:
+            yield fired
+        finally:
+            with self._condition:
+                self._deadline, self._fired = None, None
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with self._condition:
+            while not self._closed:
+                if self._deadline is None:
+                    self._condition.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._condition.wait(remaining)
+                    continue
+                if self._fired is not None:
+                    self._fired.set()
+                self._deadline = None
+                self._interrupt()
+
+
 class Sandbox:
     """An in-memory DuckDB connection with the warehouse attached read-only and locked down.
 
@@ -178,6 +228,7 @@ class Sandbox:
         self.siblings = bool(siblings)
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._sibling: duckdb.DuckDBPyConnection | None = None
+        self._watchdog: _Watchdog | None = None  # started by the first statement with a limit
         self._temp_directory: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -307,6 +358,9 @@ class Sandbox:
 
     def close(self) -> None:
         """Close the connections and remove the spill directory."""
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
         if self._sibling is not None:
             with contextlib.suppress(duckdb.Error):
                 self._sibling.close()
@@ -328,29 +382,20 @@ class Sandbox:
     def _deadline(self, sql: str, timeout_s: float | None) -> Iterator[None]:
         """Interrupt the connection if the block runs past `timeout_s`.
 
-        DuckDB releases the GIL while it executes, so a timer thread can call
-        `interrupt()`; an interrupt that lands after the query finished is a no-op.
+        DuckDB releases the GIL while it executes, so another thread can call `interrupt()`;
+        the sandbox's one watchdog thread does (a timer thread per statement cost more than
+        the small statements the gates and the hollow-test check run by the dozen).
         """
         limit = self.timeout_s if timeout_s is None else float(timeout_s)
-        fired = threading.Event()
-        connection = self.connection
-
-        def fire() -> None:
-            fired.set()
-            connection.interrupt()
-
-        timer = threading.Timer(limit, fire)
-        timer.daemon = True
-        timer.start()
-        try:
-            yield
-        except duckdb.Error as error:
-            if fired.is_set():
-                raise SandboxTimeout(limit, sql) from None
-            raise SandboxQueryError(_strip_excerpt(str(error)), str(error), sql) from None
-        finally:
-            timer.cancel()
-            timer.join()
+        if self._watchdog is None:
+            self._watchdog = _Watchdog(self.connection.interrupt)
+        with self._watchdog.watch(limit) as fired:
+            try:
+                yield
+            except duckdb.Error as error:
+                if fired.is_set():
+                    raise SandboxTimeout(limit, sql) from None
+                raise SandboxQueryError(_strip_excerpt(str(error)), str(error), sql) from None
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None, timeout_s: float | None = None) -> list[tuple]:
         """Run one statement within the time limit and fetch all its rows.
