@@ -1116,7 +1116,7 @@ class FixtureSearch:
         for row in found:
             self._values[(index, int(row[0]))] = tuple(row[1:])
 
-    def _partners(self, index: int, row: int, edge: _Edge) -> list[int]:
+    def _partners(self, index: int, row: int, edge: _Edge, expansion: int = EXPANSION) -> list[int]:
         if edge.left == index:
             column, other, other_column = edge.left_column, edge.right, edge.right_column
         else:
@@ -1136,11 +1136,12 @@ class FixtureSearch:
             )
             self._expansions[key] = [int(r[0]) for r in found]
             self._values.update({(other, int(r[0])): tuple(r[1:]) for r in found})
-        return self._expansions[key]
+        # The first rows by gm_row, whatever the limit: a lean block's rows are a full one's.
+        return self._expansions[key][:expansion]
 
-    def block(self, seed: tuple[int, int], groups: bool = False) -> dict[int, list[int]]:
-        """A seed row and, transitively, the rows of other inputs its join keys match (and,
-        with `groups`, rows of its own input in the same group)."""
+    def block(self, seed: tuple[int, int], groups: bool = False, expansion: int = EXPANSION) -> dict[int, list[int]]:
+        """A seed row and, transitively, the rows of other inputs its join keys match, at most
+        `expansion` per key value (and, with `groups`, rows of its own input in the same group)."""
         chosen: dict[int, list[int]] = {seed[0]: [seed[1]]}
         queue = [seed]
         while queue:
@@ -1151,7 +1152,7 @@ class FixtureSearch:
                 if edge.left == edge.right and not groups:
                     continue
                 other = edge.right if edge.left == index else edge.left
-                for partner in self._partners(index, row, edge):
+                for partner in self._partners(index, row, edge, expansion):
                     rows = chosen.setdefault(other, [])
                     if partner in rows or len(rows) >= BLOCK_ROWS_PER_INPUT:
                         continue
@@ -1671,10 +1672,23 @@ class _Chooser:
                 same = produced == current and search.output(candidate) == search.output(self.fixture)
                 return (same, produced - current, _rows_in(candidate), position)
 
-            if self._adopt_best([_merge(self.fixture, search.block((index, row), False)) for row in rows], rank):
+            if self._adopt_best([_merge(self.fixture, block) for _, block in self._class_blocks(index, rows)], rank):
                 covered.append(what)
                 self.promised.append(_Class(index, what, [(row,) for row in rows]))
         return covered
+
+    def _class_blocks(self, index: int, rows: list[int]) -> list[tuple[int, dict[int, list[int]]]]:
+        """(row, block) candidates for a coverage class: each row's lean block (one row of
+        another input per key value) before its full one (EXPANSION of them). A class row on
+        a parent input (a fare package) otherwise brings EXPANSION children (tickets) for
+        each value covered, and a few values spend a child input's whole row budget before
+        the rows that matter later (a month boundary) are offered; the rank keeps the full
+        block only where the lean one does not change the expected rows as well."""
+        found: list[tuple[int, dict[int, list[int]]]] = []
+        for row in rows:
+            lean, full = (self.search.block((index, row), False, expansion) for expansion in (1, EXPANSION))
+            found += [(row, lean)] if lean == full else [(row, lean), (row, full)]
+        return found
 
     def _adopt_best(self, candidates: list[dict[int, list[int]]], rank) -> bool:
         """Make the candidate of least `rank(position, candidate, produced rows)` the fixture,
@@ -1716,8 +1730,9 @@ class _Chooser:
             self._ask_without(index, others[:COVERAGE_CANDIDATES])
             touched = set().union(*(self._changed_by(index, row) for row in others[:COVERAGE_CANDIDATES]))
             current = search.output(self.fixture)
-            candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
-            alone = [_less(candidate, index, (row,)) for candidate, row in zip(candidates, rows, strict=True)]
+            blocks = self._class_blocks(index, rows)
+            candidates = [_merge(self.fixture, block) for _, block in blocks]
+            alone = [_less(candidate, index, (row,)) for candidate, (row, _) in zip(candidates, blocks, strict=True)]
             search.prefetch(search.ctx.tree, alone)
 
             def rank(position, candidate, produced, current=current, touched=touched, alone=alone):
