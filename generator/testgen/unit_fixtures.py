@@ -1140,8 +1140,11 @@ class FixtureSearch:
         return self._expansions[key][:expansion]
 
     def block(self, seed: tuple[int, int], groups: bool = False, expansion: int = EXPANSION) -> dict[int, list[int]]:
-        """A seed row and, transitively, the rows of other inputs its join keys match, at most
-        `expansion` per key value (and, with `groups`, rows of its own input in the same group)."""
+        """A seed row and, transitively, the rows of other inputs its join keys match (and,
+        with `groups`, rows of its own input in the same group): EXPANSION per key value, but
+        at most `expansion` of those the seed itself matches (a lean block: one ticket of a
+        fare package, whose flight still brings its own). Only the seed's are cut: a
+        customer's other orders are what its aggregates read (equal order totals)."""
         chosen: dict[int, list[int]] = {seed[0]: [seed[1]]}
         queue = [seed]
         while queue:
@@ -1152,7 +1155,7 @@ class FixtureSearch:
                 if edge.left == edge.right and not groups:
                     continue
                 other = edge.right if edge.left == index else edge.left
-                for partner in self._partners(index, row, edge, expansion):
+                for partner in self._partners(index, row, edge, expansion if (index, row) == seed else EXPANSION):
                     rows = chosen.setdefault(other, [])
                     if partner in rows or len(rows) >= BLOCK_ROWS_PER_INPUT:
                         continue
@@ -1679,13 +1682,22 @@ class _Chooser:
 
     def _class_blocks(self, index: int, rows: list[int]) -> list[tuple[int, dict[int, list[int]]]]:
         """(row, block) candidates for a coverage class: each row's lean block (one row of
-        another input per key value) before its full one (EXPANSION of them). A class row on
-        a parent input (a fare package) otherwise brings EXPANSION children (tickets) for
-        each value covered, and a few values spend a child input's whole row budget before
-        the rows that matter later (a month boundary) are offered; the rank keeps the full
-        block only where the lean one does not change the expected rows as well."""
+        another input per key value of the row itself) before its full one (EXPANSION of
+        them). A class row on a parent input (a fare package) otherwise brings EXPANSION
+        children (tickets) for each value covered, and a few values spend a child input's
+        whole row budget before the rows that matter later (a month boundary) are offered;
+        the rank keeps the full block only where the lean one does not change the expected
+        rows as well. A copy (a
+        twin) gets its full block and its original's: its children were copied with it, and
+        two orders are alike (what tells sum from sum(distinct)) only with all their payments,
+        the original's too (it may have come with a lean block)."""
         found: list[tuple[int, dict[int, list[int]]]] = []
+        twins = {(i, new): original for (i, original), new in self.search._twins.items()}
         for row in rows:
+            if (index, row) in twins:
+                full = self.search.block((index, row), False)
+                found.append((row, _merge(full, self.search.block((index, twins[(index, row)]), False))))
+                continue
             lean, full = (self.search.block((index, row), False, expansion) for expansion in (1, EXPANSION))
             found += [(row, lean)] if lean == full else [(row, lean), (row, full)]
         return found
