@@ -50,6 +50,10 @@ def test_a_lean_block_has_one_child_per_key_value(gate_proposal):
         assert len(full[subscriptions]) == EXPANSION
         # The lean block's child is the full one's first: the same rows, fewer of them.
         assert set(lean[subscriptions]) <= set(full[subscriptions])
+        # A child's lean block keeps its siblings (the other subscriptions of its plan): they
+        # are what its group's aggregates read.
+        child = lean[subscriptions][0]
+        assert search.block((subscriptions, child), False, 1) == search.block((subscriptions, child), False)
     finally:
         search.teardown()
 

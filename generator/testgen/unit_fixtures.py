@@ -1141,10 +1141,11 @@ class FixtureSearch:
 
     def block(self, seed: tuple[int, int], groups: bool = False, expansion: int = EXPANSION) -> dict[int, list[int]]:
         """A seed row and, transitively, the rows of other inputs its join keys match (and,
-        with `groups`, rows of its own input in the same group): EXPANSION per key value, but
-        at most `expansion` of those the seed itself matches (a lean block: one ticket of a
-        fare package, whose flight still brings its own). Only the seed's are cut: a
-        customer's other orders are what its aggregates read (equal order totals)."""
+        with `groups`, rows of its own input in the same group): at most `expansion` per key
+        value (a lean block: one ticket of a fare package, one more of that ticket's flight),
+        save the seed's siblings, rows of the seed's own input, and their matches: EXPANSION
+        of those, as a group's aggregates read them (a customer's other orders and their
+        payments are what tells sum from sum(distinct) of equal order totals)."""
         chosen: dict[int, list[int]] = {seed[0]: [seed[1]]}
         queue = [seed]
         while queue:
@@ -1155,7 +1156,8 @@ class FixtureSearch:
                 if edge.left == edge.right and not groups:
                     continue
                 other = edge.right if edge.left == index else edge.left
-                for partner in self._partners(index, row, edge, expansion if (index, row) == seed else EXPANSION):
+                sibling = other == seed[0] or (index == seed[0] and row != seed[1])
+                for partner in self._partners(index, row, edge, EXPANSION if sibling else expansion):
                     rows = chosen.setdefault(other, [])
                     if partner in rows or len(rows) >= BLOCK_ROWS_PER_INPUT:
                         continue
