@@ -1116,7 +1116,7 @@ class FixtureSearch:
         for row in found:
             self._values[(index, int(row[0]))] = tuple(row[1:])
 
-    def _partners(self, index: int, row: int, edge: _Edge) -> list[int]:
+    def _partners(self, index: int, row: int, edge: _Edge, expansion: int = EXPANSION) -> list[int]:
         if edge.left == index:
             column, other, other_column = edge.left_column, edge.right, edge.right_column
         else:
@@ -1136,11 +1136,16 @@ class FixtureSearch:
             )
             self._expansions[key] = [int(r[0]) for r in found]
             self._values.update({(other, int(r[0])): tuple(r[1:]) for r in found})
-        return self._expansions[key]
+        # The first rows by gm_row, whatever the limit: a lean block's rows are a full one's.
+        return self._expansions[key][:expansion]
 
-    def block(self, seed: tuple[int, int], groups: bool = False) -> dict[int, list[int]]:
+    def block(self, seed: tuple[int, int], groups: bool = False, expansion: int = EXPANSION) -> dict[int, list[int]]:
         """A seed row and, transitively, the rows of other inputs its join keys match (and,
-        with `groups`, rows of its own input in the same group)."""
+        with `groups`, rows of its own input in the same group): at most `expansion` per key
+        value (a lean block: one ticket of a fare package, one more of that ticket's flight),
+        save the seed's siblings, rows of the seed's own input, and their matches: EXPANSION
+        of those, as a group's aggregates read them (a customer's other orders and their
+        payments are what tells sum from sum(distinct) of equal order totals)."""
         chosen: dict[int, list[int]] = {seed[0]: [seed[1]]}
         queue = [seed]
         while queue:
@@ -1151,7 +1156,8 @@ class FixtureSearch:
                 if edge.left == edge.right and not groups:
                     continue
                 other = edge.right if edge.left == index else edge.left
-                for partner in self._partners(index, row, edge):
+                sibling = other == seed[0] or (index == seed[0] and row != seed[1])
+                for partner in self._partners(index, row, edge, EXPANSION if sibling else expansion):
                     rows = chosen.setdefault(other, [])
                     if partner in rows or len(rows) >= BLOCK_ROWS_PER_INPUT:
                         continue
@@ -1671,10 +1677,32 @@ class _Chooser:
                 same = produced == current and search.output(candidate) == search.output(self.fixture)
                 return (same, produced - current, _rows_in(candidate), position)
 
-            if self._adopt_best([_merge(self.fixture, search.block((index, row), False)) for row in rows], rank):
+            if self._adopt_best([_merge(self.fixture, block) for _, block in self._class_blocks(index, rows)], rank):
                 covered.append(what)
                 self.promised.append(_Class(index, what, [(row,) for row in rows]))
         return covered
+
+    def _class_blocks(self, index: int, rows: list[int]) -> list[tuple[int, dict[int, list[int]]]]:
+        """(row, block) candidates for a coverage class: each row's lean block (one row of
+        another input per key value of the row itself) before its full one (EXPANSION of
+        them). A class row on a parent input (a fare package) otherwise brings EXPANSION
+        children (tickets) for each value covered, and a few values spend a child input's
+        whole row budget before the rows that matter later (a month boundary) are offered;
+        the rank keeps the full block only where the lean one does not change the expected
+        rows as well. A copy (a
+        twin) gets its full block and its original's: its children were copied with it, and
+        two orders are alike (what tells sum from sum(distinct)) only with all their payments,
+        the original's too (it may have come with a lean block)."""
+        found: list[tuple[int, dict[int, list[int]]]] = []
+        twins = {(i, new): original for (i, original), new in self.search._twins.items()}
+        for row in rows:
+            if (index, row) in twins:
+                full = self.search.block((index, row), False)
+                found.append((row, _merge(full, self.search.block((index, twins[(index, row)]), False))))
+                continue
+            lean, full = (self.search.block((index, row), False, expansion) for expansion in (1, EXPANSION))
+            found += [(row, lean)] if lean == full else [(row, lean), (row, full)]
+        return found
 
     def _adopt_best(self, candidates: list[dict[int, list[int]]], rank) -> bool:
         """Make the candidate of least `rank(position, candidate, produced rows)` the fixture,
@@ -1716,8 +1744,9 @@ class _Chooser:
             self._ask_without(index, others[:COVERAGE_CANDIDATES])
             touched = set().union(*(self._changed_by(index, row) for row in others[:COVERAGE_CANDIDATES]))
             current = search.output(self.fixture)
-            candidates = [_merge(self.fixture, search.block((index, row), False)) for row in rows]
-            alone = [_less(candidate, index, (row,)) for candidate, row in zip(candidates, rows, strict=True)]
+            blocks = self._class_blocks(index, rows)
+            candidates = [_merge(self.fixture, block) for _, block in blocks]
+            alone = [_less(candidate, index, (row,)) for candidate, (row, _) in zip(candidates, blocks, strict=True)]
             search.prefetch(search.ctx.tree, alone)
 
             def rank(position, candidate, produced, current=current, touched=touched, alone=alone):
