@@ -39,6 +39,13 @@ the month boundary, and kills #2, #15 and #16. A fix likely belongs in cover/cov
 a class row on a parent input needs one child per key value (or the block's children cut
 to the fewest that still change the expected rows), not EXPANSION of them.
 
+After the fix (unit_fixtures.py: a coverage class is offered a lean block first, one row per
+key value except the seed's own siblings, which a group's aggregates read; the full block only
+when the lean one does not change the expected rows): 40 of 40, unit test 98%, 0 false alarms
+of 9 refactors; held-out 13/13, 13/14, 24/24; every other set's table unchanged. The fix cost
+flight_sales's unit test one catch ('occupancy in integer division', still caught by the
+contract). Now a seen set: 95% stays its first-contact figure.
+
 realistic_bugs_shop.py, realistic_bugs_shop_holdout.py, realistic_bugs_nyc.py and
 realistic_bugs_hn.py were all tuned against; issue 13 keeps "a hidden set of realistic bugs
 on projects you have not seen". This is a fifth set on a domain nobody here wrote marts for
