@@ -701,10 +701,13 @@ class FixtureSearch:
     def query(self, sql: str, parameters=None) -> list[tuple]:
         """A query on the small fixture tables, without the sandbox's per-query timer thread
         (it costs more than these queries do); errors are the sandbox's errors all the same."""
-        answer = self._answer(self.sandbox.connection, sql, parameters)
-        if isinstance(answer, SandboxQueryError):
-            raise answer
-        return answer
+        import duckdb
+
+        try:
+            cursor = self.sandbox.connection.execute(sql, parameters)
+            return cursor.fetchall() if cursor.description else []
+        except duckdb.Error as error:
+            raise SandboxQueryError(str(error).split("\n")[0], str(error), sql) from None
 
     def query_all(self, statements: list[str]) -> list[list[tuple] | SandboxQueryError]:
         """Each statement's rows (or the error it raised), two at a time when the sandbox has
@@ -737,12 +740,11 @@ class FixtureSearch:
         return results  # type: ignore[return-value] - every position was answered
 
     @staticmethod
-    def _answer(connection, sql: str, parameters=None) -> list[tuple] | SandboxQueryError:
-        """The statement's rows on this connection, or the sandbox's error for what DuckDB raised."""
+    def _answer(connection, sql: str) -> list[tuple] | SandboxQueryError:
         import duckdb
 
         try:
-            cursor = connection.execute(sql, parameters)
+            cursor = connection.execute(sql)
             return cursor.fetchall() if cursor.description else []
         except duckdb.Error as error:
             return SandboxQueryError(str(error).split("\n")[0], str(error), sql)
