@@ -4,14 +4,12 @@ one choice at a time, as before."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import sqlglot
 
-from generator.project.sandbox import SandboxQueryError
 from generator.testgen.mutate import enumerate_mutants
 from generator.testgen.unit_fixtures import FixtureSearch, build_unit_test, ddmin
 
@@ -114,26 +112,3 @@ def test_the_search_asks_few_statements(gate_proposal, monkeypatch):
     unit_test, choice, problem = build_unit_test(ctx, enumerate_mutants(ctx), model="account_mrr", version=1)
     assert problem is None and unit_test is not None and choice.killed
     assert sum(asked.values()) <= 450, asked
-
-
-def test_two_connections_answer_as_one(gate_proposal):
-    """query_all() runs statements two at a time on the sandbox's sibling connection: each
-    answer is the one the statement gives alone, a failing statement included."""
-    ctx = gate_proposal(PROPOSALS / "account_mrr.yml")
-    assert ctx.sandbox.sibling is not None or (os.cpu_count() or 1) < 2
-    search = FixtureSearch(ctx)
-    search.setup()
-    try:
-        choices = [search.block(seed, groups) for seed in search.seeds()[:10] for groups in (False, True)]
-        statements = [
-            f"with {search.fixture_ctes(picks)} select * from (\n{search.sql_of(ctx.tree)}\n) as q" for picks in choices
-        ]
-        statements.insert(3, "select cast('x' as integer)")
-        alone = [search.query(sql) if i != 3 else None for i, sql in enumerate(statements)]
-        together = search.query_all(statements)
-        assert isinstance(together[3], SandboxQueryError)
-        for i, rows in enumerate(alone):
-            if i != 3:
-                assert Counter(together[i]) == Counter(rows), i
-    finally:
-        search.teardown()

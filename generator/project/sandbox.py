@@ -190,8 +190,6 @@ class Sandbox:
     warehouse views read); relative paths in those views resolve against `base_dir`, the
     project directory, as they do when dbt runs there. `attachments` are further DuckDB
     files the profile attaches (dbt-duckdb's `attach:`), as (path, alias), also read-only.
-    With `siblings`, a second connection to the same database is opened with it (`sibling`),
-    for a caller that runs two queries at once from two threads.
     """
 
     def __init__(
@@ -208,7 +206,6 @@ class Sandbox:
         extensions: Sequence[str] = (),
         attachments: Sequence[tuple[str | Path, str]] = (),
         session_settings: Sequence[tuple[str, str]] = (),
-        siblings: bool = False,
     ):
         self.database_path = Path(database_path)
         self.database_name = database_name
@@ -225,9 +222,7 @@ class Sandbox:
         self.session_settings = tuple(
             (name, str(value)) for name, value in session_settings if name.lower() in RESULT_SETTINGS
         )
-        self.siblings = bool(siblings)
         self._connection: duckdb.DuckDBPyConnection | None = None
-        self._sibling: duckdb.DuckDBPyConnection | None = None
         self._watchdog: _Watchdog | None = None  # started by the first statement with a limit
         self._temp_directory: str | None = None
 
@@ -287,31 +282,20 @@ class Sandbox:
                 f"SET {_sql_identifier(name)} = {_sql_string(value)}" for name, value in self.session_settings
             ]
             allowed = ", ".join(_sql_string(d) for d in self._allowed_directory_forms())
-            for statement in statements:
-                connection.execute(statement)
-            sibling = None
-            if self.siblings:
-                # A second connection to this same database (its attachments, its limits),
-                # opened before the lock: the session's own settings (TimeZone, ...) can only
-                # be given to it now, and nothing can be changed on it afterwards either.
-                sibling = connection.cursor()
-                for name, value in self.session_settings:
-                    sibling.execute(f"SET {_sql_identifier(name)} = {_sql_string(value)}")
             # The order matters: allowed_directories can only be set while external access
             # is on, and nothing at all can be changed once the configuration is locked.
-            # These three are the whole database's, the sibling's included.
-            for statement in (
+            statements += [
                 f"SET allowed_directories = [{allowed}]",
                 "SET enable_external_access = false",
                 "SET lock_configuration = true",
-            ):
+            ]
+            for statement in statements:
                 connection.execute(statement)
         except BaseException:
             connection.close()
             self._remove_temp_directory()
             raise
         self._connection = connection
-        self._sibling = sibling
 
     def _allowed_directory_forms(self) -> list[str]:
         """Each allowed directory, absolute, and also relative to `base_dir` when inside it.
@@ -349,22 +333,11 @@ class Sandbox:
             except duckdb.Error as error:
                 raise ConfigError(_attach_message(path, str(error))) from None
 
-    @property
-    def sibling(self) -> duckdb.DuckDBPyConnection | None:
-        """A second connection to the open sandbox (None unless asked for with `siblings`),
-        for one more query at a time from another thread: it sees the sandbox's tables (not
-        its temp tables) and the warehouse, with the same settings, limits and lock."""
-        return self._sibling
-
     def close(self) -> None:
-        """Close the connections and remove the spill directory."""
+        """Close the connection and remove the spill directory."""
         if self._watchdog is not None:
             self._watchdog.close()
             self._watchdog = None
-        if self._sibling is not None:
-            with contextlib.suppress(duckdb.Error):
-                self._sibling.close()
-            self._sibling = None
         if self._connection is not None:
             with contextlib.suppress(duckdb.Error):
                 self._connection.close()
@@ -605,6 +578,4 @@ def open_sandbox(catalog, timeout_s: float) -> Sandbox:
         timeout_s=timeout_s,
         base_dir=catalog.project_dir,
         session_settings=catalog.session_settings,
-        # The unit-test row search runs its larger batches two at a time on two cores.
-        siblings=(os.cpu_count() or 1) >= 2,
     )

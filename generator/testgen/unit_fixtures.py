@@ -47,10 +47,8 @@ booleans stay YAML numbers and booleans; null is null.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,10 +93,6 @@ COVERAGE_CANDIDATES = 6  # rows tried for each value or boundary to cover
 MATE_ROWS = 32  # rows tried to grow the fixture's groups when no candidate tells a mutant apart
 CHILD_COPY_DEPTH = 2  # generations of children copied with a twin (its orders, their payments)
 PREFETCH_BATCH = 64  # choices of rows one statement runs a query on (FixtureSearch.prefetch)
-# From twice this many choices, prefetch() splits a batch in two for the sandbox's two
-# connections: below it, a second statement's own cost (planning, ~5 ms) is more than the
-# half of the rows it takes off the first.
-SPLIT_AT = 4
 # A boundary row is taken within this many seconds of midnight when there is one: a shift
 # of 5 hours (New York, Bogota, Lima from UTC) moves it across.
 NEAR_MIDNIGHT_S = 5 * 3600
@@ -641,7 +635,6 @@ class FixtureSearch:
         # (choice of rows, id(tree)) -> the tree's rows on them, run ahead by prefetch().
         self._prefetched: dict[tuple, list[tuple]] = {}
         self._unbatchable: set[int] = set()  # id(tree) of queries prefetch() leaves alone
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None  # query_all()'s second thread
         self._picked: dict[int, tuple[int, ...]] = {}
         self._twins: dict[tuple[int, int], int] = {}
         self._copies: list[tuple[int, int]] = []  # (input, gm_row) of every row copied
@@ -669,9 +662,8 @@ class FixtureSearch:
                     f"(select * from {relation.relation_name} order by hash({', '.join(read)}) "
                     f"limit {SOURCE_ROW_LIMIT})"
                 )
-            # Not a temp table: the sandbox's sibling connection reads it too (query_all).
             self.sandbox.execute(
-                f"create or replace table {item.source} as select row_number() over (order by {order}) "
+                f"create or replace temp table {item.source} as select row_number() over (order by {order}) "
                 f"as gm_row, {', '.join(read)} from {limited} as gm_input",
                 timeout_s=self.timeout_s,
             )
@@ -687,9 +679,6 @@ class FixtureSearch:
         self.pick({})
 
     def teardown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
         for item in self.inputs:
             with contextlib.suppress(SandboxQueryError):
                 self.sandbox.execute(f"drop table if exists {item.view}")
@@ -708,46 +697,6 @@ class FixtureSearch:
             return cursor.fetchall() if cursor.description else []
         except duckdb.Error as error:
             raise SandboxQueryError(str(error).split("\n")[0], str(error), sql) from None
-
-    def query_all(self, statements: list[str]) -> list[list[tuple] | SandboxQueryError]:
-        """Each statement's rows (or the error it raised), two at a time when the sandbox has
-        a sibling connection: DuckDB releases the GIL while it runs one, so on two cores a
-        batch of the search's statements takes about half the time. The statements must read
-        only the sandbox's tables and the warehouse (the sibling sees no temp table); the
-        answers are the same whichever connection gives them."""
-        results: list[list[tuple] | SandboxQueryError | None] = [None] * len(statements)
-        sibling = self.sandbox.sibling
-        if sibling is None or len(statements) < 2:
-            return [self._answer(self.sandbox.connection, sql) for sql in statements]
-        order = iter(range(len(statements)))
-        lock = threading.Lock()
-
-        def work(connection) -> None:
-            while True:
-                with lock:
-                    position = next(order, None)
-                if position is None:
-                    return
-                results[position] = self._answer(connection, statements[position])
-
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gen-model-fixtures")
-        beside = self._pool.submit(work, sibling)
-        try:
-            work(self.sandbox.connection)
-        finally:
-            beside.result()
-        return results  # type: ignore[return-value] - every position was answered
-
-    @staticmethod
-    def _answer(connection, sql: str) -> list[tuple] | SandboxQueryError:
-        import duckdb
-
-        try:
-            cursor = connection.execute(sql)
-            return cursor.fetchall() if cursor.description else []
-        except duckdb.Error as error:
-            return SandboxQueryError(str(error).split("\n")[0], str(error), sql)
 
     def pick(self, picks: dict[int, list[int]]) -> None:
         """Make the fixture tables hold exactly these rows (gm_row per input)."""
@@ -890,51 +839,34 @@ class FixtureSearch:
         one plan. Only for a query whose columns compare as values (no floats: a sum's last
         bits may follow the order rows arrive in); if a statement fails (a row some choice
         holds makes the query fail, say), the query's choices are asked one by one, as
-        without prefetching. Many choices are split in two statements, run side by side
-        (query_all).
+        without prefetching.
         """
-        self.prefetch_many([(tree, choices)])
-
-    def prefetch_many(self, asked: list[tuple[exp.Expression, list[dict[int, list[int]]]]]) -> None:
-        """prefetch() several queries, each on its choices of rows, in one query_all()."""
-        statements: list[tuple[exp.Expression, list[tuple], str]] = []
-        for tree, choices in asked:
-            todo = self._prefetch_todo(tree, choices)
-            size = PREFETCH_BATCH
-            if self.sandbox.sibling is not None and len(todo) >= 2 * SPLIT_AT:
-                size = min(PREFETCH_BATCH, -(-len(todo) // 2))  # two halves, one per connection
-            for start in range(0, len(todo), size):
-                chunk = todo[start : start + size]
-                statements.append((tree, chunk, self._lateral_sql(tree, [picks for _, picks in chunk])))
-        answers = self.query_all([sql for _, _, sql in statements])
-        for (tree, chunk, _), rows in zip(statements, answers, strict=True):
-            if id(tree) in self._unbatchable:
-                continue  # (a chunk of it failed: its later chunks are not kept either)
-            if isinstance(rows, SandboxQueryError):
-                self._unbatchable.add(id(tree))
-                continue
-            by_choice: dict[int, list[tuple]] = {position: [] for position in range(len(chunk))}
-            for row in rows:
-                by_choice[row[0]].append(tuple(row[1:]))
-            for position, (key, _) in enumerate(chunk):
-                self._prefetched[(key, id(tree))] = by_choice[position]
-
-    def _prefetch_todo(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> list[tuple]:
-        """The (key, choice) pairs prefetch() runs `tree` on: none for a tree it leaves alone
-        or for fewer than two choices not asked yet (one statement either way)."""
         if id(tree) in self._unbatchable or self.ctx.dialect.sqlglot != "duckdb":
-            return []  # (the batched statement is DuckDB's SQL: LATERAL, unnest, list literals)
+            return  # (the batched statement is DuckDB's SQL: LATERAL, unnest, list literals)
         shape = self.shape(tree)
         if shape is None or not all(_PLAIN_TYPE.fullmatch(kind) for _, kind in shape):
             self._unbatchable.add(id(tree))
-            return []
+            return
         keys: dict[tuple, dict[int, list[int]]] = {}
         for picks in choices:
             key = _picks_key(picks)
             if (key, id(tree)) not in self._prefetched and key not in keys:
                 keys[key] = picks
         todo = list(keys.items())
-        return todo if len(todo) >= 2 else []
+        if len(todo) < 2:
+            return  # one statement either way
+        for start in range(0, len(todo), PREFETCH_BATCH):
+            chunk = todo[start : start + PREFETCH_BATCH]
+            try:
+                rows = self.query(self._lateral_sql(tree, [picks for _, picks in chunk]))
+            except SandboxQueryError:
+                self._unbatchable.add(id(tree))
+                return
+            by_choice: dict[int, list[tuple]] = {position: [] for position in range(len(chunk))}
+            for row in rows:
+                by_choice[row[0]].append(tuple(row[1:]))
+            for position, (key, _) in enumerate(chunk):
+                self._prefetched[(key, id(tree))] = by_choice[position]
 
     def batches(self, tree: exp.Expression) -> bool:
         """Whether prefetch() runs `tree` in batches (else each question is a statement of its
@@ -975,8 +907,8 @@ class FixtureSearch:
         if original is None or actual is None or not _comparable_as_values(original, actual):
             return
         choices = [picks for picks in choices if (_picks_key(picks), id(tree)) not in self._kills]
-        originals = [picks for picks in choices if _picks_key(picks) not in self._original_rows]
-        self.prefetch_many([(self.ctx.tree, originals), (tree, choices)])
+        self.prefetch(self.ctx.tree, [picks for picks in choices if _picks_key(picks) not in self._original_rows])
+        self.prefetch(tree, choices)
 
     def fixture_ctes(self, picks: dict[int, list[int]]) -> str:
         """The fixture tables as CTEs of the same names (a CTE shadows a table): a search
