@@ -1623,10 +1623,9 @@ class _Chooser:
         children (tickets) for each value covered, and a few values spend a child input's
         whole row budget before the rows that matter later (a month boundary) are offered;
         the rank keeps the full block only where the lean one does not change the expected
-        rows as well. A copy (a
-        twin) gets its full block and its original's: its children were copied with it, and
-        two orders are alike (what tells sum from sum(distinct)) only with all their payments,
-        the original's too (it may have come with a lean block)."""
+        rows as well. A copy (a twin) gets its full block and its original's: its children
+        were copied with it, and two orders are alike (what tells sum from sum(distinct))
+        only with all their payments, the original's too (it may have come with a lean block)."""
         found: list[tuple[int, dict[int, list[int]]]] = []
         twins = {(i, new): original for (i, original), new in self.search._twins.items()}
         for row in rows:
