@@ -13,13 +13,14 @@ proposal has exactly one of `sql` and `spec`, matching its kind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
 import yaml
 
 from generator import limits
@@ -30,6 +31,9 @@ LAYER_PREFIXES = {"staging": "stg_", "intermediate": "int_"}
 MATERIALIZATIONS = ("view", "table")
 KINDS = ("sql", "enrich")
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 def _proposal_spec_schema() -> dict:
@@ -52,67 +56,84 @@ def _proposal_spec_schema() -> dict:
     return schema
 
 
-PROPOSAL_SCHEMA: dict = {
-    "type": "object",
-    "additionalProperties": False,
-    # kind sql also requires grain, sql and columns; kind enrich requires spec (checked in
-    # validate_proposal, so that one flat schema serves both).
-    "required": ["name", "layer", "description"],
-    "properties": {
-        "name": {
-            "type": "string",
-            "pattern": NAME_PATTERN,
-            "maxLength": 63,
-            "description": "Model name, snake_case. Staging models start with stg_ "
-            "(stg_<source>__<entity>s), intermediate ones with int_; marts are plain entity "
-            "names. No version suffix.",
-        },
-        "layer": {"type": "string", "enum": list(LAYERS)},
-        "kind": {
-            "type": "string",
-            "enum": list(KINDS),
-            "description": "sql (default): a select over catalog relations, in `sql`. enrich: "
-            "normalise a raw file (a catalog entry starting with `file`) with `spec` instead of "
-            "sql, grain and columns; staging layer.",
-        },
-        "description": {
-            "type": "string",
-            "minLength": 1,
-            "description": "One or two sentences: what one row is and what it is for.",
-        },
-        "grain": {
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "string", "minLength": 1},
-            "description": "The output columns that together identify one row (kind sql; "
-            "an enrich proposal's grain is its spec's key).",
-        },
-        "materialized": {"type": "string", "enum": list(MATERIALIZATIONS)},
-        "request": {"type": "string"},
-        "sql": {
-            "type": "string",
-            "minLength": 1,
-            "description": "kind sql: one DuckDB select statement (CTEs allowed). Refer to "
-            "models with {{ ref('name') }} and to sources with {{ source('source', 'table') }}; "
-            "no other Jinja.",
-        },
-        "spec": _proposal_spec_schema(),
-        "columns": {
-            "type": "array",
-            "minItems": 1,
-            "description": "kind sql: every output column, in the order the select returns them.",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "description"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1},
-                    "description": {"type": "string"},
+def _build_proposal_schema() -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        # kind sql also requires grain, sql and columns; kind enrich requires spec (checked in
+        # validate_proposal, so that one flat schema serves both).
+        "required": ["name", "layer", "description"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": NAME_PATTERN,
+                "maxLength": 63,
+                "description": "Model name, snake_case. Staging models start with stg_ "
+                "(stg_<source>__<entity>s), intermediate ones with int_; marts are plain entity "
+                "names. No version suffix.",
+            },
+            "layer": {"type": "string", "enum": list(LAYERS)},
+            "kind": {
+                "type": "string",
+                "enum": list(KINDS),
+                "description": "sql (default): a select over catalog relations, in `sql`. enrich: "
+                "normalise a raw file (a catalog entry starting with `file`) with `spec` instead of "
+                "sql, grain and columns; staging layer.",
+            },
+            "description": {
+                "type": "string",
+                "minLength": 1,
+                "description": "One or two sentences: what one row is and what it is for.",
+            },
+            "grain": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "minLength": 1},
+                "description": "The output columns that together identify one row (kind sql; "
+                "an enrich proposal's grain is its spec's key).",
+            },
+            "materialized": {"type": "string", "enum": list(MATERIALIZATIONS)},
+            "request": {"type": "string"},
+            "sql": {
+                "type": "string",
+                "minLength": 1,
+                "description": "kind sql: one DuckDB select statement (CTEs allowed). Refer to "
+                "models with {{ ref('name') }} and to sources with {{ source('source', 'table') }}; "
+                "no other Jinja.",
+            },
+            "spec": _proposal_spec_schema(),
+            "columns": {
+                "type": "array",
+                "minItems": 1,
+                "description": "kind sql: every output column, in the order the select returns them.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name", "description"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "description": {"type": "string"},
+                    },
                 },
             },
         },
-    },
-}
+    }
+
+
+@functools.cache
+def proposal_schema() -> dict:
+    """The JSON schema of a proposal (the LLM's tool input, what `validate_proposal` checks).
+
+    Built on first use, not at import: every command's CLI imports this module, and the
+    enrichment spec's part of it imports the spec module and jsonschema (0.05 s)."""
+    return _build_proposal_schema()
+
+
+def __getattr__(name: str):
+    # PROPOSAL_SCHEMA stays importable as a module constant (one object), built when first read.
+    if name == "PROPOSAL_SCHEMA":
+        return proposal_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -313,8 +334,8 @@ def _convention_problems(data: dict, file: str | None) -> list[Problem]:
 def _top_level_schema() -> dict:
     """PROPOSAL_SCHEMA with `spec` checked only for being a mapping: the spec has its own
     validator, which locates every problem and suggests fixes."""
-    schema = dict(PROPOSAL_SCHEMA)
-    schema["properties"] = {**PROPOSAL_SCHEMA["properties"], "spec": {"type": "object"}}
+    schema = dict(proposal_schema())
+    schema["properties"] = {**schema["properties"], "spec": {"type": "object"}}
     return schema
 
 
@@ -540,6 +561,9 @@ def validate_proposal(
     too_large += [long_value] if long_value is not None else []
     if too_large:
         raise ProposalError(f"the proposal is over the input limits ({len(too_large)} problem(s))", too_large)
+    # Imported here: every command's CLI imports this module, few validate a proposal (0.05 s).
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(_top_level_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
     # Missing top-level fields, and those the proposal's kind requires, are named in one line.

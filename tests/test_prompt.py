@@ -12,7 +12,6 @@ import pytest
 from generator.errors import Problem
 from generator.llm.prompt import (
     BLOCK_TAGS,
-    PROPOSAL_SCHEMA,
     STYLE_EXAMPLE_MAX_TOKENS,
     SYSTEM_PROMPT,
     TOOL_NAME,
@@ -25,6 +24,7 @@ from generator.llm.prompt import (
 from generator.llm.retrieve import retrieve
 from generator.llm.tokens import estimate_tokens
 from generator.project.catalog import Catalog
+from generator.proposal import PROPOSAL_SCHEMA
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_catalog.json"
 REQUEST = "monthly revenue per customer"

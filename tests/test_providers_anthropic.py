@@ -10,12 +10,13 @@ import httpx2
 import pytest
 
 from generator.errors import ConfigError, Problem, ProviderError
-from generator.llm.prompt import PROPOSAL_SCHEMA, build_prompt, repair_prompt
+from generator.llm.prompt import build_prompt, repair_prompt
 from generator.llm.providers import TimeBudget, make_provider
 from generator.llm.providers.anthropic import FORCED_TOOL_CHOICE_REJECTED, AnthropicProvider
 from generator.llm.retrieve import retrieve
 from generator.llm.settings import Settings
 from generator.project.catalog import Catalog
+from generator.proposal import PROPOSAL_SCHEMA
 from tests.provider_server_support import LoopbackProvider
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_catalog.json"

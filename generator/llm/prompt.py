@@ -22,7 +22,7 @@ from generator.enrich.expressions import VOCABULARY
 from generator.errors import Problem
 from generator.llm.retrieve import CatalogSlice
 from generator.llm.tokens import estimate_tokens
-from generator.proposal import LAYERS, PROPOSAL_SCHEMA
+from generator.proposal import LAYERS, proposal_schema
 
 TOOL_NAME = "propose_model"
 TOOL_DESCRIPTION = (
@@ -203,7 +203,7 @@ def tool_definition(dialect=None) -> dict:
     description = TOOL_DESCRIPTION
     if dialect is not None and dialect.prompt.get("engine"):
         description = description.replace("DuckDB SQL", f"{dialect.engine} SQL")
-    return {"name": TOOL_NAME, "description": description, "input_schema": PROPOSAL_SCHEMA}
+    return {"name": TOOL_NAME, "description": description, "input_schema": proposal_schema()}
 
 
 def build_prompt(
