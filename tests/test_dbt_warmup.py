@@ -146,3 +146,82 @@ def test_a_rejection_during_the_warmup_is_reported_as_it_was(sample_project, tmp
         release.set()
     assert "rejected by the gates" in str(raised.value)
     assert not list((sample_project / "models").rglob("account_mrr*"))
+
+
+# -- the worker's build warm-up (dbt_warmup.build_steps) ------------------------------------
+
+# A fresh interpreter, as the worker is: the manifest of the project without the model, the
+# templates a build of the model then compiles, with or without every warm-up step first.
+BUILD_SCRIPT = textwrap.dedent(
+    """
+    import json, shutil, sys
+    from pathlib import Path
+    from dbt_common.clients.jinja import TemplateCache
+    from generator.project import dbt, dbt_warmup, load_project
+
+    project_dir, aside, warm = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "warm"
+    project = load_project(project_dir)
+    manifest = dbt.parse(project, cached=False)
+    first = [macro.unique_id for macro in dbt_warmup.build_macros(manifest)]
+    everything = [macro.unique_id for macro in dbt_warmup.macros_by_priority(manifest)]
+    steps = 0
+    if warm:
+        for step in dbt_warmup.build_steps(manifest):
+            step()
+            steps += 1
+    compiled = []
+    compile_template = TemplateCache.get_node_template
+
+    def recording(self, node):
+        if node.macro_sql not in self.file_cache:
+            compiled.append(node.unique_id)
+        return compile_template(self, node)
+
+    TemplateCache.get_node_template = recording
+    for path in aside.iterdir():
+        shutil.move(str(path), project_dir / "models" / "marts" / path.name)
+    outcome = dbt.build(project, ["account_mrr.v1"])
+    print(json.dumps({"built": outcome.success, "errors": list(outcome.errors), "compiled": compiled,
+                      "first": first, "everything": everything, "macros": sorted(manifest.macros),
+                      "steps": steps}))
+    """
+)
+
+
+def run_build_script(sample_project: Path, tmp_path: Path, mode: str) -> dict:
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path in (sample_project / "models" / "marts").glob("account_mrr*"):
+        path.rename(aside / path.name)
+    script = tmp_path / "build.py"
+    script.write_text(BUILD_SCRIPT)
+    completed = subprocess.run(
+        [sys.executable, str(script), str(sample_project), str(aside), mode],
+        capture_output=True,
+        text=True,
+        cwd=sample_project,
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["built"], result["errors"]
+    return result
+
+
+def test_the_build_macros_are_those_a_build_of_a_generated_model_runs(sample_project, tmp_path):
+    """Warmed first, they are what the worker has ready when the gates end early: a build
+    that runs a macro outside them (a dbt release that calls a new one by name, say) would
+    compile it itself, and this test says which to add to CALLED_BY_NAME."""
+    result = run_build_script(sample_project, tmp_path, "cold")
+    assert result["compiled"], "the build compiled no template: the check would prove nothing"
+    missed = [name for name in result["compiled"] if name not in result["first"]]
+    assert missed == [], missed
+    # Every macro is warmed in the end, each once: the first ones, then the rest.
+    assert sorted(result["everything"]) == result["macros"]
+    assert result["everything"][: len(result["first"])] == result["first"]
+
+
+def test_after_every_warmup_step_the_build_compiles_no_template(sample_project, tmp_path):
+    """The steps compile through dbt's own cache, keyed as the build asks: nothing is left."""
+    result = run_build_script(sample_project, tmp_path, "warm")
+    assert result["steps"] == 2 + len(result["everything"])
+    assert result["compiled"] == []

@@ -253,3 +253,64 @@ def test_the_worker_is_used_only_where_dbt_is_not_imported_unless_told(monkeypat
     monkeypatch.setenv(dbt_worker.ENV, "1")
     monkeypatch.setitem(sys.modules, dbt_worker.DBT_IMPORTED, sys)
     assert dbt_worker.wanted()
+
+
+# -- the wait for the build: warm while idle, stop when the command comes ---------------------
+
+
+def test_warming_while_idle_stops_as_soon_as_a_command_is_waiting(monkeypatch):
+    import os
+
+    read_end, write_end = os.pipe()
+    ran: list[int] = []
+
+    def steps(manifest):
+        for index in range(10):
+
+            def step(index=index):
+                ran.append(index)
+                if index == 2:
+                    os.write(write_end, b'{"command": "build", "select": []}\n')
+
+            yield step
+
+    monkeypatch.setattr("generator.project.dbt_warmup.build_steps", steps)
+    with os.fdopen(read_end) as commands:
+        assert dbt_worker.warm_while_idle(object(), commands) == 3
+        assert ran == [0, 1, 2]
+        assert json.loads(commands.readline())["command"] == "build"  # left for serve to read
+    os.close(write_end)
+
+
+def test_a_failing_warmup_step_ends_the_warmup_and_nothing_else(monkeypatch):
+    import os
+
+    def steps(manifest):
+        yield lambda: None
+        yield lambda: 1 / 0
+        yield lambda: pytest.fail("no step after a failure")
+
+    monkeypatch.setattr("generator.project.dbt_warmup.build_steps", steps)
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as commands:
+        assert dbt_worker.warm_while_idle(object(), commands) == 1
+    os.close(write_end)
+
+
+def test_settling_freezes_what_is_alive_and_collects_only_when_no_command_waits(monkeypatch):
+    import gc
+    import os
+
+    collected: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collected.append(1) or 0)
+    read_end, write_end = os.pipe()
+    try:
+        with os.fdopen(read_end) as commands:
+            dbt_worker.settle(commands)
+            assert collected == [1] and gc.get_freeze_count() > 0
+            os.write(write_end, b"\n")
+            dbt_worker.settle(commands)
+            assert collected == [1]  # a command is waiting: no time for a collection
+    finally:
+        gc.unfreeze()
+        os.close(write_end)
