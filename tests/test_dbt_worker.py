@@ -155,11 +155,21 @@ def test_a_warm_apply_from_the_cli_builds_in_the_worker_without_importing_dbt(sa
         """
         import json, sys
         from generator.cli import main
+        from generator.project import dbt_worker
+
+        # What this process had imported when the worker started: the gates' sqlglot and
+        # DuckDB come after, beside the worker's import of dbt.
+        start, at_start = dbt_worker.start, []
+        def recording(project):
+            at_start.extend(name for name in ("sqlglot", "duckdb", "generator.run.accept") if name in sys.modules)
+            return start(project)
+        dbt_worker.start = recording
         sys.argv = ["gen-model", "apply", sys.argv[1], "--project-dir", sys.argv[2], "--json"]
         try:
             main()
         finally:
             imported = sorted(name for name in ("dbt.cli.main", "dbt.adapters.duckdb") if name in sys.modules)
+            print(json.dumps(at_start), file=sys.stderr)
             print(json.dumps(imported), file=sys.stderr)
         """
     )
@@ -172,6 +182,7 @@ def test_a_warm_apply_from_the_cli_builds_in_the_worker_without_importing_dbt(sa
     assert completed.returncode == 0, completed.stderr
     assert "catalog from cache" in completed.stderr
     assert completed.stderr.strip().splitlines()[-1] == "[]", "dbt was imported in the main process"
+    assert completed.stderr.strip().splitlines()[-2] == "[]", "the worker started after the gates' imports"
     report = json.loads(completed.stdout)
     assert report["status"] == "written" and report["build"]["failed"] == 0
 
@@ -246,6 +257,7 @@ def test_the_worker_is_used_only_where_dbt_is_not_imported_unless_told(monkeypat
     monkeypatch.delitem(sys.modules, dbt_worker.DBT_IMPORTED)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert dbt_worker.wanted()
+    assert not dbt_worker.wanted(parses_here=True), "the catalog's parse will import dbt here"
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert not dbt_worker.wanted(), "one core: nothing runs beside the gates"
     monkeypatch.setenv(dbt_worker.ENV, "0")

@@ -150,6 +150,12 @@ def load(project: Project, key: str) -> Catalog | None:
     return catalog
 
 
+def fresh(project: Project) -> bool:
+    """Whether `build_catalog` will read the catalog from the cache (no dbt parse), as far
+    as can be told before it runs: the entry for the current key and warehouse is there."""
+    return load(project, cache_key(project)) is not None
+
+
 RAW_CACHE_NAME = "gen_model_raw_files.json"
 
 

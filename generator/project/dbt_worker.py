@@ -3,9 +3,11 @@
 On a warm catalog cache `apply` and `generate` need no dbt until the build that ends them,
 and a fresh process then pays dbt's import (over a second), a partial parse of the unchanged
 project and dbt's first-use work (`dbt_warmup`) before the build can start. Started as soon
-as the catalog is read, a worker process (`start`, `main`) does all that in a second
-process while this one runs the gates and the unit-test row search (on two cores, side by
-side), then waits on stdin for one command:
+as the run knows the catalog will come from the cache (`apply`: before it imports the gates;
+`generate`: once the catalog is read), a worker process (`start`, `main`) does all that in
+a second process while this one runs the gates and the unit-test row search (on two cores,
+side by side), then warms the build's first-use work while it waits on stdin for one
+command:
 
   main -> worker   {"command": "build", "select": [...]}   or end of input: exit
   worker -> main   {"ready": true}  (or {"ready": false, "error": "..."}), once it is warm
@@ -14,8 +16,8 @@ side), then waits on stdin for one command:
 What the user sees does not change: the worker runs `dbt.build` exactly as this process
 would, and its outcome (nodes, dbt's own errors and warnings) becomes the same `DbtOutcome`.
 The rules that keep it an implementation detail:
-  * the worker is used only where dbt is not imported here yet (`wanted()`); with dbt
-    loaded, the in-process build is as warm and costs no second process;
+  * the worker is used only where dbt is not imported here, nor will be (`wanted()`);
+    with dbt loaded, the in-process build is as warm and costs no second process;
   * anything wrong before the build is sent (the worker cannot start, its parse fails, it
     is not ready within READY_TIMEOUT_S, it died) means the in-process build, which reports
     what dbt reports as it always did;
@@ -70,15 +72,17 @@ BOOT = (
 Builder = Callable[[Project, list[str]], dbt.DbtOutcome]
 
 
-def wanted() -> bool:
+def wanted(parses_here: bool = False) -> bool:
     """Whether a build should go through a worker: GEN_MODEL_DBT_WORKER, else when dbt is
-    not imported in this process yet and a second core can run the worker beside it."""
+    not imported in this process yet, nor will be before the build (`parses_here`: this
+    process will parse the project for its catalog), and a second core can run the worker
+    beside it."""
     setting = os.environ.get(ENV, "").strip()
     if setting in ("0", "1"):
         return setting == "1"
     # On one core the worker's import only competes with the gates, and its warm-up parse is
     # work the in-process build would not do.
-    return DBT_IMPORTED not in sys.modules and (os.cpu_count() or 1) >= 2
+    return not parses_here and DBT_IMPORTED not in sys.modules and (os.cpu_count() or 1) >= 2
 
 
 class WorkerFailed(Exception):
@@ -219,10 +223,11 @@ def start(project: Project) -> Worker | None:
 
 
 @contextlib.contextmanager
-def running(project: Project, enabled: bool = True) -> Iterator[Builder]:
-    """The build function for this run: a warming worker's when `enabled` and `wanted()`,
-    else `dbt.build`. The worker is ended when the block is left, however it is left."""
-    worker = start(project) if enabled and wanted() else None
+def running(project: Project, enabled: bool = True, parses_here: bool = False) -> Iterator[Builder]:
+    """The build function for this run: a warming worker's when `enabled` and
+    `wanted(parses_here)`, else `dbt.build`. The worker is ended when the block is left,
+    however it is left."""
+    worker = start(project) if enabled and wanted(parses_here) else None
     if worker is None:
         yield dbt.build
         return
