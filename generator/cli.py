@@ -725,6 +725,14 @@ def main() -> None:
         cli(prog_name="gen-model")
     except KeyboardInterrupt:  # before or after a command ran (click handles it within one)
         _interrupted()
+    finally:
+        # The process ends here (click exits): the interpreter's teardown would collect the
+        # garbage of everything the command imported (sqlglot, DuckDB, dbt) once more, 0.05 s
+        # of every command. Frozen objects are left to the exit, like the rest of memory;
+        # atexit handlers and flushing run as always.
+        import gc
+
+        gc.freeze()
 
 
 if __name__ == "__main__":
