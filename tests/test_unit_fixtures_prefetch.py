@@ -112,3 +112,41 @@ def test_the_search_asks_few_statements(gate_proposal, monkeypatch):
     unit_test, choice, problem = build_unit_test(ctx, enumerate_mutants(ctx), model="account_mrr", version=1)
     assert problem is None and unit_test is not None and choice.killed
     assert sum(asked.values()) <= 450, asked
+
+
+def test_fingerprints_tell_rows_apart_exactly_as_their_values_do(gate_proposal):
+    """The search reads a plain-typed query's rows as DuckDB hashes (FixtureSearch.fingerprinted):
+    every comparison it makes of them (a mutant's rows with the accepted SQL's, the accepted
+    SQL's on one choice of rows with another) must come out as it does on the values."""
+    ctx = gate_proposal(PROPOSALS / "account_mrr.yml")
+    search = FixtureSearch(ctx)
+    search.setup()
+    try:
+        choices = [search.block(seed, groups) for seed in search.seeds()[:10] for groups in (False, True)]
+        choices.append({})
+        trees = [ctx.tree, *(mutant.tree for mutant in enumerate_mutants(ctx) if not mutant.held_out)]
+        trees = [tree for tree in trees if search.fingerprinted(tree)]
+        assert ctx.tree in trees and len(trees) > 5  # account_mrr's columns are all plain
+
+        def values(picks, tree):
+            sql = f"with {search.fixture_ctes(picks)} select * from (\n{search.sql_of(tree)}\n) as q"
+            return Counter(search.query(sql))
+
+        answers = [
+            (values(picks, tree), Counter(search.rows_of(picks, tree)))
+            for tree in trees
+            for picks in choices
+            if search.rows_of(picks, tree) is not None
+        ]
+        assert all(isinstance(f, int) for _, fingerprints in answers for f in fingerprints)
+        for value, fingerprint in answers:
+            assert sum(value.values()) == sum(fingerprint.values())
+        pairs = 0
+        for first in range(len(answers)):
+            for second in range(first + 1, len(answers)):
+                same_values = answers[first][0] == answers[second][0]
+                assert same_values == (answers[first][1] == answers[second][1]), (first, second)
+                pairs += same_values
+        assert pairs > 0  # some choices give equal outputs: both outcomes were compared
+    finally:
+        search.teardown()

@@ -635,6 +635,7 @@ class FixtureSearch:
         # (choice of rows, id(tree)) -> the tree's rows on them, run ahead by prefetch().
         self._prefetched: dict[tuple, list[tuple]] = {}
         self._unbatchable: set[int] = set()  # id(tree) of queries prefetch() leaves alone
+        self._fingerprinted: dict[int, bool] = {}  # id(tree) -> whether rows_of() fingerprints
         self._picked: dict[int, tuple[int, ...]] = {}
         self._twins: dict[tuple[int, int], int] = {}
         self._copies: list[tuple[int, int]] = []  # (input, gm_row) of every row copied
@@ -786,17 +787,43 @@ class FixtureSearch:
             return False  # a runtime error on some rows says nothing about the logic
         return rows[0][0] != 0
 
-    def rows_of(self, picks: dict[int, list[int]], tree: exp.Expression) -> list[tuple] | None:
-        """A query's rows on these fixture rows, or None if it fails on them."""
+    def fingerprinted(self, tree: exp.Expression) -> bool:
+        """Whether rows_of() gives `tree`'s rows as fingerprints: DuckDB's 64-bit hash of each
+        row, for a query whose columns are all of plain types (those prefetch() batches).
+
+        The search only counts a query's rows and compares them as multisets (a mutant's
+        with the accepted SQL's, the accepted SQL's on one choice of rows with another):
+        rows of the same plain types are equal exactly when their values are, and so are
+        their hashes, but for a collision (2^-64 a pair). Fetched as Python tuples, the
+        rows themselves cost a quarter of the search (a batch is tens of thousands of
+        rows); two integers a row cost little. A collision can only make two outputs look
+        alike: a mutant not told apart, a row that seems not to matter, so more rows tried;
+        the unit test's expected rows are computed from the final rows, never from these."""
+        key = id(tree)
+        if key not in self._fingerprinted:
+            shape = self.shape(tree)
+            self._fingerprinted[key] = (
+                self.ctx.dialect.sqlglot == "duckdb"
+                and shape is not None
+                and all(_PLAIN_TYPE.fullmatch(kind) for _, kind in shape)
+            )
+        return self._fingerprinted[key]
+
+    def rows_of(self, picks: dict[int, list[int]], tree: exp.Expression) -> list | None:
+        """A query's rows on these fixture rows (their fingerprints where `fingerprinted`), or
+        None if it fails on them."""
         prefetched = self._prefetched.get((_picks_key(picks), id(tree)))
         if prefetched is not None:
             return prefetched
         try:
+            if self.fingerprinted(tree):
+                rows = self.query(f"with {self.fixture_ctes(picks)} select hash(q) from (\n{self.sql_of(tree)}\n) as q")
+                return [row[0] for row in rows]
             return self.query(f"with {self.fixture_ctes(picks)} select * from (\n{self.sql_of(tree)}\n) as q")
         except SandboxQueryError:
             return None
 
-    def original_rows(self, picks: dict[int, list[int]]) -> list[tuple] | None:
+    def original_rows(self, picks: dict[int, list[int]]) -> list | None:
         """The accepted SQL's rows on these fixture rows (None if it fails on them), asked
         once per choice of rows: its size, its rows and every mutant's comparison share it."""
         key = _picks_key(picks)
@@ -825,7 +852,12 @@ class FixtureSearch:
         key = _picks_key(picks)
         if key not in self._outputs:
             rows = self.original_rows(picks)
-            self._outputs[key] = tuple(sorted(repr(row) for row in rows)) if rows is not None else ()
+            if rows is None:
+                self._outputs[key] = ()
+            elif self.fingerprinted(self.ctx.tree):
+                self._outputs[key] = tuple(sorted(rows))
+            else:
+                self._outputs[key] = tuple(sorted(repr(row) for row in rows))
         return self._outputs[key]
 
     def prefetch(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> None:
@@ -862,9 +894,9 @@ class FixtureSearch:
             except SandboxQueryError:
                 self._unbatchable.add(id(tree))
                 return
-            by_choice: dict[int, list[tuple]] = {position: [] for position in range(len(chunk))}
-            for row in rows:
-                by_choice[row[0]].append(tuple(row[1:]))
+            by_choice: dict[int, list[int]] = {position: [] for position in range(len(chunk))}
+            for position, fingerprint in rows:
+                by_choice[position].append(fingerprint)
             for position, (key, _) in enumerate(chunk):
                 self._prefetched[(key, id(tree))] = by_choice[position]
 
@@ -880,7 +912,8 @@ class FixtureSearch:
         return all((_picks_key(picks), id(tree)) in self._prefetched for picks in choices)
 
     def _lateral_sql(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> str:
-        """One statement: `tree` on each choice of rows, each result row tagged with its choice."""
+        """One statement: `tree` on each choice of rows, each result row's fingerprint (see
+        `fingerprinted`) tagged with its choice."""
         names = ", ".join(f"gm_rows_{item.index}" for item in self.inputs)
         listed = ", ".join(
             f"({position}, "
@@ -896,8 +929,9 @@ class FixtureSearch:
             for item in self.inputs
         )
         return (
-            f"select gm_choice.gm_position, gm_result.* from (values {listed}) as gm_choice(gm_position, {names}), "
-            f"lateral (with {ctes} select * from (\n{self.sql_of(tree)}\n) as q) as gm_result"
+            f"select gm_choice.gm_position, gm_result.gm_fingerprint "
+            f"from (values {listed}) as gm_choice(gm_position, {names}), "
+            f"lateral (with {ctes} select hash(q) as gm_fingerprint from (\n{self.sql_of(tree)}\n) as q) as gm_result"
         )
 
     def prefetch_kills(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> None:
