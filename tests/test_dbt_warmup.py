@@ -225,3 +225,39 @@ def test_after_every_warmup_step_the_build_compiles_no_template(sample_project, 
     result = run_build_script(sample_project, tmp_path, "warm")
     assert result["steps"] == 2 + len(result["everything"])
     assert result["compiled"] == []
+
+
+STEPS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from dbt_common.clients.jinja import template_cache
+    from generator.project import dbt, dbt_warmup, load_project
+
+    project = load_project(Path(sys.argv[1]))
+    manifest = dbt.parse(project, cached=False)
+    steps = 0
+    for step in dbt_warmup.build_steps(manifest):
+        step()  # raises here if a step does not work on this project
+        steps += 1
+    print(json.dumps({"steps": steps, "macros": len(manifest.macros), "templates": len(template_cache.file_cache)}))
+    """
+)
+
+
+def test_every_warmup_step_runs_on_a_project_we_did_not_write(shop_project, tmp_path):
+    """shop_project installs dbt_utils as a local package and has its own macros and tests:
+    a step that fails there would end the worker's warm-up early, silently (it only costs the
+    build its time), so it is run here, each step, outside the worker's catch-all."""
+    script = tmp_path / "steps.py"
+    script.write_text(STEPS_SCRIPT)
+    completed = subprocess.run(
+        [sys.executable, str(script), str(shop_project)],
+        capture_output=True,
+        text=True,
+        cwd=shop_project,
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["steps"] == 2 + result["macros"]
+    assert result["templates"] > 0
