@@ -12,7 +12,7 @@ The 17 misses, by cause (unit_fixtures.py is generator/testgen/unit_fixtures.py)
   accepted_values, every value used), and build_unit_test then drops the whole unit test.
   With _copy returning None for such a column (no twin), the run gives 88% (37/42).
 - taxi 'only JFK counts as an airport': the newark row chosen has fare -20, filtered away by
-  `fare_amount > 0`. _Chooser.cover_apart ranks a candidate by whether its whole block changes
+  `fare_amount > 0`. Chooser.cover_apart ranks a candidate by whether its whole block changes
   the output; row 341's block brings two dispute trips that do, the newark row itself does
   not. The rank should ask whether the class's own row matters (as _matters does).
 - service_requests 'New York -> UTC months': needs a row after 19:00 on a month's last day

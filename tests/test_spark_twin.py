@@ -88,11 +88,11 @@ def test_tests_and_mutate_on_spark_run_on_a_duckdb_twin_and_score_as_on_duckdb(
 
 
 def test_mutate_on_spark_samples_an_input_larger_than_the_twin_carries(shop_on_spark, monkeypatch):
-    """Over unit_fixtures.SOURCE_ROW_LIMIT rows (200,000; 60 here), an input is sampled as the
+    """Over fixture_search.SOURCE_ROW_LIMIT rows (200,000; 60 here), an input is sampled as the
     row search samples on DuckDB, and the twin is proven equal to Spark on the sample."""
-    from generator.testgen import unit_fixtures
+    from generator.testgen import fixture_search
 
-    monkeypatch.setattr(unit_fixtures, "SOURCE_ROW_LIMIT", 60)
+    monkeypatch.setattr(fixture_search, "SOURCE_ROW_LIMIT", 60)
     # The model's tests, as the first test of the module writes them: pytest-xdist may run
     # this test on another worker, on a copy the first test never touched ("unchanged" if it did).
     added = CliRunner().invoke(cli, ["tests", "customers", "--project-dir", str(shop_on_spark)])
@@ -119,9 +119,9 @@ def test_mutate_on_spark_stops_copying_its_inputs_at_the_time_limit(shop_on_spar
     time limit; past it, mutate exits 2 saying so, and no sample is left in the session."""
     from generator.dialects.spark_session import SparkDryRun
     from generator.project.sandbox import SandboxTimeout
-    from generator.testgen import unit_fixtures
+    from generator.testgen import fixture_search
 
-    monkeypatch.setattr(unit_fixtures, "SOURCE_ROW_LIMIT", 60)
+    monkeypatch.setattr(fixture_search, "SOURCE_ROW_LIMIT", 60)
     limited = SparkDryRun.deadline
 
     def slow_sample(self, sql, timeout_s=None):
@@ -145,9 +145,9 @@ def test_mutate_on_spark_stops_the_models_run_over_the_samples_at_the_time_limit
     the dry run's time limit too: past it, mutate exits 2 naming the model's file, no trace."""
     from generator.dialects.spark_session import SparkDryRun
     from generator.project.sandbox import SandboxTimeout
-    from generator.testgen import unit_fixtures
+    from generator.testgen import fixture_search
 
-    monkeypatch.setattr(unit_fixtures, "SOURCE_ROW_LIMIT", 60)
+    monkeypatch.setattr(fixture_search, "SOURCE_ROW_LIMIT", 60)
     limited = SparkDryRun.deadline
 
     def slow_model(self, sql, timeout_s=None):

@@ -239,7 +239,7 @@ def plan(
 ) -> WritePlan:
     """The files the accepted proposal becomes; `deprecation_date` goes on the version it supersedes."""
     from generator.sql.lineage import lineage_meta
-    from generator.testgen.unit_fixtures import unit_test_name
+    from generator.testgen.unit_runner import unit_test_name
 
     proposal = accepted.proposal
     provenance = {**provenance, "lineage": lineage_meta(accepted.lineage)}

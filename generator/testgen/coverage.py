@@ -24,9 +24,9 @@ between 9 and 16`), and nearest under and over it (bound_classes): what tells `>
 16 from 17.
 
 A class is (input, what, tuples of source rows, the column that groups them); the chooser
-(unit_fixtures._Chooser.cover_pairs) adds the cheapest tuple that changes the expected rows,
+(fixture_chooser.Chooser.cover_pairs) adds the cheapest tuple that changes the expected rows,
 in a group the fixture does not have yet (where no other row of the group interferes); on
-the final rows it is re-checked like every coverage class (unit_fixtures._Chooser.recheck).
+the final rows it is re-checked like every coverage class (fixture_chooser.Chooser.recheck).
 The SQL's groups are the self-edges the search found (GROUP BY and PARTITION BY keys read
 from an input).
 """

@@ -9,7 +9,7 @@ DuckDB connection; on Spark each would be a job of its own. So on Spark it runs 
   2. the rows of its inputs are copied from Spark into a scratch DuckDB file, in the DuckDB
      types that hold Spark's values exactly (a type without one, such as a session-zoned
      `timestamp`, refuses): all of them, or, for an input with more rows than
-     unit_fixtures.SOURCE_ROW_LIMIT, a deterministic sample of that many (hash order, as the
+     fixture_search.SOURCE_ROW_LIMIT, a deterministic sample of that many (hash order, as the
      search samples on DuckDB), held in a Spark temp view while the twin is open;
   3. the twin passes the gates on DuckDB and must return as many rows as the model does on
      Spark over the same rows (that run, like each Spark step of the copy, under the dry
@@ -385,10 +385,10 @@ def open_twin(ctx: GateContext, timeout_s: float | None = None, *, rules=None):
     its result in the twin sandbox's RESULT_TABLE (steps 1 to 3 of the module); Refused if a
     step refuses. The engine's temp views of sampled inputs live as long as the block."""
     from generator.project.sandbox import SandboxTimeout, open_sandbox
-    from generator.testgen import unit_fixtures
+    from generator.testgen import fixture_search
 
     samples: list[Sample] = []
-    limit = unit_fixtures.SOURCE_ROW_LIMIT
+    limit = fixture_search.SOURCE_ROW_LIMIT
     with tempfile.TemporaryDirectory(prefix="gen-model-twin-") as scratch:
         try:
             path = Path(scratch) / f"{TWIN_DATABASE}.duckdb"
