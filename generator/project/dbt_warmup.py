@@ -104,7 +104,7 @@ def build_steps(manifest: Any) -> Iterator[Callable[[], object]]:
     the whole one (whose serialisation would cost seconds on a large project). Steps come
     most useful first: the graph, the artifacts' classes, then the macros a build of a
     model with tests and a unit test runs, then every other macro of dbt, the adapter and
-    the project. Raises what a step raises: the caller stops warming then."""
+    the project. A step raises what its call raises: the caller skips it."""
     yield _warm_graph
     yield lambda: _warm_artifacts(manifest)
     from dbt_common.clients.jinja import template_cache
