@@ -132,20 +132,36 @@ def cache_key(project: Project) -> str:
     return digest.hexdigest()
 
 
+# The last entry read: (path, its size and mtime, key) -> (catalog, its warehouse stamp).
+# `apply` asks whether the cache is fresh before the catalog is read (to start the dbt
+# worker early), then reads it: a large project's entry (megabytes of JSON) is parsed once.
+_LAST_READ: dict[tuple, tuple[Catalog, object]] = {}
+
+
 def load(project: Project, key: str) -> Catalog | None:
     """The cached catalog if its key and the warehouse stamp still match, else None."""
     path = cache_path(project)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        status = path.stat()
+    except OSError:
         return None
-    if not isinstance(data, dict) or data.get("key") != key:
-        return None
-    try:
-        catalog = Catalog.from_dict(data["catalog"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if data.get("warehouse") != warehouse_stamp(catalog.database_path):
+    read = (str(path), status.st_size, status.st_mtime_ns, key)
+    if read not in _LAST_READ:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("key") != key:
+            return None
+        try:
+            catalog = Catalog.from_dict(data["catalog"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        _LAST_READ.clear()
+        _LAST_READ[read] = (catalog, data.get("warehouse"))
+    catalog, stamp = _LAST_READ[read]
+    # Checked on every read: the warehouse may change while the entry stays.
+    if stamp != warehouse_stamp(catalog.database_path):
         return None
     return catalog
 
