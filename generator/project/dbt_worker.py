@@ -292,7 +292,7 @@ def settle(commands) -> None:
 
     What the worker holds once warm (dbt's modules, the templates it compiled, its caches)
     lives as long as the process, which ends after one build; yet every full collection
-    during the build's parse and run would scan all of it again: a fifth of the build's
+    during the build's parse and run would scan all of it again: a sixth of the build's
     time on the sample project. `gc.freeze()` moves it to the permanent generation; the
     garbage of the warm-up parse is collected first when there is time (no command
     waiting), else it stays, as memory of a process about to end."""
