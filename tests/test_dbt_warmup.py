@@ -261,3 +261,29 @@ def test_every_warmup_step_runs_on_a_project_we_did_not_write(shop_project, tmp_
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["steps"] == 2 + result["macros"]
     assert result["templates"] > 0
+
+
+def test_an_in_process_dbt_invocation_leaves_the_garbage_collector_as_it_found_it(sample_project, monkeypatch):
+    """dbt.invoke freezes the heap while dbt runs (its collections then skip what this process
+    held before) and unfreezes it after, also when dbt raises: a long-lived process (a test
+    run, a notebook) frees those objects as before."""
+    import gc
+
+    from generator.project import dbt
+
+    frozen: list[int] = []
+    outcome = dbt.invoke(
+        load_project(sample_project),
+        ["parse", "--no-write-json"],
+        listeners=(lambda event: frozen.append(gc.get_freeze_count()),),
+    )
+    assert outcome.success and max(frozen) > 0
+    assert gc.get_freeze_count() == 0
+
+    def broken(self, args):
+        raise RuntimeError("dbt crashed")
+
+    monkeypatch.setattr("dbt.cli.main.dbtRunner.invoke", broken)
+    with pytest.raises(RuntimeError, match="dbt crashed"):
+        dbt.invoke(load_project(sample_project), ["parse"])
+    assert gc.get_freeze_count() == 0
