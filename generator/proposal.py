@@ -56,7 +56,12 @@ def _proposal_spec_schema() -> dict:
     return schema
 
 
-def _build_proposal_schema() -> dict:
+@functools.cache
+def proposal_schema() -> dict:
+    """The JSON schema of a proposal (the LLM's tool input, what `validate_proposal` checks).
+
+    Built on first use, not at import: every command's CLI imports this module, and the
+    enrichment spec's part of it imports the spec module and jsonschema (0.05 s)."""
     return {
         "type": "object",
         "additionalProperties": False,
@@ -118,15 +123,6 @@ def _build_proposal_schema() -> dict:
             },
         },
     }
-
-
-@functools.cache
-def proposal_schema() -> dict:
-    """The JSON schema of a proposal (the LLM's tool input, what `validate_proposal` checks).
-
-    Built on first use, not at import: every command's CLI imports this module, and the
-    enrichment spec's part of it imports the spec module and jsonschema (0.05 s)."""
-    return _build_proposal_schema()
 
 
 def __getattr__(name: str):

@@ -28,6 +28,18 @@ ACCOUNT_MRR = REPO / "examples" / "proposals" / "account_mrr.yml"
 ACCOUNT_MRR_V2 = REPO / "examples" / "proposals" / "account_mrr_v2.yml"
 
 
+def run_fresh(tmp_path: Path, name: str, script: str, project: Path, *args: str) -> tuple[dict, str]:
+    """`script` run in a fresh interpreter in `project` (argv: the project, then `args`): the
+    JSON its last line prints, and its whole output. A test process has built dbt's caches."""
+    path = tmp_path / name
+    path.write_text(script)
+    completed = subprocess.run(
+        [sys.executable, str(path), str(project), *args], capture_output=True, text=True, cwd=project
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1]), completed.stdout
+
+
 def test_every_warmed_name_is_a_dbt_class_with_a_json_schema():
     # A dbt release that renames or moves one of them fails here, not silently at run time.
     for module, name in dbt_warmup.VALIDATED_BY_NEW_FILES:
@@ -65,17 +77,8 @@ def test_the_warmup_covers_what_parsing_a_generated_model_validates(sample_proje
     aside.mkdir()
     for path in (sample_project / "models" / "marts").glob("account_mrr*"):
         path.rename(aside / path.name)
-    script = tmp_path / "coverage.py"
-    script.write_text(COVERAGE_SCRIPT)
-    completed = subprocess.run(
-        [sys.executable, str(script), str(sample_project), str(aside)],
-        capture_output=True,
-        text=True,
-        cwd=sample_project,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["parsed"], completed.stdout
+    result, output = run_fresh(tmp_path, "coverage.py", COVERAGE_SCRIPT, sample_project, str(aside))
+    assert result["parsed"], output
     assert result["error"] == "None"
     # Every module was loaded by the parse before (the warm-up imports none itself).
     assert result["warmed"] == len(dbt_warmup.VALIDATED_BY_NEW_FILES)
@@ -193,16 +196,7 @@ def run_build_script(sample_project: Path, tmp_path: Path, mode: str) -> dict:
     aside.mkdir()
     for path in (sample_project / "models" / "marts").glob("account_mrr*"):
         path.rename(aside / path.name)
-    script = tmp_path / "build.py"
-    script.write_text(BUILD_SCRIPT)
-    completed = subprocess.run(
-        [sys.executable, str(script), str(sample_project), str(aside), mode],
-        capture_output=True,
-        text=True,
-        cwd=sample_project,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result, _ = run_fresh(tmp_path, "build.py", BUILD_SCRIPT, sample_project, str(aside), mode)
     assert result["built"], result["errors"]
     return result
 
@@ -249,16 +243,7 @@ def test_every_warmup_step_runs_on_a_project_we_did_not_write(shop_project, tmp_
     """shop_project installs dbt_utils as a local package and has its own macros and tests:
     a step that fails there would end the worker's warm-up early, silently (it only costs the
     build its time), so it is run here, each step, outside the worker's catch-all."""
-    script = tmp_path / "steps.py"
-    script.write_text(STEPS_SCRIPT)
-    completed = subprocess.run(
-        [sys.executable, str(script), str(shop_project)],
-        capture_output=True,
-        text=True,
-        cwd=shop_project,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result, _ = run_fresh(tmp_path, "steps.py", STEPS_SCRIPT, shop_project)
     assert result["steps"] == 2 + result["macros"]
     assert result["templates"] > 0
 

@@ -324,22 +324,3 @@ def test_steps_that_cannot_be_listed_warm_nothing(monkeypatch):
     with os.fdopen(read_end) as commands:
         assert dbt_worker.warm_while_idle(object(), commands) == 0
     os.close(write_end)
-
-
-def test_settling_freezes_what_is_alive_and_collects_only_when_no_command_waits(monkeypatch):
-    import gc
-    import os
-
-    collected: list[int] = []
-    monkeypatch.setattr(gc, "collect", lambda *args: collected.append(1) or 0)
-    read_end, write_end = os.pipe()
-    try:
-        with os.fdopen(read_end) as commands:
-            dbt_worker.settle(commands)
-            assert collected == [1] and gc.get_freeze_count() > 0
-            os.write(write_end, b"\n")
-            dbt_worker.settle(commands)
-            assert collected == [1]  # a command is waiting: no time for a collection
-    finally:
-        gc.unfreeze()
-        os.close(write_end)

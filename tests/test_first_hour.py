@@ -204,9 +204,9 @@ def test_an_unchanged_project_reads_the_catalog_from_cache_and_any_change_misses
 
 
 def test_asking_whether_the_cache_is_fresh_then_reading_it_parses_the_entry_once(initialised_shop, monkeypatch):
-    """apply asks before it imports the gates (to start the dbt worker), then reads the
-    catalog: a large project's entry is megabytes of JSON, parsed once; the warehouse is
-    still checked on every read."""
+    """apply reads the cache before it imports the gates (to start the dbt worker), then
+    builds the catalog from what it read: a large project's entry is megabytes of JSON,
+    parsed once; a changed warehouse is a miss."""
     from generator.project import catalog_cache, load_project
     from generator.project.catalog import Catalog
     from generator.project.catalog_builder import build_catalog
@@ -216,11 +216,12 @@ def test_asking_whether_the_cache_is_fresh_then_reading_it_parses_the_entry_once
     parsed = []
     from_dict = Catalog.from_dict
     monkeypatch.setattr(Catalog, "from_dict", classmethod(lambda cls, data: parsed.append(1) or from_dict(data)))
-    assert catalog_cache.fresh(project)
-    assert build_catalog(project, raw_files=()) is not None
+    cached = catalog_cache.read(project)
+    assert cached is not None
+    assert build_catalog(project, raw_files=(), cached=cached) is not None
     assert parsed == [1]
     drop_view(initialised_shop, "stg_payments")
-    assert not catalog_cache.fresh(project), "a changed warehouse is a miss, entry read or not"
+    assert catalog_cache.read(project) is None, "a changed warehouse is a miss, entry read or not"
 
 
 def test_profiles_answer_while_the_warehouse_is_unchanged_and_are_asked_again_once_it_changes(initialised_shop):

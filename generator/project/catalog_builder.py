@@ -329,19 +329,22 @@ def build_catalog(
     manifest: Any = None,
     raw_files: tuple[RawFile, ...] | None = None,
     progress: Any = None,
+    cached: Catalog | None = None,
 ) -> Catalog:
     """Manifest + warehouse columns for every model, seed, snapshot and source of the project,
     and the raw files under its raw dir (pass `raw_files` to skip discovery).
 
     Without a `manifest`, an unchanged project and warehouse are read from the catalog
     cache (see `catalog_cache`): no dbt parse at all; `progress` says "catalog from cache".
+    `cached` is that entry when the caller read it already (`catalog_cache.read`).
     """
     from generator.project import catalog_cache
 
-    # A manifest passed in was parsed from (or cached for) these very files, so the cached
-    # catalog for the same key is its catalog too.
-    key = catalog_cache.cache_key(project)
-    cached = catalog_cache.load(project, key)
+    if cached is None:
+        # A manifest passed in was parsed from (or cached for) these very files, so the
+        # cached catalog for the same key is its catalog too.
+        key = catalog_cache.cache_key(project)
+        cached = catalog_cache.load(project, key)
     if cached is not None:
         if progress is not None:
             progress.step("catalog from cache (project files, profile and warehouse unchanged)")

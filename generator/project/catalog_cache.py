@@ -132,44 +132,28 @@ def cache_key(project: Project) -> str:
     return digest.hexdigest()
 
 
-# The last entry read: (path, its size and mtime, key) -> (catalog, its warehouse stamp).
-# `apply` asks whether the cache is fresh before the catalog is read (to start the dbt
-# worker early), then reads it: a large project's entry (megabytes of JSON) is parsed once.
-_LAST_READ: dict[tuple, tuple[Catalog, object]] = {}
-
-
 def load(project: Project, key: str) -> Catalog | None:
     """The cached catalog if its key and the warehouse stamp still match, else None."""
     path = cache_path(project)
     try:
-        status = path.stat()
-    except OSError:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    read = (str(path), status.st_size, status.st_mtime_ns, key)
-    if read not in _LAST_READ:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict) or data.get("key") != key:
-            return None
-        try:
-            catalog = Catalog.from_dict(data["catalog"])
-        except (KeyError, TypeError, ValueError):
-            return None
-        _LAST_READ.clear()
-        _LAST_READ[read] = (catalog, data.get("warehouse"))
-    catalog, stamp = _LAST_READ[read]
-    # Checked on every read: the warehouse may change while the entry stays.
-    if stamp != warehouse_stamp(catalog.database_path):
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    try:
+        catalog = Catalog.from_dict(data["catalog"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if data.get("warehouse") != warehouse_stamp(catalog.database_path):
         return None
     return catalog
 
 
-def fresh(project: Project) -> bool:
-    """Whether `build_catalog` will read the catalog from the cache (no dbt parse), as far
-    as can be told before it runs: the entry for the current key and warehouse is there."""
-    return load(project, cache_key(project)) is not None
+def read(project: Project) -> Catalog | None:
+    """The cached catalog of the project as it is now (`load` under the current key), else
+    None: what `build_catalog(..., cached=)` takes from a caller that needed to know first."""
+    return load(project, cache_key(project))
 
 
 RAW_CACHE_NAME = "gen_model_raw_files.json"

@@ -42,7 +42,6 @@ GEN_MODEL_DBT_WORKER=1 forces the worker (tests), =0 turns it off.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -287,20 +286,6 @@ def warm_while_idle(manifest, commands) -> int:
     return done
 
 
-def settle(commands) -> None:
-    """Take what is alive now out of the garbage collector's sight before the build.
-
-    What the worker holds once warm (dbt's modules, the templates it compiled, its caches)
-    lives as long as the process, which ends after one build; yet every full collection
-    during the build's parse and run would scan all of it again: a sixth of the build's
-    time on the sample project. `gc.freeze()` moves it to the permanent generation; the
-    garbage of the warm-up parse is collected first when there is time (no command
-    waiting), else it stays, as memory of a process about to end."""
-    if not _waiting(commands):
-        gc.collect()
-    gc.freeze()
-
-
 def serve(project: Project, commands, answers) -> int:
     """Warm up, say so on `answers`, warm the build while idle, then run the one command
     read from `commands`."""
@@ -318,7 +303,6 @@ def serve(project: Project, commands, answers) -> int:
     if manifest is not None:
         warm_while_idle(manifest, commands)
         manifest = None  # (parsed again by the build, from the files written by then)
-    settle(commands)
     line = commands.readline()
     if not line:
         return 0
@@ -362,7 +346,6 @@ __all__ = [
     "outcome_to_dict",
     "running",
     "serve",
-    "settle",
     "start",
     "wanted",
     "warm_up",

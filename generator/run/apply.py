@@ -7,6 +7,7 @@ from pathlib import Path
 
 from generator.errors import GateError
 from generator.project import Project, catalog_cache, dbt_warmup, dbt_worker
+from generator.project.catalog import Catalog
 from generator.run.guards import NAME_HINTS, recover, refuse_taken_name, reporting, require_package
 from generator.run.options import Options
 from generator.run.report import RunReport
@@ -25,13 +26,15 @@ def apply(project: Project, proposal_file: str | Path, options: Options) -> RunR
         # proposal, the gates, the row search), and builds at the end. Otherwise the catalog
         # parses in this process, which then builds (dbt's first-use work in a thread beside
         # the gates). A dry run builds nothing.
-        parses_here = not options.dry_run and not catalog_cache.fresh(project)
-        with dbt_worker.running(project, enabled=not options.dry_run, parses_here=parses_here) as build:
-            _apply(project, proposal_file, options, report, build)
+        cached = catalog_cache.read(project)
+        with dbt_worker.running(project, enabled=not options.dry_run, parses_here=cached is None) as build:
+            _apply(project, proposal_file, options, report, build, cached)
     return report
 
 
-def _apply(project: Project, proposal_file: str | Path, options: Options, report: RunReport, build) -> None:
+def _apply(
+    project: Project, proposal_file: str | Path, options: Options, report: RunReport, build, cached: Catalog | None
+) -> None:
     # Imported once the worker is on its way: sqlglot, DuckDB and the gates take a tenth of
     # a second to import, which the worker's import of dbt overlaps.
     from generator.project.catalog_builder import build_catalog
@@ -51,7 +54,7 @@ def _apply(project: Project, proposal_file: str | Path, options: Options, report
         # Only an enrichment proposal reads raw files: sniffing them (Polars) is not
         # a SQL proposal's cost.
         raw_files = None if proposal.kind == "enrich" else ()
-        catalog = build_catalog(project, raw_files=raw_files, progress=options.progress)
+        catalog = build_catalog(project, raw_files=raw_files, progress=options.progress, cached=cached)
     require_package(project, catalog)
     refuse_taken_name(project, proposal.name, NAME_HINTS["apply"], catalog)
     warmup = dbt_warmup.start() if not options.dry_run else dbt_warmup.Warmup()

@@ -398,11 +398,7 @@ class FixtureSearch:
         holds makes the query fail, say), the query's choices are asked one by one, as
         without prefetching.
         """
-        if id(tree) in self._unbatchable or self.ctx.dialect.sqlglot != "duckdb":
-            return  # (the batched statement is DuckDB's SQL: LATERAL, unnest, list literals)
-        shape = self.shape(tree)
-        if shape is None or not all(PLAIN_TYPE.fullmatch(kind) for _, kind in shape):
-            self._unbatchable.add(id(tree))
+        if not self.batches(tree):
             return
         keys: dict[tuple, dict[int, list[int]]] = {}
         for picks in choices:
@@ -428,9 +424,9 @@ class FixtureSearch:
     def batches(self, tree: exp.Expression) -> bool:
         """Whether prefetch() runs `tree` in batches (else each question is a statement of its
         own, and asking ahead what may not be asked costs statements)."""
-        if id(tree) not in self._unbatchable and self.ctx.dialect.sqlglot == "duckdb":
-            self.prefetch(tree, [])  # (a tree whose columns do not compare as values is marked)
-        return id(tree) not in self._unbatchable and self.ctx.dialect.sqlglot == "duckdb"
+        # The batched statement is DuckDB's SQL (LATERAL, unnest, list literals) and reads
+        # fingerprints; a tree it failed on once is asked one choice at a time.
+        return id(tree) not in self._unbatchable and self.fingerprinted(tree)
 
     def prefetched(self, tree: exp.Expression, choices: list[dict[int, list[int]]]) -> bool:
         """Whether rows_of() answers `tree` on every one of these choices without a query."""
